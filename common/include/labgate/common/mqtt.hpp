@@ -1,0 +1,76 @@
+// MQTT client over Paho MQTT C++, shared by terminal, server, tools and benchmarks.
+// Paho is transport only: QoS 1 may duplicate or (on reconnect) drop messages; the
+// application-level ack decides what is delivered. Paho headers stay in mqtt.cpp.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "labgate/common/result.hpp"
+
+namespace lg::mqtt {
+
+struct Will {
+  std::string topic;
+  std::string payload;
+  int qos = 1;
+  bool retained = true;
+};
+
+struct Options {
+  std::string uri = "tcp://127.0.0.1:1883";
+  std::string client_id;
+  std::optional<Will> will;
+  int keepalive_s = 10;
+  int connect_timeout_s = 5;
+  int min_retry_s = 1;   ///< automatic reconnect back-off, lower bound
+  int max_retry_s = 8;   ///< upper bound
+  int max_inflight = 64;
+};
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  bool retained = false;
+};
+
+/// An auto-reconnecting client. Handlers run on Paho's threads: post work to your own
+/// executor. Subscriptions are remembered and re-made on every (re)connect.
+class Client {
+ public:
+  using MessageHandler = std::function<void(Message)>;
+  using ConnectionHandler = std::function<void(bool connected)>;
+
+  /// Creates the client (does not connect). Fails on a malformed URI.
+  static Result<std::unique_ptr<Client>> create(Options opts);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Sets the handler for incoming messages (set before start()).
+  void on_message(MessageHandler h);
+  /// Sets the handler told of connect (true) and connection loss (false) (set before start()).
+  void on_connection(ConnectionHandler h);
+  /// Adds a subscription, made now if connected and again after every reconnect.
+  void subscribe(const std::string& filter, int qos);
+  /// Starts connecting in the background; keeps retrying until stop().
+  void start();
+  /// Disconnects (the broker will NOT publish the will) and stops reconnecting.
+  void stop();
+  /// True while connected.
+  bool connected() const;
+  /// Queues a publish. Fails at once when not connected (callers keep their own outbox).
+  Status publish(const std::string& topic, const std::string& payload, int qos, bool retained);
+  /// Like publish but blocks until the broker acknowledged (PUBACK for QoS 1) or timeout.
+  Status publish_wait(const std::string& topic, const std::string& payload, int qos, bool retained,
+                      int timeout_ms);
+
+ private:
+  Client();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lg::mqtt

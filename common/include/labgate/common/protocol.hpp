@@ -1,0 +1,270 @@
+// The terminal <-> server protocol, defined once: topics, record kinds, bodies, the signed
+// envelope, limits and versions. docs/PROTOCOL.md describes the same with examples;
+// tests/common/protocol_test.cpp holds golden vectors.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "labgate/common/result.hpp"
+
+namespace lg::crypto {
+class PrivateKey;
+class PublicKey;
+}  // namespace lg::crypto
+
+namespace lg::proto {
+
+/// Protocol version carried in every envelope ("v") and in the topic root ("lg/v1").
+inline constexpr int kVersion = 1;
+/// Largest payload either side accepts on any topic.
+inline constexpr std::size_t kMaxPayload = 256 * 1024;
+/// Most records in one evt batch.
+inline constexpr std::size_t kMaxBatch = 500;
+/// Longest string field (card uid, user id, reason detail...).
+inline constexpr std::size_t kMaxField = 256;
+/// The key id the server signs with.
+inline constexpr std::string_view kServerKid = "server";
+
+// ---------------------------------------------------------------- topics
+
+enum class Channel { state, evt, ack, sync, cmd, cmdres };
+
+/// "lg/v1/{site}/{terminal}/{channel}".
+std::string topic(std::string_view site, std::string_view terminal, Channel channel);
+/// "lg/v1/{site}/+/{channel}": what the server subscribes to.
+std::string topic_filter(std::string_view site, Channel channel);
+
+struct TopicParts {
+  std::string site;
+  std::string terminal;
+  Channel channel;
+};
+/// Splits a topic; nullopt if it is not a well-formed labgate v1 topic.
+std::optional<TopicParts> parse_topic(std::string_view topic);
+
+/// Ids (site, terminal, user, resource, booking): 1..64 of [A-Za-z0-9_.:-].
+bool valid_id(std::string_view id);
+/// Card uids: 1..64 of [0-9A-Za-z] (hex or decimal as the reader reports them).
+bool valid_card(std::string_view card);
+/// Canonical card form: upper case (readers differ in case).
+std::string normalize_card(std::string_view card);
+
+const char* to_string(Channel c);
+
+// ---------------------------------------------------------------- records
+
+enum class RecordKind { access, session_start, session_end, meter_sample, alarm, video };
+enum class Decision { granted, denied };
+/// Why a decision came out as it did.
+enum class Reason {
+  qualified,        ///< granted: holds a valid qualification, no booking required
+  booked,           ///< granted: qualification + a booking covering now
+  admin,            ///< granted: admin card
+  fail_open,        ///< granted: terminal could not decide and the output is fail-open
+  swipe_out,        ///< the holder ended their session (recorded as granted)
+  unknown_card,     ///< denied: card not in the terminal's grants for this resource
+  not_valid_now,    ///< denied: qualification not yet valid or expired
+  no_booking,       ///< denied: policy requires a booking and none covers now
+  in_use,           ///< denied: another user's session is open
+  cache_expired,    ///< denied: offline longer than the grace age, output fail-closed
+  no_acl,           ///< denied: terminal has never received a sync bundle, fail-closed
+  output_fault,     ///< denied: relay could not be switched
+};
+/// Whether the terminal was connected when deciding.
+enum class Mode { online, offline };
+enum class EndReason { swipe_out, booking_end, max_duration, admin, idle, crash_recovered, shutdown };
+
+struct Access {
+  std::string card;
+  std::string user;       ///< "" when unknown to the terminal
+  std::string resource;   ///< instrument or door id
+  std::string output;     ///< board output name
+  Decision decision = Decision::denied;
+  Reason reason = Reason::unknown_card;
+  Mode mode = Mode::online;
+  uint64_t acl_version = 0;  ///< sync bundle version the decision used (0 = none)
+  std::string booking;       ///< booking id that allowed it, or ""
+  bool operator==(const Access&) const = default;
+};
+
+struct SessionStart {
+  std::string session;  ///< uuid chosen by the terminal
+  std::string card;
+  std::string user;
+  std::string resource;
+  std::string booking;
+  std::optional<int64_t> meter_wh;  ///< cumulative meter reading at start, Wh
+  bool operator==(const SessionStart&) const = default;
+};
+
+struct SessionEnd {
+  std::string session;
+  std::string card;
+  std::string user;
+  std::string resource;
+  std::string booking;
+  int64_t start_ms = 0;     ///< UTC wall clock at start
+  int64_t end_ms = 0;       ///< UTC wall clock at end
+  int64_t duration_ms = 0;  ///< measured with the monotonic clock (authoritative for billing)
+  std::optional<int64_t> energy_wh;  ///< from the meter's cumulative counter; empty if unknown
+  EndReason end_reason = EndReason::swipe_out;
+  std::vector<std::string> flags;    ///< "recovered", "clock_unsynced", "meter_reset", "meter_unavailable", "crash_closed"
+  bool operator==(const SessionEnd&) const = default;
+};
+
+struct MeterSample {
+  std::string resource;
+  int64_t power_w = 0;
+  int64_t energy_wh = 0;
+  bool operator==(const MeterSample&) const = default;
+};
+
+struct Alarm {
+  std::string code;    ///< "relay_fault", "meter_fault", "tamper", "outbox_full"...
+  std::string detail;
+  bool operator==(const Alarm&) const = default;
+};
+
+struct Video {
+  std::string target;  ///< NVR / camera id
+  bool ok = false;
+  std::string detail;
+  bool operator==(const Video&) const = default;
+};
+
+using RecordBody = std::variant<Access, SessionStart, SessionEnd, MeterSample, Alarm, Video>;
+
+/// One record in a terminal's outbox and on the wire.
+struct Record {
+  uint64_t seq = 0;          ///< per-terminal, only grows, survives restarts; >= 1
+  std::string id;            ///< uuid, unique across all terminals
+  int64_t ts_ms = 0;         ///< UTC wall clock when it happened
+  bool clock_synced = false; ///< whether the terminal's clock was NTP-synced then
+  RecordBody body;
+  RecordKind kind() const;
+  bool operator==(const Record&) const = default;
+};
+
+// ---------------------------------------------------------------- message bodies
+
+/// terminal -> server on evt: a batch of records in ascending seq.
+struct EventBatch {
+  std::string terminal;
+  uint64_t boot = 0;
+  std::vector<Record> records;
+  bool operator==(const EventBatch&) const = default;
+};
+
+/// server -> terminal on ack: every seq <= this is committed on the server.
+struct Ack {
+  std::string terminal;
+  uint64_t seq = 0;
+  bool operator==(const Ack&) const = default;
+};
+
+/// terminal -> retained state topic: birth (online) and Last Will (offline, same boot).
+struct State {
+  std::string terminal;
+  bool online = false;
+  uint64_t boot = 0;
+  std::string firmware;
+  std::string board;
+  std::string resource;
+  uint64_t acl_version = 0;
+  uint64_t outbox_depth = 0;
+  bool clock_synced = false;
+  int64_t ts_ms = 0;
+  bool operator==(const State&) const = default;
+};
+
+/// Booking rules the terminal applies at the door.
+struct Policy {
+  bool require_booking = false;
+  int64_t early_start_s = 900;       ///< may start this long before a booking
+  int64_t grace_after_end_s = 300;   ///< power stays on this long after booking end
+  int64_t offline_grace_s = 86400;   ///< cached grants honoured this long after last sync while offline
+  int64_t max_session_s = 0;         ///< 0 = unlimited when no booking bounds the session
+  bool operator==(const Policy&) const = default;
+};
+
+/// A card allowed on this terminal's resource.
+struct Grant {
+  std::string card;
+  std::string user;
+  std::string category;  ///< "internal" | "external"
+  bool admin = false;
+  int64_t valid_from_ms = 0;
+  std::optional<int64_t> valid_until_ms;  ///< empty = no expiry
+  bool operator==(const Grant&) const = default;
+};
+
+struct BookingSlot {
+  std::string id;
+  std::string user;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  bool operator==(const BookingSlot&) const = default;
+};
+
+/// server -> terminal on sync (retained): everything the terminal needs to decide alone.
+/// Applied atomically; a version not above the applied one is ignored.
+struct SyncBundle {
+  std::string terminal;
+  uint64_t version = 0;
+  int64_t issued_ms = 0;
+  std::string resource;
+  Policy policy;
+  std::vector<Grant> grants;
+  std::vector<BookingSlot> bookings;
+  bool operator==(const SyncBundle&) const = default;
+};
+
+// ---------------------------------------------------------------- encode / decode
+// encode_* return the body JSON text; decode_* validate every field and name the first
+// problem ("records[3].seq: must be >= 1").
+
+std::string encode(const EventBatch& m);
+std::string encode(const Ack& m);
+std::string encode(const State& m);
+std::string encode(const SyncBundle& m);
+/// One record as JSON text (also the outbox's stored form).
+std::string encode(const Record& r);
+
+Result<EventBatch> decode_event_batch(std::string_view body);
+Result<Ack> decode_ack(std::string_view body);
+Result<State> decode_state(std::string_view body);
+Result<SyncBundle> decode_sync(std::string_view body);
+Result<Record> decode_record(std::string_view json);
+
+// ---------------------------------------------------------------- signed envelope
+// Wire form on every topic: {"v":1,"kid":"<signer>","body":"<body JSON text>","sig":"<base64 DER>"}
+// sig = ECDSA-P256-SHA256 over the exact bytes of body.
+
+struct Envelope {
+  int v = kVersion;
+  std::string kid;   ///< terminal id, or "server"
+  std::string body;  ///< JSON text of the message body
+  std::string sig;   ///< DER signature (decoded)
+};
+
+/// Signs body with key and wraps it. Fails only if signing fails.
+Result<std::string> seal(std::string_view body, std::string_view kid, const crypto::PrivateKey& key);
+/// Parses the envelope (size limit, JSON, version, fields, base64). Does not verify.
+Result<Envelope> open(std::string_view wire);
+/// True iff env.sig is a valid signature over env.body by key.
+bool verify(const Envelope& env, const crypto::PublicKey& key);
+
+const char* to_string(RecordKind k);
+const char* to_string(Decision d);
+const char* to_string(Reason r);
+const char* to_string(Mode m);
+const char* to_string(EndReason r);
+std::optional<Reason> reason_from(std::string_view s);
+std::optional<EndReason> end_reason_from(std::string_view s);
+
+}  // namespace lg::proto

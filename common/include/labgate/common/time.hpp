@@ -1,0 +1,46 @@
+// Time: UTC milliseconds on the wire and in storage, the monotonic clock for durations,
+// the site's time zone for month boundaries.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "labgate/common/result.hpp"
+
+namespace lg::time {
+
+/// Wall-clock now, milliseconds since the Unix epoch, UTC.
+int64_t now_utc_ms();
+
+/// Monotonic clock (CLOCK_MONOTONIC) in milliseconds; comparable only within one boot.
+int64_t steady_ms();
+
+/// Formats UTC milliseconds as RFC 3339 with milliseconds and 'Z': 2026-11-27T08:00:00.000Z.
+std::string format_utc(int64_t utc_ms);
+
+/// Parses RFC 3339 UTC ("...Z" or "+00:00"; seconds or milliseconds) back to milliseconds.
+/// Also accepts an explicit offset like +08:00 and converts to UTC.
+std::optional<int64_t> parse_utc(std::string_view text);
+
+/// True when the kernel reports the clock as synchronised (adjtimex, no STA_UNSYNC).
+bool clock_synced();
+
+/// The kernel's boot id (/proc/sys/kernel/random/boot_id); monotonic readings are only
+/// comparable between two processes when this matches.
+std::string boot_id();
+
+/// "YYYY-MM" of the instant in the given IANA time zone (e.g. Asia/Shanghai).
+Result<std::string> local_month(int64_t utc_ms, const std::string& tz);
+
+/// UTC milliseconds of local midnight on the first day of "YYYY-MM" in time zone tz.
+Result<int64_t> local_month_start(std::string_view year_month, const std::string& tz);
+
+/// "YYYY-MM" following the given "YYYY-MM".
+Result<std::string> next_month(std::string_view year_month);
+
+/// Formats UTC milliseconds in the given time zone as "YYYY-MM-DD HH:MM:SS".
+Result<std::string> format_local(int64_t utc_ms, const std::string& tz);
+
+}  // namespace lg::time
