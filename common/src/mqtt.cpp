@@ -1,0 +1,187 @@
+// The only translation unit that includes Paho MQTT C++.
+#include "labgate/common/mqtt.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <mqtt/async_client.h>
+
+#include "labgate/common/log.hpp"
+
+namespace lg::mqtt {
+
+struct Client::Impl {
+  Options opts;
+  std::unique_ptr<::mqtt::async_client> cli;
+  MessageHandler on_message;
+  ConnectionHandler on_connection;
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, int>> subscriptions;
+  bool stopping = false;
+  bool lost = false;  // set by the connection-lost callback; wakes the supervisor
+  std::atomic<bool> up{false};
+  std::thread supervisor;
+
+  ::mqtt::connect_options connect_options() const {
+    ::mqtt::connect_options co;
+    co.set_clean_session(true);
+    co.set_keep_alive_interval(opts.keepalive_s);
+    co.set_connect_timeout(opts.connect_timeout_s);
+    co.set_max_inflight(opts.max_inflight);
+    co.set_automatic_reconnect(false);  // the supervisor reconnects; also covers a failed first connect
+    if (opts.will) {
+      ::mqtt::will_options w(opts.will->topic, opts.will->payload, opts.will->qos, opts.will->retained);
+      co.set_will(w);
+    }
+    return co;
+  }
+
+  bool try_connect() {
+    try {
+      cli->connect(connect_options())->wait_for(std::chrono::seconds(opts.connect_timeout_s + 1));
+      if (!cli->is_connected()) return false;
+      std::vector<std::pair<std::string, int>> subs;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        subs = subscriptions;
+      }
+      for (const auto& [filter, qos] : subs) cli->subscribe(filter, qos)->wait_for(std::chrono::seconds(5));
+      return cli->is_connected();
+    } catch (const ::mqtt::exception& e) {
+      log::debug("mqtt", opts.client_id + ": connect to " + opts.uri + " failed: " + e.what());
+      return false;
+    }
+  }
+
+  void run() {
+    int backoff = std::max(1, opts.min_retry_s);
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      if (!up.load()) {
+        lock.unlock();
+        const bool ok = try_connect();
+        lock.lock();
+        if (stopping) break;
+        if (ok) {
+          up = true;
+          lost = false;
+          backoff = std::max(1, opts.min_retry_s);
+          log::info("mqtt", opts.client_id + ": connected to " + opts.uri);
+          lock.unlock();
+          if (on_connection) on_connection(true);
+          lock.lock();
+        } else {
+          cv.wait_for(lock, std::chrono::seconds(backoff), [&] { return stopping; });
+          backoff = std::min(backoff * 2, std::max(1, opts.max_retry_s));
+        }
+        continue;
+      }
+      cv.wait(lock, [&] { return stopping || lost; });
+      if (lost && !stopping) {
+        lost = false;
+        up = false;
+        log::warn("mqtt", opts.client_id + ": connection to " + opts.uri + " lost");
+        lock.unlock();
+        if (on_connection) on_connection(false);
+        lock.lock();
+      }
+    }
+  }
+};
+
+Client::Client() : impl_(std::make_unique<Impl>()) {}
+
+Client::~Client() { stop(); }
+
+Result<std::unique_ptr<Client>> Client::create(Options opts) {
+  std::unique_ptr<Client> c(new Client());
+  try {
+    c->impl_->cli = std::make_unique<::mqtt::async_client>(opts.uri, opts.client_id, nullptr);
+  } catch (const std::exception& e) {
+    return Error::invalid("mqtt: cannot create client for '" + opts.uri + "': " + e.what());
+  }
+  c->impl_->opts = std::move(opts);
+  Impl* impl = c->impl_.get();
+  impl->cli->set_connection_lost_handler([impl](const std::string&) {
+    std::lock_guard<std::mutex> lock(impl->mutex);
+    impl->lost = true;
+    impl->cv.notify_all();
+  });
+  impl->cli->set_message_callback([impl](::mqtt::const_message_ptr m) {
+    if (!impl->on_message || !m) return;
+    impl->on_message(Message{m->get_topic(), m->to_string(), m->is_retained()});
+  });
+  return c;
+}
+
+void Client::on_message(MessageHandler h) { impl_->on_message = std::move(h); }
+void Client::on_connection(ConnectionHandler h) { impl_->on_connection = std::move(h); }
+
+void Client::subscribe(const std::string& filter, int qos) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->subscriptions.emplace_back(filter, qos);
+  }
+  if (impl_->up.load()) {
+    try {
+      impl_->cli->subscribe(filter, qos);
+    } catch (const ::mqtt::exception& e) {
+      log::warn("mqtt", "subscribe " + filter + " failed: " + e.what());
+    }
+  }
+}
+
+void Client::start() {
+  if (impl_->supervisor.joinable()) return;
+  impl_->supervisor = std::thread([this] { impl_->run(); });
+}
+
+void Client::stop() {
+  if (!impl_) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->stopping && !impl_->supervisor.joinable()) return;
+    impl_->stopping = true;
+    impl_->cv.notify_all();
+  }
+  if (impl_->supervisor.joinable()) impl_->supervisor.join();
+  try {
+    if (impl_->cli && impl_->cli->is_connected()) impl_->cli->disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (const ::mqtt::exception&) {
+  }
+  impl_->up = false;
+}
+
+bool Client::connected() const { return impl_->up.load() && impl_->cli->is_connected(); }
+
+Status Client::publish(const std::string& topic, const std::string& payload, int qos, bool retained) {
+  if (!connected()) return Error::from(std::make_error_code(std::errc::not_connected), "mqtt: not connected");
+  try {
+    impl_->cli->publish(topic, payload.data(), payload.size(), qos, retained);
+  } catch (const ::mqtt::exception& e) {
+    return Error::from(std::make_error_code(std::errc::io_error), std::string("mqtt publish: ") + e.what());
+  }
+  return {};
+}
+
+Status Client::publish_wait(const std::string& topic, const std::string& payload, int qos, bool retained,
+                            int timeout_ms) {
+  if (!connected()) return Error::from(std::make_error_code(std::errc::not_connected), "mqtt: not connected");
+  try {
+    auto tok = impl_->cli->publish(topic, payload.data(), payload.size(), qos, retained);
+    if (!tok->wait_for(std::chrono::milliseconds(timeout_ms)))
+      return Error::from(std::make_error_code(std::errc::timed_out), "mqtt publish: no PUBACK in time");
+  } catch (const ::mqtt::exception& e) {
+    return Error::from(std::make_error_code(std::errc::io_error), std::string("mqtt publish: ") + e.what());
+  }
+  return {};
+}
+
+}  // namespace lg::mqtt
