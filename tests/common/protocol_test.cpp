@@ -1,0 +1,187 @@
+// Protocol: golden vectors, round trips and rejection of malformed input with a reason.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "labgate/common/crypto.hpp"
+#include "labgate/common/protocol.hpp"
+#include "labgate/common/time.hpp"
+
+using namespace lg;
+using namespace lg::proto;
+
+namespace {
+std::string golden(const std::string& name) {
+  std::ifstream in(std::string(LABGATE_SOURCE_DIR) + "/tests/common/golden/" + name, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+int64_t t(const char* s) { return *time::parse_utc(s); }
+
+EventBatch sample_batch() {
+  EventBatch b;
+  b.terminal = "t-xrd-01";
+  b.boot = 3;
+  Access a{"04A1B2C3", "u001", "inst-xrd", "power", Decision::granted, Reason::qualified, Mode::online, 7, ""};
+  b.records.push_back(Record{41, "6f1c2a8e-0b7d-4c1e-9a51-3f0e6b2d9c11", t("2026-11-27T01:00:00.000Z"), true, a});
+  SessionStart s{"5d2b7e10-8c3a-4f6e-b1d2-7a9c0e4f2b33", "04A1B2C3", "u001", "inst-xrd", "", 123456};
+  b.records.push_back(Record{42, "0a9b8c7d-6e5f-4a3b-8c1d-2e3f4a5b6c7d", t("2026-11-27T01:00:00.120Z"), true, s});
+  SessionEnd e;
+  e.session = s.session;
+  e.card = "04A1B2C3";
+  e.user = "u001";
+  e.resource = "inst-xrd";
+  e.start_ms = t("2026-11-27T01:00:00.120Z");
+  e.end_ms = t("2026-11-27T02:30:00.120Z");
+  e.duration_ms = 5400000;
+  e.energy_wh = 1800;
+  e.end_reason = EndReason::swipe_out;
+  b.records.push_back(Record{43, "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9", t("2026-11-27T02:30:00.125Z"), true, e});
+  return b;
+}
+}  // namespace
+
+TEST_CASE("topics are built and parsed; foreign topics are refused") {
+  CHECK(topic("demo", "t-xrd-01", Channel::evt) == "lg/v1/demo/t-xrd-01/evt");
+  CHECK(topic_filter("demo", Channel::state) == "lg/v1/demo/+/state");
+  auto p = parse_topic("lg/v1/demo/t-xrd-01/ack");
+  REQUIRE(p);
+  CHECK(p->site == "demo");
+  CHECK(p->terminal == "t-xrd-01");
+  CHECK(p->channel == Channel::ack);
+  CHECK_FALSE(parse_topic("lg/v2/demo/t1/evt"));
+  CHECK_FALSE(parse_topic("lg/v1/demo/t1/evt/extra"));
+  CHECK_FALSE(parse_topic("lg/v1/demo/t1/bogus"));
+  CHECK_FALSE(parse_topic("lg/v1/demo/t 1/evt"));
+  CHECK_FALSE(parse_topic("lg/v1/demo//evt"));
+}
+
+TEST_CASE("evt batch encodes to the golden vector and decodes back equal") {
+  const EventBatch b = sample_batch();
+  CHECK(encode(b) == golden("evt_batch.json"));
+  auto d = decode_event_batch(golden("evt_batch.json"));
+  REQUIRE_MESSAGE(d, d.error().reason);
+  CHECK(*d == b);
+}
+
+TEST_CASE("signed golden envelope from an earlier build still opens and verifies") {
+  auto pub = crypto::PublicKey::from_pem(golden("terminal_pub.pem"));
+  REQUIRE(pub);
+  auto env = open(golden("evt_envelope.json"));
+  REQUIRE_MESSAGE(env, env.error().reason);
+  CHECK(env->kid == "t-xrd-01");
+  CHECK(env->body == golden("evt_batch.json"));
+  CHECK(verify(*env, *pub));
+  // one flipped byte in the body breaks the signature
+  Envelope forged = *env;
+  forged.body[forged.body.size() / 2] ^= 1;
+  CHECK_FALSE(verify(forged, *pub));
+  // another key does not verify it
+  auto other = crypto::PrivateKey::generate();
+  CHECK_FALSE(verify(*env, other->public_key()));
+}
+
+TEST_CASE("ack, state and sync round trip") {
+  Ack a{"t-xrd-01", 43};
+  CHECK(encode(a) == golden("ack.json"));
+  CHECK(*decode_ack(encode(a)) == a);
+
+  State s{"t-xrd-01", true, 3, "0.1.0", "sim-x86", "inst-xrd", 7, 2, true, t("2026-11-27T01:00:00.000Z")};
+  CHECK(*decode_state(encode(s)) == s);
+
+  SyncBundle sb;
+  sb.terminal = "t-xrd-01";
+  sb.version = 7;
+  sb.issued_ms = t("2026-11-27T00:00:00.000Z");
+  sb.resource = "inst-xrd";
+  sb.policy.require_booking = true;
+  sb.grants.push_back(Grant{"04A1B2C3", "u001", "internal", false, t("2026-01-01T00:00:00.000Z"), std::nullopt});
+  sb.grants.push_back(Grant{"0BADC0DE", "admin1", "internal", true, 0, t("2027-01-01T00:00:00.000Z")});
+  sb.bookings.push_back(BookingSlot{"b1", "u001", t("2026-11-27T01:00:00.000Z"), t("2026-11-27T03:00:00.000Z")});
+  CHECK(encode(sb) == golden("sync.json"));
+  auto d = decode_sync(encode(sb));
+  REQUIRE_MESSAGE(d, d.error().reason);
+  CHECK(*d == sb);
+}
+
+TEST_CASE("malformed payloads are rejected with a reason naming the field") {
+  auto reason = [](std::string_view body) {
+    auto r = decode_event_batch(body);
+    return r ? std::string("ACCEPTED") : r.error().reason;
+  };
+  CHECK(reason("not json") == "not valid JSON");
+  CHECK(reason("[1,2]") == "not a JSON object");
+  CHECK(reason(R"({"type":"ack","terminal":"t1","seq":1})").find("type") != std::string::npos);
+  CHECK(reason(R"({"type":"evt","terminal":"t1","boot":1,"records":[]})") == "records: must not be empty");
+  std::string body = golden("evt_batch.json");
+  std::string bad = body;
+  bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":-1");
+  CHECK(reason(bad) == "records[1].seq: must be a non-negative integer");
+  bad = body;
+  bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":41");
+  CHECK(reason(bad) == "records[1].seq: not ascending");
+  bad = body;
+  bad.replace(bad.find("\"kind\":\"access\""), 15, "\"kind\":\"nuke\"");
+  CHECK(reason(bad) == "records[0].kind: unknown value \"nuke\"");
+  bad = body;
+  bad.replace(bad.find("\"duration_ms\":5400000"), 21, "\"duration_ms\":\"long\"");
+  CHECK(reason(bad) == "records[2].duration_ms: must be an integer");
+  bad = body;
+  bad.replace(bad.find("\"card\":\"04A1B2C3\""), 17, "\"card\":\"04 A1\"");
+  CHECK(reason(bad) == "records[0].card: is not a valid card uid");
+  bad = body;
+  bad.replace(bad.find("\"ts\":\"2026-11-27T01:00:00.000Z\""), 31, "\"ts\":\"yesterday\"");
+  CHECK(reason(bad) == "records[0].ts: is not an RFC 3339 time");
+}
+
+TEST_CASE("envelopes: oversize, wrong version, missing signature are refused") {
+  CHECK_FALSE(open(std::string(kMaxPayload + 1, ' ')));
+  CHECK(open(std::string(kMaxPayload + 1, ' ')).error().reason.find("larger than") != std::string::npos);
+  CHECK(open(R"({"v":2,"kid":"t1","body":"{}","sig":"AAAA"})").error().reason == "v: unsupported protocol version 2");
+  CHECK(open(R"({"v":1,"kid":"t1","body":"{}"})").error().reason == "sig: is required");
+  CHECK(open(R"({"v":1,"kid":"t1","body":"{}","sig":"!!!"})").error().reason == "sig: not valid base64");
+  CHECK(open(R"({"v":1,"kid":"../x","body":"{}","sig":"AAAA"})").error().reason == "kid: is not a valid id");
+}
+
+TEST_CASE("seal then open then verify with the signer's key") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  auto wire = seal(encode(Ack{"t1", 5}), kServerKid, *key);
+  REQUIRE(wire);
+  auto env = open(*wire);
+  REQUIRE(env);
+  CHECK(env->kid == "server");
+  CHECK(verify(*env, key->public_key()));
+  CHECK(decode_ack(env->body)->seq == 5);
+}
+
+TEST_CASE("batches above the record limit are refused") {
+  EventBatch b = sample_batch();
+  Record r = b.records[0];
+  b.records.clear();
+  for (uint64_t i = 1; i <= kMaxBatch + 1; ++i) {
+    r.seq = i;
+    b.records.push_back(r);
+  }
+  auto d = decode_event_batch(encode(b));
+  REQUIRE_FALSE(d);
+  CHECK(d.error().reason.find("records: has more than") == 0);
+}
+
+TEST_CASE("card normalisation and id validation") {
+  CHECK(normalize_card("04a1b2c3") == "04A1B2C3");
+  CHECK(valid_card("0123456789"));
+  CHECK_FALSE(valid_card(""));
+  CHECK_FALSE(valid_card("04-A1"));
+  CHECK(valid_id("inst-xrd.01:a_b"));
+  CHECK_FALSE(valid_id(std::string(65, 'a')));
+  CHECK_FALSE(valid_id("a/b"));
+  CHECK_FALSE(valid_id("a+b"));
+  CHECK_FALSE(valid_id("a#"));
+}

@@ -1,0 +1,38 @@
+// Time: RFC 3339 round trips and month boundaries in the site's time zone.
+#include <doctest/doctest.h>
+
+#include "labgate/common/time.hpp"
+
+using namespace lg::time;
+
+TEST_CASE("RFC 3339 format and parse") {
+  CHECK(format_utc(0) == "1970-01-01T00:00:00.000Z");
+  const auto t = parse_utc("2026-11-27T08:15:30.250Z");
+  REQUIRE(t);
+  CHECK(format_utc(*t) == "2026-11-27T08:15:30.250Z");
+  CHECK(*parse_utc("2026-11-27T16:15:30.250+08:00") == *t);
+  CHECK(*parse_utc("2026-11-27T08:15:30Z") == *t - 250);
+  CHECK_FALSE(parse_utc("2026-11-27 08:15:30"));
+  CHECK_FALSE(parse_utc("2026-02-30T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-11-27T08:15:30.Z"));
+  CHECK_FALSE(parse_utc("2026-11-27T08:15:30Zjunk"));
+}
+
+TEST_CASE("months in Asia/Shanghai start at 16:00 UTC the day before") {
+  auto start = local_month_start("2026-12", "Asia/Shanghai");
+  REQUIRE(start);
+  CHECK(format_utc(*start) == "2026-11-30T16:00:00.000Z");
+  CHECK(*local_month(*start, "Asia/Shanghai") == "2026-12");
+  CHECK(*local_month(*start - 1, "Asia/Shanghai") == "2026-11");
+  CHECK(*next_month("2026-12") == "2027-01");
+  CHECK_FALSE(local_month_start("2026-13", "Asia/Shanghai"));
+  CHECK_FALSE(local_month_start("2026-12", "Mars/Olympus"));
+  CHECK(*format_local(*start, "Asia/Shanghai") == "2026-12-01 00:00:00");
+}
+
+TEST_CASE("monotonic clock does not go backwards") {
+  const auto a = steady_ms();
+  const auto b = steady_ms();
+  CHECK(b >= a);
+  CHECK_FALSE(boot_id().empty());
+}
