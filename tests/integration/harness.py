@@ -1,0 +1,366 @@
+"""Real-process test harness: a Mosquitto broker on a free port, the Modbus simulator,
+labgate-server on a SQLite file and labgate-terminal processes, all under one temp dir.
+
+Used by the integration tests (ctest label "integration"), by tools/demo and tools/bench.
+Only the Python standard library is used.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("LABGATE_BIN", SRC / "build" / "bin"))
+TOKEN = "test-admin-token"
+SITE = "test"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=20.0, interval=0.05, what="condition"):
+    """Polls pred() until it returns a truthy value; raises with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # keep polling through transient errors
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def wait_port(port, timeout=10.0):
+    def up():
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            return s.connect_ex(("127.0.0.1", port)) == 0
+    wait_until(up, timeout, what=f"port {port}")
+
+
+class Proc:
+    """A child process with its stderr in a log file."""
+
+    def __init__(self, name, argv, workdir, env=None):
+        self.name, self.argv, self.workdir = name, argv, Path(workdir)
+        self.log_path = self.workdir / f"{name}.log"
+        self.env = env
+        self.p = None
+
+    def start(self, stdout=subprocess.DEVNULL):
+        self.log = open(self.log_path, "ab")
+        self.p = subprocess.Popen(self.argv, stdout=stdout, stderr=self.log, cwd=self.workdir,
+                                  env=self.env, start_new_session=True)
+        return self
+
+    def alive(self):
+        return self.p is not None and self.p.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if not self.alive():
+            return self.p.returncode if self.p else None
+        self.p.send_signal(sig)
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return self.p.wait()
+
+    def kill9(self):
+        if self.alive():
+            self.p.kill()
+            self.p.wait()
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class Mosquitto(Proc):
+    def __init__(self, workdir, port=None):
+        self.port = port or free_port()
+        conf = Path(workdir) / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        "log_dest stderr\nmessage_size_limit 1048576\n")
+        super().__init__("mosquitto", ["mosquitto", "-c", str(conf)], workdir)
+
+    def start(self):
+        super().start()
+        wait_port(self.port)
+        return self
+
+    @property
+    def uri(self):
+        return f"tcp://127.0.0.1:{self.port}"
+
+
+class ModbusSim(Proc):
+    def __init__(self, workdir, name="modbus", coils=4, profile="0:1800000", rtu_link=None, extra=()):
+        self.state_file = Path(workdir) / f"{name}.state.json"
+        self.rtu_link = rtu_link
+        argv = [str(BIN / "labgate-modbus-sim"), "--coils", str(coils), "--meter", "sdm120",
+                "--profile", profile, "--state-file", str(self.state_file), *extra]
+        argv += ["--rtu-pty", str(rtu_link)] if rtu_link else ["--tcp", "0"]
+        super().__init__(name, argv, workdir)
+        self.port = None
+
+    def start(self):
+        if self.port is not None and "--tcp" in self.argv:  # a restart keeps its port
+            self.argv[self.argv.index("--tcp") + 1] = str(self.port)
+        super().start(stdout=subprocess.PIPE)
+        line = self.p.stdout.readline().decode().strip()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"modbus sim did not start: {line!r}\n{self.log_text()}")
+        if line.startswith("ready tcp="):
+            self.port = int(line.split("=", 1)[1])
+        return self
+
+    def state(self):
+        return json.loads(self.state_file.read_text())
+
+    def coil(self, n=0):
+        return self.state()["coils"][n]
+
+
+class Server(Proc):
+    def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml=""):
+        self.dir = Path(workdir) / "server"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "server.toml"
+        self.conf.write_text(f"""[server]
+site = "{site}"
+data_dir = "{self.dir}"
+time_zone = "Asia/Shanghai"
+currency = "CNY"
+log_level = "info"
+
+[http]
+listen = "127.0.0.1"
+port = 0
+admin_token = "{TOKEN}"
+body_limit = 65536
+
+[mqtt]
+uri = "{mqtt_uri}"
+client_id = "labgate-server-{site}-{os.getpid()}"
+{extra_toml}""")
+        super().__init__("server", [str(BIN / "labgate-server"), "--config", str(self.conf)], self.dir)
+        self.port = None
+
+    def start(self):
+        port_file = self.dir / "http.port"
+        if port_file.exists():
+            port_file.unlink()
+        super().start()
+        self.port = int(wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 20,
+                                   what="server http.port"))
+        wait_until(lambda: self.request("GET", "/api/health")[0] == 200, 10, what="server health")
+        return self
+
+    @property
+    def public_key_path(self):
+        return self.dir / "server.pub"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, token=TOKEN, raw=None, headers=None):
+        """Returns (status, parsed JSON or text)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def get(self, path):
+        status, body = self.request("GET", path)
+        assert status == 200, f"GET {path} -> {status} {body}"
+        return body
+
+    def post(self, path, body):
+        status, out = self.request("POST", path, body)
+        assert status in (200, 201), f"POST {path} {body} -> {status} {out}"
+        return out
+
+
+class Terminal(Proc):
+    def __init__(self, workdir, term_id, resource, mqtt_uri, server_pub, relay, site=SITE,
+                 output="power", meter=True, extra_toml=""):
+        self.id = term_id
+        self.dir = Path(workdir) / term_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.socket_path = self.dir / "card.sock"
+        self.conf = self.dir / "terminal.toml"
+        if "device" in relay:
+            link = f'transport = "rtu"\ndevice = "{relay["device"]}"\nbaud = 9600\nparity = "N"'
+        else:
+            link = f'transport = "tcp"\nhost = "127.0.0.1"\nport = {relay["port"]}'
+        meter_toml = f"[meter]\nenabled = true\n{link}\nunit_id = 1\n" if meter else ""
+        self.conf.write_text(f"""[terminal]
+id = "{term_id}"
+site = "{site}"
+data_dir = "{self.dir}"
+board = "{SRC / 'boards' / 'sim-x86' / 'board.toml'}"
+resource = "{resource}"
+output = "{output}"
+server_public_key = "{server_pub}"
+heartbeat_s = 1
+resend_s = 2
+log_level = "info"
+
+[mqtt]
+uri = "{mqtt_uri}"
+
+[relay]
+{link}
+unit_id = 1
+timeout_ms = 500
+
+{meter_toml}
+[card]
+source = "socket"
+path = "{self.socket_path}"
+{extra_toml}""")
+        super().__init__(term_id, [str(BIN / "labgate-terminal"), "--config", str(self.conf)], self.dir)
+
+    def public_key(self):
+        out = subprocess.run(self.argv + ["--print-public-key"], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def start(self):
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        super().start()
+        wait_until(lambda: self.socket_path.exists(), 20, what=f"{self.id} card socket")
+        return self
+
+    def swipe(self, card, timeout=10):
+        """Swipes a card through the terminal's card socket; returns the terminal's JSON reply."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(self.socket_path))
+            s.sendall((card + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf.decode())
+
+
+class Campus:
+    """One broker, one server, helpers to seed a small directory and add terminals."""
+
+    def __init__(self, name="campus"):
+        self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
+        self.dir = Path(self.tmp.name)
+        self.procs = []
+        self.broker = self.add(Mosquitto(self.dir)).start()
+        self.server = self.add(Server(self.dir, self.broker.uri)).start()
+
+    def add(self, proc):
+        self.procs.append(proc)
+        return proc
+
+    def seed(self, instrument="inst-xrd", internal_rate=36000, external_rate=72000, require_booking=False):
+        s = self.server
+        s.post("/api/units", {"id": "chem", "name": "College of Chemistry"})
+        s.post("/api/labs", {"id": "lab-xrd", "name": "X-ray lab", "unit": "chem"})
+        s.post("/api/instruments", {"id": instrument, "name": "Powder XRD", "lab": "lab-xrd",
+                                    "kind": "instrument", "require_booking": require_booking})
+        s.post("/api/fee-standards", {"instrument": instrument, "internal_fen_per_hour": internal_rate,
+                                      "external_fen_per_hour": external_rate})
+        s.post("/api/users", {"id": "u-alice", "name": "Alice", "category": "internal", "unit": "chem"})
+        s.post("/api/users", {"id": "u-bob", "name": "Bob", "category": "external"})
+        s.post("/api/users", {"id": "u-eve", "name": "Eve (not trained)", "category": "internal"})
+        s.post("/api/cards", {"uid": "A1A1A1A1", "user": "u-alice"})
+        s.post("/api/cards", {"uid": "B2B2B2B2", "user": "u-bob"})
+        s.post("/api/cards", {"uid": "E5E5E5E5", "user": "u-eve"})
+        s.post("/api/qualifications", {"user": "u-alice", "instrument": instrument})
+        s.post("/api/qualifications", {"user": "u-bob", "instrument": instrument})
+
+    def terminal(self, term_id="t-xrd-01", resource="inst-xrd", sim=None, rtu=False, **kw):
+        """Starts a Modbus simulator (unless given) and an enrolled terminal; waits for its first sync."""
+        if sim is None:
+            link = self.dir / f"{term_id}.pty" if rtu else None
+            sim = self.add(ModbusSim(self.dir, name=f"{term_id}-modbus", rtu_link=link)).start()
+        relay = {"device": str(sim.rtu_link)} if sim.rtu_link else {"port": sim.port}
+        t = self.add(Terminal(self.dir, term_id, resource, self.broker.uri, self.server.public_key_path,
+                              relay, **kw))
+        self.server.post("/api/terminals", {"id": term_id, "resource": resource, "public_key": t.public_key()})
+        t.start()
+        t.sim = sim
+        wait_until(lambda: self.terminal_info(term_id).get("acl_version", 0) > 0, 30,
+                   what=f"{term_id} to apply a sync bundle")
+        return t
+
+    def terminal_info(self, term_id):
+        for t in self.server.get("/api/terminals"):
+            if t["id"] == term_id:
+                return t
+        return {}
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.stop()
+        self.tmp.cleanup()
+
+    def logs(self):
+        return "\n".join(f"===== {p.name}\n{p.log_text()[-4000:]}" for p in self.procs)
+
+
+def charge_fen(duration_ms, rate_fen_per_hour):
+    """The billing rule: round half up of duration x rate, integer arithmetic only."""
+    return (duration_ms * rate_fen_per_hour + 1_800_000) // 3_600_000
+
+
+def run(tests):
+    """Minimal runner: each test gets a fresh Campus; prints the closing line ctest shows."""
+    import sys
+    import traceback
+    only = sys.argv[1:]
+    passed = failed = 0
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        campus = Campus(t.__name__)
+        try:
+            t(campus)
+            passed += 1
+            print(f"PASS {t.__name__}", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__}\n{traceback.format_exc()}\n{campus.logs()}", flush=True)
+        finally:
+            campus.close()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,85 @@
+"""kill -9 of the terminal mid-session and of the server mid-ingest: after restart nothing is
+lost and nothing is charged twice."""
+import time
+
+from harness import charge_fen, run, wait_until
+
+
+def test_terminal_killed_mid_session_recovers_it(campus):
+    campus.seed()
+    t = campus.terminal()
+    assert t.swipe("A1A1A1A1")["action"] == "start"
+    wait_until(lambda: t.sim.coil(0), 5, what="coil on")
+    time.sleep(1.5)
+    t.kill9()
+    assert t.sim.coil(0), "the relay keeps its state while the agent is down"
+    time.sleep(1.0)
+    t.start()
+    # the restarted agent read the coil back and recovered the session: the holder can end it
+    r = t.swipe("A1A1A1A1")
+    assert r["action"] == "end", r
+    wait_until(lambda: not t.sim.coil(0), 5, what="coil off")
+    sessions = wait_until(lambda: campus.server.get("/api/sessions") or None, 20, what="session on server")
+    time.sleep(2.5)
+    sessions = campus.server.get("/api/sessions")
+    assert len(sessions) == 1, sessions
+    s = sessions[0]
+    assert "recovered" in s["flags"], s
+    assert s["duration_ms"] >= 2500, s          # the time before the crash is not lost
+    assert s["amount_fen"] == charge_fen(s["duration_ms"], 36000)
+    assert len(campus.server.get("/api/charges")) == 1
+
+
+def test_terminal_killed_with_relay_off_closes_session_with_flag(campus):
+    campus.seed()
+    t = campus.terminal()
+    assert t.swipe("A1A1A1A1")["action"] == "start"
+    wait_until(lambda: t.sim.coil(0), 5, what="coil on")
+    time.sleep(1.5)
+    t.kill9()
+    # power to the relay board was lost too: the coil is off when the agent comes back
+    t.sim.stop()
+    t.sim.start()
+    assert not t.sim.coil(0)
+    t.start()
+    sessions = wait_until(lambda: campus.server.get("/api/sessions") or None, 20, what="closed session on server")
+    s = sessions[0]
+    assert len(sessions) == 1
+    assert s["end_reason"] == "crash_recovered", s
+    assert "crash_closed" in s["flags"], s
+    assert s["duration_ms"] >= 1000, s
+    assert not t.sim.coil(0)
+
+
+def test_server_killed_mid_ingest_loses_and_doubles_nothing(campus):
+    campus.seed()
+    t = campus.terminal()
+    cycles = 25
+    for _ in range(cycles):
+        assert t.swipe("A1A1A1A1")["action"] == "start"
+        assert t.swipe("A1A1A1A1")["action"] == "end"
+    campus.server.kill9()           # while the batches are being ingested
+    time.sleep(0.5)
+    for _ in range(5):             # more work while the server is down
+        assert t.swipe("B2B2B2B2")["action"] == "start"
+        assert t.swipe("B2B2B2B2")["action"] == "end"
+    campus.server.start()
+    wait_until(lambda: len(campus.server.get("/api/sessions?limit=1000")) >= cycles + 5, 60,
+               what="all sessions after server restart")
+    wait_until(lambda: campus.terminal_info(t.id).get("outbox_depth") == 0, 40, what="outbox drained")
+    time.sleep(2.5)
+    sessions = campus.server.get("/api/sessions?limit=1000")
+    assert len(sessions) == cycles + 5, len(sessions)
+    assert len({s["session"] for s in sessions}) == cycles + 5
+    charges = campus.server.get("/api/charges")
+    assert len(charges) == cycles + 5
+    rep = campus.server.get("/api/reports/usage?by=user")
+    total = sum(r["sessions"] for r in rep["rows"])
+    assert total == cycles + 5, rep
+    stats = campus.server.get("/api/stats")
+    assert stats["ingest"]["records"] >= 4 * (cycles + 5), stats
+
+
+if __name__ == "__main__":
+    run([test_terminal_killed_mid_session_recovers_it, test_terminal_killed_with_relay_off_closes_session_with_flag,
+         test_server_killed_mid_ingest_loses_and_doubles_nothing])

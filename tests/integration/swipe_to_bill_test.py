@@ -1,0 +1,67 @@
+"""The whole path of one instrument hour on real processes: swipe -> decision -> coil ->
+usage record -> MQTT -> server -> charge -> report, over Modbus TCP and over RTU on a pty."""
+import time
+
+from harness import charge_fen, run, wait_until
+
+RATE_INTERNAL = 36000   # 360.00 yuan per hour, fen
+RATE_EXTERNAL = 72000
+
+
+def one_session(campus, t, card, user, rate, hold_s=1.5):
+    sessions_before = len(campus.server.get("/api/sessions"))
+    r = t.swipe(card)
+    assert r["decision"] == "granted" and r["action"] == "start", r
+    wait_until(lambda: t.sim.coil(0), 5, what="coil 0 on after grant")
+    time.sleep(hold_s)
+    assert t.sim.coil(0), "coil switched off during the session"
+    r = t.swipe(card)
+    assert r["action"] == "end", r
+    wait_until(lambda: not t.sim.coil(0), 5, what="coil 0 off after swipe-out")
+    sessions = wait_until(lambda: (lambda s: s if len(s) > sessions_before else None)(
+        campus.server.get("/api/sessions")), 20, what="usage session on the server")
+    mine = [s for s in sessions if s["user"] == user]
+    assert len(mine) == 1, sessions
+    s = mine[0]
+    assert s["instrument"] == "inst-xrd"
+    assert hold_s * 1000 <= s["duration_ms"] < hold_s * 1000 + 3000, s
+    assert s["amount_fen"] == charge_fen(s["duration_ms"], rate), s
+    assert s["energy_wh"] is not None and s["energy_wh"] >= 0, s
+    return s
+
+
+def check_report(campus, sessions):
+    month = sessions[0]["month"] if "month" in sessions[0] else None
+    q = f"?by=instrument&month={month}" if month else "?by=instrument"
+    rep = campus.server.get("/api/reports/usage" + q)
+    rows = {r["key"]: r for r in rep["rows"]}
+    assert "inst-xrd" in rows, rep
+    row = rows["inst-xrd"]
+    assert row["sessions"] == len(sessions)
+    assert row["amount_fen"] == sum(s["amount_fen"] for s in sessions)
+    by_user = {r["key"]: r for r in campus.server.get("/api/reports/usage?by=user" + (f"&month={month}" if month else ""))["rows"]}
+    for s in sessions:
+        assert by_user[s["user"]]["amount_fen"] == s["amount_fen"], by_user
+
+
+def test_swipe_to_bill_over_tcp(campus):
+    campus.seed(internal_rate=RATE_INTERNAL, external_rate=RATE_EXTERNAL)
+    t = campus.terminal()
+    a = one_session(campus, t, "A1A1A1A1", "u-alice", RATE_INTERNAL)
+    b = one_session(campus, t, "b2b2b2b2", "u-bob", RATE_EXTERNAL)  # lower-case uid, same card
+    check_report(campus, [a, b])
+    # the server acked everything: the terminal's outbox drains
+    wait_until(lambda: campus.terminal_info(t.id).get("outbox_depth") == 0, 20, what="outbox drained")
+    charges = campus.server.get("/api/charges")
+    assert len(charges) == 2, charges
+
+
+def test_swipe_to_bill_over_rtu_pty(campus):
+    campus.seed(internal_rate=RATE_INTERNAL, external_rate=RATE_EXTERNAL)
+    t = campus.terminal(rtu=True)
+    a = one_session(campus, t, "A1A1A1A1", "u-alice", RATE_INTERNAL, hold_s=1.0)
+    check_report(campus, [a])
+
+
+if __name__ == "__main__":
+    run([test_swipe_to_bill_over_tcp, test_swipe_to_bill_over_rtu_pty])
