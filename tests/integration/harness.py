@@ -280,12 +280,19 @@ path = "{self.socket_path}"
 class Campus:
     """One broker, one server, helpers to seed a small directory and add terminals."""
 
-    def __init__(self, name="campus"):
-        self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
-        self.dir = Path(self.tmp.name)
+    def __init__(self, name="campus", root=None, site=SITE):
+        """root: keep everything in this folder (the demo); default: a temp dir removed on close."""
+        if root is None:
+            self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
+            self.dir = Path(self.tmp.name)
+        else:
+            self.tmp = None
+            self.dir = Path(root)
+            self.dir.mkdir(parents=True, exist_ok=True)
+        self.site = site
         self.procs = []
         self.broker = self.add(Mosquitto(self.dir)).start()
-        self.server = self.add(Server(self.dir, self.broker.uri)).start()
+        self.server = self.add(Server(self.dir, self.broker.uri, site=site)).start()
 
     def add(self, proc):
         self.procs.append(proc)
@@ -314,6 +321,7 @@ class Campus:
             link = self.dir / f"{term_id}.pty" if rtu else None
             sim = self.add(ModbusSim(self.dir, name=f"{term_id}-modbus", rtu_link=link)).start()
         relay = {"device": str(sim.rtu_link)} if sim.rtu_link else {"port": sim.port}
+        kw.setdefault("site", self.site)
         t = self.add(Terminal(self.dir, term_id, resource, self.broker.uri, self.server.public_key_path,
                               relay, **kw))
         self.server.post("/api/terminals", {"id": term_id, "resource": resource, "public_key": t.public_key()})
@@ -332,7 +340,8 @@ class Campus:
     def close(self):
         for p in reversed(self.procs):
             p.stop()
-        self.tmp.cleanup()
+        if self.tmp is not None:
+            self.tmp.cleanup()
 
     def logs(self):
         return "\n".join(f"===== {p.name}\n{p.log_text()[-4000:]}" for p in self.procs)

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Scripted demo campus for labgate (run through tools/demo, which builds first).
+
+Starts Mosquitto on a free port, labgate-server on var/demo/server/labgate.db, three
+terminals (XRD over Modbus TCP, TEM over Modbus RTU on a pty, the EM lab door) with their
+simulators, imports a campus with labgatectl, plays a morning of swipes, then waits.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+import harness  # noqa: E402
+from harness import BIN, Campus, ModbusSim, Mosquitto, Terminal, TOKEN, wait_until  # noqa: E402
+
+SITE = "demo-u"
+DAY = 24 * 3600
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def campus_data(now):
+    units = [{"id": "chem", "name": "College of Chemistry"},
+             {"id": "mse", "name": "School of Materials Science"}]
+    labs = [{"id": "lab-xrd", "name": "X-ray Diffraction Lab", "unit": "chem"},
+            {"id": "lab-nmr", "name": "NMR and Mass Spectrometry Lab", "unit": "chem"},
+            {"id": "lab-em", "name": "Electron Microscopy Centre", "unit": "mse"}]
+    instruments = [
+        {"id": "inst-xrd", "name": "Powder X-ray Diffractometer", "lab": "lab-xrd", "kind": "instrument", "asset_no": "2019-0412"},
+        {"id": "inst-nmr", "name": "600 MHz NMR Spectrometer", "lab": "lab-nmr", "kind": "instrument", "asset_no": "2017-0031"},
+        {"id": "inst-icp", "name": "ICP Mass Spectrometer", "lab": "lab-nmr", "kind": "instrument", "asset_no": "2021-1107"},
+        {"id": "inst-tem", "name": "Transmission Electron Microscope", "lab": "lab-em", "kind": "instrument",
+         "asset_no": "2020-0007", "require_booking": True},
+        {"id": "inst-sem", "name": "Scanning Electron Microscope", "lab": "lab-em", "kind": "instrument", "asset_no": "2018-0220"},
+        {"id": "door-em", "name": "Electron Microscopy Centre door", "lab": "lab-em", "kind": "door"},
+    ]
+    fees = [{"instrument": i, "internal_fen_per_hour": a, "external_fen_per_hour": b} for i, a, b in [
+        ("inst-xrd", 8000, 20000), ("inst-nmr", 15000, 40000), ("inst-icp", 12000, 30000),
+        ("inst-tem", 60000, 150000), ("inst-sem", 20000, 50000), ("door-em", 0, 0)]]
+    names = ["Li Wei", "Wang Fang", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Lei", "Zhao Qiang", "Huang Li",
+             "Zhou Tao", "Wu Xia", "Xu Jun", "Sun Hao", "Ma Lin", "Zhu Hong", "Hu Bin", "Guo Ping",
+             "He Yan (visitor, Sinopec)", "Lin Feng (visitor, BGI)", "Luo Qing (visitor)", "Gao Shan (technician)"]
+    users, cards = [], []
+    for n, name in enumerate(names, 1):
+        uid = f"u{n:02d}"
+        users.append({"id": uid, "name": name, "category": "external" if 17 <= n <= 19 else "internal",
+                      "unit": "chem" if n % 2 else "mse", "admin": n == 20})
+        cards.append({"uid": f"C0DE{n:04X}", "user": uid})
+    quals = []
+    plan = {"inst-xrd": [1, 2, 5, 6, 7, 17], "inst-nmr": [2, 8, 9, 18], "inst-icp": [8, 10, 11],
+            "inst-tem": [3, 4, 12, 19], "inst-sem": [3, 12, 13, 14], "door-em": [2, 3, 4, 12, 13, 14, 19]}
+    for inst, who in plan.items():
+        for n in who:
+            q = {"user": f"u{n:02d}", "instrument": inst}
+            if n == 7:
+                q["valid_until"] = iso(now - DAY)   # lapsed training
+            quals.append(q)
+    bookings = [{"instrument": "inst-tem", "user": "u03", "start": iso(now - 600), "end": iso(now + 2 * 3600)},
+                {"instrument": "inst-tem", "user": "u12", "start": iso(now + 3 * 3600), "end": iso(now + 5 * 3600)},
+                {"instrument": "inst-sem", "user": "u13", "start": iso(now + DAY), "end": iso(now + DAY + 7200)}]
+    return {"units": units, "labs": labs, "instruments": instruments, "fee_standards": fees, "users": users,
+            "cards": cards, "qualifications": quals, "bookings": bookings}
+
+
+def ctl(campus, *args, check=True):
+    argv = [str(BIN / "labgatectl"), "--url", campus.server.url, "--token", TOKEN, *args]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"labgatectl {' '.join(args)} failed: {out.stdout}{out.stderr}")
+    return out.stdout
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def swipe(term, card, who, note=""):
+    r = term.swipe(card)
+    mark = "GRANTED" if r.get("decision") == "granted" else "DENIED "
+    say(f"  {term.id:<10} {who:<28} {mark} {r.get('reason', ''):<14} {r.get('action', ''):<6} {note}")
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--no-wait", action="store_true", help="exit after the scripted morning (for CI smoke runs)")
+    args = ap.parse_args()
+
+    root = ROOT / "var" / "demo"
+    if root.exists():
+        shutil.rmtree(root)
+    say(f"labgate demo: data and logs under {root}")
+    campus = Campus("demo", root=root, site=SITE)
+    stopping = False
+
+    def on_signal(*_):
+        nonlocal stopping
+        stopping = True
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        say(f"  broker  {campus.broker.uri}\n  server  {campus.server.url} (SQLite {campus.server.dir / 'labgate.db'})")
+        now = time.time()
+        data = campus_data(now)
+
+        # three terminals: XRD on Modbus TCP, TEM on Modbus RTU over a pty, the EM door on TCP
+        sims = {
+            "t-xrd": campus.add(ModbusSim(root, name="t-xrd-modbus", profile="0:300,5:2400,60:1800")).start(),
+            "t-tem": campus.add(ModbusSim(root, name="t-tem-modbus", profile="0:1500,10:3200",
+                                          rtu_link=root / "t-tem.pty")).start(),
+            "t-door-em": campus.add(ModbusSim(root, name="t-door-em-modbus", profile="0:0")).start(),
+        }
+        terms = {}
+        for tid, res, out in [("t-xrd", "inst-xrd", "power"), ("t-tem", "inst-tem", "power"),
+                              ("t-door-em", "door-em", "door")]:
+            sim = sims[tid]
+            relay = {"device": str(sim.rtu_link)} if sim.rtu_link else {"port": sim.port}
+            t = Terminal(root, tid, res, campus.broker.uri, campus.server.public_key_path, relay, site=SITE,
+                         output=out, meter=(out == "power"))
+            t.sim = sim
+            key_file = root / f"{tid}.pub"
+            key_file.write_text(t.public_key())
+            terms[tid] = campus.add(t)
+        data["terminals"] = [{"id": tid, "resource": t_res, "public_key_file": str(root / f"{tid}.pub")}
+                             for tid, t_res in [("t-xrd", "inst-xrd"), ("t-tem", "inst-tem"), ("t-door-em", "door-em")]]
+        (root / "campus.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
+        say("\n== importing the campus with labgatectl (2 units, 3 labs, 5 instruments + a door, 20 users)")
+        say(ctl(campus, "import", str(root / "campus.json")).rstrip())
+        for t in terms.values():
+            t.start()
+        for tid in terms:
+            wait_until(lambda: campus.terminal_info(tid).get("acl_version", 0) > 0, 30, what=f"{tid} sync")
+        say("  all three terminals online and holding a signed authorization bundle")
+
+        x, tem, door = terms["t-xrd"], terms["t-tem"], terms["t-door-em"]
+        say("\n== 08:00  the morning begins")
+        swipe(door, "C0DE0003", "u03 Zhang Min", "door strike pulses 3 s")
+        swipe(door, "DEADBEEF", "unknown card (visitor)", "door stays locked")
+        swipe(x, "C0DE0001", "u01 Li Wei", "XRD power on")
+        swipe(x, "C0DE0005", "u05 Chen Jing", "XRD busy")
+        swipe(tem, "C0DE0004", "u04 Liu Yang", "TEM needs a booking")
+        swipe(tem, "C0DE0003", "u03 Zhang Min", "booked 07:50-10:00")
+        swipe(x, "C0DE0007", "u07 Zhao Qiang", "(training lapsed)")
+        time.sleep(3)
+        say("\n== 08:20  the campus network drops (broker stopped)")
+        port = campus.broker.port
+        campus.broker.stop()
+        time.sleep(1)
+        swipe(x, "C0DE0001", "u01 Li Wei", "swipe-out, recorded offline")
+        swipe(x, "C0DE000B", "u11 Xu Jun", "not qualified for XRD")
+        swipe(x, "C0DE0006", "u06 Yang Lei", "granted from the cached list")
+        time.sleep(3)
+        swipe(x, "C0DE0006", "u06 Yang Lei", "swipe-out")
+        depth = x.dir / "terminal.db"
+        say(f"  t-xrd keeps its records in its outbox ({depth}) until the server acks them")
+        say("\n== 08:25  network back")
+        campus.broker = campus.add(Mosquitto(root, port)).start()
+        wait_until(lambda: all(campus.terminal_info(t).get("online") and campus.terminal_info(t).get("outbox_depth") == 0
+                               for t in terms), 60, what="terminals to reconnect and drain")
+        say("  terminals reconnected; every offline record arrived exactly once")
+        time.sleep(2)
+        swipe(tem, "C0DE0003", "u03 Zhang Min", "TEM session ends")
+        swipe(x, "C0DE000B".lower(), "u11 again (lower-case uid)", "still denied")
+        time.sleep(2)
+        say("\n== what the server knows now")
+        say(ctl(campus, "terminals").rstrip())
+        say("")
+        say(ctl(campus, "report", "--by", "user").rstrip())
+        say("")
+        say(ctl(campus, "report", "--by", "instrument").rstrip())
+        say(f"""
+== where to look
+  API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions
+  CLI          {BIN}/labgatectl --url {campus.server.url} --token {TOKEN} terminals | report | sessions | access | stats
+  swipe        {BIN}/labgate-swipe --socket {x.socket_path} C0DE0002
+  MQTT         mosquitto_sub -p {campus.broker.port} -t 'lg/v1/{SITE}/#' -v
+  databases    {campus.server.dir / 'labgate.db'}, {x.dir / 'terminal.db'} (sqlite3)
+  relay state  {sims['t-xrd'].state_file}
+  logs         {root}/*/*.log, {root}/*.log
+""")
+        if args.no_wait:
+            return 0
+        say("Running. Swipe more cards with the command above; Ctrl-C stops everything.")
+        while not stopping:
+            time.sleep(0.5)
+        return 0
+    finally:
+        say("stopping the demo ...")
+        campus.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
