@@ -1,0 +1,183 @@
+// Unit tests of labgatectl's pure parts: URL splitting, table rendering and views, import plan.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "http_client.hpp"
+#include "import_plan.hpp"
+#include "table.hpp"
+
+using namespace lg::ctl;
+using nlohmann::json;
+
+TEST_CASE("parse_url") {
+  auto u = parse_url("http://127.0.0.1:8080");
+  REQUIRE(u.has_value());
+  CHECK(*u == Url{"127.0.0.1", 8080, "/"});
+  CHECK(*parse_url("http://example.org/api/health?x=1") == Url{"example.org", 80, "/api/health?x=1"});
+  CHECK(*parse_url("http://[::1]:9000/a") == Url{"::1", 9000, "/a"});
+  CHECK(*parse_url("http://h?x") == Url{"h", 80, "/?x"});
+  CHECK_FALSE(parse_url("https://h").has_value());
+  CHECK(parse_url("https://h").error().reason.find("https") != std::string::npos);
+  CHECK_FALSE(parse_url("ftp://h").has_value());
+  CHECK_FALSE(parse_url("http://h:0").has_value());
+  CHECK_FALSE(parse_url("http://h:99999").has_value());
+  CHECK_FALSE(parse_url("http://h:80x").has_value());
+  CHECK_FALSE(parse_url("http://:80").has_value());
+  CHECK(join_url("http://h:1/", "/api/x") == "http://h:1/api/x");
+  CHECK(join_url("http://h:1/base", "api/x") == "http://h:1/base/api/x");
+}
+
+TEST_CASE("render aligns columns, pads short rows, draws rules and has no trailing spaces") {
+  Table t;
+  t.headers = {"id", "n", "note"};
+  t.align = {Align::left, Align::right};
+  t.rows = {{"a", "1", "x"}, {"bbbb", "22"}};
+  t.footer = {{"total", "23", ""}};
+  const std::string expected =
+      "id      n  note\n"
+      "-----  --  ----\n"
+      "a       1  x\n"
+      "bbbb   22\n"
+      "-----  --  ----\n"
+      "total  23\n";
+  CHECK(render(t) == expected);
+}
+
+TEST_CASE("display width counts CJK as two columns") {
+  CHECK(display_width("abc") == 3);
+  CHECK(display_width("衍射仪") == 6);
+  CHECK(display_width("X射线") == 5);
+  Table t;
+  t.headers = {"name", "v"};
+  t.rows = {{"衍射仪", "1"}, {"abc", "2"}};
+  CHECK(render(t) == "name    v\n------  -\n衍射仪  1\nabc     2\n");
+}
+
+TEST_CASE("format helpers") {
+  CHECK(format_hours(0) == "0.00");
+  CHECK(format_hours(5400) == "1.50");
+  CHECK(format_hours(3599) == "1.00");
+  CHECK(format_hours(17) == "0.00");
+  CHECK(format_hours(18) == "0.01");
+  CHECK(format_hours(-3600) == "-1.00");
+  CHECK(format_utc_ms(0) == "1970-01-01 00:00:00Z");
+  CHECK(format_utc_ms(1764232200000) == "2025-11-27 08:30:00Z");
+  CHECK(cell(json(nullptr)) == "-");
+  CHECK(cell(json(true)) == "yes");
+  CHECK(cell(json("x")) == "x");
+  CHECK(cell(json(42)) == "42");
+}
+
+TEST_CASE("report_table shows hours and yuan and a totals line") {
+  const json report = json::parse(R"({
+    "month":"2025-11","by":"instrument","currency":"CNY",
+    "rows":[{"key":"inst-xrd","name":"X射线衍射仪","sessions":3,"seconds":5400,"hours":1.5,"amount_fen":30000,"amount":"300.00"},
+            {"key":"inst-sem","name":"SEM","sessions":1,"seconds":600,"hours":0.17,"amount_fen":3333,"amount":"33.33"}],
+    "totals":{"sessions":4,"seconds":6000,"hours":1.67,"amount_fen":33333,"amount":"333.33"}})");
+  const Table t = report_table(report);
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.headers[0] == "instrument");
+  CHECK(t.rows[0] == std::vector<std::string>{"inst-xrd", "X射线衍射仪", "3", "1.50", "300.00"});
+  CHECK(t.rows[1] == std::vector<std::string>{"inst-sem", "SEM", "1", "0.17", "33.33"});
+  REQUIRE(t.footer.size() == 1);
+  CHECK(t.footer[0] == std::vector<std::string>{"total", "", "4", "1.67", "333.33"});
+  // Without "totals" the footer is summed from the rows.
+  json no_totals = report;
+  no_totals.erase("totals");
+  CHECK(report_table(no_totals).footer[0] == std::vector<std::string>{"total", "", "4", "1.67", "333.33"});
+  const std::string text = render(t);
+  CHECK(text.find("333.33\n") != std::string::npos);
+}
+
+TEST_CASE("terminals_table") {
+  const json terms = json::parse(R"([{"id":"t1","resource":"inst-xrd","online":true,"boot":3,"acl_version":7,
+      "outbox_depth":0,"acked_seq":42,"last_seen":"2025-11-27T08:30:00Z","firmware":"0.1.0"}])");
+  const Table t = terminals_table(terms);
+  REQUIRE(t.rows.size() == 1);
+  CHECK(t.rows[0] == std::vector<std::string>{"t1", "inst-xrd", "yes", "3", "7", "0", "42", "2025-11-27T08:30:00Z"});
+  CHECK(terminals_table(json::parse(R"([{"id":"t2","last_seen":0}])")).rows[0][7] == "1970-01-01 00:00:00Z");
+}
+
+TEST_CASE("objects_table picks preferred columns and formats money, times, durations") {
+  const json sessions = json::parse(R"([
+    {"id":"s1","user":"u1","instrument":"i1","start_ms":0,"duration_ms":5400000,"amount_fen":12345,"extra":1},
+    {"id":"s2","user":"u2","instrument":"i1","charge":{"amount_fen":500}}])");
+  const Table t = objects_table(sessions, {"id", "instrument", "user", "start_ms", "duration_ms", "amount_fen", "charge"});
+  CHECK(t.headers == std::vector<std::string>{"id", "instrument", "user", "start", "hours", "amount", "charge"});
+  CHECK(t.rows[0] == std::vector<std::string>{"s1", "i1", "u1", "1970-01-01 00:00:00Z", "1.50", "123.45", "-"});
+  CHECK(t.rows[1][6] == "5.00");
+  CHECK(t.align[4] == Align::right);
+  CHECK(t.align[3] == Align::left);
+  // No preferred key present: all keys in first-seen order.
+  const Table g = objects_table(json::parse(R"([{"a":1,"b":"x"},{"c":null}])"), {"zzz"});
+  CHECK(g.headers == std::vector<std::string>{"a", "b", "c"});
+  CHECK(g.rows[1] == std::vector<std::string>{"-", "-", "-"});
+}
+
+TEST_CASE("key_value_table flattens nested objects") {
+  const Table t = key_value_table(json::parse(R"({"ingest":{"batches":2,"records":10},"rejected":{"bad_sig":1}})"));
+  REQUIRE(t.rows.size() == 3);
+  CHECK(t.rows[0] == std::vector<std::string>{"ingest.batches", "2"});
+  CHECK(t.rows[2] == std::vector<std::string>{"rejected.bad_sig", "1"});
+}
+
+TEST_CASE("import plan orders entities by dependency and maps routes") {
+  const json doc = json::parse(R"({
+    "terminals":[{"id":"t1","resource":"inst-xrd","public_key_file":"keys/t1.pub"}],
+    "bookings":[{"instrument":"inst-xrd","user":"u1","start":"2025-11-27T08:00:00Z","end":"2025-11-27T09:00:00Z"}],
+    "cards":[{"uid":"04A1","user":"u1"}],
+    "users":[{"id":"u1","name":"Li","category":"internal"}],
+    "fee_standards":[{"instrument":"inst-xrd","internal_fen_per_hour":10000,"external_fen_per_hour":30000}],
+    "instruments":[{"id":"inst-xrd","name":"XRD","lab":"lab1","kind":"instrument"}],
+    "labs":[{"id":"lab1","name":"L","unit":"phys"}],
+    "units":[{"id":"phys","name":"Physics"},{"id":"chem","name":"Chemistry"}],
+    "qualifications":[{"user":"u1","instrument":"inst-xrd"}]})");
+  std::map<std::string, std::string> files{{"/data/keys/t1.pub", "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----\n"}};
+  auto reader = [&](const std::filesystem::path& p) -> lg::Result<std::string> {
+    auto it = files.find(p.string());
+    if (it == files.end()) return lg::Error::invalid("no such file " + p.string());
+    return it->second;
+  };
+  auto plan = plan_import(doc, "/data", reader);
+  REQUIRE(plan.has_value());
+  std::vector<std::string> routes;
+  for (const auto& s : *plan) routes.push_back(s.route);
+  CHECK(routes == std::vector<std::string>{"/api/units", "/api/units", "/api/labs", "/api/instruments",
+                                           "/api/fee-standards", "/api/users", "/api/cards", "/api/qualifications",
+                                           "/api/bookings", "/api/terminals"});
+  CHECK((*plan)[1].label == "units[1] (chem)");
+  CHECK((*plan)[6].label == "cards[0] (04A1)");
+  CHECK((*plan)[7].label == "qualifications[0] (user=u1 instrument=inst-xrd)");
+  const json& term = plan->back().body;
+  CHECK_FALSE(term.contains("public_key_file"));
+  CHECK(term["public_key"] == files["/data/keys/t1.pub"]);
+  CHECK(term["id"] == "t1");
+}
+
+TEST_CASE("import plan rejects bad documents, naming the place") {
+  auto none = [](const std::filesystem::path& p) -> lg::Result<std::string> {
+    return lg::Error::invalid("cannot read " + p.string());
+  };
+  CHECK_FALSE(plan_import(json::array(), ".", none).has_value());
+  auto unknown = plan_import(json::parse(R"({"unit":[]})"), ".", none);
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().reason.find("unknown section \"unit\"") != std::string::npos);
+  CHECK_FALSE(plan_import(json::parse(R"({"units":{}})"), ".", none).has_value());
+  auto not_obj = plan_import(json::parse(R"({"units":[{"id":"a"}, 3]})"), ".", none);
+  REQUIRE_FALSE(not_obj.has_value());
+  CHECK(not_obj.error().reason.find("units[1]") != std::string::npos);
+  auto no_key = plan_import(json::parse(R"({"terminals":[{"id":"t"}]})"), ".", none);
+  REQUIRE_FALSE(no_key.has_value());
+  CHECK(no_key.error().reason.find("terminals[0]") != std::string::npos);
+  auto missing = plan_import(json::parse(R"({"terminals":[{"id":"t","public_key_file":"k.pub"}]})"), "/d", none);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().reason.find("/d/k.pub") != std::string::npos);
+  CHECK_FALSE(plan_import(json::parse(R"({"terminals":[{"id":"t","public_key":"P","public_key_file":"k"}]})"), ".", none)
+                  .has_value());
+  // Inline keys and an empty document are fine.
+  CHECK(plan_import(json::parse(R"({"terminals":[{"id":"t","public_key":"P"}]})"), ".", none)->size() == 1);
+  CHECK(plan_import(json::object(), ".", none)->empty());
+}

@@ -1,0 +1,299 @@
+#include "table.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <optional>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "labgate/common/money.hpp"
+
+namespace lg::ctl {
+namespace {
+
+using json = nlohmann::json;
+
+bool wide(char32_t c) {
+  return (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0x303E) || (c >= 0x3041 && c <= 0x33FF) ||
+         (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xA000 && c <= 0xA4CF) ||
+         (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFE30 && c <= 0xFE4F) ||
+         (c >= 0xFF00 && c <= 0xFF60) || (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x20000 && c <= 0x3FFFD);
+}
+
+std::string pad(const std::string& s, std::size_t width, Align a) {
+  const std::size_t w = display_width(s);
+  if (w >= width) return s;
+  const std::string fill(width - w, ' ');
+  return a == Align::right ? fill + s : s + fill;
+}
+
+void rstrip(std::string& s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+}
+
+const json* find(const json& obj, std::string_view key) {
+  if (!obj.is_object()) return nullptr;
+  const auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+std::string str(const json& obj, std::string_view key) {
+  const json* v = find(obj, key);
+  return v ? cell(*v) : "-";
+}
+
+std::optional<int64_t> integer(const json& obj, std::string_view key) {
+  const json* v = find(obj, key);
+  if (!v || !v->is_number()) return std::nullopt;
+  if (v->is_number_float()) return static_cast<int64_t>(v->get<double>());
+  return v->get<int64_t>();
+}
+
+std::string money_cell(const json& obj, std::string_view fen_key, std::string_view yuan_key) {
+  if (auto fen = integer(obj, fen_key)) return lg::money::format(*fen);
+  return str(obj, yuan_key);
+}
+
+std::string hours_cell(const json& obj) {
+  if (auto s = integer(obj, "seconds")) return format_hours(*s);
+  const json* h = find(obj, "hours");
+  if (h && h->is_number()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", h->get<double>());
+    return buf;
+  }
+  return h ? cell(*h) : "-";
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+std::string header_for(const std::string& key) {
+  if (key == "duration_ms") return "hours";
+  if (ends_with(key, "_fen")) return key.substr(0, key.size() - 4);
+  if (ends_with(key, "_ms")) return key.substr(0, key.size() - 3);
+  std::string h = key;
+  std::replace(h.begin(), h.end(), '_', ' ');
+  return h;
+}
+
+std::string value_for(const std::string& key, const json& v) {
+  if (v.is_number_integer()) {
+    const auto n = v.get<int64_t>();
+    if (key == "duration_ms") return format_hours(n / 1000);
+    if (ends_with(key, "_fen")) return lg::money::format(n);
+    if (ends_with(key, "_ms")) return format_utc_ms(n);
+  }
+  if (v.is_object()) {  // e.g. "charge": {"amount_fen":..}
+    if (auto fen = integer(v, "amount_fen")) return lg::money::format(*fen);
+    return v.dump();
+  }
+  if (v.is_array()) return v.dump();
+  return cell(v);
+}
+
+bool numeric_key(const std::string& key, const json& array) {
+  for (const auto& e : array) {
+    const json* v = find(e, key);
+    if (!v || v->is_null()) continue;
+    if (v->is_object()) return find(*v, "amount_fen") != nullptr;
+    return v->is_number() && !(ends_with(key, "_ms") && key != "duration_ms");
+  }
+  return false;
+}
+
+void flatten(const json& v, const std::string& prefix, std::vector<std::vector<std::string>>& rows) {
+  if (v.is_object() && !v.empty()) {
+    for (const auto& [k, sub] : v.items()) flatten(sub, prefix.empty() ? k : prefix + "." + k, rows);
+  } else {
+    rows.push_back({prefix, v.is_structured() ? v.dump() : cell(v)});
+  }
+}
+
+}  // namespace
+
+std::size_t display_width(std::string_view s) {
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t len = 1;
+    char32_t c = b;
+    if (b >= 0xF0) { len = 4; c = b & 0x07u; }
+    else if (b >= 0xE0) { len = 3; c = b & 0x0Fu; }
+    else if (b >= 0xC0) { len = 2; c = b & 0x1Fu; }
+    for (std::size_t k = 1; k < len && i + k < s.size(); ++k)
+      c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+    i += len;
+    w += wide(c) ? 2 : 1;
+  }
+  return w;
+}
+
+std::string render(const Table& t) {
+  std::size_t ncol = t.headers.size();
+  for (const auto& r : t.rows) ncol = std::max(ncol, r.size());
+  for (const auto& r : t.footer) ncol = std::max(ncol, r.size());
+  std::vector<std::size_t> width(ncol, 0);
+  auto measure = [&](const std::vector<std::string>& r) {
+    for (std::size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], display_width(r[c]));
+  };
+  measure(t.headers);
+  for (const auto& r : t.rows) measure(r);
+  for (const auto& r : t.footer) measure(r);
+
+  std::string out;
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string l;
+    for (std::size_t c = 0; c < ncol; ++c) {
+      const Align a = c < t.align.size() ? t.align[c] : Align::left;
+      if (c > 0) l += "  ";
+      l += pad(c < r.size() ? r[c] : std::string(), width[c], a);
+    }
+    rstrip(l);
+    out += l + '\n';
+  };
+  auto rule = [&] {
+    std::string l;
+    for (std::size_t c = 0; c < ncol; ++c) {
+      if (c > 0) l += "  ";
+      l += std::string(width[c], '-');
+    }
+    out += l + '\n';
+  };
+  if (!t.headers.empty()) {
+    line(t.headers);
+    rule();
+  }
+  for (const auto& r : t.rows) line(r);
+  if (!t.footer.empty()) {
+    rule();
+    for (const auto& r : t.footer) line(r);
+  }
+  return out;
+}
+
+std::string format_hours(int64_t seconds) {
+  const bool neg = seconds < 0;
+  const int64_t s = neg ? -seconds : seconds;
+  const int64_t hundredths = (s * 100 + 1800) / 3600;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s%lld.%02lld", neg ? "-" : "", static_cast<long long>(hundredths / 100),
+                static_cast<long long>(hundredths % 100));
+  return buf;
+}
+
+std::string format_utc_ms(int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string cell(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_float()) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%g", v.get<double>());
+    return buf;
+  }
+  return v.dump();
+}
+
+Table terminals_table(const json& terminals) {
+  Table t;
+  t.headers = {"id", "resource", "online", "boot", "acl ver", "outbox", "acked seq", "last seen"};
+  t.align = {Align::left, Align::left, Align::left, Align::right, Align::right, Align::right, Align::right, Align::left};
+  if (!terminals.is_array()) return t;
+  for (const auto& e : terminals) {
+    std::string last = str(e, "last_seen");
+    if (const json* v = find(e, "last_seen"); v && v->is_number_integer()) last = format_utc_ms(v->get<int64_t>());
+    t.rows.push_back({str(e, "id"), str(e, "resource"), str(e, "online"), str(e, "boot"), str(e, "acl_version"),
+                      str(e, "outbox_depth"), str(e, "acked_seq"), last});
+  }
+  return t;
+}
+
+Table report_table(const json& report) {
+  Table t;
+  const std::string by = report.is_object() && report.contains("by") ? cell(report["by"]) : "key";
+  t.headers = {by, "name", "sessions", "hours", "amount"};
+  t.align = {Align::left, Align::left, Align::right, Align::right, Align::right};
+  const json* rows = find(report, "rows");
+  int64_t sessions = 0;
+  int64_t seconds = 0;
+  int64_t fen = 0;
+  bool summable = true;
+  if (rows && rows->is_array()) {
+    for (const auto& r : *rows) {
+      t.rows.push_back({str(r, "key"), str(r, "name"), str(r, "sessions"), hours_cell(r),
+                        money_cell(r, "amount_fen", "amount")});
+      const auto s = integer(r, "sessions");
+      const auto sec = integer(r, "seconds");
+      const auto f = integer(r, "amount_fen");
+      if (s && sec && f) {
+        sessions += *s;
+        seconds += *sec;
+        fen += *f;
+      } else {
+        summable = false;
+      }
+    }
+  }
+  const json* totals = find(report, "totals");
+  if (totals && totals->is_object()) {
+    t.footer.push_back({"total", "", str(*totals, "sessions"), hours_cell(*totals),
+                        money_cell(*totals, "amount_fen", "amount")});
+  } else if (summable) {
+    t.footer.push_back({"total", "", std::to_string(sessions), format_hours(seconds), lg::money::format(fen)});
+  }
+  return t;
+}
+
+Table objects_table(const json& array, const std::vector<std::string>& preferred) {
+  Table t;
+  if (!array.is_array()) return t;
+  std::vector<std::string> keys;
+  for (const auto& k : preferred) {
+    for (const auto& e : array) {
+      if (find(e, k)) {
+        keys.push_back(k);
+        break;
+      }
+    }
+  }
+  if (keys.empty()) {
+    for (const auto& e : array) {
+      if (!e.is_object()) continue;
+      for (const auto& [k, v] : e.items()) {
+        if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+      }
+    }
+  }
+  for (const auto& k : keys) {
+    t.headers.push_back(header_for(k));
+    t.align.push_back(numeric_key(k, array) ? Align::right : Align::left);
+  }
+  for (const auto& e : array) {
+    std::vector<std::string> row;
+    for (const auto& k : keys) {
+      const json* v = find(e, k);
+      row.push_back(v ? value_for(k, *v) : "-");
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table key_value_table(const json& object) {
+  Table t;
+  t.headers = {"key", "value"};
+  t.align = {Align::left, Align::right};
+  flatten(object, "", t.rows);
+  return t;
+}
+
+}  // namespace lg::ctl
