@@ -1,0 +1,43 @@
+// Session metering math: durations from the monotonic clock (across restarts and reboots) and
+// energy from a cumulative meter counter. Pure: no clocks, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lg::terminal {
+
+/// How far a session has run: elapsed = base + (steady_now - steady_anchor). A fresh session
+/// has base 0 and anchor = steady clock at start; a session recovered after a reboot gets a new
+/// anchor and a base carried over from its last checkpoint.
+struct SessionClock {
+  int64_t steady_anchor_ms = 0;
+  int64_t elapsed_base_ms = 0;
+  std::string boot_id;  ///< kernel boot the anchor belongs to
+  bool operator==(const SessionClock&) const = default;
+};
+
+/// Elapsed milliseconds of a session at steady_now (never negative).
+int64_t elapsed_ms(const SessionClock& c, int64_t steady_now_ms);
+
+/// Re-anchors a session clock after a restart. Same boot: unchanged (the monotonic clock is
+/// still comparable). Different boot: base = checkpoint elapsed + wall-clock gap since the
+/// checkpoint (never negative), anchor = steady_now on the new boot.
+SessionClock rebase(const SessionClock& c, const std::string& boot_now, int64_t steady_now_ms,
+                    int64_t checkpoint_wall_ms, int64_t checkpoint_elapsed_ms, int64_t wall_now_ms);
+
+/// Wh from a kWh reading (rounded to the nearest Wh); nullopt for NaN, infinite or negative.
+std::optional<int64_t> kwh_to_wh(double kwh);
+
+struct EnergyResult {
+  std::optional<int64_t> energy_wh;  ///< empty when unknown
+  std::vector<std::string> flags;    ///< "meter_unavailable" or "meter_reset"
+};
+
+/// Energy used between two cumulative readings. A missing reading -> meter_unavailable; a counter
+/// that went backwards (reset or meter replaced) -> meter_reset. Both leave energy empty.
+EnergyResult energy_between(std::optional<int64_t> start_wh, std::optional<int64_t> end_wh);
+
+}  // namespace lg::terminal

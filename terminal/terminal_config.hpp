@@ -1,0 +1,78 @@
+// The terminal's config file (docs/INTERFACES.md "Terminal config"), loaded and validated.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "labgate/common/board.hpp"
+#include "labgate/common/result.hpp"
+
+namespace lg::terminal {
+
+enum class ModbusTransport { tcp, rtu };
+
+/// How to reach one Modbus device (relay board or energy meter).
+struct ModbusEndpoint {
+  ModbusTransport transport = ModbusTransport::tcp;
+  std::string host = "127.0.0.1";
+  int port = 502;
+  std::string device = "/dev/ttyUSB0";
+  int baud = 9600;
+  char parity = 'N';
+  int unit_id = 1;
+  int timeout_ms = 500;
+
+  /// True when both endpoints address the same connection (same bus or TCP peer).
+  bool same_link(const ModbusEndpoint& o) const;
+  /// "tcp://host:port" or "rtu:/dev/ttyUSB0@9600N" for logs.
+  std::string describe() const;
+};
+
+enum class CardSourceKind { socket, serial };
+
+struct CardConfig {
+  CardSourceKind source = CardSourceKind::socket;
+  std::filesystem::path path;  ///< Unix socket path (source = socket)
+  std::string device;          ///< serial device (source = serial)
+  int baud = 9600;
+};
+
+struct TerminalConfig {
+  std::string id;
+  std::string site;
+  std::filesystem::path data_dir;
+  std::filesystem::path board;
+  std::string resource;
+  std::string output;
+  std::filesystem::path server_public_key;
+  int heartbeat_s = 30;
+  int resend_s = 5;
+  std::string log_level = "info";
+
+  std::string mqtt_uri = "tcp://127.0.0.1:1883";
+  std::string mqtt_client_id;  ///< default: the terminal id
+  int mqtt_keepalive_s = 10;
+
+  ModbusEndpoint relay;
+  bool relay_unit_id_set = false;  ///< false: use the board's relay unit id
+  bool meter_enabled = false;
+  ModbusEndpoint meter;
+  bool meter_unit_id_set = false;  ///< false: use the board's meter unit id
+
+  CardConfig card;
+  /// Per-output fail mode overrides ([outputs.<name>] fail_mode).
+  std::map<std::string, board::FailMode> fail_modes;
+};
+
+/// Loads and validates the config file. Errors name the file and the offending key.
+Result<TerminalConfig> load_config(const std::filesystem::path& path);
+/// Parses config text (source_name is used in messages and as the base of relative paths).
+Result<TerminalConfig> parse_config(std::string_view text, const std::filesystem::path& source_name);
+
+/// The effective fail mode of an output: the config override, else the board's setting.
+board::FailMode effective_fail_mode(const TerminalConfig& cfg, const board::Output& out);
+
+}  // namespace lg::terminal

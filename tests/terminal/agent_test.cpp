@@ -1,0 +1,657 @@
+// The agent's swipe, session, recovery, sync and outbox behaviour against in-memory fakes
+// (relay, meter, clock, scheduler, MQTT publisher) and a real SQLite store.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "agent.hpp"
+#include "labgate/common/crypto.hpp"
+#include "test_util.hpp"
+
+using namespace lg::terminal;
+namespace proto = lg::proto;
+using proto::Decision;
+using proto::Reason;
+
+namespace {
+
+constexpr int64_t T0 = 1'800'000'000'000;
+constexpr int64_t S = 1000;
+constexpr int64_t H = 3600 * S;
+
+class FakeClock : public Clock {
+ public:
+  int64_t wall = T0;
+  int64_t steady = 5'000'000;
+  std::string boot = "boot-1";
+  bool is_synced = true;
+  int64_t now_ms() override { return wall; }
+  int64_t steady_ms() override { return steady; }
+  std::string boot_id() override { return boot; }
+  bool synced() override { return is_synced; }
+  void advance(int64_t ms) {
+    wall += ms;
+    steady += ms;
+  }
+};
+
+class FakeScheduler : public Scheduler {
+ public:
+  std::vector<std::pair<int64_t, std::function<void()>>> jobs;
+  void after(int64_t ms, std::function<void()> fn) override { jobs.emplace_back(ms, std::move(fn)); }
+  void run_all() {
+    auto j = std::move(jobs);
+    jobs.clear();
+    for (auto& [ms, fn] : j) fn();
+  }
+};
+
+class FakePublisher : public Publisher {
+ public:
+  struct Msg {
+    std::string topic, payload;
+    int qos;
+    bool retained;
+  };
+  bool up = true;
+  std::vector<Msg> sent;
+  bool connected() const override { return up; }
+  lg::Status publish(const std::string& topic, const std::string& payload, int qos, bool retained) override {
+    if (!up) return lg::Error::invalid("not connected");
+    sent.push_back({topic, payload, qos, retained});
+    return {};
+  }
+  std::vector<Msg> on(const std::string& topic) const {
+    std::vector<Msg> out;
+    std::copy_if(sent.begin(), sent.end(), std::back_inserter(out), [&](const Msg& m) { return m.topic == topic; });
+    return out;
+  }
+};
+
+lg::board::Board test_board() {
+  lg::board::Board b;
+  b.name = "test-board";
+  b.arch = "x86_64";
+  b.toolchain = "native";
+  b.relay_coils = 4;
+  b.outputs.push_back({"power", 0, lg::board::OutputKind::instrument_power, lg::board::FailMode::closed, 0});
+  b.outputs.push_back({"door", 1, lg::board::OutputKind::door_lock, lg::board::FailMode::closed, 500});
+  b.meter = lg::board::MeterMap{};
+  return b;
+}
+
+lg::crypto::PrivateKey gen_key() {
+  auto k = lg::crypto::PrivateKey::generate();
+  REQUIRE(k.has_value());
+  return std::move(*k);
+}
+
+struct Rig {
+  test::TempDir dir{"agent"};
+  FakeCoils coils;
+  FakeMeter meter;
+  FakeClock clock;
+  FakeScheduler sched;
+  FakePublisher pub;
+  lg::crypto::PrivateKey server_key = gen_key();
+  std::string terminal_pem;
+  std::unique_ptr<Agent> agent;
+  std::string output = "power";
+  lg::board::FailMode fail_mode = lg::board::FailMode::closed;
+
+  Rig() {
+    meter.kwh = 1.0;
+    auto k = lg::crypto::PrivateKey::load_or_create(dir.path() / "terminal.key");
+    REQUIRE(k.has_value());
+    terminal_pem = k->public_pem();
+  }
+
+  /// (Re)creates the agent over the same database, as a process restart does.
+  void boot(bool connected = true) {
+    agent.reset();
+    auto store = Store::open(dir.file("terminal.db"));
+    REQUIRE(store.has_value());
+    auto k = lg::crypto::PrivateKey::load_or_create(dir.path() / "terminal.key");
+    REQUIRE(k.has_value());
+    AgentSettings s;
+    s.id = "t1";
+    s.site = "demo";
+    s.resource = "inst-xrd";
+    s.board = test_board();
+    s.output = output;
+    s.fail_mode = fail_mode;
+    s.heartbeat_s = 30;
+    s.resend_s = 5;
+    agent = std::make_unique<Agent>(s, std::move(*store), std::move(*k), server_key.public_key(), coils, &meter,
+                                    clock, sched);
+    auto st = agent->start();
+    REQUIRE_MESSAGE(st.ok(), (st ? "" : st.error().message()));
+    pub.up = connected;
+    agent->set_publisher(&pub);
+    agent->on_connection(connected);
+  }
+
+  std::string seal_server(const std::string& body, const lg::crypto::PrivateKey* key = nullptr,
+                          std::string kid = "server") {
+    auto w = proto::seal(body, kid, key ? *key : server_key);
+    REQUIRE(w.has_value());
+    return *w;
+  }
+
+  proto::SyncBundle bundle(uint64_t version, bool require_booking = false) {
+    proto::SyncBundle b;
+    b.terminal = "t1";
+    b.version = version;
+    b.issued_ms = clock.wall;
+    b.resource = "inst-xrd";
+    b.policy.require_booking = require_booking;
+    b.policy.offline_grace_s = 3600;
+    b.policy.grace_after_end_s = 300;
+    b.policy.early_start_s = 900;
+    b.grants.push_back({"04A1B2C3", "u01", "internal", false, T0 - 24 * H, std::nullopt});
+    b.grants.push_back({"0BBB", "u02", "internal", false, T0 - 24 * H, std::nullopt});
+    b.grants.push_back({"0AD0", "boss", "internal", true, 0, std::nullopt});
+    b.bookings.push_back({"bk1", "u01", T0 + 10 * 60 * S, T0 + H});
+    return b;
+  }
+
+  void sync(const proto::SyncBundle& b) {
+    agent->on_message({agent->sync_topic(), seal_server(proto::encode(b)), true});
+  }
+
+  std::vector<proto::Record> outbox() {
+    auto p = agent->store().pending(0, 1000);
+    REQUIRE(p.has_value());
+    return *p;
+  }
+
+  template <typename T>
+  std::vector<T> bodies() {
+    std::vector<T> out;
+    for (auto& r : outbox())
+      if (auto* b = std::get_if<T>(&r.body)) out.push_back(*b);
+    return out;
+  }
+
+  bool coil(uint16_t c) { return coils.state.count(c) && coils.state.at(c); }
+};
+
+}  // namespace
+
+TEST_CASE("swipe in / swipe out: relay / records / duration and energy") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  REQUIRE(r.agent->acl().version == 1);
+
+  auto in = r.agent->on_card("04a1b2c3");
+  CHECK(in.decision == Decision::granted);
+  CHECK(in.reason == Reason::qualified);
+  CHECK(in.action == "start");
+  CHECK(in.user == "u01");
+  CHECK(in.card == "04A1B2C3");
+  CHECK_FALSE(in.session.empty());
+  CHECK(r.coil(0));
+  REQUIRE(r.agent->session().has_value());
+  CHECK(r.agent->store().open_sessions()->size() == 1);
+
+  auto acc = r.bodies<proto::Access>();
+  REQUIRE(acc.size() == 1);
+  CHECK(acc[0].decision == Decision::granted);
+  CHECK(acc[0].acl_version == 1);
+  CHECK(acc[0].mode == proto::Mode::online);
+  CHECK(acc[0].output == "power");
+  auto starts = r.bodies<proto::SessionStart>();
+  REQUIRE(starts.size() == 1);
+  CHECK(starts[0].session == in.session);
+  CHECK(starts[0].meter_wh == 1000);
+
+  r.clock.advance(90 * S);
+  r.meter.kwh = 1.25;
+  auto out = r.agent->on_card("04A1B2C3");
+  CHECK(out.action == "end");
+  CHECK(out.reason == Reason::swipe_out);
+  CHECK(out.session == in.session);
+  CHECK_FALSE(r.coil(0));
+  CHECK_FALSE(r.agent->session().has_value());
+  CHECK(r.agent->store().open_sessions()->empty());
+
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].session == in.session);
+  CHECK(ends[0].duration_ms == 90 * S);
+  CHECK(ends[0].start_ms == T0);
+  CHECK(ends[0].end_ms == T0 + 90 * S);
+  CHECK(ends[0].energy_wh == 250);
+  CHECK(ends[0].end_reason == proto::EndReason::swipe_out);
+  CHECK(ends[0].flags.empty());
+
+  // Records are in order with growing seq: Access, SessionStart, Access(swipe_out), SessionEnd.
+  auto recs = r.outbox();
+  REQUIRE(recs.size() == 4);
+  for (std::size_t i = 1; i < recs.size(); ++i) CHECK(recs[i].seq > recs[i - 1].seq);
+  CHECK(recs[2].kind() == proto::RecordKind::access);
+  CHECK(std::get<proto::Access>(recs[2].body).reason == Reason::swipe_out);
+  CHECK(recs[3].kind() == proto::RecordKind::session_end);
+}
+
+TEST_CASE("another card while a session is open is denied in_use - admin ends the session") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_card("04A1B2C3");
+  auto other = r.agent->on_card("0BBB");
+  CHECK(other.decision == Decision::denied);
+  CHECK(other.reason == Reason::in_use);
+  CHECK(other.action == "none");
+  CHECK(r.coil(0));
+  CHECK(r.agent->session()->card == "04A1B2C3");
+
+  auto admin = r.agent->on_card("0AD0");
+  CHECK(admin.decision == Decision::granted);
+  CHECK(admin.reason == Reason::admin);
+  CHECK(admin.action == "end");
+  CHECK_FALSE(r.coil(0));
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].end_reason == proto::EndReason::admin);
+  CHECK(ends[0].user == "u01");
+}
+
+TEST_CASE("denied swipes switch nothing but are recorded") {
+  Rig r;
+  r.boot();
+  auto none = r.agent->on_card("04A1B2C3");  // never synced, fail-closed
+  CHECK(none.decision == Decision::denied);
+  CHECK(none.reason == Reason::no_acl);
+  r.sync(r.bundle(1));
+  auto unk = r.agent->on_card("FFFF");
+  CHECK(unk.reason == Reason::unknown_card);
+  CHECK(r.coils.writes == 0);
+  auto acc = r.bodies<proto::Access>();
+  REQUIRE(acc.size() == 2);
+  CHECK(acc[0].reason == Reason::no_acl);
+  CHECK(acc[1].reason == Reason::unknown_card);
+  CHECK(acc[1].decision == Decision::denied);
+}
+
+TEST_CASE("an unusable card line gets an error reply and changes nothing") {
+  Rig r;
+  r.boot();
+  auto bad = r.agent->on_card("04-A1 B2");
+  CHECK_FALSE(bad.error.empty());
+  CHECK(bad.to_json().find("\"error\"") != std::string::npos);
+  CHECK(r.outbox().empty());
+}
+
+TEST_CASE("relay fault: recorded as denied output_fault with an alarm / no session") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.coils.fail_writes = true;
+  auto s = r.agent->on_card("04A1B2C3");
+  CHECK(s.decision == Decision::denied);
+  CHECK(s.reason == Reason::output_fault);
+  CHECK(s.action == "none");
+  CHECK_FALSE(r.agent->session().has_value());
+  CHECK(r.agent->store().open_sessions()->empty());
+  auto acc = r.bodies<proto::Access>();
+  REQUIRE(acc.size() == 2);
+  CHECK(acc[0].decision == Decision::granted);  // written before acting
+  CHECK(acc[1].decision == Decision::denied);
+  CHECK(acc[1].reason == Reason::output_fault);
+  auto alarms = r.bodies<proto::Alarm>();
+  REQUIRE(alarms.size() == 1);
+  CHECK(alarms[0].code == "relay_fault");
+  CHECK(r.bodies<proto::SessionStart>().empty());
+}
+
+TEST_CASE("reply JSON carries the documented fields") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  auto s = r.agent->on_card("04A1B2C3");
+  const std::string j = s.to_json();
+  for (const char* k : {"\"card\":\"04A1B2C3\"", "\"decision\":\"granted\"", "\"reason\":\"qualified\"",
+                        "\"user\":\"u01\"", "\"action\":\"start\"", "\"session\":\""})
+    CHECK_MESSAGE(j.find(k) != std::string::npos, j);
+}
+
+TEST_CASE("booking end + grace switches off by itself") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1, /*require_booking=*/true));
+  r.clock.advance(5 * 60 * S);  // 5 min before booking bk1 starts (early start 15 min)
+  auto s = r.agent->on_card("04A1B2C3");
+  REQUIRE(s.reason == Reason::booked);
+  REQUIRE(r.agent->session()->max_end_ms == T0 + H + 300 * S);
+  r.clock.wall = T0 + H + 299 * S;
+  r.agent->tick();
+  CHECK(r.coil(0));
+  r.clock.wall = T0 + H + 300 * S;
+  r.agent->tick();
+  CHECK_FALSE(r.coil(0));
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].end_reason == proto::EndReason::booking_end);
+  CHECK(ends[0].booking == "bk1");
+}
+
+TEST_CASE("max_session_s ends an unbooked session with max_duration") {
+  Rig r;
+  r.boot();
+  auto b = r.bundle(1);
+  b.policy.max_session_s = 600;
+  b.bookings.clear();
+  r.sync(b);
+  r.agent->on_card("04A1B2C3");
+  r.clock.advance(600 * S);
+  r.agent->tick();
+  CHECK_FALSE(r.coil(0));
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].end_reason == proto::EndReason::max_duration);
+  CHECK(ends[0].duration_ms == 600 * S);
+}
+
+TEST_CASE("door output pulses and records only the access") {
+  Rig r;
+  r.output = "door";
+  r.boot();
+  r.sync(r.bundle(1));
+  auto s = r.agent->on_card("04A1B2C3");
+  CHECK(s.decision == Decision::granted);
+  CHECK(s.action == "pulse");
+  CHECK(r.coil(1));
+  CHECK_FALSE(r.agent->session().has_value());
+  REQUIRE(r.sched.jobs.size() == 1);
+  CHECK(r.sched.jobs[0].first == 500);
+  r.sched.run_all();
+  CHECK_FALSE(r.coil(1));
+  CHECK(r.outbox().size() == 1);
+  CHECK(r.bodies<proto::Access>().size() == 1);
+}
+
+TEST_CASE("offline beyond the grace age: fail-closed denies / fail-open grants") {
+  SUBCASE("closed") {
+    Rig r;
+    r.boot();
+    r.sync(r.bundle(1));
+    r.agent->on_connection(false);
+    r.clock.advance(3600 * S + 1);
+    auto s = r.agent->on_card("04A1B2C3");
+    CHECK(s.decision == Decision::denied);
+    CHECK(s.reason == Reason::cache_expired);
+    CHECK(r.bodies<proto::Access>()[0].mode == proto::Mode::offline);
+    CHECK(r.agent->on_card("0AD0").reason == Reason::admin);
+  }
+  SUBCASE("open") {
+    Rig r;
+    r.fail_mode = lg::board::FailMode::open;
+    r.boot();
+    r.sync(r.bundle(1));
+    r.agent->on_connection(false);
+    r.clock.advance(3600 * S + 1);
+    auto s = r.agent->on_card("04A1B2C3");
+    CHECK(s.decision == Decision::granted);
+    CHECK(s.reason == Reason::fail_open);
+    CHECK(r.coil(0));
+  }
+}
+
+TEST_CASE("last sync time persists across restarts") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.clock.advance(10 * S);
+  r.boot(/*connected=*/false);
+  CHECK(r.agent->acl().version == 1);
+  REQUIRE(r.agent->last_sync_ms().has_value());
+  CHECK(*r.agent->last_sync_ms() == T0);
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::qualified);  // offline, within grace
+}
+
+TEST_CASE("crash recovery: coil on and grant holds -> session continues / flagged recovered") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  auto in = r.agent->on_card("04A1B2C3");
+  r.clock.advance(30 * S);
+  r.agent->heartbeat();
+  r.clock.advance(30 * S);
+  r.boot();  // crash + restart, same kernel boot, relay kept its state
+  REQUIRE(r.agent->session().has_value());
+  CHECK(r.agent->session()->id == in.session);
+  CHECK(r.agent->boot() == 2);
+  CHECK(r.coil(0));
+  r.clock.advance(40 * S);
+  auto out = r.agent->on_card("04A1B2C3");
+  CHECK(out.action == "end");
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].session == in.session);
+  CHECK(ends[0].duration_ms == 100 * S);  // original monotonic start: downtime included
+  CHECK(std::find(ends[0].flags.begin(), ends[0].flags.end(), "recovered") != ends[0].flags.end());
+  CHECK(r.bodies<proto::SessionStart>().size() == 1);  // no duplicate start
+}
+
+TEST_CASE("crash recovery after a reboot: checkpoint elapsed + wall gap") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_card("04A1B2C3");
+  r.clock.advance(60 * S);
+  r.agent->heartbeat();  // checkpoint: 60 s
+  r.clock.wall += 20 * S;
+  r.clock.boot = "boot-2";
+  r.clock.steady = 1'000;  // monotonic clock restarted
+  r.boot();
+  REQUIRE(r.agent->session().has_value());
+  r.clock.advance(10 * S);
+  r.agent->on_card("04A1B2C3");
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].duration_ms == 90 * S);
+}
+
+TEST_CASE("crash recovery: coil off -> closed at the last checkpoint / exactly once") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  auto in = r.agent->on_card("04A1B2C3");
+  r.clock.advance(60 * S);
+  r.agent->heartbeat();
+  r.clock.advance(45 * S);
+  r.coils.state[0] = false;  // power was lost: relay board reset
+  r.boot();
+  CHECK_FALSE(r.agent->session().has_value());
+  CHECK(r.agent->store().open_sessions()->empty());
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].session == in.session);
+  CHECK(ends[0].end_reason == proto::EndReason::crash_recovered);
+  CHECK(ends[0].end_ms == T0 + 60 * S);
+  CHECK(ends[0].duration_ms == 60 * S);
+  CHECK(std::find(ends[0].flags.begin(), ends[0].flags.end(), "crash_closed") != ends[0].flags.end());
+  r.boot();  // another restart must not close it again
+  CHECK(r.bodies<proto::SessionEnd>().size() == 1);
+}
+
+TEST_CASE("crash recovery: coil on but grant revoked meanwhile -> switched off and closed") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_card("04A1B2C3");
+  auto b2 = r.bundle(2);
+  b2.grants.erase(b2.grants.begin());  // u01 lost the qualification
+  r.sync(b2);
+  r.clock.advance(10 * S);
+  r.boot();
+  CHECK_FALSE(r.agent->session().has_value());
+  CHECK_FALSE(r.coil(0));
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].end_reason == proto::EndReason::crash_recovered);
+}
+
+TEST_CASE("a coil left on without a session is switched off at start") {
+  Rig r;
+  r.coils.state[0] = true;
+  r.boot();
+  CHECK_FALSE(r.coil(0));
+}
+
+TEST_CASE("meter problems are flagged on the session end") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  SUBCASE("counter went backwards") {
+    r.meter.kwh = 50.0;
+    r.agent->on_card("04A1B2C3");
+    r.meter.kwh = 0.01;
+    r.agent->on_card("04A1B2C3");
+    auto e = r.bodies<proto::SessionEnd>().at(0);
+    CHECK_FALSE(e.energy_wh.has_value());
+    CHECK(e.flags == std::vector<std::string>{"meter_reset"});
+  }
+  SUBCASE("meter unreadable at the end") {
+    r.agent->on_card("04A1B2C3");
+    r.meter.kwh.reset();
+    r.agent->on_card("04A1B2C3");
+    auto e = r.bodies<proto::SessionEnd>().at(0);
+    CHECK_FALSE(e.energy_wh.has_value());
+    CHECK(e.flags == std::vector<std::string>{"meter_unavailable"});
+  }
+}
+
+TEST_CASE("outbox: signed batches on evt / pruned only by the server's signed ack") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.pub.sent.clear();
+  r.agent->on_card("FFFF");
+  r.agent->on_card("04A1B2C3");
+  auto evts = r.pub.on(r.agent->evt_topic());
+  REQUIRE_FALSE(evts.empty());
+  std::vector<proto::Record> seen;
+  auto tpub = lg::crypto::PublicKey::from_pem(r.terminal_pem);
+  REQUIRE(tpub.has_value());
+  for (auto& m : evts) {
+    CHECK(m.qos == 1);
+    CHECK_FALSE(m.retained);
+    auto env = proto::open(m.payload);
+    REQUIRE(env.has_value());
+    CHECK(env->kid == "t1");
+    CHECK(proto::verify(*env, *tpub));
+    auto batch = proto::decode_event_batch(env->body);
+    REQUIRE(batch.has_value());
+    CHECK(batch->terminal == "t1");
+    CHECK(batch->boot == r.agent->boot());
+    for (auto& rec : batch->records) seen.push_back(rec);
+  }
+  auto pending = r.outbox();
+  REQUIRE(pending.size() == 3);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen.back().seq == pending.back().seq);
+
+  auto ack_body = [&](uint64_t seq, std::string term = "t1") { return proto::encode(proto::Ack{term, seq}); };
+  // Forged: signed by some other key claiming to be the server.
+  auto mallory = gen_key();
+  r.agent->on_message({r.agent->ack_topic(), r.seal_server(ack_body(pending.back().seq), &mallory), false});
+  CHECK(r.outbox().size() == 3);
+  CHECK(r.agent->rejected() == 1);
+  // Signed by the server but for another terminal.
+  r.agent->on_message({r.agent->ack_topic(), r.seal_server(ack_body(pending.back().seq, "t2")), false});
+  CHECK(r.outbox().size() == 3);
+  // Garbage.
+  r.agent->on_message({r.agent->ack_topic(), "not json", false});
+  CHECK(r.agent->rejected() == 3);
+  // Genuine: prunes every seq <= ack.
+  r.agent->on_message({r.agent->ack_topic(), r.seal_server(ack_body(pending[1].seq)), false});
+  auto left = r.outbox();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].seq == pending[2].seq);
+}
+
+TEST_CASE("unacked records are published again after resend_s / and on reconnect") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.pub.sent.clear();
+  r.agent->on_card("FFFF");
+  const auto evt = r.agent->evt_topic();
+  CHECK(r.pub.on(evt).size() == 1);
+  r.clock.advance(4 * S);
+  r.agent->tick();
+  CHECK(r.pub.on(evt).size() == 1);  // nothing new, not yet due
+  r.clock.advance(1 * S);
+  r.agent->tick();
+  CHECK(r.pub.on(evt).size() == 2);  // resent: the broker's PUBACK is not an ack
+
+  r.pub.up = false;
+  r.agent->on_connection(false);
+  r.agent->on_card("EEEE");  // recorded while offline
+  CHECK(r.pub.on(evt).size() == 2);
+  r.pub.up = true;
+  r.agent->on_connection(true);
+  auto evts = r.pub.on(evt);
+  REQUIRE(evts.size() == 3);
+  auto batch = proto::decode_event_batch(proto::open(evts.back().payload)->body);
+  REQUIRE(batch.has_value());
+  CHECK(batch->records.size() == 2);
+}
+
+TEST_CASE("state: retained birth on connect / will has the same boot and online=false") {
+  Rig r;
+  r.boot();
+  auto states = r.pub.on(r.agent->state_topic());
+  REQUIRE_FALSE(states.empty());
+  CHECK(states[0].retained);
+  auto birth = proto::decode_state(proto::open(states[0].payload)->body);
+  REQUIRE(birth.has_value());
+  CHECK(birth->online);
+  CHECK(birth->boot == r.agent->boot());
+  CHECK(birth->board == "test-board");
+  auto will = proto::decode_state(proto::open(r.agent->state_payload(false))->body);
+  REQUIRE(will.has_value());
+  CHECK_FALSE(will->online);
+  CHECK(will->boot == birth->boot);
+  // Sync apply republishes state with the new acl version.
+  r.sync(r.bundle(5));
+  auto last = proto::decode_state(proto::open(r.pub.on(r.agent->state_topic()).back().payload)->body);
+  CHECK(last->acl_version == 5);
+}
+
+TEST_CASE("sync: only verified / newer bundles for this terminal are applied") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(3));
+  REQUIRE(r.agent->acl().version == 3);
+
+  auto mallory = gen_key();
+  auto forged = r.bundle(9);
+  forged.grants.push_back({"BAD", "mallory", "internal", true, 0, std::nullopt});
+  r.agent->on_message({r.agent->sync_topic(), r.seal_server(proto::encode(forged), &mallory), true});
+  CHECK(r.agent->acl().version == 3);
+
+  auto other = r.bundle(9);
+  other.terminal = "t2";
+  r.sync(other);
+  CHECK(r.agent->acl().version == 3);
+
+  r.sync(r.bundle(2));  // older
+  CHECK(r.agent->acl().version == 3);
+  CHECK(r.agent->rejected() == 2);
+
+  // The retained bundle again after a reconnect: fresh sync time, not re-applied.
+  r.agent->on_connection(false);
+  r.clock.advance(3000 * S);
+  r.sync(r.bundle(3));
+  CHECK(*r.agent->last_sync_ms() == r.clock.wall);
+  r.clock.advance(3000 * S);  // 50 min after that sync: still within the 1 h grace
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::qualified);
+
+  r.sync(r.bundle(4));
+  CHECK(r.agent->acl().version == 4);
+}

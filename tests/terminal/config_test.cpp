@@ -1,0 +1,112 @@
+#include <doctest/doctest.h>
+
+#include "terminal_config.hpp"
+
+using namespace lg::terminal;
+
+namespace {
+
+const char* kSample = R"(
+[terminal]
+id = "t-xrd-01"
+site = "demo"
+data_dir = "var/t-xrd-01"
+board = "../boards/sim-x86/board.toml"
+resource = "inst-xrd"
+output = "power"
+server_public_key = "var/server/server.pub"
+heartbeat_s = 30
+resend_s = 5
+log_level = "info"
+
+[mqtt]
+uri = "tcp://127.0.0.1:1883"
+
+[relay]
+transport = "tcp"
+host = "127.0.0.1"
+port = 1502
+device = "/dev/ttyUSB0"
+baud = 9600
+parity = "N"
+unit_id = 1
+timeout_ms = 500
+
+[meter]
+enabled = true
+transport = "tcp"
+host = "127.0.0.1"
+port = 1502
+unit_id = 1
+
+[card]
+source = "socket"
+path = "var/t-xrd-01/card.sock"
+device = "/dev/ttyS1"
+baud = 9600
+
+[outputs.power]
+fail_mode = "open"
+)";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto p = s.find(from);
+  REQUIRE(p != std::string::npos);
+  return s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("the documented sample config loads") {
+  auto c = parse_config(kSample, "/etc/labgate/terminal.toml");
+  REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.error().message()));
+  CHECK(c->id == "t-xrd-01");
+  CHECK(c->site == "demo");
+  CHECK(c->data_dir == std::filesystem::path("/etc/labgate/var/t-xrd-01"));
+  CHECK(c->relay.port == 1502);
+  CHECK(c->relay.timeout_ms == 500);
+  CHECK(c->meter_enabled);
+  CHECK(c->meter.same_link(c->relay));
+  CHECK(c->card.source == CardSourceKind::socket);
+  CHECK(c->card.path == std::filesystem::path("/etc/labgate/var/t-xrd-01/card.sock"));
+  CHECK(c->mqtt_client_id == "t-xrd-01");
+  REQUIRE(c->fail_modes.count("power") == 1);
+  CHECK(c->fail_modes.at("power") == lg::board::FailMode::open);
+
+  lg::board::Output out;
+  out.name = "power";
+  out.fail_mode = lg::board::FailMode::closed;
+  CHECK(effective_fail_mode(*c, out) == lg::board::FailMode::open);
+  out.name = "door";
+  CHECK(effective_fail_mode(*c, out) == lg::board::FailMode::closed);
+}
+
+TEST_CASE("unknown keys are refused and named") {
+  auto c = parse_config(replace(kSample, "port = 1502\ndevice", "prot = 1502\ndevice"), "t.toml");
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().message().find("relay.prot") != std::string::npos);
+
+  auto o = parse_config(replace(kSample, "fail_mode = \"open\"", "failmode = \"open\""), "t.toml");
+  REQUIRE_FALSE(o.has_value());
+  CHECK(o.error().message().find("failmode") != std::string::npos);
+}
+
+TEST_CASE("bad values name their key") {
+  auto c = parse_config(replace(kSample, "fail_mode = \"open\"", "fail_mode = \"ajar\""), "t.toml");
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().message().find("outputs.power.fail_mode") != std::string::npos);
+
+  auto t = parse_config(replace(kSample, "transport = \"tcp\"\nhost", "transport = \"udp\"\nhost"), "t.toml");
+  REQUIRE_FALSE(t.has_value());
+  CHECK(t.error().message().find("relay.transport") != std::string::npos);
+
+  auto m = parse_config(replace(kSample, "[mqtt]\nuri", "[mqtt]\nurl"), "t.toml");
+  REQUIRE_FALSE(m.has_value());
+  CHECK(m.error().message().find("mqtt.url") != std::string::npos);
+}
+
+TEST_CASE("missing required key is named") {
+  auto c = parse_config(replace(kSample, "resource = \"inst-xrd\"\n", ""), "t.toml");
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().message().find("terminal.resource") != std::string::npos);
+}

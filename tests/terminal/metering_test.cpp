@@ -1,0 +1,65 @@
+#include <cmath>
+#include <limits>
+
+#include <doctest/doctest.h>
+
+#include "metering.hpp"
+
+using namespace lg::terminal;
+
+TEST_CASE("elapsed time is the monotonic difference plus any carried base") {
+  SessionClock c{10'000, 0, "boot-a"};
+  CHECK(elapsed_ms(c, 10'000) == 0);
+  CHECK(elapsed_ms(c, 70'500) == 60'500);
+  CHECK(elapsed_ms(c, 9'000) == 0);  // never negative
+  c.elapsed_base_ms = 5'000;
+  CHECK(elapsed_ms(c, 11'000) == 6'000);
+}
+
+TEST_CASE("rebase: same boot keeps the original anchor") {
+  SessionClock c{10'000, 0, "boot-a"};
+  auto r = rebase(c, "boot-a", 500'000, 1'000'000, 60'000, 1'400'000);
+  CHECK(r == c);
+  CHECK(elapsed_ms(r, 500'000) == 490'000);
+}
+
+TEST_CASE("rebase: after a reboot / checkpoint elapsed + wall gap / new anchor") {
+  SessionClock c{10'000, 0, "boot-a"};
+  // checkpoint at wall 1'000'000 with 60 s elapsed; now wall 1'030'000, steady restarted at 2'000
+  auto r = rebase(c, "boot-b", 2'000, 1'000'000, 60'000, 1'030'000);
+  CHECK(r.boot_id == "boot-b");
+  CHECK(r.steady_anchor_ms == 2'000);
+  CHECK(r.elapsed_base_ms == 90'000);
+  CHECK(elapsed_ms(r, 12'000) == 100'000);
+  // Wall clock stepped backwards: the gap does not subtract.
+  auto back = rebase(c, "boot-b", 2'000, 1'000'000, 60'000, 900'000);
+  CHECK(back.elapsed_base_ms == 60'000);
+}
+
+TEST_CASE("kwh_to_wh rounds and rejects garbage") {
+  CHECK(kwh_to_wh(0.0) == 0);
+  CHECK(kwh_to_wh(1.2345) == 1235);
+  CHECK(kwh_to_wh(12.3444) == 12344);
+  CHECK_FALSE(kwh_to_wh(-0.5).has_value());
+  CHECK_FALSE(kwh_to_wh(std::numeric_limits<double>::quiet_NaN()).has_value());
+  CHECK_FALSE(kwh_to_wh(std::numeric_limits<double>::infinity()).has_value());
+}
+
+TEST_CASE("energy is the counter difference - reset and unavailable are flagged") {
+  auto ok = energy_between(1000, 1250);
+  REQUIRE(ok.energy_wh.has_value());
+  CHECK(*ok.energy_wh == 250);
+  CHECK(ok.flags.empty());
+
+  auto zero = energy_between(1000, 1000);
+  CHECK(zero.energy_wh == 0);
+
+  auto reset = energy_between(1000, 20);
+  CHECK_FALSE(reset.energy_wh.has_value());
+  CHECK(reset.flags == std::vector<std::string>{"meter_reset"});
+
+  auto missing_end = energy_between(1000, std::nullopt);
+  CHECK_FALSE(missing_end.energy_wh.has_value());
+  CHECK(missing_end.flags == std::vector<std::string>{"meter_unavailable"});
+  CHECK(energy_between(std::nullopt, 5).flags == std::vector<std::string>{"meter_unavailable"});
+}
