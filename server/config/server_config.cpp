@@ -1,0 +1,70 @@
+#include "server/config/server_config.hpp"
+
+#include "labgate/common/protocol.hpp"
+#include "labgate/common/time.hpp"
+
+namespace lg::server {
+
+#define LG_CFG(var, expr)           \
+  auto var = (expr);                \
+  if (!var) return var.error();
+
+Result<ServerConfig> load_config(const config::Document& doc) {
+  ServerConfig c;
+  const auto root = doc.root();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt"}); !s) return s.error();
+
+  LG_CFG(server, root.section("server"));
+  if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s"}); !s)
+    return s.error();
+  LG_CFG(site, server->string("site"));
+  if (!proto::valid_id(*site)) return Error::invalid(server->path("site") + ": must be 1..64 of [A-Za-z0-9_.:-]");
+  c.site = *site;
+  LG_CFG(data_dir, server->string("data_dir"));
+  if (data_dir->empty()) return Error::invalid(server->path("data_dir") + ": must not be empty");
+  c.data_dir = server->resolve_path(*data_dir);
+  LG_CFG(tz, server->string_or("time_zone", "Asia/Shanghai"));
+  if (auto m = time::local_month(0, *tz); !m) {
+    return Error::invalid(server->path("time_zone") + ": unknown time zone '" + *tz + "'");
+  }
+  c.time_zone = *tz;
+  LG_CFG(currency, server->string_or("currency", "CNY"));
+  if (currency->size() != 3) return Error::invalid(server->path("currency") + ": must be a 3-letter code");
+  c.currency = *currency;
+  LG_CFG(level, server->one_of_or("log_level", "info", {"debug", "info", "warn", "error"}));
+  (void)log::parse_level(*level, c.log_level);
+  LG_CFG(refresh, server->integer_or("sync_refresh_s", 900, 10, 86400));
+  c.sync_refresh_s = static_cast<int>(*refresh);
+
+  LG_CFG(http, root.section("http"));
+  if (auto s = http->reject_unknown({"listen", "port", "admin_token", "body_limit"}); !s) return s.error();
+  LG_CFG(listen, http->string_or("listen", "127.0.0.1"));
+  c.http_listen = *listen;
+  LG_CFG(port, http->integer_or("port", 8080, 0, 65535));
+  c.http_port = static_cast<int>(*port);
+  LG_CFG(token, http->string("admin_token"));
+  if (token->empty()) return Error::invalid(http->path("admin_token") + ": must not be empty");
+  c.admin_token = *token;
+  LG_CFG(limit, http->integer_or("body_limit", 1024 * 1024, 1024, 64LL * 1024 * 1024));
+  c.body_limit = static_cast<std::size_t>(*limit);
+
+  LG_CFG(mqtt, root.section("mqtt"));
+  if (auto s = mqtt->reject_unknown({"uri", "client_id"}); !s) return s.error();
+  LG_CFG(uri, mqtt->string_or("uri", "tcp://127.0.0.1:1883"));
+  if (uri->empty()) return Error::invalid(mqtt->path("uri") + ": must not be empty");
+  c.mqtt_uri = *uri;
+  LG_CFG(client_id, mqtt->string_or("client_id", "labgate-server-" + c.site));
+  if (client_id->empty()) return Error::invalid(mqtt->path("client_id") + ": must not be empty");
+  c.mqtt_client_id = *client_id;
+  return c;
+}
+
+Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
+  auto doc = config::Document::load_file(path);
+  if (!doc) return doc.error();
+  return load_config(*doc);
+}
+
+#undef LG_CFG
+
+}  // namespace lg::server

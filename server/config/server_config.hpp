@@ -1,0 +1,36 @@
+// labgate-server's configuration (TOML, see docs/INTERFACES.md). Unknown keys are refused.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "labgate/common/config.hpp"
+#include "labgate/common/log.hpp"
+#include "labgate/common/result.hpp"
+
+namespace lg::server {
+
+struct ServerConfig {
+  std::string site;
+  std::filesystem::path data_dir;
+  std::string time_zone = "Asia/Shanghai";
+  std::string currency = "CNY";
+  log::Level log_level = log::Level::info;
+
+  std::string http_listen = "127.0.0.1";
+  int http_port = 8080;  ///< 0 = any free port
+  std::string admin_token;
+  std::size_t body_limit = 1024 * 1024;
+
+  std::string mqtt_uri = "tcp://127.0.0.1:1883";
+  std::string mqtt_client_id;  ///< default "labgate-server-<site>"
+  int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
+};
+
+/// Validates a parsed document; errors name the offending key ("http.port: ...").
+Result<ServerConfig> load_config(const config::Document& doc);
+/// Loads and validates a config file.
+Result<ServerConfig> load_config_file(const std::filesystem::path& path);
+
+}  // namespace lg::server

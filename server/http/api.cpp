@@ -1,0 +1,692 @@
+#include "server/http/api.hpp"
+
+#include <initializer_list>
+#include <limits>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "labgate/common/crypto.hpp"
+#include "labgate/common/log.hpp"
+#include "labgate/common/money.hpp"
+#include "labgate/common/protocol.hpp"
+#include "labgate/common/time.hpp"
+#include "server/domain/booking_rules.hpp"
+#include "server/domain/report.hpp"
+
+namespace lg::server::http {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kLog = "http";
+constexpr int64_t kMaxRate = 1'000'000'000;  // fen per hour (10 million yuan)
+constexpr int64_t kDefaultLimit = 100;
+constexpr int64_t kMaxLimit = 10'000;
+
+Response reply(int status, const json& body) { return Response{status, body.dump()}; }
+
+Response error(int status, const std::string& reason) { return reply(status, json{{"error", reason}}); }
+
+/// Constant-time comparison of the bearer token.
+bool token_ok(const std::string& header, const std::string& token) {
+  static constexpr std::string_view kPrefix = "Bearer ";
+  if (header.size() < kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  const std::string_view given = std::string_view(header).substr(kPrefix.size());
+  if (given.size() != token.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(token[i])));
+  }
+  return diff == 0;
+}
+
+json time_or_null(const std::optional<int64_t>& ms) {
+  return ms ? json(time::format_utc(*ms)) : json(nullptr);
+}
+
+json int_or_null(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+/// Reads fields of a JSON object body, remembering only the first problem.
+class Fields {
+ public:
+  Fields(const json& obj, std::initializer_list<std::string_view> allowed) : obj_(obj) {
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+      bool known = false;
+      for (auto a : allowed) known = known || it.key() == a;
+      if (!known) {
+        fail(400, "unknown field: " + it.key());
+        break;
+      }
+    }
+  }
+  bool ok() const { return status_ == 0; }
+  Response response() const { return error(status_, reason_); }
+
+  /// Required or optional id ([A-Za-z0-9_.:-], 1..64).
+  std::string id(const char* key, bool required = true) {
+    auto s = str(key, required);
+    if (s && !proto::valid_id(*s)) invalid(key, "must be 1..64 of [A-Za-z0-9_.:-]");
+    return s.value_or("");
+  }
+  /// Required or optional non-empty text up to proto::kMaxField characters.
+  std::string text(const char* key, bool required = true, std::size_t max = proto::kMaxField) {
+    auto s = str(key, required);
+    if (s && (s->empty() || s->size() > max)) invalid(key, "must be 1.." + std::to_string(max) + " characters");
+    return s.value_or("");
+  }
+  /// Optional (possibly empty) text.
+  std::string opt_text(const char* key, std::size_t max = proto::kMaxField) {
+    auto s = str(key, false);
+    if (s && s->size() > max) invalid(key, "longer than " + std::to_string(max) + " characters");
+    return s.value_or("");
+  }
+  /// Required string that must be one of choices.
+  std::string one_of(const char* key, std::initializer_list<std::string_view> choices) {
+    auto s = str(key, true);
+    if (!s) return "";
+    for (auto c : choices) {
+      if (*s == c) return *s;
+    }
+    std::string list;
+    for (auto c : choices) list += (list.empty() ? "" : "|") + std::string(c);
+    invalid(key, "must be " + list);
+    return "";
+  }
+  /// Optional boolean.
+  bool flag(const char* key, bool def) {
+    auto it = obj_.find(key);
+    if (it == obj_.end() || it->is_null()) return def;
+    if (!it->is_boolean()) {
+      invalid(key, "must be true or false");
+      return def;
+    }
+    return it->get<bool>();
+  }
+  /// Required integer in [min, max] (no floats: money is integer fen).
+  int64_t integer(const char* key, int64_t min, int64_t max) {
+    auto it = obj_.find(key);
+    if (it == obj_.end() || it->is_null()) {
+      missing(key);
+      return 0;
+    }
+    if (!it->is_number_integer()) {
+      invalid(key, "must be an integer");
+      return 0;
+    }
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(max)) {
+      invalid(key, "must be in " + std::to_string(min) + ".." + std::to_string(max));
+      return 0;
+    }
+    const auto v = it->get<int64_t>();
+    if (v < min || v > max) {
+      invalid(key, "must be in " + std::to_string(min) + ".." + std::to_string(max));
+      return 0;
+    }
+    return v;
+  }
+  /// RFC 3339 time as UTC ms; nullopt when optional and absent.
+  std::optional<int64_t> time(const char* key, bool required) {
+    auto s = str(key, required);
+    if (!s) return std::nullopt;
+    auto ms = time::parse_utc(*s);
+    if (!ms) invalid(key, "must be an RFC 3339 time such as 2026-03-01T08:00:00Z");
+    return ms;
+  }
+  /// Marks a field invalid (422) unless an earlier problem is already recorded.
+  void invalid(const char* key, const std::string& why) { fail(422, "invalid field: " + std::string(key) + ": " + why); }
+
+ private:
+  void missing(const char* key) { fail(400, "missing field: " + std::string(key)); }
+  void fail(int status, std::string reason) {
+    if (status_ != 0) return;
+    status_ = status;
+    reason_ = std::move(reason);
+  }
+  std::optional<std::string> str(const char* key, bool required) {
+    auto it = obj_.find(key);
+    if (it == obj_.end() || it->is_null()) {
+      if (required) missing(key);
+      return std::nullopt;
+    }
+    if (!it->is_string()) {
+      invalid(key, "must be a string");
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+
+  const json& obj_;
+  int status_ = 0;
+  std::string reason_;
+};
+
+/// Parses the body as a JSON object; nullopt with resp set on failure.
+std::optional<json> parse_body(const Request& req, Response& resp) {
+  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    resp = error(400, "malformed JSON");
+    return std::nullopt;
+  }
+  if (!j.is_object()) {
+    resp = error(400, "body must be a JSON object");
+    return std::nullopt;
+  }
+  return j;
+}
+
+/// ?limit= in 1..kMaxLimit.
+std::optional<int64_t> limit_param(const Request& req, Response& resp) {
+  auto it = req.query.find("limit");
+  if (it == req.query.end() || it->second.empty()) return kDefaultLimit;
+  int64_t v = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9' || v > kMaxLimit) {
+      resp = error(422, "invalid query: limit must be 1.." + std::to_string(kMaxLimit));
+      return std::nullopt;
+    }
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || v > kMaxLimit) {
+    resp = error(422, "invalid query: limit must be 1.." + std::to_string(kMaxLimit));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::string query(const Request& req, const char* key) {
+  auto it = req.query.find(key);
+  return it == req.query.end() ? std::string() : it->second;
+}
+
+json charge_json(const Charge& c) {
+  return json{{"id", c.id},
+              {"session", c.session},
+              {"instrument", c.instrument},
+              {"user", c.user},
+              {"category", c.category},
+              {"rate_fen_per_hour", c.rate_fen_per_hour},
+              {"duration_ms", c.duration_ms},
+              {"amount_fen", c.amount_fen},
+              {"amount", money::format(c.amount_fen)},
+              {"currency", c.currency},
+              {"flags", c.flags},
+              {"end", time::format_utc(c.end_ms)}};
+}
+
+json row_json(const report::Row& r) {
+  return json{{"key", r.key},         {"name", r.name},
+              {"sessions", r.sessions}, {"seconds", r.seconds},
+              {"hours", r.hours},     {"amount_fen", r.amount_fen},
+              {"amount", money::format(r.amount_fen)}};
+}
+
+}  // namespace
+
+Api::Api(Store& store, SyncService* sync, ApiSettings settings, std::function<int64_t()> now)
+    : store_(store), sync_(sync), settings_(std::move(settings)), now_(std::move(now)) {}
+
+Response Api::handle(const Request& req) {
+  Response r = route(req);
+  if (r.status >= 500) {
+    log::error(kLog, req.method + " " + req.path + " -> " + std::to_string(r.status) + " " + r.body);
+  } else if (r.status >= 400) {
+    log::info(kLog, req.method + " " + req.path + " -> " + std::to_string(r.status) + " " + r.body);
+  } else {
+    log::debug(kLog, req.method + " " + req.path + " -> " + std::to_string(r.status));
+  }
+  return r;
+}
+
+Response Api::route(const Request& req) {
+  if (req.path.empty()) return error(400, "malformed request target");
+  const std::string& p = req.path;
+  const bool get = req.method == "GET";
+  const bool post = req.method == "POST";
+  if (p == "/api/health") {
+    if (!get) return error(405, "method not allowed");
+    return reply(200, json{{"ok", true}, {"site", settings_.site}, {"version", settings_.version}});
+  }
+  if (p.rfind("/api/", 0) == 0 && !token_ok(req.authorization, settings_.admin_token)) {
+    return error(401, req.authorization.empty() ? "missing bearer token" : "wrong bearer token");
+  }
+
+  struct Route {
+    std::string_view path;
+    Response (Api::*post)(const Request&);
+    bool get;
+  };
+  static constexpr Route kRoutes[] = {
+      {"/api/units", &Api::post_unit, true},
+      {"/api/labs", &Api::post_lab, true},
+      {"/api/instruments", &Api::post_instrument, true},
+      {"/api/fee-standards", &Api::post_fee_standard, true},
+      {"/api/users", &Api::post_user, true},
+      {"/api/cards", &Api::post_card, true},
+      {"/api/qualifications", &Api::post_qualification, true},
+      {"/api/bookings", &Api::post_booking, true},
+      {"/api/terminals", &Api::post_terminal, true},
+      {"/api/access-events", nullptr, true},
+      {"/api/sessions", nullptr, true},
+      {"/api/charges", nullptr, true},
+      {"/api/reports/usage", nullptr, true},
+      {"/api/stats", nullptr, true},
+  };
+  for (const auto& r : kRoutes) {
+    if (p != r.path) continue;
+    if (post && r.post) return (this->*r.post)(req);
+    if (!get) return error(405, "method not allowed");
+    if (p == "/api/terminals") return get_terminals();
+    if (p == "/api/access-events") return get_access_events(req);
+    if (p == "/api/sessions") return get_sessions(req);
+    if (p == "/api/charges") return get_charges(req);
+    if (p == "/api/reports/usage") return get_usage_report(req);
+    if (p == "/api/stats") return get_stats();
+    return get_list(std::string(p.substr(5)));
+  }
+  return error(404, "no such route: " + p);
+}
+
+Response Api::store_failure(const Error& e) {
+  if (is(e, StoreErrc::conflict)) return error(409, e.reason);
+  if (is(e, StoreErrc::unknown_reference)) return error(422, e.reason);
+  if (is(e, StoreErrc::not_found)) return error(404, e.reason);
+  return error(500, "internal error: " + e.message());
+}
+
+void Api::resync_all() {
+  if (!sync_) return;
+  if (auto s = sync_->refresh_all(now_(), false); !s) log::error(kLog, "sync refresh: " + s.error().message());
+}
+
+void Api::resync_resource(const std::string& resource) {
+  if (!sync_) return;
+  if (auto s = sync_->refresh_resource(resource, now_()); !s) log::error(kLog, "sync refresh: " + s.error().message());
+}
+
+// ------------------------------------------------------------------ POST
+
+Response Api::post_unit(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"id", "name", "parent"});
+  Unit u{f.id("id"), f.text("name"), f.id("parent", false)};
+  if (!f.ok()) return f.response();
+  if (auto s = store_.add_unit(u, now_()); !s) return store_failure(s.error());
+  return reply(201, json{{"id", u.id}});
+}
+
+Response Api::post_lab(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"id", "name", "unit"});
+  Lab l{f.id("id"), f.text("name"), f.id("unit")};
+  if (!f.ok()) return f.response();
+  if (auto s = store_.add_lab(l, now_()); !s) return store_failure(s.error());
+  return reply(201, json{{"id", l.id}});
+}
+
+Response Api::post_instrument(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"id", "name", "lab", "kind", "asset_no", "require_booking"});
+  Instrument i;
+  i.id = f.id("id");
+  i.name = f.text("name");
+  i.lab = f.id("lab");
+  i.kind = kind_from(f.one_of("kind", {"instrument", "door"})).value_or(InstrumentKind::instrument);
+  i.asset_no = f.opt_text("asset_no");
+  i.require_booking = f.flag("require_booking", false);
+  if (!f.ok()) return f.response();
+  if (auto s = store_.add_instrument(i, now_()); !s) return store_failure(s.error());
+  resync_resource(i.id);
+  return reply(201, json{{"id", i.id}});
+}
+
+Response Api::post_fee_standard(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"instrument", "internal_fen_per_hour", "external_fen_per_hour", "currency"});
+  FeeStandard fee;
+  fee.instrument = f.id("instrument");
+  fee.internal_fen_per_hour = f.integer("internal_fen_per_hour", 0, kMaxRate);
+  fee.external_fen_per_hour = f.integer("external_fen_per_hour", 0, kMaxRate);
+  fee.currency = f.opt_text("currency");
+  if (fee.currency.empty()) fee.currency = settings_.currency;
+  if (f.ok() && fee.currency.size() != 3) f.invalid("currency", "must be a 3-letter code");
+  if (!f.ok()) return f.response();
+  if (auto s = store_.put_fee_standard(fee, now_()); !s) return store_failure(s.error());
+  return reply(201, json{{"instrument", fee.instrument}});
+}
+
+Response Api::post_user(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"id", "name", "category", "unit", "admin"});
+  User u;
+  u.id = f.id("id");
+  u.name = f.text("name");
+  u.category = category_from(f.one_of("category", {"internal", "external"})).value_or(UserCategory::internal);
+  u.unit = f.id("unit", false);
+  u.admin = f.flag("admin", false);
+  if (!f.ok()) return f.response();
+  if (auto s = store_.add_user(u, now_()); !s) return store_failure(s.error());
+  if (u.admin) resync_all();
+  return reply(201, json{{"id", u.id}});
+}
+
+Response Api::post_card(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"uid", "user"});
+  Card c;
+  c.uid = f.text("uid");
+  if (f.ok() && !proto::valid_card(c.uid)) f.invalid("uid", "must be 1..64 of [0-9A-Za-z]");
+  c.uid = proto::normalize_card(c.uid);
+  c.user = f.id("user");
+  if (!f.ok()) return f.response();
+  if (auto s = store_.add_card(c, now_()); !s) return store_failure(s.error());
+  resync_all();
+  return reply(201, json{{"uid", c.uid}, {"user", c.user}});
+}
+
+Response Api::post_qualification(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"user", "instrument", "valid_from", "valid_until"});
+  Qualification q;
+  q.user = f.id("user");
+  q.instrument = f.id("instrument");
+  q.valid_from_ms = f.time("valid_from", false).value_or(0);
+  q.valid_until_ms = f.time("valid_until", false);
+  if (f.ok() && q.valid_until_ms && *q.valid_until_ms <= q.valid_from_ms) {
+    f.invalid("valid_until", "must be after valid_from");
+  }
+  if (!f.ok()) return f.response();
+  if (auto s = store_.put_qualification(q, now_()); !s) return store_failure(s.error());
+  resync_resource(q.instrument);
+  return reply(201, json{{"user", q.user}, {"instrument", q.instrument}});
+}
+
+Response Api::post_booking(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"instrument", "user", "start", "end"});
+  Booking b;
+  b.instrument = f.id("instrument");
+  b.user = f.id("user");
+  b.start_ms = f.time("start", true).value_or(0);
+  b.end_ms = f.time("end", true).value_or(0);
+  if (f.ok()) {
+    if (auto why = booking::validate(b.start_ms, b.end_ms)) return error(422, "invalid field: " + *why);
+  }
+  if (!f.ok()) return f.response();
+  auto out = store_.create_booking(b, now_());
+  if (!out) return store_failure(out.error());
+  if (!out->conflict.empty()) {
+    return reply(409, json{{"error", "booking overlaps booking " + out->conflict}, {"conflict", out->conflict}});
+  }
+  resync_resource(b.instrument);
+  return reply(201, json{{"id", out->id}});
+}
+
+Response Api::post_terminal(const Request& req) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"id", "resource", "public_key"});
+  Terminal t;
+  t.id = f.id("id");
+  t.resource = f.id("resource");
+  t.public_key = f.text("public_key", true, 4096);
+  if (f.ok()) {
+    auto key = crypto::PublicKey::from_pem(t.public_key);
+    if (!key) {
+      f.invalid("public_key", "not a P-256 public key PEM: " + key.error().reason);
+    } else {
+      t.public_key = key->to_pem();
+    }
+  }
+  if (!f.ok()) return f.response();
+  if (t.id == proto::kServerKid) return error(422, "invalid field: id: 'server' is reserved");
+  if (auto s = store_.add_terminal(t, now_()); !s) return store_failure(s.error());
+  if (sync_) {
+    if (auto v = sync_->refresh(t.id, now_(), true); !v) log::error(kLog, "sync " + t.id + ": " + v.error().message());
+  }
+  log::info(kLog, "enrolled terminal " + t.id + " for " + t.resource);
+  return reply(201, json{{"id", t.id}});
+}
+
+// ------------------------------------------------------------------ GET
+
+Response Api::get_list(const std::string& what) {
+  json arr = json::array();
+  auto fail = [&](const Error& e) { return store_failure(e); };
+  if (what == "units") {
+    auto v = store_.units();
+    if (!v) return fail(v.error());
+    for (const auto& u : *v) {
+      arr.push_back(json{{"id", u.id}, {"name", u.name}, {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)}});
+    }
+  } else if (what == "labs") {
+    auto v = store_.labs();
+    if (!v) return fail(v.error());
+    for (const auto& l : *v) arr.push_back(json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}});
+  } else if (what == "instruments") {
+    auto v = store_.instruments();
+    if (!v) return fail(v.error());
+    for (const auto& i : *v) {
+      arr.push_back(json{{"id", i.id},
+                         {"name", i.name},
+                         {"lab", i.lab},
+                         {"kind", to_string(i.kind)},
+                         {"asset_no", i.asset_no},
+                         {"require_booking", i.require_booking}});
+    }
+  } else if (what == "fee-standards") {
+    auto v = store_.fee_standards();
+    if (!v) return fail(v.error());
+    for (const auto& fs : *v) {
+      arr.push_back(json{{"instrument", fs.instrument},
+                         {"internal_fen_per_hour", fs.internal_fen_per_hour},
+                         {"external_fen_per_hour", fs.external_fen_per_hour},
+                         {"currency", fs.currency}});
+    }
+  } else if (what == "users") {
+    auto v = store_.users();
+    if (!v) return fail(v.error());
+    for (const auto& u : *v) {
+      arr.push_back(json{{"id", u.id},
+                         {"name", u.name},
+                         {"category", to_string(u.category)},
+                         {"unit", u.unit.empty() ? json(nullptr) : json(u.unit)},
+                         {"admin", u.admin}});
+    }
+  } else if (what == "cards") {
+    auto v = store_.cards();
+    if (!v) return fail(v.error());
+    for (const auto& c : *v) arr.push_back(json{{"uid", c.uid}, {"user", c.user}, {"active", c.active}});
+  } else if (what == "qualifications") {
+    auto v = store_.qualifications();
+    if (!v) return fail(v.error());
+    for (const auto& q : *v) {
+      arr.push_back(json{{"user", q.user},
+                         {"instrument", q.instrument},
+                         {"valid_from", time::format_utc(q.valid_from_ms)},
+                         {"valid_until", time_or_null(q.valid_until_ms)}});
+    }
+  } else if (what == "bookings") {
+    auto v = store_.bookings();
+    if (!v) return fail(v.error());
+    for (const auto& b : *v) {
+      arr.push_back(json{{"id", b.id},
+                         {"instrument", b.instrument},
+                         {"user", b.user},
+                         {"start", time::format_utc(b.start_ms)},
+                         {"end", time::format_utc(b.end_ms)}});
+    }
+  } else {
+    return error(404, "no such route: /api/" + what);
+  }
+  return reply(200, arr);
+}
+
+Response Api::get_terminals() {
+  auto v = store_.terminals();
+  if (!v) return store_failure(v.error());
+  json arr = json::array();
+  for (const auto& t : *v) {
+    arr.push_back(json{{"id", t.id},
+                       {"resource", t.resource},
+                       {"online", t.online},
+                       {"boot", t.boot},
+                       {"firmware", t.firmware},
+                       {"board", t.board},
+                       {"acl_version", t.acl_version},
+                       {"sync_version", t.sync_version},
+                       {"outbox_depth", t.outbox_depth},
+                       {"clock_synced", t.clock_synced},
+                       {"acked_seq", t.acked_seq},
+                       {"last_seen", time_or_null(t.last_seen_ms)}});
+  }
+  return reply(200, arr);
+}
+
+Response Api::get_access_events(const Request& req) {
+  Response bad;
+  auto limit = limit_param(req, bad);
+  if (!limit) return bad;
+  AccessFilter f{query(req, "terminal"), query(req, "decision"), *limit};
+  if (!f.decision.empty() && f.decision != "granted" && f.decision != "denied") {
+    return error(422, "invalid query: decision must be granted|denied");
+  }
+  auto v = store_.access_events(f);
+  if (!v) return store_failure(v.error());
+  json arr = json::array();
+  for (const auto& e : *v) {
+    arr.push_back(json{{"id", e.record_id},
+                       {"terminal", e.terminal},
+                       {"seq", e.seq},
+                       {"time", time::format_utc(e.ts_ms)},
+                       {"card", e.card},
+                       {"user", e.user.empty() ? json(nullptr) : json(e.user)},
+                       {"user_resolved", e.user_resolved},
+                       {"resource", e.resource},
+                       {"output", e.output},
+                       {"decision", e.decision},
+                       {"reason", e.reason},
+                       {"mode", e.mode},
+                       {"acl_version", e.acl_version},
+                       {"booking", e.booking.empty() ? json(nullptr) : json(e.booking)},
+                       {"clock_synced", e.clock_synced}});
+  }
+  return reply(200, arr);
+}
+
+Response Api::get_sessions(const Request& req) {
+  Response bad;
+  auto limit = limit_param(req, bad);
+  if (!limit) return bad;
+  SessionFilter f{query(req, "instrument"), query(req, "user"), *limit};
+  auto v = store_.sessions(f);
+  if (!v) return store_failure(v.error());
+  json arr = json::array();
+  for (const auto& s : *v) {
+    arr.push_back(json{{"id", s.id},
+                       {"terminal", s.terminal},
+                       {"instrument", s.resource},
+                       {"user", s.user.empty() ? json(nullptr) : json(s.user)},
+                       {"card", s.card},
+                       {"booking", s.booking.empty() ? json(nullptr) : json(s.booking)},
+                       {"status", s.closed ? "closed" : "open"},
+                       {"start", time::format_utc(s.start_ms)},
+                       {"end", time_or_null(s.end_ms)},
+                       {"duration_ms", int_or_null(s.duration_ms)},
+                       {"seconds", s.duration_ms ? json(*s.duration_ms / 1000) : json(nullptr)},
+                       {"energy_wh", int_or_null(s.energy_wh)},
+                       {"end_reason", s.end_reason.empty() ? json(nullptr) : json(s.end_reason)},
+                       {"flags", s.flags},
+                       {"charge", s.charge ? charge_json(*s.charge) : json(nullptr)}});
+  }
+  return reply(200, arr);
+}
+
+namespace {
+/// [from, to) of ?month=YYYY-MM in the site zone; the whole time line when absent.
+std::optional<std::pair<int64_t, int64_t>> month_window(const Request& req, const std::string& tz, Response& resp) {
+  const std::string month = query(req, "month");
+  if (month.empty()) {
+    return std::pair{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+  }
+  auto from = time::local_month_start(month, tz);
+  auto next = time::next_month(month);
+  if (!from || !next) {
+    resp = error(422, "invalid query: month must be YYYY-MM");
+    return std::nullopt;
+  }
+  auto to = time::local_month_start(*next, tz);
+  if (!to) {
+    resp = error(422, "invalid query: month must be YYYY-MM");
+    return std::nullopt;
+  }
+  return std::pair{*from, *to};
+}
+}  // namespace
+
+Response Api::get_charges(const Request& req) {
+  Response bad;
+  auto w = month_window(req, settings_.time_zone, bad);
+  if (!w) return bad;
+  auto v = store_.charges(w->first, w->second);
+  if (!v) return store_failure(v.error());
+  json arr = json::array();
+  for (const auto& c : *v) arr.push_back(charge_json(c));
+  return reply(200, arr);
+}
+
+Response Api::get_usage_report(const Request& req) {
+  Response bad;
+  const std::string by_text = query(req, "by").empty() ? std::string("instrument") : query(req, "by");
+  auto by = report::group_by_from(by_text);
+  if (!by) return error(422, "invalid query: by must be instrument|user|month");
+  auto w = month_window(req, settings_.time_zone, bad);
+  if (!w) return bad;
+  auto items = store_.usage_items(w->first, w->second);
+  if (!items) return store_failure(items.error());
+  const std::string tz = settings_.time_zone;
+  auto rep = report::aggregate(*items, *by, [&tz](int64_t ms) {
+    auto m = time::local_month(ms, tz);
+    return m ? *m : std::string("unknown");
+  });
+  json rows = json::array();
+  for (const auto& r : rep.rows) rows.push_back(row_json(r));
+  const std::string month = query(req, "month");
+  return reply(200, json{{"month", month.empty() ? json(nullptr) : json(month)},
+                         {"by", report::to_string(*by)},
+                         {"currency", settings_.currency},
+                         {"time_zone", settings_.time_zone},
+                         {"rows", rows},
+                         {"totals", row_json(rep.totals)}});
+}
+
+Response Api::get_stats() {
+  auto s = store_.stats();
+  if (!s) return store_failure(s.error());
+  json rejected = json::object();
+  for (const auto& [reason, n] : s->rejected) rejected[reason] = n;
+  return reply(200, json{{"ingest",
+                          {{"batches", s->batches}, {"records", s->records}, {"duplicates", s->duplicates},
+                           {"acks", s->acks}}},
+                         {"rejected", rejected}});
+}
+
+}  // namespace lg::server::http

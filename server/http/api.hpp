@@ -1,0 +1,62 @@
+// The HTTP JSON API (routes in docs/INTERFACES.md) as a function Request -> Response.
+// Socket-free: unit tests call handle() directly.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "server/http/request.hpp"
+#include "server/store/store.hpp"
+#include "server/sync/sync_service.hpp"
+
+namespace lg::server::http {
+
+struct ApiSettings {
+  std::string site;
+  std::string version;
+  std::string admin_token;
+  std::string time_zone = "Asia/Shanghai";
+  std::string currency = "CNY";
+};
+
+class Api {
+ public:
+  /// sync may be null (no bundle publishing, e.g. in tests); now returns UTC milliseconds.
+  Api(Store& store, SyncService* sync, ApiSettings settings, std::function<int64_t()> now);
+
+  /// Answers one request: 2xx with JSON, or 4xx/5xx with {"error":"<reason>"}.
+  /// Order of checks: malformed target 400, auth 401 (every /api route but /api/health),
+  /// unknown route 404, wrong method 405, then the body/query (400/422) and the store (409/422).
+  Response handle(const Request& req);
+
+ private:
+  Response route(const Request& req);
+  Response post_unit(const Request& req);
+  Response post_lab(const Request& req);
+  Response post_instrument(const Request& req);
+  Response post_fee_standard(const Request& req);
+  Response post_user(const Request& req);
+  Response post_card(const Request& req);
+  Response post_qualification(const Request& req);
+  Response post_booking(const Request& req);
+  Response post_terminal(const Request& req);
+  Response get_list(const std::string& what);
+  Response get_terminals();
+  Response get_access_events(const Request& req);
+  Response get_sessions(const Request& req);
+  Response get_charges(const Request& req);
+  Response get_usage_report(const Request& req);
+  Response get_stats();
+  /// 409/422/500 from a store error.
+  Response store_failure(const Error& e);
+  void resync_all();
+  void resync_resource(const std::string& resource);
+
+  Store& store_;
+  SyncService* sync_;
+  ApiSettings settings_;
+  std::function<int64_t()> now_;
+};
+
+}  // namespace lg::server::http

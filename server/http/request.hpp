@@ -1,0 +1,33 @@
+// The tiny HTTP interface between the Beast session (http_server.cpp) and the router:
+// no Boost types, so the router and its tests compile without Beast.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lg::server::http {
+
+struct Request {
+  std::string method;  ///< "GET", "POST", ...
+  std::string target;  ///< as received: "/api/sessions?user=u1"
+  std::string path;    ///< decoded path without query: "/api/sessions"
+  std::map<std::string, std::string> query;  ///< decoded query parameters (last one wins)
+  std::string authorization;                 ///< Authorization header value, "" if absent
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string body;  ///< JSON text
+};
+
+/// Percent-decodes (and '+' -> ' ' when form is true); nullopt on a malformed escape.
+std::optional<std::string> url_decode(std::string_view s, bool form);
+
+/// Builds a Request, splitting target into path and query. A malformed escape leaves path
+/// empty (the router answers 400).
+Request make_request(std::string method, std::string target, std::string authorization, std::string body);
+
+}  // namespace lg::server::http

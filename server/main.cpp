@@ -1,0 +1,178 @@
+// labgate-server: HTTP API (Beast), MQTT ingest (Paho via lg::mqtt), SQLite store.
+// One io_context thread owns the database; Paho callbacks post() into it.
+#include <utility>  // must precede boost/asio.hpp with GCC 12 + C++20 + Boost 1.74
+
+#include <boost/asio.hpp>
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "labgate/common/crypto.hpp"
+#include "labgate/common/log.hpp"
+#include "labgate/common/mqtt.hpp"
+#include "labgate/common/protocol.hpp"
+#include "labgate/common/time.hpp"
+#include "server/app/app.hpp"
+#include "server/config/server_config.hpp"
+#include "server/http/http_server.hpp"
+#include "server/store/sqlite_store.hpp"
+
+#ifndef LABGATE_VERSION
+#define LABGATE_VERSION "0.0.0"
+#endif
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kLog = "server";
+
+/// Writes text to path atomically (temp file + rename).
+lg::Status write_file_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return lg::Error::invalid("cannot write " + tmp.string());
+    out << text;
+    out.flush();
+    if (!out) return lg::Error::invalid("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return lg::Error::from(ec, "cannot rename " + tmp.string() + " to " + path.string());
+  return {};
+}
+
+/// Publishes through the shared MQTT client.
+class MqttPublisher final : public lg::server::Publisher {
+ public:
+  explicit MqttPublisher(lg::mqtt::Client& c) : client_(c) {}
+  lg::Status publish(const std::string& topic, const std::string& payload, int qos, bool retained) override {
+    return client_.publish(topic, payload, qos, retained);
+  }
+
+ private:
+  lg::mqtt::Client& client_;
+};
+
+int fatal(const std::string& what) {
+  lg::log::error(kLog, what);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"labgate-server: central server (HTTP API, MQTT ingest, billing)"};
+  std::string config_path;
+  bool print_key = false;
+  cli.add_option("--config", config_path, "server config (TOML)")->required();
+  cli.add_flag("--print-public-key", print_key, "print the server's public key PEM (creating it if needed) and exit");
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "labgate-server: %s\n", e.what());
+    return 2;
+  }
+
+  auto cfg = lg::server::load_config_file(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "labgate-server: bad config: %s\n", cfg.error().message().c_str());
+    return 2;
+  }
+  lg::log::set_level(cfg->log_level);
+
+  std::error_code ec;
+  fs::create_directories(cfg->data_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "labgate-server: bad config: server.data_dir: cannot create %s: %s\n",
+                 cfg->data_dir.string().c_str(), ec.message().c_str());
+    return 2;
+  }
+  auto key = lg::crypto::PrivateKey::load_or_create(cfg->data_dir / "server.key");
+  if (!key) return fatal("server key: " + key.error().message());
+  const std::string pub = key->public_pem();
+  if (auto s = write_file_atomic(cfg->data_dir / "server.pub", pub); !s) return fatal(s.error().message());
+  if (print_key) {
+    std::cout << pub << std::flush;
+    return 0;
+  }
+
+  auto store = lg::server::SqliteStore::open((cfg->data_dir / "labgate.db").string());
+  if (!store) return fatal("database: " + store.error().message());
+
+  lg::mqtt::Options mo;
+  mo.uri = cfg->mqtt_uri;
+  mo.client_id = cfg->mqtt_client_id;
+  auto client = lg::mqtt::Client::create(mo);
+  if (!client) {
+    std::fprintf(stderr, "labgate-server: bad config: mqtt.uri: %s\n", client.error().message().c_str());
+    return 2;
+  }
+  auto& mqtt = **client;
+
+  net::io_context io;
+  MqttPublisher publisher(mqtt);
+  lg::server::App app(**store, *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); }, LABGATE_VERSION);
+
+  auto http = lg::server::http::HttpServer::start(io, cfg->http_listen, static_cast<uint16_t>(cfg->http_port),
+                                                  cfg->body_limit,
+                                                  [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
+  if (!http) return fatal(http.error().message());
+  const uint16_t port = (*http)->port();
+  if (auto s = write_file_atomic(cfg->data_dir / "http.port", std::to_string(port) + "\n"); !s) {
+    return fatal(s.error().message());
+  }
+
+  mqtt.on_message([&io, &app](lg::mqtt::Message m) {
+    net::post(io, [&app, m = std::move(m)] { app.on_mqtt_message(m.topic, m.payload); });
+  });
+  mqtt.on_connection([&io, &app](bool connected) {
+    if (connected) {
+      net::post(io, [&app] { app.on_mqtt_connected(); });
+    } else {
+      lg::log::warn(kLog, "MQTT connection lost; reconnecting");
+    }
+  });
+  mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::evt), 1);
+  mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::state), 1);
+
+  app.start();
+  mqtt.start();
+
+  net::steady_timer timer(io);
+  const auto period = std::chrono::seconds(cfg->sync_refresh_s);
+  std::function<void()> arm = [&] {
+    timer.expires_after(period);
+    timer.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      app.tick();
+      arm();
+    });
+  };
+  arm();
+
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& e, int sig) {
+    if (e) return;
+    lg::log::info(kLog, std::string("signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping");
+    (*http)->stop();
+    timer.cancel();
+    io.stop();
+  });
+
+  lg::log::info(kLog, "labgate-server " + std::string(LABGATE_VERSION) + " site " + cfg->site + " listening on http://" +
+                          cfg->http_listen + ":" + std::to_string(port) + ", mqtt " + cfg->mqtt_uri + ", data " +
+                          cfg->data_dir.string());
+  io.run();
+  mqtt.stop();
+  lg::log::info(kLog, "stopped");
+  return 0;
+}

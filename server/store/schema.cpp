@@ -1,0 +1,191 @@
+#include "server/store/schema.hpp"
+
+#include <array>
+
+namespace lg::server::schema {
+
+namespace {
+
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE units (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  parent TEXT REFERENCES units(id),
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE labs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  unit TEXT NOT NULL REFERENCES units(id),
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE instruments (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  lab TEXT NOT NULL REFERENCES labs(id),
+  kind TEXT NOT NULL CHECK (kind IN ('instrument', 'door')),
+  asset_no TEXT NOT NULL DEFAULT '',
+  require_booking INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE fee_standards (
+  instrument TEXT PRIMARY KEY REFERENCES instruments(id),
+  internal_fen_per_hour INTEGER NOT NULL CHECK (internal_fen_per_hour >= 0),
+  external_fen_per_hour INTEGER NOT NULL CHECK (external_fen_per_hour >= 0),
+  currency TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL CHECK (category IN ('internal', 'external')),
+  unit TEXT REFERENCES units(id),
+  admin INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE cards (
+  rowid_ INTEGER PRIMARY KEY,
+  uid TEXT NOT NULL,
+  user TEXT NOT NULL REFERENCES users(id),
+  active INTEGER NOT NULL DEFAULT 1,
+  created_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX cards_one_active_owner ON cards(uid) WHERE active = 1;
+CREATE INDEX cards_by_user ON cards(user);
+CREATE TABLE qualifications (
+  user TEXT NOT NULL REFERENCES users(id),
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  valid_from_ms INTEGER NOT NULL DEFAULT 0,
+  valid_until_ms INTEGER,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (user, instrument)
+);
+CREATE INDEX qualifications_by_instrument ON qualifications(instrument);
+CREATE TABLE bookings (
+  id TEXT PRIMARY KEY,
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  user TEXT NOT NULL REFERENCES users(id),
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  CHECK (end_ms > start_ms)
+);
+CREATE INDEX bookings_by_instrument ON bookings(instrument, end_ms);
+CREATE TABLE terminals (
+  id TEXT PRIMARY KEY,
+  resource TEXT NOT NULL REFERENCES instruments(id),
+  public_key TEXT NOT NULL,
+  enrolled_ms INTEGER NOT NULL,
+  online INTEGER NOT NULL DEFAULT 0,
+  boot INTEGER NOT NULL DEFAULT 0,
+  firmware TEXT NOT NULL DEFAULT '',
+  board TEXT NOT NULL DEFAULT '',
+  acl_version INTEGER NOT NULL DEFAULT 0,
+  outbox_depth INTEGER NOT NULL DEFAULT 0,
+  clock_synced INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms INTEGER,
+  acked_seq INTEGER NOT NULL DEFAULT 0,
+  sync_version INTEGER NOT NULL DEFAULT 0,
+  sync_hash TEXT NOT NULL DEFAULT '',
+  sync_payload TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE records (
+  terminal TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  clock_synced INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (terminal, seq)
+);
+CREATE TABLE access_events (
+  record_id TEXT PRIMARY KEY,
+  terminal TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  card TEXT NOT NULL,
+  user TEXT NOT NULL DEFAULT '',
+  user_resolved INTEGER NOT NULL DEFAULT 0,
+  resource TEXT NOT NULL,
+  output TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  acl_version INTEGER NOT NULL,
+  booking TEXT NOT NULL DEFAULT '',
+  clock_synced INTEGER NOT NULL
+);
+CREATE INDEX access_events_by_ts ON access_events(ts_ms);
+CREATE TABLE usage_sessions (
+  id TEXT PRIMARY KEY,
+  terminal TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  user TEXT NOT NULL DEFAULT '',
+  card TEXT NOT NULL DEFAULT '',
+  booking TEXT NOT NULL DEFAULT '',
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER,
+  duration_ms INTEGER,
+  energy_wh INTEGER,
+  end_reason TEXT NOT NULL DEFAULT '',
+  flags TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  start_record TEXT,
+  end_record TEXT
+);
+CREATE INDEX usage_sessions_by_start ON usage_sessions(start_ms);
+CREATE INDEX usage_sessions_by_end ON usage_sessions(end_ms);
+CREATE TABLE charges (
+  id TEXT PRIMARY KEY,
+  session TEXT NOT NULL UNIQUE REFERENCES usage_sessions(id),
+  instrument TEXT NOT NULL,
+  user TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL DEFAULT '',
+  rate_fen_per_hour INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  amount_fen INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  flags TEXT NOT NULL DEFAULT '',
+  end_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX charges_by_end ON charges(end_ms);
+CREATE TABLE ingest_counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+CREATE TABLE rejections (
+  reason TEXT PRIMARY KEY,
+  count INTEGER NOT NULL
+);
+CREATE TABLE server_alarms (
+  id INTEGER PRIMARY KEY,
+  terminal TEXT NOT NULL,
+  code TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<db::Migration, 1> kMigrations{{
+    {1, "initial schema", kV1},
+}};
+
+}  // namespace
+
+std::span<const db::Migration> migrations() { return kMigrations; }
+
+Result<db::Database> open_database(const std::string& path) {
+  db::Options opts;
+  opts.wal = true;
+  opts.synchronous = db::Sync::full;
+  opts.foreign_keys = true;
+  auto d = db::Database::open(path, opts);
+  if (!d) return d.error();
+  if (auto st = db::migrate(*d, migrations()); !st) return st.error();
+  return std::move(d).value();
+}
+
+}  // namespace lg::server::schema

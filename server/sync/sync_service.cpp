@@ -1,0 +1,83 @@
+#include "server/sync/sync_service.hpp"
+
+#include "labgate/common/log.hpp"
+#include "labgate/common/protocol.hpp"
+#include "server/domain/sync_bundle.hpp"
+
+namespace lg::server {
+
+namespace {
+constexpr std::string_view kLog = "sync";
+}
+
+SyncService::SyncService(Store& store, const crypto::PrivateKey& key, std::string site, Publisher& publisher)
+    : store_(store), key_(key), site_(std::move(site)), publisher_(publisher) {}
+
+Status SyncService::publish(const std::string& terminal, const std::string& payload) {
+  if (payload.empty()) return {};
+  auto s = publisher_.publish(proto::topic(site_, terminal, proto::Channel::sync), payload, 1, true);
+  if (!s) log::debug(kLog, "bundle for " + terminal + " not published now: " + s.error().message());
+  return s;
+}
+
+Result<uint64_t> SyncService::refresh(const std::string& terminal, int64_t now_ms, bool force_publish) {
+  auto t = store_.terminal(terminal);
+  if (!t) return t.error();
+  if (!t->has_value()) return store_error(StoreErrc::not_found, "terminal " + terminal + " is not enrolled");
+  auto stored = store_.stored_sync(terminal);
+  if (!stored) return stored.error();
+  auto inputs = store_.sync_inputs(**t, now_ms);
+  if (!inputs) return inputs.error();
+  proto::SyncBundle bundle = sync::build(*inputs, now_ms, stored->version + 1);
+  const std::string hash = sync::content_hash(bundle);
+  if (hash == stored->hash && !stored->payload.empty()) {
+    if (force_publish) (void)publish(terminal, stored->payload);
+    return stored->version;
+  }
+  auto sealed = proto::seal(proto::encode(bundle), proto::kServerKid, key_);
+  if (!sealed) return sealed.error();
+  StoredSync next{bundle.version, hash, *sealed};
+  if (auto s = store_.save_sync(terminal, next); !s) return s.error();
+  log::info(kLog, terminal + ": bundle v" + std::to_string(bundle.version) + " with " +
+                      std::to_string(bundle.grants.size()) + " grants, " + std::to_string(bundle.bookings.size()) +
+                      " bookings");
+  (void)publish(terminal, next.payload);
+  return bundle.version;
+}
+
+Status SyncService::refresh_resource(const std::string& resource, int64_t now_ms) {
+  auto ts = store_.terminals();
+  if (!ts) return ts.error();
+  Status first;
+  for (const auto& t : *ts) {
+    if (t.resource != resource) continue;
+    if (auto r = refresh(t.id, now_ms, false); !r && first) first = r.error();
+  }
+  return first;
+}
+
+Status SyncService::refresh_all(int64_t now_ms, bool force_publish) {
+  auto ts = store_.terminals();
+  if (!ts) return ts.error();
+  Status first;
+  for (const auto& t : *ts) {
+    if (auto r = refresh(t.id, now_ms, force_publish); !r) {
+      log::error(kLog, t.id + ": " + r.error().message());
+      if (first) first = r.error();
+    }
+  }
+  return first;
+}
+
+Status SyncService::republish_all() {
+  auto ts = store_.terminals();
+  if (!ts) return ts.error();
+  for (const auto& t : *ts) {
+    auto stored = store_.stored_sync(t.id);
+    if (!stored) return stored.error();
+    (void)publish(t.id, stored->payload);
+  }
+  return {};
+}
+
+}  // namespace lg::server

@@ -1,0 +1,97 @@
+#include <doctest/doctest.h>
+
+#include "server/domain/sync_bundle.hpp"
+
+using namespace lg;
+using namespace lg::server;
+
+namespace {
+const int64_t kNow = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+const int64_t kDay = 24LL * 3600 * 1000;
+
+sync::Inputs inputs() {
+  sync::Inputs in;
+  in.terminal = "t-xrd-01";
+  in.resource = "xrd";
+  in.instrument = Instrument{"xrd", "XRD", "lab", InstrumentKind::instrument, "", true};
+  in.users = {
+      User{"alice", "Alice", UserCategory::internal, "", false},
+      User{"bob", "Bob", UserCategory::external, "", false},
+      User{"root", "Root", UserCategory::internal, "", true},
+      User{"dave", "Dave", UserCategory::internal, "", false},
+      User{"erin", "Erin", UserCategory::internal, "", false},
+  };
+  in.cards = {
+      Card{"04aa", "alice", true}, Card{"04AB", "alice", true}, Card{"04BB", "bob", true},
+      Card{"04CC", "root", true},  Card{"04DD", "dave", true},  Card{"04EE", "erin", true},
+      Card{"04A0", "alice", false},
+  };
+  in.qualifications = {
+      Qualification{"alice", "xrd", 0, std::nullopt},
+      Qualification{"bob", "xrd", kNow + kDay, kNow + 30 * kDay},  // not yet valid: still sent
+      Qualification{"dave", "xrd", 0, kNow - 1},                    // expired: not sent
+      Qualification{"erin", "sem", 0, std::nullopt},                // other instrument
+  };
+  in.bookings = {
+      Booking{"b-past", "xrd", "alice", kNow - 3 * kDay, kNow - 2 * kDay},
+      Booking{"b-yesterday", "xrd", "alice", kNow - kDay / 2, kNow - kDay / 4},
+      Booking{"b-tomorrow", "xrd", "bob", kNow + kDay, kNow + kDay + 3'600'000},
+      Booking{"b-far", "xrd", "bob", kNow + 8 * kDay, kNow + 8 * kDay + 1},
+      Booking{"b-sem", "sem", "erin", kNow, kNow + 1},
+  };
+  return in;
+}
+}  // namespace
+
+TEST_CASE("bundle grants: qualified users' active cards plus admin cards expired and foreign excluded") {
+  auto b = sync::build(inputs(), kNow, 7);
+  CHECK(b.terminal == "t-xrd-01");
+  CHECK(b.version == 7);
+  CHECK(b.issued_ms == kNow);
+  CHECK(b.resource == "xrd");
+  CHECK(b.policy.require_booking);
+
+  std::vector<std::string> cards;
+  for (const auto& g : b.grants) cards.push_back(g.card);
+  CHECK(cards == std::vector<std::string>{"04AA", "04AB", "04BB", "04CC"});  // sorted, normalized
+
+  const auto& bob = b.grants[2];
+  CHECK(bob.user == "bob");
+  CHECK(bob.category == "external");
+  CHECK_FALSE(bob.admin);
+  CHECK(bob.valid_from_ms == kNow + kDay);
+  CHECK(bob.valid_until_ms == kNow + 30 * kDay);
+
+  const auto& root = b.grants[3];
+  CHECK(root.admin);
+  CHECK(root.user == "root");
+  CHECK_FALSE(root.valid_until_ms.has_value());
+}
+
+TEST_CASE("bundle bookings: only this resource from now - 1 day to now + 7 days sorted by start") {
+  auto b = sync::build(inputs(), kNow, 1);
+  std::vector<std::string> ids;
+  for (const auto& s : b.bookings) ids.push_back(s.id);
+  CHECK(ids == std::vector<std::string>{"b-yesterday", "b-tomorrow"});
+  CHECK(b.bookings[1].user == "bob");
+  CHECK(b.bookings[1].end_ms - b.bookings[1].start_ms == 3'600'000);
+}
+
+TEST_CASE("an unknown resource yields a bundle without grants except admins") {
+  auto in = inputs();
+  in.instrument.reset();
+  auto b = sync::build(in, kNow, 1);
+  REQUIRE(b.grants.size() == 1);
+  CHECK(b.grants[0].admin);
+  CHECK_FALSE(b.policy.require_booking);
+}
+
+TEST_CASE("content hash ignores version and issue time but sees every grant change") {
+  auto a = sync::build(inputs(), kNow, 1);
+  auto b = sync::build(inputs(), kNow + 1000, 2);
+  CHECK(sync::content_hash(a) == sync::content_hash(b));
+  auto in = inputs();
+  in.cards.push_back(Card{"04FF", "alice", true});
+  auto c = sync::build(in, kNow, 1);
+  CHECK(sync::content_hash(a) != sync::content_hash(c));
+}

@@ -1,0 +1,288 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../test_support.hpp"
+#include "server/http/api.hpp"
+
+using namespace lg;
+using namespace lg::server;
+using namespace lg::server::test;
+using nlohmann::json;
+
+namespace {
+
+struct ApiFixture {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = open_store(dir);
+  crypto::PrivateKey server_key = new_key();
+  RecordingPublisher pub;
+  SyncService sync{*store, server_key, "demo", pub};
+  int64_t now = ms("2026-01-15T00:00:00Z");
+  http::Api api{*store, &sync, http::ApiSettings{"demo", "0.1.0", "sekret", "Asia/Shanghai", "CNY"},
+                [this] { return now; }};
+
+  http::Response call(const std::string& method, const std::string& target, const std::string& body = "",
+                      const std::string& auth = "Bearer sekret") {
+    return api.handle(http::make_request(method, target, auth, body));
+  }
+  json get(const std::string& target) {
+    auto r = call("GET", target);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+  std::string error_of(const http::Response& r) { return json::parse(r.body).at("error").get<std::string>(); }
+  void post_ok(const std::string& target, const json& body) {
+    auto r = call("POST", target, body.dump());
+    INFO(target << " " << r.body);
+    REQUIRE(r.status == 201);
+  }
+  void seed_http() {
+    post_ok("/api/units", {{"id", "u"}, {"name", "Physics"}});
+    post_ok("/api/labs", {{"id", "l"}, {"name", "XRD lab"}, {"unit", "u"}});
+    post_ok("/api/instruments", {{"id", "inst-xrd"}, {"name", "XRD"}, {"lab", "l"}, {"kind", "instrument"},
+                                 {"require_booking", true}});
+    post_ok("/api/fee-standards",
+            {{"instrument", "inst-xrd"}, {"internal_fen_per_hour", 12000}, {"external_fen_per_hour", 30000}});
+    post_ok("/api/users", {{"id", "alice"}, {"name", "Alice"}, {"category", "internal"}});
+    post_ok("/api/users", {{"id", "bob"}, {"name", "Bob"}, {"category", "external"}});
+    post_ok("/api/cards", {{"uid", "04aa"}, {"user", "alice"}});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("health needs no token - every other /api route needs the bearer token") {
+  ApiFixture f;
+  auto h = f.call("GET", "/api/health", "", "");
+  CHECK(h.status == 200);
+  CHECK(json::parse(h.body) == json{{"ok", true}, {"site", "demo"}, {"version", "0.1.0"}});
+  auto none = f.call("GET", "/api/users", "", "");
+  CHECK(none.status == 401);
+  auto wrong = f.call("GET", "/api/users", "", "Bearer nope");
+  CHECK(wrong.status == 401);
+  CHECK(f.error_of(wrong).find("token") != std::string::npos);
+  CHECK(f.call("POST", "/api/units", R"({"id":"u","name":"x"})", "Basic sekret").status == 401);
+  CHECK(f.store->units()->empty());
+}
+
+TEST_CASE("unknown route 404 wrong method 405") {
+  ApiFixture f;
+  CHECK(f.call("GET", "/api/nope").status == 404);
+  CHECK(f.call("GET", "/elsewhere", "", "").status == 404);
+  CHECK(f.call("DELETE", "/api/users").status == 405);
+  CHECK(f.call("POST", "/api/stats", "{}").status == 405);
+  CHECK(f.call("POST", "/api/health", "{}").status == 405);
+}
+
+TEST_CASE("bad bodies get 400/422 naming the field and change nothing") {
+  ApiFixture f;
+  f.seed_http();
+  auto before = f.get("/api/users");
+
+  auto r = f.call("POST", "/api/users", "{\"id\": ");
+  CHECK(r.status == 400);
+  CHECK(f.error_of(r) == "malformed JSON");
+
+  r = f.call("POST", "/api/users", "[1,2]");
+  CHECK(r.status == 400);
+
+  r = f.call("POST", "/api/users", R"({"name":"Carol","category":"internal"})");
+  CHECK(r.status == 400);
+  CHECK(f.error_of(r) == "missing field: id");
+
+  r = f.call("POST", "/api/users", R"({"id":"carol","name":"Carol","category":"staff"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("category") != std::string::npos);
+
+  r = f.call("POST", "/api/users", R"({"id":"carol!","name":"Carol","category":"internal"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("id") != std::string::npos);
+
+  r = f.call("POST", "/api/users", R"({"id":"carol","name":"Carol","category":"internal","colour":"red"})");
+  CHECK(r.status == 400);
+  CHECK(f.error_of(r) == "unknown field: colour");
+
+  r = f.call("POST", "/api/users", R"({"id":"carol","name":"Carol","category":"internal","unit":"nope"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("unit") == 0);
+
+  r = f.call("POST", "/api/users", R"({"id":"alice","name":"Alice again","category":"external"})");
+  CHECK(r.status == 409);
+
+  CHECK(f.get("/api/users") == before);
+
+  r = f.call("POST", "/api/fee-standards",
+             R"({"instrument":"inst-xrd","internal_fen_per_hour":1.5,"external_fen_per_hour":2})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("internal_fen_per_hour") != std::string::npos);
+  CHECK(f.get("/api/fee-standards")[0]["internal_fen_per_hour"] == 12000);
+
+  r = f.call("POST", "/api/cards", R"({"uid":"04AA","user":"bob"})");  // alice owns it
+  CHECK(r.status == 409);
+  r = f.call("POST", "/api/cards", R"({"uid":"04-AA","user":"bob"})");
+  CHECK(r.status == 422);
+  CHECK(f.get("/api/cards").size() == 1);
+
+  r = f.call("POST", "/api/terminals", R"({"id":"t1","resource":"inst-xrd","public_key":"not a pem"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("public_key") != std::string::npos);
+  CHECK(f.get("/api/terminals").empty());
+}
+
+TEST_CASE("bookings: 201 with an id 409 naming the overlapped booking 422 for end <= start") {
+  ApiFixture f;
+  f.seed_http();
+  auto r = f.call("POST", "/api/bookings",
+                  R"({"instrument":"inst-xrd","user":"alice","start":"2026-01-16T01:00:00Z","end":"2026-01-16T03:00:00Z"})");
+  REQUIRE(r.status == 201);
+  const std::string id = json::parse(r.body).at("id");
+
+  r = f.call("POST", "/api/bookings",
+             R"({"instrument":"inst-xrd","user":"bob","start":"2026-01-16T10:30:00+08:00","end":"2026-01-16T12:00:00+08:00"})");
+  CHECK(r.status == 409);
+  CHECK(json::parse(r.body).at("conflict") == id);
+
+  r = f.call("POST", "/api/bookings",
+             R"({"instrument":"inst-xrd","user":"bob","start":"2026-01-16T03:00:00Z","end":"2026-01-16T03:00:00Z"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("end") != std::string::npos);
+
+  r = f.call("POST", "/api/bookings",
+             R"({"instrument":"inst-xrd","user":"bob","start":"yesterday","end":"2026-01-16T03:00:00Z"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("start") != std::string::npos);
+
+  r = f.call("POST", "/api/bookings",
+             R"({"instrument":"inst-zzz","user":"bob","start":"2026-01-17T03:00:00Z","end":"2026-01-17T04:00:00Z"})");
+  CHECK(r.status == 422);
+
+  auto list = f.get("/api/bookings");
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["start"] == "2026-01-16T01:00:00.000Z");
+}
+
+TEST_CASE("enrolment and authorization changes publish a new signed bundle to the terminal") {
+  ApiFixture f;
+  f.seed_http();
+  auto tk = new_key();
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", tk.public_pem()}});
+  auto msgs = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 1);
+  CHECK(proto::decode_sync(proto::open(msgs[0].payload)->body)->grants.empty());
+
+  f.post_ok("/api/qualifications", {{"user", "alice"}, {"instrument", "inst-xrd"}});
+  msgs = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 2);
+  auto b = proto::decode_sync(proto::open(msgs[1].payload)->body);
+  REQUIRE(b);
+  CHECK(b->version == 2);
+  REQUIRE(b->grants.size() == 1);
+  CHECK(b->grants[0].card == "04AA");
+  CHECK(b->policy.require_booking);
+
+  f.post_ok("/api/bookings", {{"instrument", "inst-xrd"}, {"user", "alice"}, {"start", "2026-01-15T02:00:00Z"},
+                              {"end", "2026-01-15T04:00:00Z"}});
+  msgs = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 3);
+  CHECK(proto::decode_sync(proto::open(msgs[2].payload)->body)->bookings.size() == 1);
+
+  auto terms = f.get("/api/terminals");
+  REQUIRE(terms.size() == 1);
+  CHECK(terms[0]["sync_version"] == 3);
+  CHECK(terms[0]["online"] == false);
+  CHECK(terms[0]["last_seen"].is_null());
+}
+
+TEST_CASE("usage report and charges use month boundaries in Asia/Shanghai") {
+  ApiFixture f;
+  f.seed_http();
+  auto tk = new_key();
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", tk.public_pem()}});
+  // 2026-02-01 00:00 in Shanghai is 2026-01-31T16:00:00Z.
+  const int64_t feb = ms("2026-01-31T16:00:00Z");
+  const int64_t h = 3'600'000;
+  auto out = f.store->commit_batch(
+      batch("t1", {session_end(1, "r1", "s-jan", "04AA", "alice", feb - h, h - 1),      // ends 15:59:59.999Z: January
+                   session_end(2, "r2", "s-feb", "04AA", "alice", feb - h, h),          // ends 16:00Z: February
+                   session_end(3, "r3", "s-feb2", "04BB", "bob", feb, 90 * 60 * 1000)}),  // February, external
+      f.now, "CNY");
+  REQUIRE(out);
+
+  auto feb_rep = f.get("/api/reports/usage?month=2026-02&by=user");
+  CHECK(feb_rep["month"] == "2026-02");
+  CHECK(feb_rep["by"] == "user");
+  CHECK(feb_rep["currency"] == "CNY");
+  REQUIRE(feb_rep["rows"].size() == 2);
+  CHECK(feb_rep["rows"][0] == json{{"key", "alice"}, {"name", "Alice"}, {"sessions", 1}, {"seconds", 3600},
+                                   {"hours", "1.00"}, {"amount_fen", 12000}, {"amount", "120.00"}});
+  CHECK(feb_rep["rows"][1]["amount_fen"] == 45000);  // 1.5 h at 30000 fen/h
+  CHECK(feb_rep["rows"][1]["hours"] == "1.50");
+  CHECK(feb_rep["totals"]["sessions"] == 2);
+  CHECK(feb_rep["totals"]["amount"] == "570.00");
+
+  auto jan = f.get("/api/reports/usage?month=2026-01&by=instrument");
+  REQUIRE(jan["rows"].size() == 1);
+  CHECK(jan["rows"][0]["key"] == "inst-xrd");
+  CHECK(jan["rows"][0]["name"] == "XRD");
+  CHECK(jan["rows"][0]["sessions"] == 1);
+  CHECK(jan["rows"][0]["seconds"] == 3599);
+  CHECK(jan["rows"][0]["amount_fen"] == 12000);  // 3599.999 s at 12000 fen/h rounds to 12000
+
+  auto months = f.get("/api/reports/usage?by=month");
+  REQUIRE(months["rows"].size() == 2);
+  CHECK(months["rows"][0]["key"] == "2026-01");
+  CHECK(months["rows"][1]["key"] == "2026-02");
+  CHECK(months["rows"][1]["sessions"] == 2);
+
+  CHECK(f.get("/api/charges?month=2026-02").size() == 2);
+  CHECK(f.get("/api/charges?month=2026-01").size() == 1);
+  CHECK(f.get("/api/charges?month=2026-03").empty());
+
+  auto bad = f.call("GET", "/api/reports/usage?month=2026-13&by=user");
+  CHECK(bad.status == 422);
+  bad = f.call("GET", "/api/reports/usage?month=2026-02&by=lab");
+  CHECK(bad.status == 422);
+
+  auto sessions = f.get("/api/sessions?user=bob");
+  REQUIRE(sessions.size() == 1);
+  CHECK(sessions[0]["charge"]["amount"] == "450.00");
+  CHECK(sessions[0]["status"] == "closed");
+  CHECK(f.get("/api/sessions?limit=1").size() == 1);
+  CHECK(f.call("GET", "/api/sessions?limit=0").status == 422);
+  CHECK(f.call("GET", "/api/sessions?limit=abc").status == 422);
+
+  auto stats = f.get("/api/stats");
+  CHECK(stats["ingest"]["batches"] == 1);
+  CHECK(stats["ingest"]["records"] == 3);
+  CHECK(stats["rejected"].is_object());
+}
+
+TEST_CASE("access events filter by terminal and decision newest first") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  auto a1 = access(1, "r1", "04AA", "alice");
+  auto a2 = access(2, "r2", "0000", "", proto::Decision::denied);
+  a2.ts_ms += 1000;
+  REQUIRE(f.store->commit_batch(batch("t1", {a1, a2}), f.now, "CNY"));
+  auto all = f.get("/api/access-events");
+  REQUIRE(all.size() == 2);
+  CHECK(all[0]["id"] == "r2");
+  CHECK(all[0]["user"].is_null());
+  auto denied = f.get("/api/access-events?terminal=t1&decision=denied");
+  REQUIRE(denied.size() == 1);
+  CHECK(denied[0]["reason"] == "unknown_card");
+  CHECK(f.get("/api/access-events?terminal=t9").empty());
+  CHECK(f.call("GET", "/api/access-events?decision=maybe").status == 422);
+}
+
+TEST_CASE("make_request splits and decodes the target") {
+  auto r = http::make_request("GET", "/api/sessions?user=a%20b&limit=5&x", "", "");
+  CHECK(r.path == "/api/sessions");
+  CHECK(r.query.at("user") == "a b");
+  CHECK(r.query.at("limit") == "5");
+  CHECK(r.query.at("x").empty());
+  auto bad = http::make_request("GET", "/api/sessions?user=%zz", "", "");
+  CHECK(bad.path.empty());
+}

@@ -1,0 +1,171 @@
+// Shared fixtures for the server's unit tests: a temp data dir with a migrated store,
+// keys, record builders and a publisher that records what would go out.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "labgate/common/crypto.hpp"
+#include "labgate/common/protocol.hpp"
+#include "labgate/common/time.hpp"
+#include "server/store/sqlite_store.hpp"
+#include "server/sync/publisher.hpp"
+
+namespace lg::server::test {
+
+/// A fresh directory removed at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() / ("lg-server-test-" + crypto::uuid4());
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string db() const { return (path / "labgate.db").string(); }
+};
+
+/// Records every publish; can be told to fail.
+struct RecordingPublisher final : Publisher {
+  struct Msg {
+    std::string topic;
+    std::string payload;
+    int qos;
+    bool retained;
+  };
+  std::vector<Msg> sent;
+  bool fail = false;
+  Status publish(const std::string& topic, const std::string& payload, int qos, bool retained) override {
+    if (fail) return Error::invalid("not connected");
+    sent.push_back(Msg{topic, payload, qos, retained});
+    return {};
+  }
+  std::vector<Msg> on(const std::string& topic) const {
+    std::vector<Msg> out;
+    for (const auto& m : sent) {
+      if (m.topic == topic) out.push_back(m);
+    }
+    return out;
+  }
+};
+
+inline int64_t ms(const char* rfc3339) { return *time::parse_utc(rfc3339); }
+
+/// Opens a migrated store in dir, failing the test on error.
+inline std::unique_ptr<SqliteStore> open_store(const TempDir& dir) {
+  auto s = SqliteStore::open(dir.db());
+  if (!s) throw std::runtime_error(s.error().message());
+  return std::move(s).value();
+}
+
+/// A small directory: unit u, lab l, instrument inst-xrd (fee 12000/30000 fen per hour),
+/// door door-1, users alice (internal), bob (external), root (admin), carol (internal, no card),
+/// cards 04AA->alice, 04BB->bob, 04CC->root.
+inline void seed(Store& s, int64_t now = 1'700'000'000'000) {
+  auto must = [](Status st) {
+    if (!st) throw std::runtime_error(st.error().message());
+  };
+  must(s.add_unit(Unit{"u", "Physics", ""}, now));
+  must(s.add_lab(Lab{"l", "XRD lab", "u"}, now));
+  must(s.add_instrument(Instrument{"inst-xrd", "XRD", "l", InstrumentKind::instrument, "A-1", true}, now));
+  must(s.add_instrument(Instrument{"door-1", "Door 1", "l", InstrumentKind::door, "", false}, now));
+  must(s.put_fee_standard(FeeStandard{"inst-xrd", 12000, 30000, "CNY"}, now));
+  must(s.add_user(User{"alice", "Alice", UserCategory::internal, "u", false}, now));
+  must(s.add_user(User{"bob", "Bob", UserCategory::external, "", false}, now));
+  must(s.add_user(User{"root", "Root", UserCategory::internal, "", true}, now));
+  must(s.add_user(User{"carol", "Carol", UserCategory::internal, "", false}, now));
+  must(s.add_card(Card{"04AA", "alice", true}, now));
+  must(s.add_card(Card{"04BB", "bob", true}, now));
+  must(s.add_card(Card{"04CC", "root", true}, now));
+}
+
+/// A terminal to enrol.
+inline Terminal terminal(std::string id, std::string resource, std::string pem) {
+  Terminal t;
+  t.id = std::move(id);
+  t.resource = std::move(resource);
+  t.public_key = std::move(pem);
+  return t;
+}
+
+inline proto::Record access(uint64_t seq, std::string id, std::string card, std::string user = "",
+                            proto::Decision d = proto::Decision::granted) {
+  proto::Record r;
+  r.seq = seq;
+  r.id = std::move(id);
+  r.ts_ms = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  r.clock_synced = true;
+  proto::Access a;
+  a.card = std::move(card);
+  a.user = std::move(user);
+  a.resource = "inst-xrd";
+  a.output = "power";
+  a.decision = d;
+  a.reason = d == proto::Decision::granted ? proto::Reason::qualified : proto::Reason::unknown_card;
+  r.body = a;
+  return r;
+}
+
+inline proto::Record session_start(uint64_t seq, std::string id, std::string session, std::string card,
+                                   std::string user, int64_t start_ms) {
+  proto::Record r;
+  r.seq = seq;
+  r.id = std::move(id);
+  r.ts_ms = start_ms;
+  r.clock_synced = true;
+  proto::SessionStart s;
+  s.session = std::move(session);
+  s.card = std::move(card);
+  s.user = std::move(user);
+  s.resource = "inst-xrd";
+  r.body = s;
+  return r;
+}
+
+inline proto::Record session_end(uint64_t seq, std::string id, std::string session, std::string card,
+                                 std::string user, int64_t start_ms, int64_t duration_ms,
+                                 std::string resource = "inst-xrd") {
+  proto::Record r;
+  r.seq = seq;
+  r.id = std::move(id);
+  r.ts_ms = start_ms + duration_ms;
+  r.clock_synced = true;
+  proto::SessionEnd e;
+  e.session = std::move(session);
+  e.card = std::move(card);
+  e.user = std::move(user);
+  e.resource = std::move(resource);
+  e.start_ms = start_ms;
+  e.end_ms = start_ms + duration_ms;
+  e.duration_ms = duration_ms;
+  e.end_reason = proto::EndReason::swipe_out;
+  r.body = e;
+  return r;
+}
+
+inline proto::EventBatch batch(const std::string& terminal, std::vector<proto::Record> records) {
+  proto::EventBatch b;
+  b.terminal = terminal;
+  b.boot = 1;
+  b.records = std::move(records);
+  return b;
+}
+
+/// The sealed wire form of a batch signed by key with kid.
+inline std::string sealed(const proto::EventBatch& b, const crypto::PrivateKey& key, const std::string& kid) {
+  auto w = proto::seal(proto::encode(b), kid, key);
+  if (!w) throw std::runtime_error(w.error().message());
+  return *w;
+}
+
+inline crypto::PrivateKey new_key() {
+  auto k = crypto::PrivateKey::generate();
+  if (!k) throw std::runtime_error(k.error().message());
+  return std::move(k).value();
+}
+
+}  // namespace lg::server::test
