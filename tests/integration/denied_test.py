@@ -22,7 +22,7 @@ def test_unqualified_and_unknown_cards_are_denied(campus):
     assert by_card["E5E5E5E5"]["user"] == "u-eve", by_card   # server resolves the card's owner
     assert by_card["E5E5E5E5"]["reason"] == "unknown_card"
     assert by_card["DEADBEEF"]["decision"] == "denied"
-    assert campus.server.get("/api/sessions") == []
+    assert campus.server.closed_sessions() == []
     assert campus.server.get("/api/charges") == []
 
 

@@ -204,6 +204,16 @@ client_id = "labgate-server-{site}-{os.getpid()}"
         assert status == 200, f"GET {path} -> {status} {body}"
         return body
 
+    def closed_sessions(self, query=""):
+        """Closed usage sessions, each with amount_fen lifted from its charge (None if uncharged)."""
+        out = []
+        for x in self.get("/api/sessions" + query):
+            if x["status"] != "closed":
+                continue
+            x["amount_fen"] = x["charge"]["amount_fen"] if x.get("charge") else None
+            out.append(x)
+        return out
+
     def post(self, path, body):
         status, out = self.request("POST", path, body)
         assert status in (200, 201), f"POST {path} {body} -> {status} {out}"

@@ -19,9 +19,9 @@ def test_terminal_killed_mid_session_recovers_it(campus):
     r = t.swipe("A1A1A1A1")
     assert r["action"] == "end", r
     wait_until(lambda: not t.sim.coil(0), 5, what="coil off")
-    sessions = wait_until(lambda: campus.server.get("/api/sessions") or None, 20, what="session on server")
+    sessions = wait_until(lambda: campus.server.closed_sessions() or None, 20, what="session on server")
     time.sleep(2.5)
-    sessions = campus.server.get("/api/sessions")
+    sessions = campus.server.closed_sessions()
     assert len(sessions) == 1, sessions
     s = sessions[0]
     assert "recovered" in s["flags"], s
@@ -35,19 +35,20 @@ def test_terminal_killed_with_relay_off_closes_session_with_flag(campus):
     t = campus.terminal()
     assert t.swipe("A1A1A1A1")["action"] == "start"
     wait_until(lambda: t.sim.coil(0), 5, what="coil on")
-    time.sleep(1.5)
+    time.sleep(2.5)
     t.kill9()
     # power to the relay board was lost too: the coil is off when the agent comes back
     t.sim.stop()
     t.sim.start()
     assert not t.sim.coil(0)
     t.start()
-    sessions = wait_until(lambda: campus.server.get("/api/sessions") or None, 20, what="closed session on server")
+    sessions = wait_until(lambda: campus.server.closed_sessions() or None, 20, what="closed session on server")
     s = sessions[0]
     assert len(sessions) == 1
     assert s["end_reason"] == "crash_recovered", s
     assert "crash_closed" in s["flags"], s
-    assert s["duration_ms"] >= 1000, s
+    # closed at the last checkpoint (heartbeat_s = 1): between 1.5 s and the 2.5 s it really ran
+    assert 1400 <= s["duration_ms"] <= 2600, s
     assert not t.sim.coil(0)
 
 
@@ -64,13 +65,13 @@ def test_server_killed_mid_ingest_loses_and_doubles_nothing(campus):
         assert t.swipe("B2B2B2B2")["action"] == "start"
         assert t.swipe("B2B2B2B2")["action"] == "end"
     campus.server.start()
-    wait_until(lambda: len(campus.server.get("/api/sessions?limit=1000")) >= cycles + 5, 60,
+    wait_until(lambda: len(campus.server.closed_sessions("?limit=1000")) >= cycles + 5, 60,
                what="all sessions after server restart")
     wait_until(lambda: campus.terminal_info(t.id).get("outbox_depth") == 0, 40, what="outbox drained")
     time.sleep(2.5)
-    sessions = campus.server.get("/api/sessions?limit=1000")
+    sessions = campus.server.closed_sessions("?limit=1000")
     assert len(sessions) == cycles + 5, len(sessions)
-    assert len({s["session"] for s in sessions}) == cycles + 5
+    assert len({s["id"] for s in sessions}) == cycles + 5
     charges = campus.server.get("/api/charges")
     assert len(charges) == cycles + 5
     rep = campus.server.get("/api/reports/usage?by=user")
