@@ -134,7 +134,7 @@ def main():
                              for tid, t_res in [("t-xrd", "inst-xrd"), ("t-tem", "inst-tem"), ("t-door-em", "door-em")]]
         (root / "campus.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
         say("\n== importing the campus with labgatectl (2 units, 3 labs, 5 instruments + a door, 20 users)")
-        say(ctl(campus, "import", str(root / "campus.json")).rstrip())
+        say("  " + ctl(campus, "import", str(root / "campus.json")).rstrip().splitlines()[-1])
         for t in terms.values():
             t.start()
         for tid in terms:
@@ -142,14 +142,14 @@ def main():
         say("  all three terminals online and holding a signed authorization bundle")
 
         x, tem, door = terms["t-xrd"], terms["t-tem"], terms["t-door-em"]
-        say("\n== 08:00  the morning begins")
+        say("\n== 08:00  the morning begins (in compressed time: sessions last seconds, not hours)")
         swipe(door, "C0DE0003", "u03 Zhang Min", "door strike pulses 3 s")
         swipe(door, "DEADBEEF", "unknown card (visitor)", "door stays locked")
+        swipe(x, "C0DE0007", "u07 Zhao Qiang", "XRD training lapsed yesterday")
         swipe(x, "C0DE0001", "u01 Li Wei", "XRD power on")
         swipe(x, "C0DE0005", "u05 Chen Jing", "XRD busy")
         swipe(tem, "C0DE0004", "u04 Liu Yang", "TEM needs a booking")
         swipe(tem, "C0DE0003", "u03 Zhang Min", "booked 07:50-10:00")
-        swipe(x, "C0DE0007", "u07 Zhao Qiang", "(training lapsed)")
         time.sleep(3)
         say("\n== 08:20  the campus network drops (broker stopped)")
         port = campus.broker.port
