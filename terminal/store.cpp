@@ -6,19 +6,6 @@ namespace lg::terminal {
 
 namespace {
 
-#define LG_TRY(expr)                  \
-  do {                                \
-    auto lg_s_ = (expr);              \
-    if (!lg_s_) return lg_s_.error(); \
-  } while (0)
-
-#define LG_TRY_ASSIGN(var, expr)      \
-  do {                                \
-    auto lg_r_ = (expr);              \
-    if (!lg_r_) return lg_r_.error(); \
-    var = std::move(lg_r_.value());   \
-  } while (0)
-
 constexpr std::string_view kSchema1 = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,

@@ -6,24 +6,10 @@
 #include <fstream>
 #include <sstream>
 
-#include <toml++/toml.h>
 
 namespace lg::terminal {
 
 namespace {
-
-#define LG_TRY_ASSIGN(var, expr)        \
-  do {                                  \
-    auto lg_r_ = (expr);                \
-    if (!lg_r_) return lg_r_.error();   \
-    var = std::move(lg_r_.value());     \
-  } while (0)
-
-#define LG_TRY(expr)                  \
-  do {                                \
-    auto lg_s_ = (expr);              \
-    if (!lg_s_) return lg_s_.error(); \
-  } while (0)
 
 Error key_error(const config::Section& s, std::string_view key, std::string_view what) {
   return Error::invalid(s.path(key) + ": " + std::string(what));
@@ -72,22 +58,7 @@ std::string ModbusEndpoint::describe() const {
 
 namespace {
 
-/// Keys of the [outputs] table (the output names), in file order; empty when absent.
-Result<std::vector<std::string>> output_table_names(std::string_view text, const std::filesystem::path& src) {
-  std::vector<std::string> names;
-  try {
-    toml::table tbl = toml::parse(text, src.string());
-    if (auto* outs = tbl["outputs"].as_table()) {
-      for (const auto& [k, node] : *outs) names.emplace_back(k.str());
-    }
-  } catch (const toml::parse_error& e) {
-    return Error::invalid(src.string() + ": " + std::string(e.description()));
-  }
-  return names;
-}
-
-Result<TerminalConfig> parse_document(const config::Document& doc,
-                                      const std::vector<std::string>& output_names) {
+Result<TerminalConfig> parse_document(const config::Document& doc) {
   TerminalConfig c;
   const config::Section root = doc.root();
   LG_TRY(root.reject_unknown({"terminal", "mqtt", "relay", "meter", "card", "outputs"}));
@@ -163,10 +134,10 @@ Result<TerminalConfig> parse_document(const config::Document& doc,
   LG_TRY_ASSIGN(v, card.integer_or("baud", c.card.baud, 300, 4000000));
   c.card.baud = static_cast<int>(v);
 
-  // [outputs.<name>]: the Section API cannot list keys, so the names come from toml++ directly.
+  // [outputs.<name>]: per-output overrides of the board's fail mode.
   LG_TRY_ASSIGN(sec, root.optional_section("outputs"));
   if (sec) {
-    for (const auto& name : output_names) {
+    for (const auto& name : sec->keys()) {
       config::Section o;
       LG_TRY_ASSIGN(o, sec->section(name));
       LG_TRY(o.reject_unknown({"fail_mode"}));
@@ -183,9 +154,7 @@ Result<TerminalConfig> parse_document(const config::Document& doc,
 Result<TerminalConfig> parse_config(std::string_view text, const std::filesystem::path& source_name) {
   auto doc = config::Document::parse(text, source_name);
   if (!doc) return doc.error();
-  auto names = output_table_names(text, source_name);
-  if (!names) return names.error();
-  return parse_document(*doc, *names);
+  return parse_document(*doc);
 }
 
 Result<TerminalConfig> load_config(const std::filesystem::path& path) {

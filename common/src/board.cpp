@@ -14,11 +14,6 @@ Status take(Result<T> r, T& out) {
   return {};
 }
 
-#define LG_TRY(expr)              \
-  do {                            \
-    if (auto s_ = (expr); !s_) return s_.error(); \
-  } while (0)
-
 Status load_meter(const config::Section& m, const config::Section& root, const Board& b, MeterMap& out) {
   LG_TRY(m.reject_unknown({"model", "unit_id", "voltage", "current", "active_power", "import_energy", "total_energy"}));
   std::string model;

@@ -146,6 +146,12 @@ Result<std::vector<Section>> Section::tables(std::string_view key) const {
   return out;
 }
 
+std::vector<std::string> Section::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : tbl(table_)) out.emplace_back(k.str());
+  return out;
+}
+
 Status Section::reject_unknown(std::initializer_list<std::string_view> known) const {
   for (const auto& [k, v] : tbl(table_)) {
     bool ok = false;

@@ -51,6 +51,9 @@ class Section {
   /// Array of tables ([[key]]); empty if absent; an error if present but not an array of tables.
   Result<std::vector<Section>> tables(std::string_view key) const;
 
+  /// The keys of this table in file order (e.g. the output names under [outputs]).
+  std::vector<std::string> keys() const;
+
   /// Fails naming the first key not in `known` (catches typos such as "prot = 1883").
   Status reject_unknown(std::initializer_list<std::string_view> known) const;
 

@@ -63,3 +63,18 @@ class [[nodiscard]] Status {
 };
 
 }  // namespace lg
+
+/// Returns the error of a Status or Result expression from the enclosing function.
+#define LG_TRY(expr)                   \
+  do {                                 \
+    if (auto lg_try_ = (expr); !lg_try_) \
+      return lg_try_.error();          \
+  } while (0)
+
+/// Assigns the value of a Result expression to var, or returns its error.
+#define LG_TRY_ASSIGN(var, expr)        \
+  do {                                  \
+    auto lg_try_ = (expr);              \
+    if (!lg_try_) return lg_try_.error(); \
+    var = std::move(lg_try_).value();   \
+  } while (0)
