@@ -612,6 +612,7 @@ void Agent::handle_ack(const std::string& payload) {
     resend_deadline_.reset();
   } else if (*n > 0) {
     resend_deadline_ = clock_.steady_ms() + int64_t{cfg_.resend_s} * 1000;  // progress: wait again
+    flush();  // a backlog drains at the pace of acks, not of the tick
   }
 }
 

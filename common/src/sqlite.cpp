@@ -3,8 +3,39 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <unordered_map>
 
 namespace lg::db {
+
+/// Idle compiled statements of one connection, keyed by SQL text. Bounded so that dynamically
+/// built SQL cannot make it grow without limit.
+struct StatementCache {
+  static constexpr std::size_t kMaxIdle = 128;
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle;
+  bool open = true;
+
+  sqlite3_stmt* take(std::string_view sql) {
+    auto it = idle.find(std::string(sql));
+    if (it == idle.end()) return nullptr;
+    sqlite3_stmt* s = it->second;
+    idle.erase(it);
+    return s;
+  }
+  void put(sqlite3_stmt* s) {
+    if (!open || idle.size() >= kMaxIdle) {
+      sqlite3_finalize(s);
+      return;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    idle.emplace(sqlite3_sql(s), s);
+  }
+  void clear() {
+    for (auto& [sql, s] : idle) sqlite3_finalize(s);
+    idle.clear();
+  }
+  ~StatementCache() { clear(); }
+};
 namespace {
 
 class SqliteCategory : public std::error_category {
@@ -35,19 +66,26 @@ bool is_constraint(const Error& e) {
 
 // ------------------------------------------------------------------ Statement
 
-Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+void Statement::release() {
+  if (stmt_ == nullptr) return;
+  if (cache_) cache_->put(stmt_);
+  else sqlite3_finalize(stmt_);
+  stmt_ = nullptr;
 }
 
-Statement::Statement(Statement&& o) noexcept : stmt_(o.stmt_), db_(o.db_), bind_error_(std::move(o.bind_error_)) {
+Statement::~Statement() { release(); }
+
+Statement::Statement(Statement&& o) noexcept
+    : stmt_(o.stmt_), db_(o.db_), cache_(std::move(o.cache_)), bind_error_(std::move(o.bind_error_)) {
   o.stmt_ = nullptr;
 }
 
 Statement& Statement::operator=(Statement&& o) noexcept {
   if (this != &o) {
-    if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+    release();
     stmt_ = o.stmt_;
     db_ = o.db_;
+    cache_ = std::move(o.cache_);
     bind_error_ = std::move(o.bind_error_);
     o.stmt_ = nullptr;
   }
@@ -135,17 +173,28 @@ std::string Statement::column_name(int col) const {
 
 // ------------------------------------------------------------------ Database
 
-Database::~Database() {
-  if (db_ != nullptr) sqlite3_close_v2(db_);
+namespace {
+void close_connection(sqlite3* db, const std::shared_ptr<StatementCache>& cache) {
+  if (cache) {
+    cache->open = false;  // statements still alive finalize themselves
+    cache->clear();
+  }
+  if (db != nullptr) sqlite3_close_v2(db);
 }
+}  // namespace
 
-Database::Database(Database&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) { o.db_ = nullptr; }
+Database::~Database() { close_connection(db_, cache_); }
+
+Database::Database(Database&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), cache_(std::move(o.cache_)) {
+  o.db_ = nullptr;
+}
 
 Database& Database::operator=(Database&& o) noexcept {
   if (this != &o) {
-    if (db_ != nullptr) sqlite3_close_v2(db_);
+    close_connection(db_, cache_);
     db_ = o.db_;
     path_ = std::move(o.path_);
+    cache_ = std::move(o.cache_);
     o.db_ = nullptr;
   }
   return *this;
@@ -154,6 +203,7 @@ Database& Database::operator=(Database&& o) noexcept {
 Result<Database> Database::open(const std::string& path, const Options& opts) {
   Database d;
   d.path_ = path;
+  d.cache_ = std::make_shared<StatementCache>();
   const int flags = (opts.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
                     SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &d.db_, flags, nullptr);
@@ -188,10 +238,13 @@ Status Database::exec(std::string_view sql) {
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {
+  if (cache_) {
+    if (sqlite3_stmt* cached = cache_->take(sql)) return Statement(cached, db_, cache_);
+  }
   sqlite3_stmt* s = nullptr;
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr);
   if (rc != SQLITE_OK) return make_error(rc, db_, "prepare '" + std::string(sql.substr(0, 60)) + "'");
-  return Statement(s, db_);
+  return Statement(s, db_, cache_);
 }
 
 Result<std::optional<int64_t>> Database::query_int(std::string_view sql) {

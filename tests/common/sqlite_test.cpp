@@ -123,3 +123,29 @@ TEST_CASE("two connections writing concurrently both succeed through busy waitin
   auto db = Database::open(path);
   CHECK(**db->query_int("SELECT count(*) FROM items") == 100);
 }
+
+TEST_CASE("re-preparing the same SQL reuses a clean statement; statements may outlive the connection") {
+  auto db = Database::open(temp_db("cache.db"));
+  REQUIRE(migrate(*db, kSchema).ok());
+  for (int i = 0; i < 3; ++i) {
+    auto ins = db->prepare("INSERT INTO items(name, qty) VALUES (?, ?)");
+    REQUIRE(ins);
+    REQUIRE(ins->bind(1, "n" + std::to_string(i)).bind(2, int64_t{i}).run().ok());
+  }
+  {
+    // a statement abandoned mid-iteration comes back reset, without its old bindings
+    auto q = db->prepare("SELECT name FROM items WHERE qty >= ? ORDER BY qty");
+    q->bind(1, int64_t{0});
+    REQUIRE(*q->step());
+  }
+  auto q = db->prepare("SELECT name FROM items WHERE qty >= ? ORDER BY qty");
+  q->bind(1, int64_t{2});
+  REQUIRE(*q->step());
+  CHECK(q->column_text(0) == "n2");
+  CHECK_FALSE(*q->step());
+  // unbound parameter is NULL, not a leftover: no row matches qty >= NULL
+  auto again = db->prepare("SELECT name FROM items WHERE qty >= ? ORDER BY qty");
+  CHECK_FALSE(*again->step());
+  Statement survivor = *db->prepare("SELECT count(*) FROM items");
+  *db = Database{};  // close the connection while a statement is alive
+}

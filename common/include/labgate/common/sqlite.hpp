@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,6 +34,7 @@ struct Options {
 };
 
 class Database;
+struct StatementCache;  // idle prepared statements of one connection (sqlite.cpp)
 
 /// A prepared statement. Bind indices are 1-based, column indices 0-based.
 class Statement {
@@ -73,9 +75,12 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3_stmt* s, sqlite3* db) : stmt_(s), db_(db) {}
+  Statement(sqlite3_stmt* s, sqlite3* db, std::shared_ptr<StatementCache> cache)
+      : stmt_(s), db_(db), cache_(std::move(cache)) {}
+  void release();
   sqlite3_stmt* stmt_ = nullptr;
   sqlite3* db_ = nullptr;
+  std::shared_ptr<StatementCache> cache_;  // where the compiled statement goes back when this one dies
   Status bind_error_;  // first bind failure, reported by step/run
 };
 
@@ -94,7 +99,8 @@ class Database {
 
   /// Executes one or more statements with no parameters.
   Status exec(std::string_view sql);
-  /// Prepares one statement.
+  /// Prepares one statement. Compiled statements are kept per connection and reused when the
+  /// same SQL text is prepared again, so preparing in a hot path costs a lookup, not a compile.
   Result<Statement> prepare(std::string_view sql);
   /// Runs a query expected to yield one integer (e.g. SELECT count(*)); nullopt when no row.
   Result<std::optional<int64_t>> query_int(std::string_view sql);
@@ -107,6 +113,7 @@ class Database {
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::shared_ptr<StatementCache> cache_;
 };
 
 enum class TxKind { deferred, immediate };
