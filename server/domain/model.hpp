@@ -35,6 +35,14 @@ struct Lab {
   std::string unit;
 };
 
+/// Upper bounds of an instrument's access policy (seconds), checked by the API.
+inline constexpr int64_t kMaxEarlyStartS = 24LL * 3600;          ///< 1 day
+inline constexpr int64_t kMaxGraceAfterEndS = 24LL * 3600;       ///< 1 day
+inline constexpr int64_t kMaxOfflineGraceS = 30LL * 24 * 3600;   ///< 30 days
+inline constexpr int64_t kMaxSessionS = 31LL * 24 * 3600;        ///< 31 days (the longest booking)
+
+/// An instrument or door with its access policy. The policy defaults are the protocol's
+/// (proto::Policy): a terminal decides with exactly these values.
 struct Instrument {
   std::string id;
   std::string name;
@@ -42,6 +50,19 @@ struct Instrument {
   InstrumentKind kind = InstrumentKind::instrument;
   std::string asset_no;
   bool require_booking = false;
+  int64_t early_start_s = 900;       ///< a booked user may start this long before the booking
+  int64_t grace_after_end_s = 300;   ///< a booked session is switched off this long after the booking end
+  int64_t offline_grace_s = 86400;   ///< cached grants are honoured this long after the last sync, offline
+  int64_t max_session_s = 0;         ///< limit of a session not bounded by a booking; 0 = none
+};
+
+/// A change of an instrument's access policy: fields left empty keep their value.
+struct InstrumentPolicyPatch {
+  std::optional<bool> require_booking;
+  std::optional<int64_t> early_start_s;
+  std::optional<int64_t> grace_after_end_s;
+  std::optional<int64_t> offline_grace_s;
+  std::optional<int64_t> max_session_s;
 };
 
 /// One hourly fee standard per instrument; rates in integer fen per hour.

@@ -14,7 +14,13 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
   b.version = version;
   b.issued_ms = now_ms;
   b.resource = in.resource;
-  if (in.instrument) b.policy.require_booking = in.instrument->require_booking;
+  if (in.instrument) {
+    b.policy.require_booking = in.instrument->require_booking;
+    b.policy.early_start_s = in.instrument->early_start_s;
+    b.policy.grace_after_end_s = in.instrument->grace_after_end_s;
+    b.policy.offline_grace_s = in.instrument->offline_grace_s;
+    b.policy.max_session_s = in.instrument->max_session_s;
+  }
 
   std::map<std::string, const User*> users;
   for (const auto& u : in.users) users[u.id] = &u;

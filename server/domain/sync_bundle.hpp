@@ -29,7 +29,9 @@ struct Inputs {
 
 /// The bundle: grants = active cards of users holding an unexpired qualification for the
 /// resource, plus every admin user's active cards (admin = true, no validity limits); bookings on
-/// the resource overlapping [now - 1 d, now + 7 d); policy.require_booking from the instrument.
+/// the resource overlapping [now - 1 d, now + 7 d); the policy (require_booking, early_start_s,
+/// grace_after_end_s, offline_grace_s, max_session_s) from the instrument, protocol defaults
+/// when the resource is unknown.
 /// Grants are sorted by card, bookings by start then id.
 proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version);
 

@@ -126,6 +126,18 @@ class Fields {
     }
     return v;
   }
+  /// Optional integer in [min, max]; nullopt when absent (or null).
+  std::optional<int64_t> opt_integer(const char* key, int64_t min, int64_t max) {
+    auto it = obj_.find(key);
+    if (it == obj_.end() || it->is_null()) return std::nullopt;
+    return integer(key, min, max);
+  }
+  /// Optional boolean; nullopt when absent (or null).
+  std::optional<bool> opt_flag(const char* key) {
+    auto it = obj_.find(key);
+    if (it == obj_.end() || it->is_null()) return std::nullopt;
+    return flag(key, false);
+  }
   /// RFC 3339 time as UTC ms; nullopt when optional and absent.
   std::optional<int64_t> time(const char* key, bool required) {
     auto s = str(key, required);
@@ -215,6 +227,32 @@ json charge_json(const Charge& c) {
               {"end", time::format_utc(c.end_ms)}};
 }
 
+json instrument_json(const Instrument& i) {
+  return json{{"id", i.id},
+              {"name", i.name},
+              {"lab", i.lab},
+              {"kind", to_string(i.kind)},
+              {"asset_no", i.asset_no},
+              {"require_booking", i.require_booking},
+              {"early_start_s", i.early_start_s},
+              {"grace_after_end_s", i.grace_after_end_s},
+              {"offline_grace_s", i.offline_grace_s},
+              {"max_session_s", i.max_session_s}};
+}
+
+/// The access-policy fields of a POST /api/instruments or PATCH /api/instruments/{id} body.
+InstrumentPolicyPatch read_policy(Fields& f) {
+  InstrumentPolicyPatch p;
+  p.require_booking = f.opt_flag("require_booking");
+  p.early_start_s = f.opt_integer("early_start_s", 0, kMaxEarlyStartS);
+  p.grace_after_end_s = f.opt_integer("grace_after_end_s", 0, kMaxGraceAfterEndS);
+  p.offline_grace_s = f.opt_integer("offline_grace_s", 0, kMaxOfflineGraceS);
+  p.max_session_s = f.opt_integer("max_session_s", 0, kMaxSessionS);
+  return p;
+}
+
+constexpr std::string_view kInstrumentsPrefix = "/api/instruments/";
+
 json row_json(const report::Row& r) {
   return json{{"key", r.key},         {"name", r.name},
               {"sessions", r.sessions}, {"seconds", r.seconds},
@@ -250,6 +288,13 @@ Response Api::route(const Request& req) {
   }
   if (p.rfind("/api/", 0) == 0 && !token_ok(req.authorization, settings_.admin_token)) {
     return error(401, req.authorization.empty() ? "missing bearer token" : "wrong bearer token");
+  }
+
+  if (p.rfind(kInstrumentsPrefix, 0) == 0) {
+    const std::string id = p.substr(kInstrumentsPrefix.size());
+    if (!proto::valid_id(id)) return error(404, "no such route: " + p);
+    if (req.method != "PATCH") return error(405, "method not allowed");
+    return patch_instrument(req, id);
   }
 
   struct Route {
@@ -291,6 +336,7 @@ Response Api::route(const Request& req) {
 Response Api::store_failure(const Error& e) {
   if (is(e, StoreErrc::conflict)) return error(409, e.reason);
   if (is(e, StoreErrc::unknown_reference)) return error(422, e.reason);
+  if (is(e, StoreErrc::not_allowed)) return error(422, e.reason);
   if (is(e, StoreErrc::not_found)) return error(404, e.reason);
   return error(500, "internal error: " + e.message());
 }
@@ -333,18 +379,37 @@ Response Api::post_instrument(const Request& req) {
   Response bad;
   auto body = parse_body(req, bad);
   if (!body) return bad;
-  Fields f(*body, {"id", "name", "lab", "kind", "asset_no", "require_booking"});
+  Fields f(*body, {"id", "name", "lab", "kind", "asset_no", "require_booking", "early_start_s", "grace_after_end_s",
+                   "offline_grace_s", "max_session_s"});
   Instrument i;
   i.id = f.id("id");
   i.name = f.text("name");
   i.lab = f.id("lab");
   i.kind = kind_from(f.one_of("kind", {"instrument", "door"})).value_or(InstrumentKind::instrument);
   i.asset_no = f.opt_text("asset_no");
-  i.require_booking = f.flag("require_booking", false);
+  const InstrumentPolicyPatch p = read_policy(f);
   if (!f.ok()) return f.response();
+  i.require_booking = p.require_booking.value_or(i.require_booking);
+  i.early_start_s = p.early_start_s.value_or(i.early_start_s);
+  i.grace_after_end_s = p.grace_after_end_s.value_or(i.grace_after_end_s);
+  i.offline_grace_s = p.offline_grace_s.value_or(i.offline_grace_s);
+  i.max_session_s = p.max_session_s.value_or(i.max_session_s);
   if (auto s = store_.add_instrument(i, now_()); !s) return store_failure(s.error());
   resync_resource(i.id);
   return reply(201, json{{"id", i.id}});
+}
+
+Response Api::patch_instrument(const Request& req, const std::string& id) {
+  Response bad;
+  auto body = parse_body(req, bad);
+  if (!body) return bad;
+  Fields f(*body, {"require_booking", "early_start_s", "grace_after_end_s", "offline_grace_s", "max_session_s"});
+  const InstrumentPolicyPatch p = read_policy(f);
+  if (!f.ok()) return f.response();
+  auto updated = store_.update_instrument_policy(id, p, now_());
+  if (!updated) return store_failure(updated.error());
+  resync_resource(id);
+  return reply(200, instrument_json(*updated));
 }
 
 Response Api::post_fee_standard(const Request& req) {
@@ -484,14 +549,7 @@ Response Api::get_list(const std::string& what) {
   } else if (what == "instruments") {
     auto v = store_.instruments();
     if (!v) return fail(v.error());
-    for (const auto& i : *v) {
-      arr.push_back(json{{"id", i.id},
-                         {"name", i.name},
-                         {"lab", i.lab},
-                         {"kind", to_string(i.kind)},
-                         {"asset_no", i.asset_no},
-                         {"require_booking", i.require_booking}});
-    }
+    for (const auto& i : *v) arr.push_back(instrument_json(i));
   } else if (what == "fee-standards") {
     auto v = store_.fee_standards();
     if (!v) return fail(v.error());

@@ -35,6 +35,8 @@ class Api {
   Response post_unit(const Request& req);
   Response post_lab(const Request& req);
   Response post_instrument(const Request& req);
+  /// PATCH /api/instruments/{id}: require_booking and policy fields; 200 with the instrument.
+  Response patch_instrument(const Request& req, const std::string& id);
   Response post_fee_standard(const Request& req);
   Response post_user(const Request& req);
   Response post_card(const Request& req);
@@ -48,7 +50,7 @@ class Api {
   Response get_charges(const Request& req);
   Response get_usage_report(const Request& req);
   Response get_stats();
-  /// 409/422/500 from a store error.
+  /// 409/422/404/500 from a store error.
   Response store_failure(const Error& e);
   void resync_all();
   void resync_resource(const std::string& resource);

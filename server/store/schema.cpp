@@ -169,8 +169,19 @@ CREATE TABLE server_alarms (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{
+// Per-instrument access policy (proto::Policy); the defaults are the protocol's, so existing
+// instruments keep deciding exactly as before.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE instruments ADD COLUMN early_start_s INTEGER NOT NULL DEFAULT 900 CHECK (early_start_s >= 0);
+ALTER TABLE instruments ADD COLUMN grace_after_end_s INTEGER NOT NULL DEFAULT 300 CHECK (grace_after_end_s >= 0);
+ALTER TABLE instruments ADD COLUMN offline_grace_s INTEGER NOT NULL DEFAULT 86400 CHECK (offline_grace_s >= 0);
+ALTER TABLE instruments ADD COLUMN max_session_s INTEGER NOT NULL DEFAULT 0 CHECK (max_session_s >= 0);
+ALTER TABLE instruments ADD COLUMN policy_updated_ms INTEGER;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{
     {1, "initial schema", kV1},
+    {2, "per-instrument access policy", kV2},
 }};
 
 }  // namespace

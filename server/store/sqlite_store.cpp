@@ -3,6 +3,7 @@
 #include "server/store/sqlite_store.hpp"
 
 #include "labgate/common/crypto.hpp"
+#include "labgate/common/time.hpp"
 #include "server/domain/booking_rules.hpp"
 #include "server/store/schema.hpp"
 #include "server/store/sqlite_util.hpp"
@@ -10,6 +11,26 @@
 namespace lg::server {
 
 using namespace store_detail;
+
+namespace {
+
+/// Columns read by instrument_from, in its order.
+constexpr std::string_view kInstrumentCols =
+    "id, name, lab, kind, asset_no, require_booking, early_start_s, grace_after_end_s, offline_grace_s, "
+    "max_session_s";
+
+Instrument instrument_from(db::Statement& r) {
+  Instrument i{r.column_text(0), r.column_text(1), r.column_text(2),
+               kind_from(r.column_text(3)).value_or(InstrumentKind::instrument), r.column_text(4),
+               r.column_int64(5) != 0};
+  i.early_start_s = r.column_int64(6);
+  i.grace_after_end_s = r.column_int64(7);
+  i.offline_grace_s = r.column_int64(8);
+  i.max_session_s = r.column_int64(9);
+  return i;
+}
+
+}  // namespace
 
 SqliteStore::SqliteStore(db::Database d) : db_(std::move(d)) {}
 
@@ -54,13 +75,42 @@ Status SqliteStore::add_instrument(const Instrument& i, int64_t now_ms) {
   LG_TRY_STATUS(require_ref(db_, "labs", "lab", i.lab, "lab"));
   LG_TRY_STATUS(require_absent(db_, "instruments", i.id, "instrument"));
   auto st = db_.prepare(
-      "INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
+      "grace_after_end_s, offline_grace_s, max_session_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, i.id).bind(2, i.name).bind(3, i.lab).bind(4, to_string(i.kind)).bind(5, i.asset_no);
-  st->bind(6, b64(i.require_booking)).bind(7, now_ms);
+  st->bind(6, b64(i.require_booking)).bind(7, now_ms).bind(8, i.early_start_s).bind(9, i.grace_after_end_s);
+  st->bind(10, i.offline_grace_s).bind(11, i.max_session_s);
   LG_TRY_STATUS(st->run());
   return tx.commit();
+}
+
+Result<Instrument> SqliteStore::update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                                         int64_t now_ms) {
+  db::Transaction tx(db_, db::TxKind::immediate);
+  if (!tx.status()) return tx.status().error();
+  auto st = db_.prepare(
+      "UPDATE instruments SET require_booking = COALESCE(?2, require_booking), "
+      "early_start_s = COALESCE(?3, early_start_s), grace_after_end_s = COALESCE(?4, grace_after_end_s), "
+      "offline_grace_s = COALESCE(?5, offline_grace_s), max_session_s = COALESCE(?6, max_session_s), "
+      "policy_updated_ms = ?7 WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind(1, id);
+  if (p.require_booking) st->bind(2, b64(*p.require_booking)); else st->bind_null(2);
+  st->bind(3, p.early_start_s).bind(4, p.grace_after_end_s).bind(5, p.offline_grace_s).bind(6, p.max_session_s);
+  st->bind(7, now_ms);
+  if (auto s = st->run(); !s) return s.error();
+  if (db_.changes() == 0) return store_error(StoreErrc::not_found, "unknown instrument '" + id + "'");
+  auto q = db_.prepare("SELECT " + std::string(kInstrumentCols) + " FROM instruments WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!*row) return store_error(StoreErrc::not_found, "unknown instrument '" + id + "'");
+  Instrument out = instrument_from(*q);
+  q->reset();
+  if (auto s = tx.commit(); !s) return s.error();
+  return out;
 }
 
 Status SqliteStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
@@ -134,6 +184,40 @@ Status SqliteStore::put_qualification(const Qualification& q, int64_t now_ms) {
   return tx.commit();
 }
 
+namespace {
+
+/// not_allowed unless the user may use the instrument for the whole booking: an admin, or a
+/// qualification valid from the booking's start until its end.
+Status require_booking_qualification(db::Database& d, const Booking& b) {
+  auto q = d.prepare(
+      "SELECT u.admin, q.valid_from_ms, q.valid_until_ms FROM users u LEFT JOIN qualifications q "
+      "ON q.user = u.id AND q.instrument = ?2 WHERE u.id = ?1");
+  if (!q) return q.error();
+  q->bind(1, b.user).bind(2, b.instrument);
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!*row) return store_error(StoreErrc::unknown_reference, "user: unknown user '" + b.user + "'");
+  const bool admin = q->column_int64(0) != 0;
+  const bool qualified = !q->column_is_null(1);
+  const int64_t from = qualified ? q->column_int64(1) : 0;
+  const std::optional<int64_t> until = opt_int(*q, 2);
+  q->reset();
+  if (admin) return {};
+  const std::string who = "user " + b.user + " has no ";
+  if (!qualified) {
+    return store_error(StoreErrc::not_allowed, who + "qualification on instrument " + b.instrument);
+  }
+  if (from > b.start_ms || (until && *until < b.end_ms)) {
+    std::string valid = "valid from " + time::format_utc(from) + (until ? " until " + time::format_utc(*until) : "");
+    return store_error(StoreErrc::not_allowed, who + "qualification on instrument " + b.instrument +
+                                                   " covering the booking (" + time::format_utc(b.start_ms) +
+                                                   " to " + time::format_utc(b.end_ms) + "; " + valid + ")");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<BookingOutcome> SqliteStore::create_booking(const Booking& b, int64_t now_ms) {
   // BEGIN IMMEDIATE takes the write lock first, so the overlap check and the insert are one
   // atomic step even against another connection (process or thread) on the same file.
@@ -141,6 +225,7 @@ Result<BookingOutcome> SqliteStore::create_booking(const Booking& b, int64_t now
   if (!tx.status()) return tx.status().error();
   if (auto s = require_ref(db_, "instruments", "instrument", b.instrument, "instrument"); !s) return s.error();
   if (auto s = require_ref(db_, "users", "user", b.user, "user"); !s) return s.error();
+  if (auto s = require_booking_qualification(db_, b); !s) return s.error();
   std::vector<Booking> existing;
   {
     auto q = db_.prepare(
@@ -204,12 +289,6 @@ User user_from(db::Statement& r, int c) {
               r.column_int64(c + 4) != 0};
 }
 
-Instrument instrument_from(db::Statement& r) {
-  return Instrument{r.column_text(0), r.column_text(1), r.column_text(2),
-                    kind_from(r.column_text(3)).value_or(InstrumentKind::instrument), r.column_text(4),
-                    r.column_int64(5) != 0};
-}
-
 Qualification qualification_from(db::Statement& r) {
   return Qualification{r.column_text(0), r.column_text(1), r.column_int64(2), opt_int(r, 3)};
 }
@@ -255,7 +334,7 @@ Result<std::vector<Lab>> SqliteStore::labs() {
 }
 
 Result<std::vector<Instrument>> SqliteStore::instruments() {
-  return list<Instrument>(db_, "SELECT id, name, lab, kind, asset_no, require_booking FROM instruments ORDER BY id",
+  return list<Instrument>(db_, "SELECT " + std::string(kInstrumentCols) + " FROM instruments ORDER BY id",
                           instrument_from);
 }
 
@@ -313,7 +392,7 @@ Result<sync::Inputs> SqliteStore::sync_inputs(const Terminal& t, int64_t now_ms)
   in.terminal = t.id;
   in.resource = t.resource;
   {
-    auto q = db_.prepare("SELECT id, name, lab, kind, asset_no, require_booking FROM instruments WHERE id = ?");
+    auto q = db_.prepare("SELECT " + std::string(kInstrumentCols) + " FROM instruments WHERE id = ?");
     if (!q) return q.error();
     q->bind(1, t.resource);
     auto row = q->step();

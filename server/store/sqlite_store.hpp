@@ -21,6 +21,8 @@ class SqliteStore final : public Store {
   Status add_unit(const Unit& u, int64_t now_ms) override;
   Status add_lab(const Lab& l, int64_t now_ms) override;
   Status add_instrument(const Instrument& i, int64_t now_ms) override;
+  Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                              int64_t now_ms) override;
   Status put_fee_standard(const FeeStandard& f, int64_t now_ms) override;
   Status add_user(const User& u, int64_t now_ms) override;
   Status add_card(const Card& c, int64_t now_ms) override;

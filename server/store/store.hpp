@@ -22,6 +22,7 @@ enum class StoreErrc {
   conflict = 1,           ///< duplicate id, overlapping booking, card owned by someone else
   unknown_reference = 2,  ///< a referenced id does not exist (reason names the field)
   not_found = 3,
+  not_allowed = 4,        ///< a rule refuses the request (booking without qualification); HTTP 422
 };
 
 /// The error category of StoreErrc.
@@ -89,8 +90,12 @@ class Store {
   virtual Status add_unit(const Unit& u, int64_t now_ms) = 0;
   /// Creates a lab under a unit.
   virtual Status add_lab(const Lab& l, int64_t now_ms) = 0;
-  /// Creates an instrument or door in a lab.
+  /// Creates an instrument or door in a lab (with its access policy).
   virtual Status add_instrument(const Instrument& i, int64_t now_ms) = 0;
+  /// Changes an instrument's require_booking and policy fields (those set in p); returns the
+  /// instrument as stored afterwards; not_found if the id is unknown.
+  virtual Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                                      int64_t now_ms) = 0;
   /// Sets (creates or replaces) the instrument's hourly fee standard.
   virtual Status put_fee_standard(const FeeStandard& f, int64_t now_ms) = 0;
   /// Creates a user.
@@ -100,7 +105,9 @@ class Store {
   /// Sets (creates or replaces) a user's qualification on an instrument.
   virtual Status put_qualification(const Qualification& q, int64_t now_ms) = 0;
   /// Creates a booking if it overlaps no other on the instrument (checked and inserted in one
-  /// BEGIN IMMEDIATE transaction). The interval must already be validated.
+  /// BEGIN IMMEDIATE transaction). The interval must already be validated. not_allowed (naming
+  /// the user and instrument) unless the user is an admin or holds a qualification on the
+  /// instrument valid for the whole booking.
   virtual Result<BookingOutcome> create_booking(const Booking& b, int64_t now_ms) = 0;
   /// Enrols a terminal with its public key PEM.
   virtual Status add_terminal(const Terminal& t, int64_t now_ms) = 0;

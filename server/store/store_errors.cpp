@@ -11,6 +11,7 @@ class StoreCategory final : public std::error_category {
       case StoreErrc::conflict: return "conflict";
       case StoreErrc::unknown_reference: return "unknown reference";
       case StoreErrc::not_found: return "not found";
+      case StoreErrc::not_allowed: return "not allowed";
     }
     return "store error";
   }

@@ -219,11 +219,19 @@ client_id = "labgate-server-{site}-{os.getpid()}"
         assert status in (200, 201), f"POST {path} {body} -> {status} {out}"
         return out
 
+    def patch(self, path, body):
+        status, out = self.request("PATCH", path, body)
+        assert status == 200, f"PATCH {path} {body} -> {status} {out}"
+        return out
+
 
 class Terminal(Proc):
     def __init__(self, workdir, term_id, resource, mqtt_uri, server_pub, relay, site=SITE,
-                 output="power", meter=True, extra_toml=""):
+                 output="power", meter=True, extra_toml="", card_device=None):
+        """card_device: read cards from this serial device (`[card] source = "serial"`) instead
+        of the default Unix card socket; swipe() then does not work (write to the device)."""
         self.id = term_id
+        self.card_device = card_device
         self.dir = Path(workdir) / term_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket_path = self.dir / "card.sock"
@@ -233,6 +241,10 @@ class Terminal(Proc):
         else:
             link = f'transport = "tcp"\nhost = "127.0.0.1"\nport = {relay["port"]}'
         meter_toml = f"[meter]\nenabled = true\n{link}\nunit_id = 1\n" if meter else ""
+        if card_device:
+            card_toml = f'[card]\nsource = "serial"\ndevice = "{card_device}"\nbaud = 9600\n'
+        else:
+            card_toml = f'[card]\nsource = "socket"\npath = "{self.socket_path}"\n'
         self.conf.write_text(f"""[terminal]
 id = "{term_id}"
 site = "{site}"
@@ -254,9 +266,7 @@ unit_id = 1
 timeout_ms = 500
 
 {meter_toml}
-[card]
-source = "socket"
-path = "{self.socket_path}"
+{card_toml}
 {extra_toml}""")
         super().__init__(term_id, [str(BIN / "labgate-terminal"), "--config", str(self.conf)], self.dir)
 
@@ -266,6 +276,12 @@ path = "{self.socket_path}"
         return out.stdout
 
     def start(self):
+        if self.card_device:
+            opened = self.log_text().count("reading serial card reader")
+            super().start()
+            wait_until(lambda: self.log_text().count("reading serial card reader") > opened, 20,
+                       what=f"{self.id} serial card reader")
+            return self
         if self.socket_path.exists():
             self.socket_path.unlink()
         super().start()
@@ -301,8 +317,12 @@ class Campus:
             self.dir.mkdir(parents=True, exist_ok=True)
         self.site = site
         self.procs = []
-        self.broker = self.add(Mosquitto(self.dir)).start()
-        self.server = self.add(Server(self.dir, self.broker.uri, site=site)).start()
+        try:
+            self.broker = self.add(Mosquitto(self.dir)).start()
+            self.server = self.add(Server(self.dir, self.broker.uri, site=site)).start()
+        except BaseException:
+            self.close()  # never leave a broker behind when the server cannot start
+            raise
 
     def add(self, proc):
         self.procs.append(proc)
@@ -341,6 +361,15 @@ class Campus:
                    what=f"{term_id} to apply a sync bundle")
         return t
 
+    def wait_synced(self, term_id, above=0, timeout=30):
+        """Waits until the terminal reports (state acl_version) the server's current bundle version,
+        which must be above `above`; returns that version."""
+        def synced():
+            info = self.terminal_info(term_id)
+            v = info.get("sync_version", 0)
+            return v if v > above and info.get("acl_version") == v else None
+        return wait_until(synced, timeout, what=f"{term_id} to apply a bundle above v{above}")
+
     def terminal_info(self, term_id):
         for t in self.server.get("/api/terminals"):
             if t["id"] == term_id:
@@ -349,12 +378,31 @@ class Campus:
 
     def close(self):
         for p in reversed(self.procs):
-            p.stop()
+            try:
+                p.stop()
+            except Exception as e:  # keep stopping the others
+                print(f"could not stop {p.name}: {e}")
         if self.tmp is not None:
             self.tmp.cleanup()
 
     def logs(self):
         return "\n".join(f"===== {p.name}\n{p.log_text()[-4000:]}" for p in self.procs)
+
+
+def iso_ms(epoch_s):
+    """RFC 3339 UTC with milliseconds, as the server writes times: 2026-11-27T08:00:00.000Z."""
+    whole = int(epoch_s)
+    ms = int(round((epoch_s - whole) * 1000))
+    if ms == 1000:
+        whole, ms = whole + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+
+
+def parse_iso_ms(text):
+    """Milliseconds since the epoch of a server time such as 2026-11-27T08:00:00.000Z."""
+    import calendar
+    base, frac = text.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(frac)
 
 
 def charge_fen(duration_ms, rate_fen_per_hour):
@@ -371,15 +419,17 @@ def run(tests):
     for t in tests:
         if only and t.__name__ not in only:
             continue
-        campus = Campus(t.__name__)
+        campus = None
         try:
+            campus = Campus(t.__name__)
             t(campus)
             passed += 1
             print(f"PASS {t.__name__}", flush=True)
         except Exception:
             failed += 1
-            print(f"FAIL {t.__name__}\n{traceback.format_exc()}\n{campus.logs()}", flush=True)
+            print(f"FAIL {t.__name__}\n{traceback.format_exc()}\n{campus.logs() if campus else ''}", flush=True)
         finally:
-            campus.close()
+            if campus:
+                campus.close()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

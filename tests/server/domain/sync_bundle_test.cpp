@@ -95,3 +95,42 @@ TEST_CASE("content hash ignores version and issue time but sees every grant chan
   auto c = sync::build(in, kNow, 1);
   CHECK(sync::content_hash(a) != sync::content_hash(c));
 }
+
+TEST_CASE("bundle policy carries the instrument's access policy, protocol defaults when unknown") {
+  auto in = inputs();
+  in.instrument->early_start_s = 0;
+  in.instrument->grace_after_end_s = 2;
+  in.instrument->offline_grace_s = 60;
+  in.instrument->max_session_s = 7200;
+  auto b = sync::build(in, kNow, 1);
+  CHECK(b.policy.require_booking);
+  CHECK(b.policy.early_start_s == 0);
+  CHECK(b.policy.grace_after_end_s == 2);
+  CHECK(b.policy.offline_grace_s == 60);
+  CHECK(b.policy.max_session_s == 7200);
+  // it survives the wire form the terminal decodes
+  auto decoded = proto::decode_sync(proto::encode(b));
+  REQUIRE(decoded);
+  CHECK(decoded->policy == b.policy);
+
+  // an instrument created without policy fields decides like the protocol defaults
+  auto plain = inputs();
+  plain.instrument->require_booking = false;
+  CHECK(sync::build(plain, kNow, 1).policy == proto::Policy{});
+  auto unknown = inputs();
+  unknown.instrument.reset();
+  CHECK(sync::build(unknown, kNow, 1).policy == proto::Policy{});
+}
+
+TEST_CASE("content hash sees a policy change") {
+  auto a = sync::build(inputs(), kNow, 1);
+  for (int field = 0; field < 4; ++field) {
+    auto in = inputs();
+    if (field == 0) in.instrument->early_start_s += 1;
+    if (field == 1) in.instrument->grace_after_end_s += 1;
+    if (field == 2) in.instrument->offline_grace_s += 1;
+    if (field == 3) in.instrument->max_session_s += 1;
+    CAPTURE(field);
+    CHECK(sync::content_hash(a) != sync::content_hash(sync::build(in, kNow, 1)));
+  }
+}

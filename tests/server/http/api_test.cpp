@@ -133,6 +133,8 @@ TEST_CASE("bad bodies get 400/422 naming the field and change nothing") {
 TEST_CASE("bookings: 201 with an id 409 naming the overlapped booking 422 for end <= start") {
   ApiFixture f;
   f.seed_http();
+  f.post_ok("/api/qualifications", {{"user", "alice"}, {"instrument", "inst-xrd"}});
+  f.post_ok("/api/qualifications", {{"user", "bob"}, {"instrument", "inst-xrd"}});
   auto r = f.call("POST", "/api/bookings",
                   R"({"instrument":"inst-xrd","user":"alice","start":"2026-01-16T01:00:00Z","end":"2026-01-16T03:00:00Z"})");
   REQUIRE(r.status == 201);
@@ -285,4 +287,121 @@ TEST_CASE("make_request splits and decodes the target") {
   CHECK(r.query.at("x").empty());
   auto bad = http::make_request("GET", "/api/sessions?user=%zz", "", "");
   CHECK(bad.path.empty());
+}
+
+TEST_CASE("a booking by a user without a valid qualification is refused with 422 naming user and instrument") {
+  ApiFixture f;
+  f.seed_http();
+  auto r = f.call("POST", "/api/bookings",
+                  R"({"instrument":"inst-xrd","user":"bob","start":"2026-01-16T01:00:00Z","end":"2026-01-16T03:00:00Z"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("bob") != std::string::npos);
+  CHECK(f.error_of(r).find("inst-xrd") != std::string::npos);
+  // trained only from 02:00: the 01:00 booking is still refused, a 02:00 one is fine
+  f.post_ok("/api/qualifications", {{"user", "bob"}, {"instrument", "inst-xrd"}, {"valid_from", "2026-01-16T02:00:00Z"}});
+  r = f.call("POST", "/api/bookings",
+             R"({"instrument":"inst-xrd","user":"bob","start":"2026-01-16T01:00:00Z","end":"2026-01-16T03:00:00Z"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("bob") != std::string::npos);
+  CHECK(f.get("/api/bookings").empty());
+  r = f.call("POST", "/api/bookings",
+             R"({"instrument":"inst-xrd","user":"bob","start":"2026-01-16T02:00:00Z","end":"2026-01-16T03:00:00Z"})");
+  CHECK(r.status == 201);
+}
+
+TEST_CASE("instrument policy fields: set on create, listed, validated with 422 naming the field") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/instruments", {{"id", "inst-tem"}, {"name", "TEM"}, {"lab", "l"}, {"kind", "instrument"},
+                                 {"require_booking", true}, {"early_start_s", 0}, {"grace_after_end_s", 2},
+                                 {"offline_grace_s", 3600}, {"max_session_s", 7200}});
+  auto list = f.get("/api/instruments");
+  REQUIRE(list.size() == 2);
+  CHECK(list[0] == json{{"id", "inst-tem"}, {"name", "TEM"}, {"lab", "l"}, {"kind", "instrument"}, {"asset_no", ""},
+                        {"require_booking", true}, {"early_start_s", 0}, {"grace_after_end_s", 2},
+                        {"offline_grace_s", 3600}, {"max_session_s", 7200}});
+  CHECK(list[1]["early_start_s"] == 900);  // defaults = protocol defaults
+  CHECK(list[1]["grace_after_end_s"] == 300);
+  CHECK(list[1]["offline_grace_s"] == 86400);
+  CHECK(list[1]["max_session_s"] == 0);
+
+  const json base = {{"id", "inst-x"}, {"name", "X"}, {"lab", "l"}, {"kind", "instrument"}};
+  const std::pair<const char*, json> bad[] = {
+      {"early_start_s", -1},          {"early_start_s", 86401},       {"grace_after_end_s", 1.5},
+      {"grace_after_end_s", "300"},   {"offline_grace_s", 2592001},   {"max_session_s", -5},
+      {"max_session_s", 2678401},     {"offline_grace_s", true},      {"early_start_s", 18446744073709551615ULL},
+  };
+  for (const auto& [field, value] : bad) {
+    json body = base;
+    body[field] = value;
+    auto r = f.call("POST", "/api/instruments", body.dump());
+    CAPTURE(body.dump());
+    CHECK(r.status == 422);
+    CHECK(f.error_of(r).find(std::string("invalid field: ") + field) == 0);
+  }
+  CHECK(f.get("/api/instruments").size() == 2);
+  // the upper bounds themselves are accepted
+  json edge = base;
+  edge["early_start_s"] = 86400;
+  edge["grace_after_end_s"] = 86400;
+  edge["offline_grace_s"] = 2592000;
+  edge["max_session_s"] = 2678400;
+  f.post_ok("/api/instruments", edge);
+}
+
+TEST_CASE("PATCH /api/instruments/{id} changes the policy and publishes a new bundle version") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/qualifications", {{"user", "alice"}, {"instrument", "inst-xrd"}});
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  auto msgs = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 1);
+  auto b1 = proto::decode_sync(proto::open(msgs[0].payload)->body);
+  REQUIRE(b1);
+  CHECK(b1->policy == proto::Policy{true, 900, 300, 86400, 0});
+
+  auto r = f.call("PATCH", "/api/instruments/inst-xrd",
+                  R"({"require_booking":false,"grace_after_end_s":2,"offline_grace_s":60})");
+  REQUIRE(r.status == 200);
+  auto body = json::parse(r.body);
+  CHECK(body["id"] == "inst-xrd");
+  CHECK(body["require_booking"] == false);
+  CHECK(body["grace_after_end_s"] == 2);
+  CHECK(body["early_start_s"] == 900);  // untouched
+  CHECK(f.get("/api/instruments")[0] == body);
+
+  msgs = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 2);
+  auto b2 = proto::decode_sync(proto::open(msgs[1].payload)->body);
+  REQUIRE(b2);
+  CHECK(b2->version == b1->version + 1);
+  CHECK(b2->policy == proto::Policy{false, 900, 2, 60, 0});
+  CHECK(b2->grants == b1->grants);
+  CHECK(f.get("/api/terminals")[0]["sync_version"] == b2->version);
+
+  // the same values again: no new version, nothing published
+  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"grace_after_end_s":2})");
+  CHECK(r.status == 200);
+  CHECK(f.pub.on("lg/v1/demo/t1/sync").size() == 2);
+
+  // validation, unknown instrument, unknown field, wrong method, bad id
+  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"max_session_s":-1})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("invalid field: max_session_s") == 0);
+  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"require_booking":"yes"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("require_booking") != std::string::npos);
+  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"name":"renamed"})");
+  CHECK(r.status == 400);
+  CHECK(f.error_of(r) == "unknown field: name");
+  r = f.call("PATCH", "/api/instruments/inst-zzz", R"({"max_session_s":60})");
+  CHECK(r.status == 404);
+  CHECK(f.error_of(r).find("inst-zzz") != std::string::npos);
+  CHECK(f.call("GET", "/api/instruments/inst-xrd").status == 405);
+  CHECK(f.call("POST", "/api/instruments/inst-xrd", "{}").status == 405);
+  CHECK(f.call("PATCH", "/api/instruments/a%20b", "{}").status == 404);
+  CHECK(f.call("PATCH", "/api/instruments/inst-xrd", "{}", "").status == 401);
+  CHECK(f.call("PATCH", "/api/instruments", "{}").status == 405);
+  CHECK(f.get("/api/instruments")[0] == body);  // rejected requests changed nothing
+  CHECK(f.pub.on("lg/v1/demo/t1/sync").size() == 2);
 }

@@ -10,10 +10,20 @@ using namespace lg;
 using namespace lg::server;
 using namespace lg::server::test;
 
+namespace {
+/// alice and bob may use inst-xrd, bob also door-1 (bookings need a qualification).
+void qualify(Store& s) {
+  for (const auto& [user, inst] : {std::pair{"alice", "inst-xrd"}, {"bob", "inst-xrd"}, {"bob", "door-1"}}) {
+    if (!s.put_qualification(Qualification{user, inst, 0, std::nullopt}, 0)) throw std::runtime_error("qualify");
+  }
+}
+}  // namespace
+
 TEST_CASE("create_booking refuses overlaps on the same instrument and names the conflict") {
   TempDir dir;
   auto store = open_store(dir);
   seed(*store);
+  qualify(*store);
   const int64_t t0 = ms("2026-03-02T01:00:00Z");
   const int64_t h = 3'600'000;
 
@@ -59,6 +69,7 @@ TEST_CASE("two connections racing for one slot from two threads: exactly one boo
   {
     auto store = open_store(dir);
     seed(*store);
+    qualify(*store);
   }
   constexpr int kSlots = 25;
   const int64_t base = ms("2026-04-01T00:00:00Z");
@@ -108,4 +119,45 @@ TEST_CASE("two connections racing for one slot from two threads: exactly one boo
   CHECK(all->size() == kSlots);
   // and no two stored bookings overlap
   for (std::size_t i = 0; i + 1 < all->size(); ++i) CHECK((*all)[i].end_ms <= (*all)[i + 1].start_ms);
+}
+
+TEST_CASE("a booking needs a qualification on the instrument valid for the whole booking") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  const int64_t t0 = ms("2026-03-02T01:00:00Z");
+  const int64_t h = 3'600'000;
+
+  // carol holds no qualification at all
+  auto none = store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0);
+  REQUIRE_FALSE(none);
+  CHECK(is(none.error(), StoreErrc::not_allowed));
+  CHECK(none.error().reason.find("carol") != std::string::npos);
+  CHECK(none.error().reason.find("inst-xrd") != std::string::npos);
+
+  // a qualification on another instrument does not count
+  REQUIRE(store->put_qualification(Qualification{"carol", "door-1", 0, std::nullopt}, t0));
+  CHECK_FALSE(store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0));
+
+  // valid only from the middle of the booking, or lapsing before its end: refused
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", t0 + h / 2, std::nullopt}, t0));
+  auto early = store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0);
+  REQUIRE_FALSE(early);
+  CHECK(is(early.error(), StoreErrc::not_allowed));
+  CHECK(early.error().reason.find("carol") != std::string::npos);
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", 0, t0 + h / 2}, t0));
+  CHECK_FALSE(store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0));
+  CHECK(store->bookings()->empty());
+
+  // lapsing exactly at the booking's end (valid_until is exclusive) is enough
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", t0, t0 + h}, t0));
+  auto ok = store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0);
+  REQUIRE(ok);
+  CHECK_FALSE(ok->id.empty());
+
+  // an admin may use every instrument (the terminals grant admins everywhere) and may book it
+  auto admin = store->create_booking(Booking{"", "inst-xrd", "root", t0 + h, t0 + 2 * h}, t0);
+  REQUIRE(admin);
+  CHECK_FALSE(admin->id.empty());
+  CHECK(store->bookings()->size() == 2);
 }

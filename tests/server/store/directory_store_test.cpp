@@ -70,3 +70,75 @@ TEST_CASE("fee standard and qualification are replaced not duplicated") {
   REQUIRE(q->size() == 1);
   CHECK(q->front().valid_until_ms == 10);
 }
+
+TEST_CASE("an instrument's access policy is stored, listed and changed field by field") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  Instrument tem{"inst-tem", "TEM", "l", InstrumentKind::instrument, "", true};
+  tem.early_start_s = 0;
+  tem.grace_after_end_s = 2;
+  tem.offline_grace_s = 3600;
+  tem.max_session_s = 14400;
+  REQUIRE(store->add_instrument(tem, 0));
+  auto all = store->instruments();
+  REQUIRE(all);
+  REQUIRE(all->size() == 3);
+  const Instrument& got = (*all)[1];
+  REQUIRE(got.id == "inst-tem");
+  CHECK(got.require_booking);
+  CHECK(got.early_start_s == 0);
+  CHECK(got.grace_after_end_s == 2);
+  CHECK(got.offline_grace_s == 3600);
+  CHECK(got.max_session_s == 14400);
+  const Instrument& door = (*all)[0];
+  CHECK(door.early_start_s == 900);  // defaults
+  CHECK(door.grace_after_end_s == 300);
+  CHECK(door.offline_grace_s == 86400);
+  CHECK(door.max_session_s == 0);
+
+  InstrumentPolicyPatch p;
+  p.require_booking = false;
+  p.offline_grace_s = 2;
+  auto changed = store->update_instrument_policy("inst-tem", p, 5);
+  REQUIRE(changed);
+  CHECK_FALSE(changed->require_booking);
+  CHECK(changed->offline_grace_s == 2);
+  CHECK(changed->early_start_s == 0);  // untouched
+  CHECK(changed->grace_after_end_s == 2);
+  CHECK(changed->max_session_s == 14400);
+  CHECK(store->instruments()->at(1).offline_grace_s == 2);
+
+  auto missing = store->update_instrument_policy("nope", p, 5);
+  REQUIRE_FALSE(missing);
+  CHECK(is(missing.error(), StoreErrc::not_found));
+  CHECK(missing.error().reason.find("nope") != std::string::npos);
+}
+
+TEST_CASE("migration 2 gives instruments of a version-1 database the protocol's default policy") {
+  TempDir dir;
+  {
+    // a database as the first release left it: only migration 1
+    db::Options opts;
+    opts.foreign_keys = true;
+    auto d = db::Database::open(dir.db(), opts);
+    REQUIRE(d);
+    REQUIRE(db::migrate(*d, schema::migrations().first(1)));
+    REQUIRE(d->exec("INSERT INTO units(id, name, created_ms) VALUES ('u', 'U', 0);"
+                    "INSERT INTO labs(id, name, unit, created_ms) VALUES ('l', 'L', 'u', 0);"
+                    "INSERT INTO instruments(id, name, lab, kind, require_booking, created_ms) "
+                    "VALUES ('old', 'Old', 'l', 'instrument', 1, 0);"));
+  }
+  auto store = open_store(dir);
+  CHECK(*db::schema_version(store->database()) == 2);
+  auto all = store->instruments();
+  REQUIRE(all);
+  REQUIRE(all->size() == 1);
+  CHECK(all->front().require_booking);
+  CHECK(all->front().early_start_s == 900);
+  CHECK(all->front().grace_after_end_s == 300);
+  CHECK(all->front().offline_grace_s == 86400);
+  CHECK(all->front().max_session_s == 0);
+  // negative durations cannot be stored even bypassing the API
+  CHECK_FALSE(store->database().exec("UPDATE instruments SET grace_after_end_s = -1"));
+}

@@ -1,0 +1,99 @@
+"""An instrument that needs a booking: the booked user gets power for the booking plus the grace
+period and the terminal switches it off by itself; nobody without a booking gets in; a booking
+made while the terminal runs reaches it and grants."""
+import time
+
+from harness import iso_ms, parse_iso_ms, run, wait_until
+
+GRACE_S = 2
+
+
+def book(campus, user, start_s, end_s):
+    return campus.server.post("/api/bookings", {"instrument": "inst-xrd", "user": user,
+                                                "start": iso_ms(start_s), "end": iso_ms(end_s)})["id"]
+
+
+def test_booked_session_ends_by_itself_after_booking_end_plus_grace(campus):
+    campus.seed(require_booking=True)
+    inst = campus.server.patch("/api/instruments/inst-xrd", {"early_start_s": 0, "grace_after_end_s": GRACE_S})
+    assert inst["require_booking"] is True and inst["grace_after_end_s"] == GRACE_S, inst
+    t = campus.terminal()
+    v0 = campus.wait_synced(t.id)
+
+    # qualified, but no booking
+    r = t.swipe("B2B2B2B2")
+    assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
+
+    # a booking from now for ~4 s, made while the terminal runs: a new bundle version reaches it
+    start = time.time()
+    end = start + 4.0
+    booking = book(campus, "u-alice", start, end)
+    campus.wait_synced(t.id, above=v0)
+    r = t.swipe("A1A1A1A1")
+    swiped = time.time()
+    assert swiped < end, "setting up took longer than the booking; the test cannot say anything"
+    assert (r["decision"], r["reason"], r["action"]) == ("granted", "booked", "start"), r
+    wait_until(lambda: t.sim.coil(0), 5, what="coil on")
+
+    # qualified Bob still has no booking (and Alice holds the instrument)
+    assert t.swipe("B2B2B2B2")["decision"] == "denied"
+
+    # no swipe-out: the terminal switches off by itself after booking end + grace
+    wait_until(lambda: not t.sim.coil(0), end - time.time() + GRACE_S + 15, what="coil off after end + grace")
+    off_at = time.time()
+    assert off_at >= end + GRACE_S - 0.5, f"switched off {end + GRACE_S - off_at:.1f} s before end + grace"
+
+    sessions = wait_until(lambda: campus.server.closed_sessions(), 20, what="closed session on the server")
+    assert len(sessions) == 1, sessions
+    s = sessions[0]
+    assert s["user"] == "u-alice" and s["booking"] == booking, s
+    assert s["end_reason"] == "booking_end", s
+    # the session ran from the swipe to booking end + grace (checked once a second)
+    expected_ms = (end + GRACE_S - swiped) * 1000
+    assert expected_ms - 1500 <= s["duration_ms"] <= expected_ms + 5000, (s["duration_ms"], expected_ms)
+    assert parse_iso_ms(s["end"]) >= int((end + GRACE_S) * 1000) - 50, (s["end"], iso_ms(end + GRACE_S))
+    assert s["charge"] is not None and s["charge"]["amount_fen"] >= 0, s
+
+    # after the booking (and the grace) Alice is refused again
+    r = t.swipe("A1A1A1A1")
+    assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
+    assert not t.sim.coil(0)
+
+
+def test_a_booking_made_after_the_terminal_started_grants(campus):
+    campus.seed(require_booking=True)
+    campus.server.patch("/api/instruments/inst-xrd", {"early_start_s": 0, "grace_after_end_s": GRACE_S})
+    t = campus.terminal()
+    v0 = campus.wait_synced(t.id)
+    r = t.swipe("B2B2B2B2")
+    assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
+
+    now = time.time()
+    booking = book(campus, "u-bob", now, now + 120)
+    v1 = campus.wait_synced(t.id, above=v0)
+    assert v1 > v0
+    r = t.swipe("B2B2B2B2")
+    assert (r["decision"], r["reason"], r["action"]) == ("granted", "booked", "start"), r
+    wait_until(lambda: t.sim.coil(0), 5, what="coil on")
+    # a qualified user without a booking is still refused
+    assert t.swipe("A1A1A1A1")["decision"] == "denied"
+    r = t.swipe("B2B2B2B2")
+    assert r["action"] == "end", r
+    wait_until(lambda: not t.sim.coil(0), 5, what="coil off")
+
+    # an untrained user cannot book at all
+    status, out = campus.server.request("POST", "/api/bookings", {
+        "instrument": "inst-xrd", "user": "u-eve", "start": iso_ms(now + 200), "end": iso_ms(now + 300)})
+    assert status == 422 and "u-eve" in out["error"] and "inst-xrd" in out["error"], (status, out)
+
+    events = wait_until(lambda: (lambda e: e if len(e) >= 4 else None)(
+        campus.server.get(f"/api/access-events?terminal={t.id}")), 20, what="access events on the server")
+    granted = [e for e in events if e["decision"] == "granted" and e["reason"] == "booked"]
+    assert len(granted) == 1 and granted[0]["booking"] == booking, events
+    sessions = wait_until(lambda: campus.server.closed_sessions(), 20, what="closed session")
+    assert sessions[0]["booking"] == booking and sessions[0]["end_reason"] == "swipe_out", sessions
+
+
+if __name__ == "__main__":
+    run([test_booked_session_ends_by_itself_after_booking_end_plus_grace,
+         test_a_booking_made_after_the_terminal_started_grants])
