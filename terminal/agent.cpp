@@ -105,6 +105,20 @@ void Agent::relay_fault(const std::string& detail) {
   if (auto s = store_.append(rec); !s) log::error(kLog, "cannot record alarm: " + s.error().message());
 }
 
+void Agent::record_output_fault(const DecisionResult& d, const std::string& card, const std::string& detail,
+                                const std::optional<std::string>& drop_session) {
+  log::error(kLog, "relay fault: " + detail);
+  DecisionResult fault = d;
+  fault.decision = proto::Decision::denied;
+  fault.reason = proto::Reason::output_fault;
+  auto denied = make_record(access_from(fault, card));
+  auto alarm = make_record(proto::Alarm{"relay_fault", detail.substr(0, proto::kMaxField)});
+  Commit c;
+  c.records = {&denied, &alarm};
+  if (drop_session) c.delete_session = *drop_session;
+  if (auto st = store_.commit(c); !st) log::error(kLog, "cannot record relay fault: " + st.error().message());
+}
+
 // ---------------------------------------------------------------- start-up and recovery
 
 Status Agent::start() {
@@ -335,16 +349,7 @@ SwipeReply Agent::start_session(const std::string& card, const DecisionResult& d
 
   // 2. Act.
   if (auto st = coils_.write(out->coil, true); !st) {
-    DecisionResult fault = d;
-    fault.decision = proto::Decision::denied;
-    fault.reason = proto::Reason::output_fault;
-    auto denied = make_record(access_from(fault, card));
-    auto alarm = make_record(proto::Alarm{"relay_fault", ("switch on: " + st.error().message()).substr(0, proto::kMaxField)});
-    Commit c2;
-    c2.records = {&denied, &alarm};
-    c2.delete_session = s.id;
-    if (auto st2 = store_.commit(c2); !st2) log::error(kLog, "cannot record relay fault: " + st2.error().message());
-    log::error(kLog, "relay fault switching on coil " + std::to_string(out->coil) + ": " + st.error().message());
+    record_output_fault(d, card, "switch on coil " + std::to_string(out->coil) + ": " + st.error().message(), s.id);
     reply.decision = proto::Decision::denied;
     reply.reason = proto::Reason::output_fault;
     return reply;
@@ -383,14 +388,7 @@ SwipeReply Agent::pulse(const std::string& card, const DecisionResult& d) {
     return reply;
   }
   if (auto st = coils_.write(out->coil, true); !st) {
-    DecisionResult fault = d;
-    fault.decision = proto::Decision::denied;
-    fault.reason = proto::Reason::output_fault;
-    auto denied = make_record(access_from(fault, card));
-    auto alarm = make_record(proto::Alarm{"relay_fault", ("pulse: " + st.error().message()).substr(0, proto::kMaxField)});
-    Commit c;
-    c.records = {&denied, &alarm};
-    if (auto st2 = store_.commit(c); !st2) log::error(kLog, "cannot record relay fault: " + st2.error().message());
+    record_output_fault(d, card, "pulse: " + st.error().message(), std::nullopt);
     reply.reason = proto::Reason::output_fault;
     return reply;
   }

@@ -149,6 +149,10 @@ class Agent {
   void recover(OpenSession s);
   void close_crashed(const OpenSession& s, const board::Output* out, bool coil_on);
   void relay_fault(const std::string& detail);
+  /// After a failed switch-on: records the decision as denied output_fault plus a relay_fault
+  /// alarm in one commit, dropping the open-session row written before acting (if any).
+  void record_output_fault(const DecisionResult& d, const std::string& card, const std::string& detail,
+                           const std::optional<std::string>& drop_session);
   const board::Output* output() const;
   bool pulse_output() const;
   void publish_state();

@@ -86,34 +86,46 @@ std::optional<Ingest::Authentic> Ingest::authenticate(const std::string& topic, 
   return Authentic{std::move(parts).value(), std::move(env).value(), term};
 }
 
-EventResult Ingest::on_event(const std::string& topic, const std::string& payload, int64_t now_ms) {
-  EventResult res;
+template <typename Body, typename Res>
+std::optional<std::pair<Ingest::Authentic, Body>> Ingest::screen(const std::string& topic, const std::string& payload,
+                                                                 proto::Channel channel,
+                                                                 Result<Body> (*decode)(std::string_view), Res& res) {
   std::string reason;
   std::string detail;
-  auto a = authenticate(topic, payload, proto::Channel::evt, reason, detail);
+  auto a = authenticate(topic, payload, channel, reason, detail);
   if (!a) {
     if (reason == "storage") {
-      log::error(kLog, "evt on " + topic + ": " + detail);
+      log::error(kLog, std::string(proto::to_string(channel)) + " on " + topic + ": " + detail);
       res.verdict = Verdict::failed;
       res.reason = detail;
-      return res;
+    } else {
+      reject(topic, reason, detail);
+      res.reason = reason;
     }
-    reject(topic, reason, detail);
-    res.reason = reason;
-    return res;
+    return std::nullopt;
   }
   res.terminal = a->terminal.id;
-  auto batch = proto::decode_event_batch(a->env.body);
-  if (!batch) {
-    reject(topic, "bad_body", batch.error().message());
+  auto body = decode(a->env.body);
+  if (!body) {
+    reject(topic, "bad_body", body.error().message());
     res.reason = "bad_body";
-    return res;
+    return std::nullopt;
   }
-  if (batch->terminal != a->terminal.id) {
-    reject(topic, "terminal_mismatch", "batch of terminal '" + batch->terminal.substr(0, proto::kMaxField) + "'");
+  if (body->terminal != a->terminal.id) {
+    reject(topic, "terminal_mismatch",
+           std::string(proto::to_string(channel)) + " of terminal '" + body->terminal.substr(0, proto::kMaxField) + "'");
     res.reason = "terminal_mismatch";
-    return res;
+    return std::nullopt;
   }
+  return std::make_pair(std::move(*a), std::move(body).value());
+}
+
+EventResult Ingest::on_event(const std::string& topic, const std::string& payload, int64_t now_ms) {
+  EventResult res;
+  auto screened = screen(topic, payload, proto::Channel::evt, &proto::decode_event_batch, res);
+  if (!screened) return res;
+  const Authentic* a = &screened->first;
+  const proto::EventBatch* batch = &screened->second;
   auto out = store_.commit_batch(*batch, now_ms, currency_);
   if (!out) {
     log::error(kLog, "commit of " + std::to_string(batch->records.size()) + " records from " + a->terminal.id +
@@ -142,32 +154,10 @@ EventResult Ingest::on_event(const std::string& topic, const std::string& payloa
 
 StateResult Ingest::on_state(const std::string& topic, const std::string& payload, int64_t now_ms) {
   StateResult res;
-  std::string reason;
-  std::string detail;
-  auto a = authenticate(topic, payload, proto::Channel::state, reason, detail);
-  if (!a) {
-    if (reason == "storage") {
-      log::error(kLog, "state on " + topic + ": " + detail);
-      res.verdict = Verdict::failed;
-      res.reason = detail;
-      return res;
-    }
-    reject(topic, reason, detail);
-    res.reason = reason;
-    return res;
-  }
-  res.terminal = a->terminal.id;
-  auto st = proto::decode_state(a->env.body);
-  if (!st) {
-    reject(topic, "bad_body", st.error().message());
-    res.reason = "bad_body";
-    return res;
-  }
-  if (st->terminal != a->terminal.id) {
-    reject(topic, "terminal_mismatch", "state of terminal '" + st->terminal.substr(0, proto::kMaxField) + "'");
-    res.reason = "terminal_mismatch";
-    return res;
-  }
+  auto screened = screen(topic, payload, proto::Channel::state, &proto::decode_state, res);
+  if (!screened) return res;
+  const Authentic* a = &screened->first;
+  const proto::State* st = &screened->second;
   auto out = store_.apply_state(StateUpdate{*st, now_ms});
   if (!out) {
     log::error(kLog, "state of " + a->terminal.id + " not stored: " + out.error().message());

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/protocol.hpp"
@@ -64,6 +65,12 @@ class Ingest {
   /// Checks everything up to the signature; on rejection fills reason and detail.
   std::optional<Authentic> authenticate(const std::string& topic, const std::string& payload, proto::Channel channel,
                                         std::string& reason, std::string& detail);
+  /// Authenticates and decodes one message of `channel` and checks that its body names the
+  /// topic's terminal. On failure logs, counts, fills res (verdict, reason) and returns nullopt.
+  template <typename Body, typename Res>
+  std::optional<std::pair<Authentic, Body>> screen(const std::string& topic, const std::string& payload,
+                                                   proto::Channel channel,
+                                                   Result<Body> (*decode)(std::string_view), Res& res);
   /// Logs and counts a rejection.
   void reject(const std::string& topic, const std::string& reason, const std::string& detail);
 

@@ -57,7 +57,7 @@ class BatchWriter {
     if (!ins) return ins.error();
     ins->bind(1, terminal_).bind(2, static_cast<int64_t>(r.seq)).bind(3, r.id).bind(4, proto::to_string(r.kind()));
     ins->bind(5, r.ts_ms).bind(6, b64(r.clock_synced)).bind(7, proto::encode(r)).bind(8, now_ms_);
-    LG_TRY_STATUS(ins->run());
+    LG_TRY(ins->run());
     out_.inserted += 1;
     return std::visit([&](const auto& body) { return effect(r, body); }, r.body);
   }
@@ -69,7 +69,7 @@ class BatchWriter {
     auto st = db_.prepare("INSERT INTO server_alarms(terminal, code, detail, ts_ms) VALUES (?, ?, ?, ?)");
     if (!st) return st.error();
     st->bind(1, terminal_).bind(2, reason).bind(3, detail).bind(4, now_ms_);
-    LG_TRY_STATUS(st->run());
+    LG_TRY(st->run());
     (void)r;
     return bump_rejection(db_, reason, 1);
   }
@@ -181,7 +181,7 @@ class BatchWriter {
       if (!st) return st.error();
       st->bind(1, who).bind(2, e.end_ms).bind(3, e.duration_ms).bind(4, e.energy_wh);
       st->bind(5, proto::to_string(e.end_reason)).bind(6, join_flags(e.flags)).bind(7, r.id).bind(8, e.session);
-      LG_TRY_STATUS(st->run());
+      LG_TRY(st->run());
     } else {
       auto st = db_.prepare(
           "INSERT INTO usage_sessions(id, terminal, resource, user, card, booking, start_ms, end_ms, duration_ms, "
@@ -191,7 +191,7 @@ class BatchWriter {
       st->bind(5, proto::normalize_card(e.card)).bind(6, e.booking).bind(7, e.start_ms).bind(8, e.end_ms);
       st->bind(9, e.duration_ms).bind(10, e.energy_wh).bind(11, proto::to_string(e.end_reason));
       st->bind(12, join_flags(e.flags)).bind(13, r.id);
-      LG_TRY_STATUS(st->run());
+      LG_TRY(st->run());
     }
 
     billing::ChargeInput in;
@@ -216,7 +216,7 @@ class BatchWriter {
     st->bind(1, c.id).bind(2, c.session).bind(3, c.instrument).bind(4, c.user).bind(5, c.category);
     st->bind(6, c.rate_fen_per_hour).bind(7, c.duration_ms).bind(8, c.amount_fen).bind(9, c.currency);
     st->bind(10, join_flags(c.flags)).bind(11, c.end_ms).bind(12, now_ms_);
-    LG_TRY_STATUS(st->run());
+    LG_TRY(st->run());
     if (db_.changes() > 0) out_.charges.push_back(c.id);
     return {};
   }
@@ -255,11 +255,11 @@ Result<IngestOutcome> SqliteStore::commit_batch(const proto::EventBatch& batch, 
   IngestOutcome out;
   BatchWriter w(db_, batch.terminal, resource, now_ms, default_currency, out);
   for (const auto& r : batch.records) {
-    LG_TRY_STATUS(w.record(r));
+    LG_TRY(w.record(r));
   }
-  LG_TRY_STATUS(bump_counter(db_, "batches", 1));
-  LG_TRY_STATUS(bump_counter(db_, "records", out.inserted));
-  LG_TRY_STATUS(bump_counter(db_, "duplicates", out.duplicates));
+  LG_TRY(bump_counter(db_, "batches", 1));
+  LG_TRY(bump_counter(db_, "records", out.inserted));
+  LG_TRY(bump_counter(db_, "duplicates", out.duplicates));
 
   // Advance the contiguous acked seq over whatever is stored (a gap filled now moves it far).
   {
@@ -277,8 +277,8 @@ Result<IngestOutcome> SqliteStore::commit_batch(const proto::EventBatch& batch, 
   auto st = db_.prepare("UPDATE terminals SET acked_seq = ?, last_seen_ms = ? WHERE id = ?");
   if (!st) return st.error();
   st->bind(1, static_cast<int64_t>(acked)).bind(2, now_ms).bind(3, batch.terminal);
-  LG_TRY_STATUS(st->run());
-  LG_TRY_STATUS(tx.commit());
+  LG_TRY(st->run());
+  LG_TRY(tx.commit());
   out.acked_seq = acked;
   return out;
 }

@@ -46,34 +46,34 @@ Status SqliteStore::add_unit(const Unit& u, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
   if (!u.parent.empty()) {
-    LG_TRY_STATUS(require_ref(db_, "units", "parent", u.parent, "unit"));
+    LG_TRY(require_ref(db_, "units", "parent", u.parent, "unit"));
   }
-  LG_TRY_STATUS(require_absent(db_, "units", u.id, "unit"));
+  LG_TRY(require_absent(db_, "units", u.id, "unit"));
   auto st = db_.prepare("INSERT INTO units(id, name, parent, created_ms) VALUES (?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, u.id).bind(2, u.name).bind(4, now_ms);
   if (u.parent.empty()) st->bind_null(3); else st->bind(3, u.parent);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
 Status SqliteStore::add_lab(const Lab& l, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
-  LG_TRY_STATUS(require_ref(db_, "units", "unit", l.unit, "unit"));
-  LG_TRY_STATUS(require_absent(db_, "labs", l.id, "lab"));
+  LG_TRY(require_ref(db_, "units", "unit", l.unit, "unit"));
+  LG_TRY(require_absent(db_, "labs", l.id, "lab"));
   auto st = db_.prepare("INSERT INTO labs(id, name, unit, created_ms) VALUES (?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, l.id).bind(2, l.name).bind(3, l.unit).bind(4, now_ms);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
 Status SqliteStore::add_instrument(const Instrument& i, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
-  LG_TRY_STATUS(require_ref(db_, "labs", "lab", i.lab, "lab"));
-  LG_TRY_STATUS(require_absent(db_, "instruments", i.id, "instrument"));
+  LG_TRY(require_ref(db_, "labs", "lab", i.lab, "lab"));
+  LG_TRY(require_absent(db_, "instruments", i.id, "instrument"));
   auto st = db_.prepare(
       "INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
       "grace_after_end_s, offline_grace_s, max_session_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -81,7 +81,7 @@ Status SqliteStore::add_instrument(const Instrument& i, int64_t now_ms) {
   st->bind(1, i.id).bind(2, i.name).bind(3, i.lab).bind(4, to_string(i.kind)).bind(5, i.asset_no);
   st->bind(6, b64(i.require_booking)).bind(7, now_ms).bind(8, i.early_start_s).bind(9, i.grace_after_end_s);
   st->bind(10, i.offline_grace_s).bind(11, i.max_session_s);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
@@ -116,7 +116,7 @@ Result<Instrument> SqliteStore::update_instrument_policy(const std::string& id, 
 Status SqliteStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
-  LG_TRY_STATUS(require_ref(db_, "instruments", "instrument", f.instrument, "instrument"));
+  LG_TRY(require_ref(db_, "instruments", "instrument", f.instrument, "instrument"));
   auto st = db_.prepare(
       "INSERT INTO fee_standards(instrument, internal_fen_per_hour, external_fen_per_hour, currency, "
       "updated_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instrument) DO UPDATE SET "
@@ -126,7 +126,7 @@ Status SqliteStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
   if (!st) return st.error();
   st->bind(1, f.instrument).bind(2, f.internal_fen_per_hour).bind(3, f.external_fen_per_hour);
   st->bind(4, f.currency).bind(5, now_ms);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
@@ -134,22 +134,22 @@ Status SqliteStore::add_user(const User& u, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
   if (!u.unit.empty()) {
-    LG_TRY_STATUS(require_ref(db_, "units", "unit", u.unit, "unit"));
+    LG_TRY(require_ref(db_, "units", "unit", u.unit, "unit"));
   }
-  LG_TRY_STATUS(require_absent(db_, "users", u.id, "user"));
+  LG_TRY(require_absent(db_, "users", u.id, "user"));
   auto st = db_.prepare(
       "INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES (?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, u.id).bind(2, u.name).bind(3, to_string(u.category)).bind(5, b64(u.admin)).bind(6, now_ms);
   if (u.unit.empty()) st->bind_null(4); else st->bind(4, u.unit);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
 Status SqliteStore::add_card(const Card& c, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
-  LG_TRY_STATUS(require_ref(db_, "users", "user", c.user, "user"));
+  LG_TRY(require_ref(db_, "users", "user", c.user, "user"));
   {
     auto q = db_.prepare("SELECT user FROM cards WHERE uid = ? AND active = 1");
     if (!q) return q.error();
@@ -164,15 +164,15 @@ Status SqliteStore::add_card(const Card& c, int64_t now_ms) {
   auto st = db_.prepare("INSERT INTO cards(uid, user, active, created_ms) VALUES (?, ?, 1, ?)");
   if (!st) return st.error();
   st->bind(1, c.uid).bind(2, c.user).bind(3, now_ms);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
 Status SqliteStore::put_qualification(const Qualification& q, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
-  LG_TRY_STATUS(require_ref(db_, "users", "user", q.user, "user"));
-  LG_TRY_STATUS(require_ref(db_, "instruments", "instrument", q.instrument, "instrument"));
+  LG_TRY(require_ref(db_, "users", "user", q.user, "user"));
+  LG_TRY(require_ref(db_, "instruments", "instrument", q.instrument, "instrument"));
   auto st = db_.prepare(
       "INSERT INTO qualifications(user, instrument, valid_from_ms, valid_until_ms, updated_ms) "
       "VALUES (?, ?, ?, ?, ?) ON CONFLICT(user, instrument) DO UPDATE SET "
@@ -180,7 +180,7 @@ Status SqliteStore::put_qualification(const Qualification& q, int64_t now_ms) {
       "updated_ms = excluded.updated_ms");
   if (!st) return st.error();
   st->bind(1, q.user).bind(2, q.instrument).bind(3, q.valid_from_ms).bind(4, q.valid_until_ms).bind(5, now_ms);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
@@ -260,12 +260,12 @@ Result<BookingOutcome> SqliteStore::create_booking(const Booking& b, int64_t now
 Status SqliteStore::add_terminal(const Terminal& t, int64_t now_ms) {
   db::Transaction tx(db_);
   if (!tx.status()) return tx.status();
-  LG_TRY_STATUS(require_ref(db_, "instruments", "resource", t.resource, "instrument"));
-  LG_TRY_STATUS(require_absent(db_, "terminals", t.id, "terminal"));
+  LG_TRY(require_ref(db_, "instruments", "resource", t.resource, "instrument"));
+  LG_TRY(require_absent(db_, "terminals", t.id, "terminal"));
   auto st = db_.prepare("INSERT INTO terminals(id, resource, public_key, enrolled_ms) VALUES (?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, t.id).bind(2, t.resource).bind(3, t.public_key).bind(4, now_ms);
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   return tx.commit();
 }
 
@@ -456,7 +456,7 @@ Status SqliteStore::save_sync(const std::string& terminal, const StoredSync& s) 
   if (!st) return st.error();
   st->bind(1, static_cast<int64_t>(s.version)).bind(2, s.hash).bind(3, s.payload).bind(4, terminal);
   st->bind(5, static_cast<int64_t>(s.version));
-  LG_TRY_STATUS(st->run());
+  LG_TRY(st->run());
   if (db_.changes() == 0) {
     return store_error(StoreErrc::conflict, "terminal " + terminal + ": sync version " +
                                                 std::to_string(s.version) + " is not above the stored one");

@@ -9,12 +9,6 @@
 #include "labgate/common/sqlite.hpp"
 #include "server/store/store.hpp"
 
-#define LG_TRY_STATUS(expr)             \
-  do {                                  \
-    if (auto lg_st_ = (expr); !lg_st_)  \
-      return lg_st_.error();            \
-  } while (0)
-
 namespace lg::server::store_detail {
 
 /// 0/1 for SQLite.
