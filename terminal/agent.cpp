@@ -476,8 +476,17 @@ void Agent::heartbeat() {
       if (auto st = coils_.write(output()->coil, false); !st) relay_fault("switch off: " + st.error().message());
     }
   }
+  if (online_ && synced_since_connect_) confirm_sync(clock_.now_ms());
   publish_state();
   flush();
+}
+
+void Agent::confirm_sync(int64_t now_ms) {
+  if (auto st = store_.set_last_sync_ms(now_ms); !st) {
+    log::error(kLog, "cannot persist sync time: " + st.error().message());
+    return;
+  }
+  last_sync_ms_ = now_ms;
 }
 
 void Agent::shutdown() {
@@ -528,6 +537,8 @@ void Agent::publish_state() {
 void Agent::on_connection(bool connected) {
   online_ = connected;
   log::info(kLog, connected ? "broker connected: online" : "broker connection lost: offline");
+  if (synced_since_connect_) confirm_sync(clock_.now_ms());  // current up to this moment
+  synced_since_connect_ = false;                            // a new connection must see the bundle again
   if (!connected) return;
   sent_upto_ = 0;  // everything unacked goes again on a new connection
   resend_deadline_.reset();
@@ -632,8 +643,8 @@ void Agent::handle_sync(const std::string& payload) {
     return;
   }
   if (b->version == acl_.version) {
-    if (auto st = store_.set_last_sync_ms(now); !st) log::error(kLog, "cannot persist sync time: " + st.error().message());
-    last_sync_ms_ = now;
+    synced_since_connect_ = online_;
+    confirm_sync(now);
     log::debug(kLog, "sync bundle version " + std::to_string(b->version) + " already applied; sync time refreshed");
     return;
   }
@@ -646,6 +657,7 @@ void Agent::handle_sync(const std::string& payload) {
   }
   acl_ = AclSnapshot::from_bundle(*b);
   last_sync_ms_ = now;
+  synced_since_connect_ = online_;
   log::info(kLog, "applied sync bundle version " + std::to_string(b->version) + ": " +
                       std::to_string(b->grants.size()) + " grants, " + std::to_string(b->bookings.size()) +
                       " bookings");

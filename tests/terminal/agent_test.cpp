@@ -400,6 +400,39 @@ TEST_CASE("offline beyond the grace age: fail-closed denies / fail-open grants")
   }
 }
 
+TEST_CASE("time online with the bundle confirmed counts as synced: the grace starts at the disconnect") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  for (int i = 0; i < 3 * 24; ++i) {  // three days online, bundle unchanged, hourly heartbeats
+    r.clock.advance(H);
+    r.agent->heartbeat();
+  }
+  r.agent->on_connection(false);
+  r.clock.advance(30 * 60 * S);  // half an hour into an outage, grace is one hour
+  auto s = r.agent->on_card("04A1B2C3");
+  CHECK(s.decision == Decision::granted);
+  CHECK(s.reason == Reason::qualified);
+  CHECK(r.bodies<proto::Access>().back().mode == proto::Mode::offline);
+  r.agent->on_card("04A1B2C3");  // swipe out
+  r.clock.advance(31 * 60 * S);  // now past the hour
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::cache_expired);
+}
+
+TEST_CASE("a reconnect that has not yet delivered the bundle does not refresh the sync time") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_connection(false);
+  r.clock.advance(50 * 60 * S);
+  r.agent->on_connection(true);  // connected, but the retained bundle has not arrived
+  r.clock.advance(5 * 60 * S);
+  r.agent->heartbeat();
+  r.agent->on_connection(false);
+  r.clock.advance(6 * 60 * S);   // 61 minutes after the last confirmed sync
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::cache_expired);
+}
+
 TEST_CASE("last sync time persists across restarts") {
   Rig r;
   r.boot();
