@@ -126,6 +126,13 @@ class SocketSource : public CardSource {
     asio::local::stream_protocol::endpoint ep(path_.string());
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) {
+      // Only the agent's user and group may inject swipes (a reader daemon joins the group).
+      std::filesystem::permissions(path_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                              std::filesystem::perms::group_read | std::filesystem::perms::group_write,
+                                   fec);
+      if (fec) ec = boost::system::error_code(fec.value(), boost::system::generic_category());
+    }
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return Error::from(std::error_code(ec.value(), std::generic_category()),
