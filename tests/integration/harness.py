@@ -6,6 +6,7 @@ Only the Python standard library is used.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -96,7 +97,9 @@ class Mosquitto(Proc):
         conf = Path(workdir) / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                         "log_dest stderr\nmessage_size_limit 1048576\n")
-        super().__init__("mosquitto", ["mosquitto", "-c", str(conf)], workdir)
+        # Debian puts the broker in /usr/sbin, which a normal user's PATH lacks
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        super().__init__("mosquitto", [exe, "-c", str(conf)], workdir)
 
     def start(self):
         super().start()
