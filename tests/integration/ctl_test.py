@@ -1,0 +1,64 @@
+"""labgatectl against the real server: tables a person reads and JSON a script reads agree with
+the API; errors are clear and exit non-zero."""
+import json
+import subprocess
+import time
+
+from harness import BIN, TOKEN, run, wait_until
+
+
+def ctl(campus, *args, token=TOKEN):
+    argv = [str(BIN / "labgatectl"), "--url", campus.server.url, *(["--token", token] if token else []), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+def test_ctl_tables_and_json_match_the_server(campus):
+    campus.seed()
+    t = campus.terminal()
+    assert t.swipe("A1A1A1A1")["action"] == "start"
+    time.sleep(1.2)
+    assert t.swipe("E5E5E5E5")["decision"] == "denied"
+    assert t.swipe("A1A1A1A1")["action"] == "end"
+    wait_until(lambda: campus.server.closed_sessions(), 20, what="session on the server")
+    wait_until(lambda: campus.terminal_info(t.id).get("outbox_depth") == 0, 20, what="outbox drained")
+
+    out = ctl(campus, "terminals")
+    assert out.returncode == 0, out.stderr
+    row = [l for l in out.stdout.splitlines() if l.startswith(t.id)]
+    assert row and " yes " in row[0], out.stdout
+
+    rep = ctl(campus, "--json", "report", "--by", "user")
+    assert rep.returncode == 0, rep.stderr
+    data = json.loads(rep.stdout)
+    assert data == campus.server.get("/api/reports/usage?by=user"), data
+    table = ctl(campus, "report", "--by", "user")
+    alice = [l for l in table.stdout.splitlines() if l.startswith("u-alice")]
+    assert alice, table.stdout
+    amount = {r["key"]: r for r in data["rows"]}["u-alice"]["amount"]
+    assert alice[0].split()[-1] == amount, (alice, amount)
+
+    acc = ctl(campus, "access", "--decision", "denied")
+    assert acc.returncode == 0 and "E5E5E5E5" in acc.stdout and "A1A1A1A1" not in acc.stdout, acc.stdout
+    sessions = ctl(campus, "sessions")
+    assert campus.server.closed_sessions()[0]["id"] in sessions.stdout, sessions.stdout
+
+
+def test_ctl_errors_are_clear(campus):
+    out = ctl(campus, "terminals", token="wrong-token")
+    assert out.returncode == 1, out
+    assert "token" in (out.stdout + out.stderr).lower(), out   # the server's reason is shown
+    bad = campus.dir / "bad.json"
+    bad.write_text(json.dumps({"users": [{"id": "u-ok", "name": "OK", "category": "internal"},
+                                         {"id": "u-bad", "name": "Bad", "category": "alien"}]}))
+    out = ctl(campus, "import", str(bad))
+    assert out.returncode == 1, out
+    assert "u-bad" in out.stdout + out.stderr, out
+    ids = {u["id"] for u in campus.server.get("/api/users")}
+    assert "u-ok" in ids and "u-bad" not in ids
+    down = subprocess.run([str(BIN / "labgatectl"), "--url", "http://127.0.0.1:9", "--token", TOKEN, "health"],
+                          capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1 and down.stderr.strip(), down
+
+
+if __name__ == "__main__":
+    run([test_ctl_tables_and_json_match_the_server, test_ctl_errors_are_clear])
