@@ -6,6 +6,7 @@ from harness import charge_fen, run, wait_until
 
 RATE_INTERNAL = 36000   # 360.00 yuan per hour, fen
 RATE_EXTERNAL = 72000
+SIM_POWER_W = 1_800_000  # harness ModbusSim default profile "0:1800000" (large, so Wh resolve in 1 s)
 
 
 def one_session(campus, t, card, user, rate, hold_s=1.5):
@@ -26,7 +27,9 @@ def one_session(campus, t, card, user, rate, hold_s=1.5):
     assert s["instrument"] == "inst-xrd"
     assert hold_s * 1000 <= s["duration_ms"] < hold_s * 1000 + 3000, s
     assert s["amount_fen"] == charge_fen(s["duration_ms"], rate), s
-    assert s["energy_wh"] is not None and s["energy_wh"] >= 0, s
+    # the simulated meter draws SIM_POWER_W from switch-on: energy = counter difference over the session
+    expected_wh = SIM_POWER_W * s["duration_ms"] / 3_600_000
+    assert s["energy_wh"] is not None and abs(s["energy_wh"] - expected_wh) <= 0.15 * expected_wh + 50, (s, expected_wh)
     return s
 
 
