@@ -4,8 +4,12 @@
 # Host setup (Debian 12), once:
 #   sudo dpkg --add-architecture armhf && sudo apt-get update
 #   sudo apt-get install g++-arm-linux-gnueabihf pkg-config qemu-user \
-#     libboost-dev:armhf libmbedtls-dev:armhf libpaho-mqtt-dev:armhf libpaho-mqttpp-dev:armhf \
-#     libmodbus-dev:armhf libsqlite3-dev:armhf
+#     libboost-dev:armhf libmbedtls-dev:armhf libssl-dev:armhf libpaho-mqtt-dev:armhf \
+#     libpaho-mqttpp-dev:armhf libmodbus-dev:armhf libsqlite3-dev:armhf \
+#     libtomlplusplus-dev:armhf libhowardhinnant-date-dev:armhf
+#   (toml++ and date-tz are compiled libraries, and Paho's CMake config asks for OpenSSL, so
+#    these need the target's packages; nlohmann-json3-dev, libcli11-dev and doctest-dev are
+#    header-only, so the host's copies serve.)
 # Use:
 #   cmake --preset armhf          (or: cmake -S . -B build-armhf -DCMAKE_TOOLCHAIN_FILE=toolchains/arm-linux-gnueabihf.cmake)
 # Binaries run on the host with: qemu-arm -L /usr/arm-linux-gnueabihf build-armhf/bin/<program>
