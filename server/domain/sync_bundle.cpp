@@ -25,12 +25,12 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
   std::map<std::string, const User*> users;
   for (const auto& u : in.users) users[u.id] = &u;
 
-  // user -> qualification on this resource that has not expired
+  // user -> qualification on this resource, unless it expired long ago
   std::map<std::string, const Qualification*> quals;
   if (in.instrument) {
     for (const auto& q : in.qualifications) {
       if (q.instrument != in.resource) continue;
-      if (q.valid_until_ms && *q.valid_until_ms <= now_ms) continue;
+      if (q.valid_until_ms && *q.valid_until_ms <= now_ms - kRecentlyExpiredMs) continue;
       quals[q.user] = &q;
     }
   }

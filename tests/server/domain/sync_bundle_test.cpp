@@ -20,16 +20,18 @@ sync::Inputs inputs() {
       User{"root", "Root", UserCategory::internal, "", true},
       User{"dave", "Dave", UserCategory::internal, "", false},
       User{"erin", "Erin", UserCategory::internal, "", false},
+      User{"frank", "Frank", UserCategory::internal, "", false},
   };
   in.cards = {
       Card{"04aa", "alice", true}, Card{"04AB", "alice", true}, Card{"04BB", "bob", true},
       Card{"04CC", "root", true},  Card{"04DD", "dave", true},  Card{"04EE", "erin", true},
-      Card{"04A0", "alice", false},
+      Card{"04A0", "alice", false}, Card{"04FF", "frank", true},
   };
   in.qualifications = {
       Qualification{"alice", "xrd", 0, std::nullopt},
       Qualification{"bob", "xrd", kNow + kDay, kNow + 30 * kDay},  // not yet valid: still sent
-      Qualification{"dave", "xrd", 0, kNow - 1},                    // expired: not sent
+      Qualification{"dave", "xrd", 0, kNow - 1},                    // just expired: sent with its end
+      Qualification{"frank", "xrd", 0, kNow - 31 * kDay},           // expired long ago: not sent
       Qualification{"erin", "sem", 0, std::nullopt},                // other instrument
   };
   in.bookings = {
@@ -43,7 +45,7 @@ sync::Inputs inputs() {
 }
 }  // namespace
 
-TEST_CASE("bundle grants: qualified users' active cards plus admin cards expired and foreign excluded") {
+TEST_CASE("bundle grants: qualified users' active cards plus admin cards long-expired and foreign excluded") {
   auto b = sync::build(inputs(), kNow, 7);
   CHECK(b.terminal == "t-xrd-01");
   CHECK(b.version == 7);
@@ -53,7 +55,10 @@ TEST_CASE("bundle grants: qualified users' active cards plus admin cards expired
 
   std::vector<std::string> cards;
   for (const auto& g : b.grants) cards.push_back(g.card);
-  CHECK(cards == std::vector<std::string>{"04AA", "04AB", "04BB", "04CC"});  // sorted, normalized
+  CHECK(cards == std::vector<std::string>{"04AA", "04AB", "04BB", "04CC", "04DD"});  // sorted, normalized
+  const auto& dave = b.grants[4];
+  CHECK(dave.user == "dave");
+  CHECK(dave.valid_until_ms == kNow - 1);  // the terminal answers not_valid_now
 
   const auto& bob = b.grants[2];
   CHECK(bob.user == "bob");
