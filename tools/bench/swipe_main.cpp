@@ -5,7 +5,7 @@
 // that stamps every write-single-coil request for coil 0 with steady_clock on arrival, before it
 // answers. Protocol on stdin/stdout:
 //   stdout: "ready port=N"                       (point the terminal's [relay] at N)
-//   stdin:  "go <card-socket-path> <card> <cycles>"
+//   stdin:  "go <card-socket-path> <card> <cycles> [pause-ms]", one result line per go line
 //   stdout: one JSON object with the figures (see docs/BENCHMARKS.md)
 // Phases after "go":
 //   baseline   raw modbus_write_bit round trips from a client in this process to the slave
@@ -339,77 +339,88 @@ int main(int argc, char** argv) {
     Slave slave;
     std::cout << "ready port=" << slave.port() << std::endl;
 
+    // One result line per "go" line, until stdin closes: the driver can run several phases
+    // (back to back, then with a pause between swipes) against the same terminal.
     std::string line;
-    if (!std::getline(std::cin, line)) {
+    int rc = 0;
+    int runs = 0;
+    while (std::getline(std::cin, line)) {
+      std::istringstream in(line);
+      std::string word;
+      std::string socket_path;
+      std::string card;
+      int cycles = 0;
+      if (!(in >> word >> socket_path >> card >> cycles) || word != "go" || cycles < 1) {
+        std::cerr << "bench-swipe: expected 'go <card-socket-path> <card> <cycles> [pause-ms]', got '" << line << "'\n";
+        return 2;
+      }
+      int pause = pause_ms;
+      if (int p = 0; in >> p && p >= 0) pause = p;
+      ++runs;
+
+      const std::vector<double> base = baseline(slave.port(), iterations);
+
+      std::vector<double> on_us;
+      std::vector<double> off_us;
+      std::vector<double> reply_on_us;
+      std::vector<double> reply_off_us;
+      int errors = 0;
+      std::string first_error;
+      const auto note = [&](const std::string& e) {
+        if (errors++ == 0) first_error = e;
+        std::cerr << "bench-swipe: " << e << "\n";
+      };
+      const auto timeout = std::chrono::milliseconds(timeout_ms);
+      for (int cycle = 0; cycle < cycles && errors < 5; ++cycle) {
+        for (const bool on : {true, false}) {
+          const std::size_t from = slave.event_count();
+          const Swipe s = swipe(socket_path, card, timeout_ms);
+          const std::string action = field(s.reply, "action");
+          const std::string expected = on ? "start" : "end";
+          if (field(s.reply, "decision") != "granted" || action != expected) {
+            note("cycle " + std::to_string(cycle) + ": expected granted/" + expected + ", got " + s.reply.dump());
+            continue;
+          }
+          const auto ev = slave.wait_event(from, on, timeout);
+          if (!ev) {
+            note("cycle " + std::to_string(cycle) + ": no coil-0 " + (on ? "ON" : "OFF") + " write within " +
+                 std::to_string(timeout_ms) + " ms");
+            continue;
+          }
+          (on ? on_us : off_us).push_back(to_us(ev->at - s.t0));
+          (on ? reply_on_us : reply_off_us).push_back(to_us(s.replied - s.t0));
+          if (pause > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+        }
+      }
+
+      json out;
+      out["baseline"] = summary(base);
+      out["swipe_on"] = summary(on_us);
+      out["swipe_off"] = summary(off_us);
+      out["reply_on"] = summary(reply_on_us);
+      out["reply_off"] = summary(reply_off_us);
+      const auto ratio = [](double a, double b) { return b > 0 ? std::round(a / b * 100.0) / 100.0 : 0.0; };
+      const json& b = out["baseline"];
+      out["ratios"] = {
+          {"swipe_on_median", ratio(out["swipe_on"]["median_us"].get<double>(), b["median_us"].get<double>())},
+          {"swipe_on_p99", ratio(out["swipe_on"]["p99_us"].get<double>(), b["p99_us"].get<double>())},
+          {"swipe_off_median", ratio(out["swipe_off"]["median_us"].get<double>(), b["median_us"].get<double>())},
+          {"swipe_off_p99", ratio(out["swipe_off"]["p99_us"].get<double>(), b["p99_us"].get<double>())},
+      };
+      out["samples"] = {{"baseline", base.size()}, {"swipe_on", on_us.size()}, {"swipe_off", off_us.size()}};
+      out["cycles"] = cycles;
+      out["pause_ms"] = pause;
+      out["errors"] = errors;
+      if (errors > 0) out["first_error"] = first_error;
+      out["slave_requests"] = slave.requests();
+      std::cout << out.dump() << std::endl;
+      if (errors > 0) rc = 1;
+    }
+    if (runs == 0) {
       std::cerr << "bench-swipe: stdin closed before 'go'\n";
       return 1;
     }
-    std::istringstream in(line);
-    std::string word;
-    std::string socket_path;
-    std::string card;
-    int cycles = 0;
-    if (!(in >> word >> socket_path >> card >> cycles) || word != "go" || cycles < 1) {
-      std::cerr << "bench-swipe: expected 'go <card-socket-path> <card> <cycles>', got '" << line << "'\n";
-      return 2;
-    }
-
-    const std::vector<double> base = baseline(slave.port(), iterations);
-
-    std::vector<double> on_us;
-    std::vector<double> off_us;
-    std::vector<double> reply_on_us;
-    std::vector<double> reply_off_us;
-    int errors = 0;
-    std::string first_error;
-    const auto note = [&](const std::string& e) {
-      if (errors++ == 0) first_error = e;
-      std::cerr << "bench-swipe: " << e << "\n";
-    };
-    const auto timeout = std::chrono::milliseconds(timeout_ms);
-    for (int cycle = 0; cycle < cycles && errors < 5; ++cycle) {
-      for (const bool on : {true, false}) {
-        const std::size_t from = slave.event_count();
-        const Swipe s = swipe(socket_path, card, timeout_ms);
-        const std::string action = field(s.reply, "action");
-        const std::string expected = on ? "start" : "end";
-        if (field(s.reply, "decision") != "granted" || action != expected) {
-          note("cycle " + std::to_string(cycle) + ": expected granted/" + expected + ", got " + s.reply.dump());
-          continue;
-        }
-        const auto ev = slave.wait_event(from, on, timeout);
-        if (!ev) {
-          note("cycle " + std::to_string(cycle) + ": no coil-0 " + (on ? "ON" : "OFF") + " write within " +
-               std::to_string(timeout_ms) + " ms");
-          continue;
-        }
-        (on ? on_us : off_us).push_back(to_us(ev->at - s.t0));
-        (on ? reply_on_us : reply_off_us).push_back(to_us(s.replied - s.t0));
-        if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
-      }
-    }
-
-    json out;
-    out["baseline"] = summary(base);
-    out["swipe_on"] = summary(on_us);
-    out["swipe_off"] = summary(off_us);
-    out["reply_on"] = summary(reply_on_us);
-    out["reply_off"] = summary(reply_off_us);
-    const auto ratio = [](double a, double b) { return b > 0 ? std::round(a / b * 100.0) / 100.0 : 0.0; };
-    const json& b = out["baseline"];
-    out["ratios"] = {
-        {"swipe_on_median", ratio(out["swipe_on"]["median_us"].get<double>(), b["median_us"].get<double>())},
-        {"swipe_on_p99", ratio(out["swipe_on"]["p99_us"].get<double>(), b["p99_us"].get<double>())},
-        {"swipe_off_median", ratio(out["swipe_off"]["median_us"].get<double>(), b["median_us"].get<double>())},
-        {"swipe_off_p99", ratio(out["swipe_off"]["p99_us"].get<double>(), b["p99_us"].get<double>())},
-    };
-    out["samples"] = {{"baseline", base.size()}, {"swipe_on", on_us.size()}, {"swipe_off", off_us.size()}};
-    out["cycles"] = cycles;
-    out["errors"] = errors;
-    if (errors > 0) out["first_error"] = first_error;
-    out["slave_requests"] = slave.requests();
-    std::cout << out.dump() << std::endl;
-    return errors == 0 ? 0 : 1;
+    return rc;
   } catch (const std::exception& e) {
     std::cerr << "bench-swipe: " << e.what() << "\n";
     return 1;
