@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labgate/common/crypto.hpp"
+#include "labgate/common/json.hpp"
 #include "labgate/common/time.hpp"
 
 namespace lg::proto {
@@ -197,10 +198,10 @@ class Reader {
 
 Result<json> parse_object(std::string_view text) {
   if (text.size() > kMaxPayload) return Error::invalid("payload larger than " + std::to_string(kMaxPayload) + " bytes");
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Error::invalid("not valid JSON");
-  if (!j.is_object()) return Error::invalid("not a JSON object");
-  return j;
+  auto j = lg::json::parse_strict(text);
+  if (!j) return j.error();
+  if (!j->is_object()) return Error::invalid("not a JSON object");
+  return std::move(j).value();
 }
 
 Status expect_type(Reader& r, std::string_view type) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labgate/common/crypto.hpp"
+#include "labgate/common/json.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/money.hpp"
 #include "labgate/common/protocol.hpp"
@@ -176,16 +177,16 @@ class Fields {
 
 /// Parses the body as a JSON object; nullopt with resp set on failure.
 std::optional<json> parse_body(const Request& req, Response& resp) {
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    resp = error(400, "malformed JSON");
+  auto j = lg::json::parse_strict(req.body);
+  if (!j) {
+    resp = error(400, "malformed JSON: " + j.error().reason);
     return std::nullopt;
   }
-  if (!j.is_object()) {
+  if (!j->is_object()) {
     resp = error(400, "body must be a JSON object");
     return std::nullopt;
   }
-  return j;
+  return std::move(j).value();
 }
 
 /// ?limit= in 1..kMaxLimit.

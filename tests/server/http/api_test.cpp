@@ -82,7 +82,7 @@ TEST_CASE("bad bodies get 400/422 naming the field and change nothing") {
 
   auto r = f.call("POST", "/api/users", "{\"id\": ");
   CHECK(r.status == 400);
-  CHECK(f.error_of(r) == "malformed JSON");
+  CHECK(f.error_of(r) == "malformed JSON: not valid JSON");
 
   r = f.call("POST", "/api/users", "[1,2]");
   CHECK(r.status == 400);
