@@ -30,17 +30,17 @@ Response reply(int status, const json& body) { return Response{status, body.dump
 
 Response error(int status, const std::string& reason) { return reply(status, json{{"error", reason}}); }
 
-/// Constant-time comparison of the bearer token.
+/// Compares the bearer token through fixed-length digests in constant time: neither the
+/// length nor any prefix of the configured token leaks through the comparison's timing.
 bool token_ok(const std::string& header, const std::string& token) {
   static constexpr std::string_view kPrefix = "Bearer ";
-  if (header.size() < kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) return false;
-  const std::string_view given = std::string_view(header).substr(kPrefix.size());
-  if (given.size() != token.size()) return false;
+  const bool has_prefix = header.size() >= kPrefix.size() && header.compare(0, kPrefix.size(), kPrefix) == 0;
+  const std::string_view given = has_prefix ? std::string_view(header).substr(kPrefix.size()) : std::string_view();
+  const crypto::Digest a = crypto::sha256(given);
+  const crypto::Digest b = crypto::sha256(token);
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(token[i])));
-  }
-  return diff == 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff = static_cast<unsigned char>(diff | (a[i] ^ b[i]));
+  return has_prefix && diff == 0;
 }
 
 json time_or_null(const std::optional<int64_t>& ms) {
@@ -72,15 +72,30 @@ class Fields {
     return s.value_or("");
   }
   /// Required or optional non-empty text up to proto::kMaxField characters.
+  /// Control characters (NUL, newline, escape...) are refused: names are shown to people.
   std::string text(const char* key, bool required = true, std::size_t max = proto::kMaxField) {
     auto s = str(key, required);
     if (s && (s->empty() || s->size() > max)) invalid(key, "must be 1.." + std::to_string(max) + " characters");
+    if (s && lg::json::has_control_chars(*s)) invalid(key, "must not contain control characters");
     return s.value_or("");
   }
-  /// Optional (possibly empty) text.
+  /// Required multi-line text (a PEM): line ends are allowed, other control characters are not.
+  std::string multiline(const char* key, std::size_t max) {
+    auto s = str(key, true);
+    if (s && (s->empty() || s->size() > max)) invalid(key, "must be 1.." + std::to_string(max) + " characters");
+    if (s) {
+      std::string flat = *s;
+      for (auto& c : flat)
+        if (c == '\n' || c == '\r') c = ' ';
+      if (lg::json::has_control_chars(flat)) invalid(key, "must not contain control characters");
+    }
+    return s.value_or("");
+  }
+  /// Optional (possibly empty) text, without control characters.
   std::string opt_text(const char* key, std::size_t max = proto::kMaxField) {
     auto s = str(key, false);
     if (s && s->size() > max) invalid(key, "longer than " + std::to_string(max) + " characters");
+    if (s && lg::json::has_control_chars(*s)) invalid(key, "must not contain control characters");
     return s.value_or("");
   }
   /// Required string that must be one of choices.
@@ -513,7 +528,7 @@ Response Api::post_terminal(const Request& req) {
   Terminal t;
   t.id = f.id("id");
   t.resource = f.id("resource");
-  t.public_key = f.text("public_key", true, 4096);
+  t.public_key = f.multiline("public_key", 4096);
   if (f.ok()) {
     auto key = crypto::PublicKey::from_pem(t.public_key);
     if (!key) {
