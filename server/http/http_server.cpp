@@ -76,6 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.result(static_cast<unsigned>(out.status));
     res_.set(bhttp::field::server, "labgate-server");
     res_.set(bhttp::field::content_type, "application/json");
+    for (auto& [name, value] : out.headers) res_.set(name, value);
     res_.keep_alive(keep_alive);
     res_.body() = std::move(out.body);
     res_.prepare_payload();

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace lg::server::http {
 
@@ -21,6 +23,8 @@ struct Request {
 struct Response {
   int status = 200;
   std::string body;  ///< JSON text
+  /// Extra response headers (e.g. Link: <...>; rel="next" on a paged list).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// Percent-decodes (and '+' -> ' ' when form is true); nullopt on a malformed escape.
