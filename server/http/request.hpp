@@ -21,6 +21,8 @@ struct Request {
 };
 
 struct Response {
+  Response() = default;
+  Response(int s, std::string b) : status(s), body(std::move(b)) {}
   int status = 200;
   std::string body;  ///< JSON text
   /// Extra response headers (e.g. Link: <...>; rel="next" on a paged list).
