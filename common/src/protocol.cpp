@@ -110,6 +110,10 @@ class Reader {
       fail(k, "must be a non-negative integer");
       return 0;
     }
+    if (v->get<uint64_t>() > kMaxWireUnsigned) {
+      fail(k, "out of range (at most 2^63-1)");
+      return 0;
+    }
     return v->get<uint64_t>();
   }
   int64_t i64(const std::string& k, bool required = true) {

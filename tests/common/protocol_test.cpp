@@ -124,6 +124,15 @@ TEST_CASE("malformed payloads are rejected with a reason naming the field") {
   bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":-1");
   CHECK(reason(bad) == "records[1].seq: must be a non-negative integer");
   bad = body;
+  bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":9223372036854775808");
+  CHECK(reason(bad) == "records[1].seq: out of range (at most 2^63-1)");
+  bad = body;
+  bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":18446744073709551615");
+  CHECK(reason(bad) == "records[1].seq: out of range (at most 2^63-1)");
+  bad = body;
+  bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":42,\"seq\":43");
+  CHECK(reason(bad) == "duplicate key \"seq\"");
+  bad = body;
   bad.replace(bad.find("\"seq\":42"), 8, "\"seq\":41");
   CHECK(reason(bad) == "records[1].seq: not ascending");
   bad = body;
@@ -147,6 +156,11 @@ TEST_CASE("envelopes: oversize, wrong version, missing signature are refused") {
   CHECK(open(R"({"v":1,"kid":"t1","body":"{}"})").error().reason == "sig: is required");
   CHECK(open(R"({"v":1,"kid":"t1","body":"{}","sig":"!!!"})").error().reason == "sig: not valid base64");
   CHECK(open(R"({"v":1,"kid":"../x","body":"{}","sig":"AAAA"})").error().reason == "kid: is not a valid id");
+  CHECK(open(R"({"v":1,"kid":"t1","kid":"server","body":"{}","sig":"AAAA"})").error().reason ==
+        "duplicate key \"kid\"");
+  CHECK(decode_ack(R"({"type":"ack","terminal":"t1","seq":9223372036854775807})"));
+  CHECK(decode_ack(R"({"type":"ack","terminal":"t1","seq":9223372036854775808})").error().reason ==
+        "seq: out of range (at most 2^63-1)");
 }
 
 TEST_CASE("seal then open then verify with the signer's key") {

@@ -405,3 +405,34 @@ TEST_CASE("PATCH /api/instruments/{id} changes the policy and publishes a new bu
   CHECK(f.get("/api/instruments")[0] == body);  // rejected requests changed nothing
   CHECK(f.pub.on("lg/v1/demo/t1/sync").size() == 2);
 }
+
+TEST_CASE("duplicate JSON keys and control characters in names are refused and change nothing") {
+  ApiFixture f;
+  f.seed_http();
+  const auto before = f.get("/api/users");
+  auto r = f.call("POST", "/api/users", R"({"id":"carol","name":"Carol","category":"internal","category":"external"})");
+  CHECK(r.status == 400);
+  CHECK(f.error_of(r) == "malformed JSON: duplicate key \"category\"");
+  r = f.call("POST", "/api/users", std::string(R"({"id":"carol","name":"Car)") + std::string("\0", 1) + R"(ol","category":"internal"})");
+  CHECK(r.status == 400);  // a raw NUL is not JSON at all
+  r = f.call("POST", "/api/users", R"({"id":"carol","name":"Car\u0000ol","category":"internal"})");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r) == "invalid field: name: must not contain control characters");
+  r = f.call("POST", "/api/users", R"({"id":"carol","name":"Carol\nERROR forged","category":"internal"})");
+  CHECK(r.status == 422);
+  r = f.call("POST", "/api/units", R"({"id":"u2","name":"Chemistry\u001b[2J"})");
+  CHECK(r.status == 422);
+  CHECK(f.get("/api/users") == before);
+  // names in Chinese are of course fine
+  f.post_ok("/api/users", {{"id", "zhang"}, {"name", "张三"}, {"category", "internal"}});
+}
+
+TEST_CASE("the bearer token must match exactly, whatever its length") {
+  ApiFixture f;
+  CHECK(f.call("GET", "/api/users", "", "Bearer sekret").status == 200);
+  CHECK(f.call("GET", "/api/users", "", "Bearer sekre").status == 401);
+  CHECK(f.call("GET", "/api/users", "", "Bearer sekrets").status == 401);
+  CHECK(f.call("GET", "/api/users", "", "Bearer ").status == 401);
+  CHECK(f.call("GET", "/api/users", "", "sekret").status == 401);
+  CHECK(f.call("GET", "/api/users", "", "Basic sekret").status == 401);
+}

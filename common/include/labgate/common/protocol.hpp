@@ -27,6 +27,9 @@ inline constexpr std::size_t kMaxPayload = 256 * 1024;
 inline constexpr std::size_t kMaxBatch = 500;
 /// Longest string field (card uid, user id, reason detail...).
 inline constexpr std::size_t kMaxField = 256;
+/// Largest unsigned value on the wire (seq, boot, versions, depths): 2^63 - 1, so that every
+/// number fits the signed 64-bit integers both stores keep. Larger values are refused.
+inline constexpr uint64_t kMaxWireUnsigned = 9'223'372'036'854'775'807ULL;
 /// The key id the server signs with.
 inline constexpr std::string_view kServerKid = "server";
 
