@@ -1,7 +1,12 @@
 #include "labgate/common/sqlite.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 
@@ -200,7 +205,33 @@ Database& Database::operator=(Database&& o) noexcept {
   return *this;
 }
 
+namespace {
+/// Creates path with mode if it does not exist; drops "other" permissions from an existing
+/// database file and its -wal/-shm companions. In-memory and temporary databases are left alone.
+Status protect_files(const std::string& path, unsigned mode) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return {};
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+  if (fd >= 0) {
+    // umask may have taken bits away, never added them; make the mode exactly what was asked.
+    (void)::fchmod(fd, static_cast<mode_t>(mode));
+    ::close(fd);
+    return {};
+  }
+  if (errno != EEXIST) {
+    return Error::from(std::error_code(errno, std::generic_category()), "cannot create database " + path);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string f = path + suffix;
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if ((st.st_mode & S_IRWXO) != 0) (void)::chmod(f.c_str(), st.st_mode & 07770 & ~static_cast<mode_t>(S_IRWXO));
+  }
+  return {};
+}
+}  // namespace
+
 Result<Database> Database::open(const std::string& path, const Options& opts) {
+  if (!opts.read_only) LG_TRY(protect_files(path, opts.file_mode));
   Database d;
   d.path_ = path;
   d.cache_ = std::make_shared<StatementCache>();

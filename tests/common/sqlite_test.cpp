@@ -2,6 +2,7 @@
 // busy handling lets two connections share one file.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -148,4 +149,28 @@ TEST_CASE("re-preparing the same SQL reuses a clean statement; statements may ou
   CHECK_FALSE(*again->step());
   Statement survivor = *db->prepare("SELECT count(*) FROM items");
   *db = Database{};  // close the connection while a statement is alive
+}
+
+TEST_CASE("a database is created readable by its owner only, and so are its WAL files") {
+  const std::string path = temp_db("modes.db");
+  const mode_t old_mask = ::umask(0);  // even a careless umask must not widen it
+  {
+    auto d = Database::open(path);
+    ::umask(old_mask);
+    REQUIRE(d);
+    REQUIRE(d->exec("CREATE TABLE t(x); INSERT INTO t VALUES (1);"));
+    namespace fs = std::filesystem;
+    CHECK(fs::status(path).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+    REQUIRE(fs::exists(path + "-wal"));
+    CHECK((fs::status(path + "-wal").permissions() & (fs::perms::others_all | fs::perms::group_all)) ==
+          fs::perms::none);
+  }
+  // an existing world-readable file (an older install) loses its "other" bits on open
+  namespace fs = std::filesystem;
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  {
+    auto d = Database::open(path);
+    REQUIRE(d);
+  }
+  CHECK(fs::status(path).permissions() == (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
 }

@@ -31,6 +31,10 @@ struct Options {
   int busy_timeout_ms = 5000;      ///< wait this long for another writer before SQLITE_BUSY
   bool foreign_keys = true;
   bool read_only = false;
+  /// Permissions of a database file this call creates (its -wal and -shm files follow them).
+  /// An existing file that others may read is tightened to drop the "other" bits. Records hold
+  /// card numbers and names: nobody but the service (and its group, with 0640) reads them.
+  unsigned file_mode = 0600;
 };
 
 class Database;
