@@ -179,9 +179,16 @@ ALTER TABLE instruments ADD COLUMN max_session_s INTEGER NOT NULL DEFAULT 0 CHEC
 ALTER TABLE instruments ADD COLUMN policy_updated_ms INTEGER;
 )sql";
 
-constexpr std::array<db::Migration, 2> kMigrations{{
+// A record the server refused to derive effects from (resource_mismatch, bad_duration) is kept
+// as evidence with the reason, so the terminal's ack still advances and nothing is lost.
+constexpr std::string_view kV3 = R"sql(
+ALTER TABLE records ADD COLUMN refused TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<db::Migration, 3> kMigrations{{
     {1, "initial schema", kV1},
     {2, "per-instrument access policy", kV2},
+    {3, "refused records", kV3},
 }};
 
 }  // namespace

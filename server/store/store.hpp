@@ -45,6 +45,7 @@ struct IngestOutcome {
   int64_t inserted = 0;
   int64_t duplicates = 0;
   int64_t rejected = 0;         ///< same seq with another record id, or a reused record id
+  int64_t refused = 0;          ///< stored as evidence without effects (ingest::check_resource/check_duration)
   uint64_t acked_seq = 0;       ///< highest contiguous committed seq after this batch
   std::vector<std::string> alarms;  ///< human-readable descriptions of rejected records
   std::vector<std::string> charges;  ///< ids of charges created by this batch
