@@ -4,6 +4,7 @@
 
 #include "labgate/common/crypto.hpp"
 #include "server/domain/billing.hpp"
+#include "server/ingest/record_rules.hpp"
 #include "server/store/sqlite_store.hpp"
 #include "server/store/sqlite_util.hpp"
 
@@ -51,26 +52,64 @@ class BatchWriter {
                           std::to_string(q->column_int64(1)) + ", got seq " + std::to_string(r.seq));
       }
     }
+    std::optional<ingest::Refusal> refusal = ingest::check_resource(r, resource_);
+    if (!refusal) {
+      if (const auto* end = std::get_if<proto::SessionEnd>(&r.body)) {
+        auto facts = duration_facts(r, *end);
+        if (!facts) return facts.error();
+        refusal = ingest::check_duration(*facts);
+      }
+    }
     auto ins = db_.prepare(
-        "INSERT INTO records(terminal, seq, id, kind, ts_ms, clock_synced, body, received_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO records(terminal, seq, id, kind, ts_ms, clock_synced, body, received_ms, refused) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!ins) return ins.error();
     ins->bind(1, terminal_).bind(2, static_cast<int64_t>(r.seq)).bind(3, r.id).bind(4, proto::to_string(r.kind()));
     ins->bind(5, r.ts_ms).bind(6, b64(r.clock_synced)).bind(7, proto::encode(r)).bind(8, now_ms_);
+    ins->bind(9, refusal ? refusal->reason : std::string());
     LG_TRY(ins->run());
     out_.inserted += 1;
+    if (refusal) return refuse(*refusal);
     return std::visit([&](const auto& body) { return effect(r, body); }, r.body);
   }
 
  private:
-  Status reject(const proto::Record& r, std::string_view reason, std::string detail) {
-    out_.rejected += 1;
-    out_.alarms.push_back(detail);
+  /// Kept as evidence (the ack advances past it) but without effects: an alarm and a count.
+  Status refuse(const ingest::Refusal& why) {
+    out_.refused += 1;
+    out_.alarms.push_back(why.reason + ": " + why.detail);
+    LG_TRY(alarm(why.reason, why.detail));
+    return bump_rejection(db_, why.reason, 1);
+  }
+
+  Status alarm(std::string_view code, const std::string& detail) {
     auto st = db_.prepare("INSERT INTO server_alarms(terminal, code, detail, ts_ms) VALUES (?, ?, ?, ?)");
     if (!st) return st.error();
-    st->bind(1, terminal_).bind(2, reason).bind(3, detail).bind(4, now_ms_);
-    LG_TRY(st->run());
-    (void)r;
+    st->bind(1, terminal_).bind(2, code).bind(3, detail).bind(4, now_ms_);
+    return st->run();
+  }
+
+  /// Whether the session's wall-clock span can be trusted: the end record and, when the server
+  /// holds it, the start record were taken with an NTP-synced clock.
+  Result<ingest::DurationFacts> duration_facts(const proto::Record& r, const proto::SessionEnd& e) {
+    ingest::DurationFacts f{e.start_ms, e.end_ms, e.duration_ms, r.clock_synced};
+    for (const auto& flag : e.flags) f.wall_clock_trusted = f.wall_clock_trusted && flag != "clock_unsynced";
+    if (!f.wall_clock_trusted) return f;
+    auto q = db_.prepare(
+        "SELECT rec.clock_synced FROM usage_sessions s JOIN records rec ON rec.id = s.start_record "
+        "WHERE s.id = ?");
+    if (!q) return q.error();
+    q->bind(1, e.session);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (*row && q->column_int64(0) == 0) f.wall_clock_trusted = false;
+    return f;
+  }
+
+  Status reject(const proto::Record& /*r*/, std::string_view reason, std::string detail) {
+    out_.rejected += 1;
+    out_.alarms.push_back(detail);
+    LG_TRY(alarm(reason, detail));
     return bump_rejection(db_, reason, 1);
   }
 

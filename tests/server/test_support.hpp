@@ -111,7 +111,7 @@ inline proto::Record access(uint64_t seq, std::string id, std::string card, std:
 }
 
 inline proto::Record session_start(uint64_t seq, std::string id, std::string session, std::string card,
-                                   std::string user, int64_t start_ms) {
+                                   std::string user, int64_t start_ms, std::string resource = "inst-xrd") {
   proto::Record r;
   r.seq = seq;
   r.id = std::move(id);
@@ -121,7 +121,7 @@ inline proto::Record session_start(uint64_t seq, std::string id, std::string ses
   s.session = std::move(session);
   s.card = std::move(card);
   s.user = std::move(user);
-  s.resource = "inst-xrd";
+  s.resource = std::move(resource);
   r.body = s;
   return r;
 }

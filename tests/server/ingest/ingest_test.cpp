@@ -174,9 +174,16 @@ TEST_CASE("access events resolve the user from the card when the terminal did no
 
 TEST_CASE("a session of an unknown user or without a fee standard is kept with amount 0 and a flag") {
   Fixture f;
-  auto r = f.send({session_end(1, "r1", "s1", "FFFF", "", kStart, 3'600'000),
-                   session_end(2, "r2", "s2", "04AA", "alice", kStart, 3'600'000, "door-1")});
+  auto r = f.send({session_end(1, "r1", "s1", "FFFF", "", kStart, 3'600'000)});
   REQUIRE(r.verdict == Verdict::accepted);
+  auto door_key = new_key();
+  REQUIRE(f.store->add_terminal(terminal("t-door-1", "door-1", door_key.public_pem()), f.now));
+  auto d = f.ing.on_event("lg/v1/demo/t-door-1/evt",
+                          sealed(batch("t-door-1", {session_end(1, "r2", "s2", "04AA", "alice", kStart, 3'600'000,
+                                                                "door-1")}),
+                                 door_key, "t-door-1"),
+                          f.now);
+  REQUIRE(d.verdict == Verdict::accepted);
   auto charges = f.store->charges(0, INT64_MAX);
   REQUIRE(charges->size() == 2);
   for (const auto& c : *charges) {
@@ -322,4 +329,77 @@ TEST_CASE("a state with an acl_version below the current bundle asks for a resyn
   CHECK(behind.needs_resync);
   auto current = f.ing.on_state(kState, sealed_state(state(true, 1, 3), f.term_key), f.now);
   CHECK_FALSE(current.needs_resync);
+}
+
+TEST_CASE("a record naming another resource than its terminal's is kept as evidence, not billed, and counted") {
+  Fixture f;
+  auto r = f.send({access(1, "r1", "04AA", "alice"), session_start(2, "r2", "s1", "04AA", "alice", kStart, "door-1"),
+                   session_end(3, "r3", "s1", "04AA", "alice", kStart, k90min, "door-1"),
+                   session_end(4, "r4", "s2", "04AA", "alice", kStart, k90min)});
+  REQUIRE(r.verdict == Verdict::accepted);
+  CHECK(r.outcome->inserted == 4);
+  CHECK(r.outcome->refused == 2);
+  CHECK(f.ack_seq(r) == 4);  // the terminal may prune: the server holds the evidence
+  CHECK(f.rejected("resource_mismatch") == 2);
+  CHECK(f.count("SELECT count(*) FROM records WHERE refused = 'resource_mismatch'") == 2);
+  CHECK(f.count("SELECT count(*) FROM usage_sessions WHERE id = 's1'") == 0);
+  CHECK(f.count("SELECT count(*) FROM charges") == 1);  // only s2, on the terminal's own instrument
+  CHECK(f.count("SELECT count(*) FROM server_alarms WHERE code = 'resource_mismatch'") == 2);
+  REQUIRE(r.outcome->alarms.size() == 2);
+  CHECK(r.outcome->alarms[0].find("names resource door-1, terminal is enrolled for inst-xrd") != std::string::npos);
+}
+
+TEST_CASE("a session end whose duration does not fit its start and end is refused") {
+  Fixture f;
+  const int64_t k366d = 366LL * 24 * 3600 * 1000;
+  SUBCASE("366 days between equal start and end (the billed 316,224,000 fen)") {
+    auto e = session_end(1, "r1", "s1", "04AA", "alice", kStart, 0);
+    std::get<proto::SessionEnd>(e.body).duration_ms = k366d;
+    auto r = f.send({e});
+    REQUIRE(r.verdict == Verdict::accepted);
+    CHECK(r.outcome->refused == 1);
+    CHECK(f.ack_seq(r) == 1);
+    CHECK(f.rejected("bad_duration") == 1);
+    CHECK(f.count("SELECT count(*) FROM charges") == 0);
+  }
+  SUBCASE("an hour billed for ten minutes on the wall clock") {
+    auto e = session_end(1, "r1", "s1", "04AA", "alice", kStart, 600'000);
+    std::get<proto::SessionEnd>(e.body).duration_ms = 3'600'000;
+    CHECK(f.send({e}).outcome->refused == 1);
+    CHECK(f.count("SELECT count(*) FROM charges") == 0);
+  }
+  SUBCASE("end before start with synced clocks") {
+    auto e = session_end(1, "r1", "s1", "04AA", "alice", kStart, 0);
+    std::get<proto::SessionEnd>(e.body).end_ms = kStart - 60'000;
+    CHECK(f.send({e}).outcome->refused == 1);
+  }
+  SUBCASE("unsynced clocks: the span is not evidence, but the 31-day ceiling holds") {
+    auto ok = session_end(1, "r1", "s1", "04AA", "alice", kStart, 0);
+    std::get<proto::SessionEnd>(ok.body).duration_ms = 3'600'000;
+    std::get<proto::SessionEnd>(ok.body).flags = {"clock_unsynced"};
+    auto r = f.send({ok});
+    CHECK(r.outcome->refused == 0);
+    CHECK(f.count("SELECT amount_fen FROM charges") == 12000);
+    auto too_long = session_end(2, "r2", "s2", "04AA", "alice", kStart, 0);
+    too_long.clock_synced = false;
+    std::get<proto::SessionEnd>(too_long.body).duration_ms = 32LL * 24 * 3600 * 1000;
+    CHECK(f.send({too_long}).outcome->refused == 1);
+    CHECK(f.count("SELECT count(*) FROM charges") == 1);
+  }
+  SUBCASE("a start record taken before the clock synced makes the span untrusted") {
+    auto start = session_start(1, "r1", "s1", "04AA", "alice", 0);  // 1970: the clock had not synced
+    start.clock_synced = false;
+    auto end = session_end(2, "r2", "s1", "04AA", "alice", 0, 0);
+    std::get<proto::SessionEnd>(end.body).end_ms = kStart;           // synced by the end
+    std::get<proto::SessionEnd>(end.body).duration_ms = 3'600'000;  // the monotonic truth
+    auto r = f.send({start, end});
+    CHECK(r.outcome->refused == 0);
+    CHECK(f.count("SELECT amount_fen FROM charges") == 12000);
+  }
+  SUBCASE("a clock step within the tolerance is billed by the monotonic duration") {
+    auto e = session_end(1, "r1", "s1", "04AA", "alice", kStart, 3'600'000);
+    std::get<proto::SessionEnd>(e.body).duration_ms = 3'600'000 - 90'000;
+    CHECK(f.send({e}).outcome->refused == 0);
+    CHECK(f.count("SELECT duration_ms FROM charges") == 3'510'000);
+  }
 }
