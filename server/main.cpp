@@ -143,6 +143,9 @@ int main(int argc, char** argv) {
   });
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::evt), 1);
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::state), 1);
+  // The server owns every terminal's retained sync topic: it watches what the broker holds there
+  // and publishes the current bundle again when someone deleted or rolled it back.
+  mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::sync), 1);
 
   app.start();
   mqtt.start();

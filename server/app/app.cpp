@@ -26,6 +26,11 @@ void App::start() {
 
 void App::on_mqtt_message(const std::string& topic, const std::string& payload) {
   auto parts = proto::parse_topic(topic);
+  if (parts && parts->channel == proto::Channel::sync && parts->site == site_) {
+    if (auto r = sync_.on_retained(parts->terminal, payload, now_()); !r)
+      log::error(kLog, "sync topic of " + parts->terminal + ": " + r.error().message());
+    return;
+  }
   if (parts && parts->channel == proto::Channel::state) {
     auto r = ingest_.on_state(topic, payload, now_());
     if (r.verdict == ingest::Verdict::accepted && r.needs_resync) {
@@ -51,6 +56,7 @@ void App::on_mqtt_connected() {
 
 void App::tick() {
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
+  sync_.repair_held_back();
 }
 
 }  // namespace lg::server

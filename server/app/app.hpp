@@ -24,7 +24,8 @@ class App {
 
   /// Start-up: builds every terminal's bundle (publishing what it can).
   void start();
-  /// One MQTT message (evt or state); acks are published only after a successful commit.
+  /// One MQTT message: evt or state from a terminal (acks are published only after a
+  /// successful commit), or what the broker holds on a terminal's retained sync topic.
   void on_mqtt_message(const std::string& topic, const std::string& payload);
   /// After an MQTT (re)connect: republish every stored bundle (retained).
   void on_mqtt_connected();

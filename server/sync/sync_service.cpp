@@ -80,4 +80,46 @@ Status SyncService::republish_all() {
   return {};
 }
 
+Result<bool> SyncService::on_retained(const std::string& terminal, const std::string& payload, int64_t now_ms) {
+  auto t = store_.terminal(terminal);
+  if (!t) return t.error();
+  if (!t->has_value()) {
+    log::debug(kLog, "retained sync message for terminal " + terminal + ", which is not enrolled: ignored");
+    return false;
+  }
+  auto stored = store_.stored_sync(terminal);
+  if (!stored) return stored.error();
+  if (stored->payload.empty() || payload == stored->payload) return false;  // nothing to keep, or our own
+  if (auto c = store_.count_rejection("sync_overwritten"); !c) return c.error();
+  RepairWindow& w = repairs_[terminal];
+  if (now_ms - w.start_ms >= kRepairWindowMs || now_ms < w.start_ms) w = RepairWindow{now_ms, 0, false};
+  if (w.count >= kMaxRepairsPerWindow) {
+    if (!w.held_back) {
+      log::error(kLog, terminal + ": its retained bundle keeps being overwritten (" +
+                           std::to_string(w.count) + " repairs in " + std::to_string(kRepairWindowMs / 1000) +
+                           " s; another publisher on the broker?): holding back until the next tick");
+    }
+    w.held_back = true;
+    return false;
+  }
+  ++w.count;
+  log::warn(kLog, terminal + ": retained bundle on the broker is " +
+                      (payload.empty() ? std::string("deleted") : "not the current v" + std::to_string(stored->version)) +
+                      ": publishing v" + std::to_string(stored->version) + " again");
+  auto s = publish(terminal, stored->payload);
+  return s.ok();
+}
+
+void SyncService::repair_held_back() {
+  for (auto& [terminal, w] : repairs_) {
+    if (!w.held_back) continue;
+    auto stored = store_.stored_sync(terminal);
+    if (!stored) {
+      log::error(kLog, terminal + ": " + stored.error().message());
+      continue;
+    }
+    if (publish(terminal, stored->payload)) w.held_back = false;
+  }
+}
+
 }  // namespace lg::server

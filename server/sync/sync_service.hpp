@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "labgate/common/crypto.hpp"
@@ -27,8 +28,29 @@ class SyncService {
   /// Publishes the stored bundle of every terminal again (after an MQTT (re)connect).
   Status republish_all();
 
+  /// What the server heard on a terminal's retained sync topic (it subscribes to the topics it
+  /// owns). Anything but the stored bundle -- an empty message that deleted it, an older or a
+  /// foreign payload -- is overwritten by publishing the stored bundle again, retained, and
+  /// counted as the rejection "sync_overwritten". Repairs of one terminal are limited to
+  /// kMaxRepairsPerWindow per kRepairWindowMs (two servers fighting over one broker would
+  /// otherwise loop); beyond that the terminal is left to the next tick(). Returns true if a
+  /// repair was published now.
+  Result<bool> on_retained(const std::string& terminal, const std::string& payload, int64_t now_ms);
+  /// Publishes the stored bundle of every terminal whose repair was held back by the limit.
+  void repair_held_back();
+
+  static constexpr int kMaxRepairsPerWindow = 5;
+  static constexpr int64_t kRepairWindowMs = 10'000;
+
  private:
   Status publish(const std::string& terminal, const std::string& payload);
+
+  struct RepairWindow {
+    int64_t start_ms = 0;
+    int count = 0;
+    bool held_back = false;
+  };
+  std::map<std::string, RepairWindow> repairs_;
 
   Store& store_;
   const crypto::PrivateKey& key_;

@@ -80,3 +80,49 @@ TEST_CASE("a publish failure keeps the new version stored for the next (re)conne
   REQUIRE(msgs.size() == 1);
   CHECK(proto::decode_sync(proto::open(msgs[0].payload)->body)->version == 1);
 }
+
+TEST_CASE("what the broker holds on a sync topic is repaired unless it is the stored bundle") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto server_key = new_key();
+  RecordingPublisher pub;
+  SyncService sync(*store, server_key, "demo", pub);
+  const int64_t now = ms("2026-01-15T00:00:00Z");
+  REQUIRE(store->add_terminal(terminal("t1", "inst-xrd", new_key().public_pem()), now));
+  REQUIRE(sync.refresh("t1", now, false));
+  const std::string v1 = pub.on("lg/v1/demo/t1/sync").at(0).payload;
+  REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 0, std::nullopt}, now));
+  REQUIRE(*sync.refresh("t1", now, false) == 2);
+  const std::string v2 = pub.on("lg/v1/demo/t1/sync").at(1).payload;
+  auto overwritten = [&] {
+    auto s = store->stats();
+    REQUIRE(s);
+    auto it = s->rejected.find("sync_overwritten");
+    return it == s->rejected.end() ? int64_t{0} : it->second;
+  };
+
+  // our own echo: nothing to do
+  CHECK_FALSE(*sync.on_retained("t1", v2, now));
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 2);
+  // deleted (an empty retained message) and rolled back (a genuine older bundle): republished
+  CHECK(*sync.on_retained("t1", "", now));
+  CHECK(*sync.on_retained("t1", v1, now + 1));
+  auto msgs = pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 4);
+  CHECK(msgs[2].payload == v2);
+  CHECK(msgs[3].payload == v2);
+  CHECK(msgs[3].retained);
+  CHECK(overwritten() == 2);
+  // a terminal that is not enrolled is none of our business
+  CHECK_FALSE(*sync.on_retained("t-ghost", "", now));
+
+  // a publisher fighting us is answered a bounded number of times per window, then at tick
+  for (int i = 0; i < 20; ++i) (void)sync.on_retained("t1", "", now + 2 + i);
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 4 + SyncService::kMaxRepairsPerWindow - 2);
+  sync.repair_held_back();
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 4 + SyncService::kMaxRepairsPerWindow - 1);
+  CHECK(pub.on("lg/v1/demo/t1/sync").back().payload == v2);
+  // the next window answers again
+  CHECK(*sync.on_retained("t1", "", now + SyncService::kRepairWindowMs + 100));
+}
