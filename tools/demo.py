@@ -90,6 +90,38 @@ def swipe(term, card, who, note=""):
     return r
 
 
+def retained_version(campus, topic):
+    """Version of the bundle the broker holds on a retained sync topic (0 if none)."""
+    out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-t", topic, "-C", "1",
+                          "-W", "2", "--retained-only"], capture_output=True, text=True)
+    text = out.stdout.strip()
+    return json.loads(json.loads(text)["body"])["version"] if text else 0
+
+
+def hostile_moments(campus, x, root):
+    """Things that go wrong on a campus network, and what the system does about them."""
+    say("\n== 08:30  hostile moments")
+    topic = f"lg/v1/{SITE}/{x.id}/sync"
+    current = campus.terminal_info(x.id)["sync_version"]
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-t", topic, "-r", "-n"],
+                   check=True)
+    wait_until(lambda: retained_version(campus, topic) == current, 20, what="the server to repair the bundle")
+    say(f"  someone deleted {x.id}'s retained authorization bundle on the broker: the server noticed and put v{current} back;")
+    say(f"  {x.id} never dropped its last good bundle (an empty or older bundle is never applied)")
+    import urllib.error
+    import urllib.request
+    forged = "/api/x%0A2026-01-01T00:00:00.000Z%20ERROR%20server:%20database%20lost"
+    try:
+        urllib.request.urlopen(urllib.request.Request(campus.server.url + forged,
+                                                      headers={"Authorization": f"Bearer {TOKEN}"}), timeout=10)
+    except urllib.error.HTTPError:
+        pass
+    line = wait_until(lambda: next((ln for ln in campus.server.log_text().splitlines() if "/api/x\\n" in ln), None),
+                      10, what="the request in the server log")
+    say("  a request path tried to forge a log line; the server logged it on one line, escaped:")
+    say("    " + line[:140])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-wait", action="store_true", help="exit after the scripted morning (for CI smoke runs)")
@@ -171,12 +203,16 @@ def main():
         swipe(tem, "C0DE0003", "u03 Zhang Min", "TEM session ends")
         swipe(x, "C0DE000B".lower(), "u11 again (lower-case uid)", "still denied")
         time.sleep(2)
+        hostile_moments(campus, x, root)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")
         say(ctl(campus, "report", "--by", "user").rstrip())
         say("")
         say(ctl(campus, "report", "--by", "instrument").rstrip())
+        say("")
+        say("  ingest counters and what was refused, by reason:")
+        say(ctl(campus, "stats").rstrip())
         say(f"""
 == where to look
   API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions
