@@ -476,7 +476,7 @@ void Agent::heartbeat() {
       if (auto st = coils_.write(output()->coil, false); !st) relay_fault("switch off: " + st.error().message());
     }
   }
-  if (online_ && synced_since_connect_) confirm_sync(clock_.now_ms());
+  if (cache_current_) confirm_sync(clock_.now_ms());
   publish_state();
   flush();
 }
@@ -537,9 +537,13 @@ void Agent::publish_state() {
 void Agent::on_connection(bool connected) {
   online_ = connected;
   log::info(kLog, connected ? "broker connected: online" : "broker connection lost: offline");
-  if (synced_since_connect_) confirm_sync(clock_.now_ms());  // current up to this moment
-  synced_since_connect_ = false;                            // a new connection must see the bundle again
-  if (!connected) return;
+  if (cache_current_) confirm_sync(clock_.now_ms());  // current up to this moment
+  if (!connected) {
+    cache_current_ = false;  // the next connection must deliver the bundle again
+    return;
+  }
+  // A connect does not clear cache_current_: the retained bundle of this very connection may
+  // already have arrived (Paho delivers it before reporting the connection).
   sent_upto_ = 0;  // everything unacked goes again on a new connection
   resend_deadline_.reset();
   publish_state();
@@ -643,7 +647,7 @@ void Agent::handle_sync(const std::string& payload) {
     return;
   }
   if (b->version == acl_.version) {
-    synced_since_connect_ = online_;
+    cache_current_ = true;  // it arrived over the broker: that connection is live
     confirm_sync(now);
     log::debug(kLog, "sync bundle version " + std::to_string(b->version) + " already applied; sync time refreshed");
     return;
@@ -657,7 +661,7 @@ void Agent::handle_sync(const std::string& payload) {
   }
   acl_ = AclSnapshot::from_bundle(*b);
   last_sync_ms_ = now;
-  synced_since_connect_ = online_;
+  cache_current_ = true;
   log::info(kLog, "applied sync bundle version " + std::to_string(b->version) + ": " +
                       std::to_string(b->grants.size()) + " grants, " + std::to_string(b->bookings.size()) +
                       " bookings");

@@ -176,11 +176,13 @@ class Agent {
   std::optional<int64_t> last_sync_ms_;
   std::optional<OpenSession> open_;
   bool online_ = false;
-  /// The retained bundle was received (and verified) on the current connection: while this holds,
-  /// the cache is known to be current, so every heartbeat and the moment of disconnect count as
-  /// a sync. Otherwise an instrument online for days with an unchanged bundle would find its
-  /// cache "days old" the moment the network drops.
-  bool synced_since_connect_ = false;
+  /// The current bundle was received and verified on the live broker connection: while this
+  /// holds the cache is known to be current, so every heartbeat and the moment of disconnect count
+  /// as a sync (otherwise an instrument online for days with an unchanged bundle would find its
+  /// cache "days old" the moment the network drops). It follows from what arrived, not from the
+  /// order of callbacks: the retained bundle may be delivered before the client reports itself
+  /// connected (Paho subscribes inside connect), so only a connection LOSS ends it, never a connect.
+  bool cache_current_ = false;
   /// Records now as the last time the cache was known current (memory and store).
   void confirm_sync(int64_t now_ms);
   uint64_t pulse_gen_ = 0;

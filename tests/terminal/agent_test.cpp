@@ -433,6 +433,55 @@ TEST_CASE("a reconnect that has not yet delivered the bundle does not refresh th
   CHECK(r.agent->on_card("04A1B2C3").reason == Reason::cache_expired);
 }
 
+TEST_CASE("whatever order the connect callback and the retained bundle come in, the cache stays current") {
+  // Paho subscribes inside connect, so the retained bundle can be delivered before the client
+  // reports itself connected: after a restart, and on some reconnects.
+  for (const bool bundle_first : {true, false}) {
+    CAPTURE(bundle_first);
+    Rig r;
+    r.boot();
+    r.sync(r.bundle(1));
+    r.clock.advance(10 * S);
+    r.boot(/*connected=*/false);  // the process restarts with the broker up
+    r.pub.up = true;
+    if (bundle_first) {
+      r.sync(r.bundle(1));
+      r.agent->on_connection(true);
+    } else {
+      r.agent->on_connection(true);
+      r.sync(r.bundle(1));
+    }
+    for (int i = 0; i < 3 * 24; ++i) {  // three days online, far beyond the one-hour grace
+      r.clock.advance(H);
+      r.agent->heartbeat();
+    }
+    CHECK(*r.agent->last_sync_ms() == r.clock.wall);
+    r.pub.up = false;
+    r.agent->on_connection(false);  // the broker goes away
+    r.clock.advance(30 * 60 * S);
+    auto s = r.agent->on_card("04A1B2C3");
+    CHECK(s.decision == Decision::granted);
+    CHECK(s.reason == Reason::qualified);
+  }
+}
+
+TEST_CASE("a reconnect whose retained bundle arrives before the connect callback keeps the cache current") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_connection(false);
+  r.clock.advance(10 * 60 * S);
+  r.sync(r.bundle(1));  // the new connection's retained bundle, delivered first
+  r.agent->on_connection(true);
+  for (int i = 0; i < 24; ++i) {
+    r.clock.advance(H);
+    r.agent->heartbeat();
+  }
+  r.agent->on_connection(false);
+  r.clock.advance(59 * 60 * S);
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::qualified);
+}
+
 TEST_CASE("last sync time persists across restarts") {
   Rig r;
   r.boot();
