@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "labgate/common/crypto.hpp"
+#include "labgate/common/files.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/mqtt.hpp"
 #include "labgate/common/protocol.hpp"
@@ -84,18 +85,19 @@ int main(int argc, char** argv) {
 
   auto cfg = lg::server::load_config_file(config_path);
   if (!cfg) {
-    std::fprintf(stderr, "labgate-server: bad config: %s\n", cfg.error().message().c_str());
+    std::fprintf(stderr, "labgate-server: bad config: %s\n", lg::log::escape(cfg.error().message()).c_str());
     return 2;
   }
   lg::log::set_level(cfg->log_level);
 
-  std::error_code ec;
-  fs::create_directories(cfg->data_dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "labgate-server: bad config: server.data_dir: cannot create %s: %s\n",
-                 cfg->data_dir.string().c_str(), ec.message().c_str());
+  // The data dir holds the database (card numbers, names, money) and the server key: owner only.
+  auto tightened = lg::files::ensure_private_dir(cfg->data_dir);
+  if (!tightened) {
+    std::fprintf(stderr, "labgate-server: bad config: server.data_dir: %s\n",
+                 lg::log::escape(tightened.error().message()).c_str());
     return 2;
   }
+  if (*tightened) lg::log::info(kLog, "restricted " + cfg->data_dir.string() + " to its owner (mode 0700)");
   auto key = lg::crypto::PrivateKey::load_or_create(cfg->data_dir / "server.key");
   if (!key) return fatal("server key: " + key.error().message());
   const std::string pub = key->public_pem();

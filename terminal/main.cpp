@@ -18,7 +18,7 @@
 namespace {
 
 int bad_config(const std::string& line) {
-  std::cerr << "labgate-terminal: config error: " << line << "\n";
+  std::cerr << "labgate-terminal: config error: " << lg::log::escape(line) << "\n";
   return 2;
 }
 

@@ -8,6 +8,7 @@
 
 #include <boost/asio.hpp>
 
+#include "labgate/common/files.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/mqtt.hpp"
 
@@ -83,8 +84,13 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
         crypto::PublicKey server_key) {
   asio::io_context io;
 
-  std::error_code fec;
-  std::filesystem::create_directories(cfg.data_dir, fec);
+  // The data dir holds the outbox (card numbers, names) and the terminal's key: owner only.
+  if (auto tightened = files::ensure_private_dir(cfg.data_dir); !tightened) {
+    log::error(kLog, tightened.error().message());
+    return 1;
+  } else if (*tightened) {
+    log::info(kLog, "restricted " + cfg.data_dir.string() + " to its owner (mode 0700)");
+  }
   const std::string db_path = (cfg.data_dir / "terminal.db").string();
   auto store = Store::open(db_path);
   if (!store) {

@@ -165,6 +165,10 @@ def test_data_files_are_not_world_readable(campus):
     for path in [campus.server.dir / "labgate.db-wal", t.dir / "terminal.db-wal"]:
         if path.exists():
             assert stat.S_IMODE(os.stat(path).st_mode) & 0o007 == 0, path
+    # the harness made both data dirs with the usual 0755; the programs restricted them at start
+    for d, proc in [(campus.server.dir, campus.server), (t.dir, t)]:
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o700, f"{d} has mode {oct(stat.S_IMODE(os.stat(d).st_mode))}"
+        assert "to its owner (mode 0700)" in proc.log_text()
 
 
 if __name__ == "__main__":
