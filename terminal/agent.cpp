@@ -86,7 +86,7 @@ proto::Access Agent::access_from(const DecisionResult& d, const std::string& car
   return a;
 }
 
-std::optional<int64_t> Agent::read_meter_wh(std::string& problem) {
+std::optional<double> Agent::read_meter_kwh(std::string& problem) {
   if (!meter_) return std::nullopt;
   auto kwh = meter_->total_kwh();
   if (!kwh) {
@@ -94,9 +94,9 @@ std::optional<int64_t> Agent::read_meter_wh(std::string& problem) {
     log::warn(kLog, "meter unreadable: " + problem);
     return std::nullopt;
   }
-  auto wh = kwh_to_wh(*kwh);
-  if (!wh) problem = "meter reported an invalid total";
-  return wh;
+  auto valid = valid_kwh(*kwh);
+  if (!valid) problem = "meter reported an invalid total";
+  return valid;
 }
 
 void Agent::relay_fault(const std::string& detail) {
@@ -200,7 +200,8 @@ void Agent::recover(OpenSession s) {
   Commit c;
   std::optional<proto::Record> start_rec;
   if (!s.started) {
-    proto::SessionStart ss{s.id, s.card, s.user, s.resource, s.booking, s.meter_start_wh};
+    proto::SessionStart ss{s.id, s.card, s.user, s.resource, s.booking,
+                           s.meter_start_kwh ? kwh_to_wh(*s.meter_start_kwh) : std::nullopt};
     start_rec = make_record(ss);
     c.records.push_back(&*start_rec);
     s.started = true;
@@ -225,8 +226,8 @@ void Agent::close_crashed(const OpenSession& s, const board::Output* out, bool c
   e.end_reason = proto::EndReason::crash_recovered;
   if (meter_) {
     std::string problem;
-    auto end_wh = read_meter_wh(problem);
-    auto en = energy_between(s.meter_start_wh, end_wh);
+    auto end_kwh = read_meter_kwh(problem);
+    auto en = energy_between(s.meter_start_kwh, end_kwh);
     e.energy_wh = en.energy_wh;
     e.flags = en.flags;
   }
@@ -316,8 +317,6 @@ SwipeReply Agent::start_session(const std::string& card, const DecisionResult& d
   reply.user = d.user;
   const board::Output* out = output();
 
-  std::string problem;
-  const auto meter_start = read_meter_wh(problem);
   const int64_t now = clock_.now_ms();
   OpenSession s;
   s.id = crypto::uuid4();
@@ -329,7 +328,6 @@ SwipeReply Agent::start_session(const std::string& card, const DecisionResult& d
   s.acl_version = d.acl_version;
   s.start_ms = now;
   s.clock = SessionClock{clock_.steady_ms(), 0, clock_.boot_id()};
-  s.meter_start_wh = meter_start;
   s.checkpoint_ms = now;
   s.checkpoint_elapsed_ms = 0;
   s.max_end_ms = d.max_end_ms;
@@ -355,9 +353,13 @@ SwipeReply Agent::start_session(const std::string& card, const DecisionResult& d
     return reply;
   }
 
-  // 3. Confirmed on: the session has started.
+  // 3. Confirmed on: the session has started. The starting energy is read now, after the switch,
+  // so power never waits for a meter round trip (docs/TERMINAL.md: what that costs in accuracy).
   s.started = true;
-  auto start = make_record(proto::SessionStart{s.id, card, s.user, s.resource, s.booking, meter_start});
+  std::string problem;
+  s.meter_start_kwh = read_meter_kwh(problem);
+  const auto meter_start_wh = s.meter_start_kwh ? kwh_to_wh(*s.meter_start_kwh) : std::nullopt;
+  auto start = make_record(proto::SessionStart{s.id, card, s.user, s.resource, s.booking, meter_start_wh});
   Commit c3;
   c3.records.push_back(&start);
   c3.upsert_session = &s;
@@ -421,8 +423,8 @@ bool Agent::end_session(proto::EndReason why, const std::optional<DecisionResult
   if (s.recovered) e.flags.emplace_back("recovered");
   if (meter_) {
     std::string problem;
-    const auto end_wh = read_meter_wh(problem);
-    auto en = energy_between(s.meter_start_wh, end_wh);
+    const auto end_kwh = read_meter_kwh(problem);
+    auto en = energy_between(s.meter_start_kwh, end_kwh);
     e.energy_wh = en.energy_wh;
     for (auto& f : en.flags) e.flags.push_back(std::move(f));
   }

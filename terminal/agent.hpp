@@ -140,7 +140,9 @@ class Agent {
  private:
   proto::Record make_record(proto::RecordBody body);
   proto::Access access_from(const DecisionResult& d, const std::string& card) const;
-  std::optional<int64_t> read_meter_wh(std::string& problem);
+  /// The meter's cumulative total as read (kWh), nullopt without a meter or on a failed or
+  /// invalid read (problem says why).
+  std::optional<double> read_meter_kwh(std::string& problem);
   SwipeReply start_session(const std::string& card, const DecisionResult& d);
   SwipeReply pulse(const std::string& card, const DecisionResult& d);
   /// Ends the open session: Access (optional), SessionEnd and the row removal in one

@@ -27,17 +27,22 @@ std::optional<int64_t> kwh_to_wh(double kwh) {
   return static_cast<int64_t>(wh);
 }
 
-EnergyResult energy_between(std::optional<int64_t> start_wh, std::optional<int64_t> end_wh) {
+std::optional<double> valid_kwh(double kwh) {
+  if (!std::isfinite(kwh) || kwh < 0 || kwh > 9.0e12) return std::nullopt;
+  return kwh;
+}
+
+EnergyResult energy_between(std::optional<double> start_kwh, std::optional<double> end_kwh) {
   EnergyResult r;
-  if (!start_wh || !end_wh) {
+  if (!start_kwh || !end_kwh) {
     r.flags.emplace_back("meter_unavailable");
     return r;
   }
-  if (*end_wh < *start_wh) {
+  if (*end_kwh < *start_kwh) {
     r.flags.emplace_back("meter_reset");
     return r;
   }
-  r.energy_wh = *end_wh - *start_wh;
+  r.energy_wh = static_cast<int64_t>(std::llround((*end_kwh - *start_kwh) * 1000.0));
   return r;
 }
 

@@ -29,15 +29,21 @@ SessionClock rebase(const SessionClock& c, const std::string& boot_now, int64_t 
                     int64_t checkpoint_wall_ms, int64_t checkpoint_elapsed_ms, int64_t wall_now_ms);
 
 /// Wh from a kWh reading (rounded to the nearest Wh); nullopt for NaN, infinite or negative.
+/// For display and the SessionStart record only: energies are computed from the raw readings.
 std::optional<int64_t> kwh_to_wh(double kwh);
+
+/// A cumulative meter reading as the meter reported it (kWh, float32 widened exactly to double);
+/// nullopt for NaN, infinite, negative or absurd values.
+std::optional<double> valid_kwh(double kwh);
 
 struct EnergyResult {
   std::optional<int64_t> energy_wh;  ///< empty when unknown
   std::vector<std::string> flags;    ///< "meter_unavailable" or "meter_reset"
 };
 
-/// Energy used between two cumulative readings. A missing reading -> meter_unavailable; a counter
-/// that went backwards (reset or meter replaced) -> meter_reset. Both leave energy empty.
-EnergyResult energy_between(std::optional<int64_t> start_wh, std::optional<int64_t> end_wh);
+/// Energy used between two cumulative readings in kWh, subtracted at the meter's own resolution
+/// and rounded once to whole Wh (half away from zero). A missing reading -> meter_unavailable; a
+/// counter that went backwards (reset or meter replaced) -> meter_reset. Both leave energy empty.
+EnergyResult energy_between(std::optional<double> start_kwh, std::optional<double> end_kwh);
 
 }  // namespace lg::terminal

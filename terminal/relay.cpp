@@ -116,6 +116,7 @@ Status FakeCoils::write(uint16_t coil, bool on) {
   if (fail_writes) return Error::from(std::make_error_code(std::errc::timed_out), "fake relay: write failed");
   state[coil] = on;
   ++writes;
+  if (journal) journal->push_back("coil " + std::to_string(coil) + (on ? " on" : " off"));
   return {};
 }
 
@@ -126,6 +127,7 @@ Result<bool> FakeCoils::read(uint16_t coil) {
 }
 
 Result<double> FakeMeter::total_kwh() {
+  if (journal) journal->push_back("meter read");
   if (!kwh) return Error::from(std::make_error_code(std::errc::timed_out), "fake meter: unreadable");
   return *kwh;
 }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "labgate/common/board.hpp"
 #include "labgate/common/result.hpp"
@@ -98,6 +99,8 @@ class FakeCoils : public Coils {
   bool fail_writes = false;
   bool fail_reads = false;
   int writes = 0;
+  /// When set, every successful write appends "coil <n> on|off" (tests check the order of I/O).
+  std::vector<std::string>* journal = nullptr;
 };
 
 /// In-memory meter for tests.
@@ -107,6 +110,8 @@ class FakeMeter : public EnergyMeter {
   Result<double> power_w() override;
   std::optional<double> kwh = 0.0;  ///< nullopt = unreadable
   double watts = 0.0;
+  /// When set, every energy read appends "meter read".
+  std::vector<std::string>* journal = nullptr;
 };
 
 }  // namespace lg::terminal

@@ -67,8 +67,15 @@ CREATE TABLE open_sessions (
 );
 )sql";
 
-const std::array<db::Migration, 1> kMigrations = {{
+// The session's starting meter reading at the meter's own resolution (kWh as read), so that the
+// session energy is rounded once, from the difference. meter_start_wh stays for older rows.
+constexpr std::string_view kSchema2 = R"sql(
+ALTER TABLE open_sessions ADD COLUMN meter_start_kwh REAL;
+)sql";
+
+const std::array<db::Migration, 2> kMigrations = {{
     {1, "terminal store", kSchema1},
+    {2, "precise starting meter reading", kSchema2},
 }};
 
 std::optional<int64_t> opt_col(const db::Statement& st, int col) {
@@ -298,8 +305,8 @@ Status Store::upsert_session_row(const OpenSession& s) {
   auto st = db_.prepare(
       "INSERT OR REPLACE INTO open_sessions(id, card, user, resource, output, booking, acl_version, "
       "start_ms, steady_anchor_ms, elapsed_base_ms, boot_id, meter_start_wh, checkpoint_ms, "
-      "checkpoint_elapsed_ms, max_end_ms, started, recovered) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "checkpoint_elapsed_ms, max_end_ms, started, recovered, meter_start_kwh) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, std::string_view(s.id))
       .bind(2, std::string_view(s.card))
@@ -312,12 +319,17 @@ Status Store::upsert_session_row(const OpenSession& s) {
       .bind(9, s.clock.steady_anchor_ms)
       .bind(10, s.clock.elapsed_base_ms)
       .bind(11, std::string_view(s.clock.boot_id))
-      .bind(12, s.meter_start_wh)
+      .bind(12, s.meter_start_kwh ? kwh_to_wh(*s.meter_start_kwh) : std::nullopt)
       .bind(13, s.checkpoint_ms)
       .bind(14, s.checkpoint_elapsed_ms)
       .bind(15, s.max_end_ms)
       .bind(16, static_cast<int64_t>(s.started ? 1 : 0))
       .bind(17, static_cast<int64_t>(s.recovered ? 1 : 0));
+  if (s.meter_start_kwh) {
+    st->bind(18, *s.meter_start_kwh);
+  } else {
+    st->bind_null(18);
+  }
   return st->run();
 }
 
@@ -335,7 +347,7 @@ Result<std::vector<OpenSession>> Store::open_sessions() {
   auto st = db_.prepare(
       "SELECT id, card, user, resource, output, booking, acl_version, start_ms, steady_anchor_ms, "
       "elapsed_base_ms, boot_id, meter_start_wh, checkpoint_ms, checkpoint_elapsed_ms, max_end_ms, "
-      "started, recovered FROM open_sessions ORDER BY start_ms, id");
+      "started, recovered, meter_start_kwh FROM open_sessions ORDER BY start_ms, id");
   if (!st) return st.error();
   std::vector<OpenSession> out;
   for (;;) {
@@ -354,7 +366,11 @@ Result<std::vector<OpenSession>> Store::open_sessions() {
     s.clock.steady_anchor_ms = st->column_int64(8);
     s.clock.elapsed_base_ms = st->column_int64(9);
     s.clock.boot_id = st->column_text(10);
-    s.meter_start_wh = opt_col(*st, 11);
+    if (!st->column_is_null(17)) {
+      s.meter_start_kwh = st->column_double(17);
+    } else if (auto wh = opt_col(*st, 11)) {
+      s.meter_start_kwh = static_cast<double>(*wh) / 1000.0;  // a row from before migration 2
+    }
     s.checkpoint_ms = st->column_int64(12);
     s.checkpoint_elapsed_ms = st->column_int64(13);
     s.max_end_ms = opt_col(*st, 14);

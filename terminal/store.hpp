@@ -28,7 +28,7 @@ struct OpenSession {
   uint64_t acl_version = 0;
   int64_t start_ms = 0;  ///< wall clock at start
   SessionClock clock;    ///< monotonic anchor + carried elapsed
-  std::optional<int64_t> meter_start_wh;
+  std::optional<double> meter_start_kwh;  ///< the meter's cumulative reading right after switch-on
   int64_t checkpoint_ms = 0;          ///< wall clock of the last checkpoint
   int64_t checkpoint_elapsed_ms = 0;  ///< elapsed at the last checkpoint
   std::optional<int64_t> max_end_ms;  ///< switch off by then (wall ms)

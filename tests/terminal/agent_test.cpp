@@ -236,6 +236,56 @@ TEST_CASE("swipe in / swipe out: relay / records / duration and energy") {
   CHECK(recs[3].kind() == proto::RecordKind::session_end);
 }
 
+TEST_CASE("swipe-in switches the coil first and reads the starting energy after") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  std::vector<std::string> io;
+  r.coils.journal = &io;
+  r.meter.journal = &io;
+  r.meter.kwh = 2.0004;  // 2000.4 Wh
+  REQUIRE(r.agent->on_card("04A1B2C3").action == "start");
+  REQUIRE(io.size() >= 2);
+  CHECK(io[0] == "coil 0 on");
+  CHECK(io[1] == "meter read");
+  auto starts = r.bodies<proto::SessionStart>();
+  REQUIRE(starts.size() == 1);
+  CHECK(starts[0].meter_wh == 2000);
+  // the session energy is the difference of the raw readings, rounded once
+  r.clock.advance(60 * S);
+  r.meter.kwh = 2.0016;  // 2001.6 Wh: 1.2 Wh used; rounding each reading first would say 2
+  REQUIRE(r.agent->on_card("04A1B2C3").action == "end");
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].energy_wh == 1);
+  // the precise starting reading survives a restart in the open-session row
+  io.clear();
+  r.meter.kwh = 3.0004;
+  REQUIRE(r.agent->on_card("04A1B2C3").action == "start");
+  r.boot();
+  REQUIRE(r.agent->session().has_value());
+  CHECK(r.agent->session()->meter_start_kwh == 3.0004);
+  r.meter.kwh = 3.0016;
+  REQUIRE(r.agent->on_card("04A1B2C3").action == "end");
+  CHECK(r.bodies<proto::SessionEnd>().back().energy_wh == 1);
+}
+
+TEST_CASE("a meter that cannot be read after the switch leaves the session running, flagged at the end") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.meter.kwh = std::nullopt;
+  auto in = r.agent->on_card("04A1B2C3");
+  CHECK(in.action == "start");
+  CHECK(r.coil(0));
+  CHECK_FALSE(r.bodies<proto::SessionStart>().at(0).meter_wh.has_value());
+  r.meter.kwh = 5.0;
+  REQUIRE(r.agent->on_card("04A1B2C3").action == "end");
+  auto end = r.bodies<proto::SessionEnd>().at(0);
+  CHECK_FALSE(end.energy_wh.has_value());
+  CHECK(end.flags == std::vector<std::string>{"meter_unavailable"});
+}
+
 TEST_CASE("another card while a session is open is denied in_use - admin ends the session") {
   Rig r;
   r.boot();

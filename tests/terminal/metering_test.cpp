@@ -46,20 +46,36 @@ TEST_CASE("kwh_to_wh rounds and rejects garbage") {
 }
 
 TEST_CASE("energy is the counter difference - reset and unavailable are flagged") {
-  auto ok = energy_between(1000, 1250);
+  auto ok = energy_between(1.0, 1.25);
   REQUIRE(ok.energy_wh.has_value());
   CHECK(*ok.energy_wh == 250);
   CHECK(ok.flags.empty());
 
-  auto zero = energy_between(1000, 1000);
+  auto zero = energy_between(1.0, 1.0);
   CHECK(zero.energy_wh == 0);
 
-  auto reset = energy_between(1000, 20);
+  auto reset = energy_between(1.0, 0.02);
   CHECK_FALSE(reset.energy_wh.has_value());
   CHECK(reset.flags == std::vector<std::string>{"meter_reset"});
 
-  auto missing_end = energy_between(1000, std::nullopt);
+  auto missing_end = energy_between(1.0, std::nullopt);
   CHECK_FALSE(missing_end.energy_wh.has_value());
   CHECK(missing_end.flags == std::vector<std::string>{"meter_unavailable"});
-  CHECK(energy_between(std::nullopt, 5).flags == std::vector<std::string>{"meter_unavailable"});
+  CHECK(energy_between(std::nullopt, 0.005).flags == std::vector<std::string>{"meter_unavailable"});
+}
+
+TEST_CASE("energy is subtracted at the meter's resolution and rounded once") {
+  // 1.4 Wh -> 2.6 Wh is 1.2 Wh: one rounding gives 1; rounding each reading first gave 3 - 1 = 2.
+  CHECK(*energy_between(0.0014, 0.0026).energy_wh == 1);
+  CHECK(kwh_to_wh(0.0026).value() - kwh_to_wh(0.0014).value() == 2);
+  // 0.5 Wh -> 1.4 Wh is 0.9 Wh: 1 Wh, where per-reading rounding said 0.
+  CHECK(*energy_between(0.0005, 0.0014).energy_wh == 1);
+  CHECK(kwh_to_wh(0.0014).value() - kwh_to_wh(0.0005).value() == 0);
+  // float32 readings as an SDM120 reports them, widened exactly to double
+  const float start = 12345.678f;  // exactly 12345.677734375 kWh
+  const float end = 12346.912f;    // exactly 12346.912109375 kWh
+  CHECK(*energy_between(static_cast<double>(start), static_cast<double>(end)).energy_wh == 1234);  // 1234.375 Wh
+  CHECK_FALSE(valid_kwh(-1.0));
+  CHECK_FALSE(valid_kwh(std::numeric_limits<double>::quiet_NaN()));
+  CHECK(valid_kwh(0.0) == 0.0);
 }

@@ -128,7 +128,7 @@ TEST_CASE("session end and row removal commit together") {
   os.acl_version = 4;
   os.start_ms = 1000;
   os.clock = {100, 50, "boot-x"};
-  os.meter_start_wh = 12345;
+  os.meter_start_kwh = 12.345678;
   os.checkpoint_ms = 2000;
   os.checkpoint_elapsed_ms = 1000;
   os.max_end_ms = 99999;
