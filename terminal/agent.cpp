@@ -478,7 +478,9 @@ void Agent::heartbeat() {
       if (auto st = coils_.write(output()->coil, false); !st) relay_fault("switch off: " + st.error().message());
     }
   }
-  if (cache_current_) confirm_sync(clock_.now_ms());
+  // Only while the connection is reported up: a bundle that came on a connection attempt which
+  // then failed (no connect, so no loss, is ever reported for it) counted once, on arrival.
+  if (cache_current_ && online_) confirm_sync(clock_.now_ms());
   publish_state();
   flush();
 }
@@ -499,6 +501,9 @@ void Agent::shutdown() {
       log::error(kLog, "checkpoint at shutdown failed: " + st.error().message());
     log::info(kLog, "stopping with session " + open_->id + " open; relay left on, a restart recovers it");
   }
+  // The cache was known current up to this moment: a restart into a broker outage gets the full
+  // grace from the stop, not from the last heartbeat.
+  if (cache_current_ && online_) confirm_sync(clock_.now_ms());
   if (pub_ && pub_->connected()) {
     if (auto st = pub_->publish(state_topic(), state_payload(false), 1, true); !st)
       log::warn(kLog, "offline state not published: " + st.error().message());
@@ -537,15 +542,18 @@ void Agent::publish_state() {
 }
 
 void Agent::on_connection(bool connected) {
+  const bool was_online = online_;
   online_ = connected;
   log::info(kLog, connected ? "broker connected: online" : "broker connection lost: offline");
-  if (cache_current_) confirm_sync(clock_.now_ms());  // current up to this moment
   if (!connected) {
+    if (cache_current_ && was_online) confirm_sync(clock_.now_ms());  // current up to this moment
     cache_current_ = false;  // the next connection must deliver the bundle again
     return;
   }
   // A connect does not clear cache_current_: the retained bundle of this very connection may
-  // already have arrived (Paho delivers it before reporting the connection).
+  // already have arrived (lg::mqtt subscribes before it reports the connection). Nor does it set
+  // it: a connection that has not delivered the bundle proves nothing about the cache.
+  if (cache_current_) confirm_sync(clock_.now_ms());
   sent_upto_ = 0;  // everything unacked goes again on a new connection
   resend_deadline_.reset();
   publish_state();

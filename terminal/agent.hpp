@@ -116,7 +116,8 @@ class Agent {
   /// Every heartbeat_s: checkpoints the open session, republishes state, checks the coil.
   void heartbeat();
   /// Clean stop: checkpoints the open session (the relay is left as it is, so a restart
-  /// recovers the session) and publishes the offline state.
+  /// recovers the session), records the sync time if the cache is current, and publishes the
+  /// offline state.
   void shutdown();
 
   /// The signed state message (birth when online, Last Will when not).
@@ -184,6 +185,11 @@ class Agent {
   /// cache "days old" the moment the network drops). It follows from what arrived, not from the
   /// order of callbacks: the retained bundle may be delivered before the client reports itself
   /// connected (Paho subscribes inside connect), so only a connection LOSS ends it, never a connect.
+  /// Heartbeats refresh the sync time only while online_: a bundle whose connection attempt
+  /// failed before it was reported (no loss is reported for it either) counts on arrival, and
+  /// again only once a connection is reported (normally that connection's own bundle follows).
+  /// A loss reported late (after the next connection's bundle) errs on the safe side: the cache
+  /// is current again with the next bundle.
   bool cache_current_ = false;
   /// Records now as the last time the cache was known current (memory and store).
   void confirm_sync(int64_t now_ms);

@@ -532,6 +532,70 @@ TEST_CASE("a reconnect whose retained bundle arrives before the connect callback
   CHECK(r.agent->on_card("04A1B2C3").reason == Reason::qualified);
 }
 
+TEST_CASE("a bundle from a connection attempt that failed before it was reported counts once, on arrival") {
+  // lg::mqtt subscribes before it reports a connection; if the connection fails right after the
+  // retained bundle arrived, neither a connect nor a loss is ever reported for it.
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.pub.up = false;
+  r.agent->on_connection(false);
+  r.clock.advance(10 * 60 * S);
+  r.sync(r.bundle(1));  // the failed attempt's retained bundle
+  const int64_t received = r.clock.wall;
+  CHECK(*r.agent->last_sync_ms() == received);
+  for (int i = 0; i < 121; ++i) {  // heartbeats for just over the one-hour grace, still offline
+    r.clock.advance(30 * S);
+    r.agent->heartbeat();
+  }
+  CHECK(*r.agent->last_sync_ms() == received);
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::cache_expired);
+  // the next connection that delivers the bundle makes the cache current again
+  r.pub.up = true;
+  r.agent->on_connection(true);
+  r.sync(r.bundle(1));
+  r.clock.advance(2 * H);
+  r.agent->heartbeat();
+  r.pub.up = false;
+  r.agent->on_connection(false);
+  r.clock.advance(30 * 60 * S);
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::qualified);
+}
+
+TEST_CASE("after a loss only a bundle received after it makes the cache current, even if the loss is told late") {
+  // If a loss were reported after the next connection's bundle, the agent cannot tell whose
+  // bundle it was: it errs on the safe side and waits for the next one.
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.clock.advance(10 * 60 * S);
+  r.sync(r.bundle(1));           // a bundle, then the loss of the connection is reported
+  const int64_t lost_at = r.clock.wall;
+  r.agent->on_connection(false);
+  r.agent->on_connection(true);  // a new connection without the bundle (yet)
+  for (int i = 0; i < 3; ++i) {
+    r.clock.advance(H);
+    r.agent->heartbeat();
+  }
+  CHECK(*r.agent->last_sync_ms() == lost_at);
+  r.sync(r.bundle(1));  // it arrives: current again
+  r.clock.advance(H);
+  r.agent->heartbeat();
+  CHECK(*r.agent->last_sync_ms() == r.clock.wall);
+}
+
+TEST_CASE("a clean stop while the cache is current counts as a sync") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.clock.advance(20 * 60 * S);  // no heartbeat since the bundle
+  r.agent->shutdown();
+  CHECK(*r.agent->last_sync_ms() == r.clock.wall);
+  r.boot(/*connected=*/false);  // restarted into a broker outage
+  r.clock.advance(50 * 60 * S);  // 70 minutes after the bundle, 50 after the stop: within the grace
+  CHECK(r.agent->on_card("04A1B2C3").reason == Reason::qualified);
+}
+
 TEST_CASE("last sync time persists across restarts") {
   Rig r;
   r.boot();
