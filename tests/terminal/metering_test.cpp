@@ -71,6 +71,9 @@ TEST_CASE("energy is subtracted at the meter's resolution and rounded once") {
   // 0.5 Wh -> 1.4 Wh is 0.9 Wh: 1 Wh, where per-reading rounding said 0.
   CHECK(*energy_between(0.0005, 0.0014).energy_wh == 1);
   CHECK(kwh_to_wh(0.0014).value() - kwh_to_wh(0.0005).value() == 0);
+  // 1499.6 Wh -> 2500.4 Wh is 1000.8 Wh: 1001; per-reading rounding said 2500 - 1500 = 1000.
+  CHECK(*energy_between(1.4996, 2.5004).energy_wh == 1001);
+  CHECK(kwh_to_wh(2.5004).value() - kwh_to_wh(1.4996).value() == 1000);
   // float32 readings as an SDM120 reports them, widened exactly to double
   const float start = 12345.678f;  // exactly 12345.677734375 kWh
   const float end = 12346.912f;    // exactly 12346.912109375 kWh

@@ -13,6 +13,9 @@
 //   swipe_on   t0 just before writing "CARD\n" to the card socket, t1 = arrival of the terminal's
 //              coil-0 ON write at the slave
 //   swipe_off  the same card again (swipe-out), up to the coil-0 OFF write
+// --meter-delay-ms N (or LABGATE_BENCH_METER_DELAY_MS) holds every input-register answer (the
+// terminal's energy meter reads, function 04) N ms, like an RS-485 meter at 9600 baud (a read of
+// the total is about 20 ms on the wire there): it shows whether a swipe waits for the meter.
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -61,7 +64,7 @@ struct CoilEvent {
 /// The Modbus TCP slave thread.
 class Slave {
  public:
-  Slave() {
+  explicit Slave(int meter_delay_ms) : meter_delay_ms_(meter_delay_ms) {
     ctx_ = modbus_new_tcp("127.0.0.1", 0);
     if (!ctx_) throw std::runtime_error(std::string("modbus_new_tcp: ") + modbus_strerror(errno));
     mapping_ = modbus_mapping_new(kCoils, 0, 0, kInputRegisters);
@@ -171,6 +174,8 @@ class Slave {
             }
           }
           requests_.fetch_add(1);
+          if (meter_delay_ms_ > 0 && rc > h && query[h] == MODBUS_FC_READ_INPUT_REGISTERS)
+            std::this_thread::sleep_for(std::chrono::milliseconds(meter_delay_ms_));
           modbus_reply(ctx_, query, rc, mapping_);
         }
         ++it;
@@ -178,6 +183,7 @@ class Slave {
     }
   }
 
+  int meter_delay_ms_ = 0;
   modbus_t* ctx_ = nullptr;
   modbus_mapping_t* mapping_ = nullptr;
   int listener_ = -1;
@@ -333,10 +339,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(10, 10000000));
   app.add_option("--timeout-ms", timeout_ms, "per swipe: reply and coil write deadline")->check(CLI::Range(100, 600000));
   app.add_option("--pause-ms", pause_ms, "pause between swipes")->check(CLI::Range(0, 60000));
+  int meter_delay_ms = 0;
+  app.add_option("--meter-delay-ms", meter_delay_ms, "hold every input-register (meter) answer this long")
+      ->envname("LABGATE_BENCH_METER_DELAY_MS")
+      ->check(CLI::Range(0, 10000));
   CLI11_PARSE(app, argc, argv);
 
   try {
-    Slave slave;
+    Slave slave(meter_delay_ms);
     std::cout << "ready port=" << slave.port() << std::endl;
 
     // One result line per "go" line, until stdin closes: the driver can run several phases
@@ -410,6 +420,7 @@ int main(int argc, char** argv) {
       out["samples"] = {{"baseline", base.size()}, {"swipe_on", on_us.size()}, {"swipe_off", off_us.size()}};
       out["cycles"] = cycles;
       out["pause_ms"] = pause;
+      out["meter_delay_ms"] = meter_delay_ms;
       out["errors"] = errors;
       if (errors > 0) out["first_error"] = first_error;
       out["slave_requests"] = slave.requests();
