@@ -1,4 +1,5 @@
-// Usage report aggregation: sessions, seconds, hours and money per instrument, user or month.
+// Usage report aggregation: sessions, seconds, hours and money per instrument, user or month,
+// and the rules for the period a report (or a charge list) may cover.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "labgate/common/result.hpp"
 
 namespace lg::server::report {
 
@@ -23,6 +26,15 @@ struct UsageItem {
   std::string user;  ///< "" = unknown
   std::string user_name;
   int64_t end_ms = 0;
+  int64_t duration_ms = 0;
+  int64_t amount_fen = 0;
+};
+
+/// The sums of one group as a store computes them (GROUP BY), before the naming rules apply.
+struct GroupSum {
+  std::string key;   ///< instrument id, user id ("" = unknown user) or "YYYY-MM"
+  std::string name;  ///< the directory's name of the instrument or user, "" when unknown
+  int64_t sessions = 0;
   int64_t duration_ms = 0;
   int64_t amount_fen = 0;
 };
@@ -45,8 +57,35 @@ struct Report {
 /// "H.hh" from milliseconds, rounded half up to hundredths of an hour, integer arithmetic.
 std::string hours_string(int64_t duration_ms);
 
-/// Groups items. month_of maps a UTC instant to its local "YYYY-MM" (used for by=month).
+/// Builds the report from per-group sums: groups with the same key are merged, a row's name is
+/// the directory name, else the key (an unknown user is "unknown user"; a month is its key),
+/// seconds and hours follow from the summed milliseconds, rows are sorted by key and the totals
+/// cover every group.
+Report from_groups(std::vector<GroupSum> groups, GroupBy by);
+
+/// Groups items in memory (what a store does with GROUP BY), then from_groups. month_of maps a
+/// UTC instant to its local "YYYY-MM" (used for by=month).
 Report aggregate(const std::vector<UsageItem>& items, GroupBy by,
                  const std::function<std::string(int64_t)>& month_of);
+
+/// The most months one request may cover (a usage report or a list of charges).
+inline constexpr int kMaxPeriodMonths = 12;
+
+/// Whole local months, from and to inclusive ("YYYY-MM").
+struct Period {
+  std::string from;
+  std::string to;
+  bool operator==(const Period&) const = default;
+};
+
+/// The period of a request from its query values ("" = absent): `month` alone, or `from` and
+/// `to` together (inclusive, from <= to, at most kMaxPeriodMonths months), or `current` (the
+/// site's current month) when none is given. The error's reason says which rule was broken,
+/// naming the parameter (e.g. "to: the period covers 13 months, at most 12 ...").
+Result<Period> period_from(std::string_view month, std::string_view from, std::string_view to,
+                           std::string_view current);
+
+/// The months of a period in order ("2026-11", "2026-12", "2027-01"...).
+std::vector<std::string> months_of(const Period& p);
 
 }  // namespace lg::server::report

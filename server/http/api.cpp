@@ -3,6 +3,8 @@
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <utility>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -228,6 +230,177 @@ std::string query(const Request& req, const char* key) {
   return it == req.query.end() ? std::string() : it->second;
 }
 
+// ---- paging: ?limit=&cursor=, Link: <...>; rel="next" (RFC 8288)
+//
+// A cursor is base64url(tag || payload) without padding: payload is the JSON array of the last
+// row's sort key (e.g. [1767225600000,"c-17"]), tag the first kTagBytes of HMAC-SHA-256 under a
+// key derived from the admin token over the list name and the payload. Clients treat it as
+// opaque; one that was not made by this server for this list is refused.
+
+constexpr std::size_t kTagBytes = 12;
+constexpr std::size_t kMaxCursorChars = 2048;
+
+std::string base64url(std::string_view bytes) {
+  std::string s = crypto::base64_encode(bytes);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (auto& c : s) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return s;
+}
+
+std::optional<std::string> from_base64url(std::string_view text) {
+  std::string s;
+  s.reserve(text.size() + 3);
+  for (char c : text) {
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (plain) s += c;
+    else if (c == '-') s += '+';
+    else if (c == '_') s += '/';
+    else return std::nullopt;
+  }
+  if (s.size() % 4 == 1) return std::nullopt;
+  while (s.size() % 4 != 0) s += '=';
+  auto bytes = crypto::base64_decode(s);
+  if (!bytes) return std::nullopt;
+  return std::move(bytes).value();
+}
+
+std::string cursor_tag(const std::string& key, std::string_view list, std::string_view payload) {
+  std::string msg(list);
+  msg += '\n';
+  msg += payload;
+  const crypto::Digest d = crypto::hmac_sha256(key, msg);
+  return std::string(reinterpret_cast<const char*>(d.data()), kTagBytes);
+}
+
+std::string make_cursor(const std::string& key, std::string_view list, const PageKey& k) {
+  json parts = json::array();
+  for (const auto& part : k) {
+    if (const auto* i = std::get_if<int64_t>(&part)) parts.push_back(*i);
+    else parts.push_back(std::get<std::string>(part));
+  }
+  const std::string payload = parts.dump();
+  return base64url(cursor_tag(key, list, payload) + payload);
+}
+
+/// The position a cursor names; nullopt (with the reason in why) if it is malformed or was not
+/// made by this server for this list.
+std::optional<PageKey> read_cursor(const std::string& key, std::string_view list, std::string_view cursor,
+                                   std::string& why) {
+  if (cursor.size() > kMaxCursorChars) {
+    why = "cursor: longer than " + std::to_string(kMaxCursorChars) + " characters";
+    return std::nullopt;
+  }
+  auto bytes = from_base64url(cursor);
+  // Only the canonical spelling is accepted (no stray bits in the last character).
+  if (!bytes || bytes->size() <= kTagBytes || base64url(*bytes) != cursor) {
+    why = "cursor: malformed (pass the cursor of a Link header unchanged)";
+    return std::nullopt;
+  }
+  const std::string_view tag = std::string_view(*bytes).substr(0, kTagBytes);
+  const std::string_view payload = std::string_view(*bytes).substr(kTagBytes);
+  const std::string expected = cursor_tag(key, list, payload);
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < kTagBytes; ++i) diff = static_cast<unsigned char>(diff | (tag[i] ^ expected[i]));
+  if (diff != 0) {
+    why = "cursor: not a cursor of this list (altered, or from another list or server)";
+    return std::nullopt;
+  }
+  auto parts = lg::json::parse_strict(payload);
+  if (!parts || !parts->is_array() || parts->empty()) {
+    why = "cursor: malformed position";
+    return std::nullopt;
+  }
+  PageKey k;
+  for (const auto& p : *parts) {
+    if (p.is_number_integer() && !p.is_number_unsigned()) k.emplace_back(p.get<int64_t>());
+    else if (p.is_number_unsigned() && p.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      k.emplace_back(static_cast<int64_t>(p.get<uint64_t>()));
+    else if (p.is_string()) k.emplace_back(p.get<std::string>());
+    else {
+      why = "cursor: malformed position";
+      return std::nullopt;
+    }
+  }
+  return k;
+}
+
+/// ?limit= and ?cursor= of a request for `list`; nullopt with resp set (422) when invalid.
+std::optional<Page> page_param(const Request& req, std::string_view list, const std::string& key, Response& resp) {
+  auto limit = limit_param(req, resp);
+  if (!limit) return std::nullopt;
+  Page p;
+  p.limit = *limit;
+  const std::string cursor = query(req, "cursor");
+  if (!cursor.empty()) {
+    std::string why;
+    auto k = read_cursor(key, list, cursor, why);
+    if (!k) {
+      resp = error(422, "invalid query: " + why);
+      return std::nullopt;
+    }
+    p.after = std::move(*k);
+  }
+  return p;
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+std::string encode_query_value(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const unsigned char c : v) {
+    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.' || c == '~';
+    if (keep) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// The Link header value of the page after this one: the same path and query parameters, the
+/// page's limit and the new cursor.
+std::string next_link(const Request& req, int64_t limit, const std::string& cursor) {
+  std::string target = req.path + "?";
+  for (const auto& [k, v] : req.query) {
+    if (k == "cursor" || k == "limit") continue;
+    target += encode_query_value(k) + "=" + encode_query_value(v) + "&";
+  }
+  target += "limit=" + std::to_string(limit) + "&cursor=" + cursor;
+  return "<" + target + ">; rel=\"next\"";
+}
+
+/// 409/422/404/500 from a store error.
+Response failure(const Error& e) {
+  if (is(e, StoreErrc::conflict)) return error(409, e.reason);
+  if (is(e, StoreErrc::unknown_reference)) return error(422, e.reason);
+  if (is(e, StoreErrc::not_allowed)) return error(422, e.reason);
+  if (is(e, StoreErrc::not_found)) return error(404, e.reason);
+  return error(500, "internal error: " + e.message());
+}
+
+/// 200 with the page's rows as a JSON array, and a Link to the next page when more follow.
+template <typename T, typename ToJson>
+Response page_reply(const Request& req, std::string_view list, const std::string& key, int64_t limit,
+                    const Result<PageOf<T>>& page, ToJson&& to_json) {
+  if (!page) {
+    // A position that does not fit the list is a bad query, whatever the store calls it.
+    if (is(page.error(), StoreErrc::not_allowed)) return error(422, "invalid query: " + page.error().reason);
+    return failure(page.error());
+  }
+  json arr = json::array();
+  for (const auto& row : *page) arr.push_back(to_json(row));
+  Response r = reply(200, arr);
+  if (page->more()) r.headers.emplace_back("Link", next_link(req, limit, make_cursor(key, list, page->next)));
+  return r;
+}
+
 json charge_json(const Charge& c) {
   return json{{"id", c.id},
               {"session", c.session},
@@ -279,7 +452,11 @@ json row_json(const report::Row& r) {
 }  // namespace
 
 Api::Api(Store& store, SyncService* sync, ApiSettings settings, std::function<int64_t()> now)
-    : store_(store), sync_(sync), settings_(std::move(settings)), now_(std::move(now)) {}
+    : store_(store), sync_(sync), settings_(std::move(settings)), now_(std::move(now)) {
+  // Cursors are signed under a key only this server derives (from its admin token).
+  const crypto::Digest d = crypto::hmac_sha256(settings_.admin_token, "labgate page cursor v1");
+  cursor_key_.assign(reinterpret_cast<const char*>(d.data()), d.size());
+}
 
 Response Api::handle(const Request& req) {
   Response r = route(req);
@@ -338,24 +515,18 @@ Response Api::route(const Request& req) {
     if (p != r.path) continue;
     if (post && r.post) return (this->*r.post)(req);
     if (!get) return error(405, "method not allowed");
-    if (p == "/api/terminals") return get_terminals();
+    if (p == "/api/terminals") return get_terminals(req);
     if (p == "/api/access-events") return get_access_events(req);
     if (p == "/api/sessions") return get_sessions(req);
     if (p == "/api/charges") return get_charges(req);
     if (p == "/api/reports/usage") return get_usage_report(req);
     if (p == "/api/stats") return get_stats();
-    return get_list(std::string(p.substr(5)));
+    return get_list(req, std::string(p.substr(5)));
   }
   return error(404, "no such route: " + p);
 }
 
-Response Api::store_failure(const Error& e) {
-  if (is(e, StoreErrc::conflict)) return error(409, e.reason);
-  if (is(e, StoreErrc::unknown_reference)) return error(422, e.reason);
-  if (is(e, StoreErrc::not_allowed)) return error(422, e.reason);
-  if (is(e, StoreErrc::not_found)) return error(404, e.reason);
-  return error(500, "internal error: " + e.message());
-}
+Response Api::store_failure(const Error& e) { return failure(e); }
 
 void Api::resync_all() {
   if (!sync_) return;
@@ -549,182 +720,174 @@ Response Api::post_terminal(const Request& req) {
 
 // ------------------------------------------------------------------ GET
 
-Response Api::get_list(const std::string& what) {
-  json arr = json::array();
-  auto fail = [&](const Error& e) { return store_failure(e); };
-  if (what == "units") {
-    auto v = store_.units();
-    if (!v) return fail(v.error());
-    for (const auto& u : *v) {
-      arr.push_back(json{{"id", u.id}, {"name", u.name}, {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)}});
-    }
-  } else if (what == "labs") {
-    auto v = store_.labs();
-    if (!v) return fail(v.error());
-    for (const auto& l : *v) arr.push_back(json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}});
-  } else if (what == "instruments") {
-    auto v = store_.instruments();
-    if (!v) return fail(v.error());
-    for (const auto& i : *v) arr.push_back(instrument_json(i));
-  } else if (what == "fee-standards") {
-    auto v = store_.fee_standards();
-    if (!v) return fail(v.error());
-    for (const auto& fs : *v) {
-      arr.push_back(json{{"instrument", fs.instrument},
-                         {"internal_fen_per_hour", fs.internal_fen_per_hour},
-                         {"external_fen_per_hour", fs.external_fen_per_hour},
-                         {"currency", fs.currency}});
-    }
-  } else if (what == "users") {
-    auto v = store_.users();
-    if (!v) return fail(v.error());
-    for (const auto& u : *v) {
-      arr.push_back(json{{"id", u.id},
-                         {"name", u.name},
-                         {"category", to_string(u.category)},
-                         {"unit", u.unit.empty() ? json(nullptr) : json(u.unit)},
-                         {"admin", u.admin}});
-    }
-  } else if (what == "cards") {
-    auto v = store_.cards();
-    if (!v) return fail(v.error());
-    for (const auto& c : *v) arr.push_back(json{{"uid", c.uid}, {"user", c.user}, {"active", c.active}});
-  } else if (what == "qualifications") {
-    auto v = store_.qualifications();
-    if (!v) return fail(v.error());
-    for (const auto& q : *v) {
-      arr.push_back(json{{"user", q.user},
-                         {"instrument", q.instrument},
-                         {"valid_from", time::format_utc(q.valid_from_ms)},
-                         {"valid_until", time_or_null(q.valid_until_ms)}});
-    }
-  } else if (what == "bookings") {
-    auto v = store_.bookings();
-    if (!v) return fail(v.error());
-    for (const auto& b : *v) {
-      arr.push_back(json{{"id", b.id},
-                         {"instrument", b.instrument},
-                         {"user", b.user},
-                         {"start", time::format_utc(b.start_ms)},
-                         {"end", time::format_utc(b.end_ms)}});
-    }
-  } else {
-    return error(404, "no such route: /api/" + what);
-  }
-  return reply(200, arr);
+namespace {
+
+json unit_json(const Unit& u) {
+  return json{{"id", u.id}, {"name", u.name}, {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)}};
+}
+json lab_json(const Lab& l) { return json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}}; }
+json fee_json(const FeeStandard& fs) {
+  return json{{"instrument", fs.instrument},
+              {"internal_fen_per_hour", fs.internal_fen_per_hour},
+              {"external_fen_per_hour", fs.external_fen_per_hour},
+              {"currency", fs.currency}};
+}
+json user_json(const User& u) {
+  return json{{"id", u.id},
+              {"name", u.name},
+              {"category", to_string(u.category)},
+              {"unit", u.unit.empty() ? json(nullptr) : json(u.unit)},
+              {"admin", u.admin}};
+}
+json card_json(const Card& c) { return json{{"uid", c.uid}, {"user", c.user}, {"active", c.active}}; }
+json qualification_json(const Qualification& q) {
+  return json{{"user", q.user},
+              {"instrument", q.instrument},
+              {"valid_from", time::format_utc(q.valid_from_ms)},
+              {"valid_until", time_or_null(q.valid_until_ms)}};
+}
+json booking_json(const Booking& b) {
+  return json{{"id", b.id},
+              {"instrument", b.instrument},
+              {"user", b.user},
+              {"start", time::format_utc(b.start_ms)},
+              {"end", time::format_utc(b.end_ms)}};
+}
+json terminal_json(const Terminal& t) {
+  return json{{"id", t.id},
+              {"resource", t.resource},
+              {"online", t.online},
+              {"boot", t.boot},
+              {"firmware", t.firmware},
+              {"board", t.board},
+              {"acl_version", t.acl_version},
+              {"sync_version", t.sync_version},
+              {"outbox_depth", t.outbox_depth},
+              {"clock_synced", t.clock_synced},
+              {"acked_seq", t.acked_seq},
+              {"last_seen", time_or_null(t.last_seen_ms)}};
+}
+json access_json(const AccessEvent& e) {
+  return json{{"id", e.record_id},
+              {"terminal", e.terminal},
+              {"seq", e.seq},
+              {"time", time::format_utc(e.ts_ms)},
+              {"card", e.card},
+              {"user", e.user.empty() ? json(nullptr) : json(e.user)},
+              {"user_resolved", e.user_resolved},
+              {"resource", e.resource},
+              {"output", e.output},
+              {"decision", e.decision},
+              {"reason", e.reason},
+              {"mode", e.mode},
+              {"acl_version", e.acl_version},
+              {"booking", e.booking.empty() ? json(nullptr) : json(e.booking)},
+              {"clock_synced", e.clock_synced}};
+}
+json session_json(const UsageSession& s) {
+  return json{{"id", s.id},
+              {"terminal", s.terminal},
+              {"instrument", s.resource},
+              {"user", s.user.empty() ? json(nullptr) : json(s.user)},
+              {"card", s.card},
+              {"booking", s.booking.empty() ? json(nullptr) : json(s.booking)},
+              {"status", s.closed ? "closed" : "open"},
+              {"start", time::format_utc(s.start_ms)},
+              {"end", time_or_null(s.end_ms)},
+              {"duration_ms", int_or_null(s.duration_ms)},
+              {"seconds", s.duration_ms ? json(*s.duration_ms / 1000) : json(nullptr)},
+              {"energy_wh", int_or_null(s.energy_wh)},
+              {"end_reason", s.end_reason.empty() ? json(nullptr) : json(s.end_reason)},
+              {"flags", s.flags},
+              {"charge", s.charge ? charge_json(*s.charge) : json(nullptr)}};
 }
 
-Response Api::get_terminals() {
-  auto v = store_.terminals();
-  if (!v) return store_failure(v.error());
-  json arr = json::array();
-  for (const auto& t : *v) {
-    arr.push_back(json{{"id", t.id},
-                       {"resource", t.resource},
-                       {"online", t.online},
-                       {"boot", t.boot},
-                       {"firmware", t.firmware},
-                       {"board", t.board},
-                       {"acl_version", t.acl_version},
-                       {"sync_version", t.sync_version},
-                       {"outbox_depth", t.outbox_depth},
-                       {"clock_synced", t.clock_synced},
-                       {"acked_seq", t.acked_seq},
-                       {"last_seen", time_or_null(t.last_seen_ms)}});
+/// [from, to) in UTC ms of whole local months first..last (inclusive) in time zone tz.
+Result<std::pair<int64_t, int64_t>> months_window(const std::string& first, const std::string& last,
+                                                  const std::string& tz) {
+  auto from = time::local_month_start(first, tz);
+  if (!from) return from.error();
+  auto next = time::next_month(last);
+  if (!next) return next.error();
+  auto to = time::local_month_start(*next, tz);
+  if (!to) return to.error();
+  return std::pair{*from, *to};
+}
+
+}  // namespace
+
+std::optional<report::Period> Api::period_param(const Request& req, Response& resp) {
+  auto current = time::local_month(now_(), settings_.time_zone);
+  if (!current) {
+    resp = error(500, "internal error: " + current.error().message());
+    return std::nullopt;
   }
-  return reply(200, arr);
+  auto p = report::period_from(query(req, "month"), query(req, "from"), query(req, "to"), *current);
+  if (!p) {
+    resp = error(422, "invalid query: " + p.error().reason);
+    return std::nullopt;
+  }
+  return std::move(p).value();
+}
+
+Response Api::get_list(const Request& req, const std::string& what) {
+  Response bad;
+  auto page = page_param(req, what, cursor_key_, bad);
+  if (!page) return bad;
+  const int64_t limit = page->limit;
+  if (what == "units") return page_reply(req, what, cursor_key_, limit, store_.units(*page), unit_json);
+  if (what == "labs") return page_reply(req, what, cursor_key_, limit, store_.labs(*page), lab_json);
+  if (what == "instruments") {
+    return page_reply(req, what, cursor_key_, limit, store_.instruments(*page), instrument_json);
+  }
+  if (what == "fee-standards") {
+    return page_reply(req, what, cursor_key_, limit, store_.fee_standards(*page), fee_json);
+  }
+  if (what == "users") return page_reply(req, what, cursor_key_, limit, store_.users(*page), user_json);
+  if (what == "cards") return page_reply(req, what, cursor_key_, limit, store_.cards(*page), card_json);
+  if (what == "qualifications") {
+    return page_reply(req, what, cursor_key_, limit, store_.qualifications(*page), qualification_json);
+  }
+  if (what == "bookings") return page_reply(req, what, cursor_key_, limit, store_.bookings(*page), booking_json);
+  return error(404, "no such route: /api/" + what);
+}
+
+Response Api::get_terminals(const Request& req) {
+  Response bad;
+  auto page = page_param(req, "terminals", cursor_key_, bad);
+  if (!page) return bad;
+  return page_reply(req, "terminals", cursor_key_, page->limit, store_.terminals(*page), terminal_json);
 }
 
 Response Api::get_access_events(const Request& req) {
   Response bad;
-  auto limit = limit_param(req, bad);
-  if (!limit) return bad;
-  AccessFilter f{query(req, "terminal"), query(req, "decision"), *limit};
+  auto page = page_param(req, "access-events", cursor_key_, bad);
+  if (!page) return bad;
+  AccessFilter f{query(req, "terminal"), query(req, "decision"), *page};
   if (!f.decision.empty() && f.decision != "granted" && f.decision != "denied") {
     return error(422, "invalid query: decision must be granted|denied");
   }
-  auto v = store_.access_events(f);
-  if (!v) return store_failure(v.error());
-  json arr = json::array();
-  for (const auto& e : *v) {
-    arr.push_back(json{{"id", e.record_id},
-                       {"terminal", e.terminal},
-                       {"seq", e.seq},
-                       {"time", time::format_utc(e.ts_ms)},
-                       {"card", e.card},
-                       {"user", e.user.empty() ? json(nullptr) : json(e.user)},
-                       {"user_resolved", e.user_resolved},
-                       {"resource", e.resource},
-                       {"output", e.output},
-                       {"decision", e.decision},
-                       {"reason", e.reason},
-                       {"mode", e.mode},
-                       {"acl_version", e.acl_version},
-                       {"booking", e.booking.empty() ? json(nullptr) : json(e.booking)},
-                       {"clock_synced", e.clock_synced}});
-  }
-  return reply(200, arr);
+  return page_reply(req, "access-events", cursor_key_, page->limit, store_.access_events(f), access_json);
 }
 
 Response Api::get_sessions(const Request& req) {
   Response bad;
-  auto limit = limit_param(req, bad);
-  if (!limit) return bad;
-  SessionFilter f{query(req, "instrument"), query(req, "user"), *limit};
-  auto v = store_.sessions(f);
-  if (!v) return store_failure(v.error());
-  json arr = json::array();
-  for (const auto& s : *v) {
-    arr.push_back(json{{"id", s.id},
-                       {"terminal", s.terminal},
-                       {"instrument", s.resource},
-                       {"user", s.user.empty() ? json(nullptr) : json(s.user)},
-                       {"card", s.card},
-                       {"booking", s.booking.empty() ? json(nullptr) : json(s.booking)},
-                       {"status", s.closed ? "closed" : "open"},
-                       {"start", time::format_utc(s.start_ms)},
-                       {"end", time_or_null(s.end_ms)},
-                       {"duration_ms", int_or_null(s.duration_ms)},
-                       {"seconds", s.duration_ms ? json(*s.duration_ms / 1000) : json(nullptr)},
-                       {"energy_wh", int_or_null(s.energy_wh)},
-                       {"end_reason", s.end_reason.empty() ? json(nullptr) : json(s.end_reason)},
-                       {"flags", s.flags},
-                       {"charge", s.charge ? charge_json(*s.charge) : json(nullptr)}});
-  }
-  return reply(200, arr);
+  auto page = page_param(req, "sessions", cursor_key_, bad);
+  if (!page) return bad;
+  SessionFilter f{query(req, "instrument"), query(req, "user"), *page};
+  return page_reply(req, "sessions", cursor_key_, page->limit, store_.sessions(f), session_json);
 }
-
-namespace {
-/// [from, to) of ?month=YYYY-MM in the site zone; the whole time line when absent.
-std::optional<std::pair<int64_t, int64_t>> month_window(const Request& req, const std::string& tz, Response& resp) {
-  const std::string month = query(req, "month");
-  if (month.empty()) {
-    return std::pair{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
-  }
-  auto from = time::local_month_start(month, tz);
-  auto next = time::next_month(month);
-  if (!from || !next) {
-    resp = error(422, "invalid query: month must be YYYY-MM");
-    return std::nullopt;
-  }
-  auto to = time::local_month_start(*next, tz);
-  if (!to) {
-    resp = error(422, "invalid query: month must be YYYY-MM");
-    return std::nullopt;
-  }
-  return std::pair{*from, *to};
-}
-}  // namespace
 
 Response Api::get_charges(const Request& req) {
   Response bad;
-  auto w = month_window(req, settings_.time_zone, bad);
-  if (!w) return bad;
-  auto v = store_.charges(w->first, w->second);
-  if (!v) return store_failure(v.error());
-  json arr = json::array();
-  for (const auto& c : *v) arr.push_back(charge_json(c));
-  return reply(200, arr);
+  auto period = period_param(req, bad);
+  if (!period) return bad;
+  auto page = page_param(req, "charges", cursor_key_, bad);
+  if (!page) return bad;
+  auto w = months_window(period->from, period->to, settings_.time_zone);
+  if (!w) return error(422, "invalid query: " + w.error().reason);
+  return page_reply(req, "charges", cursor_key_, page->limit, store_.charges(w->first, w->second, *page),
+                    charge_json);
 }
 
 Response Api::get_usage_report(const Request& req) {
@@ -732,19 +895,37 @@ Response Api::get_usage_report(const Request& req) {
   const std::string by_text = query(req, "by").empty() ? std::string("instrument") : query(req, "by");
   auto by = report::group_by_from(by_text);
   if (!by) return error(422, "invalid query: by must be instrument|user|month");
-  auto w = month_window(req, settings_.time_zone, bad);
-  if (!w) return bad;
-  auto items = store_.usage_items(w->first, w->second);
-  if (!items) return store_failure(items.error());
-  const std::string tz = settings_.time_zone;
-  auto rep = report::aggregate(*items, *by, [&tz](int64_t ms) {
-    auto m = time::local_month(ms, tz);
-    return m ? *m : std::string("unknown");
-  });
+  auto period = period_param(req, bad);
+  if (!period) return bad;
+  const std::string& tz = settings_.time_zone;
+  // The store sums the charges (one per closed session) per group; nothing here holds more
+  // than one entry per group. Months are the site's: each is its own [from, to) range.
+  std::vector<report::GroupSum> groups;
+  if (*by == report::GroupBy::month) {
+    for (const std::string& m : report::months_of(*period)) {
+      auto w = months_window(m, m, tz);
+      if (!w) return error(422, "invalid query: " + w.error().reason);
+      auto total = store_.usage_total(w->first, w->second);
+      if (!total) return store_failure(total.error());
+      if (total->sessions == 0) continue;
+      total->key = m;
+      total->name = m;
+      groups.push_back(std::move(*total));
+    }
+  } else {
+    auto w = months_window(period->from, period->to, tz);
+    if (!w) return error(422, "invalid query: " + w.error().reason);
+    auto sums = store_.usage_groups(*by, w->first, w->second);
+    if (!sums) return store_failure(sums.error());
+    groups = std::move(*sums);
+  }
+  const report::Report rep = report::from_groups(std::move(groups), *by);
   json rows = json::array();
   for (const auto& r : rep.rows) rows.push_back(row_json(r));
-  const std::string month = query(req, "month");
-  return reply(200, json{{"month", month.empty() ? json(nullptr) : json(month)},
+  const bool one_month = period->from == period->to;
+  return reply(200, json{{"month", one_month ? json(period->from) : json(nullptr)},
+                         {"from", period->from},
+                         {"to", period->to},
                          {"by", report::to_string(*by)},
                          {"currency", settings_.currency},
                          {"time_zone", settings_.time_zone},

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "server/http/request.hpp"
@@ -43,12 +44,17 @@ class Api {
   Response post_qualification(const Request& req);
   Response post_booking(const Request& req);
   Response post_terminal(const Request& req);
-  Response get_list(const std::string& what);
-  Response get_terminals();
+  /// GET of a directory list (units, labs, ...), paged by ?limit=&cursor=.
+  Response get_list(const Request& req, const std::string& what);
+  Response get_terminals(const Request& req);
   Response get_access_events(const Request& req);
   Response get_sessions(const Request& req);
   Response get_charges(const Request& req);
+  /// GET /api/reports/usage: sums per instrument, user or month over a bounded period.
   Response get_usage_report(const Request& req);
+  /// The period of ?month= or ?from=&to= (default: the current month in the site's zone);
+  /// nullopt with resp set (422) when invalid or longer than report::kMaxPeriodMonths.
+  std::optional<report::Period> period_param(const Request& req, Response& resp);
   Response get_stats();
   /// 409/422/404/500 from a store error.
   Response store_failure(const Error& e);
@@ -59,6 +65,7 @@ class Api {
   SyncService* sync_;
   ApiSettings settings_;
   std::function<int64_t()> now_;
+  std::string cursor_key_;  ///< HMAC key of page cursors
 };
 
 }  // namespace lg::server::http

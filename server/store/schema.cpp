@@ -185,10 +185,27 @@ constexpr std::string_view kV3 = R"sql(
 ALTER TABLE records ADD COLUMN refused TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<db::Migration, 3> kMigrations{{
+// Keyset paging (GET lists with ?cursor=): each list's index holds its whole sort key, so a page
+// starts with an index seek and ties on a timestamp are ordered by the index too (cards: uid, then
+// the rowid every index carries). The wider
+// indexes replace the single-column ones (same names, same queries served); building them on a
+// large database takes a while once, at the first start after the upgrade.
+constexpr std::string_view kV4 = R"sql(
+DROP INDEX charges_by_end;
+CREATE INDEX charges_by_end ON charges(end_ms, id);
+DROP INDEX usage_sessions_by_start;
+CREATE INDEX usage_sessions_by_start ON usage_sessions(start_ms, id);
+DROP INDEX access_events_by_ts;
+CREATE INDEX access_events_by_ts ON access_events(ts_ms, terminal, seq);
+CREATE INDEX bookings_by_start ON bookings(start_ms, id);
+CREATE INDEX cards_by_uid ON cards(uid);
+)sql";
+
+constexpr std::array<db::Migration, 4> kMigrations{{
     {1, "initial schema", kV1},
     {2, "per-instrument access policy", kV2},
     {3, "refused records", kV3},
+    {4, "paging indexes", kV4},
 }};
 
 }  // namespace

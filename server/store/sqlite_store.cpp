@@ -2,6 +2,9 @@
 // sqlite_ingest.cpp.
 #include "server/store/sqlite_store.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/time.hpp"
 #include "server/domain/booking_rules.hpp"
@@ -273,14 +276,99 @@ Status SqliteStore::add_terminal(const Terminal& t, int64_t now_ms) {
 
 namespace {
 
-template <typename T, typename F>
-Result<std::vector<T>> list(db::Database& d, std::string_view sql, F&& make) {
-  auto q = d.prepare(sql);
-  if (!q) return q.error();
-  std::vector<T> out;
-  auto s = each_row(*q, [&](db::Statement& r) { out.push_back(make(r)); });
-  if (!s) return s.error();
+/// How a list is read one page at a time (keyset paging).
+struct Keyset {
+  /// "SELECT <row columns>, <key columns> FROM ... WHERE <filters or 1>"; the key columns come
+  /// last, in sort order, starting at column key_col.
+  std::string_view select;
+  int key_col;
+  /// The key as a row value, e.g. "(c.end_ms, c.id)".
+  std::string_view key;
+  /// "i" (integer) or "s" (text) per key part.
+  std::string_view shape;
+  bool descending;
+  /// The ORDER BY clause matching key and direction.
+  std::string_view order;
+  /// Number of the first ?N after the filter parameters.
+  int first_param = 1;
+};
+
+bool fits(const PageKey& k, std::string_view shape) {
+  if (k.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    const bool is_int = std::holds_alternative<int64_t>(k[i]);
+    if (is_int != (shape[i] == 'i')) return false;
+  }
+  return true;
+}
+
+PageKey key_of(db::Statement& r, const Keyset& q) {
+  PageKey k;
+  k.reserve(q.shape.size());
+  for (std::size_t i = 0; i < q.shape.size(); ++i) {
+    const int col = q.key_col + static_cast<int>(i);
+    if (q.shape[i] == 'i') k.emplace_back(r.column_int64(col));
+    else k.emplace_back(r.column_text(col));
+  }
+  return k;
+}
+
+/// Reads rows of q strictly after p.after (in q's order), at most p.limit, and the key of the
+/// last one when more follow. bind_filters binds ?1.. of the select.
+template <typename T, typename Bind, typename Make>
+Result<PageOf<T>> read_page(db::Database& d, const Keyset& q, const Page& p, Bind&& bind_filters, Make&& make) {
+  if (p.limit < 1) return Error::invalid("page limit must be at least 1");
+  const bool after = !p.after.empty();
+  if (after && !fits(p.after, q.shape)) {
+    return store_error(StoreErrc::not_allowed, "cursor: the position does not fit this list");
+  }
+  std::string sql(q.select);
+  int n = q.first_param;
+  if (after) {
+    sql += " AND " + std::string(q.key) + (q.descending ? " < (" : " > (");
+    for (std::size_t i = 0; i < q.shape.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(n + static_cast<int>(i));
+    sql += ")";
+  }
+  const int limit_param = after ? n + static_cast<int>(q.shape.size()) : n;
+  sql += " " + std::string(q.order) + " LIMIT ?" + std::to_string(limit_param);
+  auto st = d.prepare(sql);
+  if (!st) return st.error();
+  bind_filters(*st);
+  if (after) {
+    for (const auto& part : p.after) {
+      if (const auto* i = std::get_if<int64_t>(&part)) st->bind(n++, *i);
+      else st->bind(n++, std::get<std::string>(part));
+    }
+  }
+  const int64_t limit = std::min<int64_t>(p.limit, std::numeric_limits<int64_t>::max() - 1);
+  st->bind(limit_param, limit + 1);
+  PageOf<T> out;
+  out.rows.reserve(static_cast<std::size_t>(std::min<int64_t>(limit, 1024)));
+  PageKey last;
+  bool more = false;
+  for (;;) {
+    auto row = st->step();
+    if (!row) {
+      st->reset();
+      return row.error();
+    }
+    if (!*row) break;
+    if (static_cast<int64_t>(out.rows.size()) == limit) {
+      more = true;
+      break;
+    }
+    out.rows.push_back(make(*st));
+    last = key_of(*st, q);
+  }
+  st->reset();
+  if (more) out.next = std::move(last);
   return out;
+}
+
+/// read_page for a list without filter parameters.
+template <typename T, typename Make>
+Result<PageOf<T>> read_all_page(db::Database& d, const Keyset& q, const Page& p, Make&& make) {
+  return read_page<T>(d, q, p, [](db::Statement&) {}, std::forward<Make>(make));
 }
 
 User user_from(db::Statement& r, int c) {
@@ -319,60 +407,80 @@ Terminal terminal_from(db::Statement& r) {
   return t;
 }
 
+/// A directory list sorted by its text id (column 0, named `id`) ascending.
+constexpr Keyset by_id(std::string_view select) { return Keyset{select, 0, "(id)", "s", false, "ORDER BY id"}; }
+
 }  // namespace
 
-Result<std::vector<Unit>> SqliteStore::units() {
-  return list<Unit>(db_, "SELECT id, name, COALESCE(parent, '') FROM units ORDER BY id", [](db::Statement& r) {
+Result<PageOf<Unit>> SqliteStore::units(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE 1");
+  return read_all_page<Unit>(db_, q, p, [](db::Statement& r) {
     return Unit{r.column_text(0), r.column_text(1), r.column_text(2)};
   });
 }
 
-Result<std::vector<Lab>> SqliteStore::labs() {
-  return list<Lab>(db_, "SELECT id, name, unit FROM labs ORDER BY id", [](db::Statement& r) {
+Result<PageOf<Lab>> SqliteStore::labs(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, unit FROM labs WHERE 1");
+  return read_all_page<Lab>(db_, q, p, [](db::Statement& r) {
     return Lab{r.column_text(0), r.column_text(1), r.column_text(2)};
   });
 }
 
-Result<std::vector<Instrument>> SqliteStore::instruments() {
-  return list<Instrument>(db_, "SELECT " + std::string(kInstrumentCols) + " FROM instruments ORDER BY id",
-                          instrument_from);
+Result<PageOf<Instrument>> SqliteStore::instruments(const Page& p) {
+  static const std::string select = "SELECT " + std::string(kInstrumentCols) + " FROM instruments WHERE 1";
+  const Keyset q = by_id(select);
+  return read_all_page<Instrument>(db_, q, p, instrument_from);
 }
 
-Result<std::vector<FeeStandard>> SqliteStore::fee_standards() {
-  return list<FeeStandard>(
-      db_,
-      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards "
-      "ORDER BY instrument",
-      [](db::Statement& r) {
-        return FeeStandard{r.column_text(0), r.column_int64(1), r.column_int64(2), r.column_text(3)};
-      });
+Result<PageOf<FeeStandard>> SqliteStore::fee_standards(const Page& p) {
+  static constexpr Keyset q{
+      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards WHERE 1", 0,
+      "(instrument)", "s", false, "ORDER BY instrument"};
+  return read_all_page<FeeStandard>(db_, q, p, [](db::Statement& r) {
+    return FeeStandard{r.column_text(0), r.column_int64(1), r.column_int64(2), r.column_text(3)};
+  });
 }
 
-Result<std::vector<User>> SqliteStore::users() {
-  return list<User>(db_, "SELECT id, name, category, COALESCE(unit, ''), admin FROM users ORDER BY id",
-                    [](db::Statement& r) { return user_from(r, 0); });
+Result<PageOf<User>> SqliteStore::users(const Page& p) {
+  static constexpr Keyset q =
+      by_id("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE 1");
+  return read_all_page<User>(db_, q, p, [](db::Statement& r) { return user_from(r, 0); });
 }
 
-Result<std::vector<Card>> SqliteStore::cards() {
-  return list<Card>(db_, "SELECT uid, user, active FROM cards ORDER BY uid, rowid_", [](db::Statement& r) {
+Result<PageOf<Card>> SqliteStore::cards(const Page& p) {
+  static constexpr Keyset q{"SELECT uid, user, active, uid, rowid_ FROM cards WHERE 1", 3, "(uid, rowid_)", "si",
+                            false, "ORDER BY uid, rowid_"};
+  return read_all_page<Card>(db_, q, p, [](db::Statement& r) {
     return Card{r.column_text(0), r.column_text(1), r.column_int64(2) != 0};
   });
 }
 
-Result<std::vector<Qualification>> SqliteStore::qualifications() {
-  return list<Qualification>(
-      db_, "SELECT user, instrument, valid_from_ms, valid_until_ms FROM qualifications ORDER BY user, instrument",
-      qualification_from);
+Result<PageOf<Qualification>> SqliteStore::qualifications(const Page& p) {
+  static constexpr Keyset q{
+      "SELECT user, instrument, valid_from_ms, valid_until_ms FROM qualifications WHERE 1", 0,
+      "(user, instrument)", "ss", false, "ORDER BY user, instrument"};
+  return read_all_page<Qualification>(db_, q, p, qualification_from);
 }
 
-Result<std::vector<Booking>> SqliteStore::bookings() {
-  return list<Booking>(db_, "SELECT id, instrument, user, start_ms, end_ms FROM bookings ORDER BY start_ms, id",
-                       booking_from);
+Result<PageOf<Booking>> SqliteStore::bookings(const Page& p) {
+  static constexpr Keyset q{"SELECT id, instrument, user, start_ms, end_ms, start_ms, id FROM bookings WHERE 1", 5,
+                            "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
+  return read_all_page<Booking>(db_, q, p, booking_from);
+}
+
+Result<PageOf<Terminal>> SqliteStore::terminals(const Page& p) {
+  static const std::string select = "SELECT " + std::string(kTerminalCols) + " FROM terminals WHERE 1";
+  const Keyset q = by_id(select);
+  return read_all_page<Terminal>(db_, q, p, terminal_from);
 }
 
 Result<std::vector<Terminal>> SqliteStore::terminals() {
-  return list<Terminal>(db_, "SELECT " + std::string(kTerminalCols) + " FROM terminals ORDER BY id",
-                        terminal_from);
+  auto q = db_.prepare("SELECT " + std::string(kTerminalCols) + " FROM terminals ORDER BY id");
+  if (!q) return q.error();
+  std::vector<Terminal> out;
+  auto s = each_row(*q, [&](db::Statement& r) { out.push_back(terminal_from(r)); });
+  if (!s) return s.error();
+  return out;
 }
 
 Result<std::optional<Terminal>> SqliteStore::terminal(const std::string& id) {
@@ -523,36 +631,33 @@ Result<StateOutcome> SqliteStore::apply_state(const StateUpdate& u) {
 
 // ------------------------------------------------------------------ queries
 
-Result<std::vector<AccessEvent>> SqliteStore::access_events(const AccessFilter& f) {
-  auto q = db_.prepare(
+Result<PageOf<AccessEvent>> SqliteStore::access_events(const AccessFilter& f) {
+  static constexpr Keyset q{
       "SELECT record_id, terminal, seq, ts_ms, card, user, user_resolved, resource, output, decision, reason, "
-      "mode, acl_version, booking, clock_synced FROM access_events "
-      "WHERE (?1 = '' OR terminal = ?1) AND (?2 = '' OR decision = ?2) "
-      "ORDER BY ts_ms DESC, terminal, seq DESC LIMIT ?3");
-  if (!q) return q.error();
-  q->bind(1, f.terminal).bind(2, f.decision).bind(3, f.limit);
-  std::vector<AccessEvent> out;
-  auto s = each_row(*q, [&](db::Statement& r) {
-    AccessEvent e;
-    e.record_id = r.column_text(0);
-    e.terminal = r.column_text(1);
-    e.seq = static_cast<uint64_t>(r.column_int64(2));
-    e.ts_ms = r.column_int64(3);
-    e.card = r.column_text(4);
-    e.user = r.column_text(5);
-    e.user_resolved = r.column_int64(6) != 0;
-    e.resource = r.column_text(7);
-    e.output = r.column_text(8);
-    e.decision = r.column_text(9);
-    e.reason = r.column_text(10);
-    e.mode = r.column_text(11);
-    e.acl_version = static_cast<uint64_t>(r.column_int64(12));
-    e.booking = r.column_text(13);
-    e.clock_synced = r.column_int64(14) != 0;
-    out.push_back(std::move(e));
-  });
-  if (!s) return s.error();
-  return out;
+      "mode, acl_version, booking, clock_synced, ts_ms, terminal, seq FROM access_events "
+      "WHERE (?1 = '' OR terminal = ?1) AND (?2 = '' OR decision = ?2)",
+      15, "(ts_ms, terminal, seq)", "isi", true, "ORDER BY ts_ms DESC, terminal DESC, seq DESC", 3};
+  return read_page<AccessEvent>(
+      db_, q, f.page, [&](db::Statement& st) { st.bind(1, f.terminal).bind(2, f.decision); },
+      [](db::Statement& r) {
+        AccessEvent e;
+        e.record_id = r.column_text(0);
+        e.terminal = r.column_text(1);
+        e.seq = static_cast<uint64_t>(r.column_int64(2));
+        e.ts_ms = r.column_int64(3);
+        e.card = r.column_text(4);
+        e.user = r.column_text(5);
+        e.user_resolved = r.column_int64(6) != 0;
+        e.resource = r.column_text(7);
+        e.output = r.column_text(8);
+        e.decision = r.column_text(9);
+        e.reason = r.column_text(10);
+        e.mode = r.column_text(11);
+        e.acl_version = static_cast<uint64_t>(r.column_int64(12));
+        e.booking = r.column_text(13);
+        e.clock_synced = r.column_int64(14) != 0;
+        return e;
+      });
 }
 
 namespace {
@@ -577,65 +682,107 @@ Charge charge_from(db::Statement& r, int c) {
 }
 }  // namespace
 
-Result<std::vector<UsageSession>> SqliteStore::sessions(const SessionFilter& f) {
-  auto q = db_.prepare(
+Result<PageOf<UsageSession>> SqliteStore::sessions(const SessionFilter& f) {
+  static const std::string select =
       "SELECT s.id, s.terminal, s.resource, s.user, s.card, s.booking, s.start_ms, s.end_ms, s.duration_ms, "
-      "s.energy_wh, s.end_reason, s.flags, s.status, " + std::string(kChargeCols) +
-      " FROM usage_sessions s LEFT JOIN charges c ON c.session = s.id "
-      "WHERE (?1 = '' OR s.resource = ?1) AND (?2 = '' OR s.user = ?2) "
-      "ORDER BY s.start_ms DESC, s.id LIMIT ?3");
-  if (!q) return q.error();
-  q->bind(1, f.instrument).bind(2, f.user).bind(3, f.limit);
-  std::vector<UsageSession> out;
-  auto s = each_row(*q, [&](db::Statement& r) {
-    UsageSession u;
-    u.id = r.column_text(0);
-    u.terminal = r.column_text(1);
-    u.resource = r.column_text(2);
-    u.user = r.column_text(3);
-    u.card = r.column_text(4);
-    u.booking = r.column_text(5);
-    u.start_ms = r.column_int64(6);
-    u.end_ms = opt_int(r, 7);
-    u.duration_ms = opt_int(r, 8);
-    u.energy_wh = opt_int(r, 9);
-    u.end_reason = r.column_text(10);
-    u.flags = split_flags(r.column_text(11));
-    u.closed = r.column_text(12) == "closed";
-    if (!r.column_is_null(13)) u.charge = charge_from(r, 13);
-    out.push_back(std::move(u));
-  });
-  if (!s) return s.error();
-  return out;
-}
-
-Result<std::vector<Charge>> SqliteStore::charges(int64_t from_ms, int64_t to_ms) {
-  auto q = db_.prepare("SELECT " + std::string(kChargeCols) +
-                       " FROM charges c WHERE c.end_ms >= ? AND c.end_ms < ? ORDER BY c.end_ms, c.id");
-  if (!q) return q.error();
-  q->bind(1, from_ms).bind(2, to_ms);
-  std::vector<Charge> out;
-  auto s = each_row(*q, [&](db::Statement& r) { out.push_back(charge_from(r, 0)); });
-  if (!s) return s.error();
-  return out;
-}
-
-Result<std::vector<report::UsageItem>> SqliteStore::usage_items(int64_t from_ms, int64_t to_ms) {
-  auto q = db_.prepare(
-      "SELECT s.resource, COALESCE(i.name, ''), s.user, COALESCE(u.name, ''), s.end_ms, "
-      "COALESCE(c.duration_ms, s.duration_ms, 0), COALESCE(c.amount_fen, 0) "
+      "s.energy_wh, s.end_reason, s.flags, s.status, " + std::string(kChargeCols) + ", s.start_ms, s.id "
       "FROM usage_sessions s LEFT JOIN charges c ON c.session = s.id "
-      "LEFT JOIN instruments i ON i.id = s.resource LEFT JOIN users u ON u.id = s.user "
-      "WHERE s.status = 'closed' AND s.end_ms >= ? AND s.end_ms < ? ORDER BY s.end_ms, s.id");
+      "WHERE (?1 = '' OR s.resource = ?1) AND (?2 = '' OR s.user = ?2)";
+  const Keyset q{select, 24, "(s.start_ms, s.id)", "is", true, "ORDER BY s.start_ms DESC, s.id DESC", 3};
+  return read_page<UsageSession>(
+      db_, q, f.page, [&](db::Statement& st) { st.bind(1, f.instrument).bind(2, f.user); },
+      [](db::Statement& r) {
+        UsageSession u;
+        u.id = r.column_text(0);
+        u.terminal = r.column_text(1);
+        u.resource = r.column_text(2);
+        u.user = r.column_text(3);
+        u.card = r.column_text(4);
+        u.booking = r.column_text(5);
+        u.start_ms = r.column_int64(6);
+        u.end_ms = opt_int(r, 7);
+        u.duration_ms = opt_int(r, 8);
+        u.energy_wh = opt_int(r, 9);
+        u.end_reason = r.column_text(10);
+        u.flags = split_flags(r.column_text(11));
+        u.closed = r.column_text(12) == "closed";
+        if (!r.column_is_null(13)) u.charge = charge_from(r, 13);
+        return u;
+      });
+}
+
+Result<PageOf<Charge>> SqliteStore::charges(int64_t from_ms, int64_t to_ms, const Page& p) {
+  static const std::string first = "SELECT " + std::string(kChargeCols) +
+                                   ", c.end_ms, c.id FROM charges c WHERE c.end_ms >= ?1 AND c.end_ms < ?2";
+  // After a position inside the period the key alone is the lower bound: with `end_ms >= from`
+  // beside it, SQLite seeks to the period's start and every page would scan all earlier rows.
+  static const std::string after =
+      "SELECT " + std::string(kChargeCols) + ", c.end_ms, c.id FROM charges c WHERE c.end_ms < ?1";
+  const bool positioned = !p.after.empty() && fits(p.after, "is");  // else read_page refuses it
+  const bool inside = positioned && std::get<int64_t>(p.after.front()) >= from_ms;
+  auto make = [](db::Statement& r) { return charge_from(r, 0); };
+  if (inside) {
+    const Keyset q{after, 11, "(c.end_ms, c.id)", "is", false, "ORDER BY c.end_ms, c.id", 2};
+    return read_page<Charge>(db_, q, p, [&](db::Statement& st) { st.bind(1, to_ms); }, make);
+  }
+  // From the period's start: no position, or one before the period (a cursor of another period).
+  Page from_start = p;
+  if (positioned) from_start.after.clear();
+  const Keyset q{first, 11, "(c.end_ms, c.id)", "is", false, "ORDER BY c.end_ms, c.id", 3};
+  return read_page<Charge>(db_, q, from_start, [&](db::Statement& st) { st.bind(1, from_ms).bind(2, to_ms); }, make);
+}
+
+Result<std::vector<report::GroupSum>> SqliteStore::usage_groups(report::GroupBy by, int64_t from_ms,
+                                                                int64_t to_ms) {
+  // Sum the charges alone (one per closed session); names are joined to the groups afterwards.
+  std::string_view sql;
+  switch (by) {
+    case report::GroupBy::instrument:
+      sql =
+          "SELECT g.k, COALESCE(i.name, ''), g.n, g.d, g.a FROM (SELECT instrument AS k, count(*) AS n, "
+          "sum(duration_ms) AS d, sum(amount_fen) AS a FROM charges WHERE end_ms >= ?1 AND end_ms < ?2 "
+          "GROUP BY instrument) g LEFT JOIN instruments i ON i.id = g.k ORDER BY g.k";
+      break;
+    case report::GroupBy::user:
+      sql =
+          "SELECT g.k, COALESCE(u.name, ''), g.n, g.d, g.a FROM (SELECT user AS k, count(*) AS n, "
+          "sum(duration_ms) AS d, sum(amount_fen) AS a FROM charges WHERE end_ms >= ?1 AND end_ms < ?2 "
+          "GROUP BY user) g LEFT JOIN users u ON u.id = g.k ORDER BY g.k";
+      break;
+    case report::GroupBy::month:
+      return Error::invalid("usage_groups groups by instrument or user; months are usage_total per month");
+  }
+  auto q = db_.prepare(sql);
   if (!q) return q.error();
   q->bind(1, from_ms).bind(2, to_ms);
-  std::vector<report::UsageItem> out;
+  std::vector<report::GroupSum> out;
   auto s = each_row(*q, [&](db::Statement& r) {
-    out.push_back(report::UsageItem{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3),
-                                    r.column_int64(4), r.column_int64(5), r.column_int64(6)});
+    out.push_back(report::GroupSum{r.column_text(0), r.column_text(1), r.column_int64(2), r.column_int64(3),
+                                   r.column_int64(4)});
   });
   if (!s) return s.error();
   return out;
+}
+
+Result<report::GroupSum> SqliteStore::usage_total(int64_t from_ms, int64_t to_ms) {
+  auto q = db_.prepare(
+      "SELECT count(*), COALESCE(sum(duration_ms), 0), COALESCE(sum(amount_fen), 0) FROM charges "
+      "WHERE end_ms >= ?1 AND end_ms < ?2");
+  if (!q) return q.error();
+  q->bind(1, from_ms).bind(2, to_ms);
+  auto row = q->step();
+  if (!row) {
+    q->reset();
+    return row.error();
+  }
+  report::GroupSum g;
+  if (*row) {
+    g.sessions = q->column_int64(0);
+    g.duration_ms = q->column_int64(1);
+    g.amount_fen = q->column_int64(2);
+  }
+  q->reset();
+  return g;
 }
 
 }  // namespace lg::server

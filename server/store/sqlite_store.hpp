@@ -30,14 +30,15 @@ class SqliteStore final : public Store {
   Result<BookingOutcome> create_booking(const Booking& b, int64_t now_ms) override;
   Status add_terminal(const Terminal& t, int64_t now_ms) override;
 
-  Result<std::vector<Unit>> units() override;
-  Result<std::vector<Lab>> labs() override;
-  Result<std::vector<Instrument>> instruments() override;
-  Result<std::vector<FeeStandard>> fee_standards() override;
-  Result<std::vector<User>> users() override;
-  Result<std::vector<Card>> cards() override;
-  Result<std::vector<Qualification>> qualifications() override;
-  Result<std::vector<Booking>> bookings() override;
+  Result<PageOf<Unit>> units(const Page& p) override;
+  Result<PageOf<Lab>> labs(const Page& p) override;
+  Result<PageOf<Instrument>> instruments(const Page& p) override;
+  Result<PageOf<FeeStandard>> fee_standards(const Page& p) override;
+  Result<PageOf<User>> users(const Page& p) override;
+  Result<PageOf<Card>> cards(const Page& p) override;
+  Result<PageOf<Qualification>> qualifications(const Page& p) override;
+  Result<PageOf<Booking>> bookings(const Page& p) override;
+  Result<PageOf<Terminal>> terminals(const Page& p) override;
   Result<std::vector<Terminal>> terminals() override;
   Result<std::optional<Terminal>> terminal(const std::string& id) override;
 
@@ -52,10 +53,11 @@ class SqliteStore final : public Store {
   Status count_ack() override;
   Result<Stats> stats() override;
 
-  Result<std::vector<AccessEvent>> access_events(const AccessFilter& f) override;
-  Result<std::vector<UsageSession>> sessions(const SessionFilter& f) override;
-  Result<std::vector<Charge>> charges(int64_t from_ms, int64_t to_ms) override;
-  Result<std::vector<report::UsageItem>> usage_items(int64_t from_ms, int64_t to_ms) override;
+  Result<PageOf<AccessEvent>> access_events(const AccessFilter& f) override;
+  Result<PageOf<UsageSession>> sessions(const SessionFilter& f) override;
+  Result<PageOf<Charge>> charges(int64_t from_ms, int64_t to_ms, const Page& p = {}) override;
+  Result<std::vector<report::GroupSum>> usage_groups(report::GroupBy by, int64_t from_ms, int64_t to_ms) override;
+  Result<report::GroupSum> usage_total(int64_t from_ms, int64_t to_ms) override;
 
  private:
   db::Database db_;

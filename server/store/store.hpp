@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <variant>
 #include <vector>
 
 #include "labgate/common/protocol.hpp"
@@ -51,16 +52,48 @@ struct IngestOutcome {
   std::vector<std::string> charges;  ///< ids of charges created by this batch
 };
 
-/// Filters for listing sessions and access events.
-struct SessionFilter {
-  std::string instrument;
-  std::string user;
+/// One part of a keyset position: an integer (a time, a sequence number) or a text (an id).
+using KeyPart = std::variant<int64_t, std::string>;
+
+/// A position in a list's order: the sort key of one row, its parts in the order the list is
+/// sorted by (each query below names them). Plain values, so any backend can compare them.
+using PageKey = std::vector<KeyPart>;
+
+/// Keyset paging: at most `limit` rows strictly after `after` in the list's order, or from the
+/// first row when `after` is empty. A position that does not fit the list (wrong number or kinds
+/// of parts) is StoreErrc::not_allowed.
+struct Page {
+  PageKey after;
   int64_t limit = 100;
 };
+
+/// One page of a list: its rows and, when more rows follow, the key of the last row (pass it as
+/// Page::after to read on). Iterates like its rows.
+template <typename T>
+struct PageOf {
+  std::vector<T> rows;
+  PageKey next;  ///< empty: this is the last page
+
+  bool more() const { return !next.empty(); }
+  std::size_t size() const { return rows.size(); }
+  bool empty() const { return rows.empty(); }
+  const T& front() const { return rows.front(); }
+  const T& back() const { return rows.back(); }
+  const T& operator[](std::size_t i) const { return rows[i]; }
+  auto begin() const { return rows.begin(); }
+  auto end() const { return rows.end(); }
+};
+
+/// Filters for listing sessions and access events, with the page to read.
+struct SessionFilter {
+  std::string instrument;  ///< "" = any
+  std::string user;        ///< "" = any
+  Page page;
+};
 struct AccessFilter {
-  std::string terminal;
-  std::string decision;
-  int64_t limit = 100;
+  std::string terminal;  ///< "" = any
+  std::string decision;  ///< "" = any, else "granted" | "denied"
+  Page page;
 };
 
 /// Terminal state as reported on the state topic.
@@ -113,14 +146,19 @@ class Store {
   /// Enrols a terminal with its public key PEM.
   virtual Status add_terminal(const Terminal& t, int64_t now_ms) = 0;
 
-  virtual Result<std::vector<Unit>> units() = 0;
-  virtual Result<std::vector<Lab>> labs() = 0;
-  virtual Result<std::vector<Instrument>> instruments() = 0;
-  virtual Result<std::vector<FeeStandard>> fee_standards() = 0;
-  virtual Result<std::vector<User>> users() = 0;
-  virtual Result<std::vector<Card>> cards() = 0;
-  virtual Result<std::vector<Qualification>> qualifications() = 0;
-  virtual Result<std::vector<Booking>> bookings() = 0;
+  // Directory lists, paged by their key: units, labs, instruments, users and terminals by (id),
+  // fee standards by (instrument), cards by (uid, row number), qualifications by (user,
+  // instrument), bookings by (start_ms, id); all ascending.
+  virtual Result<PageOf<Unit>> units(const Page& p) = 0;
+  virtual Result<PageOf<Lab>> labs(const Page& p) = 0;
+  virtual Result<PageOf<Instrument>> instruments(const Page& p) = 0;
+  virtual Result<PageOf<FeeStandard>> fee_standards(const Page& p) = 0;
+  virtual Result<PageOf<User>> users(const Page& p) = 0;
+  virtual Result<PageOf<Card>> cards(const Page& p) = 0;
+  virtual Result<PageOf<Qualification>> qualifications(const Page& p) = 0;
+  virtual Result<PageOf<Booking>> bookings(const Page& p) = 0;
+  virtual Result<PageOf<Terminal>> terminals(const Page& p) = 0;
+  /// Every enrolled terminal (the sync service walks them all), by id.
   virtual Result<std::vector<Terminal>> terminals() = 0;
   /// One terminal, nullopt if not enrolled.
   virtual Result<std::optional<Terminal>> terminal(const std::string& id) = 0;
@@ -147,15 +185,24 @@ class Store {
   virtual Status count_ack() = 0;
   virtual Result<Stats> stats() = 0;
 
-  // ---- queries
-  /// Access events, newest first.
-  virtual Result<std::vector<AccessEvent>> access_events(const AccessFilter& f) = 0;
-  /// Usage sessions with their charge, newest first.
-  virtual Result<std::vector<UsageSession>> sessions(const SessionFilter& f) = 0;
-  /// Charges whose session ended in [from_ms, to_ms), oldest first.
-  virtual Result<std::vector<Charge>> charges(int64_t from_ms, int64_t to_ms) = 0;
-  /// Closed sessions that ended in [from_ms, to_ms) with their charge amounts, for reports.
-  virtual Result<std::vector<report::UsageItem>> usage_items(int64_t from_ms, int64_t to_ms) = 0;
+  // ---- queries (paged; memory per call is bounded by the page's limit)
+  /// Access events, newest first: key (ts_ms, terminal, seq), all descending.
+  virtual Result<PageOf<AccessEvent>> access_events(const AccessFilter& f) = 0;
+  /// Usage sessions with their charge, newest first: key (start_ms, id), both descending.
+  virtual Result<PageOf<UsageSession>> sessions(const SessionFilter& f) = 0;
+  /// Charges whose session ended in [from_ms, to_ms), oldest first: key (end_ms, id) ascending.
+  /// (The default page is the first 100.)
+  virtual Result<PageOf<Charge>> charges(int64_t from_ms, int64_t to_ms, const Page& p = {}) = 0;
+
+  // ---- reports (aggregated by the store; memory bounded by the number of groups)
+  /// Sums of the charges whose session ended in [from_ms, to_ms) per instrument or per user
+  /// (`by` is GroupBy::instrument or GroupBy::user; month is invalid), each with the directory
+  /// name ("" when unknown), sorted by key. Every closed session has exactly one charge (amount
+  /// 0 without a fee standard), so these are the usage totals.
+  virtual Result<std::vector<report::GroupSum>> usage_groups(report::GroupBy by, int64_t from_ms,
+                                                             int64_t to_ms) = 0;
+  /// The sums over all charges whose session ended in [from_ms, to_ms) (key and name "").
+  virtual Result<report::GroupSum> usage_total(int64_t from_ms, int64_t to_ms) = 0;
 };
 
 }  // namespace lg::server

@@ -320,6 +320,7 @@ class Campus:
             self.dir.mkdir(parents=True, exist_ok=True)
         self.site = site
         self.procs = []
+        self.started = time.time()
         try:
             self.broker = self.add(Mosquitto(self.dir)).start()
             self.server = self.add(Server(self.dir, self.broker.uri, site=site)).start()
@@ -330,6 +331,14 @@ class Campus:
     def add(self, proc):
         self.procs.append(proc)
         return proc
+
+    def period(self):
+        """`from=YYYY-MM&to=YYYY-MM`: the site's months (Asia/Shanghai, UTC+8) from this campus's start
+        until now. Charges and usage reports cover one bounded period (the current month by default),
+        so a run that straddles a month boundary still sees all of its data with this."""
+        def month(s):
+            return time.strftime("%Y-%m", time.gmtime(s + 8 * 3600))
+        return f"from={month(self.started)}&to={month(time.time())}"
 
     def seed(self, instrument="inst-xrd", internal_rate=36000, external_rate=72000, require_booking=False):
         s = self.server

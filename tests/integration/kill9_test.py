@@ -38,7 +38,7 @@ def test_terminal_killed_mid_session_recovers_it(campus):
     held_ms = (t_out - t_in) * 1000
     assert held_ms - 300 <= s["duration_ms"] <= held_ms + 300, (s, held_ms)
     assert s["amount_fen"] == charge_fen(s["duration_ms"], 36000)
-    assert len(campus.server.get("/api/charges")) == 1
+    assert len(campus.server.get(f"/api/charges?{campus.period()}")) == 1
 
 
 def test_terminal_killed_with_relay_off_closes_session_with_flag(campus):
@@ -83,9 +83,9 @@ def test_server_killed_mid_ingest_loses_and_doubles_nothing(campus):
     sessions = campus.server.closed_sessions("?limit=1000")
     assert len(sessions) == cycles + 5, len(sessions)
     assert len({s["id"] for s in sessions}) == cycles + 5
-    charges = campus.server.get("/api/charges")
+    charges = campus.server.get(f"/api/charges?{campus.period()}&limit=1000")
     assert len(charges) == cycles + 5
-    rep = campus.server.get("/api/reports/usage?by=user")
+    rep = campus.server.get(f"/api/reports/usage?by=user&{campus.period()}")
     total = sum(r["sessions"] for r in rep["rows"])
     assert total == cycles + 5, rep
     stats = campus.server.get("/api/stats")

@@ -43,9 +43,9 @@ def test_server_killed_three_times_during_a_stream(campus):
     sessions = campus.server.closed_sessions(f"?limit={RECORDS + 100}")
     assert len(sessions) == RECORDS, len(sessions)
     assert len({s["id"] for s in sessions}) == RECORDS
-    charges = campus.server.get("/api/charges")
+    charges = campus.server.get(f"/api/charges?{campus.period()}&limit={RECORDS + 100}")
     assert len(charges) == RECORDS, len(charges)
-    rep = campus.server.get("/api/reports/usage?by=user")
+    rep = campus.server.get(f"/api/reports/usage?by=user&{campus.period()}")
     row = {r["key"]: r for r in rep["rows"]}["u-alice"]
     assert row["sessions"] == RECORDS, row
     assert row["amount_fen"] == sum(c["amount_fen"] for c in charges)

@@ -34,16 +34,14 @@ def one_session(campus, t, card, user, rate, hold_s=1.5):
 
 
 def check_report(campus, sessions):
-    # the site's month (Asia/Shanghai, UTC+8 all year) in which the sessions ended
-    month = time.strftime("%Y-%m", time.gmtime(time.time() + 8 * 3600))
-    q = f"?by=instrument&month={month}" if month else "?by=instrument"
-    rep = campus.server.get("/api/reports/usage" + q)
+    # the site's months (Asia/Shanghai) in which the sessions ended: from the test's start until now
+    rep = campus.server.get(f"/api/reports/usage?by=instrument&{campus.period()}")
     rows = {r["key"]: r for r in rep["rows"]}
     assert "inst-xrd" in rows, rep
     row = rows["inst-xrd"]
     assert row["sessions"] == len(sessions)
     assert row["amount_fen"] == sum(s["amount_fen"] for s in sessions)
-    by_user = {r["key"]: r for r in campus.server.get("/api/reports/usage?by=user" + (f"&month={month}" if month else ""))["rows"]}
+    by_user = {r["key"]: r for r in campus.server.get(f"/api/reports/usage?by=user&{campus.period()}")["rows"]}
     for s in sessions:
         assert by_user[s["user"]]["amount_fen"] == s["amount_fen"], by_user
 
@@ -56,7 +54,7 @@ def test_swipe_to_bill_over_tcp(campus):
     check_report(campus, [a, b])
     # the server acked everything: the terminal's outbox drains
     wait_until(lambda: campus.terminal_info(t.id).get("outbox_depth") == 0, 20, what="outbox drained")
-    charges = campus.server.get("/api/charges")
+    charges = campus.server.get(f"/api/charges?{campus.period()}")
     assert len(charges) == 2, charges
 
 

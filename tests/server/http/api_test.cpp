@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <map>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "../test_support.hpp"
@@ -11,6 +14,27 @@ using namespace lg::server::test;
 using nlohmann::json;
 
 namespace {
+
+/// The target of a Link: <...>; rel="next" header, "" when the response has none.
+std::string next_of(const http::Response& r) {
+  for (const auto& [name, value] : r.headers) {
+    if (name != "Link") continue;
+    const auto open = value.find('<');
+    const auto close = value.find('>');
+    REQUIRE(open == 0);
+    REQUIRE(close != std::string::npos);
+    CHECK(value.substr(close) == R"(>; rel="next")");
+    return value.substr(open + 1, close - open - 1);
+  }
+  return "";
+}
+
+/// The cursor= value of a next-page target.
+std::string cursor_of(const std::string& target) {
+  const auto at = target.find("cursor=");
+  REQUIRE(at != std::string::npos);
+  return target.substr(at + 7);
+}
 
 struct ApiFixture {
   TempDir dir;
@@ -30,6 +54,22 @@ struct ApiFixture {
     auto r = call("GET", target);
     REQUIRE(r.status == 200);
     return json::parse(r.body);
+  }
+  /// Follows Link headers from target to the last page; every row of every page, in order.
+  json get_all(const std::string& target, int* pages = nullptr) {
+    json all = json::array();
+    std::string next = target;
+    int n = 0;
+    while (!next.empty()) {
+      auto r = call("GET", next);
+      INFO(next << " " << r.body);
+      REQUIRE(r.status == 200);
+      for (auto& row : json::parse(r.body)) all.push_back(row);
+      next = next_of(r);
+      REQUIRE(++n < 1000);
+    }
+    if (pages) *pages = n;
+    return all;
   }
   std::string error_of(const http::Response& r) { return json::parse(r.body).at("error").get<std::string>(); }
   void post_ok(const std::string& target, const json& body) {
@@ -63,7 +103,7 @@ TEST_CASE("health needs no token - every other /api route needs the bearer token
   CHECK(wrong.status == 401);
   CHECK(f.error_of(wrong).find("token") != std::string::npos);
   CHECK(f.call("POST", "/api/units", R"({"id":"u","name":"x"})", "Basic sekret").status == 401);
-  CHECK(f.store->units()->empty());
+  CHECK(f.store->units({})->empty());
 }
 
 TEST_CASE("unknown route 404 wrong method 405") {
@@ -231,15 +271,29 @@ TEST_CASE("usage report and charges use month boundaries in Asia/Shanghai") {
   CHECK(jan["rows"][0]["seconds"] == 3599);
   CHECK(jan["rows"][0]["amount_fen"] == 12000);  // 3599.999 s at 12000 fen/h rounds to 12000
 
-  auto months = f.get("/api/reports/usage?by=month");
-  REQUIRE(months["rows"].size() == 2);
+  auto months = f.get("/api/reports/usage?by=month&from=2025-12&to=2026-03");
+  CHECK(months["month"].is_null());
+  CHECK(months["from"] == "2025-12");
+  CHECK(months["to"] == "2026-03");
+  REQUIRE(months["rows"].size() == 2);  // months without sessions have no row
   CHECK(months["rows"][0]["key"] == "2026-01");
+  CHECK(months["rows"][0]["sessions"] == 1);
   CHECK(months["rows"][1]["key"] == "2026-02");
   CHECK(months["rows"][1]["sessions"] == 2);
+  CHECK(months["totals"]["sessions"] == 3);
+  CHECK(months["totals"]["amount_fen"] == 12000 + 12000 + 45000);
 
   CHECK(f.get("/api/charges?month=2026-02").size() == 2);
   CHECK(f.get("/api/charges?month=2026-01").size() == 1);
   CHECK(f.get("/api/charges?month=2026-03").empty());
+  CHECK(f.get("/api/charges?from=2026-01&to=2026-02").size() == 3);
+  // no period: the current month in the site's zone (now is 2026-01-15)
+  CHECK(f.get("/api/charges").size() == 1);
+  auto current = f.get("/api/reports/usage?by=user");
+  CHECK(current["month"] == "2026-01");
+  CHECK(current["from"] == "2026-01");
+  CHECK(current["to"] == "2026-01");
+  CHECK(current["totals"]["sessions"] == 1);
 
   auto bad = f.call("GET", "/api/reports/usage?month=2026-13&by=user");
   CHECK(bad.status == 422);
@@ -435,4 +489,243 @@ TEST_CASE("the bearer token must match exactly, whatever its length") {
   CHECK(f.call("GET", "/api/users", "", "Bearer ").status == 401);
   CHECK(f.call("GET", "/api/users", "", "sekret").status == 401);
   CHECK(f.call("GET", "/api/users", "", "Basic sekret").status == 401);
+}
+
+namespace {
+/// n closed sessions on t1 for alice and bob; every `tie` consecutive ones start and end at the
+/// same instant (so pages must order ties by id); each group lasts a second longer than the last.
+void add_sessions(ApiFixture& f, int n, int tie, int64_t first_start, uint64_t first_seq = 1) {
+  std::vector<proto::Record> recs;
+  for (int i = 0; i < n; ++i) {
+    const int64_t start = first_start + (i / tie) * 60'000;
+    const std::string sid = "s" + std::to_string(first_seq + static_cast<uint64_t>(i));
+    const bool alice = i % 3 != 0;
+    recs.push_back(session_end(first_seq + static_cast<uint64_t>(i), "r-" + sid, sid, alice ? "04AA" : "04BB",
+                               alice ? "alice" : "bob", start, 30 * 60'000 + (i / tie) * 1000));
+  }
+  auto out = f.store->commit_batch(batch("t1", recs), f.now, "CNY");
+  REQUIRE(out);
+  REQUIRE(out->inserted == n);
+}
+
+std::set<std::string> ids_of(const json& rows, const char* key = "id") {
+  std::set<std::string> out;
+  for (const auto& r : rows) out.insert(r.at(key).get<std::string>());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("charges, sessions and access events page by cursor: every row once, ties included, Link keeps the query") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/users", {{"id", "carol"}, {"name", "Carol"}, {"category", "internal"}});
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  f.post_ok("/api/terminals", {{"id", "t2"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  add_sessions(f, 23, 5, ms("2026-01-10T00:00:00Z"));
+
+  auto first = f.call("GET", "/api/charges?month=2026-01&limit=4");
+  REQUIRE(first.status == 200);
+  CHECK(json::parse(first.body).size() == 4);
+  const std::string next = next_of(first);
+  CHECK(next.rfind("/api/charges?month=2026-01&limit=4&cursor=", 0) == 0);
+
+  int pages = 0;
+  auto charges = f.get_all("/api/charges?month=2026-01&limit=4", &pages);
+  CHECK(pages == 6);  // 4+4+4+4+4+3
+  REQUIRE(charges.size() == 23);
+  CHECK(ids_of(charges).size() == 23);
+  CHECK(ids_of(charges, "session").size() == 23);
+  for (std::size_t i = 1; i < charges.size(); ++i) {
+    const auto& a = charges[i - 1];
+    const auto& b = charges[i];
+    CHECK((a["end"] < b["end"] || (a["end"] == b["end"] && a["id"] < b["id"])));  // oldest first, ties by id
+  }
+  // the last page has no Link; a page size that divides the rows exactly ends with an empty page
+  CHECK(next_of(f.call("GET", "/api/charges?month=2026-01&limit=23")).empty());
+  CHECK(f.get_all("/api/charges?month=2026-01&limit=1").size() == 23);
+
+  // sessions, newest first, ties on start_ms broken by id (descending)
+  auto sessions = f.get_all("/api/sessions?limit=3");
+  REQUIRE(sessions.size() == 23);
+  CHECK(ids_of(sessions).size() == 23);
+  for (std::size_t i = 1; i < sessions.size(); ++i) {
+    const auto& a = sessions[i - 1];
+    const auto& b = sessions[i];
+    CHECK((a["start"] > b["start"] || (a["start"] == b["start"] && a["id"] > b["id"])));
+  }
+  // filters stay in the Link
+  auto bob_page = f.call("GET", "/api/sessions?user=bob&limit=2");
+  CHECK(next_of(bob_page).find("user=bob") != std::string::npos);
+  auto bob = f.get_all("/api/sessions?user=bob&limit=2");
+  CHECK(bob.size() == 8);  // i % 3 == 0 for i in 0..22
+  for (const auto& s : bob) CHECK(s["user"] == "bob");
+
+  // access events: same instant on two terminals and same terminal
+  std::vector<proto::Record> a1;
+  std::vector<proto::Record> a2;
+  for (uint64_t i = 0; i < 7; ++i) {
+    a1.push_back(access(100 + i, "a1-" + std::to_string(i), "04AA", "alice"));
+    a2.push_back(access(100 + i, "a2-" + std::to_string(i), "0000", "", proto::Decision::denied));
+  }
+  REQUIRE(f.store->commit_batch(batch("t1", a1), f.now, "CNY"));
+  REQUIRE(f.store->commit_batch(batch("t2", a2), f.now, "CNY"));
+  auto events = f.get_all("/api/access-events?limit=4");
+  REQUIRE(events.size() == 14);
+  CHECK(ids_of(events).size() == 14);
+  CHECK(events[0]["terminal"] == "t2");  // ts DESC, terminal DESC, seq DESC
+  CHECK(events[0]["seq"] == 106);
+  CHECK(events[13]["terminal"] == "t1");
+  CHECK(events[13]["seq"] == 100);
+  auto denied = f.get_all("/api/access-events?decision=denied&terminal=t2&limit=5");
+  CHECK(denied.size() == 7);
+}
+
+TEST_CASE("directory lists and terminals page by id") {
+  ApiFixture f;
+  f.seed_http();
+  for (int i = 0; i < 9; ++i) {
+    f.post_ok("/api/users", {{"id", "user-" + std::to_string(i)}, {"name", "U"}, {"category", "internal"}});
+  }
+  int pages = 0;
+  auto users = f.get_all("/api/users?limit=2", &pages);
+  CHECK(pages == 6);
+  REQUIRE(users.size() == 11);
+  CHECK(ids_of(users).size() == 11);
+  CHECK(users == f.get("/api/users?limit=100"));  // same order as one page
+  CHECK(f.get("/api/users").size() == 11);        // default limit 100
+  for (const char* list : {"/api/units", "/api/labs", "/api/instruments", "/api/fee-standards", "/api/cards",
+                           "/api/qualifications", "/api/bookings", "/api/terminals"}) {
+    auto r = f.call("GET", std::string(list) + "?limit=1");
+    INFO(list);
+    CHECK(r.status == 200);
+    CHECK(f.call("GET", std::string(list) + "?limit=0").status == 422);
+    CHECK(f.call("GET", std::string(list) + "?limit=10001").status == 422);
+    CHECK(f.call("GET", std::string(list) + "?limit=10000").status == 200);
+  }
+  f.post_ok("/api/cards", {{"uid", "04ab"}, {"user", "bob"}});
+  auto cards = f.get_all("/api/cards?limit=1");
+  REQUIRE(cards.size() == 2);
+  CHECK(cards[0]["uid"] == "04AA");
+  CHECK(cards[1]["uid"] == "04AB");
+}
+
+TEST_CASE("a malformed, altered or foreign cursor is refused with 422 naming the cursor") {
+  ApiFixture f;
+  f.seed_http();
+  auto page = f.call("GET", "/api/users?limit=1");
+  const std::string cursor = cursor_of(next_of(page));
+  REQUIRE(cursor.size() > 4);
+  CHECK(f.call("GET", "/api/users?limit=1&cursor=" + cursor).status == 200);
+
+  auto expect_refused = [&](const std::string& target) {
+    auto r = f.call("GET", target);
+    INFO(target << " " << r.body);
+    CHECK(r.status == 422);
+    CHECK(f.error_of(r).rfind("invalid query: cursor", 0) == 0);
+  };
+  for (std::size_t i = 0; i < cursor.size(); ++i) {  // any changed character
+    std::string altered = cursor;
+    altered[i] = altered[i] == 'A' ? 'B' : 'A';
+    expect_refused("/api/users?cursor=" + altered);
+  }
+  expect_refused("/api/users?cursor=" + cursor.substr(0, cursor.size() - 2));
+  expect_refused("/api/users?cursor=" + cursor + "AA");
+  expect_refused("/api/users?cursor=%21%21%21");
+  expect_refused("/api/users?cursor=" + std::string(3000, 'A'));
+  expect_refused("/api/labs?cursor=" + cursor);  // made for another list
+  expect_refused("/api/charges?cursor=" + cursor);
+
+  // a cursor signed by another server (another admin token) is not accepted either
+  http::Api other{*f.store, nullptr, http::ApiSettings{"demo", "0.1.0", "other-token", "Asia/Shanghai", "CNY"},
+                  [&f] { return f.now; }};
+  auto theirs = other.handle(http::make_request("GET", "/api/users?limit=1", "Bearer other-token", ""));
+  expect_refused("/api/users?cursor=" + cursor_of(next_of(theirs)));
+}
+
+TEST_CASE("the period of a report or a charge list is one month, or from..to of at most 12 months") {
+  ApiFixture f;
+  f.seed_http();
+  for (const char* route : {"/api/reports/usage?", "/api/charges?"}) {
+    const std::string r(route);
+    INFO(r);
+    CHECK(f.call("GET", r + "from=2025-02&to=2026-01").status == 200);  // 12 months
+    auto too_long = f.call("GET", r + "from=2025-01&to=2026-01");
+    CHECK(too_long.status == 422);
+    CHECK(f.error_of(too_long).find("13 months, at most 12") != std::string::npos);
+    CHECK(f.call("GET", r + "from=2026-02&to=2026-01").status == 422);
+    CHECK(f.call("GET", r + "from=2026-01").status == 422);
+    CHECK(f.call("GET", r + "to=2026-01").status == 422);
+    CHECK(f.call("GET", r + "month=2026-01&from=2026-01&to=2026-01").status == 422);
+    CHECK(f.call("GET", r + "month=2026-1").status == 422);
+    CHECK(f.call("GET", r + "from=2026-01&to=2026-13").status == 422);
+  }
+  auto rep = f.get("/api/reports/usage?from=2025-02&to=2026-01");
+  CHECK(rep["month"].is_null());
+  CHECK(rep["from"] == "2025-02");
+  CHECK(rep["to"] == "2026-01");
+}
+
+TEST_CASE("report totals are the sums of the charges of the period, by instrument, user and month") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/instruments", {{"id", "inst-sem"}, {"name", "SEM"}, {"lab", "l"}, {"kind", "instrument"}});
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  f.post_ok("/api/terminals", {{"id", "t2"}, {"resource", "inst-sem"}, {"public_key", new_key().public_pem()}});
+  // December (Shanghai) to February, plus one session of an unknown card on the SEM (no fee: amount 0)
+  // from 23:28 local on 31 Dec, ending 15:58:00Z + (i/2) min + (i/2) s: i = 0..3 in December, 4..9 in January
+  add_sessions(f, 10, 2, ms("2025-12-31T15:28:00Z"));
+  add_sessions(f, 7, 1, ms("2026-02-10T00:00:00Z"), 11);
+  REQUIRE(f.store->commit_batch(
+      batch("t2", {session_end(1, "r-x", "sx", "FFFF", "", ms("2026-01-20T00:00:00Z"), 3'600'000, "inst-sem")}),
+      f.now, "CNY"));
+
+  const auto charges = f.get_all("/api/charges?from=2025-12&to=2026-02&limit=5");
+  REQUIRE(charges.size() == 18);
+  int64_t amount = 0;
+  int64_t duration = 0;
+  for (const auto& c : charges) {
+    amount += c["amount_fen"].get<int64_t>();
+    duration += c["duration_ms"].get<int64_t>();
+  }
+  for (const char* by : {"instrument", "user", "month"}) {
+    INFO(by);
+    auto rep = f.get(std::string("/api/reports/usage?from=2025-12&to=2026-02&by=") + by);
+    CHECK(rep["totals"]["sessions"] == 18);
+    CHECK(rep["totals"]["amount_fen"] == amount);
+    CHECK(rep["totals"]["seconds"] == duration / 1000);
+    CHECK(rep["totals"]["hours"] == report::hours_string(duration));
+    int64_t rows_amount = 0;
+    int64_t rows_sessions = 0;
+    for (const auto& r : rep["rows"]) {
+      rows_amount += r["amount_fen"].get<int64_t>();
+      rows_sessions += r["sessions"].get<int64_t>();
+    }
+    CHECK(rows_amount == amount);
+    CHECK(rows_sessions == 18);
+  }
+  auto by_user = f.get("/api/reports/usage?from=2025-12&to=2026-02&by=user");
+  REQUIRE(by_user["rows"].size() == 3);
+  CHECK(by_user["rows"][0]["key"] == "");
+  CHECK(by_user["rows"][0]["name"] == "unknown user");
+  CHECK(by_user["rows"][0]["amount_fen"] == 0);
+  auto by_inst = f.get("/api/reports/usage?from=2025-12&to=2026-02&by=instrument");
+  REQUIRE(by_inst["rows"].size() == 2);
+  CHECK(by_inst["rows"][0]["key"] == "inst-sem");
+  CHECK(by_inst["rows"][0]["name"] == "SEM");
+  CHECK(by_inst["rows"][1]["sessions"] == 17);
+
+  // by month: each session counts in the local (UTC+8) month of its end
+  std::map<std::string, int> expected;
+  for (const auto& c : charges) {
+    expected[*time::local_month(*time::parse_utc(c["end"].get<std::string>()), "Asia/Shanghai")] += 1;
+  }
+  REQUIRE(expected.size() == 3);
+  auto by_month = f.get("/api/reports/usage?from=2025-12&to=2026-02&by=month");
+  REQUIRE(by_month["rows"].size() == 3);
+  for (const auto& r : by_month["rows"]) CHECK(r["sessions"] == expected[r["key"].get<std::string>()]);
+  CHECK(by_month["rows"][0]["key"] == "2025-12");
+  CHECK(by_month["rows"][0]["sessions"] == 4);
+  CHECK(by_month["rows"][1]["key"] == "2026-01");
+  CHECK(by_month["rows"][1]["sessions"] == 7);
+  CHECK(by_month["rows"][2]["sessions"] == 7);
 }

@@ -45,7 +45,7 @@ TEST_CASE("create_booking refuses overlaps on the same instrument and names the 
   REQUIRE(door);
   CHECK_FALSE(door->id.empty());
 
-  auto all = store->bookings();
+  auto all = store->bookings({});
   REQUIRE(all);
   CHECK(all->size() == 3);
 }
@@ -61,7 +61,7 @@ TEST_CASE("create_booking with an unknown instrument or user changes nothing") {
   auto bad_user = store->create_booking(Booking{"", "inst-xrd", "nobody", 0, 10}, 0);
   REQUIRE_FALSE(bad_user);
   CHECK(bad_user.error().reason.find("user") == 0);
-  CHECK(store->bookings()->empty());
+  CHECK(store->bookings({})->empty());
 }
 
 TEST_CASE("two connections racing for one slot from two threads: exactly one booking wins") {
@@ -114,7 +114,7 @@ TEST_CASE("two connections racing for one slot from two threads: exactly one boo
     if (b_won) CHECK(a[i].conflict == b[i].id);
   }
   auto store = open_store(dir);
-  auto all = store->bookings();
+  auto all = store->bookings({});
   REQUIRE(all);
   CHECK(all->size() == kSlots);
   // and no two stored bookings overlap
@@ -147,7 +147,7 @@ TEST_CASE("a booking needs a qualification on the instrument valid for the whole
   CHECK(early.error().reason.find("carol") != std::string::npos);
   REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", 0, t0 + h / 2}, t0));
   CHECK_FALSE(store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0));
-  CHECK(store->bookings()->empty());
+  CHECK(store->bookings({})->empty());
 
   // lapsing exactly at the booking's end (valid_until is exclusive) is enough
   REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", t0, t0 + h}, t0));
@@ -159,5 +159,5 @@ TEST_CASE("a booking needs a qualification on the instrument valid for the whole
   auto admin = store->create_booking(Booking{"", "inst-xrd", "root", t0 + h, t0 + 2 * h}, t0);
   REQUIRE(admin);
   CHECK_FALSE(admin->id.empty());
-  CHECK(store->bookings()->size() == 2);
+  CHECK(store->bookings({})->size() == 2);
 }

@@ -17,7 +17,7 @@ TEST_CASE("schema migrations are numbered from 1 and re-opening does not re-appl
     seed(*store);
   }
   auto again = open_store(dir);
-  CHECK(again->users()->size() == 4);
+  CHECK(again->users({})->size() == 4);
 }
 
 TEST_CASE("a card has one active owner") {
@@ -28,7 +28,7 @@ TEST_CASE("a card has one active owner") {
   REQUIRE_FALSE(st);
   CHECK(is(st.error(), StoreErrc::conflict));
   CHECK(st.error().reason.find("alice") != std::string::npos);
-  auto cards = store->cards();
+  auto cards = store->cards({});
   REQUIRE(cards);
   CHECK(cards->size() == 3);
 }
@@ -41,12 +41,12 @@ TEST_CASE("creates with unknown references or duplicate ids change nothing") {
   REQUIRE_FALSE(lab);
   CHECK(is(lab.error(), StoreErrc::unknown_reference));
   CHECK(lab.error().reason.find("unit") == 0);
-  CHECK(store->labs()->size() == 1);
+  CHECK(store->labs({})->size() == 1);
 
   auto dup = store->add_user(User{"alice", "Alice 2", UserCategory::external, "", false}, 0);
   REQUIRE_FALSE(dup);
   CHECK(is(dup.error(), StoreErrc::conflict));
-  auto users = store->users();
+  auto users = store->users({});
   REQUIRE(users);
   CHECK(users->front().name == "Alice");
 
@@ -61,12 +61,12 @@ TEST_CASE("fee standard and qualification are replaced not duplicated") {
   auto store = open_store(dir);
   seed(*store);
   REQUIRE(store->put_fee_standard(FeeStandard{"inst-xrd", 1, 2, "CNY"}, 0));
-  auto fees = store->fee_standards();
+  auto fees = store->fee_standards({});
   REQUIRE(fees->size() == 1);
   CHECK(fees->front().internal_fen_per_hour == 1);
   REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 0, std::nullopt}, 0));
   REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 5, 10}, 0));
-  auto q = store->qualifications();
+  auto q = store->qualifications({});
   REQUIRE(q->size() == 1);
   CHECK(q->front().valid_until_ms == 10);
 }
@@ -81,7 +81,7 @@ TEST_CASE("an instrument's access policy is stored, listed and changed field by 
   tem.offline_grace_s = 3600;
   tem.max_session_s = 14400;
   REQUIRE(store->add_instrument(tem, 0));
-  auto all = store->instruments();
+  auto all = store->instruments({});
   REQUIRE(all);
   REQUIRE(all->size() == 3);
   const Instrument& got = (*all)[1];
@@ -107,7 +107,7 @@ TEST_CASE("an instrument's access policy is stored, listed and changed field by 
   CHECK(changed->early_start_s == 0);  // untouched
   CHECK(changed->grace_after_end_s == 2);
   CHECK(changed->max_session_s == 14400);
-  CHECK(store->instruments()->at(1).offline_grace_s == 2);
+  CHECK(store->instruments({})->rows.at(1).offline_grace_s == 2);
 
   auto missing = store->update_instrument_policy("nope", p, 5);
   REQUIRE_FALSE(missing);
@@ -131,7 +131,7 @@ TEST_CASE("migration 2 gives instruments of a version-1 database the protocol's 
   }
   auto store = open_store(dir);
   CHECK(*db::schema_version(store->database()) == static_cast<int64_t>(schema::migrations().size()));
-  auto all = store->instruments();
+  auto all = store->instruments({});
   REQUIRE(all);
   REQUIRE(all->size() == 1);
   CHECK(all->front().require_booking);
