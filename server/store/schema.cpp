@@ -187,9 +187,9 @@ ALTER TABLE records ADD COLUMN refused TEXT NOT NULL DEFAULT '';
 
 // Keyset paging (GET lists with ?cursor=): each list's index holds its whole sort key, so a page
 // starts with an index seek and ties on a timestamp are ordered by the index too (cards: uid, then
-// the rowid every index carries). The wider
-// indexes replace the single-column ones (same names, same queries served); building them on a
-// large database takes a while once, at the first start after the upgrade.
+// the rowid every index carries). The wider indexes replace the single-column ones (same names,
+// same queries served); building them on a large database takes a while once, at the first start
+// after the upgrade.
 constexpr std::string_view kV4 = R"sql(
 DROP INDEX charges_by_end;
 CREATE INDEX charges_by_end ON charges(end_ms, id);

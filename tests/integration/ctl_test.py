@@ -27,11 +27,15 @@ def test_ctl_tables_and_json_match_the_server(campus):
     row = [l for l in out.stdout.splitlines() if l.startswith(t.id)]
     assert row and " yes " in row[0], out.stdout
 
-    rep = ctl(campus, "--json", "report", "--by", "user")
+    # the months of the test's run (a run may straddle a month boundary of the site's zone)
+    period = dict(kv.split("=") for kv in campus.period().split("&"))
+    span = ["--from", period["from"], "--to", period["to"]]
+    rep = ctl(campus, "--json", "report", "--by", "user", *span)
     assert rep.returncode == 0, rep.stderr
     data = json.loads(rep.stdout)
-    assert data == campus.server.get("/api/reports/usage?by=user"), data
-    table = ctl(campus, "report", "--by", "user")
+    assert data == campus.server.get(f"/api/reports/usage?by=user&{campus.period()}"), data
+    assert data["totals"]["sessions"] == 1, data
+    table = ctl(campus, "report", "--by", "user", *span)
     alice = [l for l in table.stdout.splitlines() if l.startswith("u-alice")]
     assert alice, table.stdout
     amount = {r["key"]: r for r in data["rows"]}["u-alice"]["amount"]
@@ -41,6 +45,40 @@ def test_ctl_tables_and_json_match_the_server(campus):
     assert acc.returncode == 0 and "E5E5E5E5" in acc.stdout and "A1A1A1A1" not in acc.stdout, acc.stdout
     sessions = ctl(campus, "sessions")
     assert campus.server.closed_sessions()[0]["id"] in sessions.stdout, sessions.stdout
+    charges = ctl(campus, "--json", "charges", *span)
+    assert charges.returncode == 0, charges.stderr
+    assert json.loads(charges.stdout) == campus.server.get(f"/api/charges?{campus.period()}"), charges.stdout
+    # a period longer than the server allows: the server's reason, exit 1
+    long = ctl(campus, "report", "--from", "2025-01", "--to", "2026-01")
+    assert long.returncode == 1 and "at most 12" in long.stderr, long
+    assert ctl(campus, "report", "--month", "2026-01", "--from", "2026-01", "--to", "2026-01").returncode == 2
+
+
+def test_ctl_lists_follow_the_pages(campus):
+    campus.seed()
+    t = campus.terminal()
+    for _ in range(3):
+        assert t.swipe("A1A1A1A1")["action"] == "start"
+        assert t.swipe("E5E5E5E5")["decision"] == "denied"
+        assert t.swipe("A1A1A1A1")["action"] == "end"
+    wait_until(lambda: len(campus.server.closed_sessions()) == 3, 20, what="3 sessions on the server")
+    wait_until(lambda: campus.terminal_info(t.id).get("outbox_depth") == 0, 20, what="outbox drained")
+    events = campus.server.get(f"/api/access-events?terminal={t.id}&limit=1000")
+    assert len(events) >= 9, events
+    # one row per request: labgatectl follows each Link rel="next" and gets every row once, in order
+    out = ctl(campus, "--json", "--page-size", "1", "access", "--terminal", t.id)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == events
+    out = ctl(campus, "--json", "--page-size", "2", "sessions")
+    assert out.returncode == 0, out.stderr
+    assert [s["id"] for s in json.loads(out.stdout)] == [s["id"] for s in campus.server.get("/api/sessions")]
+    # --limit stops early and says that more rows follow
+    out = ctl(campus, "--json", "--page-size", "2", "access", "--terminal", t.id, "--limit", "5")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == events[:5]
+    assert "more follow" in out.stderr, out.stderr
+    out = ctl(campus, "--page-size", "1", "terminals")
+    assert out.returncode == 0 and t.id in out.stdout, out
 
 
 def test_ctl_errors_are_clear(campus):
@@ -61,4 +99,4 @@ def test_ctl_errors_are_clear(campus):
 
 
 if __name__ == "__main__":
-    run([test_ctl_tables_and_json_match_the_server, test_ctl_errors_are_clear])
+    run([test_ctl_tables_and_json_match_the_server, test_ctl_lists_follow_the_pages, test_ctl_errors_are_clear])

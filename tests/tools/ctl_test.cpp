@@ -30,6 +30,17 @@ TEST_CASE("parse_url") {
   CHECK(join_url("http://h:1/base", "api/x") == "http://h:1/base/api/x");
 }
 
+TEST_CASE("next_link finds the rel=next target of a Link header") {
+  CHECK(next_link(R"(</api/charges?month=2026-11&limit=100&cursor=XYZ>; rel="next")") ==
+        "/api/charges?month=2026-11&limit=100&cursor=XYZ");
+  CHECK(next_link("</a?x=1>; rel=next") == "/a?x=1");
+  CHECK(next_link(R"(</first>; rel="first", </n?c=a,b>; title="x; y"; REL="prev next")") == "/n?c=a,b");
+  CHECK(next_link(R"(</p>; rel="prev")").empty());
+  CHECK(next_link(R"(</p>; rel="nextpage")").empty());
+  CHECK(next_link("").empty());
+  CHECK(next_link("garbage <unclosed").empty());
+}
+
 TEST_CASE("render aligns columns, pads short rows, draws rules and has no trailing spaces") {
   Table t;
   t.headers = {"id", "n", "note"};

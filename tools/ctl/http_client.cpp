@@ -77,6 +77,9 @@ Result<HttpResponse> http_request(std::string_view method, std::string_view url,
   HttpResponse out;
   out.status = static_cast<int>(parser.get().result_int());
   out.body = std::move(parser.get().body());
+  if (auto it = parser.get().find(http::field::link); it != parser.get().end()) {
+    out.link = std::string(it->value().data(), it->value().size());
+  }
   return out;
 }
 

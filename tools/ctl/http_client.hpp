@@ -25,10 +25,16 @@ Result<Url> parse_url(std::string_view url);
 /// Joins a base URL ("http://h:8080" or "http://h:8080/prefix/") and a path ("/api/health").
 std::string join_url(std::string_view base, std::string_view path);
 
+/// The target of the rel="next" link in a Link header value (RFC 8288), e.g. "/api/sessions?
+/// limit=100&cursor=abc" from `</api/sessions?limit=100&cursor=abc>; rel="next"`; "" when the
+/// header has no next link. Several comma-separated links and unquoted rel values are understood.
+std::string next_link(std::string_view link_header);
+
 /// An HTTP answer: status code and body, whatever the status.
 struct HttpResponse {
   int status = 0;
   std::string body;
+  std::string link;  ///< the Link header ("" if absent): paged lists name their next page here
 };
 
 /// Sends one request (JSON body if non-empty, "Authorization: Bearer token" if token non-empty)

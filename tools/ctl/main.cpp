@@ -1,4 +1,5 @@
 // labgatectl: admin CLI over the server's HTTP API (docs/INTERFACES.md).
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -19,7 +20,11 @@ struct Globals {
   std::string url = "http://127.0.0.1:8080";
   std::string token;
   bool raw_json = false;
+  int page_size = 1000;  ///< rows asked for per request when a list is read page by page
 };
+
+/// The most rows a table reads from a paged list (--limit may ask for fewer).
+constexpr int kMaxRows = 100000;
 
 /// Percent-encodes a query value.
 std::string encode_query(const std::string& v) {
@@ -51,10 +56,18 @@ std::string error_text(const HttpResponse& r) {
   return r.body.empty() ? "(empty answer)" : r.body;
 }
 
-/// Sends a request; on transport failure or a non-2xx answer prints why and returns nullopt.
-std::optional<json> call(const Globals& g, const std::string& method, const std::string& path,
-                         const std::string& body = {}, const std::string& what = {}) {
-  auto r = http_request(method, join_url(g.url, path), g.token, body);
+/// A successful answer: its JSON body and its Link header.
+struct Answer {
+  json body;
+  std::string link;
+};
+
+/// Sends a request to path (a server path, or an absolute http:// URL of the same server from a
+/// Link header); on transport failure or a non-2xx answer prints why and returns nullopt.
+std::optional<Answer> send(const Globals& g, const std::string& method, const std::string& path,
+                           const std::string& body = {}, const std::string& what = {}) {
+  const std::string url = path.starts_with("http://") ? path : join_url(g.url, path);
+  auto r = http_request(method, url, g.token, body);
   if (!r) {
     std::cerr << "labgatectl: " << r.error().reason << "\n";
     return std::nullopt;
@@ -64,13 +77,70 @@ std::optional<json> call(const Globals& g, const std::string& method, const std:
               << error_text(*r) << "\n";
     return std::nullopt;
   }
-  if (r->body.empty()) return json::object();
+  if (r->body.empty()) return Answer{json::object(), r->link};
   json j = json::parse(r->body, nullptr, false);
   if (j.is_discarded()) {
     std::cerr << "labgatectl: " << method << " " << path << ": answer is not JSON\n";
     return std::nullopt;
   }
-  return j;
+  return Answer{std::move(j), r->link};
+}
+
+/// Sends a request; the answer's JSON body, or nullopt (after printing why).
+std::optional<json> call(const Globals& g, const std::string& method, const std::string& path,
+                         const std::string& body = {}, const std::string& what = {}) {
+  auto a = send(g, method, path, body, what);
+  if (!a) return std::nullopt;
+  return std::move(a->body);
+}
+
+/// GET of a paged list (a JSON array per page): reads pages from path, following each answer's
+/// Link rel="next", until max_rows rows or the last page. Says on stderr when rows were left.
+std::optional<json> call_list(const Globals& g, std::string path, int max_rows) {
+  add_query(path, "limit", std::to_string(std::min(g.page_size, max_rows)));
+  json all = json::array();
+  std::string next = path;
+  while (!next.empty()) {
+    auto a = send(g, "GET", next);
+    if (!a) return std::nullopt;
+    if (!a->body.is_array()) {
+      std::cerr << "labgatectl: GET " << next << ": answer is not a list\n";
+      return std::nullopt;
+    }
+    const std::string more = next_link(a->link);
+    for (auto& row : a->body) {
+      if (static_cast<int>(all.size()) == max_rows) {
+        std::cerr << "labgatectl: showing the first " << max_rows << " rows; more follow\n";
+        return all;
+      }
+      all.push_back(std::move(row));
+    }
+    if (!more.empty() && static_cast<int>(all.size()) == max_rows) {
+      std::cerr << "labgatectl: showing the first " << max_rows << " rows; more follow\n";
+      return all;
+    }
+    next = more;
+  }
+  return all;
+}
+
+/// "YYYY-MM" check for CLI options.
+std::string check_month(const std::string& m) {
+  bool ok = m.size() == 7 && m[4] == '-';
+  for (std::size_t i = 0; ok && i < m.size(); ++i) ok = i == 4 || std::isdigit(static_cast<unsigned char>(m[i]));
+  ok = ok && m.substr(5) >= "01" && m.substr(5) <= "12";
+  return ok ? std::string() : "month must be YYYY-MM";
+}
+
+/// Adds --month / --from / --to (a period of whole months in the site's zone) to a command.
+void add_period(CLI::App* cmd, std::string& month, std::string& from, std::string& to) {
+  auto* m = cmd->add_option("--month", month, "YYYY-MM (default: the current month)")->check(check_month);
+  auto* f = cmd->add_option("--from", from, "First month YYYY-MM (with --to; at most 12 months)")->check(check_month);
+  auto* t = cmd->add_option("--to", to, "Last month YYYY-MM (with --from)")->check(check_month);
+  f->needs(t);
+  t->needs(f);
+  m->excludes(f);
+  m->excludes(t);
 }
 
 /// Prints raw JSON (--json) or the table made by `view`.
@@ -129,23 +199,31 @@ int main(int argc, char** argv) {
   auto* health = app.add_subcommand("health", "Server health (no token needed)");
   auto* terminals = app.add_subcommand("terminals", "Terminals and their sync state");
 
-  auto* report = app.add_subcommand("report", "Monthly usage report");
+  app.add_option("--page-size", g.page_size, "Rows per request when reading a list page by page")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+
+  auto* report = app.add_subcommand("report", "Usage report of a month (or up to 12 months)");
   std::string month;
+  std::string from;
+  std::string to;
   std::string by = "instrument";
-  report->add_option("--month", month, "YYYY-MM (default: current month)")
-      ->check([](const std::string& m) -> std::string {
-        bool ok = m.size() == 7 && m[4] == '-';
-        for (std::size_t i = 0; ok && i < m.size(); ++i) ok = i == 4 || std::isdigit(static_cast<unsigned char>(m[i]));
-        ok = ok && m.substr(5) >= "01" && m.substr(5) <= "12";
-        return ok ? std::string() : "month must be YYYY-MM";
-      });
+  add_period(report, month, from, to);
   report->add_option("--by", by, "Group rows by")->check(CLI::IsMember({"instrument", "user", "month"}))->capture_default_str();
+
+  auto* charges = app.add_subcommand("charges", "Charges of a month (or up to 12 months), oldest first");
+  std::string c_month;
+  std::string c_from;
+  std::string c_to;
+  int c_limit = 1000;
+  add_period(charges, c_month, c_from, c_to);
+  charges->add_option("--limit", c_limit, "Most rows")->check(CLI::Range(1, kMaxRows))->capture_default_str();
 
   auto* sessions = app.add_subcommand("sessions", "Usage sessions with their charge, newest first");
   int s_limit = 50;
   std::string s_instrument;
   std::string s_user;
-  sessions->add_option("--limit", s_limit, "Most rows")->check(CLI::Range(1, 100000))->capture_default_str();
+  sessions->add_option("--limit", s_limit, "Most rows")->check(CLI::Range(1, kMaxRows))->capture_default_str();
   sessions->add_option("--instrument", s_instrument, "Only this instrument");
   sessions->add_option("--user", s_user, "Only this user");
 
@@ -153,7 +231,7 @@ int main(int argc, char** argv) {
   int a_limit = 50;
   std::string a_terminal;
   std::string a_decision;
-  access->add_option("--limit", a_limit, "Most rows")->check(CLI::Range(1, 100000))->capture_default_str();
+  access->add_option("--limit", a_limit, "Most rows")->check(CLI::Range(1, kMaxRows))->capture_default_str();
   access->add_option("--terminal", a_terminal, "Only this terminal");
   access->add_option("--decision", a_decision, "granted or denied")->check(CLI::IsMember({"granted", "denied"}));
 
@@ -178,24 +256,38 @@ int main(int argc, char** argv) {
                    << " version=" << cell(j->value("version", json())) << "\n";
     return j->value("ok", false) ? 0 : 1;
   }
-  if (terminals->parsed()) return show(g, call(g, "GET", "/api/terminals"), terminals_table);
+  if (terminals->parsed()) return show(g, call_list(g, "/api/terminals", kMaxRows), terminals_table);
   if (report->parsed()) {
     std::string path = "/api/reports/usage";
     add_query(path, "month", month);
+    add_query(path, "from", from);
+    add_query(path, "to", to);
     add_query(path, "by", by);
     auto j = call(g, "GET", path);
     if (j && !g.raw_json) {
-      std::cout << "usage " << cell(j->value("month", json(month))) << " by " << cell(j->value("by", json(by)))
-                << " (" << cell(j->value("currency", json("CNY"))) << ")\n";
+      const json m = j->value("month", json(nullptr));
+      const std::string period = m.is_string() ? m.get<std::string>()
+                                               : cell(j->value("from", json())) + ".." + cell(j->value("to", json()));
+      std::cout << "usage " << period << " by " << cell(j->value("by", json(by))) << " ("
+                << cell(j->value("currency", json("CNY"))) << ")\n";
     }
     return show(g, j, report_table);
+  }
+  if (charges->parsed()) {
+    std::string path = "/api/charges";
+    add_query(path, "month", c_month);
+    add_query(path, "from", c_from);
+    add_query(path, "to", c_to);
+    return show(g, call_list(g, path, c_limit), [](const json& j) {
+      return objects_table(j, {"end", "instrument", "user", "category", "duration_ms", "rate_fen_per_hour",
+                               "amount_fen", "currency", "flags", "session"});
+    });
   }
   if (sessions->parsed()) {
     std::string path = "/api/sessions";
     add_query(path, "instrument", s_instrument);
     add_query(path, "user", s_user);
-    add_query(path, "limit", std::to_string(s_limit));
-    return show(g, call(g, "GET", path), [](const json& j) {
+    return show(g, call_list(g, path, s_limit), [](const json& j) {
       return objects_table(j, {"id", "session", "instrument", "resource", "user", "card", "start", "end", "start_ms",
                                "end_ms", "duration_ms", "seconds", "energy_wh", "end_reason", "amount_fen", "charge"});
     });
@@ -204,8 +296,7 @@ int main(int argc, char** argv) {
     std::string path = "/api/access-events";
     add_query(path, "terminal", a_terminal);
     add_query(path, "decision", a_decision);
-    add_query(path, "limit", std::to_string(a_limit));
-    return show(g, call(g, "GET", path), [](const json& j) {
+    return show(g, call_list(g, path, a_limit), [](const json& j) {
       return objects_table(j, {"time", "ts", "ts_ms", "terminal", "resource", "output", "card", "user", "decision",
                                "reason", "mode", "acl_version", "booking"});
     });
