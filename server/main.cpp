@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -124,10 +125,32 @@ int main(int argc, char** argv) {
   MqttPublisher publisher(mqtt);
   lg::server::App app(**store, *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); }, LABGATE_VERSION);
 
-  auto http = lg::server::http::HttpServer::start(io, cfg->http_listen, static_cast<uint16_t>(cfg->http_port),
-                                                  cfg->body_limit,
-                                                  [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
-  if (!http) return fatal(http.error().message());
+  lg::server::http::HttpOptions ho;
+  ho.address = cfg->http_listen;
+  ho.port = static_cast<uint16_t>(cfg->http_port);
+  ho.body_limit = cfg->body_limit;
+  ho.max_connections = cfg->max_connections;
+  ho.idle_timeout = std::chrono::seconds(cfg->idle_timeout_s);
+  auto http = lg::server::http::HttpServer::start(
+      io, ho, [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
+  if (!http) {
+    // A well-formed address this host does not have is a config error like a malformed one.
+    if (http.error().code == std::errc::address_not_available) {
+      std::fprintf(stderr, "labgate-server: bad config: %s\n", lg::log::escape(http.error().reason).c_str());
+      return 2;
+    }
+    return fatal(http.error().message());
+  }
+  {
+    const auto nofile = lg::server::http::nofile_soft_limit();
+    const std::string limit = nofile == UINT64_MAX ? "unlimited" : std::to_string(nofile);
+    lg::log::info(kLog, "http: at most " + std::to_string((*http)->max_connections()) + " connections at once (" +
+                            (cfg->max_connections > 0 ? std::string("http.max_connections")
+                                                      : "descriptor limit " + limit + " minus " +
+                                                            std::to_string(lg::server::http::kReservedDescriptors) +
+                                                            " reserved") +
+                            "), idle ones closed after " + std::to_string(cfg->idle_timeout_s) + " s");
+  }
   const uint16_t port = (*http)->port();
   if (auto s = write_file_atomic(cfg->data_dir / "http.port", std::to_string(port) + "\n"); !s) {
     return fatal(s.error().message());

@@ -1,9 +1,44 @@
 #include "server/config/server_config.hpp"
 
+#include <arpa/inet.h>
+
+#include <set>
+
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 
 namespace lg::server {
+
+namespace {
+
+/// An IPv4 or IPv6 address in numeric form (what the listener can bind).
+bool is_ip_address(const std::string& text) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, text.c_str(), buf) == 1 || ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+std::string admin_token_weakness(const std::string& token) {
+  constexpr std::size_t kMinLength = 16;
+  constexpr std::size_t kMinDistinct = 6;
+  if (token.size() < kMinLength) {
+    return "too short (" + std::to_string(token.size()) + " characters): use at least " + std::to_string(kMinLength) +
+           ", e.g. the output of `openssl rand -hex 24`";
+  }
+  for (const char ch : token) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u <= 0x20 || u >= 0x7f) {
+      return "must be printable ASCII without spaces or control characters (it travels in an HTTP header)";
+    }
+  }
+  const std::set<char> distinct(token.begin(), token.end());
+  if (distinct.size() < kMinDistinct) {
+    return "too easy to guess (" + std::to_string(distinct.size()) + " distinct characters): use at least " +
+           std::to_string(kMinDistinct) + " different ones, e.g. the output of `openssl rand -hex 24`";
+  }
+  return "";
+}
 
 #define LG_CFG(var, expr)           \
   auto var = (expr);                \
@@ -37,16 +72,29 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.sync_refresh_s = static_cast<int>(*refresh);
 
   LG_CFG(http, root.section("http"));
-  if (auto s = http->reject_unknown({"listen", "port", "admin_token", "body_limit"}); !s) return s.error();
+  if (auto s = http->reject_unknown(
+          {"listen", "port", "admin_token", "body_limit", "max_connections", "idle_timeout_s"});
+      !s)
+    return s.error();
   LG_CFG(listen, http->string_or("listen", "127.0.0.1"));
+  if (!is_ip_address(*listen)) {
+    return Error::invalid(http->path("listen") + ": '" + *listen +
+                          "' is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::1)");
+  }
   c.http_listen = *listen;
   LG_CFG(port, http->integer_or("port", 8080, 0, 65535));
   c.http_port = static_cast<int>(*port);
   LG_CFG(token, http->string("admin_token"));
-  if (token->empty()) return Error::invalid(http->path("admin_token") + ": must not be empty");
+  if (auto weak = admin_token_weakness(*token); !weak.empty()) {
+    return Error::invalid(http->path("admin_token") + ": " + weak);
+  }
   c.admin_token = *token;
   LG_CFG(limit, http->integer_or("body_limit", 1024 * 1024, 1024, 64LL * 1024 * 1024));
   c.body_limit = static_cast<std::size_t>(*limit);
+  LG_CFG(max_conn, http->integer_or("max_connections", 0, 0, 1000000));
+  c.max_connections = static_cast<std::size_t>(*max_conn);
+  LG_CFG(idle, http->integer_or("idle_timeout_s", 30, 1, 3600));
+  c.idle_timeout_s = static_cast<int>(*idle);
 
   LG_CFG(mqtt, root.section("mqtt"));
   if (auto s = mqtt->reject_unknown({"uri", "client_id"}); !s) return s.error();

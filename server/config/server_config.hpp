@@ -20,13 +20,19 @@ struct ServerConfig {
 
   std::string http_listen = "127.0.0.1";
   int http_port = 8080;  ///< 0 = any free port
-  std::string admin_token;
+  std::string admin_token;  ///< at least 16 printable ASCII characters, 6 of them distinct
   std::size_t body_limit = 1024 * 1024;
+  std::size_t max_connections = 0;  ///< HTTP connections open at once; 0 = from the descriptor limit
+  int idle_timeout_s = 30;          ///< an HTTP connection waiting for a request is closed after this
 
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string mqtt_client_id;  ///< default "labgate-server-<site>"
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
 };
+
+/// Why `token` is too weak to guard the API ("" when it is fine): at least 16 characters, all
+/// printable ASCII without spaces, at least 6 distinct ones.
+std::string admin_token_weakness(const std::string& token);
 
 /// Validates a parsed document; errors name the offending key ("http.port: ...").
 Result<ServerConfig> load_config(const config::Document& doc);

@@ -23,13 +23,29 @@ log_level = "info"
 [http]
 listen = "127.0.0.1"
 port = 0
-admin_token = "change-me"
+admin_token = "change-me-0123456789"
 body_limit = 4096
 
 [mqtt]
 uri = "tcp://127.0.0.1:1883"
 client_id = "labgate-server-demo"
 )";
+/// kGood with `key = <old value>` in [http] replaced by `line`.
+std::string with_http(const std::string& key, const std::string& line) {
+  std::string text = kGood;
+  const auto at = text.find("\n" + key + " = ");
+  REQUIRE(at != std::string::npos);
+  const auto end = text.find('\n', at + 1);
+  text.replace(at + 1, end - at - 1, line);
+  return text;
+}
+
+/// The error reason of loading text (which must fail).
+std::string refusal(const std::string& text) {
+  auto c = parse(text);
+  REQUIRE_FALSE(c);
+  return c.error().reason;
+}
 }  // namespace
 
 TEST_CASE("the documented server config loads") {
@@ -38,7 +54,9 @@ TEST_CASE("the documented server config loads") {
   CHECK(c->site == "demo");
   CHECK(c->http_port == 0);
   CHECK(c->body_limit == 4096);
-  CHECK(c->admin_token == "change-me");
+  CHECK(c->admin_token == "change-me-0123456789");
+  CHECK(c->max_connections == 0);
+  CHECK(c->idle_timeout_s == 30);
   CHECK(c->data_dir == std::filesystem::path("/etc/labgate/var/server"));
 }
 
@@ -62,8 +80,65 @@ TEST_CASE("unknown keys and bad values are refused naming the key") {
   CHECK(c.error().reason.find("server.time_zone") != std::string::npos);
 
   std::string token = kGood;
-  token.replace(token.find("admin_token = \"change-me\""), 25, "");
+  token.replace(token.find("admin_token = \"change-me-0123456789\""), 36, "");
   c = parse(token);
   REQUIRE_FALSE(c);
   CHECK(c.error().reason.find("http.admin_token") != std::string::npos);
+}
+
+TEST_CASE("a weak admin token is refused naming the key and what is needed") {
+  auto why = refusal(with_http("admin_token", R"(admin_token = "t")"));
+  CHECK(why.find("http.admin_token") != std::string::npos);
+  CHECK(why.find("at least 16") != std::string::npos);
+  CHECK(why.find("\"t\"") == std::string::npos);  // a secret is not echoed
+
+  why = refusal(with_http("admin_token", R"(admin_token = "change-me")"));
+  CHECK(why.find("http.admin_token") != std::string::npos);
+
+  why = refusal(with_http("admin_token", R"(admin_token = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")"));
+  CHECK(why.find("http.admin_token") != std::string::npos);
+  CHECK(why.find("distinct") != std::string::npos);
+
+  why = refusal(with_http("admin_token", R"(admin_token = "abababababababab123")"));
+  CHECK(why.find("distinct") != std::string::npos);  // 5 distinct characters
+
+  why = refusal(with_http("admin_token", R"(admin_token = "correct horse battery staple")"));
+  CHECK(why.find("http.admin_token") != std::string::npos);
+  CHECK(why.find("spaces") != std::string::npos);
+
+  why = refusal(with_http("admin_token", R"(admin_token = "0123456789abcde\tf")"));
+  CHECK(why.find("control") != std::string::npos);
+
+  // The test harness's token and a generated one are fine.
+  CHECK(parse(with_http("admin_token", R"(admin_token = "test-admin-token")")));
+  CHECK(parse(with_http("admin_token", R"(admin_token = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c")")));
+  CHECK(admin_token_weakness("abcdefabcdefabcd").empty());  // 16 characters, 6 distinct
+  CHECK_FALSE(admin_token_weakness("abcdefabcdefabc").empty());
+}
+
+TEST_CASE("http.listen must be an IPv4 or IPv6 address") {
+  for (const char* bad : {"localhost", "not-an-ip", "127.0.0.1:8080", "256.1.1.1", "", "fe80::1%eth0"}) {
+    CAPTURE(bad);
+    auto why = refusal(with_http("listen", std::string("listen = \"") + bad + "\""));
+    CHECK(why.find("http.listen") != std::string::npos);
+  }
+  for (const char* good : {"127.0.0.1", "0.0.0.0", "::1", "::", "192.0.2.1"}) {
+    CAPTURE(good);
+    auto c = parse(with_http("listen", std::string("listen = \"") + good + "\""));
+    REQUIRE(c);
+    CHECK(c->http_listen == good);
+  }
+}
+
+TEST_CASE("http.max_connections and http.idle_timeout_s are read and bounded") {
+  std::string text = with_http("body_limit", "body_limit = 4096\nmax_connections = 200\nidle_timeout_s = 5");
+  auto c = parse(text);
+  REQUIRE(c);
+  CHECK(c->max_connections == 200);
+  CHECK(c->idle_timeout_s == 5);
+
+  CHECK(refusal(with_http("body_limit", "body_limit = 4096\nmax_connections = -1")).find("http.max_connections") !=
+        std::string::npos);
+  CHECK(refusal(with_http("body_limit", "body_limit = 4096\nidle_timeout_s = 0")).find("http.idle_timeout_s") !=
+        std::string::npos);
 }
