@@ -79,6 +79,7 @@ TEST_CASE("format helpers") {
   CHECK(cell(json(nullptr)) == "-");
   CHECK(cell(json(true)) == "yes");
   CHECK(cell(json("x")) == "x");
+  CHECK(cell(json("x\nERROR forged\x1b[2J")) == "x\\nERROR forged\\x1b[2J");  // shown on one line, inert
   CHECK(cell(json(42)) == "42");
 }
 

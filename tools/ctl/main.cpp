@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/log.hpp"
+
 #include "http_client.hpp"
 #include "import_plan.hpp"
 #include "table.hpp"
@@ -74,7 +76,7 @@ std::optional<Answer> send(const Globals& g, const std::string& method, const st
   }
   if (r->status < 200 || r->status > 299) {
     std::cerr << "labgatectl: " << (what.empty() ? method + " " + path : what) << ": HTTP " << r->status << ": "
-              << error_text(*r) << "\n";
+              << lg::log::escape(error_text(*r)) << "\n";
     return std::nullopt;
   }
   if (r->body.empty()) return Answer{json::object(), r->link};

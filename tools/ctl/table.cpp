@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/log.hpp"
 #include "labgate/common/money.hpp"
 
 namespace lg::ctl {
@@ -193,7 +194,7 @@ std::string format_utc_ms(int64_t ms) {
 
 std::string cell(const json& v) {
   if (v.is_null()) return "-";
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return lg::log::escape(v.get<std::string>());  // nothing the server holds moves the cursor
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   if (v.is_number_float()) {
     char buf[40];
