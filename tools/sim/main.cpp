@@ -1,0 +1,275 @@
+// labgate-sim: seeded deterministic simulation of terminals, broker and server in one process
+// (docs/SIMULATION.md). One seed = one run; the same seed replays the same run.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "labgate/common/log.hpp"
+#include "labgate/common/result.hpp"
+
+#include "world.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Cli {
+  uint64_t seed = 1;
+  uint64_t seeds = 1;
+  int steps = 300;
+  int terminals = 3;
+  std::string dir;
+  bool verbose = false;
+  bool check_replay = false;
+  std::string log_level = "info";
+  int tail = 60;
+  std::string canary;
+  std::vector<std::string> without;
+};
+
+/// Where a seed's files go when --dir is not given: tmpfs when there is one (SQLite commits
+/// with synchronous=FULL cost an fsync each on a disk), else the system temp directory.
+fs::path default_base() {
+  if (const char* env = std::getenv("LABGATE_SIM_TMP"); env && *env) return env;
+  std::error_code ec;
+  if (fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0) return "/dev/shm";
+  return fs::temp_directory_path();
+}
+
+/// Creates the directory for one seed: <dir>/seed-N (emptied first) or a fresh temp directory.
+lg::Result<fs::path> seed_dir(const Cli& cli, uint64_t seed, bool& temporary) {
+  std::error_code ec;
+  if (!cli.dir.empty()) {
+    temporary = false;
+    fs::path p = fs::path(cli.dir) / ("seed-" + std::to_string(seed));
+    fs::remove_all(p, ec);
+    fs::create_directories(p, ec);
+    if (ec) return lg::Error::from(ec, "--dir: cannot create " + p.string());
+    return p;
+  }
+  temporary = true;
+  std::string templ = (default_base() / ("labgate-sim-" + std::to_string(seed) + "-XXXXXX")).string();
+  if (!::mkdtemp(templ.data()))
+    return lg::Error::from(std::error_code(errno, std::generic_category()), "cannot create a directory like " + templ);
+  return fs::path(templ);
+}
+
+/// Sends the product's log (stderr) to a file while one seed runs.
+class StderrToFile {
+ public:
+  explicit StderrToFile(const fs::path& file) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+  }
+  ~StderrToFile() {
+    std::fflush(stderr);
+    if (saved_ >= 0) {
+      ::dup2(saved_, 2);
+      ::close(saved_);
+    }
+  }
+  StderrToFile(const StderrToFile&) = delete;
+  StderrToFile& operator=(const StderrToFile&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
+std::string replay_cmd(const Cli& cli, uint64_t seed) {
+  std::string cmd = "labgate-sim --seed " + std::to_string(seed) + " --steps " + std::to_string(cli.steps) +
+                    " --terminals " + std::to_string(cli.terminals);
+  for (std::size_t i = 0; i < cli.without.size(); ++i) cmd += (i == 0 ? " --without " : ",") + cli.without[i];
+  if (!cli.canary.empty()) cmd += " --canary " + cli.canary;
+  return cmd + " --verbose";
+}
+
+std::string vclock(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(ms / 60'000),
+                static_cast<long long>((ms / 1000) % 60));
+  return buf;
+}
+
+struct SeedResult {
+  bool ok = true;
+  std::string line;  // one-line summary
+};
+
+SeedResult run_seed(const Cli& cli, uint64_t seed, bool single) {
+  SeedResult res;
+  bool temporary = true;
+  auto dir = seed_dir(cli, seed, temporary);
+  if (!dir) {
+    res.ok = false;
+    res.line = "seed " + std::to_string(seed) + ": " + dir.error().message();
+    std::printf("%s\n", res.line.c_str());
+    return res;
+  }
+  lg::sim::Options o;
+  o.seed = seed;
+  o.steps = cli.steps;
+  o.terminals = cli.terminals;
+  o.dir = *dir;
+  o.canary = cli.canary;
+  o.without = cli.without;
+  if (cli.verbose) o.live_trace = [](const std::string& l) { std::printf("%s\n", l.c_str()); };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  lg::sim::Outcome out;
+  {
+    StderrToFile redirect(*dir / "product.log");
+    out = lg::sim::run(o);
+  }
+  if (cli.check_replay) {
+    // The same seed again, in a fresh directory: the trace must be the same line for line.
+    bool tmp2 = true;
+    Cli fresh = cli;
+    fresh.dir.clear();
+    auto dir2 = seed_dir(fresh, seed, tmp2);
+    if (dir2) {
+      lg::sim::Options o2 = o;
+      o2.dir = *dir2;
+      o2.live_trace = nullptr;
+      lg::sim::Outcome again;
+      {
+        StderrToFile redirect(*dir2 / "product.log");
+        again = lg::sim::run(o2);
+      }
+      std::error_code ec;
+      fs::remove_all(*dir2, ec);
+      if (again.digest != out.digest || again.trace.size() != out.trace.size()) {
+        std::size_t i = 0;
+        while (i < out.trace.size() && i < again.trace.size() && out.trace[i] == again.trace[i]) ++i;
+        const std::string why = "the second run of the seed differs at trace line " + std::to_string(i + 1) + ": \"" +
+                                (i < out.trace.size() ? out.trace[i] : "<end>") + "\" vs \"" +
+                                (i < again.trace.size() ? again.trace[i] : "<end>") + "\"";
+        if (out.ok) {
+          out.invariant = "replay";
+          out.detail = why;
+        } else {
+          out.detail += " -- and " + why;
+        }
+        out.ok = false;
+      } else if (!out.ok) {
+        out.detail += " (replayed: same trace)";
+      }
+    }
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const auto& c = out.counters;
+  char stats[400];
+  std::snprintf(stats, sizeof stats,
+                "%d steps, %s virtual, %llu swipes, %llu records, %llu sessions, %lld fen (relay on unbilled %lld s), crashes %llu terminal / %llu server, "
+                "%llu partitions, %llu outages, net %llu delivered %llu dropped %llu duplicated %llu delayed, %.2f s",
+                cli.steps, vclock(out.virtual_ms).c_str(), static_cast<unsigned long long>(c.swipes),
+                static_cast<unsigned long long>(c.records), static_cast<unsigned long long>(c.sessions_ended),
+                static_cast<long long>(c.charged_fen), static_cast<long long>(c.unbilled_relay_ms / 1000),
+                static_cast<unsigned long long>(c.terminal_crashes),
+                static_cast<unsigned long long>(c.server_crashes), static_cast<unsigned long long>(c.partitions),
+                static_cast<unsigned long long>(c.outages), static_cast<unsigned long long>(c.delivered),
+                static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(c.duplicated),
+                static_cast<unsigned long long>(c.delayed), secs);
+
+  if (out.ok) {
+    if (single) std::printf("seed %llu: ok (%s)\n", static_cast<unsigned long long>(seed), stats);
+    if (temporary) {
+      std::error_code ec;
+      fs::remove_all(*dir, ec);
+    }
+    return res;
+  }
+
+  res.ok = false;
+  res.line = "seed " + std::to_string(seed) + ": FAIL " + out.invariant + " at step " + std::to_string(out.step) + ": " +
+             out.detail;
+  {
+    std::ofstream f(*dir / "trace.txt");
+    for (const auto& l : out.trace) f << l << '\n';
+  }
+  if (single || cli.verbose) {
+    std::printf("seed %llu FAILED\n  invariant: %s\n  step:      %lld\n  detail:    %s\n  profile:   %s\n  run:       %s\n",
+                static_cast<unsigned long long>(seed), out.invariant.c_str(), static_cast<long long>(out.step),
+                out.detail.c_str(), out.profile.c_str(), stats);
+    if (!cli.verbose) {
+      const std::size_t n = out.trace.size();
+      const std::size_t from = n > static_cast<std::size_t>(cli.tail) ? n - static_cast<std::size_t>(cli.tail) : 0;
+      std::printf("  trace (last %zu of %zu lines):\n", n - from, n);
+      for (std::size_t i = from; i < n; ++i) std::printf("    %s\n", out.trace[i].c_str());
+    }
+    std::printf("  files kept in %s (trace.txt, product.log, *.db)\n  replay:    %s\n", dir->c_str(),
+                replay_cmd(cli, seed).c_str());
+  } else {
+    std::printf("%s  [files: %s; replay: %s]\n", res.line.c_str(), dir->c_str(), replay_cmd(cli, seed).c_str());
+  }
+  std::fflush(stdout);
+  return res;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Cli cli;
+  CLI::App app{"labgate-sim: seeded deterministic simulation of terminals, broker and server (docs/SIMULATION.md)"};
+  app.add_option("--seed", cli.seed, "Seed (with --seeds: the first one)")->required();
+  app.add_option("--seeds", cli.seeds, "Run this many seeds: seed .. seed+S-1")->check(CLI::PositiveNumber);
+  app.add_option("--steps", cli.steps, "Workload steps per seed (about 2 virtual s each)")->check(CLI::Range(1, 10'000'000));
+  app.add_option("--terminals", cli.terminals, "Terminals per seed")->check(CLI::Range(1, 64));
+  app.add_option("--dir", cli.dir,
+                 "Keep each seed's files in DIR/seed-N (default: a temp dir, removed after a passing seed)");
+  app.add_flag("--verbose,-v", cli.verbose, "Print the trace as the run goes");
+  app.add_flag("--check-replay", cli.check_replay, "Run every seed twice and fail if the two traces differ");
+  app.add_option("--log-level", cli.log_level, "Level of the product's log, written to <dir>/product.log")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--canary", cli.canary,
+                 "Self-test: plant a fault the invariants must catch (ack-ahead | server-forgets); the run must fail")
+      ->check(CLI::IsMember({"ack-ahead", "server-forgets"}));
+  app.add_option("--without", cli.without,
+                 "Fault kinds never to inject (comma-separated): terminal_crash, terminal_crash_at_io, terminal_restart, "
+                 "terminal_reboot, server_crash, server_crash_at_io, partition_terminal, partition_server, broker_outage, "
+                 "admin_change, clock_trouble, meter_outage, retained_tamper")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"terminal_crash", "terminal_crash_at_io", "terminal_restart", "terminal_reboot", "server_crash",
+                             "server_crash_at_io", "partition_terminal", "partition_server", "broker_outage",
+                             "admin_change", "clock_trouble", "meter_outage", "retained_tamper"}));
+  app.add_option("--tail", cli.tail, "Trace lines printed with a failure (without --verbose)")->check(CLI::NonNegativeNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  lg::log::Level level = lg::log::Level::info;
+  (void)lg::log::parse_level(cli.log_level, level);
+  lg::log::set_level(level);
+
+  const bool single = cli.seeds == 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t failed = 0;
+  for (uint64_t i = 0; i < cli.seeds; ++i) {
+    const SeedResult r = run_seed(cli, cli.seed + i, single);
+    if (!r.ok) ++failed;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!single) {
+    std::printf("%llu seeds (%llu..%llu), %llu failed, %.1f s (%.0f ms per seed)\n",
+                static_cast<unsigned long long>(cli.seeds), static_cast<unsigned long long>(cli.seed),
+                static_cast<unsigned long long>(cli.seed + cli.seeds - 1), static_cast<unsigned long long>(failed), secs,
+                1000.0 * secs / static_cast<double>(cli.seeds));
+  }
+  return failed == 0 ? 0 : 1;
+}
