@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/card_uid.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/time.hpp"
 
@@ -252,12 +253,13 @@ void Agent::close_crashed(const OpenSession& s, const board::Output* out, bool c
 SwipeReply Agent::on_card(const std::string& raw_line) {
   SwipeReply reply;
   reply.card = raw_line.substr(0, 64);
-  if (!proto::valid_card(raw_line)) {
+  const auto uid = CardUid::parse(raw_line);
+  if (!uid) {
     reply.error = "invalid card uid";
     log::warn(kLog, "swipe rejected: invalid card uid \"" + reply.card + "\"");
     return reply;
   }
-  const std::string card = proto::normalize_card(raw_line);
+  const std::string& card = uid->str();
   reply.card = card;
   const int64_t now = clock_.now_ms();
   DecisionInput in{&acl_, online_ ? Link::online : Link::offline, last_sync_ms_, cfg_.fail_mode, now, card};

@@ -12,8 +12,7 @@ AclSnapshot AclSnapshot::from_bundle(const proto::SyncBundle& b) {
   s.version = b.version;
   s.resource = b.resource;
   s.policy = b.policy;
-  s.grants = b.grants;
-  for (auto& g : s.grants) g.card = proto::normalize_card(g.card);
+  s.grants = b.grants;  // decode_sync_bundle gave the canonical card form (CardUid)
   s.bookings = b.bookings;
   return s;
 }

@@ -228,8 +228,7 @@ Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms) {
       "VALUES(?, ?, ?, ?, ?, ?)");
   if (!g) return g.error();
   for (const auto& gr : b.grants) {
-    const std::string card = proto::normalize_card(gr.card);
-    g->bind(1, std::string_view(card))
+    g->bind(1, std::string_view(gr.card))
         .bind(2, std::string_view(gr.user))
         .bind(3, std::string_view(gr.category))
         .bind(4, static_cast<int64_t>(gr.admin ? 1 : 0))

@@ -1,5 +1,7 @@
 #include "labgate/common/protocol.hpp"
 
+#include "labgate/common/card_uid.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "labgate/common/crypto.hpp"
@@ -97,10 +99,16 @@ class Reader {
     if (ok() && !s.empty() && !valid_id(s)) fail(k, "is not a valid id");
     return s;
   }
+  /// A card uid in its canonical form (CardUid: validated and normalised here, at the edge).
   std::string card(const std::string& k) {
     std::string s = str(k);
-    if (ok() && !valid_card(s)) fail(k, "is not a valid card uid");
-    return s;
+    if (!ok()) return s;
+    auto uid = CardUid::parse(s);
+    if (!uid) {
+      fail(k, "is not a valid card uid");
+      return s;
+    }
+    return uid->str();
   }
   uint64_t u64(const std::string& k, bool required = true) {
     const json* v = field(k, required);
@@ -415,22 +423,6 @@ bool valid_id(std::string_view id) {
   return true;
 }
 
-bool valid_card(std::string_view card) {
-  if (card.empty() || card.size() > 64) return false;
-  for (char c : card) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
-std::string normalize_card(std::string_view card) {
-  std::string out(card);
-  for (auto& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
-
 const char* to_string(Channel c) { return name_of(kChannels, c); }
 const char* to_string(RecordKind k) { return name_of(kKinds, k); }
 const char* to_string(Decision d) { return name_of(kDecisions, d); }
@@ -604,7 +596,7 @@ Result<SyncBundle> decode_sync(std::string_view body) {
       }
       Reader gr((*g)[i], path);
       Grant e;
-      e.card = normalize_card(gr.card("card"));
+      e.card = gr.card("card");
       e.user = gr.id("user");
       e.category = gr.str("category", true, 32);
       e.admin = gr.boolean("admin");

@@ -42,7 +42,7 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
     if (uit == users.end()) continue;
     const User& u = *uit->second;
     proto::Grant g;
-    g.card = proto::normalize_card(c.uid);
+    g.card = c.uid;  // stored canonical (CardUid at the API edge)
     g.user = u.id;
     g.category = to_string(u.category);
     if (u.admin) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/card_uid.hpp"
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/json.hpp"
 #include "labgate/common/log.hpp"
@@ -640,8 +641,10 @@ Response Api::post_card(const Request& req) {
   Fields f(*body, {"uid", "user"});
   Card c;
   c.uid = f.text("uid");
-  if (f.ok() && !proto::valid_card(c.uid)) f.invalid("uid", "must be 1..64 of [0-9A-Za-z]");
-  c.uid = proto::normalize_card(c.uid);
+  if (f.ok()) {
+    if (auto uid = CardUid::parse(c.uid)) c.uid = uid->str();
+    else f.invalid("uid", "must be " + std::string(CardUid::kRule));
+  }
   c.user = f.id("user");
   if (!f.ok()) return f.response();
   if (auto s = store_.add_card(c, now_()); !s) return store_failure(s.error());

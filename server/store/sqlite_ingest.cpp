@@ -117,7 +117,7 @@ class BatchWriter {
     if (card.empty()) return std::string();
     auto q = db_.prepare("SELECT user FROM cards WHERE uid = ? AND active = 1");
     if (!q) return q.error();
-    q->bind(1, proto::normalize_card(card));
+    q->bind(1, card);
     auto row = q->step();
     if (!row) return row.error();
     return *row ? q->column_text(0) : std::string();
@@ -165,7 +165,7 @@ class BatchWriter {
         "decision, reason, mode, acl_version, booking, clock_synced) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) return st.error();
     st->bind(1, r.id).bind(2, terminal_).bind(3, static_cast<int64_t>(r.seq)).bind(4, r.ts_ms);
-    st->bind(5, proto::normalize_card(a.card)).bind(6, who).bind(7, b64(resolved));
+    st->bind(5, a.card).bind(6, who).bind(7, b64(resolved));
     st->bind(8, resource_or_terminal(a.resource)).bind(9, a.output).bind(10, proto::to_string(a.decision));
     st->bind(11, proto::to_string(a.reason)).bind(12, proto::to_string(a.mode));
     st->bind(13, static_cast<int64_t>(a.acl_version)).bind(14, a.booking).bind(15, b64(r.clock_synced));
@@ -184,7 +184,7 @@ class BatchWriter {
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT(id) DO NOTHING");
     if (!st) return st.error();
     st->bind(1, s.session).bind(2, terminal_).bind(3, resource_or_terminal(s.resource)).bind(4, who);
-    st->bind(5, proto::normalize_card(s.card)).bind(6, s.booking).bind(7, r.ts_ms).bind(8, r.id);
+    st->bind(5, s.card).bind(6, s.booking).bind(7, r.ts_ms).bind(8, r.id);
     return st->run();
   }
 
@@ -227,7 +227,7 @@ class BatchWriter {
           "energy_wh, end_reason, flags, status, end_record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'closed',?)");
       if (!st) return st.error();
       st->bind(1, e.session).bind(2, terminal_).bind(3, resource).bind(4, who);
-      st->bind(5, proto::normalize_card(e.card)).bind(6, e.booking).bind(7, e.start_ms).bind(8, e.end_ms);
+      st->bind(5, e.card).bind(6, e.booking).bind(7, e.start_ms).bind(8, e.end_ms);
       st->bind(9, e.duration_ms).bind(10, e.energy_wh).bind(11, proto::to_string(e.end_reason));
       st->bind(12, join_flags(e.flags)).bind(13, r.id);
       LG_TRY(st->run());

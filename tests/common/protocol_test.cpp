@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "labgate/common/crypto.hpp"
+#include "labgate/common/card_uid.hpp"
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 
@@ -188,11 +189,21 @@ TEST_CASE("batches above the record limit are refused") {
   CHECK(d.error().reason.find("records: has more than") == 0);
 }
 
-TEST_CASE("card normalisation and id validation") {
-  CHECK(normalize_card("04a1b2c3") == "04A1B2C3");
-  CHECK(valid_card("0123456789"));
-  CHECK_FALSE(valid_card(""));
-  CHECK_FALSE(valid_card("04-A1"));
+TEST_CASE("card uids are validated and normalised once, by CardUid") {
+  REQUIRE(lg::CardUid::parse("04a1b2c3"));
+  CHECK(lg::CardUid::parse("04a1b2c3")->str() == "04A1B2C3");
+  CHECK(*lg::CardUid::parse("04a1B2c3") == *lg::CardUid::parse("04A1b2C3"));
+  CHECK(lg::CardUid::parse("0123456789"));
+  CHECK(lg::CardUid::parse(std::string(64, '9')));
+  CHECK_FALSE(lg::CardUid::parse(std::string(65, '9')));
+  CHECK_FALSE(lg::CardUid::parse(""));
+  CHECK_FALSE(lg::CardUid::parse("04-A1"));
+  CHECK_FALSE(lg::CardUid::parse("04A1\n"));
+  CHECK_FALSE(lg::CardUid::parse("\xc3\xa9"));
+  CHECK(lg::CardUid().empty());
+}
+
+TEST_CASE("id validation") {
   CHECK(valid_id("inst-xrd.01:a_b"));
   CHECK_FALSE(valid_id(std::string(65, 'a')));
   CHECK_FALSE(valid_id("a/b"));

@@ -179,12 +179,15 @@ TEST_CASE("expired admin card is denied") {
   CHECK(r.reason == Reason::not_valid_now);
 }
 
-TEST_CASE("cards in the bundle are matched case-insensitively") {
+TEST_CASE("cards in a received bundle are matched case-insensitively (decoding normalises them)") {
   lg::proto::SyncBundle b;
+  b.terminal = "t1";
   b.version = 3;
   b.resource = "inst-xrd";
   b.grants.push_back({"04a1b2c3", "u01", "internal", false, 0, std::nullopt});
-  auto a = AclSnapshot::from_bundle(b);
+  auto decoded = lg::proto::decode_sync(lg::proto::encode(b));
+  REQUIRE(decoded);
+  auto a = AclSnapshot::from_bundle(*decoded);
   CHECK(decide(online(a, "04A1B2C3", T0)).reason == Reason::qualified);
 }
 

@@ -1238,7 +1238,7 @@ void World::quiet() {
 int64_t World::expected_charge(const proto::SessionEnd& e, const std::string& resource) const {
   std::string user = e.user;
   if (user.empty()) {
-    auto it = card_owner_.find(proto::normalize_card(e.card));
+    auto it = card_owner_.find(e.card);
     if (it != card_owner_.end()) user = it->second;
   }
   const server::User* u = nullptr;

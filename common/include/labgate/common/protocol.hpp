@@ -52,10 +52,8 @@ std::optional<TopicParts> parse_topic(std::string_view topic);
 
 /// Ids (site, terminal, user, resource, booking): 1..64 of [A-Za-z0-9_.:-].
 bool valid_id(std::string_view id);
-/// Card uids: 1..64 of [0-9A-Za-z] (hex or decimal as the reader reports them).
-bool valid_card(std::string_view card);
-/// Canonical card form: upper case (readers differ in case).
-std::string normalize_card(std::string_view card);
+// Card uids: lg::CardUid (card_uid.hpp) validates and normalises them; decoded records and
+// bundles hold the canonical form already.
 
 const char* to_string(Channel c);
 
