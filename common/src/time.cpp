@@ -166,4 +166,17 @@ Result<std::string> format_local(int64_t utc_ms, const std::string& tz) {
   return date::format("%F %T", (*z)->to_local(tp));
 }
 
+Result<std::string> format_site(int64_t utc_ms, const std::string& tz) {
+  auto z = zone(tz);
+  if (!z) return z.error();
+  const sys_time<milliseconds> tp{milliseconds{utc_ms}};
+  const auto info = (*z)->get_info(time_point_cast<seconds>(tp));
+  const auto local = tp + info.offset;
+  const int64_t off_min = duration_cast<minutes>(info.offset).count();
+  char off[8];
+  std::snprintf(off, sizeof off, "%c%02d:%02d", off_min < 0 ? '-' : '+', static_cast<int>((off_min < 0 ? -off_min : off_min) / 60),
+                static_cast<int>((off_min < 0 ? -off_min : off_min) % 60));
+  return date::format("%FT%T", date::local_time<milliseconds>{local.time_since_epoch()}) + off;
+}
+
 }  // namespace lg::time

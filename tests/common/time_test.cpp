@@ -36,3 +36,18 @@ TEST_CASE("monotonic clock does not go backwards") {
   CHECK(b >= a);
   CHECK_FALSE(boot_id().empty());
 }
+
+TEST_CASE("format_site: RFC 3339 in the site zone with its offset, the same instant") {
+  const int64_t t = *lg::time::parse_utc("2026-11-27T08:00:00.250Z");
+  auto s = lg::time::format_site(t, "Asia/Shanghai");
+  REQUIRE(s);
+  CHECK(*s == "2026-11-27T16:00:00.250+08:00");
+  CHECK(*lg::time::parse_utc(*s) == t);
+  auto ny = lg::time::format_site(*lg::time::parse_utc("2026-07-01T12:00:00Z"), "America/New_York");
+  REQUIRE(ny);
+  CHECK(*ny == "2026-07-01T08:00:00.000-04:00");
+  auto utc = lg::time::format_site(0, "UTC");
+  REQUIRE(utc);
+  CHECK(*utc == "1970-01-01T00:00:00.000+00:00");
+  CHECK_FALSE(lg::time::format_site(t, "Mars/Olympus"));
+}

@@ -43,4 +43,9 @@ Result<std::string> next_month(std::string_view year_month);
 /// Formats UTC milliseconds in the given time zone as "YYYY-MM-DD HH:MM:SS".
 Result<std::string> format_local(int64_t utc_ms, const std::string& tz);
 
+/// Formats UTC milliseconds as RFC 3339 in the given time zone, with milliseconds and the
+/// zone's offset at that instant: 2026-11-27T16:00:00.000+08:00 (the same instant as
+/// 2026-11-27T08:00:00.000Z; parse_utc reads it back). What people see in API listings.
+Result<std::string> format_site(int64_t utc_ms, const std::string& tz);
+
 }  // namespace lg::time
