@@ -6,9 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "labgate/common/defaults.hpp"
+
 namespace lg::money {
 
-inline constexpr std::string_view kDefaultCurrency = "CNY";
+/// The default currency; defined once in defaults.hpp (this name is kept for existing users).
+inline constexpr std::string_view kDefaultCurrency = defaults::kCurrency;
 
 /// "1234.50" from 123450 fen; negative amounts keep their sign.
 std::string format(int64_t fen);
