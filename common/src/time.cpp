@@ -179,4 +179,17 @@ Result<std::string> format_site(int64_t utc_ms, const std::string& tz) {
   return date::format("%FT%T", date::local_time<milliseconds>{local.time_since_epoch()}) + off;
 }
 
+Result<std::string> format_local_offset(int64_t utc_ms, const std::string& tz) {
+  auto z = zone(tz);
+  if (!z) return z.error();
+  const sys_seconds tp = date::floor<seconds>(sys_time<milliseconds>{milliseconds{utc_ms}});
+  const auto info = (*z)->get_info(tp);
+  const int64_t off = duration_cast<minutes>(info.offset).count();
+  const int64_t abs_off = off < 0 ? -off : off;
+  char sign_hh_mm[16];
+  std::snprintf(sign_hh_mm, sizeof sign_hh_mm, " %c%02d:%02d", off < 0 ? '-' : '+', static_cast<int>(abs_off / 60),
+                static_cast<int>(abs_off % 60));
+  return date::format("%F %T", date::local_seconds{(tp + info.offset).time_since_epoch()}) + sign_hh_mm;
+}
+
 }  // namespace lg::time

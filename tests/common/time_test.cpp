@@ -51,3 +51,17 @@ TEST_CASE("format_site: RFC 3339 in the site zone with its offset, the same inst
   CHECK(*utc == "1970-01-01T00:00:00.000+00:00");
   CHECK_FALSE(lg::time::format_site(t, "Mars/Olympus"));
 }
+
+TEST_CASE("format_local_offset: the site's wall time to the second, with the offset") {
+  const int64_t t = *lg::time::parse_utc("2026-03-01T08:00:00.999Z");
+  CHECK(*lg::time::format_local_offset(t, "Asia/Shanghai") == "2026-03-01 16:00:00 +08:00");
+  CHECK(*lg::time::format_local_offset(t, "UTC") == "2026-03-01 08:00:00 +00:00");
+  // the offset is the one in force at that instant (New York: EST in March 1st, EDT in July)
+  CHECK(*lg::time::format_local_offset(t, "America/New_York") == "2026-03-01 03:00:00 -05:00");
+  CHECK(*lg::time::format_local_offset(*lg::time::parse_utc("2026-07-01T12:00:00Z"), "America/New_York") ==
+        "2026-07-01 08:00:00 -04:00");
+  CHECK(*lg::time::format_local_offset(*lg::time::parse_utc("2026-01-01T00:00:00Z"), "Asia/Kolkata") ==
+        "2026-01-01 05:30:00 +05:30");
+  CHECK(*lg::time::format_local_offset(-1, "UTC") == "1969-12-31 23:59:59 +00:00");  // rounded down
+  CHECK_FALSE(lg::time::format_local_offset(t, "Mars/Olympus"));
+}

@@ -48,4 +48,9 @@ Result<std::string> format_local(int64_t utc_ms, const std::string& tz);
 /// 2026-11-27T08:00:00.000Z; parse_utc reads it back). What people see in API listings.
 Result<std::string> format_site(int64_t utc_ms, const std::string& tz);
 
+/// Formats UTC milliseconds in the given time zone for people to read, to the second (rounded
+/// down) with the zone's offset at that instant: "2026-03-01 16:00:00 +08:00" for
+/// 2026-03-01T08:00:00Z in Asia/Shanghai. What labgatectl shows in its tables.
+Result<std::string> format_local_offset(int64_t utc_ms, const std::string& tz);
+
 }  // namespace lg::time
