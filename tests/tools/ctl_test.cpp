@@ -74,8 +74,8 @@ TEST_CASE("format helpers") {
   CHECK(format_hours(17) == "0.00");
   CHECK(format_hours(18) == "0.01");
   CHECK(format_hours(-3600) == "-1.00");
-  CHECK(format_utc_ms(0) == "1970-01-01 00:00:00Z");
-  CHECK(format_utc_ms(1764232200000) == "2025-11-27 08:30:00Z");
+  CHECK(format_hours(9'223'372'036'854'775) == "2562047788015.22");
+  CHECK(format_hours(9'223'372'036'854'776) == "-");  // beyond int64 milliseconds
   CHECK(cell(json(nullptr)) == "-");
   CHECK(cell(json(true)) == "yes");
   CHECK(cell(json("x")) == "x");
@@ -107,24 +107,28 @@ TEST_CASE("report_table shows hours and yuan and a totals line") {
 TEST_CASE("terminals_table") {
   const json terms = json::parse(R"([{"id":"t1","resource":"inst-xrd","online":true,"boot":3,"acl_version":7,
       "outbox_depth":0,"acked_seq":42,"last_seen":"2025-11-27T08:30:00Z","firmware":"0.1.0"}])");
-  const Table t = terminals_table(terms);
+  const Table t = terminals_table(terms, "Asia/Shanghai");
   REQUIRE(t.rows.size() == 1);
-  CHECK(t.rows[0] == std::vector<std::string>{"t1", "inst-xrd", "yes", "3", "7", "0", "42", "2025-11-27T08:30:00Z"});
-  CHECK(terminals_table(json::parse(R"([{"id":"t2","last_seen":0}])")).rows[0][7] == "1970-01-01 00:00:00Z");
+  CHECK(t.rows[0] ==
+        std::vector<std::string>{"t1", "inst-xrd", "yes", "3", "7", "0", "42", "2025-11-27 16:30:00 +08:00"});
+  CHECK(terminals_table(json::parse(R"([{"id":"t2","last_seen":0}])"), "UTC").rows[0][7] ==
+        "1970-01-01 00:00:00 +00:00");
+  CHECK(terminals_table(json::parse(R"([{"id":"t3","last_seen":null}])"), "UTC").rows[0][7] == "-");
 }
 
 TEST_CASE("objects_table picks preferred columns and formats money, times, durations") {
   const json sessions = json::parse(R"([
     {"id":"s1","user":"u1","instrument":"i1","start_ms":0,"duration_ms":5400000,"amount_fen":12345,"extra":1},
     {"id":"s2","user":"u2","instrument":"i1","charge":{"amount_fen":500}}])");
-  const Table t = objects_table(sessions, {"id", "instrument", "user", "start_ms", "duration_ms", "amount_fen", "charge"});
+  const Table t =
+      objects_table(sessions, {"id", "instrument", "user", "start_ms", "duration_ms", "amount_fen", "charge"}, "UTC");
   CHECK(t.headers == std::vector<std::string>{"id", "instrument", "user", "start", "hours", "amount", "charge"});
-  CHECK(t.rows[0] == std::vector<std::string>{"s1", "i1", "u1", "1970-01-01 00:00:00Z", "1.50", "123.45", "-"});
+  CHECK(t.rows[0] == std::vector<std::string>{"s1", "i1", "u1", "1970-01-01 00:00:00 +00:00", "1.50", "123.45", "-"});
   CHECK(t.rows[1][6] == "5.00");
   CHECK(t.align[4] == Align::right);
   CHECK(t.align[3] == Align::left);
   // No preferred key present: all keys in first-seen order.
-  const Table g = objects_table(json::parse(R"([{"a":1,"b":"x"},{"c":null}])"), {"zzz"});
+  const Table g = objects_table(json::parse(R"([{"a":1,"b":"x"},{"c":null}])"), {"zzz"}, "UTC");
   CHECK(g.headers == std::vector<std::string>{"a", "b", "c"});
   CHECK(g.rows[1] == std::vector<std::string>{"-", "-", "-"});
 }
@@ -192,4 +196,29 @@ TEST_CASE("import plan rejects bad documents, naming the place") {
   // Inline keys and an empty document are fine.
   CHECK(plan_import(json::parse(R"({"terminals":[{"id":"t","public_key":"P"}]})"), ".", none)->size() == 1);
   CHECK(plan_import(json::object(), ".", none)->empty());
+}
+
+TEST_CASE("times people read: the API's RFC 3339 instants in the site's zone with the offset") {
+  CHECK(format_time_ms(1772352000000, "Asia/Shanghai") == "2026-03-01 16:00:00 +08:00");
+  CHECK(format_time_ms(0, "UTC") == "1970-01-01 00:00:00 +00:00");
+  CHECK(format_time_ms(0, "No/Such_Zone") == "1970-01-01 00:00:00 +00:00");  // shown in UTC, still an instant
+  CHECK(time_cell(json("2026-03-01T08:00:00.000Z"), "Asia/Shanghai") == "2026-03-01 16:00:00 +08:00");
+  CHECK(time_cell(json("2026-07-01T12:00:00Z"), "America/New_York") == "2026-07-01 08:00:00 -04:00");
+  CHECK(time_cell(json(nullptr), "Asia/Shanghai") == "-");
+  CHECK(time_cell(json("not a time"), "Asia/Shanghai") == "not a time");
+  CHECK(time_key("time"));
+  CHECK(time_key("last_seen"));
+  CHECK(time_key("start_ms"));
+  CHECK_FALSE(time_key("duration_ms"));
+  CHECK_FALSE(time_key("user"));
+  // access events and charges as the server sends them: every instant column converted, nothing else
+  const json events = json::parse(R"([{"time":"2026-03-01T08:00:00.000Z","card":"A1A1A1A1","user":"u-alice",
+      "decision":"granted","reason":"2026-03-01T08:00:00.000Z"}])");
+  const Table t = objects_table(events, {"time", "card", "user", "decision", "reason"}, "Asia/Shanghai");
+  CHECK(t.rows[0] == std::vector<std::string>{"2026-03-01 16:00:00 +08:00", "A1A1A1A1", "u-alice", "granted",
+                                              "2026-03-01T08:00:00.000Z"});
+  CHECK(t.align[0] == Align::left);
+  const json charges = json::parse(R"([{"end":"2026-02-28T16:30:00.000Z","amount_fen":100,"duration_ms":60000}])");
+  const Table c = objects_table(charges, {"end", "duration_ms", "amount_fen"}, "Asia/Shanghai");
+  CHECK(c.rows[0] == std::vector<std::string>{"2026-03-01 00:30:00 +08:00", "0.02", "1.00"});
 }

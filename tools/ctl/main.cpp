@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/defaults.hpp"
 #include "labgate/common/log.hpp"
+#include "labgate/common/time.hpp"
 
 #include "http_client.hpp"
 #include "import_plan.hpp"
@@ -18,15 +20,49 @@ namespace {
 using nlohmann::json;
 using namespace lg::ctl;
 
+/// The most rows one request may ask for; --limit and --page-size stay within it too.
+constexpr int kMaxRows = static_cast<int>(lg::defaults::kMaxPageSize);
+
 struct Globals {
   std::string url = "http://127.0.0.1:8080";
   std::string token;
   bool raw_json = false;
-  int page_size = 1000;  ///< rows asked for per request when a list is read page by page
+  int page_size = kMaxRows;  ///< rows asked for per request when a list is read page by page
+  std::string tz;            ///< --tz; empty: the server's zone (GET /api/health), else the default
 };
 
-/// The most rows a table reads from a paged list (--limit may ask for fewer).
-constexpr int kMaxRows = 100000;
+/// CLI11 check of a row count (--limit, --page-size): 1..kMaxRows, with the reason in the error.
+CLI::Validator rows_range() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        int n = 0;
+        const bool number = !v.empty() && v.size() <= 9 && std::all_of(v.begin(), v.end(), [](char c) {
+          return c >= '0' && c <= '9';
+        });
+        if (number) n = std::stoi(v);
+        if (!number || n < 1 || n > kMaxRows) {
+          return "must be 1.." + std::to_string(kMaxRows) + " (the most rows the server gives at once), got " +
+                 lg::log::escape(v);
+        }
+        return {};
+      },
+      "1.." + std::to_string(kMaxRows), "rows");
+}
+
+/// The time zone times are shown in: --tz if given; else the server's (time_zone of GET
+/// /api/health); else lg::defaults::kTimeZone.
+std::string site_zone(const Globals& g) {
+  if (!g.tz.empty()) return g.tz;
+  auto r = http_request("GET", join_url(g.url, "/api/health"), g.token, {});
+  if (r && r->status == 200) {
+    const json j = json::parse(r->body, nullptr, false);
+    if (j.is_object() && j.contains("time_zone") && j["time_zone"].is_string()) {
+      const std::string tz = j["time_zone"].get<std::string>();
+      if (lg::time::format_local_offset(0, tz)) return tz;
+    }
+  }
+  return std::string(lg::defaults::kTimeZone);
+}
 
 /// Percent-encodes a query value.
 std::string encode_query(const std::string& v) {
@@ -135,8 +171,12 @@ std::string check_month(const std::string& m) {
 }
 
 /// Adds --month / --from / --to (a period of whole months in the site's zone) to a command.
+/// Nothing is sent when none is given: the server then takes its current month in the site's zone.
 void add_period(CLI::App* cmd, std::string& month, std::string& from, std::string& to) {
-  auto* m = cmd->add_option("--month", month, "YYYY-MM (default: the current month)")->check(check_month);
+  auto* m = cmd->add_option("--month", month,
+                            "YYYY-MM; without --month or --from/--to the server's current month "
+                            "(in the site's time zone)")
+                ->check(check_month);
   auto* f = cmd->add_option("--from", from, "First month YYYY-MM (with --to; at most 12 months)")->check(check_month);
   auto* t = cmd->add_option("--to", to, "Last month YYYY-MM (with --from)")->check(check_month);
   f->needs(t);
@@ -155,6 +195,15 @@ int show(const Globals& g, const std::optional<json>& j, View view) {
     std::cout << render(view(*j));
   }
   return 0;
+}
+
+/// Like show(), for views that show instants: `view(json, tz)` gets the site's time zone.
+template <typename View>
+int show_times(const Globals& g, const std::optional<json>& j, View view) {
+  if (!j) return 1;
+  if (g.raw_json) return show(g, j, [](const json&) { return Table{}; });
+  const std::string tz = site_zone(g);
+  return show(g, j, [&](const json& v) { return view(v, tz); });
 }
 
 int run_import(const Globals& g, const std::string& file) {
@@ -196,13 +245,21 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.add_option("--url", g.url, "Server base URL")->envname("LABGATE_URL")->capture_default_str();
   app.add_option("--token", g.token, "Admin token (Authorization: Bearer)")->envname("LABGATE_TOKEN");
-  app.add_flag("--json", g.raw_json, "Print the server's JSON instead of tables");
+  app.add_flag("--json", g.raw_json, "Print the server's JSON instead of tables (times as the API sends them: UTC)");
+  app.add_option("--tz", g.tz,
+                 "Time zone of the times in tables, e.g. Asia/Shanghai (default: the server's site zone from "
+                 "GET /api/health, or " + std::string(lg::defaults::kTimeZone) + " if it does not say)")
+      ->envname("LABGATE_TZ")
+      ->check([](const std::string& tz) -> std::string {
+        auto ok = lg::time::format_local_offset(0, tz);
+        return ok ? std::string() : lg::log::escape(ok.error().reason);
+      });
 
   auto* health = app.add_subcommand("health", "Server health (no token needed)");
   auto* terminals = app.add_subcommand("terminals", "Terminals and their sync state");
 
   app.add_option("--page-size", g.page_size, "Rows per request when reading a list page by page")
-      ->check(CLI::Range(1, 10000))
+      ->check(rows_range())
       ->capture_default_str();
 
   auto* report = app.add_subcommand("report", "Usage report of a month (or up to 12 months)");
@@ -219,13 +276,13 @@ int main(int argc, char** argv) {
   std::string c_to;
   int c_limit = 1000;
   add_period(charges, c_month, c_from, c_to);
-  charges->add_option("--limit", c_limit, "Most rows")->check(CLI::Range(1, kMaxRows))->capture_default_str();
+  charges->add_option("--limit", c_limit, "Most rows")->check(rows_range())->capture_default_str();
 
   auto* sessions = app.add_subcommand("sessions", "Usage sessions with their charge, newest first");
   int s_limit = 50;
   std::string s_instrument;
   std::string s_user;
-  sessions->add_option("--limit", s_limit, "Most rows")->check(CLI::Range(1, kMaxRows))->capture_default_str();
+  sessions->add_option("--limit", s_limit, "Most rows")->check(rows_range())->capture_default_str();
   sessions->add_option("--instrument", s_instrument, "Only this instrument");
   sessions->add_option("--user", s_user, "Only this user");
 
@@ -233,7 +290,7 @@ int main(int argc, char** argv) {
   int a_limit = 50;
   std::string a_terminal;
   std::string a_decision;
-  access->add_option("--limit", a_limit, "Most rows")->check(CLI::Range(1, kMaxRows))->capture_default_str();
+  access->add_option("--limit", a_limit, "Most rows")->check(rows_range())->capture_default_str();
   access->add_option("--terminal", a_terminal, "Only this terminal");
   access->add_option("--decision", a_decision, "granted or denied")->check(CLI::IsMember({"granted", "denied"}));
 
@@ -255,10 +312,11 @@ int main(int argc, char** argv) {
     if (!j) return 1;
     if (g.raw_json) std::cout << j->dump(2) << "\n";
     else std::cout << "ok=" << cell(j->value("ok", json())) << " site=" << cell(j->value("site", json()))
-                   << " version=" << cell(j->value("version", json())) << "\n";
+                   << " version=" << cell(j->value("version", json()))
+                   << " time_zone=" << cell(j->value("time_zone", json())) << "\n";
     return j->value("ok", false) ? 0 : 1;
   }
-  if (terminals->parsed()) return show(g, call_list(g, "/api/terminals", kMaxRows), terminals_table);
+  if (terminals->parsed()) return show_times(g, call_list(g, "/api/terminals", kMaxRows), terminals_table);
   if (report->parsed()) {
     std::string path = "/api/reports/usage";
     add_query(path, "month", month);
@@ -271,7 +329,7 @@ int main(int argc, char** argv) {
       const std::string period = m.is_string() ? m.get<std::string>()
                                                : cell(j->value("from", json())) + ".." + cell(j->value("to", json()));
       std::cout << "usage " << period << " by " << cell(j->value("by", json(by))) << " ("
-                << cell(j->value("currency", json("CNY"))) << ")\n";
+                << cell(j->value("currency", json(lg::defaults::kCurrency))) << ")\n";
     }
     return show(g, j, report_table);
   }
@@ -280,27 +338,27 @@ int main(int argc, char** argv) {
     add_query(path, "month", c_month);
     add_query(path, "from", c_from);
     add_query(path, "to", c_to);
-    return show(g, call_list(g, path, c_limit), [](const json& j) {
+    return show_times(g, call_list(g, path, c_limit), [](const json& j, const std::string& tz) {
       return objects_table(j, {"end", "instrument", "user", "category", "duration_ms", "rate_fen_per_hour",
-                               "amount_fen", "currency", "flags", "session"});
+                               "amount_fen", "currency", "flags", "session"}, tz);
     });
   }
   if (sessions->parsed()) {
     std::string path = "/api/sessions";
     add_query(path, "instrument", s_instrument);
     add_query(path, "user", s_user);
-    return show(g, call_list(g, path, s_limit), [](const json& j) {
+    return show_times(g, call_list(g, path, s_limit), [](const json& j, const std::string& tz) {
       return objects_table(j, {"id", "session", "instrument", "resource", "user", "card", "start", "end", "start_ms",
-                               "end_ms", "duration_ms", "seconds", "energy_wh", "end_reason", "amount_fen", "charge"});
+                               "end_ms", "duration_ms", "seconds", "energy_wh", "end_reason", "amount_fen", "charge"}, tz);
     });
   }
   if (access->parsed()) {
     std::string path = "/api/access-events";
     add_query(path, "terminal", a_terminal);
     add_query(path, "decision", a_decision);
-    return show(g, call_list(g, path, a_limit), [](const json& j) {
+    return show_times(g, call_list(g, path, a_limit), [](const json& j, const std::string& tz) {
       return objects_table(j, {"time", "ts", "ts_ms", "terminal", "resource", "output", "card", "user", "decision",
-                               "reason", "mode", "acl_version", "booking"});
+                               "reason", "mode", "acl_version", "booking"}, tz);
     });
   }
   if (stats->parsed()) return show(g, call(g, "GET", "/api/stats"), key_value_table);

@@ -1,14 +1,15 @@
 #include "table.hpp"
 
 #include <algorithm>
-#include <ctime>
-#include <optional>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/defaults.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/money.hpp"
+#include "labgate/common/time.hpp"
 
 namespace lg::ctl {
 namespace {
@@ -78,12 +79,12 @@ std::string header_for(const std::string& key) {
   return h;
 }
 
-std::string value_for(const std::string& key, const json& v) {
+std::string value_for(const std::string& key, const json& v, const std::string& tz) {
+  if (time_key(key)) return time_cell(v, tz);
   if (v.is_number_integer()) {
     const auto n = v.get<int64_t>();
-    if (key == "duration_ms") return format_hours(n / 1000);
+    if (key == "duration_ms") return lg::defaults::hours_text(n);
     if (ends_with(key, "_fen")) return lg::money::format(n);
-    if (ends_with(key, "_ms")) return format_utc_ms(n);
   }
   if (v.is_object()) {  // e.g. "charge": {"amount_fen":..}
     if (auto fen = integer(v, "amount_fen")) return lg::money::format(*fen);
@@ -98,7 +99,7 @@ bool numeric_key(const std::string& key, const json& array) {
     const json* v = find(e, key);
     if (!v || v->is_null()) continue;
     if (v->is_object()) return find(*v, "amount_fen") != nullptr;
-    return v->is_number() && !(ends_with(key, "_ms") && key != "duration_ms");
+    return v->is_number() && !time_key(key);
   }
   return false;
 }
@@ -174,22 +175,30 @@ std::string render(const Table& t) {
 }
 
 std::string format_hours(int64_t seconds) {
-  const bool neg = seconds < 0;
-  const int64_t s = neg ? -seconds : seconds;
-  const int64_t hundredths = (s * 100 + 1800) / 3600;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%s%lld.%02lld", neg ? "-" : "", static_cast<long long>(hundredths / 100),
-                static_cast<long long>(hundredths % 100));
-  return buf;
+  if (seconds > INT64_MAX / 1000 || seconds < INT64_MIN / 1000) return "-";
+  return lg::defaults::hours_text(seconds * 1000);
 }
 
-std::string format_utc_ms(int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
+std::string format_time_ms(int64_t utc_ms, const std::string& tz) {
+  if (auto local = lg::time::format_local_offset(utc_ms, tz)) return *local;
+  return *lg::time::format_local_offset(utc_ms, "UTC");
+}
+
+std::string time_cell(const json& v, const std::string& tz) {
+  if (v.is_number_integer()) return format_time_ms(v.get<int64_t>(), tz);
+  if (v.is_string()) {
+    if (auto ms = lg::time::parse_utc(v.get<std::string>())) return format_time_ms(*ms, tz);
+  }
+  return cell(v);
+}
+
+bool time_key(std::string_view key) {
+  static constexpr std::string_view kInstants[] = {"time", "ts", "start", "end", "last_seen", "valid_from",
+                                                   "valid_until"};
+  for (const auto k : kInstants) {
+    if (key == k) return true;
+  }
+  return key.ends_with("_ms") && key != "duration_ms";
 }
 
 std::string cell(const json& v) {
@@ -204,14 +213,14 @@ std::string cell(const json& v) {
   return v.dump();
 }
 
-Table terminals_table(const json& terminals) {
+Table terminals_table(const json& terminals, const std::string& tz) {
   Table t;
   t.headers = {"id", "resource", "online", "boot", "acl ver", "outbox", "acked seq", "last seen"};
   t.align = {Align::left, Align::left, Align::left, Align::right, Align::right, Align::right, Align::right, Align::left};
   if (!terminals.is_array()) return t;
   for (const auto& e : terminals) {
-    std::string last = str(e, "last_seen");
-    if (const json* v = find(e, "last_seen"); v && v->is_number_integer()) last = format_utc_ms(v->get<int64_t>());
+    const json* seen = find(e, "last_seen");
+    const std::string last = seen ? time_cell(*seen, tz) : "-";
     t.rows.push_back({str(e, "id"), str(e, "resource"), str(e, "online"), str(e, "boot"), str(e, "acl_version"),
                       str(e, "outbox_depth"), str(e, "acked_seq"), last});
   }
@@ -254,7 +263,7 @@ Table report_table(const json& report) {
   return t;
 }
 
-Table objects_table(const json& array, const std::vector<std::string>& preferred) {
+Table objects_table(const json& array, const std::vector<std::string>& preferred, const std::string& tz) {
   Table t;
   if (!array.is_array()) return t;
   std::vector<std::string> keys;
@@ -282,7 +291,7 @@ Table objects_table(const json& array, const std::vector<std::string>& preferred
     std::vector<std::string> row;
     for (const auto& k : keys) {
       const json* v = find(e, k);
-      row.push_back(v ? value_for(k, *v) : "-");
+      row.push_back(v ? value_for(k, *v, tz) : "-");
     }
     t.rows.push_back(std::move(row));
   }
