@@ -183,9 +183,25 @@ void Agent::recover(OpenSession s) {
     }
   }
 
+  // Durations come from the monotonic clock; after a reboot the downtime is counted from wall
+  // times only when both were synced (metering.hpp: rebase).
+  const std::string boot_now = clock_.boot_id();
+  const bool same_boot = s.clock.boot_id == boot_now;
+  const bool synced_now = clock_.synced();
+  const int64_t steady_now = clock_.steady_ms();
+  Rebased rb = rebase(s.clock, boot_now, steady_now, WallReading{s.checkpoint_ms, s.checkpoint_synced},
+                      s.checkpoint_elapsed_ms, WallReading{now, synced_now});
+  if (!same_boot) {
+    s.gap_from_ms = rb.gap_from_ms;  // a pending gap of an earlier boot cannot be settled any more
+    if (!(s.checkpoint_synced && synced_now))
+      log::warn(kLog, "session " + s.id + " recovered after a reboot with an unsynced wall clock: the downtime " +
+                          (rb.gap_from_ms ? "is counted once NTP has synced" : "cannot be measured and is not billed"));
+  }
+
   DecisionInput in{&acl_, online_ ? Link::online : Link::offline, last_sync_ms_, cfg_.fail_mode, now, s.card};
   const DecisionResult d = decide(in);
-  const RecoveryVerdict v = recovery_verdict(d, s.max_end_ms, now);
+  const RecoveryVerdict v =
+      recovery_verdict(d, s.max_end_ms, s.max_duration_ms, elapsed_ms(rb.clock, steady_now), now);
   if (!on || !v.keep) {
     log::warn(kLog, "session " + s.id + " of card " + s.card + " closed at recovery (" +
                         (on ? std::string("grant no longer holds: ") + proto::to_string(d.reason) : "coil off") + ")");
@@ -193,17 +209,20 @@ void Agent::recover(OpenSession s) {
     return;
   }
 
-  const std::string boot_now = clock_.boot_id();
-  const bool same_boot = s.clock.boot_id == boot_now;
-  s.clock = rebase(s.clock, boot_now, clock_.steady_ms(), s.checkpoint_ms, s.checkpoint_elapsed_ms, now);
+  s.clock = rb.clock;
   s.recovered = true;
   s.max_end_ms = v.max_end_ms;
+  s.max_duration_ms = v.max_duration_ms;
   Commit c;
   std::optional<proto::Record> start_rec;
   if (!s.started) {
     proto::SessionStart ss{s.id, s.card, s.user, s.resource, s.booking,
                            s.meter_start_kwh ? kwh_to_wh(*s.meter_start_kwh) : std::nullopt};
     start_rec = make_record(ss);
+    // The record describes the start: its time and whether the clock was synced are those of
+    // the moment start_ms was read, not of this recovery.
+    start_rec->ts_ms = s.start_ms;
+    start_rec->clock_synced = s.start_synced;
     c.records.push_back(&*start_rec);
     s.started = true;
   }
@@ -329,10 +348,13 @@ SwipeReply Agent::start_session(const std::string& card, const DecisionResult& d
   s.booking = d.booking;
   s.acl_version = d.acl_version;
   s.start_ms = now;
+  s.start_synced = clock_.synced();
   s.clock = SessionClock{clock_.steady_ms(), 0, clock_.boot_id()};
   s.checkpoint_ms = now;
+  s.checkpoint_synced = s.start_synced;
   s.checkpoint_elapsed_ms = 0;
   s.max_end_ms = d.max_end_ms;
+  s.max_duration_ms = d.max_duration_ms;
 
   // 1. Write before acting: the grant and the open-session row.
   auto access = make_record(access_from(d, card));
@@ -376,6 +398,8 @@ SwipeReply Agent::start_session(const std::string& card, const DecisionResult& d
   reply.action = "start";
   if (s.max_end_ms)
     log::info(kLog, "session " + s.id + " must end by " + time::format_utc(*s.max_end_ms));
+  if (s.max_duration_ms)
+    log::info(kLog, "session " + s.id + " must end after " + std::to_string(*s.max_duration_ms / 1000) + " s");
   return reply;
 }
 
@@ -454,25 +478,55 @@ bool Agent::end_session(proto::EndReason why, const std::optional<DecisionResult
 
 // ---------------------------------------------------------------- timers
 
+void Agent::settle_clock() {
+  if (!open_ || !open_->gap_from_ms || !clock_.synced()) return;
+  OpenSession s = *open_;
+  const int64_t gap = settle_gap(s.clock, *s.gap_from_ms, clock_.now_ms(), clock_.steady_ms());
+  s.clock.elapsed_base_ms += gap;
+  s.gap_from_ms.reset();
+  if (auto st = store_.save_session(s); !st) {
+    log::error(kLog, "cannot save the settled session clock: " + st.error().message());
+    return;
+  }
+  log::info(kLog, "session " + s.id + ": wall clock synced, " + std::to_string(gap / 1000) +
+                      " s of downtime during the reboot counted");
+  open_ = std::move(s);
+}
+
 void Agent::tick() {
-  if (open_ && open_->max_end_ms && clock_.now_ms() >= *open_->max_end_ms) {
-    const auto why = open_->booking.empty() ? proto::EndReason::max_duration : proto::EndReason::booking_end;
-    log::info(kLog, "session " + open_->id + " reached its end time: switching off");
-    end_session(why, std::nullopt, open_->card);
+  settle_clock();
+  if (open_) {
+    const int64_t el = elapsed_ms(open_->clock, clock_.steady_ms());
+    const bool duration_up = open_->max_duration_ms && el >= *open_->max_duration_ms;
+    const bool end_reached = open_->max_end_ms && clock_.now_ms() >= *open_->max_end_ms;
+    if (duration_up || end_reached) {
+      const auto why = duration_up ? proto::EndReason::max_duration : proto::EndReason::booking_end;
+      log::info(kLog, "session " + open_->id + " reached its " + (duration_up ? "max duration" : "end time") +
+                          ": switching off");
+      end_session(why, std::nullopt, open_->card);
+    }
   }
   flush();
 }
 
+void Agent::checkpoint_open(const char* when) {
+  if (!open_) return;
+  const int64_t now = clock_.now_ms();
+  const bool synced = clock_.synced();
+  const int64_t el = elapsed_ms(open_->clock, clock_.steady_ms());
+  if (auto st = store_.checkpoint(open_->id, now, synced, el); st) {
+    open_->checkpoint_ms = now;
+    open_->checkpoint_synced = synced;
+    open_->checkpoint_elapsed_ms = el;
+  } else {
+    log::error(kLog, std::string("checkpoint ") + when + " failed: " + st.error().message());
+  }
+}
+
 void Agent::heartbeat() {
+  settle_clock();
   if (open_) {
-    const int64_t now = clock_.now_ms();
-    const int64_t el = elapsed_ms(open_->clock, clock_.steady_ms());
-    if (auto st = store_.checkpoint(open_->id, now, el); st) {
-      open_->checkpoint_ms = now;
-      open_->checkpoint_elapsed_ms = el;
-    } else {
-      log::error(kLog, "checkpoint failed: " + st.error().message());
-    }
+    checkpoint_open("at heartbeat");
   } else if (!pulse_output()) {
     auto on = coils_.read(output()->coil);
     if (on && *on) {
@@ -497,10 +551,8 @@ void Agent::confirm_sync(int64_t now_ms) {
 
 void Agent::shutdown() {
   if (open_) {
-    const int64_t now = clock_.now_ms();
-    const int64_t el = elapsed_ms(open_->clock, clock_.steady_ms());
-    if (auto st = store_.checkpoint(open_->id, now, el); !st)
-      log::error(kLog, "checkpoint at shutdown failed: " + st.error().message());
+    settle_clock();
+    checkpoint_open("at shutdown");
     log::info(kLog, "stopping with session " + open_->id + " open; relay left on, a restart recovers it");
   }
   // The cache was known current up to this moment: a restart into a broker outage gets the full

@@ -152,6 +152,10 @@ class Agent {
   void recover(OpenSession s);
   void close_crashed(const OpenSession& s, const board::Output* out, bool coil_on);
   void relay_fault(const std::string& detail);
+  /// Counts a reboot's downtime left pending at recovery once the wall clock is synced.
+  void settle_clock();
+  /// Checkpoints the open session (wall time, synced, elapsed) in the store and in memory.
+  void checkpoint_open(const char* when);
   /// After a failed switch-on: records the decision as denied output_fault plus a relay_fault
   /// alarm in one commit, dropping the open-session row written before acting (if any).
   void record_output_fault(const DecisionResult& d, const std::string& card, const std::string& detail,

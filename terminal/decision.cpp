@@ -49,8 +49,8 @@ const proto::BookingSlot* covering_booking(const AclSnapshot& acl, const std::st
 
 namespace {
 
-std::optional<int64_t> session_limit(const proto::Policy& p, int64_t now_ms) {
-  if (p.max_session_s > 0) return now_ms + p.max_session_s * 1000;
+std::optional<int64_t> session_limit(const proto::Policy& p) {
+  if (p.max_session_s > 0) return p.max_session_s * 1000;
   return std::nullopt;
 }
 
@@ -91,7 +91,7 @@ DecisionResult decide(const DecisionInput& in) {
     // Offline beyond the grace age: only admin cards are honoured from the cache.
     if (g && g->admin && grant_valid_at(*g, in.now_ms)) return granted(Reason::admin);
     if (fail_open) {
-      r.max_end_ms = session_limit(acl.policy, in.now_ms);
+      r.max_duration_ms = session_limit(acl.policy);
       return granted(Reason::fail_open);
     }
     return denied(Reason::cache_expired);
@@ -110,7 +110,7 @@ DecisionResult decide(const DecisionInput& in) {
   }
   // No booking required: a covering booking is still named so the server can bill against it.
   if (b) r.booking = b->id;
-  r.max_end_ms = session_limit(acl.policy, in.now_ms);
+  r.max_duration_ms = session_limit(acl.policy);
   return granted(Reason::qualified);
 }
 
@@ -133,12 +133,14 @@ SwipePlan plan_swipe(const DecisionResult& decided, const std::string& card,
     p.result.decision = Decision::granted;
     p.result.reason = Reason::swipe_out;
     p.result.max_end_ms.reset();
+    p.result.max_duration_ms.reset();
     return p;
   }
   if (decided.granted() && decided.reason == Reason::admin) {
     p.action = SwipeAction::end;
     p.end_reason = proto::EndReason::admin;
     p.result.max_end_ms.reset();
+    p.result.max_duration_ms.reset();
     return p;
   }
   p.action = SwipeAction::deny;
@@ -146,25 +148,40 @@ SwipePlan plan_swipe(const DecisionResult& decided, const std::string& card,
   p.result.reason = Reason::in_use;
   p.result.booking.clear();
   p.result.max_end_ms.reset();
+  p.result.max_duration_ms.reset();
   return p;
 }
 
-RecoveryVerdict recovery_verdict(const DecisionResult& now_decision,
-                                 std::optional<int64_t> stored_max_end_ms, int64_t now_ms) {
+namespace {
+/// The earlier of two limits, where empty means none.
+std::optional<int64_t> earlier(std::optional<int64_t> a, std::optional<int64_t> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+}  // namespace
+
+RecoveryVerdict recovery_verdict(const DecisionResult& now_decision, std::optional<int64_t> stored_max_end_ms,
+                                 std::optional<int64_t> stored_max_duration_ms, int64_t elapsed_ms, int64_t now_ms) {
   RecoveryVerdict v;
   if (stored_max_end_ms && now_ms >= *stored_max_end_ms) return v;  // its time ran out meanwhile
+  if (stored_max_duration_ms && elapsed_ms >= *stored_max_duration_ms) return v;
   if (now_decision.granted()) {
     v.keep = true;
-    v.max_end_ms = now_decision.max_end_ms;
-    if (stored_max_end_ms && (!v.max_end_ms || *stored_max_end_ms < *v.max_end_ms) &&
-        now_decision.reason != Reason::booked) {
-      v.max_end_ms = stored_max_end_ms;  // never extend a non-booking limit by recovering
+    if (now_decision.reason == Reason::booked) {
+      v.max_end_ms = now_decision.max_end_ms;
+      v.max_duration_ms = now_decision.max_duration_ms;
+    } else {
+      // never extend a non-booking limit by recovering
+      v.max_end_ms = earlier(now_decision.max_end_ms, stored_max_end_ms);
+      v.max_duration_ms = earlier(now_decision.max_duration_ms, stored_max_duration_ms);
     }
     return v;
   }
   if (now_decision.reason == Reason::no_booking && stored_max_end_ms) {
     v.keep = true;  // booking ended but still within its grace period
     v.max_end_ms = stored_max_end_ms;
+    v.max_duration_ms = stored_max_duration_ms;
   }
   return v;
 }

@@ -45,7 +45,11 @@ struct DecisionResult {
   std::string user;                  ///< "" when the card is unknown
   std::string booking;               ///< booking id covering now, or ""
   bool admin = false;                ///< the card holds an admin grant (honoured or not)
-  std::optional<int64_t> max_end_ms; ///< the session must end by then (wall ms); empty = no limit
+  /// The session must end by then (wall ms: a booking's end + grace, an instant); empty = none.
+  std::optional<int64_t> max_end_ms;
+  /// The session must end after running this long (policy.max_session_s, measured with the
+  /// monotonic clock, so a wall-clock step never shortens or stretches it); empty = no limit.
+  std::optional<int64_t> max_duration_ms;
 
   bool granted() const { return decision == proto::Decision::granted; }
 };
@@ -85,14 +89,18 @@ struct SwipePlan {
 SwipePlan plan_swipe(const DecisionResult& decided, const std::string& card,
                      const std::optional<std::string>& open_session_card, bool pulse);
 
-/// Whether a session found open at start-up may continue: the card's decision now grants, or it
-/// is denied only because its booking ended but the session's stored max end (booking end +
-/// grace) is still ahead. Returns the max end to enforce when it may continue.
+/// Whether a session found open at start-up may continue: its limits have not run out (stored
+/// max end, an instant, against now; stored max duration against the session's elapsed time)
+/// and the card's decision now grants, or it is denied only because its booking ended but the
+/// stored max end (booking end + grace) is still ahead. Returns the limits to enforce when it
+/// may continue: a booked decision brings its own; otherwise a recovered session never gets a
+/// later limit than it had.
 struct RecoveryVerdict {
   bool keep = false;
   std::optional<int64_t> max_end_ms;
+  std::optional<int64_t> max_duration_ms;
 };
-RecoveryVerdict recovery_verdict(const DecisionResult& now_decision,
-                                 std::optional<int64_t> stored_max_end_ms, int64_t now_ms);
+RecoveryVerdict recovery_verdict(const DecisionResult& now_decision, std::optional<int64_t> stored_max_end_ms,
+                                 std::optional<int64_t> stored_max_duration_ms, int64_t elapsed_ms, int64_t now_ms);
 
 }  // namespace lg::terminal

@@ -9,15 +9,27 @@ int64_t elapsed_ms(const SessionClock& c, int64_t steady_now_ms) {
   return c.elapsed_base_ms + std::max<int64_t>(0, steady_now_ms - c.steady_anchor_ms);
 }
 
-SessionClock rebase(const SessionClock& c, const std::string& boot_now, int64_t steady_now_ms,
-                    int64_t checkpoint_wall_ms, int64_t checkpoint_elapsed_ms, int64_t wall_now_ms) {
-  if (!c.boot_id.empty() && c.boot_id == boot_now) return c;
-  SessionClock r;
-  r.boot_id = boot_now;
-  r.steady_anchor_ms = steady_now_ms;
-  r.elapsed_base_ms =
-      std::max<int64_t>(0, checkpoint_elapsed_ms) + std::max<int64_t>(0, wall_now_ms - checkpoint_wall_ms);
+Rebased rebase(const SessionClock& c, const std::string& boot_now, int64_t steady_now_ms, WallReading checkpoint,
+               int64_t checkpoint_elapsed_ms, WallReading now) {
+  Rebased r;
+  if (!c.boot_id.empty() && c.boot_id == boot_now) {
+    r.clock = c;
+    return r;
+  }
+  r.clock.boot_id = boot_now;
+  r.clock.steady_anchor_ms = steady_now_ms;
+  r.clock.elapsed_base_ms = std::max<int64_t>(0, checkpoint_elapsed_ms);
+  if (checkpoint.synced && now.synced) {
+    r.clock.elapsed_base_ms += std::max<int64_t>(0, now.ms - checkpoint.ms);
+  } else if (checkpoint.synced) {
+    r.gap_from_ms = checkpoint.ms;
+  }
   return r;
+}
+
+int64_t settle_gap(const SessionClock& c, int64_t gap_from_ms, int64_t wall_now_ms, int64_t steady_now_ms) {
+  const int64_t anchor_wall = wall_now_ms - std::max<int64_t>(0, steady_now_ms - c.steady_anchor_ms);
+  return std::max<int64_t>(0, anchor_wall - gap_from_ms);
 }
 
 std::optional<int64_t> kwh_to_wh(double kwh) {

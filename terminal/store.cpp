@@ -73,9 +73,20 @@ constexpr std::string_view kSchema2 = R"sql(
 ALTER TABLE open_sessions ADD COLUMN meter_start_kwh REAL;
 )sql";
 
-const std::array<db::Migration, 2> kMigrations = {{
+// Clock facts of an open session: whether its start and last checkpoint were read from a synced
+// wall clock, a reboot's downtime still to be counted, and max_session_s as a monotonic limit.
+// Rows from before: start and checkpoint count as unsynced (a reboot's gap is then not billed).
+constexpr std::string_view kSchema3 = R"sql(
+ALTER TABLE open_sessions ADD COLUMN start_synced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE open_sessions ADD COLUMN checkpoint_synced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE open_sessions ADD COLUMN gap_from_ms INTEGER;
+ALTER TABLE open_sessions ADD COLUMN max_duration_ms INTEGER;
+)sql";
+
+const std::array<db::Migration, 3> kMigrations = {{
     {1, "terminal store", kSchema1},
     {2, "precise starting meter reading", kSchema2},
+    {3, "session clock facts", kSchema3},
 }};
 
 std::optional<int64_t> opt_col(const db::Statement& st, int col) {
@@ -304,8 +315,9 @@ Status Store::upsert_session_row(const OpenSession& s) {
   auto st = db_.prepare(
       "INSERT OR REPLACE INTO open_sessions(id, card, user, resource, output, booking, acl_version, "
       "start_ms, steady_anchor_ms, elapsed_base_ms, boot_id, meter_start_wh, checkpoint_ms, "
-      "checkpoint_elapsed_ms, max_end_ms, started, recovered, meter_start_kwh) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "checkpoint_elapsed_ms, max_end_ms, started, recovered, meter_start_kwh, start_synced, "
+      "checkpoint_synced, gap_from_ms, max_duration_ms) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, std::string_view(s.id))
       .bind(2, std::string_view(s.card))
@@ -329,16 +341,20 @@ Status Store::upsert_session_row(const OpenSession& s) {
   } else {
     st->bind_null(18);
   }
+  st->bind(19, static_cast<int64_t>(s.start_synced ? 1 : 0))
+      .bind(20, static_cast<int64_t>(s.checkpoint_synced ? 1 : 0))
+      .bind(21, s.gap_from_ms)
+      .bind(22, s.max_duration_ms);
   return st->run();
 }
 
 Status Store::save_session(const OpenSession& s) { return upsert_session_row(s); }
 
-Status Store::checkpoint(const std::string& id, int64_t wall_ms, int64_t elapsed) {
+Status Store::checkpoint(const std::string& id, int64_t wall_ms, bool synced, int64_t elapsed) {
   auto st = db_.prepare(
-      "UPDATE open_sessions SET checkpoint_ms = ?, checkpoint_elapsed_ms = ? WHERE id = ?");
+      "UPDATE open_sessions SET checkpoint_ms = ?, checkpoint_synced = ?, checkpoint_elapsed_ms = ? WHERE id = ?");
   if (!st) return st.error();
-  st->bind(1, wall_ms).bind(2, elapsed).bind(3, std::string_view(id));
+  st->bind(1, wall_ms).bind(2, static_cast<int64_t>(synced ? 1 : 0)).bind(3, elapsed).bind(4, std::string_view(id));
   return st->run();
 }
 
@@ -346,7 +362,8 @@ Result<std::vector<OpenSession>> Store::open_sessions() {
   auto st = db_.prepare(
       "SELECT id, card, user, resource, output, booking, acl_version, start_ms, steady_anchor_ms, "
       "elapsed_base_ms, boot_id, meter_start_wh, checkpoint_ms, checkpoint_elapsed_ms, max_end_ms, "
-      "started, recovered, meter_start_kwh FROM open_sessions ORDER BY start_ms, id");
+      "started, recovered, meter_start_kwh, start_synced, checkpoint_synced, gap_from_ms, max_duration_ms "
+      "FROM open_sessions ORDER BY start_ms, id");
   if (!st) return st.error();
   std::vector<OpenSession> out;
   for (;;) {
@@ -375,6 +392,10 @@ Result<std::vector<OpenSession>> Store::open_sessions() {
     s.max_end_ms = opt_col(*st, 14);
     s.started = st->column_int64(15) != 0;
     s.recovered = st->column_int64(16) != 0;
+    s.start_synced = st->column_int64(18) != 0;
+    s.checkpoint_synced = st->column_int64(19) != 0;
+    s.gap_from_ms = opt_col(*st, 20);
+    s.max_duration_ms = opt_col(*st, 21);
     out.push_back(std::move(s));
   }
   return out;

@@ -27,11 +27,17 @@ struct OpenSession {
   std::string booking;
   uint64_t acl_version = 0;
   int64_t start_ms = 0;  ///< wall clock at start
+  bool start_synced = false;  ///< the wall clock was NTP-synced when start_ms was read
   SessionClock clock;    ///< monotonic anchor + carried elapsed
   std::optional<double> meter_start_kwh;  ///< the meter's cumulative reading right after switch-on
   int64_t checkpoint_ms = 0;          ///< wall clock of the last checkpoint
   int64_t checkpoint_elapsed_ms = 0;  ///< elapsed at the last checkpoint
-  std::optional<int64_t> max_end_ms;  ///< switch off by then (wall ms)
+  bool checkpoint_synced = false;     ///< the wall clock was NTP-synced at the last checkpoint
+  /// A reboot's downtime not yet counted (the clock was unsynced at recovery): the synced wall
+  /// time of the checkpoint before it (metering.hpp, rebase / settle_gap).
+  std::optional<int64_t> gap_from_ms;
+  std::optional<int64_t> max_end_ms;  ///< switch off by then (wall ms: booking end + grace)
+  std::optional<int64_t> max_duration_ms;  ///< switch off once elapsed reaches it (max_session_s)
   bool started = false;    ///< SessionStart recorded (relay confirmed on)
   bool recovered = false;  ///< survived a restart of the agent
   bool operator==(const OpenSession&) const = default;
@@ -83,8 +89,8 @@ class Store {
   Result<std::vector<OpenSession>> open_sessions();
   /// Inserts or replaces an open session row.
   Status save_session(const OpenSession& s);
-  /// Updates the checkpoint of an open session.
-  Status checkpoint(const std::string& id, int64_t wall_ms, int64_t elapsed_ms);
+  /// Updates the checkpoint of an open session (wall time, whether it was synced, elapsed).
+  Status checkpoint(const std::string& id, int64_t wall_ms, bool synced, int64_t elapsed_ms);
 
   /// Integer meta value.
   Result<std::optional<int64_t>> meta_int(const std::string& key);

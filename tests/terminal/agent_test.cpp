@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 
 #include "agent.hpp"
 #include "labgate/common/crypto.hpp"
@@ -649,6 +650,148 @@ TEST_CASE("crash recovery after a reboot: checkpoint elapsed + wall gap") {
   auto ends = r.bodies<proto::SessionEnd>();
   REQUIRE(ends.size() == 1);
   CHECK(ends[0].duration_ms == 90 * S);
+}
+
+// Finding 1 of docs/SIMULATION.md (seeds 28, 47): after a reboot the board's wall clock comes up
+// ahead and unsynced (no RTC until NTP answers); the recovered session was billed the error.
+TEST_CASE("crash recovery after a reboot with an unsynced clock: the clock error is not billed") {
+  // (The simulation's clocks were up to 3 h off; 30 min keeps this test inside the offline grace.)
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_card("04A1B2C3");
+  r.clock.advance(60 * S);
+  r.agent->heartbeat();  // checkpoint: 60 s, synced
+  r.clock.advance(20 * S);  // then the computer goes down for 20 s
+  r.clock.boot = "boot-2";
+  r.clock.steady = 1'000;
+  r.clock.wall += H / 2;  // ... and comes up 30 min ahead, unsynced (within the offline grace)
+  r.clock.is_synced = false;
+  r.boot();
+  REQUIRE(r.agent->session().has_value());
+  r.clock.advance(10 * S);
+  r.agent->on_card("04A1B2C3");  // ends while the clock is still wrong
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  // 60 s before the last checkpoint + 10 s after the restart; the downtime since the checkpoint
+  // cannot be measured from an unsynced clock, and the 30 min error is never billed.
+  CHECK(ends[0].duration_ms == 70 * S);
+  CHECK(std::find(ends[0].flags.begin(), ends[0].flags.end(), "clock_unsynced") != ends[0].flags.end());
+}
+
+TEST_CASE("crash recovery after a reboot: the downtime is counted once NTP has synced") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.agent->on_card("04A1B2C3");
+  r.clock.advance(60 * S);
+  r.agent->heartbeat();  // checkpoint: 60 s, synced
+  r.clock.advance(20 * S);
+  r.clock.boot = "boot-2";
+  r.clock.steady = 1'000;
+  r.clock.wall += H / 2;
+  r.clock.is_synced = false;
+  r.boot();
+  REQUIRE(r.agent->session().has_value());
+  r.clock.advance(10 * S);
+  r.agent->tick();  // still unsynced: nothing settles
+  r.clock.wall -= H / 2;  // NTP steps the clock back and it is synced
+  r.clock.is_synced = true;
+  r.agent->tick();
+  r.clock.advance(5 * S);
+  r.boot();  // and a crash, same boot: the settled clock was persisted
+  r.agent->on_card("04A1B2C3");
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].duration_ms == 95 * S);  // 60 + 20 (downtime, relay on) + 10 + 5
+}
+
+namespace {
+/// Coils that switch and then "die" (the process is killed right after the relay confirmed).
+struct DieAfterSwitch : Coils {
+  FakeCoils& inner;
+  bool armed = true;
+  explicit DieAfterSwitch(FakeCoils& c) : inner(c) {}
+  lg::Status write(uint16_t coil, bool on) override {
+    auto st = inner.write(coil, on);
+    if (armed && on) {
+      armed = false;
+      throw std::runtime_error("killed after switching on");
+    }
+    return st;
+  }
+  lg::Result<bool> read(uint16_t coil) override { return inner.read(coil); }
+};
+}  // namespace
+
+// Finding 3 of docs/SIMULATION.md (seed 165): a crash between relay-on and the SessionStart
+// commit; the restart (NTP synced meanwhile) wrote the SessionStart as "synced" although the
+// session's start time was read from the unsynced clock.
+TEST_CASE("a SessionStart written at recovery carries the start's time and sync state") {
+  Rig r;
+  r.boot();
+  r.sync(r.bundle(1));
+  r.clock.wall += H;  // the clock is an hour off and unsynced
+  r.clock.is_synced = false;
+  const int64_t start_wall = r.clock.wall;
+  {
+    DieAfterSwitch dying(r.coils);
+    auto store = Store::open(r.dir.file("terminal.db"));
+    REQUIRE(store.has_value());
+    auto k = lg::crypto::PrivateKey::load_or_create(r.dir.path() / "terminal.key");
+    REQUIRE(k.has_value());
+    AgentSettings s;
+    s.id = "t1";
+    s.site = "demo";
+    s.resource = "inst-xrd";
+    s.board = test_board();
+    s.output = "power";
+    r.agent.reset();
+    Agent a(s, std::move(*store), std::move(*k), r.server_key.public_key(), dying, &r.meter, r.clock, r.sched);
+    REQUIRE(a.start());
+    a.on_connection(false);
+    CHECK_THROWS(a.on_card("04A1B2C3"));
+  }
+  CHECK(r.coil(0));
+  r.clock.advance(30 * S);
+  r.clock.wall -= H;  // NTP synced before the restart
+  r.clock.is_synced = true;
+  r.boot();
+  REQUIRE(r.agent->session().has_value());
+  std::optional<proto::Record> start;
+  for (auto& rec : r.outbox())
+    if (std::holds_alternative<proto::SessionStart>(rec.body)) start = rec;
+  REQUIRE(start.has_value());
+  CHECK_FALSE(start->clock_synced);  // start_ms came from the unsynced clock
+  CHECK(start->ts_ms == start_wall);
+}
+
+// Also in docs/SIMULATION.md (seed 808): max_session_s was a wall-clock end time, so an NTP step
+// forward ended sessions at once (and one backwards let them run over).
+TEST_CASE("max_session_s is a duration: a wall-clock step neither ends nor stretches the session") {
+  Rig r;
+  r.boot();
+  auto b = r.bundle(1);
+  b.policy.max_session_s = 600;
+  b.bookings.clear();
+  r.sync(b);
+  r.agent->on_card("04A1B2C3");
+  r.clock.advance(100 * S);
+  r.clock.wall += 2 * H;  // NTP steps the wall clock 2 h forward
+  r.agent->tick();
+  CHECK(r.coil(0));
+  CHECK(r.bodies<proto::SessionEnd>().empty());
+  r.clock.wall -= 3 * H;  // and back further: the session still ends after 600 s
+  r.clock.advance(499 * S);
+  r.agent->tick();
+  CHECK(r.coil(0));
+  r.clock.advance(1 * S);
+  r.agent->tick();
+  CHECK_FALSE(r.coil(0));
+  auto ends = r.bodies<proto::SessionEnd>();
+  REQUIRE(ends.size() == 1);
+  CHECK(ends[0].end_reason == proto::EndReason::max_duration);
+  CHECK(ends[0].duration_ms == 600 * S);
 }
 
 TEST_CASE("crash recovery: coil off -> closed at the last checkpoint / exactly once") {

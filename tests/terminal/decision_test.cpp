@@ -58,15 +58,17 @@ TEST_CASE("qualified user is granted online with the ACL version and no end limi
   CHECK(r.acl_version == 7);
   CHECK(r.mode == lg::proto::Mode::online);
   CHECK_FALSE(r.max_end_ms.has_value());
+  CHECK_FALSE(r.max_duration_ms.has_value());
   CHECK(r.booking.empty());
 }
 
-TEST_CASE("max_session_s bounds a session without booking") {
+TEST_CASE("max_session_s bounds a session without booking: a duration, not a wall-clock instant") {
   auto a = sample_acl();
   a.policy.max_session_s = 7200;
   auto r = decide(online(a, "04A1B2C3", T0));
-  REQUIRE(r.max_end_ms.has_value());
-  CHECK(*r.max_end_ms == T0 + 2 * H);
+  REQUIRE(r.max_duration_ms.has_value());
+  CHECK(*r.max_duration_ms == 2 * H);
+  CHECK_FALSE(r.max_end_ms.has_value());  // a wall-clock step must not move it
 }
 
 TEST_CASE("unknown card is denied") {
@@ -230,7 +232,7 @@ TEST_CASE("plan_swipe: start / swipe out / in use / admin end / pulse") {
 TEST_CASE("recovery_verdict") {
   const auto a = sample_acl();
   const auto granted = decide(online(a, "04A1B2C3", T0));
-  CHECK(recovery_verdict(granted, std::nullopt, T0).keep);
+  CHECK(recovery_verdict(granted, std::nullopt, std::nullopt, 0, T0).keep);
 
   auto bk = sample_acl();
   bk.policy.require_booking = true;
@@ -238,20 +240,23 @@ TEST_CASE("recovery_verdict") {
   // no_booking but the session is inside its grace period.
   const auto after_end = decide(online(bk, "04A1B2C3", T0 + 3 * H + 60 * S));
   REQUIRE(after_end.reason == Reason::no_booking);
-  auto v = recovery_verdict(after_end, T0 + 3 * H + 300 * S, T0 + 3 * H + 60 * S);
+  auto v = recovery_verdict(after_end, T0 + 3 * H + 300 * S, std::nullopt, 0, T0 + 3 * H + 60 * S);
   CHECK(v.keep);
   REQUIRE(v.max_end_ms.has_value());
   CHECK(*v.max_end_ms == T0 + 3 * H + 300 * S);
   // Past the stored end: closed.
-  CHECK_FALSE(recovery_verdict(granted, T0 - 1, T0).keep);
+  CHECK_FALSE(recovery_verdict(granted, T0 - 1, std::nullopt, 0, T0).keep);
   // Revoked card: closed.
   const auto unknown = decide(online(a, "FFFF", T0));
-  CHECK_FALSE(recovery_verdict(unknown, std::nullopt, T0).keep);
+  CHECK_FALSE(recovery_verdict(unknown, std::nullopt, std::nullopt, 0, T0).keep);
   // A recovered non-booking session never gets a later limit than it had.
   auto lim = sample_acl();
   lim.policy.max_session_s = 3600;
   const auto g2 = decide(online(lim, "04A1B2C3", T0));
-  auto v2 = recovery_verdict(g2, T0 + 600 * S, T0);
-  REQUIRE(v2.max_end_ms.has_value());
-  CHECK(*v2.max_end_ms == T0 + 600 * S);
+  auto v2 = recovery_verdict(g2, std::nullopt, 600 * S, 100 * S, T0);
+  CHECK(v2.keep);
+  REQUIRE(v2.max_duration_ms.has_value());
+  CHECK(*v2.max_duration_ms == 600 * S);
+  // Its max duration ran out while it was down (elapsed, not wall time): closed.
+  CHECK_FALSE(recovery_verdict(g2, std::nullopt, 600 * S, 600 * S, T0).keep);
 }

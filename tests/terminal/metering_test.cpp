@@ -18,22 +18,43 @@ TEST_CASE("elapsed time is the monotonic difference plus any carried base") {
 
 TEST_CASE("rebase: same boot keeps the original anchor") {
   SessionClock c{10'000, 0, "boot-a"};
-  auto r = rebase(c, "boot-a", 500'000, 1'000'000, 60'000, 1'400'000);
-  CHECK(r == c);
-  CHECK(elapsed_ms(r, 500'000) == 490'000);
+  auto r = rebase(c, "boot-a", 500'000, {1'000'000, false}, 60'000, {1'400'000, false});
+  CHECK(r.clock == c);
+  CHECK_FALSE(r.gap_from_ms.has_value());
+  CHECK(elapsed_ms(r.clock, 500'000) == 490'000);
 }
 
 TEST_CASE("rebase: after a reboot / checkpoint elapsed + wall gap / new anchor") {
   SessionClock c{10'000, 0, "boot-a"};
   // checkpoint at wall 1'000'000 with 60 s elapsed; now wall 1'030'000, steady restarted at 2'000
-  auto r = rebase(c, "boot-b", 2'000, 1'000'000, 60'000, 1'030'000);
-  CHECK(r.boot_id == "boot-b");
-  CHECK(r.steady_anchor_ms == 2'000);
-  CHECK(r.elapsed_base_ms == 90'000);
-  CHECK(elapsed_ms(r, 12'000) == 100'000);
+  auto r = rebase(c, "boot-b", 2'000, {1'000'000, true}, 60'000, {1'030'000, true});
+  CHECK(r.clock.boot_id == "boot-b");
+  CHECK(r.clock.steady_anchor_ms == 2'000);
+  CHECK(r.clock.elapsed_base_ms == 90'000);
+  CHECK_FALSE(r.gap_from_ms.has_value());
+  CHECK(elapsed_ms(r.clock, 12'000) == 100'000);
   // Wall clock stepped backwards: the gap does not subtract.
-  auto back = rebase(c, "boot-b", 2'000, 1'000'000, 60'000, 900'000);
-  CHECK(back.elapsed_base_ms == 60'000);
+  auto back = rebase(c, "boot-b", 2'000, {1'000'000, true}, 60'000, {900'000, true});
+  CHECK(back.clock.elapsed_base_ms == 60'000);
+}
+
+// Finding 1 of docs/SIMULATION.md (seeds 28, 47): a board without a working RTC reboots with its
+// wall clock hours ahead and unsynced; the "gap" read from it was billed.
+TEST_CASE("rebase: an unsynced wall clock after a reboot bills no clock error") {
+  SessionClock c{10'000, 0, "boot-a"};
+  // Checkpoint synced at 1'000'000 (60 s elapsed); the board comes up 2 h ahead, unsynced.
+  const int64_t two_hours = 7'200'000;
+  auto r = rebase(c, "boot-b", 2'000, {1'000'000, true}, 60'000, {1'030'000 + two_hours, false});
+  CHECK(r.clock.elapsed_base_ms == 60'000);  // the gap is not counted from an unsynced clock
+  REQUIRE(r.gap_from_ms.has_value());
+  CHECK(*r.gap_from_ms == 1'000'000);
+  // NTP answers 50 s later (steady 52'000): the true wall time is 1'080'000, so the reboot began
+  // 30 s after the checkpoint's wall time... the anchor's wall time is 1'030'000: a 30 s gap.
+  CHECK(settle_gap(r.clock, *r.gap_from_ms, 1'080'000, 52'000) == 30'000);
+  // An unsynced checkpoint: the gap cannot be measured at all, whatever the clock says now.
+  auto lost = rebase(c, "boot-b", 2'000, {1'000'000 - two_hours, false}, 60'000, {1'030'000, true});
+  CHECK(lost.clock.elapsed_base_ms == 60'000);
+  CHECK_FALSE(lost.gap_from_ms.has_value());
 }
 
 TEST_CASE("kwh_to_wh rounds and rejects garbage") {

@@ -132,14 +132,18 @@ TEST_CASE("session end and row removal commit together") {
   os.checkpoint_ms = 2000;
   os.checkpoint_elapsed_ms = 1000;
   os.max_end_ms = 99999;
+  os.max_duration_ms = 600'000;
+  os.start_synced = true;
+  os.gap_from_ms = 1500;
   os.started = true;
   REQUIRE(s.save_session(os));
-  REQUIRE(s.checkpoint("sess-1", 3000, 2000));
+  REQUIRE(s.checkpoint("sess-1", 3000, true, 2000));
   auto all = s.open_sessions();
   REQUIRE(all->size() == 1);
   auto expect = os;
   expect.checkpoint_ms = 3000;
   expect.checkpoint_elapsed_ms = 2000;
+  expect.checkpoint_synced = true;
   CHECK((*all)[0] == expect);
 
   auto end = alarm("end");
