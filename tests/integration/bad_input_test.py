@@ -3,7 +3,6 @@ and counted, and change nothing; bad HTTP requests get 4xx with a reason; bad co
 import base64
 import json
 import subprocess
-import time
 
 from harness import BIN, SITE, run, wait_until
 
@@ -74,7 +73,8 @@ def test_forged_ack_does_not_make_the_terminal_drop_records(campus):
                     str(campus.dir / "evil.pem")], check=True, capture_output=True)
     pub(campus, f"lg/v1/{SITE}/{t.id}/ack",
         json.dumps({"v": 1, "kid": "server", "body": body, "sig": openssl_sign(campus.dir / "evil.pem", body)}))
-    time.sleep(1.0)
+    # the terminal has seen the forged ack (and refused it) before the real server returns
+    wait_until(lambda: "rejected ack: bad signature" in t.log_text(), 20, what="the terminal to refuse the forged ack")
     campus.server.start()
     wait_until(lambda: len(campus.server.closed_sessions()) == 1, 30, what="session survives a forged ack")
 

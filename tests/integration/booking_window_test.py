@@ -24,14 +24,23 @@ def test_booked_session_ends_by_itself_after_booking_end_plus_grace(campus):
     r = t.swipe("B2B2B2B2")
     assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
 
-    # a booking from now for ~4 s, made while the terminal runs: a new bundle version reaches it
-    start = time.time()
-    end = start + 4.0
-    booking = book(campus, "u-alice", start, end)
-    campus.wait_synced(t.id, above=v0)
-    r = t.swipe("A1A1A1A1")
-    swiped = time.time()
-    assert swiped < end, "setting up took longer than the booking; the test cannot say anything"
+    # a booking from now for a few seconds, made while the terminal runs: a new bundle version
+    # reaches it and grants. Bookings are wall-clock times by nature; if getting the bundle there
+    # outlasted the booking, book again for twice as long (a slow machine only makes it longer).
+    length_s = 4.0
+    version = v0
+    while True:
+        start = time.time()
+        end = start + length_s
+        booking = book(campus, "u-alice", start, end)
+        version = campus.wait_synced(t.id, above=version)
+        before_in = time.monotonic()
+        r = t.swipe("A1A1A1A1")
+        after_in, after_in_wall = time.monotonic(), time.time()
+        if r["decision"] == "granted" or time.time() < end or length_s > 200:
+            break
+        assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
+        length_s *= 2
     assert (r["decision"], r["reason"], r["action"]) == ("granted", "booked", "start"), r
     wait_until(lambda: t.sim.coil(0), 5, what="coil on")
 
@@ -39,19 +48,19 @@ def test_booked_session_ends_by_itself_after_booking_end_plus_grace(campus):
     assert t.swipe("B2B2B2B2")["decision"] == "denied"
 
     # no swipe-out: the terminal switches off by itself after booking end + grace
-    wait_until(lambda: not t.sim.coil(0), end - time.time() + GRACE_S + 15, what="coil off after end + grace")
-    off_at = time.time()
-    assert off_at >= end + GRACE_S - 0.5, f"switched off {end + GRACE_S - off_at:.1f} s before end + grace"
+    wait_until(lambda: not t.sim.coil(0), length_s + GRACE_S + 60, what="coil off after end + grace")
+    off_seen = time.monotonic()
 
     sessions = wait_until(lambda: campus.server.closed_sessions(), 20, what="closed session on the server")
     assert len(sessions) == 1, sessions
     s = sessions[0]
     assert s["user"] == "u-alice" and s["booking"] == booking, s
     assert s["end_reason"] == "booking_end", s
-    # the session ran from the swipe to booking end + grace (checked once a second)
-    expected_ms = (end + GRACE_S - swiped) * 1000
-    assert expected_ms - 1500 <= s["duration_ms"] <= expected_ms + 5000, (s["duration_ms"], expected_ms)
-    assert parse_iso_ms(s["end"]) >= int((end + GRACE_S) * 1000) - 50, (s["end"], iso_ms(end + GRACE_S))
+    # the session ran from the swipe until booking end + grace at the earliest (checked once a
+    # second), and ended before the coil was seen off: brackets that slowness can only widen
+    assert parse_iso_ms(s["end"]) >= int((end + GRACE_S) * 1000) - 1, (s["end"], iso_ms(end + GRACE_S))
+    assert (end + GRACE_S - after_in_wall) * 1000 - 5 <= s["duration_ms"] <= (off_seen - before_in) * 1000 + 2, (
+        s["duration_ms"], end + GRACE_S - after_in_wall, off_seen - before_in)
     assert s["charge"] is not None and s["charge"]["amount_fen"] >= 0, s
 
     # after the booking (and the grace) Alice is refused again
@@ -69,7 +78,7 @@ def test_a_booking_made_after_the_terminal_started_grants(campus):
     assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
 
     now = time.time()
-    booking = book(campus, "u-bob", now, now + 120)
+    booking = book(campus, "u-bob", now, now + 3600)  # long: only bounds a hang
     v1 = campus.wait_synced(t.id, above=v0)
     assert v1 > v0
     r = t.swipe("B2B2B2B2")
@@ -83,7 +92,7 @@ def test_a_booking_made_after_the_terminal_started_grants(campus):
 
     # an untrained user cannot book at all
     status, out = campus.server.request("POST", "/api/bookings", {
-        "instrument": "inst-xrd", "user": "u-eve", "start": iso_ms(now + 200), "end": iso_ms(now + 300)})
+        "instrument": "inst-xrd", "user": "u-eve", "start": iso_ms(now + 7200), "end": iso_ms(now + 7300)})
     assert status == 422 and "u-eve" in out["error"] and "inst-xrd" in out["error"], (status, out)
 
     events = wait_until(lambda: (lambda e: e if len(e) >= 4 else None)(

@@ -4,7 +4,7 @@ import json
 import subprocess
 import time
 
-from harness import BIN, TOKEN, run, wait_until
+from harness import BIN, TOKEN, parse_iso_ms, run, wait_until
 
 
 def ctl(campus, *args, token=TOKEN):
@@ -16,7 +16,7 @@ def test_ctl_tables_and_json_match_the_server(campus):
     campus.seed()
     t = campus.terminal()
     assert t.swipe("A1A1A1A1")["action"] == "start"
-    time.sleep(1.2)
+    wait_until(lambda: t.sim.coil(0), 10, what="coil on")
     assert t.swipe("E5E5E5E5")["decision"] == "denied"
     assert t.swipe("A1A1A1A1")["action"] == "end"
     wait_until(lambda: campus.server.closed_sessions(), 20, what="session on the server")
@@ -81,6 +81,52 @@ def test_ctl_lists_follow_the_pages(campus):
     assert out.returncode == 0 and t.id in out.stdout, out
 
 
+def local(utc_text, offset_h, suffix):
+    """An API instant as labgatectl shows it in a zone with a fixed offset: 2026-03-01 16:00:00 +08:00."""
+    secs = parse_iso_ms(utc_text) // 1000 + offset_h * 3600
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + " " + suffix
+
+
+def test_ctl_shows_times_in_the_site_zone_and_checks_limits(campus):
+    campus.seed()
+    t = campus.terminal()
+    assert t.swipe("E5E5E5E5")["decision"] == "denied"
+    events = wait_until(lambda: campus.server.get(f"/api/access-events?terminal={t.id}"), 20, what="the denial")
+    utc = events[0]["time"]
+    assert utc.endswith("Z"), events   # the API keeps RFC 3339 UTC instants
+    # the site's zone (the server's time_zone, Asia/Shanghai here; also the CLI's default)
+    out = ctl(campus, "access", "--terminal", t.id)
+    assert out.returncode == 0, out.stderr
+    assert local(utc, 8, "+08:00") in out.stdout, (utc, out.stdout)
+    assert utc not in out.stdout, out.stdout
+    # --tz shows the same instant elsewhere; --json keeps what the API sent
+    out = ctl(campus, "--tz", "UTC", "access", "--terminal", t.id)
+    assert out.returncode == 0 and local(utc, 0, "+00:00") in out.stdout, (utc, out.stdout)
+    out = ctl(campus, "--tz", "Asia/Shanghai", "--json", "access", "--terminal", t.id)
+    assert json.loads(out.stdout)[0]["time"] == utc, out.stdout
+    out = ctl(campus, "--tz", "Mars/Olympus_Mons", "access")
+    assert out.returncode == 2 and "Mars/Olympus_Mons" in out.stderr, out
+    terms = ctl(campus, "terminals")
+    assert terms.returncode == 0 and "+08:00" in terms.stdout, terms.stdout
+
+    # --limit and --page-size within what the server gives at once, refused before asking
+    for args in (["access", "--limit", "10001"], ["sessions", "--limit", "0"], ["charges", "--limit", "100000"],
+                 ["--page-size", "10001", "terminals"]):
+        out = ctl(campus, *args)
+        assert out.returncode == 2 and "1..10000" in out.stderr, (args, out)
+    assert ctl(campus, "access", "--limit", "10000").returncode == 0
+
+    # no --month: nothing is sent and the server picks its current month in the site's zone
+    before = campus.server.get("/api/reports/usage")
+    rep = ctl(campus, "--json", "report")
+    after = campus.server.get("/api/reports/usage")
+    assert rep.returncode == 0, rep.stderr
+    assert json.loads(rep.stdout) in (before, after), (rep.stdout, before, after)
+    assert before["month"] is not None and before["from"] == before["to"] == before["month"], before
+    help_text = ctl(campus, "report", "--help").stdout
+    assert "server's current month" in help_text and "site's time zone" in help_text, help_text
+
+
 def test_ctl_errors_are_clear(campus):
     out = ctl(campus, "terminals", token="wrong-token")
     assert out.returncode == 1, out
@@ -99,4 +145,5 @@ def test_ctl_errors_are_clear(campus):
 
 
 if __name__ == "__main__":
-    run([test_ctl_tables_and_json_match_the_server, test_ctl_lists_follow_the_pages, test_ctl_errors_are_clear])
+    run([test_ctl_tables_and_json_match_the_server, test_ctl_lists_follow_the_pages,
+         test_ctl_shows_times_in_the_site_zone_and_checks_limits, test_ctl_errors_are_clear])

@@ -10,6 +10,7 @@ import tty
 from harness import BIN, run, wait_until
 
 FRAME = b"\x02%s\r\n\x03"
+PULSE_S = 3.0  # boards/sim-x86/board.toml: the door output's pulse_ms
 
 
 def test_door_pulses_the_strike_and_records_no_session(campus):
@@ -23,14 +24,16 @@ def test_door_pulses_the_strike_and_records_no_session(campus):
     assert (r["decision"], r["action"]) == ("denied", "none"), r
     assert t.sim.state()["coils"][1] is False
 
+    # a bracket that slowness can only widen: from before the swipe is sent until the strike is
+    # seen locked again; it holds the whole pulse
+    before = time.monotonic()
     r = t.swipe("A1A1A1A1")
-    swiped = time.monotonic()
     assert (r["decision"], r["reason"], r["action"]) == ("granted", "qualified", "pulse"), r
     assert r["session"] == "", r
     wait_until(lambda: t.sim.coil(1), 5, what="strike (coil 1) released")
     wait_until(lambda: not t.sim.coil(1), 20, what="strike locked again by itself")
-    held = time.monotonic() - swiped
-    assert held >= 2.5, f"strike held only {held:.1f} s; the board's pulse is 3 s"
+    held = time.monotonic() - before
+    assert held >= PULSE_S - 0.002, f"strike locked again {held:.3f} s after the swipe; the board's pulse is {PULSE_S} s"
     assert t.sim.coil(0) is False, "the door terminal must not touch the instrument power coil"
 
     events = wait_until(lambda: (lambda e: e if len(e) >= 2 else None)(

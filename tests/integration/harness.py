@@ -20,6 +20,9 @@ SRC = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("LABGATE_BIN", SRC / "build" / "bin"))
 TOKEN = "test-admin-token"
 SITE = "test"
+# A card nobody holds: Campus.settle() swipes it as a marker (denied, unknown_card) and
+# wait_cache_expired() as a probe. Tests that count access events leave it out (not_marker).
+MARKER_CARD = "0BADCAFE"
 
 
 def free_port():
@@ -41,6 +44,22 @@ def wait_until(pred, timeout=20.0, interval=0.05, what="condition"):
             last = e
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def not_marker(events):
+    """The access events without Campus.settle()'s / wait_cache_expired()'s marker swipes."""
+    return [e for e in events if e.get("card") != MARKER_CARD]
+
+
+def wait_cache_expired(t, timeout=60.0):
+    """Returns once terminal `t` (offline) decides from cached lists older than its offline grace:
+    swipes MARKER_CARD until the reply says so. A fail-closed output answers cache_expired; a
+    fail-open one grants with fail_open, which starts a session the caller ends with
+    t.swipe(MARKER_CARD). Before that each probe is a harmless denial (unknown_card)."""
+    def expired():
+        r = t.swipe(MARKER_CARD)
+        return r if r["reason"] in ("cache_expired", "fail_open") else None
+    return wait_until(expired, timeout, interval=0.25, what=f"{t.id} to find its cached lists expired")
 
 
 def wait_port(port, timeout=10.0):
@@ -382,6 +401,39 @@ class Campus:
             return v if v > above and info.get("acl_version") == v else None
         return wait_until(synced, timeout, what=f"{term_id} to apply a bundle above v{above}")
 
+    def settle(self, t, timeout=40):
+        """Returns once everything terminal `t` did and published before the call, resends
+        included, has been through the terminal's loop and the server's ingest: the observable
+        event that stands in for "wait a while and see that nothing more happens".
+        1. Swipe MARKER_CARD (denied, unknown_card: no relay action), a record after every
+           earlier one in the terminal's sequence; wait until the server has stored it.
+        2. Wait for a state message newer than that (last_seen moves on) saying the outbox is
+           empty: the terminal holds the ack, so it resends nothing older from then on.
+        3. Swipe a second marker and wait for it on the server: any resend made before that ack
+           was published before it, so the server has been through it too.
+        Needs broker and server up; tests that count access events leave the markers out
+        (not_marker)."""
+        def marker():
+            seen = len(self.server.get(f"/api/access-events?terminal={t.id}&limit=10000"))
+            r = t.swipe(MARKER_CARD)
+            assert r["decision"] == "denied", r
+            wait_until(lambda: len(self.server.get(f"/api/access-events?terminal={t.id}&limit=10000")) > seen,
+                       timeout, what=f"{t.id}'s marker record on the server")
+        marker()
+        stored = self.terminal_info(t.id).get("last_seen")
+        wait_until(lambda: (lambda i: i.get("last_seen") != stored and i.get("outbox_depth") == 0)(
+            self.terminal_info(t.id)), timeout, what=f"{t.id} to report its outbox drained")
+        marker()
+
+    def wait_heartbeats(self, term_id, span_s, timeout=60):
+        """Waits until the server has seen heartbeats of terminal `term_id` spanning span_s seconds
+        (its last_seen moving on by that much): the terminal stayed connected that long."""
+        first = wait_until(lambda: self.terminal_info(term_id).get("last_seen"), timeout,
+                           what=f"{term_id} last_seen")
+        start = parse_iso_ms(first)
+        wait_until(lambda: parse_iso_ms(self.terminal_info(term_id)["last_seen"]) - start >= span_s * 1000,
+                   timeout + span_s, interval=0.2, what=f"{term_id} heartbeats over {span_s} s")
+
     def terminal_info(self, term_id):
         for t in self.server.get("/api/terminals"):
             if t["id"] == term_id:
@@ -413,8 +465,8 @@ def iso_ms(epoch_s):
 def parse_iso_ms(text):
     """Milliseconds since the epoch of a server time such as 2026-11-27T08:00:00.000Z."""
     import calendar
-    base, frac = text.rstrip("Z").split(".")
-    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(frac)
+    base, _, frac = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 1000 + int((frac + "000")[:3])
 
 
 def charge_fen(duration_ms, rate_fen_per_hour):

@@ -1,9 +1,7 @@
 """Offline beyond the instrument's offline_grace_s: a fail-closed output refuses ordinary cards
 (cache_expired) but still admits an admin; a fail-open output admits anyone (fail_open). The
 offline decisions reach the server after the broker returns, marked mode "offline"."""
-import time
-
-from harness import Mosquitto, run, wait_until
+from harness import MARKER_CARD, Mosquitto, not_marker, run, wait_cache_expired, wait_until
 
 OFFLINE_GRACE_S = 2
 ADMIN_CARD = "AD00AD00"
@@ -34,7 +32,13 @@ def test_cache_expires_offline_except_admin_and_fail_open(campus):
     campus.broker.stop()
     for t in (closed, opened):
         wait_until(lambda t=t: f"{t.id}: connection to " in t.log_text(), 15, what=f"{t.id} to notice the outage")
-    time.sleep(OFFLINE_GRACE_S + 1.5)  # the cached lists are now older than offline_grace_s
+    # each terminal's own answer says when its cached lists are older than offline_grace_s
+    r = wait_cache_expired(closed)
+    assert (r["decision"], r["reason"]) == ("denied", "cache_expired"), r
+    r = wait_cache_expired(opened)
+    assert (r["decision"], r["reason"], r["action"]) == ("granted", "fail_open", "start"), r
+    assert opened.swipe(MARKER_CARD)["action"] == "end"
+    wait_until(lambda: not opened.sim.coil(0), 5, what="coil off")
 
     # fail-closed output: a qualified ordinary card is refused, the admin still gets in
     r = closed.swipe("A1A1A1A1")
@@ -58,7 +62,8 @@ def test_cache_expires_offline_except_admin_and_fail_open(campus):
     campus.broker = campus.add(Mosquitto(campus.dir, port)).start()
 
     def offline_events(term_id, n):
-        ev = [e for e in s.get(f"/api/access-events?terminal={term_id}") if e["mode"] == "offline"]
+        ev = [e for e in not_marker(s.get(f"/api/access-events?terminal={term_id}&limit=10000"))
+              if e["mode"] == "offline"]
         return ev if len(ev) >= n else None
 
     ev1 = wait_until(lambda: offline_events(closed.id, 3), 40, what="t-xrd-01 offline records")
@@ -70,9 +75,11 @@ def test_cache_expires_offline_except_admin_and_fail_open(campus):
     assert got2 == [("B2B2B2B2", "granted", "fail_open"), ("B2B2B2B2", "granted", "swipe_out")], got2
     assert all(e["user"] == "u-bob" for e in ev2), ev2
 
-    sessions = wait_until(lambda: (lambda x: x if len(x) >= 3 else None)(s.closed_sessions()), 40,
+    # the marker's fail-open session on t-xrd-02 has no user (nobody holds the card)
+    sessions = wait_until(lambda: (lambda x: x if len(x) >= 4 else None)(s.closed_sessions()), 40,
                           what="the sessions after reconnect")
-    by_terminal = sorted((x["terminal"], x["user"]) for x in sessions)
+    assert [x["card"] for x in sessions if x["user"] is None] == [MARKER_CARD], sessions
+    by_terminal = sorted((x["terminal"], x["user"]) for x in sessions if x["user"] is not None)
     assert by_terminal == [("t-xrd-01", "u-alice"), ("t-xrd-01", "u-root"), ("t-xrd-02", "u-bob")], by_terminal
     for t in (closed, opened):
         wait_until(lambda t=t: campus.terminal_info(t.id).get("outbox_depth") == 0, 30, what=f"{t.id} outbox drained")
