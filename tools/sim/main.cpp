@@ -1,8 +1,10 @@
 // labgate-sim: seeded deterministic simulation of terminals, broker and server in one process
 // (docs/SIMULATION.md). One seed = one run; the same seed replays the same run.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +37,7 @@ struct Cli {
   int tail = 60;
   std::string canary;
   std::vector<std::string> without;
+  int jobs = 1;
 };
 
 /// Where a seed's files go when --dir is not given: tmpfs when there is one (SQLite commits
@@ -221,6 +224,73 @@ SeedResult run_seed(const Cli& cli, uint64_t seed, bool single) {
   return res;
 }
 
+/// Runs seeds first..first+count-1 in this process; returns how many failed.
+uint64_t run_range(const Cli& cli, uint64_t first, uint64_t count, bool single) {
+  uint64_t failed = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    const SeedResult r = run_seed(cli, first + i, single);
+    if (!r.ok) ++failed;
+  }
+  return failed;
+}
+
+/// Splits the seeds into `jobs` contiguous slices, one child process each (forked before any
+/// thread exists; every seed is independent and its output is one line, flushed). Returns how
+/// many seeds failed; a child that died counts its whole slice as failed.
+uint64_t run_forked(const Cli& cli, int jobs) {
+  struct Child {
+    pid_t pid;
+    int fd;
+    uint64_t first, count;
+  };
+  std::vector<Child> kids;
+  const uint64_t per = (cli.seeds + static_cast<uint64_t>(jobs) - 1) / static_cast<uint64_t>(jobs);
+  uint64_t failed = 0;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  for (uint64_t first = cli.seed; first < cli.seed + cli.seeds; first += per) {
+    const uint64_t count = std::min(per, cli.seed + cli.seeds - first);
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      std::perror("labgate-sim: pipe");
+      failed += count;
+      continue;
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::perror("labgate-sim: fork");
+      ::close(fds[0]);
+      ::close(fds[1]);
+      failed += count;
+      continue;
+    }
+    if (pid == 0) {
+      ::close(fds[0]);
+      const uint64_t f = run_range(cli, first, count, false);
+      std::fflush(stdout);
+      const bool wrote = ::write(fds[1], &f, sizeof f) == static_cast<ssize_t>(sizeof f);
+      ::_exit(wrote ? 0 : 1);
+    }
+    ::close(fds[1]);
+    kids.push_back({pid, fds[0], first, count});
+  }
+  for (auto& k : kids) {
+    uint64_t f = 0;
+    const bool got = ::read(k.fd, &f, sizeof f) == static_cast<ssize_t>(sizeof f);
+    ::close(k.fd);
+    int status = 0;
+    ::waitpid(k.pid, &status, 0);
+    if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::printf("seeds %llu..%llu: the process running them died (status %d); run them alone to see why\n",
+                  static_cast<unsigned long long>(k.first), static_cast<unsigned long long>(k.first + k.count - 1),
+                  status);
+      f = k.count;
+    }
+    failed += f;
+  }
+  return failed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,6 +317,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"terminal_crash", "terminal_crash_at_io", "terminal_restart", "terminal_reboot", "server_crash",
                              "server_crash_at_io", "partition_terminal", "partition_server", "broker_outage",
                              "admin_change", "clock_trouble", "meter_outage", "retained_tamper"}));
+  app.add_option("--jobs,-j", cli.jobs,
+                 "With --seeds: run the seeds in this many processes (contiguous slices; output lines interleave)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--tail", cli.tail, "Trace lines printed with a failure (without --verbose)")->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
@@ -259,17 +332,15 @@ int main(int argc, char** argv) {
 
   const bool single = cli.seeds == 1;
   const auto t0 = std::chrono::steady_clock::now();
-  uint64_t failed = 0;
-  for (uint64_t i = 0; i < cli.seeds; ++i) {
-    const SeedResult r = run_seed(cli, cli.seed + i, single);
-    if (!r.ok) ++failed;
-  }
+  const int jobs = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(cli.jobs), cli.seeds));
+  const uint64_t failed = jobs > 1 && !cli.verbose ? run_forked(cli, jobs) : run_range(cli, cli.seed, cli.seeds, single);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!single) {
-    std::printf("%llu seeds (%llu..%llu), %llu failed, %.1f s (%.0f ms per seed)\n",
+    std::printf("%llu seeds (%llu..%llu), %llu failed, %.1f s (%.0f ms per seed, %d process%s)\n",
                 static_cast<unsigned long long>(cli.seeds), static_cast<unsigned long long>(cli.seed),
                 static_cast<unsigned long long>(cli.seed + cli.seeds - 1), static_cast<unsigned long long>(failed), secs,
-                1000.0 * secs / static_cast<double>(cli.seeds));
+                1000.0 * secs / static_cast<double>(cli.seeds), jobs > 1 && !cli.verbose ? jobs : 1,
+                jobs > 1 && !cli.verbose ? "es" : "");
   }
   return failed == 0 ? 0 : 1;
 }
