@@ -1,14 +1,20 @@
-// The terminal agent's logic: swipes, sessions, recovery, outbox publishing, sync and acks.
-// It owns no threads and no sockets: time, relay, meter, MQTT publishing and timers come in
-// through small interfaces, so unit tests drive it directly and the runner (runner.cpp) wires
-// it to Boost.Asio, libmodbus and Paho. Every method runs on one thread (the event loop).
+// The terminal agent wires the parts along the path of a swipe (docs/TERMINAL.md):
+//   card line -> CardUid -> decide() over the BundleCache's snapshot (acl/) -> plan_swipe() ->
+//   the output's OutputSession (access/): commit, then relay -> the Uplink (uplink/) publishes.
+// It owns no threads and no sockets: time, relay, meter, MQTT publishing, timers and the two task
+// queues come in through small interfaces (ports.hpp), so unit tests and labgate-sim drive it
+// directly and the runner (runner.cpp) wires it to Boost.Asio, libmodbus and Paho.
+//
+// Threads: the public methods run on the access loop (the runner's io_context thread), except
+// where noted. Signing, ack and bundle verification and publishing run on the uplink worker;
+// the loop only posts to it. Verified bundles come back to the loop to be applied.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "labgate/common/board.hpp"
 #include "labgate/common/crypto.hpp"
@@ -16,52 +22,15 @@
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/result.hpp"
 
-#include "decision.hpp"
-#include "relay.hpp"
+#include "access/decision.hpp"
+#include "access/output_session.hpp"
+#include "acl/bundle_cache.hpp"
+#include "drivers/io.hpp"
+#include "ports.hpp"
 #include "store.hpp"
+#include "uplink/uplink.hpp"
 
 namespace lg::terminal {
-
-/// Wall and monotonic time, and what the kernel says about them.
-class Clock {
- public:
-  virtual ~Clock() = default;
-  /// UTC wall clock, ms.
-  virtual int64_t now_ms() = 0;
-  /// Monotonic clock, ms.
-  virtual int64_t steady_ms() = 0;
-  /// Kernel boot id (monotonic readings are comparable only within one boot).
-  virtual std::string boot_id() = 0;
-  /// Whether the wall clock is NTP-synced.
-  virtual bool synced() = 0;
-};
-
-/// The system clock (lg::time).
-class SystemClock : public Clock {
- public:
-  int64_t now_ms() override;
-  int64_t steady_ms() override;
-  std::string boot_id() override;
-  bool synced() override;
-};
-
-/// Where the agent publishes (an lg::mqtt::Client in production).
-class Publisher {
- public:
-  virtual ~Publisher() = default;
-  /// True while connected to the broker.
-  virtual bool connected() const = 0;
-  /// Queues one publish; fails at once when not connected.
-  virtual Status publish(const std::string& topic, const std::string& payload, int qos, bool retained) = 0;
-};
-
-/// Runs a callback later on the agent's thread.
-class Scheduler {
- public:
-  virtual ~Scheduler() = default;
-  /// Calls fn after ms milliseconds.
-  virtual void after(int64_t ms, std::function<void()> fn) = 0;
-};
 
 struct AgentSettings {
   std::string id;
@@ -69,23 +38,10 @@ struct AgentSettings {
   std::string resource;
   std::string firmware = "0.1.0";
   board::Board board;
-  std::string output;  ///< the board output switched on grant
+  std::string output;  ///< the board output a swipe acts on
   board::FailMode fail_mode = board::FailMode::closed;
   int heartbeat_s = 30;
   int resend_s = 5;
-};
-
-/// The answer to one swipe, also written to the card socket as one JSON line.
-struct SwipeReply {
-  std::string card;
-  proto::Decision decision = proto::Decision::denied;
-  proto::Reason reason = proto::Reason::unknown_card;
-  std::string user;
-  std::string session;
-  std::string action = "none";  ///< start | end | pulse | none
-  std::string error;            ///< set instead of a decision when the line was unusable
-  /// {"card":..,"decision":..,"reason":..,"user":..,"session":..,"action":..} or {"card":..,"error":..}.
-  std::string to_json() const;
 };
 
 class Agent {
@@ -96,31 +52,39 @@ class Agent {
         std::optional<crypto::PublicKey> server_key, Coils& coils, EnergyMeter* meter, Clock& clock,
         Scheduler& scheduler);
 
+  /// Where tasks run: `loop` is the access loop's own queue (verified bundles come back through
+  /// it), `uplink` the uplink worker's. Both default to running inline (tests, labgate-sim).
+  /// Set before start(); both must outlive the agent.
+  void set_workers(Worker& loop, Worker& uplink);
+
   /// Start-up: bumps the boot counter, loads the cached ACL, recovers or closes open sessions,
-  /// switches off a coil left on without a session. Fails only on storage errors.
+  /// switches off a coil left on without a session, opens the uplink's own store connection.
+  /// Fails only on storage errors.
   Status start();
 
-  /// Sets (or clears) where records and state are published.
-  void set_publisher(Publisher* p) { pub_ = p; }
+  /// Sets (or clears) where records and state are published (on the uplink worker).
+  void set_publisher(Publisher* p);
 
   /// Handles one card line from a reader; returns the reply.
   SwipeReply on_card(const std::string& raw_line);
 
   /// Told of broker connect (true) / loss (false). On connect: birth state and a full resend.
   void on_connection(bool connected);
-  /// Handles a message on the sync or ack topic (anything else is logged and dropped).
+  /// Handles a message on the sync or ack topic (anything else is logged and dropped): hands it
+  /// to the uplink worker, which verifies it.
   void on_message(const mqtt::Message& m);
 
-  /// Every second: ends sessions past their max end, publishes new records, resends unacked.
+  /// Every second: ends sessions past their limits, publishes new records, resends unacked.
   void tick();
   /// Every heartbeat_s: checkpoints the open session, republishes state, checks the coil.
   void heartbeat();
   /// Clean stop: checkpoints the open session (the relay is left as it is, so a restart
-  /// recovers the session), records the sync time if the cache is current, and publishes the
-  /// offline state.
+  /// recovers the session), records the sync time if the cache is current, and has the uplink
+  /// publish the offline state.
   void shutdown();
 
-  /// The signed state message (birth when online, Last Will when not).
+  /// The signed state message (birth when online, Last Will when not). Signs on the caller's
+  /// thread: for the Last Will at start-up, before the workers run.
   std::string state_payload(bool online);
   /// Topics.
   std::string state_topic() const;
@@ -128,81 +92,49 @@ class Agent {
   std::string sync_topic() const;
   std::string ack_topic() const;
 
-  // Introspection (tests, logs).
+  // Introspection (tests, logs, labgate-sim); access loop.
   uint64_t boot() const { return boot_; }
-  const AclSnapshot& acl() const { return acl_; }
-  std::optional<int64_t> last_sync_ms() const { return last_sync_ms_; }
-  const std::optional<OpenSession>& session() const { return open_; }
+  const AclSnapshot& acl() const { return acl_.acl(); }
+  std::optional<int64_t> last_sync_ms() const { return acl_.last_sync_ms(); }
+  /// The open session on the swipe output.
+  const std::optional<OpenSession>& session() const;
+  /// The driven outputs (one OutputSession each).
+  const std::vector<std::unique_ptr<OutputSession>>& outputs() const { return outputs_; }
   bool online() const { return online_; }
+  /// The access loop's store connection.
   Store& store() { return store_; }
   /// Counts of rejected messages (forged/invalid acks and bundles).
-  uint64_t rejected() const { return rejected_; }
+  uint64_t rejected() const { return acl_.rejected() + uplink_.rejected(); }
 
  private:
-  proto::Record make_record(proto::RecordBody body);
-  proto::Access access_from(const DecisionResult& d, const std::string& card) const;
-  /// The meter's cumulative total as read (kWh), nullopt without a meter or on a failed or
-  /// invalid read (problem says why).
-  std::optional<double> read_meter_kwh(std::string& problem);
-  SwipeReply start_session(const std::string& card, const DecisionResult& d);
-  SwipeReply pulse(const std::string& card, const DecisionResult& d);
-  /// Ends the open session: Access (optional), SessionEnd and the row removal in one
-  /// transaction, then the coil off. Returns false if nothing could be committed.
-  bool end_session(proto::EndReason why, const std::optional<DecisionResult>& access, const std::string& card);
-  void recover(OpenSession s);
-  void close_crashed(const OpenSession& s, const board::Output* out, bool coil_on);
-  void relay_fault(const std::string& detail);
-  /// Counts a reboot's downtime left pending at recovery once the wall clock is synced.
-  void settle_clock();
-  /// Checkpoints the open session (wall time, synced, elapsed) in the store and in memory.
-  void checkpoint_open(const char* when);
-  /// After a failed switch-on: records the decision as denied output_fault plus a relay_fault
-  /// alarm in one commit, dropping the open-session row written before acting (if any).
-  void record_output_fault(const DecisionResult& d, const std::string& card, const std::string& detail,
-                           const std::optional<std::string>& drop_session);
-  const board::Output* output() const;
-  bool pulse_output() const;
-  void publish_state();
-  void flush();
-  void handle_ack(const std::string& payload);
-  void handle_sync(const std::string& payload);
-  void reject(const std::string& what, const std::string& why);
+  OutputSession& swipe_output() { return *outputs_.front(); }
+  OutputSession* output_named(const std::string& name);
+  DecisionResult decide_now(const CardUid& card, int64_t now_ms, board::FailMode mode) const;
+  /// Asks the uplink worker to publish what was committed.
+  void request_flush();
+  void request_state();
+  StateFacts facts() const { return StateFacts{acl_.acl().version}; }
 
   AgentSettings cfg_;
   Store store_;
-  crypto::PrivateKey key_;
-  std::optional<crypto::PublicKey> server_key_;
   Coils& coils_;
   EnergyMeter* meter_;
   Clock& clock_;
   Scheduler& scheduler_;
-  Publisher* pub_ = nullptr;
+  InlineWorker inline_;
+  Worker* loop_ = &inline_;
+  Worker* uplink_worker_ = &inline_;
+
+  AccessContext ctx_;
+  std::vector<std::unique_ptr<OutputSession>> outputs_;  ///< front(): the swipe output
+  BundleCache acl_;
+  Uplink uplink_;
 
   uint64_t boot_ = 0;
-  AclSnapshot acl_;
-  std::optional<int64_t> last_sync_ms_;
-  std::optional<OpenSession> open_;
   bool online_ = false;
-  /// The current bundle was received and verified on the live broker connection: while this
-  /// holds the cache is known to be current, so every heartbeat and the moment of disconnect count
-  /// as a sync (otherwise an instrument online for days with an unchanged bundle would find its
-  /// cache "days old" the moment the network drops). It follows from what arrived, not from the
-  /// order of callbacks: the retained bundle may be delivered before the client reports itself
-  /// connected (Paho subscribes inside connect), so only a connection LOSS ends it, never a connect.
-  /// Heartbeats refresh the sync time only while online_: a bundle whose connection attempt
-  /// failed before it was reported (no loss is reported for it either) counts on arrival, and
-  /// again only once a connection is reported (normally that connection's own bundle follows).
-  /// A loss reported late (after the next connection's bundle) errs on the safe side: the cache
-  /// is current again with the next bundle.
-  bool cache_current_ = false;
-  /// Records now as the last time the cache was known current (memory and store).
-  void confirm_sync(int64_t now_ms);
-  uint64_t pulse_gen_ = 0;
-  uint64_t rejected_ = 0;
-
-  uint64_t sent_upto_ = 0;                    // highest seq published on this connection
-  std::optional<int64_t> resend_deadline_;   // steady ms after which unacked records go again
-  bool state_dirty_ = false;
+  /// Connection losses seen by the loop: a bundle that arrived before the latest loss is applied
+  /// but does not make the cache current (it belonged to the connection that was lost).
+  uint64_t losses_ = 0;
 };
 
 }  // namespace lg::terminal

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include <boost/asio.hpp>
 
@@ -13,8 +14,9 @@
 #include "labgate/common/mqtt.hpp"
 
 #include "agent.hpp"
-#include "card_source.hpp"
-#include "relay.hpp"
+#include "drivers/card_source.hpp"
+#include "drivers/modbus.hpp"
+#include "drivers/registry.hpp"
 #include "store.hpp"
 
 namespace asio = boost::asio;
@@ -37,6 +39,41 @@ class AsioScheduler : public Scheduler {
 
  private:
   asio::io_context& io_;
+};
+
+/// Tasks on the access loop (the io_context run by run()).
+class LoopWorker : public Worker {
+ public:
+  explicit LoopWorker(asio::io_context& io) : io_(io) {}
+  void post(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
+
+ private:
+  asio::io_context& io_;
+};
+
+/// The uplink worker: one thread running its own io_context, tasks in order.
+class ThreadWorker : public Worker {
+ public:
+  ThreadWorker() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  /// An early return (a start-up failure): what is queued is dropped, the thread ends.
+  ~ThreadWorker() override {
+    guard_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  ThreadWorker(const ThreadWorker&) = delete;
+  ThreadWorker& operator=(const ThreadWorker&) = delete;
+  void post(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
+  /// Runs what is queued, then ends the thread.
+  void stop() {
+    guard_.reset();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
 };
 
 class MqttPublisher : public Publisher {
@@ -103,14 +140,18 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
   auto relay_link = std::make_shared<ModbusLink>(relay_ep);
   const int relay_unit = cfg.relay_unit_id_set ? cfg.relay.unit_id : board.relay_unit_id;
   ModbusCoils coils(relay_link, relay_unit);
-  std::unique_ptr<ModbusMeter> meter;
+  std::unique_ptr<EnergyMeter> meter;
   if (cfg.meter_enabled) {
     if (!board.meter) {
       log::warn(kLog, "meter.enabled but board " + board.name + " has no meter: metering off");
+    } else if (auto make = drivers::meter(board::to_string(board.meter->model)); !make) {
+      log::error(kLog, std::string("no meter driver for model ") + board::to_string(board.meter->model) +
+                           " (known: " + drivers::meter_names() + ")");
+      return 1;
     } else {
       auto link = cfg.meter.same_link(cfg.relay) ? relay_link : std::make_shared<ModbusLink>(cfg.meter);
       const int unit = cfg.meter_unit_id_set ? cfg.meter.unit_id : board.meter->unit_id;
-      meter = std::make_unique<ModbusMeter>(link, unit, *board.meter);
+      meter = make(link, unit, *board.meter);
       log::info(kLog, "energy meter " + std::string(board::to_string(board.meter->model)) + " at " +
                           cfg.meter.describe() + " unit " + std::to_string(unit));
     }
@@ -131,6 +172,11 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
   SystemClock clock;
   AsioScheduler scheduler(io);
   Agent agent(settings, std::move(*store), std::move(key), std::move(server_key), coils, meter.get(), clock, scheduler);
+  // Two threads: this one runs the access loop (cards, decisions, relay, commits, timers); the
+  // uplink worker signs, verifies and publishes (docs/TERMINAL.md "Threads").
+  LoopWorker loop(io);
+  ThreadWorker uplink;
+  agent.set_workers(loop, uplink);
   log::info(kLog, "terminal " + cfg.id + " site " + cfg.site + " resource " + cfg.resource + " output " + cfg.output +
                       " (" + board::to_string(out->kind) + ", coil " + std::to_string(out->coil) + ", fail " +
                       board::to_string(settings.fail_mode) + ") relay " + cfg.relay.describe());
@@ -160,10 +206,14 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
   (*client)->subscribe(agent.ack_topic(), 1);
   (*client)->start();
 
-  // Card source.
-  std::unique_ptr<CardSource> cards = cfg.card.source == CardSourceKind::socket
-                                          ? make_socket_source(io, cfg.card.path)
-                                          : make_serial_source(io, cfg.card.device, cfg.card.baud);
+  // Card source, by driver name.
+  const auto make_cards = drivers::card_source(drivers::card_source_name(cfg.card.source));
+  if (!make_cards) {
+    log::error(kLog, "no card reader driver (known: " + drivers::card_source_names() + ")");
+    (*client)->stop();
+    return 1;
+  }
+  std::unique_ptr<CardSource> cards = make_cards(io, cfg.card);
   if (auto st = cards->start([&agent](const std::string& line, ReplyFn reply) {
         reply(agent.on_card(line).to_json());
       });
@@ -189,8 +239,8 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
 
   log::info(kLog, "running");
   io.run();
+  uplink.stop();  // runs what was queued (the offline state) before the client goes
   (*client)->stop();
-  agent.set_publisher(nullptr);
   log::info(kLog, "stopped");
   return 0;
 }

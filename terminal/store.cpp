@@ -320,7 +320,7 @@ Status Store::upsert_session_row(const OpenSession& s) {
       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, std::string_view(s.id))
-      .bind(2, std::string_view(s.card))
+      .bind(2, std::string_view(s.card.str()))
       .bind(3, std::string_view(s.user))
       .bind(4, std::string_view(s.resource))
       .bind(5, std::string_view(s.output))
@@ -372,7 +372,7 @@ Result<std::vector<OpenSession>> Store::open_sessions() {
     if (!*r) break;
     OpenSession s;
     s.id = st->column_text(0);
-    s.card = st->column_text(1);
+    s.card = CardUid::parse(st->column_text(1)).value_or(CardUid{});  // written valid by this store
     s.user = st->column_text(2);
     s.resource = st->column_text(3);
     s.output = st->column_text(4);

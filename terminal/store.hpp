@@ -1,6 +1,8 @@
-// The terminal's SQLite store (data_dir/terminal.db, synchronous=FULL): the outbox of records,
-// the cached sync bundle, open sessions and a few meta values. Single-threaded: use it from
-// the agent's event loop only.
+// The terminal's SQLite store (data_dir/terminal.db, WAL, synchronous=FULL): the outbox of
+// records, the cached sync bundle, open sessions and a few meta values. One Store is one
+// connection, used by one thread: the access loop has its own (commits records and session rows,
+// applies bundles) and the uplink worker opens a second one on the same file (reads pending
+// records, prunes acked ones). SQLite serialises the writers (busy timeout 5 s).
 #pragma once
 
 #include <cstdint>
@@ -12,15 +14,17 @@
 #include "labgate/common/result.hpp"
 #include "labgate/common/sqlite.hpp"
 
-#include "decision.hpp"
-#include "metering.hpp"
+#include "labgate/common/card_uid.hpp"
+
+#include "access/metering.hpp"
+#include "acl/snapshot.hpp"
 
 namespace lg::terminal {
 
 /// A session whose relay is (or should be) on, persisted so a crash or restart can recover it.
 struct OpenSession {
   std::string id;        ///< uuid, also the SessionStart/SessionEnd session id
-  std::string card;
+  CardUid card;
   std::string user;
   std::string resource;
   std::string output;
@@ -96,6 +100,9 @@ class Store {
   Result<std::optional<int64_t>> meta_int(const std::string& key);
   /// Sets an integer meta value.
   Status set_meta_int(const std::string& key, int64_t value);
+
+  /// A second connection to the same file (for another thread).
+  Result<Store> reopen() const { return open(db_.path()); }
 
   db::Database& database() { return db_; }
 

@@ -2,7 +2,7 @@
 
 #include "labgate/common/crypto.hpp"
 #include "store.hpp"
-#include "test_util.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace lg::terminal;
 using lg::proto::Record;
@@ -17,7 +17,7 @@ Record alarm(const std::string& code) {
   return r;
 }
 
-Store open_store(const test::TempDir& d) {
+Store open_store(const lg::test::TempDir& d) {
   auto s = Store::open(d.file("terminal.db"));
   REQUIRE_MESSAGE(s.has_value(), (s ? "" : s.error().message()));
   return std::move(*s);
@@ -40,7 +40,7 @@ lg::proto::SyncBundle bundle(uint64_t version) {
 }  // namespace
 
 TEST_CASE("seq only grows: survives reopen and deletion of every record") {
-  test::TempDir d("seq");
+  lg::test::TempDir d("seq");
   uint64_t last = 0;
   {
     Store s = open_store(d);
@@ -67,7 +67,7 @@ TEST_CASE("seq only grows: survives reopen and deletion of every record") {
 }
 
 TEST_CASE("ack prunes exactly seq <= ack - pending is ordered and paged") {
-  test::TempDir d("ack");
+  lg::test::TempDir d("ack");
   Store s = open_store(d);
   std::vector<Record> recs;
   for (int i = 0; i < 5; ++i) {
@@ -91,7 +91,7 @@ TEST_CASE("ack prunes exactly seq <= ack - pending is ordered and paged") {
 }
 
 TEST_CASE("commit is atomic: a failing record leaves nothing behind") {
-  test::TempDir d("atomic");
+  lg::test::TempDir d("atomic");
   Store s = open_store(d);
   auto a = alarm("one");
   REQUIRE(s.append(a));
@@ -100,7 +100,7 @@ TEST_CASE("commit is atomic: a failing record leaves nothing behind") {
   dup.id = a.id;  // UNIQUE violation
   OpenSession os;
   os.id = "sess-1";
-  os.card = "04A1B2C3";
+  os.card = *lg::CardUid::parse("04A1B2C3");
   os.user = "u01";
   os.resource = "inst-xrd";
   os.output = "power";
@@ -116,11 +116,11 @@ TEST_CASE("commit is atomic: a failing record leaves nothing behind") {
 }
 
 TEST_CASE("session end and row removal commit together") {
-  test::TempDir d("sess");
+  lg::test::TempDir d("sess");
   Store s = open_store(d);
   OpenSession os;
   os.id = "sess-1";
-  os.card = "04A1B2C3";
+  os.card = *lg::CardUid::parse("04A1B2C3");
   os.user = "u01";
   os.resource = "inst-xrd";
   os.output = "power";
@@ -156,7 +156,7 @@ TEST_CASE("session end and row removal commit together") {
 }
 
 TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
-  test::TempDir d("bundle");
+  lg::test::TempDir d("bundle");
   {
     Store s = open_store(d);
     CHECK(s.load_acl()->version == 0);
@@ -179,8 +179,8 @@ TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
   CHECK(acl->policy.require_booking);
   CHECK(acl->policy.offline_grace_s == 7200);
   REQUIRE(acl->grants.size() == 2);
-  CHECK(acl->find_grant("0AD0")->admin);
-  CHECK(acl->find_grant("0AD0")->valid_until_ms == 1'900'000'000'000);
+  CHECK(acl->find_grant(*lg::CardUid::parse("0AD0"))->admin);
+  CHECK(acl->find_grant(*lg::CardUid::parse("0AD0"))->valid_until_ms == 1'900'000'000'000);
   REQUIRE(acl->bookings.size() == 1);
   CHECK(acl->bookings[0].id == "b2");
   CHECK(**s.last_sync_ms() == 333);
@@ -189,7 +189,7 @@ TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
 }
 
 TEST_CASE("boot counter increments on each start and persists") {
-  test::TempDir d("boot");
+  lg::test::TempDir d("boot");
   {
     Store s = open_store(d);
     CHECK(*s.next_boot() == 1);

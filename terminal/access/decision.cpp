@@ -1,4 +1,4 @@
-#include "decision.hpp"
+#include "access/decision.hpp"
 
 #include <algorithm>
 
@@ -6,22 +6,6 @@ namespace lg::terminal {
 
 using proto::Decision;
 using proto::Reason;
-
-AclSnapshot AclSnapshot::from_bundle(const proto::SyncBundle& b) {
-  AclSnapshot s;
-  s.version = b.version;
-  s.resource = b.resource;
-  s.policy = b.policy;
-  s.grants = b.grants;  // decode_sync_bundle gave the canonical card form (CardUid)
-  s.bookings = b.bookings;
-  return s;
-}
-
-const proto::Grant* AclSnapshot::find_grant(const std::string& card) const {
-  for (const auto& g : grants)
-    if (g.card == card) return &g;
-  return nullptr;
-}
 
 bool cache_fresh(const AclSnapshot& acl, Link link, std::optional<int64_t> last_sync_ms, int64_t now_ms) {
   if (acl.version == 0) return false;
@@ -112,78 +96,6 @@ DecisionResult decide(const DecisionInput& in) {
   if (b) r.booking = b->id;
   r.max_duration_ms = session_limit(acl.policy);
   return granted(Reason::qualified);
-}
-
-SwipePlan plan_swipe(const DecisionResult& decided, const std::string& card,
-                     const std::optional<std::string>& open_session_card, bool pulse) {
-  SwipePlan p;
-  p.result = decided;
-  if (pulse) {
-    p.action = decided.granted() ? SwipeAction::pulse : SwipeAction::deny;
-    return p;
-  }
-  if (!open_session_card) {
-    p.action = decided.granted() ? SwipeAction::start : SwipeAction::deny;
-    return p;
-  }
-  if (*open_session_card == card) {
-    // The holder may always end their own session, whatever the cache says now.
-    p.action = SwipeAction::end;
-    p.end_reason = proto::EndReason::swipe_out;
-    p.result.decision = Decision::granted;
-    p.result.reason = Reason::swipe_out;
-    p.result.max_end_ms.reset();
-    p.result.max_duration_ms.reset();
-    return p;
-  }
-  if (decided.granted() && decided.reason == Reason::admin) {
-    p.action = SwipeAction::end;
-    p.end_reason = proto::EndReason::admin;
-    p.result.max_end_ms.reset();
-    p.result.max_duration_ms.reset();
-    return p;
-  }
-  p.action = SwipeAction::deny;
-  p.result.decision = Decision::denied;
-  p.result.reason = Reason::in_use;
-  p.result.booking.clear();
-  p.result.max_end_ms.reset();
-  p.result.max_duration_ms.reset();
-  return p;
-}
-
-namespace {
-/// The earlier of two limits, where empty means none.
-std::optional<int64_t> earlier(std::optional<int64_t> a, std::optional<int64_t> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
-}  // namespace
-
-RecoveryVerdict recovery_verdict(const DecisionResult& now_decision, std::optional<int64_t> stored_max_end_ms,
-                                 std::optional<int64_t> stored_max_duration_ms, int64_t elapsed_ms, int64_t now_ms) {
-  RecoveryVerdict v;
-  if (stored_max_end_ms && now_ms >= *stored_max_end_ms) return v;  // its time ran out meanwhile
-  if (stored_max_duration_ms && elapsed_ms >= *stored_max_duration_ms) return v;
-  if (now_decision.granted()) {
-    v.keep = true;
-    if (now_decision.reason == Reason::booked) {
-      v.max_end_ms = now_decision.max_end_ms;
-      v.max_duration_ms = now_decision.max_duration_ms;
-    } else {
-      // never extend a non-booking limit by recovering
-      v.max_end_ms = earlier(now_decision.max_end_ms, stored_max_end_ms);
-      v.max_duration_ms = earlier(now_decision.max_duration_ms, stored_max_duration_ms);
-    }
-    return v;
-  }
-  if (now_decision.reason == Reason::no_booking && stored_max_end_ms) {
-    v.keep = true;  // booking ended but still within its grace period
-    v.max_end_ms = stored_max_end_ms;
-    v.max_duration_ms = stored_max_duration_ms;
-  }
-  return v;
 }
 
 }  // namespace lg::terminal

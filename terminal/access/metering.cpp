@@ -1,4 +1,4 @@
-#include "metering.hpp"
+#include "access/metering.hpp"
 
 #include <algorithm>
 #include <cmath>

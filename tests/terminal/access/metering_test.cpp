@@ -3,7 +3,7 @@
 
 #include <doctest/doctest.h>
 
-#include "metering.hpp"
+#include "access/metering.hpp"
 
 using namespace lg::terminal;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "card_source.hpp"
+#include "drivers/card_source.hpp"
 
 using lg::terminal::LineSplitter;
 using V = std::vector<std::string>;

@@ -1,6 +1,6 @@
 #include <utility>  // before boost/asio.hpp (GCC 12 + Boost 1.74 + C++20)
 
-#include "card_source.hpp"
+#include "drivers/card_source.hpp"
 
 #include <array>
 #include <deque>

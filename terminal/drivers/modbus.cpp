@@ -1,4 +1,4 @@
-#include "relay.hpp"
+#include "drivers/modbus.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -111,30 +111,5 @@ Result<double> read_float(ModbusLink& link, int unit, uint16_t reg) {
 Result<double> ModbusMeter::total_kwh() { return read_float(*link_, unit_, map_.total_energy); }
 
 Result<double> ModbusMeter::power_w() { return read_float(*link_, unit_, map_.active_power); }
-
-Status FakeCoils::write(uint16_t coil, bool on) {
-  if (fail_writes) return Error::from(std::make_error_code(std::errc::timed_out), "fake relay: write failed");
-  state[coil] = on;
-  ++writes;
-  if (journal) journal->push_back("coil " + std::to_string(coil) + (on ? " on" : " off"));
-  return {};
-}
-
-Result<bool> FakeCoils::read(uint16_t coil) {
-  if (fail_reads) return Error::from(std::make_error_code(std::errc::timed_out), "fake relay: read failed");
-  auto it = state.find(coil);
-  return it != state.end() && it->second;
-}
-
-Result<double> FakeMeter::total_kwh() {
-  if (journal) journal->push_back("meter read");
-  if (!kwh) return Error::from(std::make_error_code(std::errc::timed_out), "fake meter: unreadable");
-  return *kwh;
-}
-
-Result<double> FakeMeter::power_w() {
-  if (!kwh) return Error::from(std::make_error_code(std::errc::timed_out), "fake meter: unreadable");
-  return watts;
-}
 
 }  // namespace lg::terminal

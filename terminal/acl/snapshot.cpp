@@ -1,0 +1,21 @@
+#include "acl/snapshot.hpp"
+
+namespace lg::terminal {
+
+AclSnapshot AclSnapshot::from_bundle(const proto::SyncBundle& b) {
+  AclSnapshot s;
+  s.version = b.version;
+  s.resource = b.resource;
+  s.policy = b.policy;
+  s.grants = b.grants;  // decode_sync_bundle gave the canonical card form (CardUid)
+  s.bookings = b.bookings;
+  return s;
+}
+
+const proto::Grant* AclSnapshot::find_grant(const CardUid& card) const {
+  for (const auto& g : grants)
+    if (g.card == card.str()) return &g;
+  return nullptr;
+}
+
+}  // namespace lg::terminal
