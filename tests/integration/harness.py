@@ -463,10 +463,18 @@ def iso_ms(epoch_s):
 
 
 def parse_iso_ms(text):
-    """Milliseconds since the epoch of a server time such as 2026-11-27T08:00:00.000Z."""
+    """Milliseconds since the epoch of a server time, RFC 3339 with 'Z' or an offset:
+    2026-11-27T08:00:00.000Z, 2026-11-27T16:00:00.000+08:00 (the same instant)."""
     import calendar
-    base, _, frac = text.rstrip("Z").partition(".")
-    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 1000 + int((frac + "000")[:3])
+    offset_s = 0
+    if text.endswith(("Z", "z")):
+        text = text[:-1]
+    elif len(text) > 6 and text[-6] in "+-" and text[-3] == ":":
+        offset_s = (int(text[-5:-3]) * 3600 + int(text[-2:]) * 60) * (1 if text[-6] == "+" else -1)
+        text = text[:-6]
+    base, _, frac = text.partition(".")
+    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - offset_s
+    return secs * 1000 + int((frac + "000")[:3])
 
 
 def charge_fen(duration_ms, rate_fen_per_hour):
