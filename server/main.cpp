@@ -1,5 +1,8 @@
 // labgate-server: HTTP API (Beast), MQTT ingest (Paho via lg::mqtt), SQLite store.
-// One io_context thread owns the database; Paho callbacks post() into it.
+// Threads (docs/SERVER.md, "Threads"): the HTTP sockets on one io thread with handlers on a
+// worker pool; MQTT ingest on its own strand (one thread); bundle rebuilds and publishes on the
+// sync strand (one thread); signals on the main thread. Each thread has its own SQLite
+// connection (WAL: a long read never blocks ingest).
 #include <utility>  // must precede boost/asio.hpp with GCC 12 + C++20 + Boost 1.74
 
 #include <boost/asio.hpp>
@@ -11,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <atomic>
+#include <thread>
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/files.hpp"
@@ -18,10 +23,10 @@
 #include "labgate/common/mqtt.hpp"
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
-#include "server/app/app.hpp"
 #include "server/config/server_config.hpp"
-#include "server/http/http_server.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/core/app.hpp"
+#include "server/core/sqlite_backend.hpp"
+#include "server/transport/http/http_server.hpp"
 
 #ifndef LABGATE_VERSION
 #define LABGATE_VERSION "0.0.0"
@@ -108,8 +113,16 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto store = lg::server::SqliteStore::open((cfg->data_dir / "labgate.db").string());
-  if (!store) return fatal("database: " + store.error().message());
+  // One connection per thread that reads or writes: the HTTP workers, the ingest and sync strands
+  // and this thread, all opened now.
+  const auto connections = static_cast<std::size_t>(cfg->http_threads) + 3;
+  auto backend =
+      lg::server::SqliteBackend::open((cfg->data_dir / "labgate.db").string(), cfg->report_hold_ms, connections);
+  if (!backend) return fatal("database: " + backend.error().message());
+  if (cfg->report_hold_ms > 0) {
+    lg::log::warn(kLog, "[testing] report_hold_ms = " + std::to_string(cfg->report_hold_ms) +
+                            ": every report is held open on purpose (a test setting)");
+  }
 
   lg::mqtt::Options mo;
   mo.uri = cfg->mqtt_uri;
@@ -121,9 +134,12 @@ int main(int argc, char** argv) {
   }
   auto& mqtt = **client;
 
-  net::io_context io;
+  net::io_context http_io;    // sockets of the HTTP listener (handlers run on its worker pool)
+  net::io_context ingest_io;  // the ingest strand: evt and state messages, one at a time, in order
+  net::io_context sync_io;    // the sync strand: bundle rebuilds, publishes, retained-topic repairs
   MqttPublisher publisher(mqtt);
-  lg::server::App app(**store, *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); }, LABGATE_VERSION);
+  lg::server::App app((*backend)->stores(), *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); },
+                      LABGATE_VERSION);
 
   lg::server::http::HttpOptions ho;
   ho.address = cfg->http_listen;
@@ -131,8 +147,9 @@ int main(int argc, char** argv) {
   ho.body_limit = cfg->body_limit;
   ho.max_connections = cfg->max_connections;
   ho.idle_timeout = std::chrono::seconds(cfg->idle_timeout_s);
+  ho.threads = static_cast<std::size_t>(cfg->http_threads);
   auto http = lg::server::http::HttpServer::start(
-      io, ho, [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
+      http_io, ho, [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
   if (!http) {
     // A well-formed address this host does not have is a config error like a malformed one.
     if (http.error().code == std::errc::address_not_available) {
@@ -149,22 +166,58 @@ int main(int argc, char** argv) {
                                                       : "descriptor limit " + limit + " minus " +
                                                             std::to_string(lg::server::http::kReservedDescriptors) +
                                                             " reserved") +
-                            "), idle ones closed after " + std::to_string(cfg->idle_timeout_s) + " s");
+                            "), idle ones closed after " + std::to_string(cfg->idle_timeout_s) + " s, " +
+                            std::to_string(cfg->http_threads) + " worker threads");
   }
   const uint16_t port = (*http)->port();
   if (auto s = write_file_atomic(cfg->data_dir / "http.port", std::to_string(port) + "\n"); !s) {
     return fatal(s.error().message());
   }
 
-  mqtt.on_message([&io, &app](lg::mqtt::Message m) {
-    net::post(io, [&app, m = std::move(m)] { app.on_mqtt_message(m.topic, m.payload); });
-  });
-  mqtt.on_connection([&io, &app](bool connected) {
-    if (connected) {
-      net::post(io, [&app] { app.on_mqtt_connected(); });
-    } else {
-      lg::log::warn(kLog, "MQTT connection lost; reconnecting");
+  // Bundle changes from write paths are coalesced for sync_delay_ms, then rebuilt on the sync strand.
+  net::steady_timer dirty_timer(sync_io);
+  std::atomic<bool> flush_armed{false};
+  std::function<void()> arm_flush_again;
+  auto arm_flush = [&] {
+    if (flush_armed.exchange(true)) return;
+    net::post(sync_io, [&] {
+      dirty_timer.expires_after(std::chrono::milliseconds(cfg->sync_delay_ms));
+      dirty_timer.async_wait([&](const boost::system::error_code& e) {
+        flush_armed = false;
+        if (e) return;
+        app.flush_dirty();
+        if (app.dirty().pending()) arm_flush_again();
+      });
+    });
+  };
+  arm_flush_again = arm_flush;
+  app.dirty().on_first_mark([&] { arm_flush(); });
+
+  const std::string site = cfg->site;
+  mqtt.on_message([&](lg::mqtt::Message m) {
+    auto parts = lg::proto::parse_topic(m.topic);
+    if (parts && parts->site == site && parts->channel == lg::proto::Channel::sync) {
+      net::post(sync_io, [&app, t = parts->terminal, p = std::move(m.payload)] { app.on_sync_topic(t, p); });
+      return;
     }
+    app.health().ingest_queued(lg::time::now_utc_ms());
+    net::post(ingest_io, [&app, m = std::move(m)] {
+      app.on_mqtt_message(m.topic, m.payload);
+      app.health().ingest_done();
+    });
+  });
+  mqtt.on_connection([&](bool connected) {
+    app.health().broker(connected, connected ? "" : "connection lost");
+    if (connected) {
+      net::post(sync_io, [&app] { app.on_mqtt_connected(); });
+    } else {
+      lg::log::warn(kLog, "MQTT connection to " + cfg->mqtt_uri + " lost; reconnecting");
+    }
+  });
+  // Every failed attempt: the operator sees why (wrong port, broker down, refused) at once.
+  mqtt.on_connect_failed([&](const std::string& why) {
+    app.health().broker(false, "cannot connect to " + cfg->mqtt_uri + ": " + why);
+    lg::log::warn(kLog, "MQTT: cannot connect to " + cfg->mqtt_uri + ": " + why + "; retrying");
   });
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::evt), 1);
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::state), 1);
@@ -172,10 +225,10 @@ int main(int argc, char** argv) {
   // and publishes the current bundle again when someone deleted or rolled it back.
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::sync), 1);
 
-  app.start();
+  net::post(sync_io, [&app] { app.start(); });
   mqtt.start();
 
-  net::steady_timer timer(io);
+  net::steady_timer timer(sync_io);
   const auto period = std::chrono::seconds(cfg->sync_refresh_s);
   std::function<void()> arm = [&] {
     timer.expires_after(period);
@@ -187,20 +240,37 @@ int main(int argc, char** argv) {
   };
   arm();
 
-  net::signal_set signals(io, SIGINT, SIGTERM);
+  net::io_context main_io;
+  net::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
     if (e) return;
     lg::log::info(kLog, std::string("signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping");
-    (*http)->stop();
-    timer.cancel();
-    io.stop();
   });
 
   lg::log::info(kLog, "labgate-server " + std::string(LABGATE_VERSION) + " site " + cfg->site + " listening on http://" +
                           cfg->http_listen + ":" + std::to_string(port) + ", mqtt " + cfg->mqtt_uri + ", data " +
                           cfg->data_dir.string());
-  io.run();
+  auto keep_http = net::make_work_guard(http_io);
+  auto keep_ingest = net::make_work_guard(ingest_io);
+  auto keep_sync = net::make_work_guard(sync_io);
+  std::thread http_thread([&] { http_io.run(); });
+  std::thread ingest_thread([&] { ingest_io.run(); });
+  std::thread sync_thread([&] { sync_io.run(); });
+  main_io.run();  // until a signal
+  // Stop taking work, let the strands finish what they hold, then stop.
   mqtt.stop();
+  (*http)->stop();
+  net::post(sync_io, [&] {
+    timer.cancel();
+    dirty_timer.cancel();
+  });
+  keep_ingest.reset();
+  keep_sync.reset();
+  ingest_thread.join();
+  sync_thread.join();
+  keep_http.reset();
+  http_io.stop();
+  http_thread.join();
   lg::log::info(kLog, "stopped");
   return 0;
 }

@@ -20,6 +20,8 @@ struct Client::Impl {
   std::unique_ptr<::mqtt::async_client> cli;
   MessageHandler on_message;
   ConnectionHandler on_connection;
+  FailureHandler on_failure;
+  std::string last_error;  // why the last connect failed or the connection was lost (supervisor thread)
 
   std::mutex mutex;
   std::condition_variable cv;
@@ -46,7 +48,10 @@ struct Client::Impl {
   bool try_connect() {
     try {
       cli->connect(connect_options())->wait_for(std::chrono::seconds(opts.connect_timeout_s + 1));
-      if (!cli->is_connected()) return false;
+      if (!cli->is_connected()) {
+        last_error = "no answer within " + std::to_string(opts.connect_timeout_s + 1) + " s";
+        return false;
+      }
       std::vector<std::pair<std::string, int>> subs;
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -55,6 +60,7 @@ struct Client::Impl {
       for (const auto& [filter, qos] : subs) cli->subscribe(filter, qos)->wait_for(std::chrono::seconds(5));
       return cli->is_connected();
     } catch (const ::mqtt::exception& e) {
+      last_error = e.what();
       log::debug("mqtt", opts.client_id + ": connect to " + opts.uri + " failed: " + e.what());
       return false;
     }
@@ -78,6 +84,12 @@ struct Client::Impl {
           if (on_connection) on_connection(true);
           lock.lock();
         } else {
+          if (on_failure) {
+            const std::string why = last_error;
+            lock.unlock();
+            on_failure(why);
+            lock.lock();
+          }
           cv.wait_for(lock, std::chrono::seconds(backoff), [&] { return stopping; });
           backoff = std::min(backoff * 2, std::max(1, opts.max_retry_s));
         }
@@ -123,6 +135,7 @@ Result<std::unique_ptr<Client>> Client::create(Options opts) {
 
 void Client::on_message(MessageHandler h) { impl_->on_message = std::move(h); }
 void Client::on_connection(ConnectionHandler h) { impl_->on_connection = std::move(h); }
+void Client::on_connect_failed(FailureHandler h) { impl_->on_failure = std::move(h); }
 
 void Client::subscribe(const std::string& filter, int qos) {
   {

@@ -288,6 +288,8 @@ Result<std::optional<int64_t>> Database::query_int(std::string_view sql) {
 }
 
 int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+bool Database::in_transaction() const { return db_ != nullptr && sqlite3_get_autocommit(db_) == 0; }
+
 int Database::changes() const { return sqlite3_changes(db_); }
 
 // ------------------------------------------------------------------ Transaction

@@ -47,10 +47,12 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "health", "testing"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
-  if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s"}); !s)
+  if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
+                                      "sync_delay_ms"});
+      !s)
     return s.error();
   LG_CFG(site, server->string("site"));
   if (!proto::valid_id(*site)) return Error::invalid(server->path("site") + ": must be 1..64 of [A-Za-z0-9_.:-]");
@@ -58,22 +60,24 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   LG_CFG(data_dir, server->string("data_dir"));
   if (data_dir->empty()) return Error::invalid(server->path("data_dir") + ": must not be empty");
   c.data_dir = server->resolve_path(*data_dir);
-  LG_CFG(tz, server->string_or("time_zone", "Asia/Shanghai"));
+  LG_CFG(tz, server->string_or("time_zone", std::string(defaults::kTimeZone)));
   if (auto m = time::local_month(0, *tz); !m) {
     return Error::invalid(server->path("time_zone") + ": unknown time zone '" + *tz + "'");
   }
   c.time_zone = *tz;
-  LG_CFG(currency, server->string_or("currency", "CNY"));
+  LG_CFG(currency, server->string_or("currency", std::string(defaults::kCurrency)));
   if (currency->size() != 3) return Error::invalid(server->path("currency") + ": must be a 3-letter code");
   c.currency = *currency;
   LG_CFG(level, server->one_of_or("log_level", "info", {"debug", "info", "warn", "error"}));
   (void)log::parse_level(*level, c.log_level);
   LG_CFG(refresh, server->integer_or("sync_refresh_s", 900, 10, 86400));
   c.sync_refresh_s = static_cast<int>(*refresh);
+  LG_CFG(delay, server->integer_or("sync_delay_ms", 200, 0, 60'000));
+  c.sync_delay_ms = static_cast<int>(*delay);
 
   LG_CFG(http, root.section("http"));
   if (auto s = http->reject_unknown(
-          {"listen", "port", "admin_token", "body_limit", "max_connections", "idle_timeout_s"});
+          {"listen", "port", "admin_token", "body_limit", "max_connections", "idle_timeout_s", "threads"});
       !s)
     return s.error();
   LG_CFG(listen, http->string_or("listen", "127.0.0.1"));
@@ -95,6 +99,8 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.max_connections = static_cast<std::size_t>(*max_conn);
   LG_CFG(idle, http->integer_or("idle_timeout_s", 30, 1, 3600));
   c.idle_timeout_s = static_cast<int>(*idle);
+  LG_CFG(threads, http->integer_or("threads", 4, 1, 256));
+  c.http_threads = static_cast<int>(*threads);
 
   LG_CFG(mqtt, root.section("mqtt"));
   if (auto s = mqtt->reject_unknown({"uri", "client_id"}); !s) return s.error();
@@ -104,6 +110,20 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   LG_CFG(client_id, mqtt->string_or("client_id", "labgate-server-" + c.site));
   if (client_id->empty()) return Error::invalid(mqtt->path("client_id") + ": must not be empty");
   c.mqtt_client_id = *client_id;
+
+  LG_CFG(health, root.optional_section("health"));
+  if (*health) {
+    if (auto s = (*health)->reject_unknown({"max_ingest_lag_s"}); !s) return s.error();
+    LG_CFG(lag, (*health)->integer_or("max_ingest_lag_s", 30, 1, 86400));
+    c.max_ingest_lag_s = static_cast<int>(*lag);
+  }
+  // For tests only: makes a report slow on purpose, to show it delays nothing else.
+  LG_CFG(testing, root.optional_section("testing"));
+  if (*testing) {
+    if (auto s = (*testing)->reject_unknown({"report_hold_ms"}); !s) return s.error();
+    LG_CFG(hold, (*testing)->integer_or("report_hold_ms", 0, 0, 600'000));
+    c.report_hold_ms = *hold;
+  }
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "labgate/common/config.hpp"
+#include "labgate/common/defaults.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/result.hpp"
 
@@ -14,8 +15,8 @@ namespace lg::server {
 struct ServerConfig {
   std::string site;
   std::filesystem::path data_dir;
-  std::string time_zone = "Asia/Shanghai";
-  std::string currency = "CNY";
+  std::string time_zone{defaults::kTimeZone};
+  std::string currency{defaults::kCurrency};
   log::Level log_level = log::Level::info;
 
   std::string http_listen = "127.0.0.1";
@@ -24,6 +25,10 @@ struct ServerConfig {
   std::size_t body_limit = 1024 * 1024;
   std::size_t max_connections = 0;  ///< HTTP connections open at once; 0 = from the descriptor limit
   int idle_timeout_s = 30;          ///< an HTTP connection waiting for a request is closed after this
+  int http_threads = 4;             ///< workers that run HTTP handlers (the sockets stay on one thread)
+  int max_ingest_lag_s = 30;        ///< /api/health says 503 when ingest falls this far behind
+  int sync_delay_ms = 200;          ///< write paths' bundle changes are coalesced this long, then published
+  int64_t report_hold_ms = 0;       ///< [testing] holds each report's read transaction this long (tests only)
 
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string mqtt_client_id;  ///< default "labgate-server-<site>"

@@ -10,8 +10,12 @@
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/booking/service.hpp"
+#include "server/core/errors.hpp"
+#include "server/core/sqlite_backend.hpp"
 #include "server/sync/publisher.hpp"
+#include "server/sync/service.hpp"
+#include "server/usage/service.hpp"
 
 namespace lg::server::test {
 
@@ -55,17 +59,87 @@ struct RecordingPublisher final : Publisher {
 
 inline int64_t ms(const char* rfc3339) { return *time::parse_utc(rfc3339); }
 
+/// The stores of one backend behind the calls the tests make, written against the store
+/// interfaces and services only (Stores): the same test files run on any backend that provides
+/// a Stores. Each call is what the app does for it (a booking goes through booking::Service, a
+/// batch through usage::Service).
+class TestStore {
+ public:
+  explicit TestStore(std::unique_ptr<SqliteBackend> be) : be_(std::move(be)), s_(be_->stores()) {}
+
+  Stores stores() const { return s_; }
+  db::Database& database() { return be_->db().conn(); }
+
+  Status add_unit(const Unit& u, int64_t now) { return s_.directory.add_unit(u, now); }
+  Status add_lab(const Lab& l, int64_t now) { return s_.directory.add_lab(l, now); }
+  Status add_instrument(const Instrument& i, int64_t now) { return s_.directory.add_instrument(i, now); }
+  Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p, int64_t now) {
+    return s_.directory.update_instrument_policy(id, p, now);
+  }
+  Status put_fee_standard(const FeeStandard& f, int64_t now) { return s_.billing.put_fee_standard(f, now); }
+  Status add_user(const User& u, int64_t now) { return s_.directory.add_user(u, now); }
+  Status add_card(const Card& c, int64_t now) { return s_.directory.add_card(c, now); }
+  Status put_qualification(const Qualification& q, int64_t now) { return s_.qualification.put(q, now); }
+  Result<BookingOutcome> create_booking(const Booking& b, int64_t now) {
+    return booking::Service(s_.uow, s_.booking, s_.directory, s_.qualification).create(b, now);
+  }
+  Status add_terminal(const Terminal& t, int64_t now) { return s_.terminals.add(t, now); }
+
+  Result<PageOf<Unit>> units(const Page& p) { return s_.directory.units(p); }
+  Result<PageOf<Lab>> labs(const Page& p) { return s_.directory.labs(p); }
+  Result<PageOf<Instrument>> instruments(const Page& p) { return s_.directory.instruments(p); }
+  Result<PageOf<FeeStandard>> fee_standards(const Page& p) { return s_.billing.fee_standards(p); }
+  Result<PageOf<User>> users(const Page& p) { return s_.directory.users(p); }
+  Result<PageOf<Card>> cards(const Page& p) { return s_.directory.cards(p); }
+  Result<PageOf<Qualification>> qualifications(const Page& p) { return s_.qualification.list(p); }
+  Result<PageOf<Booking>> bookings(const Page& p) { return s_.booking.list(p); }
+  Result<PageOf<Terminal>> terminals(const Page& p) { return s_.terminals.list(p); }
+  Result<std::vector<Terminal>> terminals() { return s_.terminals.all(); }
+  Result<std::optional<Terminal>> terminal(const std::string& id) { return s_.terminals.get(id); }
+
+  Result<sync::Inputs> sync_inputs(const Terminal& t, int64_t now) { return s_.sync.inputs(t, now); }
+  Result<sync::StoredSync> stored_sync(const std::string& t) { return s_.sync.stored(t); }
+  Status save_sync(const std::string& t, const sync::StoredSync& v) { return s_.sync.save(t, v); }
+
+  Result<IngestOutcome> commit_batch(const proto::EventBatch& b, int64_t now, const std::string& currency) {
+    return usage::Service(usage::BatchStores{s_.uow, s_.usage, s_.terminals, s_.directory, s_.billing}, currency)
+        .commit_batch(b, now);
+  }
+  Result<StateOutcome> apply_state(const StateUpdate& u) { return s_.terminals.apply_state(u); }
+  Status count_rejection(const std::string& reason) { return s_.usage.count_rejection(reason, 1); }
+  Status count_ack() { return s_.usage.count("acks", 1); }
+  Result<Stats> stats() { return s_.usage.stats(); }
+
+  Result<PageOf<AccessEvent>> access_events(const AccessFilter& f) { return s_.usage.access_events(f); }
+  Result<PageOf<UsageSession>> sessions(const SessionFilter& f) { return s_.usage.sessions(f); }
+  Result<PageOf<Charge>> charges(int64_t from, int64_t to, const Page& p = {}) { return s_.billing.charges(from, to, p); }
+  Result<std::vector<report::GroupSum>> usage_groups(report::GroupBy by, int64_t from, int64_t to) {
+    return s_.reports.usage_groups(by, from, to);
+  }
+  Result<report::GroupSum> usage_total(int64_t from, int64_t to) { return s_.reports.usage_total(from, to); }
+
+ private:
+  std::unique_ptr<SqliteBackend> be_;
+  Stores s_;
+};
+
+/// The sync service over a test store.
+inline SyncService make_sync(TestStore& st, const crypto::PrivateKey& key, const std::string& site, Publisher& pub) {
+  const Stores s = st.stores();
+  return SyncService(s.sync, s.terminals, s.usage, key, site, pub);
+}
+
 /// Opens a migrated store in dir, failing the test on error.
-inline std::unique_ptr<SqliteStore> open_store(const TempDir& dir) {
-  auto s = SqliteStore::open(dir.db());
+inline std::unique_ptr<TestStore> open_store(const TempDir& dir) {
+  auto s = SqliteBackend::open(dir.db());
   if (!s) throw std::runtime_error(s.error().message());
-  return std::move(s).value();
+  return std::make_unique<TestStore>(std::move(s).value());
 }
 
 /// A small directory: unit u, lab l, instrument inst-xrd (fee 12000/30000 fen per hour),
 /// door door-1, users alice (internal), bob (external), root (admin), carol (internal, no card),
 /// cards 04AA->alice, 04BB->bob, 04CC->root.
-inline void seed(Store& s, int64_t now = 1'700'000'000'000) {
+inline void seed(TestStore& s, int64_t now = 1'700'000'000'000) {
   auto must = [](Status st) {
     if (!st) throw std::runtime_error(st.error().message());
   };

@@ -38,10 +38,9 @@
 #include "labgate/common/money.hpp"
 #include "labgate/common/sqlite.hpp"
 #include "labgate/common/time.hpp"
-#include "server/domain/report.hpp"
-#include "server/http/api.hpp"
-#include "server/store/schema.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/core/sqlite_backend.hpp"
+#include "server/reports/rules.hpp"
+#include "server/transport/http/api.hpp"
 
 namespace {
 
@@ -100,7 +99,8 @@ std::string uuid_like(char kind, int64_t n) {
 
 void fill(const Settings& s) {
   std::filesystem::remove(s.db);
-  auto d = must(lg::server::schema::open_database(s.db), "open " + s.db);
+  auto backend = must(lg::server::SqliteBackend::open(s.db), "open " + s.db);
+  auto& d = backend->db().conn();
   must(d.exec("PRAGMA synchronous = OFF"), "pragma");
   const int64_t now = lg::time::now_utc_ms();
   must(d.exec("BEGIN"), "begin");
@@ -291,8 +291,13 @@ std::string target_of_link(const lg::server::http::Response& r) {
 }
 
 int run_measure(const Settings& s) {
-  auto store = must(lg::server::SqliteStore::open(s.db), "open " + s.db);
-  lg::server::http::Api api{*store, nullptr, lg::server::http::ApiSettings{"bench", "0", kToken, kZone, "CNY"},
+  auto store = must(lg::server::SqliteBackend::open(s.db), "open " + s.db);
+  lg::server::DirtySet dirty;
+  lg::server::Health health;
+  const lg::server::Stores st = store->stores();
+  lg::server::booking::Service bookings(st.uow, st.booking, st.directory, st.qualification);
+  lg::server::http::Api api{st, bookings, dirty, health,
+                            lg::server::http::ApiSettings{"bench", "0", kToken, kZone, "CNY"},
                             [] { return lg::time::now_utc_ms(); }};
   auto get = [&api](const std::string& target) {
     auto r = api.handle(lg::server::http::make_request("GET", target, std::string("Bearer ") + kToken, ""));
@@ -317,7 +322,7 @@ int run_measure(const Settings& s) {
   } else if (s.measure == "old") {
     for (auto by : {report::GroupBy::instrument, report::GroupBy::user, report::GroupBy::month}) {
       const auto t = Clock::now();
-      const std::string body = old_report(store->database(), by, from, to);
+      const std::string body = old_report(store->db().conn(), by, from, to);
       times[report::to_string(by)] = ms_since(t);
       bytes += static_cast<int64_t>(body.size());
       sessions = json::parse(body)["totals"]["sessions"].get<int64_t>();
@@ -337,7 +342,7 @@ int run_measure(const Settings& s) {
     out["pages"] = pages;
   } else if (s.measure == "page-old") {
     int64_t rows = 0;
-    const std::string body = old_charges(store->database(), month_start(kPageMonth),
+    const std::string body = old_charges(store->db().conn(), month_start(kPageMonth),
                                          month_start(*lg::time::next_month(kPageMonth)), rows);
     bytes = static_cast<int64_t>(body.size());
     out["rows"] = rows;

@@ -10,10 +10,11 @@
 #include "agent.hpp"
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/protocol.hpp"
-#include "server/app/app.hpp"
+#include "server/core/app.hpp"
 #include "server/config/server_config.hpp"
-#include "server/domain/billing.hpp"
-#include "server/store/sqlite_store.hpp"
+#include "server/billing/rules.hpp"
+#include "server/booking/service.hpp"
+#include "server/core/sqlite_backend.hpp"
 
 #include "broker.hpp"
 #include "sim_time.hpp"
@@ -27,6 +28,7 @@ const char* const kSite = "sim";
 constexpr int kHeartbeatS = 30;
 constexpr int kResendS = 5;
 constexpr int64_t kServerTickMs = 120'000;
+constexpr int64_t kSyncDelayMs = 200;  // server.sync_delay_ms
 constexpr int64_t kMeanGapMs = 2000;  // between two workload steps, on average
 constexpr uint16_t kPowerCoil = 0;
 constexpr uint16_t kDoorCoil = 1;
@@ -297,7 +299,7 @@ struct ServerSlot {
   crypto::PrivateKey key;
   server::ServerConfig cfg;
   std::unique_ptr<ServerLink> link;
-  std::unique_ptr<server::SqliteStore> store;
+  std::unique_ptr<server::SqliteBackend> store;
   std::unique_ptr<server::App> app;
   Broker::ClientId client = 0;
   int crash_in = 0;
@@ -317,7 +319,7 @@ class World {
   // set-up
   Profile make_profile();
   bool setup();
-  Status build_directory(server::SqliteStore& s);
+  Status build_directory(server::Stores s);
 
   // terminals
   void start_terminal(Term& t);
@@ -339,6 +341,9 @@ class World {
   void server_published(const std::string& topic, const std::string& payload);
   void server_message(const mqtt::Message& m);
   void server_tick();
+  /// Runs the server's dirty-bundle flush kSyncDelayMs after ingest marked something.
+  void schedule_sync_flush();
+  bool sync_flush_armed_ = false;
 
   // workload and faults
   void step();
@@ -457,10 +462,10 @@ Profile World::make_profile() {
   return p;
 }
 
-Status World::build_directory(server::SqliteStore& s) {
+Status World::build_directory(server::Stores s) {
   const int64_t now = kT0;
-  LG_TRY(s.add_unit(server::Unit{"u", "Simulated unit", ""}, now));
-  LG_TRY(s.add_lab(server::Lab{"l", "Simulated lab", "u"}, now));
+  LG_TRY(s.directory.add_unit(server::Unit{"u", "Simulated unit", ""}, now));
+  LG_TRY(s.directory.add_lab(server::Lab{"l", "Simulated lab", "u"}, now));
 
   // users: an admin and kUsers ordinary users, one card each, and cards nobody owns
   users_.push_back(server::User{"root", "Root", server::UserCategory::internal, "", true});
@@ -470,9 +475,9 @@ Status World::build_directory(server::SqliteStore& s) {
                                   cat == server::UserCategory::internal ? "u" : "", false});
   }
   for (std::size_t i = 0; i < users_.size(); ++i) {
-    LG_TRY(s.add_user(users_[i], now));
+    LG_TRY(s.directory.add_user(users_[i], now));
     const std::string card = (i == 0 ? "AD" : "C" + hex(i, 1)) + hex(rng_.next(), 6);
-    LG_TRY(s.add_card(server::Card{card, users_[i].id, true}, now));
+    LG_TRY(s.directory.add_card(server::Card{card, users_[i].id, true}, now));
     user_cards_.push_back(card);
     card_owner_[card] = users_[i].id;
   }
@@ -494,11 +499,11 @@ Status World::build_directory(server::SqliteStore& s) {
     ins.grace_after_end_s = grace[rng_.below(2)];
     ins.offline_grace_s = offline[rng_.below(3)];
     ins.max_session_s = max_session[rng_.below(5)];
-    LG_TRY(s.add_instrument(ins, now));
+    LG_TRY(s.directory.add_instrument(ins, now));
     if (!t.door && rng_.chance(0.9)) {
       const int64_t internal = rng_.between(1, 500) * 100;
       server::FeeStandard f{t.resource, internal, internal * rng_.between(1, 3), "CNY"};
-      LG_TRY(s.put_fee_standard(f, now));
+      LG_TRY(s.billing.put_fee_standard(f, now));
       fees_[t.resource] = f;
     }
     for (std::size_t u = 1; u < users_.size(); ++u) {
@@ -506,7 +511,7 @@ Status World::build_directory(server::SqliteStore& s) {
       Qual q;
       if (rng_.chance(0.15)) q.from = kT0 + rng_.between(0, horizon_ms_ / 2);
       if (rng_.chance(0.3)) q.until = kT0 + rng_.between(horizon_ms_ / 10, horizon_ms_);
-      LG_TRY(s.put_qualification(server::Qualification{users_[u].id, t.resource, q.from, q.until}, now));
+      LG_TRY(s.qualification.put(server::Qualification{users_[u].id, t.resource, q.from, q.until}, now));
       quals_[{users_[u].id, t.resource}] = q;
     }
     if (ins.require_booking) {
@@ -517,7 +522,7 @@ Status World::build_directory(server::SqliteStore& s) {
         const std::string& who = users_[static_cast<std::size_t>(rng_.between(1, kUsers))].id;
         auto qit = quals_.find({who, t.resource});
         if (qit != quals_.end() && qit->second.from <= at && (!qit->second.until || *qit->second.until >= at + len)) {
-          auto b = s.create_booking(server::Booking{"", t.resource, who, at, at + len}, now);
+          auto b = server::booking::Service(s.uow, s.booking, s.directory, s.qualification).create(server::Booking{"", t.resource, who, at, at + len}, now);
           if (!b) return b.error();
         }
         at += len + rng_.between(0, 15) * kMinute;
@@ -527,7 +532,7 @@ Status World::build_directory(server::SqliteStore& s) {
     enrol.id = t.id;
     enrol.resource = t.resource;
     enrol.public_key = t.public_pem;
-    LG_TRY(s.add_terminal(enrol, now));
+    LG_TRY(s.terminals.add(enrol, now));
   }
   return {};
 }
@@ -629,12 +634,12 @@ bool World::setup() {
   broker_.subscribe(intruder_, proto::topic_filter(kSite, proto::Channel::sync));
 
   {
-    auto store = server::SqliteStore::open(server_.db_path);
+    auto store = server::SqliteBackend::open(server_.db_path);
     if (!store) {
       fail("setup", "server store: " + store.error().message());
       return false;
     }
-    if (auto st = build_directory(**store); !st) {
+    if (auto st = build_directory((*store)->stores()); !st) {
       fail("setup", "directory: " + st.error().message());
       return false;
     }
@@ -869,10 +874,10 @@ bool World::with_server(const std::function<void(server::App&)>& f) {
 
 void World::start_server() {
   if (server_.app) return;
-  auto store = server::SqliteStore::open(server_.db_path);
+  auto store = server::SqliteBackend::open(server_.db_path);
   if (!store) return fail("harness", "server store: " + store.error().message());
   server_.store = std::move(*store);
-  server_.app = std::make_unique<server::App>(*server_.store, server_.key, server_.cfg, *server_.link,
+  server_.app = std::make_unique<server::App>(server_.store->stores(), server_.key, server_.cfg, *server_.link,
                                               [this] { return kT0 + q_.now(); }, "sim");
   note("server starts");
   if (!with_server([](server::App& a) { a.start(); })) return;
@@ -905,7 +910,7 @@ void World::server_published(const std::string& topic, const std::string& payloa
     return fail("ack-monotonic", "server acked " + t->id + " #" + std::to_string(ack->seq) + " after #" +
                                      std::to_string(t->max_ack));
   // The ack promises that every seq up to it is committed on the server.
-  auto& db = server_.store->database();
+  auto& db = server_.store->db().conn();
   auto st = db.prepare("SELECT COUNT(*) FROM records WHERE terminal = ? AND seq BETWEEN 1 AND ?");
   if (!st) return fail("harness", st.error().message());
   st->bind(1, t->id).bind(2, static_cast<int64_t>(ack->seq));
@@ -948,10 +953,11 @@ void World::server_message(const mqtt::Message& m) {
     if (!env) note("server <- " + parts->terminal + " sync (" + std::to_string(m.payload.size()) + " bytes)" + r);
   }
   if (!with_server([&m](server::App& a) { a.on_mqtt_message(m.topic, m.payload); })) return;
+  schedule_sync_flush();
   if (!server_.store || failed_) return;
   // An honest terminal's message is never refused or rejected (checked as it happens, so the
   // trace ends where it went wrong; the final checks name the record).
-  auto st = server_.store->database().prepare(
+  auto st = server_.store->db().conn().prepare(
       "SELECT reason, count FROM rejections WHERE reason != 'sync_overwritten' AND count > 0 ORDER BY reason");
   if (!st) return fail("harness", st.error().message());
   auto row = st->step();
@@ -961,7 +967,7 @@ void World::server_message(const mqtt::Message& m) {
     const int64_t n = st->column_int64(1);
     st->reset();
     std::string alarm;  // what the server said about it, when it raised an alarm
-    if (auto a = server_.store->database().prepare(
+    if (auto a = server_.store->db().conn().prepare(
             "SELECT terminal, detail FROM server_alarms WHERE code = ? ORDER BY id DESC LIMIT 1");
         a) {
       a->bind(1, why);
@@ -972,6 +978,18 @@ void World::server_message(const mqtt::Message& m) {
                                      m.topic + alarm);
   }
   st->reset();
+}
+
+void World::schedule_sync_flush() {
+  // What the server's sync strand does: bundles marked dirty by ingest are rebuilt and published
+  // after server.sync_delay_ms, off the ingest path (a crash before then loses only the marks;
+  // start() rebuilds everything).
+  if (sync_flush_armed_ || !server_.app || !server_.app->dirty().pending()) return;
+  sync_flush_armed_ = true;
+  q_.after(kSyncDelayMs, [this] {
+    sync_flush_armed_ = false;
+    with_server([](server::App& a) { a.flush_dirty(); });
+  });
 }
 
 void World::server_tick() {
@@ -1011,7 +1029,7 @@ void World::random_swipe() {
   const char* why = nullptr;
   const auto& open = t->agent->session();
   if (open && rng_.chance(profile_.holder_rate)) {
-    card = open->card.str();
+    card = open->card;
     why = "holder";
   } else {
     const uint64_t r = rng_.below(100);
@@ -1048,7 +1066,7 @@ void World::admin_change() {
     q = it->second;
     q.until = now;  // revoke
   }
-  if (auto st = server_.store->put_qualification(server::Qualification{user, t.resource, q.from, q.until}, now); !st)
+  if (auto st = server_.store->stores().qualification.put(server::Qualification{user, t.resource, q.from, q.until}, now); !st)
     return fail("harness", "put_qualification: " + st.error().message());
   quals_[{user, t.resource}] = q;
   ++out_.counters.admin_changes;
@@ -1184,7 +1202,7 @@ std::string World::not_drained() {
     auto depth = t->agent->store().depth();
     if (!depth || *depth > 0) return t->id + " outbox holds " + (depth ? std::to_string(*depth) : "?") + " records";
     if (t->agent->session()) return t->id + " session " + sid(t->agent->session()->id) + " still open";
-    auto stored = server_.store->stored_sync(t->id);
+    auto stored = server_.store->stores().sync.stored(t->id);
     if (!stored) return "stored_sync: " + stored.error().message();
     if (t->agent->acl().version != stored->version)
       return t->id + " applied bundle v" + std::to_string(t->agent->acl().version) + ", server's is v" +
@@ -1218,7 +1236,7 @@ void World::quiet() {
     for (auto& t : terms_) {
       if (t->agent && t->agent->session()) {
         any = true;
-        const std::string card = t->agent->session()->card.str();
+        const std::string card = t->agent->session()->card;
         swipe(*t, card, "closing");
       }
     }
@@ -1251,7 +1269,7 @@ int64_t World::expected_charge(const proto::SessionEnd& e, const std::string& re
 }
 
 void World::final_checks() {
-  auto& db = server_.store->database();
+  auto& db = server_.store->db().conn();
   struct EndSeen {
     const Term* term;
     const proto::Record* rec;
@@ -1431,7 +1449,7 @@ void World::final_checks() {
   }
 
   // the server refused nothing an honest terminal sent
-  auto stats = server_.store->stats();
+  auto stats = server_.store->stores().usage.stats();
   if (!stats) return fail("harness", stats.error().message());
   for (const auto& [reason, count] : stats->rejected) {
     if (reason == "sync_overwritten" || count == 0) continue;  // its own stale bundles coming back

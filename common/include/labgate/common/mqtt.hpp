@@ -42,6 +42,7 @@ class Client {
  public:
   using MessageHandler = std::function<void(Message)>;
   using ConnectionHandler = std::function<void(bool connected)>;
+  using FailureHandler = std::function<void(const std::string& reason)>;
 
   /// Creates the client (does not connect). Fails on a malformed URI.
   static Result<std::unique_ptr<Client>> create(Options opts);
@@ -53,6 +54,9 @@ class Client {
   void on_message(MessageHandler h);
   /// Sets the handler told of connect (true) and connection loss (false) (set before start()).
   void on_connection(ConnectionHandler h);
+  /// Called (on the supervisor thread) after each failed connect attempt, with the reason
+  /// (e.g. "MQTT error [-1]: TCP/TLS connect failure"). Set before start().
+  void on_connect_failed(FailureHandler h);
   /// Adds a subscription, made now if connected and again after every reconnect.
   void subscribe(const std::string& filter, int qos);
   /// Starts connecting in the background; keeps retrying until stop().

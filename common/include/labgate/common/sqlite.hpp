@@ -111,6 +111,8 @@ class Database {
 
   int64_t last_insert_rowid() const;
   int changes() const;
+  /// True while a transaction is open on this connection (BEGIN without COMMIT/ROLLBACK yet).
+  bool in_transaction() const;
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
 

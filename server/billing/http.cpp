@@ -1,0 +1,72 @@
+#include "server/billing/http.hpp"
+
+#include "labgate/common/money.hpp"
+#include "server/reports/http.hpp"
+#include "server/transport/http/json_api.hpp"
+
+namespace lg::server::billing {
+
+using namespace http;
+
+namespace {
+constexpr int64_t kMaxRate = 1'000'000'000;  // fen per hour (10 million yuan)
+}
+
+json charge_json(const Charge& c, const ApiContext& ctx) {
+  return json{{"id", c.id},
+              {"session", c.session},
+              {"instrument", c.instrument},
+              {"user", c.user},
+              {"category", c.category},
+              {"rate_fen_per_hour", c.rate_fen_per_hour},
+              {"duration_ms", c.duration_ms},
+              {"amount_fen", c.amount_fen},
+              {"amount", money::format(c.amount_fen)},
+              {"currency", c.currency},
+              {"flags", c.flags},
+              {"end", ctx.time(c.end_ms)}};
+}
+
+void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+  router.add({"POST", "/api/fee-standards", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"instrument", "internal_fen_per_hour", "external_fen_per_hour", "currency"});
+                FeeStandard fee;
+                fee.instrument = f.id("instrument");
+                fee.internal_fen_per_hour = f.integer("internal_fen_per_hour", 0, kMaxRate);
+                fee.external_fen_per_hour = f.integer("external_fen_per_hour", 0, kMaxRate);
+                fee.currency = f.opt_text("currency");
+                if (fee.currency.empty()) fee.currency = ctx.currency;
+                if (f.ok() && fee.currency.size() != 3) f.invalid("currency", "must be a 3-letter code");
+                if (!f.ok()) return f.response();
+                if (auto s = store.put_fee_standard(fee, ctx.now()); !s) return failure(s.error());
+                return reply(201, json{{"instrument", fee.instrument}});
+              }});
+  router.add({"GET", "/api/fee-standards", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "fee-standards", ctx, bad);
+                if (!page) return bad;
+                return page_reply<FeeStandard>(req, "fee-standards", ctx, page->limit, store.fee_standards(*page),
+                                               [](const FeeStandard& fs) {
+                                                 return json{{"instrument", fs.instrument},
+                                                             {"internal_fen_per_hour", fs.internal_fen_per_hour},
+                                                             {"external_fen_per_hour", fs.external_fen_per_hour},
+                                                             {"currency", fs.currency}};
+                                               });
+              }});
+  router.add({"GET", "/api/charges", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto period = reports::period_param(req, ctx, bad);
+                if (!period) return bad;
+                auto page = page_param(req, "charges", ctx, bad);
+                if (!page) return bad;
+                auto w = reports::months_window(period->from, period->to, ctx.time_zone);
+                if (!w) return error(422, "invalid query: " + w.error().reason);
+                return page_reply<Charge>(req, "charges", ctx, page->limit, store.charges(w->first, w->second, *page),
+                                          [&](const Charge& c) { return charge_json(c, ctx); });
+              }});
+}
+
+}  // namespace lg::server::billing

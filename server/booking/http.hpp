@@ -1,0 +1,17 @@
+// The bookings' routes: /api/bookings.
+#pragma once
+
+#include "server/booking/service.hpp"
+#include "server/booking/store.hpp"
+#include "server/transport/http/router.hpp"
+
+namespace lg::server::http {
+struct ApiContext;
+}
+
+namespace lg::server::booking {
+
+/// Adds the area's routes to the table. ctx and the stores must outlive the router.
+void add_routes(http::Router& router, const http::ApiContext& ctx, Service& service, Store& store);
+
+}  // namespace lg::server::booking

@@ -1,0 +1,52 @@
+// The booking rules as functions of data: interval validation, overlap, and admission (who
+// may book). booking::Service loads the facts and inserts the booking in one unit of work, so
+// two concurrent requests cannot both pass the overlap check.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/booking/model.hpp"
+#include "server/qualification/model.hpp"
+
+namespace lg::server::booking {
+
+/// Longest booking accepted (31 days).
+inline constexpr int64_t kMaxBookingMs = 31LL * 24 * 3600 * 1000;
+
+/// True when the half-open intervals [a_start, a_end) and [b_start, b_end) share an instant.
+/// Back-to-back bookings (a_end == b_start) do not overlap.
+bool overlaps(int64_t a_start, int64_t a_end, int64_t b_start, int64_t b_end);
+
+/// Checks a requested interval; returns the reason naming the field, or nullopt if valid.
+std::optional<std::string> validate(int64_t start_ms, int64_t end_ms);
+
+/// The first existing booking on the same instrument that overlaps the candidate, or nullptr.
+const Booking* find_conflict(const std::vector<Booking>& existing, const Booking& candidate);
+
+/// What admission looks at, loaded in the booking's unit of work.
+struct AdmissionFacts {
+  bool instrument_known = false;
+  bool user_known = false;
+  bool user_admin = false;
+  std::optional<Qualification> qualification;  ///< the user's on the instrument, if any
+  std::vector<Booking> overlapping;            ///< bookings on the instrument overlapping the candidate
+};
+
+enum class Admit { ok, unknown_instrument, unknown_user, not_qualified, overlaps };
+
+/// The verdict with the reason (for people) and, for an overlap, the booking it overlaps.
+struct Admission {
+  Admit verdict = Admit::ok;
+  std::string reason;
+  std::string conflict;
+};
+
+/// A booking is admitted when instrument and user exist, the user is an admin or holds a
+/// qualification on the instrument valid for the whole booking, and it overlaps no other
+/// booking on the instrument. The interval must already be validated.
+Admission admit(const Booking& candidate, const AdmissionFacts& f);
+
+}  // namespace lg::server::booking

@@ -1,0 +1,66 @@
+#include "server/booking/sqlite_store.hpp"
+
+#include <array>
+
+#include "server/core/sqlite_util.hpp"
+
+namespace lg::server::booking {
+
+using namespace sqlite;
+
+namespace {
+
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE bookings (
+  id TEXT PRIMARY KEY,
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  user TEXT NOT NULL REFERENCES users(id),
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  CHECK (end_ms > start_ms)
+);
+CREATE INDEX bookings_by_instrument ON bookings(instrument, end_ms);
+CREATE INDEX bookings_by_start ON bookings(start_ms, id);
+)sql";
+
+constexpr std::array<db::Migration, 1> kMigrations{{{1, "bookings", kV1}}};
+
+Booking from(db::Statement& r) {
+  return Booking{r.column_text(0), r.column_text(1), r.column_text(2), r.column_int64(3), r.column_int64(4)};
+}
+
+}  // namespace
+
+std::span<const db::Migration> migrations() { return kMigrations; }
+
+Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
+  auto ins = db_.conn().prepare(
+      "INSERT INTO bookings(id, instrument, user, start_ms, end_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  ins->bind(1, b.id).bind(2, b.instrument).bind(3, b.user).bind(4, b.start_ms).bind(5, b.end_ms).bind(6, now_ms);
+  if (auto s = ins->run(); !s) {
+    if (db::is_constraint(s.error())) return domain_error(Errc::conflict, "id: booking " + b.id + " already exists");
+    return s.error();
+  }
+  return {};
+}
+
+Result<PageOf<Booking>> SqliteStore::list(const Page& p) {
+  static constexpr Keyset q{"SELECT id, instrument, user, start_ms, end_ms, start_ms, id FROM bookings WHERE 1", 5,
+                            "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
+  return read_all_page<Booking>(db_.conn(), q, p, from);
+}
+
+Result<std::vector<Booking>> SqliteStore::overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
+  auto q = db_.conn().prepare(
+      "SELECT id, instrument, user, start_ms, end_ms FROM bookings "
+      "WHERE instrument = ? AND end_ms > ? AND start_ms < ? ORDER BY start_ms, id");
+  if (!q) return q.error();
+  q->bind(1, instrument).bind(2, from_ms).bind(3, to_ms);
+  std::vector<Booking> out;
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(from(r)); }); !s) return s.error();
+  return out;
+}
+
+}  // namespace lg::server::booking

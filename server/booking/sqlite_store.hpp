@@ -1,0 +1,25 @@
+// The bookings' store on SQLite.
+#pragma once
+
+#include <span>
+
+#include "server/booking/store.hpp"
+#include "server/core/sqlite_db.hpp"
+
+namespace lg::server::booking {
+
+/// The bookings' numbered migrations.
+std::span<const db::Migration> migrations();
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteDb& db) : db_(db) {}
+  Status insert(const Booking& b, int64_t now_ms) override;
+  Result<PageOf<Booking>> list(const Page& p) override;
+  Result<std::vector<Booking>> overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
+
+ private:
+  SqliteDb& db_;
+};
+
+}  // namespace lg::server::booking

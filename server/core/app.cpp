@@ -1,0 +1,84 @@
+#include "server/core/app.hpp"
+
+#include "labgate/common/log.hpp"
+#include "labgate/common/protocol.hpp"
+#include "server/transport/http/api.hpp"
+
+namespace lg::server {
+
+namespace {
+constexpr std::string_view kLog = "server";
+}
+
+App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, Publisher& publisher,
+         std::function<int64_t()> now, std::string version)
+    : stores_(stores),
+      publisher_(publisher),
+      now_(std::move(now)),
+      site_(cfg.site),
+      usage_(usage::BatchStores{stores.uow, stores.usage, stores.terminals, stores.directory, stores.billing},
+             cfg.currency),
+      ingest_(usage_, stores.usage, stores.terminals, key, cfg.site),
+      booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
+      sync_(stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher) {
+  http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency};
+  api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_);
+}
+
+App::~App() = default;
+
+void App::start() {
+  if (auto s = sync_.refresh_all(now_(), true); !s) log::error(kLog, "initial sync: " + s.error().message());
+}
+
+void App::on_sync_topic(const std::string& terminal, const std::string& payload) {
+  if (auto r = sync_.on_retained(terminal, payload, now_()); !r)
+    log::error(kLog, "sync topic of " + terminal + ": " + r.error().message());
+}
+
+void App::on_mqtt_message(const std::string& topic, const std::string& payload) {
+  auto parts = proto::parse_topic(topic);
+  if (parts && parts->channel == proto::Channel::sync && parts->site == site_) {
+    on_sync_topic(parts->terminal, payload);
+    return;
+  }
+  if (parts && parts->channel == proto::Channel::state) {
+    auto r = ingest_.on_state(topic, payload, now_());
+    if (r.verdict == usage::Verdict::accepted && r.needs_resync) {
+      log::info(kLog, r.terminal + " reports an older acl_version: publishing its bundle again");
+      dirty_.republish(r.terminal);
+    }
+    return;
+  }
+  // evt and everything else (malformed topics are rejected and counted there)
+  auto r = ingest_.on_event(topic, payload, now_());
+  if (r.verdict != usage::Verdict::accepted || !r.ack) return;
+  if (auto s = publisher_.publish(r.ack->topic, r.ack->payload, r.ack->qos, r.ack->retained); !s) {
+    log::warn(kLog, "ack to " + r.terminal + " not sent (re-sent on its next batch): " + s.error().message());
+    return;
+  }
+  if (auto s = stores_.usage.count("acks", 1); !s) log::error(kLog, "count ack: " + s.error().message());
+}
+
+void App::on_mqtt_connected() {
+  log::info(kLog, "MQTT connected; republishing sync bundles");
+  if (auto s = sync_.refresh_all(now_(), true); !s) log::error(kLog, "sync: " + s.error().message());
+}
+
+void App::tick() {
+  if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
+  sync_.repair_held_back();
+}
+
+int App::flush_dirty() {
+  auto n = sync_.flush_dirty(dirty_, now_());
+  if (!n) {
+    log::error(kLog, "sync: " + n.error().message());
+    return 0;
+  }
+  return *n;
+}
+
+http::Response App::handle_http(const http::Request& req) { return api_->handle(req); }
+
+}  // namespace lg::server

@@ -1,0 +1,76 @@
+// The server without its sockets: the areas wired together. MQTT messages in (ingest strand),
+// HTTP requests in (any worker thread), bundles out (sync strand). What runs where and what is
+// shared is in docs/SERVER.md ("Threads").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "labgate/common/crypto.hpp"
+#include "server/booking/service.hpp"
+#include "server/config/server_config.hpp"
+#include "server/core/dirty.hpp"
+#include "server/core/health.hpp"
+#include "server/core/stores.hpp"
+#include "server/sync/publisher.hpp"
+#include "server/sync/service.hpp"
+#include "server/transport/http/request.hpp"
+#include "server/usage/ingest.hpp"
+#include "server/usage/service.hpp"
+
+namespace lg::server {
+
+namespace http {
+class Api;
+}
+
+class App {
+ public:
+  /// The stores, key, config and publisher must outlive the App. now returns UTC milliseconds.
+  App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, Publisher& publisher,
+      std::function<int64_t()> now, std::string version);
+  ~App();
+
+  // ---- sync strand
+  /// Start-up: builds every terminal's bundle (publishing what it can).
+  void start();
+  /// After an MQTT (re)connect: rebuild and republish every bundle (retained).
+  void on_mqtt_connected();
+  /// What the broker holds on a terminal's retained sync topic.
+  void on_sync_topic(const std::string& terminal, const std::string& payload);
+  /// Periodic: rebuild bundles (the booking window moves with time), repair held-back topics.
+  void tick();
+  /// Rebuilds the bundles the write paths marked dirty; returns how many terminals it refreshed.
+  int flush_dirty();
+
+  // ---- ingest strand
+  /// evt or state from a terminal (acks are published only after a successful commit). A
+  /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests).
+  void on_mqtt_message(const std::string& topic, const std::string& payload);
+
+  // ---- any thread
+  /// One HTTP request.
+  http::Response handle_http(const http::Request& req);
+
+  DirtySet& dirty() { return dirty_; }
+  Health& health() { return health_; }
+  SyncService& sync() { return sync_; }
+  const std::string& site() const { return site_; }
+
+ private:
+  Stores stores_;
+  Publisher& publisher_;
+  std::function<int64_t()> now_;
+  std::string site_;
+  DirtySet dirty_;
+  Health health_;
+  usage::Service usage_;
+  usage::Ingest ingest_;
+  booking::Service booking_;
+  SyncService sync_;
+  std::unique_ptr<http::Api> api_;
+};
+
+}  // namespace lg::server

@@ -1,0 +1,57 @@
+// The SQLite backend: one database file, every area's SqliteStore over it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/billing/sqlite_store.hpp"
+#include "server/booking/sqlite_store.hpp"
+#include "server/core/sqlite_db.hpp"
+#include "server/core/stores.hpp"
+#include "server/directory/sqlite_store.hpp"
+#include "server/qualification/sqlite_store.hpp"
+#include "server/reports/sqlite_store.hpp"
+#include "server/sync/sqlite_store.hpp"
+#include "server/terminals/sqlite_store.hpp"
+#include "server/usage/sqlite_store.hpp"
+
+namespace lg::server {
+
+class SqliteBackend {
+ public:
+  /// Opens (creating and migrating) the database at path. report_hold_ms: see
+  /// reports::SqliteStore (0 outside tests).
+  /// connections: see SqliteDb::open (one per thread that uses the database).
+  static Result<std::unique_ptr<SqliteBackend>> open(const std::string& path, int64_t report_hold_ms = 0,
+                                                     std::size_t connections = 1);
+
+  /// The stores (valid as long as this object).
+  Stores stores() {
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_};
+  }
+  SqliteDb& db() { return *db_; }
+
+ private:
+  SqliteBackend(std::unique_ptr<SqliteDb> db, int64_t hold_ms)
+      : db_(std::move(db)),
+        directory_(*db_),
+        qualification_(*db_),
+        booking_(*db_),
+        billing_(*db_),
+        terminals_(*db_),
+        usage_(*db_),
+        sync_(*db_),
+        reports_(*db_, hold_ms) {}
+
+  std::unique_ptr<SqliteDb> db_;
+  directory::SqliteStore directory_;
+  qualification::SqliteStore qualification_;
+  booking::SqliteStore booking_;
+  billing::SqliteStore billing_;
+  terminals::SqliteStore terminals_;
+  usage::SqliteStore usage_;
+  sync::SqliteStore sync_;
+  reports::SqliteStore reports_;
+};
+
+}  // namespace lg::server

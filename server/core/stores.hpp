@@ -1,0 +1,29 @@
+// Every area's store and the unit of work, as the app sees them: interfaces only, so the app,
+// the services and the tests do not care which backend holds the data.
+#pragma once
+
+#include "server/billing/store.hpp"
+#include "server/booking/store.hpp"
+#include "server/core/unit_of_work.hpp"
+#include "server/directory/store.hpp"
+#include "server/qualification/store.hpp"
+#include "server/reports/store.hpp"
+#include "server/sync/store.hpp"
+#include "server/terminals/store.hpp"
+#include "server/usage/store.hpp"
+
+namespace lg::server {
+
+struct Stores {
+  UnitOfWork& uow;
+  directory::Store& directory;
+  qualification::Store& qualification;
+  booking::Store& booking;
+  billing::Store& billing;
+  terminals::Store& terminals;
+  usage::Store& usage;
+  sync::Store& sync;
+  reports::Store& reports;
+};
+
+}  // namespace lg::server

@@ -1,0 +1,167 @@
+#include "server/directory/http.hpp"
+
+#include "labgate/common/card_uid.hpp"
+#include "labgate/common/log.hpp"
+#include "server/transport/http/json_api.hpp"
+
+namespace lg::server::directory {
+
+using namespace http;
+
+namespace {
+
+json instrument_json(const Instrument& i) {
+  return json{{"id", i.id},
+              {"name", i.name},
+              {"lab", i.lab},
+              {"kind", to_string(i.kind)},
+              {"asset_no", i.asset_no},
+              {"require_booking", i.require_booking},
+              {"early_start_s", i.early_start_s},
+              {"grace_after_end_s", i.grace_after_end_s},
+              {"offline_grace_s", i.offline_grace_s},
+              {"max_session_s", i.max_session_s}};
+}
+json unit_json(const Unit& u) {
+  return json{{"id", u.id}, {"name", u.name}, {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)}};
+}
+json lab_json(const Lab& l) { return json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}}; }
+json user_json(const User& u) {
+  return json{{"id", u.id},
+              {"name", u.name},
+              {"category", to_string(u.category)},
+              {"unit", u.unit.empty() ? json(nullptr) : json(u.unit)},
+              {"admin", u.admin}};
+}
+json card_json(const Card& c) { return json{{"uid", c.uid}, {"user", c.user}, {"active", c.active}}; }
+
+/// The access-policy fields of a POST /api/instruments or PATCH /api/instruments/{id} body.
+InstrumentPolicyPatch read_policy(Fields& f) {
+  InstrumentPolicyPatch p;
+  p.require_booking = f.opt_flag("require_booking");
+  p.early_start_s = f.opt_integer("early_start_s", 0, kMaxEarlyStartS);
+  p.grace_after_end_s = f.opt_integer("grace_after_end_s", 0, kMaxGraceAfterEndS);
+  p.offline_grace_s = f.opt_integer("offline_grace_s", 0, kMaxOfflineGraceS);
+  p.max_session_s = f.opt_integer("max_session_s", 0, kMaxSessionS);
+  return p;
+}
+
+/// A GET list route of the directory.
+template <typename T, typename Read, typename ToJson>
+Route list_route(std::string path, std::string list, const ApiContext& ctx, Read read, ToJson to_json) {
+  return Route{"GET", std::move(path), Permission::admin,
+               [&ctx, list = std::move(list), read, to_json](const Request& req, const PathParams&) {
+                 Response bad;
+                 auto page = page_param(req, list, ctx, bad);
+                 if (!page) return bad;
+                 return page_reply<T>(req, list, ctx, page->limit, read(*page), to_json);
+               }};
+}
+
+}  // namespace
+
+void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+  router.add({"POST", "/api/units", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "name", "parent"});
+                Unit u{f.id("id"), f.text("name"), f.id("parent", false)};
+                if (!f.ok()) return f.response();
+                if (auto s = store.add_unit(u, ctx.now()); !s) return failure(s.error());
+                return reply(201, json{{"id", u.id}});
+              }});
+  router.add(list_route<Unit>("/api/units", "units", ctx, [&](const Page& p) { return store.units(p); }, unit_json));
+
+  router.add({"POST", "/api/labs", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "name", "unit"});
+                Lab l{f.id("id"), f.text("name"), f.id("unit")};
+                if (!f.ok()) return f.response();
+                if (auto s = store.add_lab(l, ctx.now()); !s) return failure(s.error());
+                return reply(201, json{{"id", l.id}});
+              }});
+  router.add(list_route<Lab>("/api/labs", "labs", ctx, [&](const Page& p) { return store.labs(p); }, lab_json));
+
+  router.add({"POST", "/api/instruments", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "name", "lab", "kind", "asset_no", "require_booking", "early_start_s",
+                                 "grace_after_end_s", "offline_grace_s", "max_session_s"});
+                Instrument i;
+                i.id = f.id("id");
+                i.name = f.text("name");
+                i.lab = f.id("lab");
+                i.kind = kind_from(f.one_of("kind", {"instrument", "door"})).value_or(InstrumentKind::instrument);
+                i.asset_no = f.opt_text("asset_no");
+                const InstrumentPolicyPatch p = read_policy(f);
+                if (!f.ok()) return f.response();
+                i.require_booking = p.require_booking.value_or(i.require_booking);
+                i.early_start_s = p.early_start_s.value_or(i.early_start_s);
+                i.grace_after_end_s = p.grace_after_end_s.value_or(i.grace_after_end_s);
+                i.offline_grace_s = p.offline_grace_s.value_or(i.offline_grace_s);
+                i.max_session_s = p.max_session_s.value_or(i.max_session_s);
+                if (auto s = store.add_instrument(i, ctx.now()); !s) return failure(s.error());
+                ctx.changed(i.id);
+                return reply(201, json{{"id", i.id}});
+              }});
+  router.add(list_route<Instrument>("/api/instruments", "instruments", ctx,
+                                    [&](const Page& p) { return store.instruments(p); }, instrument_json));
+  router.add({"PATCH", "/api/instruments/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body,
+                         {"require_booking", "early_start_s", "grace_after_end_s", "offline_grace_s", "max_session_s"});
+                const InstrumentPolicyPatch p = read_policy(f);
+                if (!f.ok()) return f.response();
+                auto updated = store.update_instrument_policy(id, p, ctx.now());
+                if (!updated) return failure(updated.error());
+                ctx.changed(id);
+                return reply(200, instrument_json(*updated));
+              }});
+
+  router.add({"POST", "/api/users", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "name", "category", "unit", "admin"});
+                User u;
+                u.id = f.id("id");
+                u.name = f.text("name");
+                u.category =
+                    category_from(f.one_of("category", {"internal", "external"})).value_or(UserCategory::internal);
+                u.unit = f.id("unit", false);
+                u.admin = f.flag("admin", false);
+                if (!f.ok()) return f.response();
+                if (auto s = store.add_user(u, ctx.now()); !s) return failure(s.error());
+                if (u.admin) ctx.changed_all();
+                return reply(201, json{{"id", u.id}});
+              }});
+  router.add(list_route<User>("/api/users", "users", ctx, [&](const Page& p) { return store.users(p); }, user_json));
+
+  router.add({"POST", "/api/cards", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"uid", "user"});
+                Card c;
+                c.uid = f.text("uid");
+                if (f.ok()) {
+                  if (auto uid = CardUid::parse(c.uid)) c.uid = uid->str();
+                  else f.invalid("uid", "must be " + std::string(CardUid::kRule));
+                }
+                c.user = f.id("user");
+                if (!f.ok()) return f.response();
+                if (auto s = store.add_card(c, ctx.now()); !s) return failure(s.error());
+                ctx.changed_all();
+                return reply(201, json{{"uid", c.uid}, {"user", c.user}});
+              }});
+  router.add(list_route<Card>("/api/cards", "cards", ctx, [&](const Page& p) { return store.cards(p); }, card_json));
+}
+
+}  // namespace lg::server::directory

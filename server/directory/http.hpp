@@ -1,0 +1,17 @@
+// The directory's routes: /api/units, /api/labs, /api/instruments (+ PATCH /{id}), /api/users,
+// /api/cards.
+#pragma once
+
+#include "server/directory/store.hpp"
+#include "server/transport/http/router.hpp"
+
+namespace lg::server::http {
+struct ApiContext;
+}
+
+namespace lg::server::directory {
+
+/// Adds the directory's routes to the table. ctx and store must outlive the router.
+void add_routes(http::Router& router, const http::ApiContext& ctx, Store& store);
+
+}  // namespace lg::server::directory

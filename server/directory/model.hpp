@@ -1,0 +1,82 @@
+// The directory: organisation units, labs, instruments and doors with their access policy,
+// users and their cards. Plain data: no I/O, no JSON, no SQL.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lg::server {
+
+enum class UserCategory { internal, external };
+enum class InstrumentKind { instrument, door };
+
+/// "internal" | "external".
+const char* to_string(UserCategory c);
+/// "instrument" | "door".
+const char* to_string(InstrumentKind k);
+/// Parses "internal" | "external".
+std::optional<UserCategory> category_from(std::string_view s);
+/// Parses "instrument" | "door".
+std::optional<InstrumentKind> kind_from(std::string_view s);
+
+struct Unit {
+  std::string id;
+  std::string name;
+  std::string parent;  ///< "" = root
+};
+
+struct Lab {
+  std::string id;
+  std::string name;
+  std::string unit;
+};
+
+/// Upper bounds of an instrument's access policy (seconds), checked by the API.
+inline constexpr int64_t kMaxEarlyStartS = 24LL * 3600;          ///< 1 day
+inline constexpr int64_t kMaxGraceAfterEndS = 24LL * 3600;       ///< 1 day
+inline constexpr int64_t kMaxOfflineGraceS = 30LL * 24 * 3600;   ///< 30 days
+inline constexpr int64_t kMaxSessionS = 31LL * 24 * 3600;        ///< 31 days (the longest booking)
+
+/// An instrument or door with its access policy. The policy defaults are the protocol's
+/// (proto::Policy): a terminal decides with exactly these values.
+struct Instrument {
+  std::string id;
+  std::string name;
+  std::string lab;
+  InstrumentKind kind = InstrumentKind::instrument;
+  std::string asset_no;
+  bool require_booking = false;
+  int64_t early_start_s = 900;       ///< a booked user may start this long before the booking
+  int64_t grace_after_end_s = 300;   ///< a booked session is switched off this long after the booking end
+  int64_t offline_grace_s = 86400;   ///< cached grants are honoured this long after the last sync, offline
+  int64_t max_session_s = 0;         ///< limit of a session not bounded by a booking; 0 = none
+};
+
+/// A change of an instrument's access policy: fields left empty keep their value.
+struct InstrumentPolicyPatch {
+  std::optional<bool> require_booking;
+  std::optional<int64_t> early_start_s;
+  std::optional<int64_t> grace_after_end_s;
+  std::optional<int64_t> offline_grace_s;
+  std::optional<int64_t> max_session_s;
+};
+
+struct User {
+  std::string id;
+  std::string name;
+  UserCategory category = UserCategory::internal;
+  std::string unit;  ///< "" = none
+  bool admin = false;
+};
+
+struct Card {
+  std::string uid;  ///< canonical (CardUid::str(): validated and upper-cased where it entered)
+  std::string user;
+  bool active = true;
+};
+
+}  // namespace lg::server

@@ -1,0 +1,248 @@
+#include "server/directory/sqlite_store.hpp"
+
+#include <array>
+
+#include "server/core/sqlite_util.hpp"
+
+namespace lg::server::directory {
+
+using namespace sqlite;
+
+namespace {
+
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE units (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  parent TEXT REFERENCES units(id),
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE labs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  unit TEXT NOT NULL REFERENCES units(id),
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE instruments (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  lab TEXT NOT NULL REFERENCES labs(id),
+  kind TEXT NOT NULL CHECK (kind IN ('instrument', 'door')),
+  asset_no TEXT NOT NULL DEFAULT '',
+  require_booking INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  early_start_s INTEGER NOT NULL DEFAULT 900 CHECK (early_start_s >= 0),
+  grace_after_end_s INTEGER NOT NULL DEFAULT 300 CHECK (grace_after_end_s >= 0),
+  offline_grace_s INTEGER NOT NULL DEFAULT 86400 CHECK (offline_grace_s >= 0),
+  max_session_s INTEGER NOT NULL DEFAULT 0 CHECK (max_session_s >= 0),
+  policy_updated_ms INTEGER
+);
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL CHECK (category IN ('internal', 'external')),
+  unit TEXT REFERENCES units(id),
+  admin INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE cards (
+  rowid_ INTEGER PRIMARY KEY,
+  uid TEXT NOT NULL,
+  user TEXT NOT NULL REFERENCES users(id),
+  active INTEGER NOT NULL DEFAULT 1,
+  created_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX cards_one_active_owner ON cards(uid) WHERE active = 1;
+CREATE INDEX cards_by_user ON cards(user);
+CREATE INDEX cards_by_uid ON cards(uid);
+)sql";
+
+constexpr std::array<db::Migration, 1> kMigrations{{{1, "units, labs, instruments, users, cards", kV1}}};
+
+}  // namespace
+
+std::span<const db::Migration> migrations() { return kMigrations; }
+
+namespace rows {
+Instrument instrument(db::Statement& r) {
+  Instrument i{r.column_text(0), r.column_text(1), r.column_text(2),
+               kind_from(r.column_text(3)).value_or(InstrumentKind::instrument), r.column_text(4),
+               r.column_int64(5) != 0};
+  i.early_start_s = r.column_int64(6);
+  i.grace_after_end_s = r.column_int64(7);
+  i.offline_grace_s = r.column_int64(8);
+  i.max_session_s = r.column_int64(9);
+  return i;
+}
+
+User user(db::Statement& r, int c) {
+  return User{r.column_text(c), r.column_text(c + 1),
+              category_from(r.column_text(c + 2)).value_or(UserCategory::internal), r.column_text(c + 3),
+              r.column_int64(c + 4) != 0};
+}
+}  // namespace rows
+
+Status SqliteStore::add_unit(const Unit& u, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    if (!u.parent.empty()) LG_TRY(require_ref(d, "units", "parent", u.parent, "unit"));
+    LG_TRY(require_absent(d, "units", u.id, "unit"));
+    auto st = d.prepare("INSERT INTO units(id, name, parent, created_ms) VALUES (?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, u.id).bind(2, u.name).bind(4, now_ms);
+    if (u.parent.empty()) st->bind_null(3); else st->bind(3, u.parent);
+    return st->run();
+  });
+}
+
+Status SqliteStore::add_lab(const Lab& l, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    LG_TRY(require_ref(d, "units", "unit", l.unit, "unit"));
+    LG_TRY(require_absent(d, "labs", l.id, "lab"));
+    auto st = d.prepare("INSERT INTO labs(id, name, unit, created_ms) VALUES (?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, l.id).bind(2, l.name).bind(3, l.unit).bind(4, now_ms);
+    return st->run();
+  });
+}
+
+Status SqliteStore::add_instrument(const Instrument& i, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    LG_TRY(require_ref(d, "labs", "lab", i.lab, "lab"));
+    LG_TRY(require_absent(d, "instruments", i.id, "instrument"));
+    auto st = d.prepare(
+        "INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
+        "grace_after_end_s, offline_grace_s, max_session_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, i.id).bind(2, i.name).bind(3, i.lab).bind(4, to_string(i.kind)).bind(5, i.asset_no);
+    st->bind(6, b64(i.require_booking)).bind(7, now_ms).bind(8, i.early_start_s).bind(9, i.grace_after_end_s);
+    st->bind(10, i.offline_grace_s).bind(11, i.max_session_s);
+    return st->run();
+  });
+}
+
+Result<Instrument> SqliteStore::update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                                         int64_t now_ms) {
+  return transact<Instrument>(db_, [&]() -> Result<Instrument> {
+    auto& d = db_.conn();
+    auto st = d.prepare(
+        "UPDATE instruments SET require_booking = COALESCE(?2, require_booking), "
+        "early_start_s = COALESCE(?3, early_start_s), grace_after_end_s = COALESCE(?4, grace_after_end_s), "
+        "offline_grace_s = COALESCE(?5, offline_grace_s), max_session_s = COALESCE(?6, max_session_s), "
+        "policy_updated_ms = ?7 WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id);
+    if (p.require_booking) st->bind(2, b64(*p.require_booking)); else st->bind_null(2);
+    st->bind(3, p.early_start_s).bind(4, p.grace_after_end_s).bind(5, p.offline_grace_s).bind(6, p.max_session_s);
+    st->bind(7, now_ms);
+    if (auto s = st->run(); !s) return s.error();
+    if (d.changes() == 0) return domain_error(Errc::not_found, "unknown instrument '" + id + "'");
+    auto got = instrument(id);
+    if (!got) return got.error();
+    if (!*got) return domain_error(Errc::not_found, "unknown instrument '" + id + "'");
+    return **got;
+  });
+}
+
+Status SqliteStore::add_user(const User& u, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    if (!u.unit.empty()) LG_TRY(require_ref(d, "units", "unit", u.unit, "unit"));
+    LG_TRY(require_absent(d, "users", u.id, "user"));
+    auto st = d.prepare("INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, u.id).bind(2, u.name).bind(3, to_string(u.category)).bind(5, b64(u.admin)).bind(6, now_ms);
+    if (u.unit.empty()) st->bind_null(4); else st->bind(4, u.unit);
+    return st->run();
+  });
+}
+
+Status SqliteStore::add_card(const Card& c, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    LG_TRY(require_ref(d, "users", "user", c.user, "user"));
+    auto owner = card_owner(c.uid);
+    if (!owner) return owner.error();
+    if (!owner->empty()) {
+      return domain_error(Errc::conflict, "uid: card " + c.uid + " is already assigned to user " + *owner);
+    }
+    auto st = d.prepare("INSERT INTO cards(uid, user, active, created_ms) VALUES (?, ?, 1, ?)");
+    if (!st) return st.error();
+    st->bind(1, c.uid).bind(2, c.user).bind(3, now_ms);
+    return st->run();
+  });
+}
+
+Result<PageOf<Unit>> SqliteStore::units(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE 1");
+  return read_all_page<Unit>(db_.conn(), q, p, [](db::Statement& r) {
+    return Unit{r.column_text(0), r.column_text(1), r.column_text(2)};
+  });
+}
+
+Result<PageOf<Lab>> SqliteStore::labs(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, unit FROM labs WHERE 1");
+  return read_all_page<Lab>(db_.conn(), q, p, [](db::Statement& r) {
+    return Lab{r.column_text(0), r.column_text(1), r.column_text(2)};
+  });
+}
+
+Result<PageOf<Instrument>> SqliteStore::instruments(const Page& p) {
+  static const std::string select = "SELECT " + std::string(rows::kInstrumentCols) + " FROM instruments WHERE 1";
+  const Keyset q = by_id(select);
+  return read_all_page<Instrument>(db_.conn(), q, p, rows::instrument);
+}
+
+Result<PageOf<User>> SqliteStore::users(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE 1");
+  return read_all_page<User>(db_.conn(), q, p, [](db::Statement& r) { return rows::user(r, 0); });
+}
+
+Result<PageOf<Card>> SqliteStore::cards(const Page& p) {
+  static constexpr Keyset q{"SELECT uid, user, active, uid, rowid_ FROM cards WHERE 1", 3, "(uid, rowid_)", "si",
+                            false, "ORDER BY uid, rowid_"};
+  return read_all_page<Card>(db_.conn(), q, p, [](db::Statement& r) {
+    return Card{r.column_text(0), r.column_text(1), r.column_int64(2) != 0};
+  });
+}
+
+Result<std::optional<Instrument>> SqliteStore::instrument(const std::string& id) {
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kInstrumentCols) + " FROM instruments WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<Instrument> out;
+  if (*row) out = rows::instrument(*q);
+  q->reset();
+  return out;
+}
+
+Result<std::optional<User>> SqliteStore::user(const std::string& id) {
+  if (id.empty()) return std::optional<User>{};
+  auto q = db_.conn().prepare("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<User> out;
+  if (*row) out = rows::user(*q, 0);
+  q->reset();
+  return out;
+}
+
+Result<std::string> SqliteStore::card_owner(const std::string& uid) {
+  if (uid.empty()) return std::string();
+  auto q = db_.conn().prepare("SELECT user FROM cards WHERE uid = ? AND active = 1");
+  if (!q) return q.error();
+  q->bind(1, uid);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::string out = *row ? q->column_text(0) : std::string();
+  q->reset();
+  return out;
+}
+
+}  // namespace lg::server::directory

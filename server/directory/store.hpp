@@ -1,0 +1,50 @@
+// The directory's store: units, labs, instruments, users and cards. Every write is
+// all-or-nothing; a bad reference changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "labgate/common/result.hpp"
+#include "server/core/paging.hpp"
+#include "server/directory/model.hpp"
+
+namespace lg::server::directory {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// Creates a unit; conflict if the id exists, unknown_reference if the parent is unknown.
+  virtual Status add_unit(const Unit& u, int64_t now_ms) = 0;
+  /// Creates a lab under a unit (unknown_reference when the unit is unknown).
+  virtual Status add_lab(const Lab& l, int64_t now_ms) = 0;
+  /// Creates an instrument or door in a lab, with its access policy.
+  virtual Status add_instrument(const Instrument& i, int64_t now_ms) = 0;
+  /// Changes the policy fields set in p, atomically against concurrent writers; returns the
+  /// instrument as stored afterwards; not_found if the id is unknown.
+  virtual Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                                      int64_t now_ms) = 0;
+  /// Creates a user (unknown_reference when the unit is unknown).
+  virtual Status add_user(const User& u, int64_t now_ms) = 0;
+  /// Assigns a card (canonical uid) to a user; conflict if the uid has an active owner, checked
+  /// and written atomically against concurrent writers.
+  virtual Status add_card(const Card& c, int64_t now_ms) = 0;
+
+  // Lists by key, ascending: units, labs, instruments and users by (id); cards by (uid, row).
+  virtual Result<PageOf<Unit>> units(const Page& p) = 0;
+  virtual Result<PageOf<Lab>> labs(const Page& p) = 0;
+  virtual Result<PageOf<Instrument>> instruments(const Page& p) = 0;
+  virtual Result<PageOf<User>> users(const Page& p) = 0;
+  virtual Result<PageOf<Card>> cards(const Page& p) = 0;
+
+  /// One instrument, nullopt if unknown.
+  virtual Result<std::optional<Instrument>> instrument(const std::string& id) = 0;
+  /// One user, nullopt if unknown.
+  virtual Result<std::optional<User>> user(const std::string& id) = 0;
+  /// The active owner of a card now, "" when none.
+  virtual Result<std::string> card_owner(const std::string& uid) = 0;
+};
+
+}  // namespace lg::server::directory

@@ -1,0 +1,18 @@
+// Qualification rules as functions of data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "server/qualification/model.hpp"
+
+namespace lg::server::qualification {
+
+/// True when q is valid over the whole of [from_ms, to_ms]: it starts no later than from_ms
+/// and has no end or ends no earlier than to_ms.
+bool covers(const Qualification& q, int64_t from_ms, int64_t to_ms);
+
+/// The reason a qualification is refused ("valid_until: must be after valid_from"), or "".
+std::string validate(const Qualification& q);
+
+}  // namespace lg::server::qualification

@@ -1,0 +1,26 @@
+// The qualifications' store on SQLite.
+#pragma once
+
+#include <span>
+
+#include "server/core/sqlite_db.hpp"
+#include "server/qualification/store.hpp"
+
+namespace lg::server::qualification {
+
+/// The qualifications' numbered migrations.
+std::span<const db::Migration> migrations();
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteDb& db) : db_(db) {}
+  Status put(const Qualification& q, int64_t now_ms) override;
+  Result<PageOf<Qualification>> list(const Page& p) override;
+  Result<std::optional<Qualification>> get(const std::string& user, const std::string& instrument) override;
+  Result<std::vector<Qualification>> on_instrument(const std::string& instrument) override;
+
+ private:
+  SqliteDb& db_;
+};
+
+}  // namespace lg::server::qualification

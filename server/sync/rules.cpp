@@ -1,0 +1,80 @@
+#include "server/sync/rules.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "labgate/common/crypto.hpp"
+#include "server/booking/rules.hpp"
+
+namespace lg::server::sync {
+
+proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
+  proto::SyncBundle b;
+  b.terminal = in.terminal;
+  b.version = version;
+  b.issued_ms = now_ms;
+  b.resource = in.resource;
+  if (in.instrument) {
+    b.policy.require_booking = in.instrument->require_booking;
+    b.policy.early_start_s = in.instrument->early_start_s;
+    b.policy.grace_after_end_s = in.instrument->grace_after_end_s;
+    b.policy.offline_grace_s = in.instrument->offline_grace_s;
+    b.policy.max_session_s = in.instrument->max_session_s;
+  }
+
+  std::map<std::string, const User*> users;
+  for (const auto& u : in.users) users[u.id] = &u;
+
+  // user -> qualification on this resource, unless it expired long ago
+  std::map<std::string, const Qualification*> quals;
+  if (in.instrument) {
+    for (const auto& q : in.qualifications) {
+      if (q.instrument != in.resource) continue;
+      if (q.valid_until_ms && *q.valid_until_ms <= now_ms - kRecentlyExpiredMs) continue;
+      quals[q.user] = &q;
+    }
+  }
+
+  std::map<std::string, proto::Grant> grants;  // by card
+  for (const auto& c : in.cards) {
+    if (!c.active) continue;
+    auto uit = users.find(c.user);
+    if (uit == users.end()) continue;
+    const User& u = *uit->second;
+    proto::Grant g;
+    g.card = c.uid;  // stored canonical (CardUid at the API edge)
+    g.user = u.id;
+    g.category = to_string(u.category);
+    if (u.admin) {
+      g.admin = true;
+    } else if (auto q = quals.find(u.id); q != quals.end()) {
+      g.valid_from_ms = q->second->valid_from_ms;
+      g.valid_until_ms = q->second->valid_until_ms;
+    } else {
+      continue;
+    }
+    grants[g.card] = std::move(g);
+  }
+  for (auto& [card, g] : grants) b.grants.push_back(std::move(g));
+
+  const int64_t from = now_ms - kBookingsBeforeMs;
+  const int64_t to = now_ms + kBookingsAfterMs;
+  for (const auto& bk : in.bookings) {
+    if (bk.instrument != in.resource) continue;
+    if (!booking::overlaps(bk.start_ms, bk.end_ms, from, to)) continue;
+    b.bookings.push_back(proto::BookingSlot{bk.id, bk.user, bk.start_ms, bk.end_ms});
+  }
+  std::sort(b.bookings.begin(), b.bookings.end(), [](const auto& x, const auto& y) {
+    return x.start_ms != y.start_ms ? x.start_ms < y.start_ms : x.id < y.id;
+  });
+  return b;
+}
+
+std::string content_hash(const proto::SyncBundle& bundle) {
+  proto::SyncBundle copy = bundle;
+  copy.version = 0;
+  copy.issued_ms = 0;
+  return crypto::sha256_hex(proto::encode(copy));
+}
+
+}  // namespace lg::server::sync

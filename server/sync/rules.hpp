@@ -1,0 +1,49 @@
+// The bundle rule: what a terminal's sync bundle holds, built from directory data. Pure: no
+// I/O, deterministic order.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labgate/common/protocol.hpp"
+#include "server/booking/model.hpp"
+#include "server/directory/model.hpp"
+#include "server/qualification/model.hpp"
+
+namespace lg::server::sync {
+
+/// Bookings from now - kBookingsBeforeMs to now + kBookingsAfterMs go into a bundle.
+inline constexpr int64_t kBookingsBeforeMs = 24LL * 3600 * 1000;
+inline constexpr int64_t kBookingsAfterMs = 7LL * 24 * 3600 * 1000;
+/// Qualifications that expired less than this long ago still go into a bundle (with their end),
+/// so the door tells a user whose training lapsed "not valid now" instead of "unknown card".
+inline constexpr int64_t kRecentlyExpiredMs = 30LL * 24 * 3600 * 1000;
+
+/// Everything a bundle is built from. The store may provide more than needed; the builder
+/// filters (other resources, expired qualifications, inactive cards, bookings outside the window).
+struct Inputs {
+  std::string terminal;
+  std::string resource;
+  std::optional<Instrument> instrument;  ///< empty if the resource is unknown (bundle has no grants)
+  std::vector<User> users;
+  std::vector<Card> cards;
+  std::vector<Qualification> qualifications;
+  std::vector<Booking> bookings;
+};
+
+/// The bundle: grants = active cards of users holding a qualification for the resource that is
+/// valid now, starts later, or expired less than kRecentlyExpiredMs ago (each with its window, so
+/// the terminal enforces expiry itself, also offline), plus every admin user's active cards (admin = true, no validity limits); bookings on
+/// the resource overlapping [now - 1 d, now + 7 d); the policy (require_booking, early_start_s,
+/// grace_after_end_s, offline_grace_s, max_session_s) from the instrument, protocol defaults
+/// when the resource is unknown.
+/// Grants are sorted by card, bookings by start then id.
+proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version);
+
+/// Hash of the bundle's content, ignoring version and issued_ms: equal hashes mean the
+/// terminal would decide identically, so no new version is needed.
+std::string content_hash(const proto::SyncBundle& bundle);
+
+}  // namespace lg::server::sync

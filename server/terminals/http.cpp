@@ -1,0 +1,57 @@
+#include "server/terminals/http.hpp"
+
+#include "labgate/common/crypto.hpp"
+#include "labgate/common/log.hpp"
+#include "server/transport/http/json_api.hpp"
+
+namespace lg::server::terminals {
+
+using namespace http;
+
+void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+  router.add({"POST", "/api/terminals", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "resource", "public_key"});
+                Terminal t;
+                t.id = f.id("id");
+                t.resource = f.id("resource");
+                t.public_key = f.multiline("public_key", 4096);
+                if (f.ok()) {
+                  auto key = crypto::PublicKey::from_pem(t.public_key);
+                  if (!key) {
+                    f.invalid("public_key", "not a P-256 public key PEM: " + key.error().reason);
+                  } else {
+                    t.public_key = key->to_pem();
+                  }
+                }
+                if (!f.ok()) return f.response();
+                if (t.id == proto::kServerKid) return error(422, "invalid field: id: 'server' is reserved");
+                if (auto s = store.add(t, ctx.now()); !s) return failure(s.error());
+                ctx.changed(t.resource);
+                log::info("http", "enrolled terminal " + t.id + " for " + t.resource);
+                return reply(201, json{{"id", t.id}});
+              }});
+  router.add({"GET", "/api/terminals", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "terminals", ctx, bad);
+                if (!page) return bad;
+                return page_reply<Terminal>(req, "terminals", ctx, page->limit, store.list(*page), [&](const Terminal& t) {
+                  return json{{"id", t.id},
+                              {"resource", t.resource},
+                              {"online", t.online},
+                              {"boot", t.boot},
+                              {"firmware", t.firmware},
+                              {"board", t.board},
+                              {"acl_version", t.acl_version},
+                              {"sync_version", t.sync_version},
+                              {"outbox_depth", t.outbox_depth},
+                              {"clock_synced", t.clock_synced},
+                              {"acked_seq", t.acked_seq},
+                              {"last_seen", ctx.time_or_null(t.last_seen_ms)}};
+                });
+              }});
+}
+
+}  // namespace lg::server::terminals

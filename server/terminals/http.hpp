@@ -1,0 +1,16 @@
+// The terminals' routes: /api/terminals (enrolment and state).
+#pragma once
+
+#include "server/terminals/store.hpp"
+#include "server/transport/http/router.hpp"
+
+namespace lg::server::http {
+struct ApiContext;
+}
+
+namespace lg::server::terminals {
+
+/// Adds the area's routes to the table. ctx and the stores must outlive the router.
+void add_routes(http::Router& router, const http::ApiContext& ctx, Store& store);
+
+}  // namespace lg::server::terminals

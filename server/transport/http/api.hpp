@@ -1,0 +1,58 @@
+// The HTTP JSON API (routes in docs/INTERFACES.md) as a function Request -> Response: the one
+// router table, filled by every area's add_routes, plus /api/health. Socket-free: unit tests call
+// handle() directly. Thread-safe: HTTP workers call handle() concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "labgate/common/defaults.hpp"
+#include "server/booking/service.hpp"
+#include "server/core/dirty.hpp"
+#include "server/core/health.hpp"
+#include "server/core/stores.hpp"
+#include "server/transport/http/request.hpp"
+#include "server/transport/http/router.hpp"
+
+namespace lg::server::http {
+
+struct ApiContext;
+
+struct ApiSettings {
+  std::string site;
+  std::string version;
+  std::string admin_token;
+  std::string time_zone{defaults::kTimeZone};
+  std::string currency{defaults::kCurrency};
+  /// /api/health answers 503 when the oldest message waiting for ingest is older than this.
+  int64_t max_ingest_lag_ms = 30'000;
+};
+
+class Api {
+ public:
+  /// Everything referenced must outlive the Api. now returns UTC milliseconds.
+  Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& health, ApiSettings settings,
+      std::function<int64_t()> now);
+  ~Api();
+
+  /// Answers one request: 2xx with JSON, or 4xx/5xx with {"error":"<reason>"}.
+  /// Order of checks: malformed target 400, auth 401 (every /api route but /api/health),
+  /// unknown route 404, wrong method 405, then the body/query (400/422) and the store (409/422).
+  Response handle(const Request& req);
+
+  /// The route table (for docs and tests).
+  const Router& router() const { return router_; }
+
+ private:
+  Response health(const Request& req);
+
+  Stores stores_;
+  Health& health_;
+  ApiSettings settings_;
+  std::unique_ptr<ApiContext> ctx_;
+  Router router_;
+};
+
+}  // namespace lg::server::http

@@ -1,0 +1,65 @@
+#include "server/transport/http/request.hpp"
+
+namespace lg::server::http {
+
+namespace {
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::optional<std::string> url_decode(std::string_view s, bool form) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex(s[i + 1]);
+      const int lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && form) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Request make_request(std::string method, std::string target, std::string authorization, std::string body) {
+  Request r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.authorization = std::move(authorization);
+  r.body = std::move(body);
+  const std::string_view t = r.target;
+  const auto q = t.find('?');
+  auto path = url_decode(t.substr(0, q), false);
+  if (!path) return r;
+  r.path = *path;
+  if (q == std::string_view::npos) return r;
+  std::string_view rest = t.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto key = url_decode(pair.substr(0, eq), true);
+    auto value = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!key || !value) {
+      r.path.clear();
+      return r;
+    }
+    r.query[*key] = *value;
+  }
+  return r;
+}
+
+}  // namespace lg::server::http

@@ -1,0 +1,186 @@
+#include "server/usage/ingest.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "labgate/common/log.hpp"
+
+namespace lg::server::usage {
+
+namespace {
+constexpr std::string_view kLog = "ingest";
+}
+
+std::string classify_open_failure(const std::string& payload) {
+  auto j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) {
+    auto v = j.find("v");
+    if (v != j.end() && v->is_number() && !(v->is_number_integer() && v->get<int64_t>() == proto::kVersion)) {
+      return "bad_version";
+    }
+  }
+  return "malformed";
+}
+
+Ingest::Ingest(Service& service, Store& usage, terminals::Store& terminals, const crypto::PrivateKey& key,
+               std::string site)
+    : service_(service), usage_(usage), terminals_(terminals), key_(key), site_(std::move(site)) {}
+
+void Ingest::reject(const std::string& topic, const std::string& reason, const std::string& detail) {
+  log::warn(kLog, "rejected " + reason + " on " + topic + ": " + detail);
+  if (auto s = usage_.count_rejection(reason, 1); !s) {
+    log::error(kLog, "cannot count rejection " + reason + ": " + s.error().message());
+  }
+}
+
+std::optional<Ingest::Authentic> Ingest::authenticate(const std::string& topic, const std::string& payload,
+                                                      proto::Channel channel, std::string& reason,
+                                                      std::string& detail) {
+  if (payload.size() > proto::kMaxPayload) {
+    reason = "oversize";
+    detail = std::to_string(payload.size()) + " bytes > " + std::to_string(proto::kMaxPayload);
+    return std::nullopt;
+  }
+  auto parts = proto::parse_topic(topic);
+  if (!parts || parts->site != site_ || parts->channel != channel) {
+    reason = "bad_topic";
+    detail = "not a " + std::string(proto::to_string(channel)) + " topic of site " + site_;
+    return std::nullopt;
+  }
+  auto env = proto::open(payload);
+  if (!env) {
+    reason = classify_open_failure(payload);
+    detail = env.error().message();
+    return std::nullopt;
+  }
+  if (env->kid != parts->terminal) {
+    reason = "kid_mismatch";
+    detail = "kid '" + env->kid.substr(0, proto::kMaxField) + "' on topic of terminal '" + parts->terminal + "'";
+    return std::nullopt;
+  }
+  auto t = terminals_.get(parts->terminal);
+  if (!t) {
+    reason = "storage";
+    detail = t.error().message();
+    return std::nullopt;
+  }
+  if (!t->has_value()) {
+    reason = "unknown_terminal";
+    detail = "terminal '" + parts->terminal + "' is not enrolled";
+    return std::nullopt;
+  }
+  const Terminal& term = **t;
+  auto it = keys_.find(term.public_key);
+  if (it == keys_.end()) {
+    auto k = crypto::PublicKey::from_pem(term.public_key);
+    if (!k) {
+      reason = "bad_signature";
+      detail = "enrolled key of " + term.id + " unusable: " + k.error().message();
+      return std::nullopt;
+    }
+    it = keys_.emplace(term.public_key, std::move(k).value()).first;
+  }
+  if (!proto::verify(*env, it->second)) {
+    reason = "bad_signature";
+    detail = "signature does not verify with the enrolled key of " + term.id;
+    return std::nullopt;
+  }
+  return Authentic{std::move(parts).value(), std::move(env).value(), term};
+}
+
+template <typename Body, typename Res>
+std::optional<std::pair<Ingest::Authentic, Body>> Ingest::screen(const std::string& topic, const std::string& payload,
+                                                                 proto::Channel channel,
+                                                                 Result<Body> (*decode)(std::string_view), Res& res) {
+  std::string reason;
+  std::string detail;
+  auto a = authenticate(topic, payload, channel, reason, detail);
+  if (!a) {
+    if (reason == "storage") {
+      log::error(kLog, std::string(proto::to_string(channel)) + " on " + topic + ": " + detail);
+      res.verdict = Verdict::failed;
+      res.reason = detail;
+    } else {
+      reject(topic, reason, detail);
+      res.reason = reason;
+    }
+    return std::nullopt;
+  }
+  res.terminal = a->terminal.id;
+  auto body = decode(a->env.body);
+  if (!body) {
+    reject(topic, "bad_body", body.error().message());
+    res.reason = "bad_body";
+    return std::nullopt;
+  }
+  if (body->terminal != a->terminal.id) {
+    reject(topic, "terminal_mismatch",
+           std::string(proto::to_string(channel)) + " of terminal '" + body->terminal.substr(0, proto::kMaxField) + "'");
+    res.reason = "terminal_mismatch";
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*a), std::move(body).value());
+}
+
+EventResult Ingest::on_event(const std::string& topic, const std::string& payload, int64_t now_ms) {
+  EventResult res;
+  auto screened = screen(topic, payload, proto::Channel::evt, &proto::decode_event_batch, res);
+  if (!screened) return res;
+  const Authentic* a = &screened->first;
+  const proto::EventBatch* batch = &screened->second;
+  auto out = service_.commit_batch(*batch, now_ms);
+  if (!out) {
+    log::error(kLog, "commit of " + std::to_string(batch->records.size()) + " records from " + a->terminal.id +
+                         " failed, no ack: " + out.error().message());
+    res.verdict = Verdict::failed;
+    res.reason = out.error().message();
+    return res;
+  }
+  for (const auto& alarm : out->alarms) log::error(kLog, "terminal " + a->terminal.id + ": " + alarm);
+  log::debug(kLog, a->terminal.id + ": " + std::to_string(out->inserted) + " new, " +
+                       std::to_string(out->duplicates) + " duplicate, acked " + std::to_string(out->acked_seq));
+  res.verdict = Verdict::accepted;
+  res.outcome = *out;
+  if (out->acked_seq >= 1) {
+    proto::Ack ack{a->terminal.id, out->acked_seq};
+    auto sealed = proto::seal(proto::encode(ack), proto::kServerKid, key_);
+    if (!sealed) {
+      log::error(kLog, "cannot sign ack for " + a->terminal.id + ": " + sealed.error().message());
+    } else {
+      res.ack = Outgoing{proto::topic(site_, a->terminal.id, proto::Channel::ack), std::move(sealed).value(), 1,
+                         false};
+    }
+  }
+  return res;
+}
+
+StateResult Ingest::on_state(const std::string& topic, const std::string& payload, int64_t now_ms) {
+  StateResult res;
+  auto screened = screen(topic, payload, proto::Channel::state, &proto::decode_state, res);
+  if (!screened) return res;
+  const Authentic* a = &screened->first;
+  const proto::State* st = &screened->second;
+  auto out = terminals_.apply_state(StateUpdate{*st, now_ms});
+  if (!out) {
+    log::error(kLog, "state of " + a->terminal.id + " not stored: " + out.error().message());
+    res.verdict = Verdict::failed;
+    res.reason = out.error().message();
+    return res;
+  }
+  res.verdict = Verdict::accepted;
+  res.applied = out->applied;
+  res.changed = out->changed;
+  if (!out->applied) {
+    log::info(kLog, a->terminal.id + ": ignored stale offline state of boot " + std::to_string(st->boot));
+    return res;
+  }
+  // A heartbeat is routine (debug); a terminal coming, going or restarting is news (info).
+  const std::string line = a->terminal.id + (st->online ? " online" : " offline") + " boot " +
+                           std::to_string(st->boot) + " acl " + std::to_string(st->acl_version) + " outbox " +
+                           std::to_string(st->outbox_depth);
+  if (out->changed) log::info(kLog, line);
+  else log::debug(kLog, line);
+  res.needs_resync = st->online && st->acl_version < out->sync_version;
+  return res;
+}
+
+}  // namespace lg::server::usage

@@ -1,0 +1,92 @@
+// MQTT ingest without sockets: validates evt and state payloads (size, topic, envelope, version,
+// enrolled key, kid/topic/body terminal agreement, body), commits batches through
+// usage::Service and builds the signed ack. Not thread-safe: the ingest strand calls it. Every rejection is logged (one warn line) and counted by reason.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "labgate/common/crypto.hpp"
+#include "labgate/common/protocol.hpp"
+#include "server/terminals/store.hpp"
+#include "server/usage/service.hpp"
+#include "server/usage/store.hpp"
+
+namespace lg::server::usage {
+
+/// A message to publish.
+struct Outgoing {
+  std::string topic;
+  std::string payload;
+  int qos = 1;
+  bool retained = false;
+};
+
+enum class Verdict {
+  accepted,  ///< committed (evt) or applied/ignored-as-stale (state)
+  rejected,  ///< bad payload: logged, counted under reason, nothing written
+  failed,    ///< storage failure: nothing committed, no ack
+};
+
+struct EventResult {
+  Verdict verdict = Verdict::rejected;
+  std::string reason;  ///< rejection counter key ("bad_signature", "malformed", ...) or failure text
+  std::string terminal;
+  std::optional<IngestOutcome> outcome;
+  std::optional<Outgoing> ack;  ///< set only after a successful commit with acked seq >= 1
+};
+
+struct StateResult {
+  Verdict verdict = Verdict::rejected;
+  std::string reason;
+  std::string terminal;
+  bool applied = false;       ///< false if ignored as a stale Last Will
+  bool changed = false;       ///< online/boot/firmware/board changed (worth an INFO line)
+  bool needs_resync = false;  ///< the terminal reported an acl_version below its current bundle
+};
+
+class Ingest {
+ public:
+  /// site: our topic root; key: the server's signing key (kid "server"); currency for charges
+  /// without a fee standard.
+  Ingest(Service& service, Store& usage, terminals::Store& terminals, const crypto::PrivateKey& key, std::string site);
+
+  /// Handles one message on lg/v1/{site}/{terminal}/evt.
+  EventResult on_event(const std::string& topic, const std::string& payload, int64_t now_ms);
+  /// Handles one message on lg/v1/{site}/{terminal}/state.
+  StateResult on_state(const std::string& topic, const std::string& payload, int64_t now_ms);
+
+ private:
+  struct Authentic {
+    proto::TopicParts topic;
+    proto::Envelope env;
+    Terminal terminal;
+  };
+  /// Checks everything up to the signature; on rejection fills reason and detail.
+  std::optional<Authentic> authenticate(const std::string& topic, const std::string& payload, proto::Channel channel,
+                                        std::string& reason, std::string& detail);
+  /// Authenticates and decodes one message of `channel` and checks that its body names the
+  /// topic's terminal. On failure logs, counts, fills res (verdict, reason) and returns nullopt.
+  template <typename Body, typename Res>
+  std::optional<std::pair<Authentic, Body>> screen(const std::string& topic, const std::string& payload,
+                                                   proto::Channel channel,
+                                                   Result<Body> (*decode)(std::string_view), Res& res);
+  /// Logs and counts a rejection.
+  void reject(const std::string& topic, const std::string& reason, const std::string& detail);
+
+  Service& service_;
+  Store& usage_;
+  terminals::Store& terminals_;
+  const crypto::PrivateKey& key_;
+  std::string site_;
+  std::map<std::string, crypto::PublicKey> keys_;  // PEM -> parsed key
+};
+
+/// Classifies an envelope that proto::open refused: "bad_version" when it is a JSON object whose
+/// "v" is a number other than proto::kVersion, otherwise "malformed".
+std::string classify_open_failure(const std::string& payload);
+
+}  // namespace lg::server::usage

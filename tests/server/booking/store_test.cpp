@@ -1,0 +1,165 @@
+#include <doctest/doctest.h>
+
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "tests/server/test_support.hpp"
+
+using namespace lg;
+using namespace lg::server;
+using namespace lg::server::test;
+
+namespace {
+/// alice and bob may use inst-xrd, bob also door-1 (bookings need a qualification).
+void qualify(TestStore& s) {
+  for (const auto& [user, inst] : {std::pair{"alice", "inst-xrd"}, {"bob", "inst-xrd"}, {"bob", "door-1"}}) {
+    if (!s.put_qualification(Qualification{user, inst, 0, std::nullopt}, 0)) throw std::runtime_error("qualify");
+  }
+}
+}  // namespace
+
+TEST_CASE("create_booking refuses overlaps on the same instrument and names the conflict") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  const int64_t t0 = ms("2026-03-02T01:00:00Z");
+  const int64_t h = 3'600'000;
+
+  auto first = store->create_booking(Booking{"", "inst-xrd", "alice", t0, t0 + 2 * h}, t0);
+  REQUIRE(first);
+  REQUIRE_FALSE(first->id.empty());
+  CHECK(first->conflict.empty());
+
+  auto clash = store->create_booking(Booking{"", "inst-xrd", "bob", t0 + h, t0 + 3 * h}, t0);
+  REQUIRE(clash);
+  CHECK(clash->id.empty());
+  CHECK(clash->conflict == first->id);
+
+  // back to back is fine, another instrument is fine
+  auto next = store->create_booking(Booking{"", "inst-xrd", "bob", t0 + 2 * h, t0 + 3 * h}, t0);
+  REQUIRE(next);
+  CHECK_FALSE(next->id.empty());
+  auto door = store->create_booking(Booking{"", "door-1", "bob", t0, t0 + h}, t0);
+  REQUIRE(door);
+  CHECK_FALSE(door->id.empty());
+
+  auto all = store->bookings({});
+  REQUIRE(all);
+  CHECK(all->size() == 3);
+}
+
+TEST_CASE("create_booking with an unknown instrument or user changes nothing") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto bad = store->create_booking(Booking{"", "nope", "alice", 0, 10}, 0);
+  REQUIRE_FALSE(bad);
+  CHECK(is(bad.error(), Errc::unknown_reference));
+  CHECK(bad.error().reason.find("instrument") == 0);
+  auto bad_user = store->create_booking(Booking{"", "inst-xrd", "nobody", 0, 10}, 0);
+  REQUIRE_FALSE(bad_user);
+  CHECK(bad_user.error().reason.find("user") == 0);
+  CHECK(store->bookings({})->empty());
+}
+
+TEST_CASE("two connections racing for one slot from two threads: exactly one booking wins") {
+  TempDir dir;
+  {
+    auto store = open_store(dir);
+    seed(*store);
+    qualify(*store);
+  }
+  constexpr int kSlots = 25;
+  const int64_t base = ms("2026-04-01T00:00:00Z");
+  const int64_t h = 3'600'000;
+  std::vector<BookingOutcome> a(kSlots), b(kSlots);
+  std::vector<std::string> errors;
+  std::mutex mu;
+  std::latch ready(2);
+
+  auto worker = [&](std::vector<BookingOutcome>& out, const std::string& user, int64_t shift) {
+    auto be = SqliteBackend::open(dir.db());  // its own connection to the same file
+    auto s = be ? Result<std::unique_ptr<TestStore>>(std::make_unique<TestStore>(std::move(*be)))
+                : Result<std::unique_ptr<TestStore>>(be.error());
+    if (!s) {
+      std::lock_guard lock(mu);
+      errors.push_back(s.error().message());
+      ready.count_down();
+      return;
+    }
+    ready.arrive_and_wait();
+    for (int i = 0; i < kSlots; ++i) {
+      // overlapping but not identical intervals within slot i
+      const int64_t start = base + i * 10 * h + shift;
+      auto r = (*s)->create_booking(Booking{"", "inst-xrd", user, start, start + 2 * h}, base);
+      if (!r) {
+        std::lock_guard lock(mu);
+        errors.push_back(r.error().message());
+        continue;
+      }
+      out[i] = *r;
+    }
+  };
+  std::thread t1(worker, std::ref(a), "alice", 0);
+  std::thread t2(worker, std::ref(b), "bob", h);
+  t1.join();
+  t2.join();
+  REQUIRE(errors.empty());
+
+  for (int i = 0; i < kSlots; ++i) {
+    const bool a_won = !a[i].id.empty();
+    const bool b_won = !b[i].id.empty();
+    CHECK(a_won != b_won);  // exactly one
+    if (a_won) CHECK(b[i].conflict == a[i].id);
+    if (b_won) CHECK(a[i].conflict == b[i].id);
+  }
+  auto store = open_store(dir);
+  auto all = store->bookings({});
+  REQUIRE(all);
+  CHECK(all->size() == kSlots);
+  // and no two stored bookings overlap
+  for (std::size_t i = 0; i + 1 < all->size(); ++i) CHECK((*all)[i].end_ms <= (*all)[i + 1].start_ms);
+}
+
+TEST_CASE("a booking needs a qualification on the instrument valid for the whole booking") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  const int64_t t0 = ms("2026-03-02T01:00:00Z");
+  const int64_t h = 3'600'000;
+
+  // carol holds no qualification at all
+  auto none = store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0);
+  REQUIRE_FALSE(none);
+  CHECK(is(none.error(), Errc::not_allowed));
+  CHECK(none.error().reason.find("carol") != std::string::npos);
+  CHECK(none.error().reason.find("inst-xrd") != std::string::npos);
+
+  // a qualification on another instrument does not count
+  REQUIRE(store->put_qualification(Qualification{"carol", "door-1", 0, std::nullopt}, t0));
+  CHECK_FALSE(store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0));
+
+  // valid only from the middle of the booking, or lapsing before its end: refused
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", t0 + h / 2, std::nullopt}, t0));
+  auto early = store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0);
+  REQUIRE_FALSE(early);
+  CHECK(is(early.error(), Errc::not_allowed));
+  CHECK(early.error().reason.find("carol") != std::string::npos);
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", 0, t0 + h / 2}, t0));
+  CHECK_FALSE(store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0));
+  CHECK(store->bookings({})->empty());
+
+  // lapsing exactly at the booking's end (valid_until is exclusive) is enough
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", t0, t0 + h}, t0));
+  auto ok = store->create_booking(Booking{"", "inst-xrd", "carol", t0, t0 + h}, t0);
+  REQUIRE(ok);
+  CHECK_FALSE(ok->id.empty());
+
+  // an admin may use every instrument (the terminals grant admins everywhere) and may book it
+  auto admin = store->create_booking(Booking{"", "inst-xrd", "root", t0 + h, t0 + 2 * h}, t0);
+  REQUIRE(admin);
+  CHECK_FALSE(admin->id.empty());
+  CHECK(store->bookings({})->size() == 2);
+}

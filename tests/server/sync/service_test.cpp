@@ -1,0 +1,128 @@
+#include <doctest/doctest.h>
+
+#include "tests/server/test_support.hpp"
+#include "server/sync/service.hpp"
+
+using namespace lg;
+using namespace lg::server;
+using namespace lg::server::test;
+
+TEST_CASE("sync bundles are versioned on content change signed and published retained at QoS 1") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto server_key = new_key();
+  auto term_key = new_key();
+  RecordingPublisher pub;
+  SyncService sync = make_sync(*store, server_key, "demo", pub);
+  const int64_t now = ms("2026-01-15T00:00:00Z");
+  REQUIRE(store->add_terminal(terminal("t1", "inst-xrd", term_key.public_pem()), now));
+
+  auto v1 = sync.refresh("t1", now, false);
+  REQUIRE(v1);
+  CHECK(*v1 == 1);
+  auto msgs = pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 1);
+  CHECK(msgs[0].retained);
+  CHECK(msgs[0].qos == 1);
+  auto env = proto::open(msgs[0].payload);
+  REQUIRE(env);
+  CHECK(env->kid == "server");
+  CHECK(proto::verify(*env, server_key.public_key()));
+  CHECK_FALSE(proto::verify(*env, term_key.public_key()));
+  auto bundle = proto::decode_sync(env->body);
+  REQUIRE(bundle);
+  CHECK(bundle->version == 1);
+  REQUIRE(bundle->grants.size() == 1);  // only the admin: nobody is qualified yet
+  CHECK(bundle->grants[0].user == "root");
+
+  // nothing changed: same version, nothing new published
+  auto same = sync.refresh("t1", now + 1000, false);
+  CHECK(*same == 1);
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 1);
+
+  // a qualification changes the content: version 2 with alice's card
+  REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 0, std::nullopt}, now));
+  REQUIRE(store->put_qualification(Qualification{"bob", "door-1", 0, std::nullopt}, now));
+  auto v2 = sync.refresh("t1", now + 2000, false);
+  CHECK(*v2 == 2);
+  msgs = pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 2);
+  auto b2 = proto::decode_sync(proto::open(msgs[1].payload)->body);
+  REQUIRE(b2);
+  CHECK(b2->version == 2);
+  REQUIRE(b2->grants.size() == 2);
+  CHECK(b2->grants[0].card == "04AA");
+  CHECK(b2->grants[0].user == "alice");
+
+  // versions survive a restart (persisted), and a forced publish re-sends the stored bundle
+  SyncService again = make_sync(*store, server_key, "demo", pub);
+  auto v2b = again.refresh("t1", now + 3000, true);
+  CHECK(*v2b == 2);
+  msgs = pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 3);
+  CHECK(msgs[2].payload == msgs[1].payload);
+}
+
+TEST_CASE("a publish failure keeps the new version stored for the next (re)connect") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto server_key = new_key();
+  RecordingPublisher pub;
+  pub.fail = true;
+  SyncService sync = make_sync(*store, server_key, "demo", pub);
+  REQUIRE(store->add_terminal(terminal("t1", "inst-xrd", new_key().public_pem()), 0));
+  REQUIRE(sync.refresh("t1", 0, false));
+  pub.fail = false;
+  REQUIRE(sync.republish_all());
+  auto msgs = pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 1);
+  CHECK(proto::decode_sync(proto::open(msgs[0].payload)->body)->version == 1);
+}
+
+TEST_CASE("what the broker holds on a sync topic is repaired unless it is the stored bundle") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto server_key = new_key();
+  RecordingPublisher pub;
+  SyncService sync = make_sync(*store, server_key, "demo", pub);
+  const int64_t now = ms("2026-01-15T00:00:00Z");
+  REQUIRE(store->add_terminal(terminal("t1", "inst-xrd", new_key().public_pem()), now));
+  REQUIRE(sync.refresh("t1", now, false));
+  const std::string v1 = pub.on("lg/v1/demo/t1/sync").at(0).payload;
+  REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 0, std::nullopt}, now));
+  REQUIRE(*sync.refresh("t1", now, false) == 2);
+  const std::string v2 = pub.on("lg/v1/demo/t1/sync").at(1).payload;
+  auto overwritten = [&] {
+    auto s = store->stats();
+    REQUIRE(s);
+    auto it = s->rejected.find("sync_overwritten");
+    return it == s->rejected.end() ? int64_t{0} : it->second;
+  };
+
+  // our own echo: nothing to do
+  CHECK_FALSE(*sync.on_retained("t1", v2, now));
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 2);
+  // deleted (an empty retained message) and rolled back (a genuine older bundle): republished
+  CHECK(*sync.on_retained("t1", "", now));
+  CHECK(*sync.on_retained("t1", v1, now + 1));
+  auto msgs = pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(msgs.size() == 4);
+  CHECK(msgs[2].payload == v2);
+  CHECK(msgs[3].payload == v2);
+  CHECK(msgs[3].retained);
+  CHECK(overwritten() == 2);
+  // a terminal that is not enrolled is none of our business
+  CHECK_FALSE(*sync.on_retained("t-ghost", "", now));
+
+  // a publisher fighting us is answered a bounded number of times per window, then at tick
+  for (int i = 0; i < 20; ++i) (void)sync.on_retained("t1", "", now + 2 + i);
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 4 + SyncService::kMaxRepairsPerWindow - 2);
+  sync.repair_held_back();
+  CHECK(pub.on("lg/v1/demo/t1/sync").size() == 4 + SyncService::kMaxRepairsPerWindow - 1);
+  CHECK(pub.on("lg/v1/demo/t1/sync").back().payload == v2);
+  // the next window answers again
+  CHECK(*sync.on_retained("t1", "", now + SyncService::kRepairWindowMs + 100));
+}
