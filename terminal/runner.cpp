@@ -210,6 +210,7 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
   const auto make_cards = drivers::card_source(drivers::card_source_name(cfg.card.source));
   if (!make_cards) {
     log::error(kLog, "no card reader driver (known: " + drivers::card_source_names() + ")");
+    uplink.stop();  // nothing may use the publisher once this returns
     (*client)->stop();
     return 1;
   }
@@ -219,6 +220,7 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
       });
       !st) {
     log::error(kLog, st.error().message());
+    uplink.stop();
     (*client)->stop();
     return 1;
   }
