@@ -1029,7 +1029,7 @@ void World::random_swipe() {
   const char* why = nullptr;
   const auto& open = t->agent->session();
   if (open && rng_.chance(profile_.holder_rate)) {
-    card = open->card;
+    card = open->card.str();
     why = "holder";
   } else {
     const uint64_t r = rng_.below(100);
@@ -1236,7 +1236,7 @@ void World::quiet() {
     for (auto& t : terms_) {
       if (t->agent && t->agent->session()) {
         any = true;
-        const std::string card = t->agent->session()->card;
+        const std::string card = t->agent->session()->card.str();
         swipe(*t, card, "closing");
       }
     }
