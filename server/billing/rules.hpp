@@ -13,7 +13,7 @@
 
 namespace lg::server::billing {
 
-inline constexpr int64_t kMsPerHour = 3'600'000;
+inline constexpr int64_t kMsPerHour = defaults::kMsPerHour;
 
 /// amount_fen = round-half-up(duration_ms * rate_fen_per_hour / 3'600'000), computed with
 /// integer arithmetic only. nullopt when an input is negative or the result overflows int64.

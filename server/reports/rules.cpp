@@ -1,5 +1,7 @@
 #include "server/reports/rules.hpp"
 
+#include "labgate/common/defaults.hpp"
+
 #include <cstdio>
 #include <map>
 
@@ -21,16 +23,7 @@ const char* to_string(GroupBy g) {
   return "instrument";
 }
 
-std::string hours_string(int64_t duration_ms) {
-  const bool negative = duration_ms < 0;
-  const uint64_t ms = negative ? 0 - static_cast<uint64_t>(duration_ms) : static_cast<uint64_t>(duration_ms);
-  // hundredths of an hour = ms / 36'000, rounded half up.
-  const uint64_t centi = (ms + 18'000) / 36'000;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s%llu.%02llu", negative ? "-" : "",
-                static_cast<unsigned long long>(centi / 100), static_cast<unsigned long long>(centi % 100));
-  return buf;
-}
+std::string hours_string(int64_t duration_ms) { return defaults::hours_text(duration_ms); }
 
 namespace {
 void finish(Row& r) {

@@ -38,6 +38,7 @@
 #include "labgate/common/money.hpp"
 #include "labgate/common/sqlite.hpp"
 #include "labgate/common/time.hpp"
+#include "labgate/common/defaults.hpp"
 #include "server/core/sqlite_backend.hpp"
 #include "server/reports/rules.hpp"
 #include "server/transport/http/api.hpp"
@@ -48,7 +49,7 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 namespace report = lg::server::report;
 
-constexpr const char* kZone = "Asia/Shanghai";
+const std::string kZone{lg::defaults::kTimeZone};
 constexpr const char* kFirstMonth = "2025-01";
 constexpr const char* kLastMonth = "2025-12";
 constexpr const char* kPageMonth = "2025-06";
@@ -297,7 +298,7 @@ int run_measure(const Settings& s) {
   const lg::server::Stores st = store->stores();
   lg::server::booking::Service bookings(st.uow, st.booking, st.directory, st.qualification);
   lg::server::http::Api api{st, bookings, dirty, health,
-                            lg::server::http::ApiSettings{"bench", "0", kToken, kZone, "CNY"},
+                            lg::server::http::ApiSettings{"bench", "0", kToken, kZone, std::string(lg::defaults::kCurrency)},
                             [] { return lg::time::now_utc_ms(); }};
   auto get = [&api](const std::string& target) {
     auto r = api.handle(lg::server::http::make_request("GET", target, std::string("Bearer ") + kToken, ""));

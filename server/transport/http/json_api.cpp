@@ -51,23 +51,22 @@ std::optional<json> parse_body(const Request& req, Response& resp) {
 
 namespace {
 
-constexpr int64_t kDefaultLimit = defaults::kPageSize;
-constexpr int64_t kMaxLimit = defaults::kMaxPageSize;
+using defaults::kMaxPageSize;
 
-/// ?limit= in 1..kMaxLimit.
+/// ?limit= in 1..kMaxPageSize.
 std::optional<int64_t> limit_param(const Request& req, Response& resp) {
   auto it = req.query.find("limit");
-  if (it == req.query.end() || it->second.empty()) return kDefaultLimit;
+  if (it == req.query.end() || it->second.empty()) return defaults::kPageSize;
   int64_t v = 0;
   for (char c : it->second) {
-    if (c < '0' || c > '9' || v > kMaxLimit) {
-      resp = error(422, "invalid query: limit must be 1.." + std::to_string(kMaxLimit));
+    if (c < '0' || c > '9' || v > kMaxPageSize) {
+      resp = error(422, "invalid query: limit must be 1.." + std::to_string(kMaxPageSize));
       return std::nullopt;
     }
     v = v * 10 + (c - '0');
   }
-  if (v < 1 || v > kMaxLimit) {
-    resp = error(422, "invalid query: limit must be 1.." + std::to_string(kMaxLimit));
+  if (v < 1 || v > kMaxPageSize) {
+    resp = error(422, "invalid query: limit must be 1.." + std::to_string(kMaxPageSize));
     return std::nullopt;
   }
   return v;
