@@ -98,6 +98,17 @@ def retained_version(campus, topic):
     return json.loads(json.loads(text)["body"])["version"] if text else 0
 
 
+def health(campus):
+    """GET /api/health: (status, body); 503 is an answer too."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(campus.server.url + "/api/health", timeout=10) as r:
+            return r.status, json.loads(r.read().decode())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())
+
+
 def hostile_moments(campus, x, root):
     """Things that go wrong on a campus network, and what the system does about them."""
     say("\n== 08:30  hostile moments")
@@ -192,6 +203,9 @@ def main():
         swipe(x, "C0DE0006", "u06 Yang Lei", "granted from the cached list")
         time.sleep(3)
         swipe(x, "C0DE0006", "u06 Yang Lei", "swipe-out")
+        status, body = wait_until(lambda: (lambda h: h if h[0] == 503 else None)(health(campus)), 30,
+                                  what="health to notice the broker is gone")
+        say(f"  /api/health answers {status}: " + "; ".join(body["problems"]))
         depth = x.dir / "terminal.db"
         say(f"  t-xrd keeps its records in its outbox ({depth}) until the server acks them")
         say("\n== 08:25  network back")
@@ -199,6 +213,8 @@ def main():
         wait_until(lambda: all(campus.terminal_info(t).get("online") and campus.terminal_info(t).get("outbox_depth") == 0
                                for t in terms), 60, what="terminals to reconnect and drain")
         say("  terminals reconnected; every offline record arrived exactly once")
+        status, body = health(campus)
+        say(f"  /api/health answers {status}: broker connected, ingest lag {body['ingest']['lag_ms']} ms, database ok")
         time.sleep(2)
         swipe(tem, "C0DE0003", "u03 Zhang Min", "TEM session ends")
         swipe(x, "C0DE000B".lower(), "u11 again (lower-case uid)", "still denied")
@@ -213,6 +229,9 @@ def main():
         say("")
         say("  ingest counters and what was refused, by reason:")
         say(ctl(campus, "stats").rstrip())
+        say("")
+        say("  the last sessions, with times in the site's zone (the wire and the database stay UTC):")
+        say(ctl(campus, "sessions", "--limit", "5").rstrip())
         say(f"""
 == where to look
   API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions
@@ -221,7 +240,9 @@ def main():
   MQTT         mosquitto_sub -p {campus.broker.port} -t 'lg/v1/{SITE}/#' -v
   databases    {campus.server.dir / 'labgate.db'}, {x.dir / 'terminal.db'} (sqlite3)
   relay state  {sims['t-xrd'].state_file}
+  health       curl {campus.server.url}/api/health   (503 with the reason when the broker, the database or ingest is not right)
   logs         {root}/*/*.log, {root}/*.log
+  simulation   {BIN}/labgate-sim --seed 7 --steps 200 --verbose   (terminals and server through a faulty broker; docs/SIMULATION.md)
 """)
         if args.no_wait:
             return 0
