@@ -1,5 +1,6 @@
 #include "server/reports/rules.hpp"
 
+#include "labgate/common/assert.hpp"
 #include "labgate/common/defaults.hpp"
 
 #include <cstdio>
@@ -78,11 +79,14 @@ Report from_groups(std::vector<GroupSum> groups, GroupBy by) {
     out.totals.amount_fen += g.amount_fen;
   }
   out.rows.reserve(rows.size());
+  int64_t fen = 0;
   for (auto& [k, r] : rows) {
     finish(r);
+    fen += r.amount_fen;
     out.rows.push_back(std::move(r));
   }
   finish(out.totals);
+  LG_ASSERT(fen == out.totals.amount_fen, "a report's total is the sum of its rows");
   return out;
 }
 

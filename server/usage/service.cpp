@@ -153,7 +153,7 @@ class Batch {
     Charge c = billing::make_charge(in);
     if (!in.user && !who.empty()) c.user = who;  // keep the id the terminal reported, flagged unknown_user
     c.id = crypto::uuid4();
-    LG_ASSERT(c.amount_fen >= 0, "a charge is never negative");
+    LG_INVARIANT(c.amount_fen >= 0, "a charge is never negative");
     auto inserted = s_.billing.insert_charge(c, now_ms_);
     if (!inserted) return inserted.error();
     // close_session above succeeded only for an open or unknown session, so no charge exists yet.
@@ -195,7 +195,7 @@ Result<IngestOutcome> Service::commit_batch(const proto::EventBatch& batch, int6
       acked = next;
       if (!whole_chunk) break;
     }
-    LG_ASSERT(acked >= term.acked_seq, "the acked seq only grows");
+    LG_INVARIANT(acked >= term.acked_seq, "the acked seq only grows");
     LG_TRY(s_.terminals.set_acked(batch.terminal, acked, now_ms));
     out.acked_seq = acked;
     return out;
