@@ -126,3 +126,54 @@ TEST_CASE("what the broker holds on a sync topic is repaired unless it is the st
   // the next window answers again
   CHECK(*sync.on_retained("t1", "", now + SyncService::kRepairWindowMs + 100));
 }
+
+TEST_CASE("the dirty set coalesces marks and the sync service rebuilds only what they name") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto server_key = new_key();
+  auto k1 = new_key();
+  auto k2 = new_key();
+  RecordingPublisher pub;
+  SyncService sync = make_sync(*store, server_key, "demo", pub);
+  const int64_t now = ms("2026-01-15T00:00:00Z");
+  REQUIRE(store->add_terminal(terminal("t-xrd", "inst-xrd", k1.public_pem()), now));
+  REQUIRE(store->add_terminal(terminal("t-door", "door-1", k2.public_pem()), now));
+  REQUIRE(sync.refresh_all(now, true));
+  REQUIRE(pub.on("lg/v1/demo/t-xrd/sync").size() == 1);
+  REQUIRE(pub.on("lg/v1/demo/t-door/sync").size() == 1);
+
+  DirtySet dirty;
+  int wakes = 0;
+  dirty.on_first_mark([&] { ++wakes; });
+  // three writes on the XRD before the flush: one wake, one rebuild
+  REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 0, std::nullopt}, now));
+  dirty.mark("inst-xrd");
+  REQUIRE(store->put_qualification(Qualification{"bob", "inst-xrd", 0, std::nullopt}, now));
+  dirty.mark("inst-xrd");
+  dirty.mark("inst-xrd");
+  CHECK(wakes == 1);
+  CHECK(dirty.pending());
+  auto n = sync.flush_dirty(dirty, now + 1);
+  REQUIRE(n);
+  CHECK(*n == 1);  // the door's terminal is not touched
+  CHECK_FALSE(dirty.pending());
+  auto xrd = pub.on("lg/v1/demo/t-xrd/sync");
+  REQUIRE(xrd.size() == 2);
+  CHECK(proto::decode_sync(proto::open(xrd[1].payload)->body)->version == 2);
+  CHECK(pub.on("lg/v1/demo/t-door/sync").size() == 1);
+
+  // a card change concerns every bundle; a republish sends an unchanged bundle again
+  dirty.mark_all();
+  CHECK(wakes == 2);
+  n = sync.flush_dirty(dirty, now + 2);
+  REQUIRE(n);
+  CHECK(*n == 2);
+  CHECK(pub.on("lg/v1/demo/t-door/sync").size() == 1);  // unchanged content: no new version, no publish
+  dirty.republish("t-door");
+  n = sync.flush_dirty(dirty, now + 3);
+  REQUIRE(n);
+  CHECK(*n == 1);
+  CHECK(pub.on("lg/v1/demo/t-door/sync").size() == 2);  // the same version sent again
+  CHECK(sync.flush_dirty(dirty, now + 4).value() == 0);
+}
