@@ -44,18 +44,14 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 if (auto s = store.put_fee_standard(fee, ctx.now()); !s) return failure(s.error());
                 return reply(201, json{{"instrument", fee.instrument}});
               }});
-  router.add({"GET", "/api/fee-standards", Permission::admin, [&](const Request& req, const PathParams&) {
-                Response bad;
-                auto page = page_param(req, "fee-standards", ctx, bad);
-                if (!page) return bad;
-                return page_reply<FeeStandard>(req, "fee-standards", ctx, page->limit, store.fee_standards(*page),
-                                               [](const FeeStandard& fs) {
-                                                 return json{{"instrument", fs.instrument},
-                                                             {"internal_fen_per_hour", fs.internal_fen_per_hour},
-                                                             {"external_fen_per_hour", fs.external_fen_per_hour},
-                                                             {"currency", fs.currency}};
-                                               });
-              }});
+  router.add(list_route<FeeStandard>("/api/fee-standards", "fee-standards", ctx,
+                                     [&](const Page& p) { return store.fee_standards(p); },
+                                     [](const FeeStandard& fs) {
+                                       return json{{"instrument", fs.instrument},
+                                                   {"internal_fen_per_hour", fs.internal_fen_per_hour},
+                                                   {"external_fen_per_hour", fs.external_fen_per_hour},
+                                                   {"currency", fs.currency}};
+                                     }));
   router.add({"GET", "/api/charges", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto period = reports::period_param(req, ctx, bad);

@@ -31,18 +31,14 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& 
                 ctx.changed(b.instrument);
                 return reply(201, json{{"id", out->id}});
               }});
-  router.add({"GET", "/api/bookings", Permission::admin, [&](const Request& req, const PathParams&) {
-                Response bad;
-                auto page = page_param(req, "bookings", ctx, bad);
-                if (!page) return bad;
-                return page_reply<Booking>(req, "bookings", ctx, page->limit, store.list(*page), [&](const Booking& b) {
-                  return json{{"id", b.id},
-                              {"instrument", b.instrument},
-                              {"user", b.user},
-                              {"start", ctx.time(b.start_ms)},
-                              {"end", ctx.time(b.end_ms)}};
-                });
-              }});
+  router.add(list_route<Booking>("/api/bookings", "bookings", ctx, [&](const Page& p) { return store.list(p); },
+                                 [&](const Booking& b) {
+                                   return json{{"id", b.id},
+                                               {"instrument", b.instrument},
+                                               {"user", b.user},
+                                               {"start", ctx.time(b.start_ms)},
+                                               {"end", ctx.time(b.end_ms)}};
+                                 }));
 }
 
 }  // namespace lg::server::booking

@@ -26,13 +26,16 @@ CREATE INDEX bookings_by_start ON bookings(start_ms, id);
 
 constexpr std::array<db::Migration, 1> kMigrations{{{1, "bookings", kV1}}};
 
-Booking from(db::Statement& r) {
-  return Booking{r.column_text(0), r.column_text(1), r.column_text(2), r.column_int64(3), r.column_int64(4)};
-}
 
 }  // namespace
 
 std::span<const db::Migration> migrations() { return kMigrations; }
+
+namespace rows {
+Booking booking(db::Statement& r) {
+  return Booking{r.column_text(0), r.column_text(1), r.column_text(2), r.column_int64(3), r.column_int64(4)};
+}
+}  // namespace rows
 
 Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
   auto ins = db_.conn().prepare(
@@ -49,7 +52,7 @@ Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
 Result<PageOf<Booking>> SqliteStore::list(const Page& p) {
   static constexpr Keyset q{"SELECT id, instrument, user, start_ms, end_ms, start_ms, id FROM bookings WHERE 1", 5,
                             "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
-  return read_all_page<Booking>(db_.conn(), q, p, from);
+  return read_all_page<Booking>(db_.conn(), q, p, rows::booking);
 }
 
 Result<std::vector<Booking>> SqliteStore::overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
@@ -59,7 +62,7 @@ Result<std::vector<Booking>> SqliteStore::overlapping(const std::string& instrum
   if (!q) return q.error();
   q->bind(1, instrument).bind(2, from_ms).bind(3, to_ms);
   std::vector<Booking> out;
-  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(from(r)); }); !s) return s.error();
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(rows::booking(r)); }); !s) return s.error();
   return out;
 }
 

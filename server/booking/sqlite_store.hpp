@@ -22,4 +22,11 @@ class SqliteStore final : public Store {
   SqliteDb& db_;
 };
 
+/// Row reader other areas' SQLite stores share (same table, same columns).
+namespace rows {
+/// Columns read by booking(), in its order.
+inline constexpr std::string_view kCols = "id, instrument, user, start_ms, end_ms";
+Booking booking(db::Statement& r);
+}  // namespace rows
+
 }  // namespace lg::server::booking

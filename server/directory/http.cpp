@@ -46,18 +46,6 @@ InstrumentPolicyPatch read_policy(Fields& f) {
   return p;
 }
 
-/// A GET list route of the directory.
-template <typename T, typename Read, typename ToJson>
-Route list_route(std::string path, std::string list, const ApiContext& ctx, Read read, ToJson to_json) {
-  return Route{"GET", std::move(path), Permission::admin,
-               [&ctx, list = std::move(list), read, to_json](const Request& req, const PathParams&) {
-                 Response bad;
-                 auto page = page_param(req, list, ctx, bad);
-                 if (!page) return bad;
-                 return page_reply<T>(req, list, ctx, page->limit, read(*page), to_json);
-               }};
-}
-
 }  // namespace
 
 void add_routes(Router& router, const ApiContext& ctx, Store& store) {

@@ -29,18 +29,14 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 ctx.changed(q.instrument);
                 return reply(201, json{{"user", q.user}, {"instrument", q.instrument}});
               }});
-  router.add({"GET", "/api/qualifications", Permission::admin, [&](const Request& req, const PathParams&) {
-                Response bad;
-                auto page = page_param(req, "qualifications", ctx, bad);
-                if (!page) return bad;
-                return page_reply<Qualification>(req, "qualifications", ctx, page->limit, store.list(*page),
-                                                 [&](const Qualification& q) {
-                                                   return json{{"user", q.user},
-                                                               {"instrument", q.instrument},
-                                                               {"valid_from", ctx.time(q.valid_from_ms)},
-                                                               {"valid_until", ctx.time_or_null(q.valid_until_ms)}};
-                                                 });
-              }});
+  router.add(list_route<Qualification>(
+      "/api/qualifications", "qualifications", ctx, [&](const Page& p) { return store.list(p); },
+      [&](const Qualification& q) {
+        return json{{"user", q.user},
+                    {"instrument", q.instrument},
+                    {"valid_from", ctx.time(q.valid_from_ms)},
+                    {"valid_until", ctx.time_or_null(q.valid_until_ms)}};
+      }));
 }
 
 }  // namespace lg::server::qualification

@@ -24,15 +24,16 @@ CREATE INDEX qualifications_by_instrument ON qualifications(instrument);
 
 constexpr std::array<db::Migration, 1> kMigrations{{{1, "qualifications", kV1}}};
 
-constexpr std::string_view kCols = "user, instrument, valid_from_ms, valid_until_ms";
-
-Qualification from(db::Statement& r) {
-  return Qualification{r.column_text(0), r.column_text(1), r.column_int64(2), opt_int(r, 3)};
-}
 
 }  // namespace
 
 std::span<const db::Migration> migrations() { return kMigrations; }
+
+namespace rows {
+Qualification qualification(db::Statement& r) {
+  return Qualification{r.column_text(0), r.column_text(1), r.column_int64(2), opt_int(r, 3)};
+}
+}  // namespace rows
 
 Status SqliteStore::put(const Qualification& q, int64_t now_ms) {
   return db_.run([&]() -> Status {
@@ -53,27 +54,27 @@ Status SqliteStore::put(const Qualification& q, int64_t now_ms) {
 Result<PageOf<Qualification>> SqliteStore::list(const Page& p) {
   static constexpr Keyset q{"SELECT user, instrument, valid_from_ms, valid_until_ms FROM qualifications WHERE 1", 0,
                             "(user, instrument)", "ss", false, "ORDER BY user, instrument"};
-  return read_all_page<Qualification>(db_.conn(), q, p, from);
+  return read_all_page<Qualification>(db_.conn(), q, p, rows::qualification);
 }
 
 Result<std::optional<Qualification>> SqliteStore::get(const std::string& user, const std::string& instrument) {
-  auto q = db_.conn().prepare("SELECT " + std::string(kCols) + " FROM qualifications WHERE user = ? AND instrument = ?");
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kCols) + " FROM qualifications WHERE user = ? AND instrument = ?");
   if (!q) return q.error();
   q->bind(1, user).bind(2, instrument);
   auto row = q->step();
   if (!row) return row.error();
   std::optional<Qualification> out;
-  if (*row) out = from(*q);
+  if (*row) out = rows::qualification(*q);
   q->reset();
   return out;
 }
 
 Result<std::vector<Qualification>> SqliteStore::on_instrument(const std::string& instrument) {
-  auto q = db_.conn().prepare("SELECT " + std::string(kCols) + " FROM qualifications WHERE instrument = ? ORDER BY user");
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kCols) + " FROM qualifications WHERE instrument = ? ORDER BY user");
   if (!q) return q.error();
   q->bind(1, instrument);
   std::vector<Qualification> out;
-  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(from(r)); }); !s) return s.error();
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(rows::qualification(r)); }); !s) return s.error();
   return out;
 }
 

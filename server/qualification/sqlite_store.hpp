@@ -23,4 +23,11 @@ class SqliteStore final : public Store {
   SqliteDb& db_;
 };
 
+/// Row reader other areas' SQLite stores share (same table, same columns).
+namespace rows {
+/// Columns read by qualification(), in its order.
+inline constexpr std::string_view kCols = "user, instrument, valid_from_ms, valid_until_ms";
+Qualification qualification(db::Statement& r);
+}  // namespace rows
+
 }  // namespace lg::server::qualification

@@ -1,7 +1,9 @@
 #include "server/sync/sqlite_store.hpp"
 
 #include "server/core/sqlite_util.hpp"
+#include "server/booking/sqlite_store.hpp"
 #include "server/directory/sqlite_store.hpp"
+#include "server/qualification/sqlite_store.hpp"
 
 namespace lg::server::sync {
 
@@ -33,7 +35,7 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
       if (!q) return q.error();
       q->bind(1, t.resource);
       if (auto s = each_row(*q, [&](db::Statement& r) {
-            in.qualifications.push_back(Qualification{r.column_text(0), r.column_text(1), r.column_int64(2), opt_int(r, 3)});
+            in.qualifications.push_back(qualification::rows::qualification(r));
           });
           !s)
         return s.error();
@@ -66,8 +68,7 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
       if (!q) return q.error();
       q->bind(1, t.resource).bind(2, now_ms - kBookingsBeforeMs).bind(3, now_ms + kBookingsAfterMs);
       if (auto s = each_row(*q, [&](db::Statement& r) {
-            in.bookings.push_back(
-                Booking{r.column_text(0), r.column_text(1), r.column_text(2), r.column_int64(3), r.column_int64(4)});
+            in.bookings.push_back(booking::rows::booking(r));
           });
           !s)
         return s.error();

@@ -33,25 +33,21 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 log::info("http", "enrolled terminal " + t.id + " for " + t.resource);
                 return reply(201, json{{"id", t.id}});
               }});
-  router.add({"GET", "/api/terminals", Permission::admin, [&](const Request& req, const PathParams&) {
-                Response bad;
-                auto page = page_param(req, "terminals", ctx, bad);
-                if (!page) return bad;
-                return page_reply<Terminal>(req, "terminals", ctx, page->limit, store.list(*page), [&](const Terminal& t) {
-                  return json{{"id", t.id},
-                              {"resource", t.resource},
-                              {"online", t.online},
-                              {"boot", t.boot},
-                              {"firmware", t.firmware},
-                              {"board", t.board},
-                              {"acl_version", t.acl_version},
-                              {"sync_version", t.sync_version},
-                              {"outbox_depth", t.outbox_depth},
-                              {"clock_synced", t.clock_synced},
-                              {"acked_seq", t.acked_seq},
-                              {"last_seen", ctx.time_or_null(t.last_seen_ms)}};
-                });
-              }});
+  router.add(list_route<Terminal>("/api/terminals", "terminals", ctx, [&](const Page& p) { return store.list(p); },
+                                  [&](const Terminal& t) {
+                                    return json{{"id", t.id},
+                                                {"resource", t.resource},
+                                                {"online", t.online},
+                                                {"boot", t.boot},
+                                                {"firmware", t.firmware},
+                                                {"board", t.board},
+                                                {"acl_version", t.acl_version},
+                                                {"sync_version", t.sync_version},
+                                                {"outbox_depth", t.outbox_depth},
+                                                {"clock_synced", t.clock_synced},
+                                                {"acked_seq", t.acked_seq},
+                                                {"last_seen", ctx.time_or_null(t.last_seen_ms)}};
+                                  }));
 }
 
 }  // namespace lg::server::terminals

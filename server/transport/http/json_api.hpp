@@ -21,6 +21,7 @@
 #include "server/core/errors.hpp"
 #include "server/core/paging.hpp"
 #include "server/transport/http/request.hpp"
+#include "server/transport/http/router.hpp"
 
 namespace lg::server::http {
 
@@ -227,6 +228,19 @@ Response page_reply(const Request& req, std::string_view list, const ApiContext&
   Response r = reply(200, arr);
   if (page->more()) r.headers.emplace_back("Link", next_link(req, limit, make_cursor(ctx.cursor_key, list, page->next)));
   return r;
+}
+
+/// The route of a GET list without filters: ?limit=&cursor= in, one page of read(page) out, each
+/// row through to_json, Link to the next page. The route needs the admin token.
+template <typename T, typename Read, typename ToJson>
+Route list_route(std::string path, std::string list, const ApiContext& ctx, Read read, ToJson to_json) {
+  return Route{"GET", std::move(path), Permission::admin,
+               [&ctx, list = std::move(list), read, to_json](const Request& req, const PathParams&) {
+                 Response bad;
+                 auto page = page_param(req, list, ctx, bad);
+                 if (!page) return bad;
+                 return page_reply<T>(req, list, ctx, page->limit, read(*page), to_json);
+               }};
 }
 
 }  // namespace lg::server::http
