@@ -25,7 +25,7 @@
 #include "labgate/common/time.hpp"
 #include "server/config/server_config.hpp"
 #include "server/core/app.hpp"
-#include "server/core/sqlite_backend.hpp"
+#include "server/core/backend.hpp"
 #include "server/transport/http/http_server.hpp"
 
 #ifndef LABGATE_VERSION
@@ -116,9 +116,18 @@ int main(int argc, char** argv) {
   // One connection per thread that reads or writes: the HTTP workers, the ingest and sync strands
   // and this thread, all opened now.
   const auto connections = static_cast<std::size_t>(cfg->http_threads) + 3;
-  auto backend =
-      lg::server::SqliteBackend::open((cfg->data_dir / "labgate.db").string(), cfg->report_hold_ms, connections);
-  if (!backend) return fatal("database: " + backend.error().message());
+  lg::server::StoreSettings store;
+  store.kind = cfg->store_kind;
+  store.sqlite_path = (cfg->data_dir / "labgate.db").string();
+  store.conninfo = cfg->pg_conninfo;
+  store.schema = cfg->pg_schema;
+  store.report_hold_ms = cfg->report_hold_ms;
+  store.connections = connections;
+  auto backend = lg::server::open_backend(store);
+  if (!backend) return fatal("database (" + store.kind + "): " + backend.error().message());
+  lg::log::info(kLog, "store: " + std::string((*backend)->kind()) +
+                          (store.kind == "sqlite" ? " " + store.sqlite_path
+                                                  : (store.schema.empty() ? "" : " schema " + store.schema)));
   if (cfg->report_hold_ms > 0) {
     lg::log::warn(kLog, "[testing] report_hold_ms = " + std::to_string(cfg->report_hold_ms) +
                             ": every report is held open on purpose (a test setting)");

@@ -1,5 +1,7 @@
 #include "server/config/server_config.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 
 #include <set>
@@ -47,7 +49,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "health", "testing"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "health", "testing"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -110,6 +112,29 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   LG_CFG(client_id, mqtt->string_or("client_id", "labgate-server-" + c.site));
   if (client_id->empty()) return Error::invalid(mqtt->path("client_id") + ": must not be empty");
   c.mqtt_client_id = *client_id;
+
+  LG_CFG(store, root.optional_section("store"));
+  if (*store) {
+    if (auto s = (*store)->reject_unknown({"kind", "conninfo", "schema"}); !s) return s.error();
+    LG_CFG(kind, (*store)->one_of_or("kind", "sqlite", {"sqlite", "postgres"}));
+    c.store_kind = *kind;
+    LG_CFG(conninfo, (*store)->string_or("conninfo", ""));
+    LG_CFG(schema, (*store)->string_or("schema", ""));
+    if (c.store_kind == "postgres" && conninfo->empty()) {
+      return Error::invalid((*store)->path("conninfo") +
+                            ": required with kind = \"postgres\" (e.g. \"host=/run/postgresql dbname=labgate\")");
+    }
+    if (c.store_kind == "sqlite" && (!conninfo->empty() || !schema->empty())) {
+      return Error::invalid((*store)->path(conninfo->empty() ? "schema" : "conninfo") +
+                            ": only for kind = \"postgres\"");
+    }
+    const bool schema_ok = std::all_of(schema->begin(), schema->end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    }) && schema->size() <= 63 && (schema->empty() || !((*schema)[0] >= '0' && (*schema)[0] <= '9'));
+    if (!schema_ok) return Error::invalid((*store)->path("schema") + ": must be 1..63 of [a-z0-9_], not starting with a digit");
+    c.pg_conninfo = *conninfo;
+    c.pg_schema = *schema;
+  }
 
   LG_CFG(health, root.optional_section("health"));
   if (*health) {

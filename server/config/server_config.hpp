@@ -30,6 +30,10 @@ struct ServerConfig {
   int sync_delay_ms = 200;          ///< write paths' bundle changes are coalesced this long, then published
   int64_t report_hold_ms = 0;       ///< [testing] holds each report's read transaction this long (tests only)
 
+  std::string store_kind = "sqlite";  ///< [store] kind: "sqlite" (<data_dir>/labgate.db) or "postgres"
+  std::string pg_conninfo;           ///< [store] conninfo: libpq keyword/value string or URI (postgres)
+  std::string pg_schema;             ///< [store] schema: tables live in this schema (postgres; "" = search_path)
+
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string mqtt_client_id;  ///< default "labgate-server-<site>"
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)

@@ -6,6 +6,7 @@
 
 #include "server/billing/sqlite_store.hpp"
 #include "server/booking/sqlite_store.hpp"
+#include "server/core/backend.hpp"
 #include "server/core/sqlite_db.hpp"
 #include "server/core/stores.hpp"
 #include "server/directory/sqlite_store.hpp"
@@ -17,7 +18,7 @@
 
 namespace lg::server {
 
-class SqliteBackend {
+class SqliteBackend final : public Backend {
  public:
   /// Opens (creating and migrating) the database at path. report_hold_ms: see
   /// reports::SqliteStore (0 outside tests).
@@ -26,9 +27,10 @@ class SqliteBackend {
                                                      std::size_t connections = 1);
 
   /// The stores (valid as long as this object).
-  Stores stores() {
+  Stores stores() override {
     return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_};
   }
+  std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
 
  private:

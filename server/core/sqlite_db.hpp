@@ -13,15 +13,10 @@
 #include <vector>
 
 #include "labgate/common/sqlite.hpp"
+#include "server/core/schema.hpp"
 #include "server/core/unit_of_work.hpp"
 
 namespace lg::server {
-
-/// One area's numbered migrations (versions 1, 2, ... of that area alone).
-struct AreaSchema {
-  std::string_view area;
-  std::span<const db::Migration> steps;
-};
 
 class SqliteDb final : public UnitOfWork {
  public:

@@ -13,6 +13,8 @@
 #include <variant>
 
 #include "server/core/errors.hpp"
+#include "server/core/flags.hpp"
+#include "server/core/keyset.hpp"
 #include "server/core/paging.hpp"
 
 namespace lg::server::sqlite {
@@ -72,27 +74,6 @@ inline Status require_absent(db::Database& d, std::string_view table, const std:
   return {};
 }
 
-/// "a,b" <-> {"a","b"}.
-inline std::string join_flags(const std::vector<std::string>& flags) {
-  std::string out;
-  for (const auto& f : flags) {
-    if (!out.empty()) out += ',';
-    out += f;
-  }
-  return out;
-}
-inline std::vector<std::string> split_flags(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 /// ingest_counters[name] += n.
 inline Status bump_counter(db::Database& d, std::string_view name, int64_t n) {
   auto st = d.prepare(
@@ -114,33 +95,6 @@ inline Status bump_rejection(db::Database& d, std::string_view reason, int64_t n
 }
 
 
-/// How a list is read one page at a time (keyset paging).
-struct Keyset {
-  /// "SELECT <row columns>, <key columns> FROM ... WHERE <filters or 1>"; the key columns come
-  /// last, in sort order, starting at column key_col.
-  std::string_view select;
-  int key_col;
-  /// The key as a row value, e.g. "(c.end_ms, c.id)".
-  std::string_view key;
-  /// "i" (integer) or "s" (text) per key part.
-  std::string_view shape;
-  bool descending;
-  /// The ORDER BY clause matching key and direction.
-  std::string_view order;
-  /// Number of the first ?N after the filter parameters.
-  int first_param = 1;
-};
-
-/// True when the position has the list's number and kinds of parts.
-inline bool fits(const PageKey& k, std::string_view shape) {
-  if (k.size() != shape.size()) return false;
-  for (std::size_t i = 0; i < k.size(); ++i) {
-    const bool is_int = std::holds_alternative<int64_t>(k[i]);
-    if (is_int != (shape[i] == 'i')) return false;
-  }
-  return true;
-}
-
 inline PageKey key_of(db::Statement& r, const Keyset& q) {
   PageKey k;
   k.reserve(q.shape.size());
@@ -161,15 +115,10 @@ Result<PageOf<T>> read_page(db::Database& d, const Keyset& q, const Page& p, Bin
   if (after && !fits(p.after, q.shape)) {
     return domain_error(Errc::bad_position, "cursor: the position does not fit this list");
   }
-  std::string sql(q.select);
   int n = q.first_param;
-  if (after) {
-    sql += " AND " + std::string(q.key) + (q.descending ? " < (" : " > (");
-    for (std::size_t i = 0; i < q.shape.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(n + static_cast<int>(i));
-    sql += ")";
-  }
-  const int limit_param = after ? n + static_cast<int>(q.shape.size()) : n;
-  sql += " " + std::string(q.order) + " LIMIT ?" + std::to_string(limit_param);
+  const KeysetSql k = keyset_sql(q, after, '?');
+  const std::string& sql = k.sql;
+  const int limit_param = k.limit_param;
   auto st = d.prepare(sql);
   if (!st) return st.error();
   bind_filters(*st);
@@ -210,7 +159,5 @@ Result<PageOf<T>> read_all_page(db::Database& d, const Keyset& q, const Page& p,
   return read_page<T>(d, q, p, [](db::Statement&) {}, std::forward<Make>(make));
 }
 
-/// A list sorted by its text id (column 0, named `id`) ascending.
-constexpr Keyset by_id(std::string_view select) { return Keyset{select, 0, "(id)", "s", false, "ORDER BY id"}; }
 
 }  // namespace lg::server::sqlite

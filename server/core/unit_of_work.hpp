@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <optional>
+#include <span>
+#include <string>
 #include <utility>
 
 #include "labgate/common/result.hpp"
@@ -19,19 +21,34 @@ class UnitOfWork {
   /// and rolls everything back when it fails. Called while a transaction is already open on
   /// this thread, body joins it (the outer run commits or rolls back).
   virtual Status run(const std::function<Status()>& body) = 0;
+  /// run(), serialized against every other unit of work naming one of the same keys, in any
+  /// process sharing the database (e.g. one terminal's batches reaching several nodes), so that
+  /// such work queues instead of racing. A backend whose writers are serialized anyway (SQLite)
+  /// simply runs body. The body may run more than once (a backend retries a transaction that
+  /// lost a race): it must not have effects outside the stores.
+  virtual Status run_serialized(std::span<const std::string> keys, const std::function<Status()>& body) {
+    (void)keys;
+    return run(body);
+  }
 };
 
-/// run() for a body that returns a value.
+/// run_serialized() for a body that returns a value (the value of its last, committed run).
 template <typename T, typename F>
-Result<T> transact(UnitOfWork& uow, F&& body) {
+Result<T> transact_serialized(UnitOfWork& uow, std::span<const std::string> keys, F&& body) {
   std::optional<Result<T>> out;
-  Status s = uow.run([&]() -> Status {
+  Status s = uow.run_serialized(keys, [&]() -> Status {
     out.emplace(body());
     if (!*out) return out->error();
     return {};
   });
   if (!s) return s.error();
   return std::move(*out);
+}
+
+/// run() for a body that returns a value (the value of its last, committed run).
+template <typename T, typename F>
+Result<T> transact(UnitOfWork& uow, F&& body) {
+  return transact_serialized<T>(uow, {}, std::forward<F>(body));
 }
 
 }  // namespace lg::server

@@ -172,7 +172,9 @@ class Batch {
 }  // namespace
 
 Result<IngestOutcome> Service::commit_batch(const proto::EventBatch& batch, int64_t now_ms) {
-  return transact<IngestOutcome>(s_.uow, [&]() -> Result<IngestOutcome> {
+  // One terminal's batches queue behind each other on every node (its ack is read and advanced).
+  const std::string key = "terminal:" + batch.terminal;
+  return transact_serialized<IngestOutcome>(s_.uow, std::span(&key, 1), [&]() -> Result<IngestOutcome> {
     auto t = s_.terminals.get(batch.terminal);
     if (!t) return t.error();
     if (!*t) return domain_error(Errc::not_found, "terminal " + batch.terminal + " is not enrolled");

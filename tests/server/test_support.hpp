@@ -2,7 +2,9 @@
 // keys, record builders and a publisher that records what would go out.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "labgate/common/time.hpp"
 #include "server/booking/service.hpp"
 #include "server/core/errors.hpp"
+#include "server/core/pg_backend.hpp"
 #include "server/core/sqlite_backend.hpp"
 #include "server/sync/publisher.hpp"
 #include "server/sync/service.hpp"
@@ -19,18 +22,52 @@
 
 namespace lg::server::test {
 
-/// A fresh directory removed at the end of the test.
+/// True when the store tests run on PostgreSQL (LABGATE_TEST_STORE=postgres, set by ctest for
+/// the pg.* copies of these tests; the cluster is tests/CMakeLists.txt's pg fixture).
+inline bool on_postgres() {
+  const char* s = std::getenv("LABGATE_TEST_STORE");
+  return s && std::string_view(s) == "postgres";
+}
+
+/// The test cluster's conninfo (LABGATE_TEST_PG_DIR/conninfo, written by tools/pg_cluster).
+inline std::string pg_conninfo() {
+  const char* dir = std::getenv("LABGATE_TEST_PG_DIR");
+  if (!dir) throw std::runtime_error("LABGATE_TEST_PG_DIR is not set (run through ctest: the pg fixture)");
+  std::ifstream in(std::filesystem::path(dir) / "conninfo");
+  std::string line;
+  if (!std::getline(in, line) || line.empty()) {
+    throw std::runtime_error(std::string("no conninfo in ") + dir + " (is the pg fixture running?)");
+  }
+  return line;
+}
+
+/// A fresh place for one test's data, removed at the end of the test: a directory and, on
+/// PostgreSQL, a schema of its own in the test cluster's database.
 struct TempDir {
   std::filesystem::path path;
+  std::string id = crypto::uuid4();
   TempDir() {
-    path = std::filesystem::temp_directory_path() / ("lg-server-test-" + crypto::uuid4());
+    path = std::filesystem::temp_directory_path() / ("lg-server-test-" + id);
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
+    if (on_postgres()) {
+      if (auto c = pg::Conn::connect(pg::ConnectOptions{pg_conninfo(), "", "labgate-test"})) {
+        (void)(*c)->script("DROP SCHEMA IF EXISTS " + schema() + " CASCADE");
+      }
+    }
   }
   std::string db() const { return (path / "labgate.db").string(); }
+  /// The PostgreSQL schema of this test ("t_" and the id's hex digits).
+  std::string schema() const {
+    std::string out = "t_";
+    for (char c : id) {
+      if (c != '-') out += c;
+    }
+    return out;
+  }
 };
 
 /// Records every publish; can be told to fail.
@@ -65,10 +102,33 @@ inline int64_t ms(const char* rfc3339) { return *time::parse_utc(rfc3339); }
 /// batch through usage::Service).
 class TestStore {
  public:
-  explicit TestStore(std::unique_ptr<SqliteBackend> be) : be_(std::move(be)), s_(be_->stores()) {}
+  explicit TestStore(std::unique_ptr<Backend> be) : be_(std::move(be)), s_(be_->stores()) {}
 
   Stores stores() const { return s_; }
-  db::Database& database() { return be_->db().conn(); }
+  bool sqlite() const { return be_->kind() == "sqlite"; }
+  /// The SQLite connection of this thread (SQLite only).
+  db::Database& database() {
+    auto* b = dynamic_cast<SqliteBackend*>(be_.get());
+    if (!b) throw std::runtime_error("database(): this store is not on SQLite");
+    return b->db().conn();
+  }
+  /// Runs SQL directly (bypassing the stores) on whichever backend this is: for tests that
+  /// break things on purpose or check what the stores wrote. The SQL must suit the backend.
+  Status exec(const std::string& sql) {
+    if (auto* b = dynamic_cast<PgBackend*>(be_.get())) return b->db().conn().script(sql);
+    return database().exec(sql);
+  }
+  /// The integer in the first column of the first row of sql (-1 when there is no row).
+  Result<int64_t> scalar(const std::string& sql) {
+    if (auto* b = dynamic_cast<PgBackend*>(be_.get())) {
+      auto r = b->db().conn().exec(sql);
+      if (!r) return r.error();
+      return r->empty() || r->null(0, 0) ? int64_t{-1} : r->i64(0, 0);
+    }
+    auto v = database().query_int(sql);
+    if (!v) return v.error();
+    return v->value_or(-1);
+  }
 
   Status add_unit(const Unit& u, int64_t now) { return s_.directory.add_unit(u, now); }
   Status add_lab(const Lab& l, int64_t now) { return s_.directory.add_lab(l, now); }
@@ -119,7 +179,7 @@ class TestStore {
   Result<report::GroupSum> usage_total(int64_t from, int64_t to) { return s_.reports.usage_total(from, to); }
 
  private:
-  std::unique_ptr<SqliteBackend> be_;
+  std::unique_ptr<Backend> be_;
   Stores s_;
 };
 
@@ -129,9 +189,19 @@ inline SyncService make_sync(TestStore& st, const crypto::PrivateKey& key, const
   return SyncService(s.sync, s.terminals, s.usage, key, site, pub);
 }
 
-/// Opens a migrated store in dir, failing the test on error.
-inline std::unique_ptr<TestStore> open_store(const TempDir& dir) {
-  auto s = SqliteBackend::open(dir.db());
+/// Opens the migrated store of dir on the backend under test (SQLite: dir's file; PostgreSQL:
+/// dir's schema), failing the test on error. Opening the same dir again reaches the same data.
+inline std::unique_ptr<TestStore> open_store(const TempDir& dir, std::size_t connections = 1) {
+  StoreSettings st;
+  if (on_postgres()) {
+    st.kind = "postgres";
+    st.conninfo = pg_conninfo();
+    st.schema = dir.schema();
+  } else {
+    st.sqlite_path = dir.db();
+  }
+  st.connections = connections;
+  auto s = open_backend(st);
   if (!s) throw std::runtime_error(s.error().message());
   return std::make_unique<TestStore>(std::move(s).value());
 }

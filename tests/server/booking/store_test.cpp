@@ -80,12 +80,13 @@ TEST_CASE("two connections racing for one slot from two threads: exactly one boo
   std::latch ready(2);
 
   auto worker = [&](std::vector<BookingOutcome>& out, const std::string& user, int64_t shift) {
-    auto be = SqliteBackend::open(dir.db());  // its own connection to the same file
-    auto s = be ? Result<std::unique_ptr<TestStore>>(std::make_unique<TestStore>(std::move(*be)))
-                : Result<std::unique_ptr<TestStore>>(be.error());
-    if (!s) {
+    // its own connection to the same data (the same file or schema)
+    std::optional<std::unique_ptr<TestStore>> s;
+    try {
+      s = open_store(dir);
+    } catch (const std::exception& e) {
       std::lock_guard lock(mu);
-      errors.push_back(s.error().message());
+      errors.push_back(e.what());
       ready.count_down();
       return;
     }
@@ -162,4 +163,23 @@ TEST_CASE("a booking needs a qualification on the instrument valid for the whole
   REQUIRE(admin);
   CHECK_FALSE(admin->id.empty());
   CHECK(store->bookings({})->size() == 2);
+}
+
+TEST_CASE("on PostgreSQL the schema itself refuses overlapping bookings, whatever wrote them") {
+  if (!on_postgres()) return;  // SQLite serializes writers instead (BEGIN IMMEDIATE): no constraint to show
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  const int64_t h = 3'600'000;
+  const int64_t t = ms("2026-04-01T08:00:00Z");
+  auto insert = [&](const std::string& id, int64_t start, int64_t end) {
+    return store->exec("INSERT INTO bookings(id, instrument, user_id, start_ms, end_ms, created_ms) VALUES ('" + id +
+                       "', 'inst-xrd', 'alice', " + std::to_string(start) + ", " + std::to_string(end) + ", 0)");
+  };
+  REQUIRE(insert("a", t, t + 2 * h));
+  auto overlapping = insert("b", t + h, t + 3 * h);
+  REQUIRE_FALSE(overlapping);
+  CHECK(pg::is_exclusion_violation(overlapping.error()));
+  CHECK(insert("c", t + 2 * h, t + 3 * h));  // [start, end): touching is not overlapping
+  CHECK(*store->scalar("SELECT count(*) FROM bookings") == 2);
 }

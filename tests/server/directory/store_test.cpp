@@ -11,9 +11,9 @@ TEST_CASE("each area's migrations are recorded by area and re-opening does not r
   TempDir dir;
   {
     auto store = open_store(dir);
-    auto areas = store->database().query_int("SELECT count(*) FROM schema_migrations WHERE version = 1");
+    auto areas = store->scalar("SELECT count(*) FROM schema_migrations WHERE version = 1");
     REQUIRE(areas);
-    CHECK(**areas == 6);  // directory, qualification, booking, terminals, usage, billing
+    CHECK(*areas == 6);  // directory, qualification, booking, terminals, usage, billing
     seed(*store);
   }
   auto again = open_store(dir);
@@ -116,6 +116,7 @@ TEST_CASE("an instrument's access policy is stored, listed and changed field by 
 }
 
 TEST_CASE("a database of the old single-list schema (version 1) is brought up and adopted by the areas") {
+  if (on_postgres()) return;  // the single-list schema was only ever on SQLite
   TempDir dir;
   {
     // a database as the first release left it: only migration 1

@@ -37,9 +37,9 @@ struct Fixture {
   }
 
   int64_t count(const char* sql) {
-    auto v = store->database().query_int(sql);
+    auto v = store->scalar(sql);
     REQUIRE(v);
-    return v->value_or(-1);
+    return *v;
   }
 
   int64_t rejected(const std::string& reason) {
@@ -259,8 +259,14 @@ TEST_CASE("forged mis-addressed unknown malformed oversized and wrong-version pa
 
 TEST_CASE("a storage failure commits nothing and sends no ack - the resend then succeeds") {
   Fixture f;
-  REQUIRE(f.store->database().exec(
-      "CREATE TRIGGER fail_charges BEFORE INSERT ON charges BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"));
+  if (f.store->sqlite()) {
+    REQUIRE(f.store->exec(
+        "CREATE TRIGGER fail_charges BEFORE INSERT ON charges BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"));
+  } else {
+    REQUIRE(f.store->exec(
+        "CREATE FUNCTION disk_on_fire() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; "
+        "END $$; CREATE TRIGGER fail_charges BEFORE INSERT ON charges FOR EACH ROW EXECUTE FUNCTION disk_on_fire();"));
+  }
   std::vector<proto::Record> recs{access(1, "r1", "04AA"), session_end(2, "r2", "s1", "04AA", "alice", kStart, 60'000)};
   auto r = f.send(recs);
   CHECK(r.verdict == Verdict::failed);
@@ -270,7 +276,7 @@ TEST_CASE("a storage failure commits nothing and sends no ack - the resend then 
   CHECK(f.count("SELECT count(*) FROM usage_sessions") == 0);
   CHECK(f.count("SELECT acked_seq FROM terminals") == 0);
 
-  REQUIRE(f.store->database().exec("DROP TRIGGER fail_charges;"));
+  REQUIRE(f.store->exec(f.store->sqlite() ? "DROP TRIGGER fail_charges;" : "DROP TRIGGER fail_charges ON charges;"));
   auto again = f.send(recs);
   REQUIRE(again.verdict == Verdict::accepted);
   CHECK(f.ack_seq(again) == 2);

@@ -1,0 +1,120 @@
+#include "server/billing/pg_store.hpp"
+
+#include <array>
+
+#include "server/core/pg_util.hpp"
+
+namespace lg::server::billing {
+
+using namespace pgsql;
+
+namespace {
+
+// One charge per session (UNIQUE session): usage::rules close_session decides charge-once, the
+// constraint guards it.
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE fee_standards (
+  instrument TEXT PRIMARY KEY REFERENCES instruments(id),
+  internal_fen_per_hour BIGINT NOT NULL CHECK (internal_fen_per_hour >= 0),
+  external_fen_per_hour BIGINT NOT NULL CHECK (external_fen_per_hour >= 0),
+  currency TEXT NOT NULL,
+  updated_ms BIGINT NOT NULL
+);
+CREATE TABLE charges (
+  id TEXT PRIMARY KEY,
+  session TEXT NOT NULL UNIQUE REFERENCES usage_sessions(id),
+  instrument TEXT NOT NULL,
+  user_id TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL DEFAULT '',
+  rate_fen_per_hour BIGINT NOT NULL,
+  duration_ms BIGINT NOT NULL,
+  amount_fen BIGINT NOT NULL CHECK (amount_fen >= 0),
+  currency TEXT NOT NULL,
+  flags TEXT NOT NULL DEFAULT '',
+  end_ms BIGINT NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE INDEX charges_by_end ON charges(end_ms, id);
+)sql";
+
+constexpr std::array<db::Migration, 1> kMigrations{{{1, "fee standards and charges", kV1}}};
+
+Charge charge_row(const pg::Rows& r, int i) { return pgrows::charge(r, i, 0); }
+
+FeeStandard fee_row(const pg::Rows& r, int i) { return FeeStandard{r.text(i, 0), r.i64(i, 1), r.i64(i, 2), r.text(i, 3)}; }
+
+}  // namespace
+
+std::span<const db::Migration> pg_migrations() { return kMigrations; }
+
+namespace pgrows {
+Charge charge(const pg::Rows& r, int i, int c) {
+  Charge ch;
+  ch.id = r.text(i, c);
+  ch.session = r.text(i, c + 1);
+  ch.instrument = r.text(i, c + 2);
+  ch.user = r.text(i, c + 3);
+  ch.category = r.text(i, c + 4);
+  ch.rate_fen_per_hour = r.i64(i, c + 5);
+  ch.duration_ms = r.i64(i, c + 6);
+  ch.amount_fen = r.i64(i, c + 7);
+  ch.currency = r.text(i, c + 8);
+  ch.flags = split_flags(r.text(i, c + 9));
+  ch.end_ms = r.i64(i, c + 10);
+  return ch;
+}
+}  // namespace pgrows
+
+Status PgStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    LG_TRY(require_ref(c, "instruments", "instrument", f.instrument, "instrument"));
+    return done(c.q("INSERT INTO fee_standards(instrument, internal_fen_per_hour, external_fen_per_hour, currency, "
+                    "updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instrument) DO UPDATE SET "
+                    "internal_fen_per_hour = excluded.internal_fen_per_hour, "
+                    "external_fen_per_hour = excluded.external_fen_per_hour, currency = excluded.currency, "
+                    "updated_ms = excluded.updated_ms",
+                    f.instrument, f.internal_fen_per_hour, f.external_fen_per_hour, f.currency, now_ms));
+  });
+}
+
+Result<PageOf<FeeStandard>> PgStore::fee_standards(const Page& p) {
+  static constexpr Keyset q{
+      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards WHERE true", 0,
+      "(instrument)", "s", false, "ORDER BY instrument"};
+  return read_all_page<FeeStandard>(db_.conn(), q, p, fee_row);
+}
+
+Result<std::optional<FeeStandard>> PgStore::fee(const std::string& instrument) {
+  auto r = db_.conn().q(
+      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards "
+      "WHERE instrument = $1",
+      instrument);
+  if (!r) return r.error();
+  std::optional<FeeStandard> out;
+  if (!r->empty()) out = fee_row(*r, 0);
+  return out;
+}
+
+Result<bool> PgStore::insert_charge(const Charge& ch, int64_t now_ms) {
+  auto r = db_.conn().q(
+      "INSERT INTO charges(id, session, instrument, user_id, category, rate_fen_per_hour, duration_ms, amount_fen, "
+      "currency, flags, end_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+      "ON CONFLICT (session) DO NOTHING",
+      ch.id, ch.session, ch.instrument, ch.user, ch.category, ch.rate_fen_per_hour, ch.duration_ms, ch.amount_fen,
+      ch.currency, join_flags(ch.flags), ch.end_ms, now_ms);
+  if (!r) return r.error();
+  return r->affected() > 0;
+}
+
+Result<PageOf<Charge>> PgStore::charges(int64_t from_ms, int64_t to_ms, const Page& p) {
+  // The period bounds and the key together: PostgreSQL seeks to whichever is later.
+  static const std::string select = "SELECT " + std::string(pgrows::kChargeCols) +
+                                    ", c.end_ms, c.id FROM charges c WHERE c.end_ms >= $1 AND c.end_ms < $2";
+  const Keyset q{select, 11, "(c.end_ms, c.id)", "is", false, "ORDER BY c.end_ms, c.id", 3};
+  pg::Params f;
+  f.add(from_ms).add(to_ms);
+  return read_page<Charge>(db_.conn(), q, p, std::move(f), charge_row);
+}
+
+}  // namespace lg::server::billing

@@ -1,0 +1,38 @@
+// The billing store on PostgreSQL.
+#pragma once
+
+#include <span>
+
+#include "server/billing/store.hpp"
+#include "server/core/pg_db.hpp"
+
+namespace lg::server::billing {
+
+/// Billing's numbered PostgreSQL migrations (after usage's: a charge references its session).
+std::span<const db::Migration> pg_migrations();
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(PgDb& db) : db_(db) {}
+  Status put_fee_standard(const FeeStandard& f, int64_t now_ms) override;
+  Result<PageOf<FeeStandard>> fee_standards(const Page& p) override;
+  Result<std::optional<FeeStandard>> fee(const std::string& instrument) override;
+  Result<bool> insert_charge(const Charge& c, int64_t now_ms) override;
+  Result<PageOf<Charge>> charges(int64_t from_ms, int64_t to_ms, const Page& p = {}) override;
+
+ private:
+  PgDb& db_;
+};
+
+
+/// Row reader the usage area's PostgreSQL store shares (sessions with their charge).
+namespace pgrows {
+/// Charge columns (table alias c), in the order charge() reads them.
+inline constexpr std::string_view kChargeCols =
+    "c.id, c.session, c.instrument, c.user_id, c.category, c.rate_fen_per_hour, c.duration_ms, c.amount_fen, "
+    "c.currency, c.flags, c.end_ms";
+/// The charge in row i from column c.
+Charge charge(const pg::Rows& r, int i, int c);
+}  // namespace pgrows
+
+}  // namespace lg::server::billing

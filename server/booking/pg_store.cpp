@@ -1,0 +1,73 @@
+#include "server/booking/pg_store.hpp"
+
+#include <array>
+
+#include "server/core/pg_util.hpp"
+
+namespace lg::server::booking {
+
+using namespace pgsql;
+
+namespace {
+
+// booking::rules admit() decides; the exclusion constraint guards the rule against a second
+// node admitting an overlapping booking at the same moment (half-open [start, end) ranges).
+constexpr std::string_view kV1 = R"sql(
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TABLE bookings (
+  id TEXT PRIMARY KEY,
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  start_ms BIGINT NOT NULL,
+  end_ms BIGINT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  CHECK (end_ms > start_ms),
+  CONSTRAINT bookings_no_overlap EXCLUDE USING gist (instrument WITH =, int8range(start_ms, end_ms) WITH &&)
+);
+CREATE INDEX bookings_by_start ON bookings(start_ms, id);
+)sql";
+
+constexpr std::array<db::Migration, 1> kMigrations{{{1, "bookings", kV1}}};
+
+constexpr auto booking_row = [](const pg::Rows& r, int i) { return pgrows::booking(r, i); };
+
+}  // namespace
+
+std::span<const db::Migration> pg_migrations() { return kMigrations; }
+
+Booking pgrows::booking(const pg::Rows& r, int i) {
+  return Booking{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.i64(i, 3), r.i64(i, 4)};
+}
+
+Status PgStore::insert(const Booking& b, int64_t now_ms) {
+  auto r = db_.conn().q(
+      "INSERT INTO bookings(id, instrument, user_id, start_ms, end_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+      b.id, b.instrument, b.user, b.start_ms, b.end_ms, now_ms);
+  if (!r && pg::is_unique_violation(r.error())) {
+    return domain_error(Errc::conflict, "id: booking " + b.id + " already exists");
+  }
+  if (!r && pg::is_exclusion_violation(r.error())) {
+    return domain_error(Errc::conflict, "booking overlaps another booking on " + b.instrument);
+  }
+  return done(r);
+}
+
+Result<PageOf<Booking>> PgStore::list(const Page& p) {
+  static constexpr Keyset q{"SELECT id, instrument, user_id, start_ms, end_ms, start_ms, id FROM bookings WHERE true",
+                            5, "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
+  return read_all_page<Booking>(db_.conn(), q, p, booking_row);
+}
+
+Result<std::vector<Booking>> PgStore::overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
+  auto r = db_.conn().q(
+      "SELECT id, instrument, user_id, start_ms, end_ms FROM bookings "
+      "WHERE instrument = $1 AND int8range(start_ms, end_ms) && int8range($2, $3) ORDER BY start_ms, id",
+      instrument, from_ms, to_ms);
+  if (!r) return r.error();
+  std::vector<Booking> out;
+  out.reserve(static_cast<std::size_t>(r->size()));
+  for (int i = 0; i < r->size(); ++i) out.push_back(booking_row(*r, i));
+  return out;
+}
+
+}  // namespace lg::server::booking

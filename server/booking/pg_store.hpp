@@ -1,0 +1,34 @@
+// The bookings' store on PostgreSQL.
+#pragma once
+
+#include <span>
+
+#include "server/booking/store.hpp"
+#include "server/core/pg.hpp"
+#include "server/core/pg_db.hpp"
+
+namespace lg::server::booking {
+
+/// The bookings' numbered PostgreSQL migrations.
+std::span<const db::Migration> pg_migrations();
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(PgDb& db) : db_(db) {}
+  Status insert(const Booking& b, int64_t now_ms) override;
+  Result<PageOf<Booking>> list(const Page& p) override;
+  Result<std::vector<Booking>> overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
+
+ private:
+  PgDb& db_;
+};
+
+
+/// Row reader other areas' PostgreSQL stores share (same table, same columns).
+namespace pgrows {
+/// Columns read by booking(), in its order.
+inline constexpr std::string_view kCols = "id, instrument, user_id, start_ms, end_ms";
+Booking booking(const pg::Rows& r, int i);
+}  // namespace pgrows
+
+}  // namespace lg::server::booking

@@ -1,0 +1,234 @@
+#include "server/directory/pg_store.hpp"
+
+#include <array>
+
+#include "server/core/pg_util.hpp"
+
+namespace lg::server::directory {
+
+using namespace pgsql;
+
+namespace {
+
+// "user" is a reserved word in PostgreSQL: the owner columns are user_id here.
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE units (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  parent TEXT REFERENCES units(id),
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE labs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  unit TEXT NOT NULL REFERENCES units(id),
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE instruments (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  lab TEXT NOT NULL REFERENCES labs(id),
+  kind TEXT NOT NULL CHECK (kind IN ('instrument', 'door')),
+  asset_no TEXT NOT NULL DEFAULT '',
+  require_booking BOOLEAN NOT NULL DEFAULT false,
+  created_ms BIGINT NOT NULL,
+  early_start_s BIGINT NOT NULL DEFAULT 900 CHECK (early_start_s >= 0),
+  grace_after_end_s BIGINT NOT NULL DEFAULT 300 CHECK (grace_after_end_s >= 0),
+  offline_grace_s BIGINT NOT NULL DEFAULT 86400 CHECK (offline_grace_s >= 0),
+  max_session_s BIGINT NOT NULL DEFAULT 0 CHECK (max_session_s >= 0),
+  policy_updated_ms BIGINT
+);
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL CHECK (category IN ('internal', 'external')),
+  unit TEXT REFERENCES units(id),
+  admin BOOLEAN NOT NULL DEFAULT false,
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE cards (
+  row_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  uid TEXT NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  active BOOLEAN NOT NULL DEFAULT true,
+  created_ms BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX cards_one_active_owner ON cards(uid) WHERE active;
+CREATE INDEX cards_by_user ON cards(user_id);
+CREATE INDEX cards_by_uid ON cards(uid, row_id);
+)sql";
+
+constexpr std::array<db::Migration, 1> kMigrations{{{1, "units, labs, instruments, users, cards", kV1}}};
+
+using pgrows::kInstrumentCols;
+using pgrows::kUserCols;
+
+}  // namespace
+
+namespace pgrows {
+Instrument instrument(const pg::Rows& r, int i) {
+  Instrument out{r.text(i, 0), r.text(i, 1), r.text(i, 2),
+                 kind_from(r.text(i, 3)).value_or(InstrumentKind::instrument), r.text(i, 4), r.boolean(i, 5)};
+  out.early_start_s = r.i64(i, 6);
+  out.grace_after_end_s = r.i64(i, 7);
+  out.offline_grace_s = r.i64(i, 8);
+  out.max_session_s = r.i64(i, 9);
+  return out;
+}
+
+User user(const pg::Rows& r, int i) {
+  return User{r.text(i, 0), r.text(i, 1), category_from(r.text(i, 2)).value_or(UserCategory::internal),
+              r.text(i, 3), r.boolean(i, 4)};
+}
+}  // namespace pgrows
+
+namespace {
+constexpr auto instrument_row = [](const pg::Rows& r, int i) { return pgrows::instrument(r, i); };
+constexpr auto user_row = [](const pg::Rows& r, int i) { return pgrows::user(r, i); };
+}  // namespace
+
+std::span<const db::Migration> pg_migrations() { return kMigrations; }
+
+Status PgStore::add_unit(const Unit& u, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    if (!u.parent.empty()) LG_TRY(require_ref(c, "units", "parent", u.parent, "unit"));
+    LG_TRY(require_absent(c, "units", u.id, "unit"));
+    pg::Params p;
+    p.add(u.id).add(u.name).add_or_null(u.parent).add(now_ms);
+    return done(c.exec("INSERT INTO units(id, name, parent, created_ms) VALUES ($1, $2, $3, $4)", p));
+  });
+}
+
+Status PgStore::add_lab(const Lab& l, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    LG_TRY(require_ref(c, "units", "unit", l.unit, "unit"));
+    LG_TRY(require_absent(c, "labs", l.id, "lab"));
+    return done(c.q("INSERT INTO labs(id, name, unit, created_ms) VALUES ($1, $2, $3, $4)", l.id, l.name, l.unit, now_ms));
+  });
+}
+
+Status PgStore::add_instrument(const Instrument& i, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    LG_TRY(require_ref(c, "labs", "lab", i.lab, "lab"));
+    LG_TRY(require_absent(c, "instruments", i.id, "instrument"));
+    return done(c.q("INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
+           "grace_after_end_s, offline_grace_s, max_session_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+           i.id, i.name, i.lab, to_string(i.kind), i.asset_no, i.require_booking, now_ms, i.early_start_s,
+           i.grace_after_end_s, i.offline_grace_s, i.max_session_s));
+  });
+}
+
+Result<Instrument> PgStore::update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                                     int64_t now_ms) {
+  return transact<Instrument>(db_, [&]() -> Result<Instrument> {
+    auto& c = db_.conn();
+    pg::Params params;
+    params.add(id);
+    if (p.require_booking) params.add(*p.require_booking);
+    else params.add(std::nullopt);
+    params.add(p.early_start_s).add(p.grace_after_end_s).add(p.offline_grace_s).add(p.max_session_s).add(now_ms);
+    auto r = c.exec(
+        "UPDATE instruments SET require_booking = COALESCE($2::boolean, require_booking), "
+        "early_start_s = COALESCE($3::bigint, early_start_s), "
+        "grace_after_end_s = COALESCE($4::bigint, grace_after_end_s), "
+        "offline_grace_s = COALESCE($5::bigint, offline_grace_s), max_session_s = COALESCE($6::bigint, max_session_s), "
+        "policy_updated_ms = $7 WHERE id = $1 RETURNING " +
+            std::string(kInstrumentCols),
+        params);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "unknown instrument '" + id + "'");
+    return instrument_row(*r, 0);
+  });
+}
+
+Status PgStore::add_user(const User& u, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    if (!u.unit.empty()) LG_TRY(require_ref(c, "units", "unit", u.unit, "unit"));
+    LG_TRY(require_absent(c, "users", u.id, "user"));
+    pg::Params p;
+    p.add(u.id).add(u.name).add(to_string(u.category)).add_or_null(u.unit).add(u.admin).add(now_ms);
+    return done(c.exec("INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES ($1, $2, $3, $4, $5, $6)", p));
+  });
+}
+
+Status PgStore::add_card(const Card& card, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    LG_TRY(require_ref(c, "users", "user", card.user, "user"));
+    auto owner = card_owner(card.uid);
+    if (!owner) return owner.error();
+    if (!owner->empty()) {
+      return domain_error(Errc::conflict, "uid: card " + card.uid + " is already assigned to user " + *owner);
+    }
+    auto r = c.q("INSERT INTO cards(uid, user_id, active, created_ms) VALUES ($1, $2, true, $3)", card.uid, card.user,
+                 now_ms);
+    if (!r && pg::is_unique_violation(r.error())) {
+      return domain_error(Errc::conflict, "uid: card " + card.uid + " is already assigned");
+    }
+    return done(r);
+  });
+}
+
+Result<PageOf<Unit>> PgStore::units(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE true");
+  return read_all_page<Unit>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
+    return Unit{r.text(i, 0), r.text(i, 1), r.text(i, 2)};
+  });
+}
+
+Result<PageOf<Lab>> PgStore::labs(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, unit FROM labs WHERE true");
+  return read_all_page<Lab>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
+    return Lab{r.text(i, 0), r.text(i, 1), r.text(i, 2)};
+  });
+}
+
+Result<PageOf<Instrument>> PgStore::instruments(const Page& p) {
+  static const std::string select = "SELECT " + std::string(kInstrumentCols) + " FROM instruments WHERE true";
+  const Keyset q = by_id(select);
+  return read_all_page<Instrument>(db_.conn(), q, p, instrument_row);
+}
+
+Result<PageOf<User>> PgStore::users(const Page& p) {
+  static const std::string select = "SELECT " + std::string(kUserCols) + " FROM users WHERE true";
+  const Keyset q = by_id(select);
+  return read_all_page<User>(db_.conn(), q, p, user_row);
+}
+
+Result<PageOf<Card>> PgStore::cards(const Page& p) {
+  static constexpr Keyset q{"SELECT uid, user_id, active, uid, row_id FROM cards WHERE true", 3, "(uid, row_id)",
+                            "si", false, "ORDER BY uid, row_id"};
+  return read_all_page<Card>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
+    return Card{r.text(i, 0), r.text(i, 1), r.boolean(i, 2)};
+  });
+}
+
+Result<std::optional<Instrument>> PgStore::instrument(const std::string& id) {
+  auto r = db_.conn().q("SELECT " + std::string(kInstrumentCols) + " FROM instruments WHERE id = $1", id);
+  if (!r) return r.error();
+  std::optional<Instrument> out;
+  if (!r->empty()) out = instrument_row(*r, 0);
+  return out;
+}
+
+Result<std::optional<User>> PgStore::user(const std::string& id) {
+  if (id.empty()) return std::optional<User>{};
+  auto r = db_.conn().q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1", id);
+  if (!r) return r.error();
+  std::optional<User> out;
+  if (!r->empty()) out = user_row(*r, 0);
+  return out;
+}
+
+Result<std::string> PgStore::card_owner(const std::string& uid) {
+  if (uid.empty()) return std::string();
+  auto r = db_.conn().q("SELECT user_id FROM cards WHERE uid = $1 AND active", uid);
+  if (!r) return r.error();
+  return r->empty() ? std::string() : r->text(0, 0);
+}
+
+}  // namespace lg::server::directory

@@ -1,0 +1,52 @@
+// The directory's store on PostgreSQL.
+#pragma once
+
+#include <span>
+
+#include "server/core/pg.hpp"
+#include "server/core/pg_db.hpp"
+#include "server/directory/store.hpp"
+
+namespace lg::server::directory {
+
+/// The directory's numbered PostgreSQL migrations.
+std::span<const db::Migration> pg_migrations();
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(PgDb& db) : db_(db) {}
+
+  Status add_unit(const Unit& u, int64_t now_ms) override;
+  Status add_lab(const Lab& l, int64_t now_ms) override;
+  Status add_instrument(const Instrument& i, int64_t now_ms) override;
+  Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
+                                              int64_t now_ms) override;
+  Status add_user(const User& u, int64_t now_ms) override;
+  Status add_card(const Card& c, int64_t now_ms) override;
+  Result<PageOf<Unit>> units(const Page& p) override;
+  Result<PageOf<Lab>> labs(const Page& p) override;
+  Result<PageOf<Instrument>> instruments(const Page& p) override;
+  Result<PageOf<User>> users(const Page& p) override;
+  Result<PageOf<Card>> cards(const Page& p) override;
+  Result<std::optional<Instrument>> instrument(const std::string& id) override;
+  Result<std::optional<User>> user(const std::string& id) override;
+  Result<std::string> card_owner(const std::string& uid) override;
+
+ private:
+  PgDb& db_;
+};
+
+
+/// Row readers other areas' PostgreSQL stores share (same tables, same columns).
+namespace pgrows {
+/// Columns read by instrument(), in its order.
+inline constexpr std::string_view kInstrumentCols =
+    "id, name, lab, kind, asset_no, require_booking, early_start_s, grace_after_end_s, offline_grace_s, "
+    "max_session_s";
+/// Columns read by user(), in its order.
+inline constexpr std::string_view kUserCols = "id, name, category, COALESCE(unit, ''), admin";
+Instrument instrument(const pg::Rows& r, int i);
+User user(const pg::Rows& r, int i);
+}  // namespace pgrows
+
+}  // namespace lg::server::directory
