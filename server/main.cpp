@@ -228,8 +228,12 @@ int main(int argc, char** argv) {
     app.health().broker(false, "cannot connect to " + cfg->mqtt_uri + ": " + why);
     lg::log::warn(kLog, "MQTT: cannot connect to " + cfg->mqtt_uri + ": " + why + "; retrying");
   });
-  mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::evt), 1);
-  mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::state), 1);
+  // Several nodes share the terminals' traffic through one shared subscription group: the broker
+  // gives each message to one of them (docs/SCALE.md).
+  const std::string share = cfg->mqtt_shared_group.empty() ? "" : "$share/" + cfg->mqtt_shared_group + "/";
+  mqtt.subscribe(share + lg::proto::topic_filter(cfg->site, lg::proto::Channel::evt), 1);
+  mqtt.subscribe(share + lg::proto::topic_filter(cfg->site, lg::proto::Channel::state), 1);
+  if (!share.empty()) lg::log::info(kLog, "MQTT: evt and state shared with the group " + cfg->mqtt_shared_group);
   // The server owns every terminal's retained sync topic: it watches what the broker holds there
   // and publishes the current bundle again when someone deleted or rolled it back.
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::sync), 1);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -105,11 +106,26 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.http_threads = static_cast<int>(*threads);
 
   LG_CFG(mqtt, root.section("mqtt"));
-  if (auto s = mqtt->reject_unknown({"uri", "client_id"}); !s) return s.error();
+  if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group"}); !s) return s.error();
   LG_CFG(uri, mqtt->string_or("uri", "tcp://127.0.0.1:1883"));
   if (uri->empty()) return Error::invalid(mqtt->path("uri") + ": must not be empty");
   c.mqtt_uri = *uri;
-  LG_CFG(client_id, mqtt->string_or("client_id", "labgate-server-" + c.site));
+  LG_CFG(group, mqtt->string_or("shared_group", ""));
+  if (!group->empty() && !proto::valid_id(*group)) {
+    return Error::invalid(mqtt->path("shared_group") + ": must be 1..64 of [A-Za-z0-9_.:-]");
+  }
+  if (group->find_first_of(".:") != std::string::npos) {
+    return Error::invalid(mqtt->path("shared_group") + ": must be 1..64 of [A-Za-z0-9_-]");
+  }
+  c.mqtt_shared_group = *group;
+  // Several nodes must not share one client id (the broker would disconnect one for the other).
+  std::string default_id = "labgate-server-" + c.site;
+  if (!group->empty()) {
+    char host[128] = {};
+    ::gethostname(host, sizeof host - 1);
+    default_id += "-" + std::string(host) + "-" + std::to_string(::getpid());
+  }
+  LG_CFG(client_id, mqtt->string_or("client_id", default_id));
   if (client_id->empty()) return Error::invalid(mqtt->path("client_id") + ": must not be empty");
   c.mqtt_client_id = *client_id;
 

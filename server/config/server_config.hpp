@@ -35,7 +35,8 @@ struct ServerConfig {
   std::string pg_schema;             ///< [store] schema: tables live in this schema (postgres; "" = search_path)
 
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
-  std::string mqtt_client_id;  ///< default "labgate-server-<site>"
+  std::string mqtt_client_id;  ///< default "labgate-server-<site>", with host and pid when shared_group is set
+  std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
 };
 

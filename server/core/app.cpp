@@ -20,7 +20,7 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
              cfg.currency),
       ingest_(usage_, stores.usage, stores.terminals, key, cfg.site),
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
-      sync_(stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher) {
+      sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_);
 }

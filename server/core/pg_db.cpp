@@ -146,4 +146,14 @@ Status PgDb::run_serialized(std::span<const std::string> keys, const std::functi
   return s;
 }
 
+Status PgDb::with_lock(const std::string& key, const std::function<Status()>& fn) {
+  pg::Conn& c = conn();
+  if (c.in_transaction()) return Error::invalid("with_lock(" + key + ") inside a unit of work");
+  if (!c.ok()) LG_TRY(c.reconnect());
+  LG_TRY(c.q("SELECT pg_advisory_lock(hashtextextended($1, 0))", key));
+  Status s = fn();
+  (void)c.q("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key);
+  return s;
+}
+
 }  // namespace lg::server

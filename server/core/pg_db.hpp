@@ -45,6 +45,9 @@ class PgDb final : public UnitOfWork {
   /// starts (so the transaction's snapshot sees what the previous holder committed).
   Status run_serialized(std::span<const std::string> keys, const std::function<Status()>& body) override;
 
+  /// fn under the session advisory lock on key (released afterwards, or when the connection dies).
+  Status with_lock(const std::string& key, const std::function<Status()>& fn) override;
+
   /// Units of work run again after losing a race (for metrics and tests).
   uint64_t retries() const { return retries_.load(std::memory_order_relaxed); }
 

@@ -30,6 +30,14 @@ class UnitOfWork {
     (void)keys;
     return run(body);
   }
+  /// Runs fn (which may open units of work of its own, and publish) while holding a lock named
+  /// key that every process sharing the database respects: e.g. one terminal's bundle is built,
+  /// saved and published by one node at a time, so a node never publishes an older bundle after
+  /// another node's newer one. Not inside a unit of work. A single-process backend runs fn.
+  virtual Status with_lock(const std::string& key, const std::function<Status()>& fn) {
+    (void)key;
+    return fn();
+  }
 };
 
 /// run_serialized() for a body that returns a value (the value of its last, committed run).

@@ -12,9 +12,10 @@ namespace {
 constexpr std::string_view kLog = "sync";
 }
 
-SyncService::SyncService(sync::Store& store, terminals::Store& terminals, usage::Store& usage,
+SyncService::SyncService(UnitOfWork& uow, sync::Store& store, terminals::Store& terminals, usage::Store& usage,
                          const crypto::PrivateKey& key, std::string site, Publisher& publisher)
-    : store_(store), terminals_(terminals), usage_(usage), key_(key), site_(std::move(site)), publisher_(publisher) {}
+    : uow_(uow),
+      store_(store), terminals_(terminals), usage_(usage), key_(key), site_(std::move(site)), publisher_(publisher) {}
 
 Result<int> SyncService::flush_dirty(DirtySet& dirty, int64_t now_ms) {
   const DirtySet::Batch b = dirty.take();
@@ -51,28 +52,44 @@ Status SyncService::publish(const std::string& terminal, const std::string& payl
 }
 
 Result<uint64_t> SyncService::refresh(const std::string& terminal, int64_t now_ms, bool force_publish) {
-  auto t = terminals_.get(terminal);
-  if (!t) return t.error();
-  if (!t->has_value()) return domain_error(Errc::not_found, "terminal " + terminal + " is not enrolled");
-  auto stored = store_.stored(terminal);
-  if (!stored) return stored.error();
-  auto inputs = store_.inputs(**t, now_ms);
-  if (!inputs) return inputs.error();
-  proto::SyncBundle bundle = sync::build(*inputs, now_ms, stored->version + 1);
-  const std::string hash = sync::content_hash(bundle);
-  if (hash == stored->hash && !stored->payload.empty()) {
-    if (force_publish) (void)publish(terminal, stored->payload);
-    return stored->version;
-  }
-  auto sealed = proto::seal(proto::encode(bundle), proto::kServerKid, key_);
-  if (!sealed) return sealed.error();
-  sync::StoredSync next{bundle.version, hash, *sealed};
-  if (auto s = store_.save(terminal, next); !s) return s.error();
-  log::info(kLog, terminal + ": bundle v" + std::to_string(bundle.version) + " with " +
-                      std::to_string(bundle.grants.size()) + " grants, " + std::to_string(bundle.bookings.size()) +
-                      " bookings");
-  (void)publish(terminal, next.payload);
-  return bundle.version;
+  uint64_t version = 0;
+  Status s = uow_.with_lock("sync:" + terminal, [&]() -> Status {
+    struct Built {
+      uint64_t version = 0;
+      std::string payload;  ///< to publish ("" = nothing)
+      bool changed = false;
+      std::size_t grants = 0, bookings = 0;
+    };
+    auto built = transact<Built>(uow_, [&]() -> Result<Built> {
+      auto t = terminals_.get(terminal);
+      if (!t) return t.error();
+      if (!t->has_value()) return domain_error(Errc::not_found, "terminal " + terminal + " is not enrolled");
+      auto stored = store_.stored(terminal);
+      if (!stored) return stored.error();
+      auto inputs = store_.inputs(**t, now_ms);
+      if (!inputs) return inputs.error();
+      proto::SyncBundle bundle = sync::build(*inputs, now_ms, stored->version + 1);
+      const std::string hash = sync::content_hash(bundle);
+      if (hash == stored->hash && !stored->payload.empty()) {
+        return Built{stored->version, force_publish ? stored->payload : std::string(), false, 0, 0};
+      }
+      auto sealed = proto::seal(proto::encode(bundle), proto::kServerKid, key_);
+      if (!sealed) return sealed.error();
+      sync::StoredSync next{bundle.version, hash, *sealed};
+      LG_TRY(store_.save(terminal, next));
+      return Built{bundle.version, next.payload, true, bundle.grants.size(), bundle.bookings.size()};
+    });
+    if (!built) return built.error();
+    version = built->version;
+    if (built->changed) {
+      log::info(kLog, terminal + ": bundle v" + std::to_string(built->version) + " with " +
+                          std::to_string(built->grants) + " grants, " + std::to_string(built->bookings) + " bookings");
+    }
+    (void)publish(terminal, built->payload);
+    return {};
+  });
+  if (!s) return s.error();
+  return version;
 }
 
 Status SyncService::refresh_resource(const std::string& resource, int64_t now_ms) {

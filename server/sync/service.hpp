@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "labgate/common/crypto.hpp"
 #include "server/core/dirty.hpp"
 #include "server/sync/publisher.hpp"
+#include "server/core/unit_of_work.hpp"
 #include "server/sync/store.hpp"
 #include "server/terminals/store.hpp"
 #include "server/usage/store.hpp"
@@ -20,8 +22,11 @@ namespace lg::server {
 
 class SyncService {
  public:
-  SyncService(sync::Store& store, terminals::Store& terminals, usage::Store& usage, const crypto::PrivateKey& key,
-              std::string site, Publisher& publisher);
+  /// uow: bundles are built and saved in one unit of work, and one terminal's bundle is built,
+  /// saved and published under uow.with_lock, so that several nodes sharing the database never
+  /// publish an older bundle over a newer one nor lose a change between two rebuilds.
+  SyncService(UnitOfWork& uow, sync::Store& store, terminals::Store& terminals, usage::Store& usage,
+              const crypto::PrivateKey& key, std::string site, Publisher& publisher);
 
   /// Rebuilds what the dirty set names (every terminal, or those of the marked resources).
   /// Returns the number of terminals refreshed.
@@ -41,7 +46,8 @@ class SyncService {
   /// What the server heard on a terminal's retained sync topic (it subscribes to the topics it
   /// owns). Anything but the stored bundle -- an empty message that deleted it, an older or a
   /// foreign payload -- is overwritten by publishing the stored bundle again, retained, and
-  /// counted as the rejection "sync_overwritten". Repairs of one terminal are limited to
+  /// counted as the rejection "sync_overwritten" (with several nodes, one node's publish that
+  /// reaches the broker after another node's newer one is repaired the same way). Repairs of one terminal are limited to
   /// kMaxRepairsPerWindow per kRepairWindowMs (two servers fighting over one broker would
   /// otherwise loop); beyond that the terminal is left to the next tick(). Returns true if a
   /// repair was published now.
@@ -62,6 +68,7 @@ class SyncService {
   };
   std::map<std::string, RepairWindow> repairs_;
 
+  UnitOfWork& uow_;
   sync::Store& store_;
   terminals::Store& terminals_;
   usage::Store& usage_;

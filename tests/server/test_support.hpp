@@ -186,7 +186,7 @@ class TestStore {
 /// The sync service over a test store.
 inline SyncService make_sync(TestStore& st, const crypto::PrivateKey& key, const std::string& site, Publisher& pub) {
   const Stores s = st.stores();
-  return SyncService(s.sync, s.terminals, s.usage, key, site, pub);
+  return SyncService(s.uow, s.sync, s.terminals, s.usage, key, site, pub);
 }
 
 /// Opens the migrated store of dir on the backend under test (SQLite: dir's file; PostgreSQL:
