@@ -54,6 +54,14 @@ uint64_t last_seq_of(const std::string& wire) {
   return v;
 }
 
+/// Number of records in a sealed EventBatch (occurrences of the escaped "seq" key).
+uint64_t records_in(const std::string& wire) {
+  static const std::string kKey = R"(\"seq\":)";
+  uint64_t n = 0;
+  for (auto at = wire.find(kKey); at != std::string::npos; at = wire.find(kKey, at + kKey.size())) ++n;
+  return n;
+}
+
 void atomic_min_nonzero(std::atomic<int64_t>& a, int64_t v) {
   int64_t cur = a.load();
   while ((cur == 0 || v < cur) && !a.compare_exchange_weak(cur, v)) {}
@@ -208,6 +216,7 @@ struct SimTerminal final : terminal::Publisher {
   std::vector<std::pair<int64_t, float>> samples;  // (first publish µs, ms to the ack)
   uint64_t published = 0, republished = 0, publish_failed = 0, acks = 0, bad_acks = 0;
   uint64_t syncs = 0, bad_syncs = 0, states = 0;
+  uint64_t dup_batches = 0, dup_records = 0;  // --duplicate-every
 
   // Broker baseline.
   std::vector<std::string> raw;
@@ -284,10 +293,18 @@ Status detail::SimTerminal::publish(const std::string& topic, const std::string&
     ++publish_failed;
     return st;
   }
-  if (topic == evt_topic)
-    note_publish(payload);
-  else
+  if (topic != evt_topic) {
     ++states;
+    return st;
+  }
+  note_publish(payload);
+  const int every = fleet->o.duplicate_every;
+  if (every > 0 && (published + republished) % static_cast<uint64_t>(every) == 0 &&
+      c->publish(topic, payload, qos, retained)) {
+    // A QoS 1 redelivery, made on purpose: the server must ack it again and count nothing new.
+    ++dup_batches;
+    dup_records += records_in(payload);
+  }
   return st;
 }
 
@@ -544,6 +561,8 @@ Result<std::unique_ptr<Fleet>> Fleet::create(Options o) {
     if (auto it = saved.find(t->id); it != saved.end()) {
       const auto seq = it->value("seq", int64_t{0});
       const auto boot = it->value("boot", int64_t{0});
+      t->acl_version = it->value("acl_version", uint64_t{0});  // the applied bundle survives restarts too
+      if (t->acl_version > 0) ++f.synced;
       if (seq > 0) {
         if (auto s = t->store->database().exec("INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', " +
                                                std::to_string(seq) + ")");
@@ -558,6 +577,7 @@ Result<std::unique_ptr<Fleet>> Fleet::create(Options o) {
     t->boot = *boot;
     const uint64_t seed = o.seed * 0x9E3779B97F4A7C15ULL ^ (static_cast<uint64_t>(i) << 20) ^ t->boot;
     t->traffic = std::make_unique<Traffic>(f.o.layout, i, o.shape, seed, time::now_utc_ms() - o.history_ms);
+    t->traffic->set_acl_version(t->acl_version);
     terminal::UplinkSettings us{t->id,     o.site, o.layout.resource(i), std::string(kFirmware), std::string(kBoard),
                                 o.resend_s};
     std::optional<crypto::PublicKey> server_key;
@@ -874,6 +894,7 @@ nlohmann::json Fleet::results(int64_t from_us, int64_t to_us) const {
   std::vector<double> lat;
   uint64_t first_published = 0, published = 0, republished = 0, publish_failed = 0, acks = 0, bad_acks = 0;
   uint64_t syncs = 0, bad_syncs = 0, states = 0, uplink_rejected = 0, unacked_batches = 0;
+  uint64_t dup_batches = 0, dup_records = 0;
   uint64_t kinds[6] = {0, 0, 0, 0, 0, 0};
   std::mutex m;
   f.on_all([&](SimTerminal& t) {
@@ -897,6 +918,8 @@ nlohmann::json Fleet::results(int64_t from_us, int64_t to_us) const {
     syncs += t.syncs;
     bad_syncs += t.bad_syncs;
     states += t.states;
+    dup_batches += t.dup_batches;
+    dup_records += t.dup_records;
     uplink_rejected += t.uplink->rejected();
     for (std::size_t k = 0; k < 6; ++k) kinds[k] += t.traffic->produced(static_cast<proto::RecordKind>(k));
   });
@@ -916,6 +939,8 @@ nlohmann::json Fleet::results(int64_t from_us, int64_t to_us) const {
           {"evt_republished", republished},
           {"publish_failed", publish_failed},
           {"state_published", states},
+          {"duplicated_batches", dup_batches},
+          {"duplicated_records", dup_records},
           {"acks", acks},
           {"acks_rejected", bad_acks},
           {"sync_bundles", syncs},
@@ -928,7 +953,7 @@ Status Fleet::save_state() const {
   nlohmann::json out = nlohmann::json::object();
   impl_->on_all([&out, m = std::make_shared<std::mutex>()](SimTerminal& t) {
     std::lock_guard<std::mutex> lk(*m);
-    out[t.id] = {{"seq", t.last_seq}, {"boot", t.boot}, {"acked", t.acked}};
+    out[t.id] = {{"seq", t.last_seq}, {"boot", t.boot}, {"acked", t.acked}, {"acl_version", t.acl_version}};
   });
   const std::string tmp = impl_->o.state_file + ".tmp";
   {

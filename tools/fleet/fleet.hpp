@@ -33,13 +33,14 @@ struct Options {
   std::string keys_dir;  ///< <id>.key per terminal; created when missing
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string site = "test";
-  std::string server_pub;  ///< server public key PEM file (acks and bundles are verified)
-  int per_connection = 1;  ///< terminals per MQTT connection
-  int workers = 2;         ///< shard threads
-  int resend_s = 5;        ///< the terminal's resend_s
-  int heartbeat_s = 30;    ///< state republished this often (0: only on connect)
-  int keepalive_s = 30;    ///< MQTT keepalive
-  std::string state_file;  ///< per-terminal seq and boot carried between runs ("" = fresh)
+  std::string server_pub;   ///< server public key PEM file (acks and bundles are verified)
+  int per_connection = 1;   ///< terminals per MQTT connection
+  int workers = 2;          ///< shard threads
+  int resend_s = 5;         ///< the terminal's resend_s
+  int heartbeat_s = 30;     ///< state republished this often (0: only on connect)
+  int keepalive_s = 30;     ///< MQTT keepalive
+  int duplicate_every = 0;  ///< publish every Nth evt batch twice (a QoS 1 redelivery); 0 = never
+  std::string state_file;   ///< per-terminal seq and boot carried between runs ("" = fresh)
   TrafficShape shape;
   int64_t history_ms = 0;  ///< the first record lies this far in the past (simulated time)
   uint64_t seed = 1;

@@ -61,6 +61,9 @@ void add_common(CLI::App* app, Common& c, bool needs_server) {
   app->add_option("--resend-s", c.o.resend_s, "terminal resend_s")->check(CLI::Range(1, 3600));
   app->add_option("--heartbeat-s", c.o.heartbeat_s, "terminal heartbeat_s (0: state on connect only)")
       ->check(CLI::Range(0, 86400));
+  app->add_option("--duplicate-every", c.o.duplicate_every,
+                  "publish every Nth evt batch twice, as a QoS 1 redelivery would (0: never)")
+      ->check(CLI::Range(0, 1000000));
   app->add_option("--state", c.o.state_file, "file keeping each terminal's seq and boot between runs");
   app->add_option("--seed", c.o.seed, "traffic seed");
   app->add_option("--connect-timeout-s", c.connect_timeout_s, "give up connecting after this long");

@@ -92,11 +92,7 @@ void Traffic::advance(int64_t by_ms, int64_t cap_ms) {
   clock_.set(std::min(clock_.now_ms() + std::max<int64_t>(by_ms, 1), std::max(cap_ms, clock_.now_ms())));
 }
 
-void Traffic::emit(proto::RecordBody body) {
-  proto::Record r = terminal::make_record(clock_, std::move(body));
-  ++counts_[static_cast<std::size_t>(r.kind())];
-  ready_.push_back(std::move(r));
-}
+void Traffic::emit(proto::RecordBody body) { ready_.push_back(terminal::make_record(clock_, std::move(body))); }
 
 void Traffic::step(int64_t cap_ms) {
   auto uniform = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); };
@@ -187,6 +183,7 @@ std::vector<proto::Record> Traffic::next(std::size_t n, int64_t cap_ms) {
   std::vector<proto::Record> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
+    ++counts_[static_cast<std::size_t>(ready_.front().kind())];
     out.push_back(std::move(ready_.front()));
     ready_.pop_front();
   }

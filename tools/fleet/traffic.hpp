@@ -83,7 +83,7 @@ class Traffic {
   /// The sync bundle version the terminal's decisions use.
   void set_acl_version(uint64_t v) { acl_version_ = v; }
 
-  /// Count of each kind produced so far.
+  /// Count of each kind handed out by next() so far.
   uint64_t produced(proto::RecordKind k) const { return counts_[static_cast<std::size_t>(k)]; }
 
  private:
