@@ -26,6 +26,7 @@
 #include "server/config/server_config.hpp"
 #include "server/core/app.hpp"
 #include "server/core/backend.hpp"
+#include "server/usage/pipeline.hpp"
 #include "server/transport/http/http_server.hpp"
 
 #ifndef LABGATE_VERSION
@@ -113,9 +114,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // One connection per thread that reads or writes: the HTTP workers, the ingest and sync strands
-  // and this thread, all opened now.
-  const auto connections = static_cast<std::size_t>(cfg->http_threads) + 3;
+  // One connection per thread that reads or writes: the HTTP workers, the ingest and sync strands,
+  // the ingest pipeline's verifiers and committer, and this thread, all opened now.
+  const auto connections = static_cast<std::size_t>(cfg->http_threads) + 4 +
+                           static_cast<std::size_t>(cfg->ingest_verify_threads);
   lg::server::StoreSettings store;
   store.kind = cfg->store_kind;
   store.sqlite_path = (cfg->data_dir / "labgate.db").string();
@@ -203,6 +205,22 @@ int main(int argc, char** argv) {
   app.dirty().on_first_mark([&] { arm_flush(); });
 
   const std::string site = cfg->site;
+  // evt batches: verified on a pool, committed in groups, acks coalesced (usage/pipeline.hpp).
+  lg::server::usage::Pipeline::Hooks hooks;
+  hooks.now = [] { return lg::time::now_utc_ms(); };
+  hooks.publish = [&](const lg::server::usage::Outgoing& a) {
+    auto s = publisher.publish(a.topic, a.payload, a.qos, a.retained);
+    if (!s) lg::log::warn(kLog, "ack on " + a.topic + " not sent (re-sent on its next batch): " + s.error().message());
+    return s.ok();
+  };
+  hooks.acks_sent = [&](int64_t n) {
+    if (auto s = app.stores().usage.count("acks", n); !s) lg::log::error(kLog, "count acks: " + s.error().message());
+  };
+  hooks.done = [&app] { app.health().ingest_done(); };
+  lg::server::usage::Pipeline pipeline(
+      app.ingest(),
+      lg::server::usage::Pipeline::Options{cfg->ingest_verify_threads, static_cast<std::size_t>(cfg->ingest_max_group)},
+      std::move(hooks));
   mqtt.on_message([&](lg::mqtt::Message m) {
     auto parts = lg::proto::parse_topic(m.topic);
     if (parts && parts->site == site && parts->channel == lg::proto::Channel::sync) {
@@ -210,6 +228,10 @@ int main(int argc, char** argv) {
       return;
     }
     app.health().ingest_queued(lg::time::now_utc_ms());
+    if (parts && parts->channel == lg::proto::Channel::evt) {
+      pipeline.submit(std::move(m.topic), std::move(m.payload));
+      return;
+    }
     net::post(ingest_io, [&app, m = std::move(m)] {
       app.on_mqtt_message(m.topic, m.payload);
       app.health().ingest_done();
@@ -268,6 +290,7 @@ int main(int argc, char** argv) {
   auto keep_sync = net::make_work_guard(sync_io);
   std::thread http_thread([&] { http_io.run(); });
   std::thread ingest_thread([&] { ingest_io.run(); });
+  pipeline.start();
   std::thread sync_thread([&] { sync_io.run(); });
   main_io.run();  // until a signal
   // Stop taking work, let the strands finish what they hold, then stop.
@@ -277,6 +300,9 @@ int main(int argc, char** argv) {
     timer.cancel();
     dirty_timer.cancel();
   });
+  pipeline.stop();  // finishes the group being committed; the rest is resent by the terminals
+  lg::log::info(kLog, "ingest: " + std::to_string(pipeline.batches()) + " evt batches committed in " +
+                          std::to_string(pipeline.groups()) + " groups");
   keep_ingest.reset();
   keep_sync.reset();
   ingest_thread.join();

@@ -50,7 +50,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "health", "testing"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "testing"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -150,6 +150,15 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     if (!schema_ok) return Error::invalid((*store)->path("schema") + ": must be 1..63 of [a-z0-9_], not starting with a digit");
     c.pg_conninfo = *conninfo;
     c.pg_schema = *schema;
+  }
+
+  LG_CFG(ingest, root.optional_section("ingest"));
+  if (*ingest) {
+    if (auto s = (*ingest)->reject_unknown({"verify_threads", "max_group"}); !s) return s.error();
+    LG_CFG(verify, (*ingest)->integer_or("verify_threads", 2, 1, 64));
+    c.ingest_verify_threads = static_cast<int>(*verify);
+    LG_CFG(max_group, (*ingest)->integer_or("max_group", 256, 1, 10'000));
+    c.ingest_max_group = static_cast<int>(*max_group);
   }
 
   LG_CFG(health, root.optional_section("health"));

@@ -34,6 +34,9 @@ struct ServerConfig {
   std::string pg_conninfo;           ///< [store] conninfo: libpq keyword/value string or URI (postgres)
   std::string pg_schema;             ///< [store] schema: tables live in this schema (postgres; "" = search_path)
 
+  int ingest_verify_threads = 2;   ///< [ingest] verify_threads: threads checking evt envelopes and signatures
+  int ingest_max_group = 256;      ///< [ingest] max_group: evt batches committed in one unit of work at most
+
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string mqtt_client_id;  ///< default "labgate-server-<site>", with host and pid when shared_group is set
   std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/

@@ -18,11 +18,12 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       site_(cfg.site),
       usage_(usage::BatchStores{stores.uow, stores.usage, stores.terminals, stores.directory, stores.billing},
              cfg.currency),
-      ingest_(usage_, stores.usage, stores.terminals, key, cfg.site),
+      ingest_(usage_, stores.usage, stores.terminals, key, cfg.site, &metrics_),
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
       sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher) {
-  http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency};
-  api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_);
+  http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
+                      int64_t{cfg.max_ingest_lag_s} * 1000};
+  api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
 }
 
 App::~App() = default;

@@ -13,6 +13,7 @@
 #include "server/config/server_config.hpp"
 #include "server/core/dirty.hpp"
 #include "server/core/health.hpp"
+#include "server/core/metrics.hpp"
 #include "server/core/stores.hpp"
 #include "server/sync/publisher.hpp"
 #include "server/sync/service.hpp"
@@ -51,11 +52,17 @@ class App {
   void on_mqtt_message(const std::string& topic, const std::string& payload);
 
   // ---- any thread
-  /// One HTTP request.
+  /// One HTTP request (GET /metrics included).
   http::Response handle_http(const http::Request& req);
 
   DirtySet& dirty() { return dirty_; }
   Health& health() { return health_; }
+  /// The stores the app was built on.
+  Stores stores() const { return stores_; }
+  /// The evt/state checks and commits (main.cpp's ingest pipeline drives it for evt).
+  usage::Ingest& ingest() { return ingest_; }
+  /// The metrics GET /metrics renders (lock-free updates from any thread).
+  metrics::ServerMetrics& metrics() { return metrics_; }
   SyncService& sync() { return sync_; }
   const std::string& site() const { return site_; }
 
@@ -66,6 +73,7 @@ class App {
   std::string site_;
   DirtySet dirty_;
   Health health_;
+  metrics::ServerMetrics metrics_;  // before ingest_ and api_, which keep references into it
   usage::Service usage_;
   usage::Ingest ingest_;
   booking::Service booking_;

@@ -1,5 +1,7 @@
 #include "server/core/errors.hpp"
 
+#include "server/core/pg.hpp"
+
 namespace lg::server {
 
 namespace {
@@ -58,5 +60,7 @@ int http_status(const Error& e) {
   const Row* r = row_of(e.code.value());
   return r ? r->http : 500;
 }
+
+bool is_retryable(const Error& e) { return pg::is_retryable(e); }
 
 }  // namespace lg::server

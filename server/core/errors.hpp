@@ -32,6 +32,10 @@ bool is(const Error& e, Errc code);
 /// The HTTP status of an error: the one table (409, 422, 404, 503; 500 for anything untyped).
 int http_status(const Error& e);
 
+/// True when e says a unit of work lost a race with another writer (a PostgreSQL serialization
+/// failure or deadlock) and would succeed if run again: a group commit passes it up whole.
+bool is_retryable(const Error& e);
+
 }  // namespace lg::server
 
 template <>

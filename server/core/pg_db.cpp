@@ -124,7 +124,16 @@ Status PgDb::run(const std::function<Status()>& body) { return run_serialized({}
 
 Status PgDb::run_serialized(std::span<const std::string> keys, const std::function<Status()>& body) {
   pg::Conn& c = conn();
-  if (c.in_transaction()) return body();  // join the open unit of work
+  if (c.in_transaction()) {
+    // Inside an open unit of work (whose caller holds the locks): a savepoint, so that a failing
+    // body undoes its own writes and leaves the enclosing work as it was. A serialization failure
+    // is returned as it is: the enclosing unit of work runs again as a whole.
+    LG_TRY(c.script("SAVEPOINT lg_nested"));
+    Status s = body();
+    if (!s) (void)c.script("ROLLBACK TO SAVEPOINT lg_nested");
+    if (auto r = c.script("RELEASE SAVEPOINT lg_nested"); !r && s) return r;
+    return s;
+  }
   if (!c.ok()) LG_TRY(c.reconnect());
   std::vector<std::string> sorted(keys.begin(), keys.end());
   std::sort(sorted.begin(), sorted.end());

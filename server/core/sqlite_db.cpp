@@ -116,7 +116,15 @@ db::Database& SqliteDb::conn() {
 
 Status SqliteDb::run(const std::function<Status()>& body) {
   db::Database& d = conn();
-  if (d.in_transaction()) return body();  // join the open unit of work
+  if (d.in_transaction()) {
+    // Inside an open unit of work: a savepoint, so that a failing body undoes its own writes and
+    // leaves the enclosing work (e.g. the other batches of a group commit) as it was.
+    LG_TRY(d.exec("SAVEPOINT lg_nested"));
+    Status s = body();
+    if (!s) (void)d.exec("ROLLBACK TO lg_nested");
+    if (auto r = d.exec("RELEASE lg_nested"); !r && s) return r;
+    return s;
+  }
   db::Transaction tx(d, db::TxKind::immediate);
   if (!tx.status()) return tx.status();
   LG_TRY(body());

@@ -19,7 +19,8 @@ class UnitOfWork {
   /// Runs body inside one transaction that is atomic against concurrent writers (it takes the
   /// write lock before the first read, so check-then-write is safe). Commits when body succeeds
   /// and rolls everything back when it fails. Called while a transaction is already open on
-  /// this thread, body joins it (the outer run commits or rolls back).
+  /// this thread, body runs in a savepoint of it: its writes are undone if it fails, and the
+  /// outer run commits or rolls back the rest (a group commit keeps the batches that succeeded).
   virtual Status run(const std::function<Status()>& body) = 0;
   /// run(), serialized against every other unit of work naming one of the same keys, in any
   /// process sharing the database (e.g. one terminal's batches reaching several nodes), so that

@@ -1,5 +1,10 @@
 #include "server/usage/ingest.hpp"
 
+#include <algorithm>
+#include <chrono>
+
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "labgate/common/log.hpp"
@@ -8,7 +13,16 @@ namespace lg::server::usage {
 
 namespace {
 constexpr std::string_view kLog = "ingest";
+
+/// Runs f() and adds its duration to h (when there is one).
+template <typename F>
+auto timed(metrics::Histogram* h, F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  auto out = f();
+  if (h) h->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return out;
 }
+}  // namespace
 
 std::string classify_open_failure(const std::string& payload) {
   auto j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
@@ -22,8 +36,14 @@ std::string classify_open_failure(const std::string& payload) {
 }
 
 Ingest::Ingest(Service& service, Store& usage, terminals::Store& terminals, const crypto::PrivateKey& key,
-               std::string site)
-    : service_(service), usage_(usage), terminals_(terminals), key_(key), site_(std::move(site)) {}
+               std::string site, metrics::ServerMetrics* metrics)
+    : service_(service), usage_(usage), terminals_(terminals), key_(key), site_(std::move(site)) {
+  if (metrics) {
+    batch_seconds_ = &metrics->db_seconds.with({"commit_batch"});
+    state_seconds_ = &metrics->db_seconds.with({"apply_state"});
+    failures_ = &metrics->ingest_failures;
+  }
+}
 
 void Ingest::reject(const std::string& topic, const std::string& reason, const std::string& detail) {
   log::warn(kLog, "rejected " + reason + " on " + topic + ": " + detail);
@@ -69,15 +89,18 @@ std::optional<Ingest::Authentic> Ingest::authenticate(const std::string& topic, 
     return std::nullopt;
   }
   const Terminal& term = **t;
-  auto it = keys_.find(term.public_key);
-  if (it == keys_.end()) {
+  // Parsed keys per thread (the verify pool runs several): a key object is never shared between
+  // threads, so its lazily built tables need no lock. PEM -> key.
+  thread_local std::map<std::string, crypto::PublicKey> keys;
+  auto it = keys.find(term.public_key);
+  if (it == keys.end()) {
     auto k = crypto::PublicKey::from_pem(term.public_key);
     if (!k) {
       reason = "bad_signature";
       detail = "enrolled key of " + term.id + " unusable: " + k.error().message();
       return std::nullopt;
     }
-    it = keys_.emplace(term.public_key, std::move(k).value()).first;
+    it = keys.emplace(term.public_key, std::move(k).value()).first;
   }
   if (!proto::verify(*env, it->second)) {
     reason = "bad_signature";
@@ -99,6 +122,7 @@ std::optional<std::pair<Ingest::Authentic, Body>> Ingest::screen(const std::stri
       log::error(kLog, std::string(proto::to_string(channel)) + " on " + topic + ": " + detail);
       res.verdict = Verdict::failed;
       res.reason = detail;
+      if (failures_) failures_->inc();
     } else {
       reject(topic, reason, detail);
       res.reason = reason;
@@ -121,36 +145,62 @@ std::optional<std::pair<Ingest::Authentic, Body>> Ingest::screen(const std::stri
   return std::make_pair(std::move(*a), std::move(body).value());
 }
 
-EventResult Ingest::on_event(const std::string& topic, const std::string& payload, int64_t now_ms) {
+std::variant<Ingest::Screened, EventResult> Ingest::screen_event(const std::string& topic, const std::string& payload) {
   EventResult res;
   auto screened = screen(topic, payload, proto::Channel::evt, &proto::decode_event_batch, res);
   if (!screened) return res;
-  const Authentic* a = &screened->first;
-  const proto::EventBatch* batch = &screened->second;
-  auto out = service_.commit_batch(*batch, now_ms);
-  if (!out) {
-    log::error(kLog, "commit of " + std::to_string(batch->records.size()) + " records from " + a->terminal.id +
-                         " failed, no ack: " + out.error().message());
-    res.verdict = Verdict::failed;
-    res.reason = out.error().message();
-    return res;
-  }
-  for (const auto& alarm : out->alarms) log::error(kLog, "terminal " + a->terminal.id + ": " + alarm);
-  log::debug(kLog, a->terminal.id + ": " + std::to_string(out->inserted) + " new, " +
-                       std::to_string(out->duplicates) + " duplicate, acked " + std::to_string(out->acked_seq));
-  res.verdict = Verdict::accepted;
-  res.outcome = *out;
-  if (out->acked_seq >= 1) {
-    proto::Ack ack{a->terminal.id, out->acked_seq};
-    auto sealed = proto::seal(proto::encode(ack), proto::kServerKid, key_);
-    if (!sealed) {
-      log::error(kLog, "cannot sign ack for " + a->terminal.id + ": " + sealed.error().message());
-    } else {
-      res.ack = Outgoing{proto::topic(site_, a->terminal.id, proto::Channel::ack), std::move(sealed).value(), 1,
-                         false};
+  return Screened{topic, std::move(screened->second)};
+}
+
+std::vector<EventResult> Ingest::commit_group(const std::vector<Screened>& group, int64_t now_ms) {
+  std::vector<const proto::EventBatch*> batches;
+  batches.reserve(group.size());
+  for (const auto& g : group) batches.push_back(&g.batch);
+  auto outs = timed(batch_seconds_, [&] { return service_.commit_group(batches, now_ms); });
+  std::vector<EventResult> results(group.size());
+  std::map<std::string, std::size_t> last;  // terminal -> index of its last committed batch here
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    const proto::EventBatch& batch = group[i].batch;
+    EventResult& res = results[i];
+    res.terminal = batch.terminal;
+    auto& out = outs[i];
+    if (!out) {
+      log::error(kLog, "commit of " + std::to_string(batch.records.size()) + " records from " + batch.terminal +
+                           " failed, no ack: " + out.error().message());
+      res.verdict = Verdict::failed;
+      res.reason = out.error().message();
+      if (failures_) failures_->inc();
+      continue;
     }
+    for (const auto& alarm : out->alarms) log::error(kLog, "terminal " + batch.terminal + ": " + alarm);
+    log::debug(kLog, batch.terminal + ": " + std::to_string(out->inserted) + " new, " +
+                         std::to_string(out->duplicates) + " duplicate, acked " + std::to_string(out->acked_seq));
+    res.verdict = Verdict::accepted;
+    res.outcome = *out;
+    if (out->acked_seq >= 1) last[batch.terminal] = i;
   }
-  return res;
+  // One ack per terminal and group, for the highest seq acked (acked seqs only grow).
+  for (const auto& [terminal, i] : last) {
+    uint64_t acked = 0;
+    for (const auto& r : results) {
+      if (r.terminal == terminal && r.outcome) acked = std::max(acked, r.outcome->acked_seq);
+    }
+    auto sealed = proto::seal(proto::encode(proto::Ack{terminal, acked}), proto::kServerKid, key_);
+    if (!sealed) {
+      log::error(kLog, "cannot sign ack for " + terminal + ": " + sealed.error().message());
+      continue;
+    }
+    results[i].ack = Outgoing{proto::topic(site_, terminal, proto::Channel::ack), std::move(sealed).value(), 1, false};
+  }
+  return results;
+}
+
+EventResult Ingest::on_event(const std::string& topic, const std::string& payload, int64_t now_ms) {
+  auto screened = screen_event(topic, payload);
+  if (auto* rejected = std::get_if<EventResult>(&screened)) return std::move(*rejected);
+  std::vector<Screened> one;
+  one.push_back(std::get<Screened>(std::move(screened)));
+  return std::move(commit_group(one, now_ms).front());
 }
 
 StateResult Ingest::on_state(const std::string& topic, const std::string& payload, int64_t now_ms) {
@@ -159,10 +209,11 @@ StateResult Ingest::on_state(const std::string& topic, const std::string& payloa
   if (!screened) return res;
   const Authentic* a = &screened->first;
   const proto::State* st = &screened->second;
-  auto out = terminals_.apply_state(StateUpdate{*st, now_ms});
+  auto out = timed(state_seconds_, [&] { return terminals_.apply_state(StateUpdate{*st, now_ms}); });
   if (!out) {
     log::error(kLog, "state of " + a->terminal.id + " not stored: " + out.error().message());
     res.verdict = Verdict::failed;
+    if (failures_) failures_->inc();
     res.reason = out.error().message();
     return res;
   }

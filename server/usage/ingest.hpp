@@ -1,6 +1,7 @@
 // MQTT ingest without sockets: validates evt and state payloads (size, topic, envelope, version,
 // enrolled key, kid/topic/body terminal agreement, body), commits batches through
-// usage::Service and builds the signed ack. Not thread-safe: the ingest strand calls it. Every rejection is logged (one warn line) and counted by reason.
+// usage::Service and builds the signed ack. screen_event may run on several threads; the rest
+// on one (the ingest strand, or the commit thread of usage::Pipeline). Every rejection is logged (one warn line) and counted by reason.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/protocol.hpp"
+#include "server/core/metrics.hpp"
 #include "server/terminals/store.hpp"
 #include "server/usage/service.hpp"
 #include "server/usage/store.hpp"
@@ -50,12 +54,29 @@ struct StateResult {
 
 class Ingest {
  public:
-  /// site: our topic root; key: the server's signing key (kid "server"); currency for charges
-  /// without a fee standard.
-  Ingest(Service& service, Store& usage, terminals::Store& terminals, const crypto::PrivateKey& key, std::string site);
+  /// site: our topic root; key: the server's signing key (kid "server"). metrics (optional, must
+  /// outlive the Ingest): each evt commit and state update is timed into
+  /// labgate_db_transaction_seconds, each message the database failed to take is counted in
+  /// labgate_ingest_failures_total.
+  Ingest(Service& service, Store& usage, terminals::Store& terminals, const crypto::PrivateKey& key, std::string site,
+         metrics::ServerMetrics* metrics = nullptr);
 
-  /// Handles one message on lg/v1/{site}/{terminal}/evt.
+  /// Handles one message on lg/v1/{site}/{terminal}/evt: screen_event, then commit_group of one.
   EventResult on_event(const std::string& topic, const std::string& payload, int64_t now_ms);
+
+  /// A verified evt batch, ready to commit.
+  struct Screened {
+    std::string topic;
+    proto::EventBatch batch;
+  };
+  /// Checks one evt message up to and including its signature and body, writing nothing but a
+  /// rejection's count: the batch to commit, or the rejection (logged and counted). Thread-safe:
+  /// the verify pool (usage::Pipeline) calls it from several threads.
+  std::variant<Screened, EventResult> screen_event(const std::string& topic, const std::string& payload);
+  /// Commits verified batches as one group (usage::Service::commit_group): one result per
+  /// batch, in order. Acks are coalesced: a terminal's last committed batch in the group carries
+  /// one ack for the highest seq acked, its earlier batches none. Called by one thread at a time.
+  std::vector<EventResult> commit_group(const std::vector<Screened>& group, int64_t now_ms);
   /// Handles one message on lg/v1/{site}/{terminal}/state.
   StateResult on_state(const std::string& topic, const std::string& payload, int64_t now_ms);
 
@@ -82,7 +103,9 @@ class Ingest {
   terminals::Store& terminals_;
   const crypto::PrivateKey& key_;
   std::string site_;
-  std::map<std::string, crypto::PublicKey> keys_;  // PEM -> parsed key
+  metrics::Histogram* batch_seconds_ = nullptr;    // labgate_db_transaction_seconds{op="commit_batch"}
+  metrics::Histogram* state_seconds_ = nullptr;    // labgate_db_transaction_seconds{op="apply_state"}
+  metrics::Counter* failures_ = nullptr;           // labgate_ingest_failures_total
 };
 
 /// Classifies an envelope that proto::open refused: "bad_version" when it is a JSON object whose

@@ -204,4 +204,28 @@ Result<IngestOutcome> Service::commit_batch(const proto::EventBatch& batch, int6
   });
 }
 
+std::vector<Result<IngestOutcome>> Service::commit_group(std::span<const proto::EventBatch* const> batches,
+                                                         int64_t now_ms) {
+  std::vector<std::string> keys;
+  keys.reserve(batches.size());
+  for (const auto* b : batches) keys.push_back("terminal:" + b->terminal);
+  std::vector<Result<IngestOutcome>> out;
+  Status s = s_.uow.run_serialized(keys, [&]() -> Status {
+    out.clear();  // a unit of work that lost a race runs again from the start
+    out.reserve(batches.size());
+    for (const auto* b : batches) {
+      auto r = commit_batch(*b, now_ms);  // a savepoint inside the group's unit of work
+      if (!r && is_retryable(r.error())) return r.error();
+      out.push_back(std::move(r));
+    }
+    return {};
+  });
+  if (!s) {
+    out.clear();
+    for (std::size_t i = 0; i < batches.size(); ++i) out.emplace_back(s.error());
+  }
+  LG_ASSERT(out.size() == batches.size(), "one result per batch of the group");
+  return out;
+}
+
 }  // namespace lg::server::usage

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "labgate/common/protocol.hpp"
 #include "server/billing/store.hpp"
@@ -33,6 +35,13 @@ class Service {
   /// events, sessions and charges, counters, and the terminal's contiguous acked seq.
   /// not_found when the terminal is not enrolled.
   Result<IngestOutcome> commit_batch(const proto::EventBatch& batch, int64_t now_ms);
+
+  /// Group commit: every batch as commit_batch would, all in one unit of work (one durable
+  /// commit for the group), each batch in a savepoint of its own so that one failing batch
+  /// (an unknown terminal, a storage error of its own) leaves the others committed. Serialized
+  /// against other nodes on every terminal of the group. Returns one result per batch, in order;
+  /// when the group's commit itself fails, every batch fails with that error.
+  std::vector<Result<IngestOutcome>> commit_group(std::span<const proto::EventBatch* const> batches, int64_t now_ms);
 
  private:
   BatchStores s_;

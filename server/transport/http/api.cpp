@@ -1,5 +1,7 @@
 #include "server/transport/http/api.hpp"
 
+#include <chrono>
+
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/log.hpp"
 #include "server/billing/http.hpp"
@@ -18,8 +20,10 @@ constexpr std::string_view kLog = "http";
 }
 
 Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& health_state, ApiSettings settings,
-         std::function<int64_t()> now)
+         std::function<int64_t()> now, metrics::ServerMetrics* shared_metrics)
     : stores_(stores), health_(health_state), settings_(std::move(settings)), router_(settings_.admin_token) {
+  if (!shared_metrics) own_metrics_ = std::make_unique<metrics::ServerMetrics>();
+  metrics_ = shared_metrics ? shared_metrics : own_metrics_.get();
   ctx_ = std::make_unique<ApiContext>();
   ctx_->site = settings_.site;
   ctx_->version = settings_.version;
@@ -32,6 +36,10 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
   ctx_->cursor_key.assign(reinterpret_cast<const char*>(d.data()), d.size());
 
   router_.add({"GET", "/api/health", Permission::open, [this](const Request& r, const PathParams&) { return health(r); }});
+  // Open like health: Prometheus scrapers carry no token. Counts and durations only (no card,
+  // user, session or booking appears in it), see docs/SERVER.md "Metrics".
+  router_.add(
+      {"GET", "/metrics", Permission::open, [this](const Request& r, const PathParams&) { return metrics(r); }});
   directory::add_routes(router_, *ctx_, stores_.directory);
   billing::add_routes(router_, *ctx_, stores_.billing);
   qualification::add_routes(router_, *ctx_, stores_.qualification);
@@ -44,7 +52,10 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
 Api::~Api() = default;
 
 Response Api::handle(const Request& req) {
+  const auto start = std::chrono::steady_clock::now();
   Response r = router_.dispatch(req);
+  metrics_->http_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics_->http_requests.with({std::to_string(r.status)}).inc();
   if (r.status >= 500 && req.path != "/api/health") {
     log::error(kLog, req.method + " " + req.path + " -> " + std::to_string(r.status) + " " + r.body);
   } else if (r.status >= 400 && req.path != "/api/health") {
@@ -81,6 +92,30 @@ Response Api::health(const Request&) {
             {"database", {{"ok", db_ok}, {"error", db_ok ? json(nullptr) : json(stats.error().message())}}},
             {"problems", problems}};
   return reply(ok ? 200 : 503, body);
+}
+
+Response Api::metrics(const Request&) {
+  const int64_t now = ctx_->now();
+  const Health::Report h = health_.report(now);
+  metrics::ScrapeState s;
+  s.version = settings_.version;
+  s.broker_connected = h.broker_connected;
+  s.ingest_queued = h.ingest_queued;
+  s.ingest_lag_ms = h.ingest_lag_ms;
+  s.dirty_pending = ctx_->dirty && ctx_->dirty->pending();
+  // Two reads on this worker's connection; a failure leaves their series out (database_up 0).
+  auto stats = stores_.usage.stats();
+  auto terminals = stores_.terminals.all();
+  if (stats) s.ingest = std::move(*stats);
+  if (terminals) s.terminals = metrics::count_terminals(*terminals, now);
+  s.database_ok = stats && terminals;
+  if (!s.database_ok) {
+    log::warn(kLog, "metrics: database read failed: " +
+                        (stats ? terminals.error().message() : stats.error().message()));
+  }
+  Response r(200, metrics::render(*metrics_, s));
+  r.headers.emplace_back("Content-Type", std::string(metrics::kContentType));
+  return r;
 }
 
 }  // namespace lg::server::http

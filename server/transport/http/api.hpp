@@ -1,6 +1,7 @@
 // The HTTP JSON API (routes in docs/INTERFACES.md) as a function Request -> Response: the one
-// router table, filled by every area's add_routes, plus /api/health. Socket-free: unit tests call
-// handle() directly. Thread-safe: HTTP workers call handle() concurrently.
+// router table, filled by every area's add_routes, plus /api/health and the Prometheus text
+// endpoint /metrics. Socket-free: unit tests call handle() directly. Thread-safe: HTTP workers
+// call handle() concurrently.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "server/booking/service.hpp"
 #include "server/core/dirty.hpp"
 #include "server/core/health.hpp"
+#include "server/core/metrics.hpp"
 #include "server/core/stores.hpp"
 #include "server/transport/http/request.hpp"
 #include "server/transport/http/router.hpp"
@@ -32,14 +34,17 @@ struct ApiSettings {
 
 class Api {
  public:
-  /// Everything referenced must outlive the Api. now returns UTC milliseconds.
+  /// Everything referenced must outlive the Api. now returns UTC milliseconds. shared_metrics:
+  /// what GET /metrics renders and where requests are counted (null: the Api keeps its own).
   Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& health, ApiSettings settings,
-      std::function<int64_t()> now);
+      std::function<int64_t()> now, metrics::ServerMetrics* shared_metrics = nullptr);
   ~Api();
 
-  /// Answers one request: 2xx with JSON, or 4xx/5xx with {"error":"<reason>"}.
+  /// Answers one request: 2xx with JSON, or 4xx/5xx with {"error":"<reason>"}; GET /metrics
+  /// answers the Prometheus text format (Content-Type metrics::kContentType).
   /// Order of checks: malformed target 400, auth 401 (every /api route but /api/health),
   /// unknown route 404, wrong method 405, then the body/query (400/422) and the store (409/422).
+  /// Every answer is counted in labgate_http_requests_total{code} and timed.
   Response handle(const Request& req);
 
   /// The route table (for docs and tests).
@@ -47,9 +52,13 @@ class Api {
 
  private:
   Response health(const Request& req);
+  /// GET /metrics: open (no token), counts and durations only (docs/SERVER.md, "Metrics").
+  Response metrics(const Request& req);
 
   Stores stores_;
   Health& health_;
+  std::unique_ptr<metrics::ServerMetrics> own_metrics_;  // when the caller gave none
+  metrics::ServerMetrics* metrics_ = nullptr;
   ApiSettings settings_;
   std::unique_ptr<ApiContext> ctx_;
   Router router_;
