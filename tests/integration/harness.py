@@ -1,9 +1,17 @@
 """Real-process test harness: a Mosquitto broker on a free port, the Modbus simulator,
-labgate-server on a SQLite file and labgate-terminal processes, all under one temp dir.
+labgate-server on a SQLite file (or on PostgreSQL) and labgate-terminal processes, all under one
+temp dir.
+
+The server's store: SQLite (<data_dir>/labgate.db) unless the environment says
+LABGATE_TEST_STORE=postgres; then each server gets a [store] table with the conninfo of the
+cluster in $LABGATE_TEST_PG_DIR (tools/pg_cluster, the ctest fixture "pg") and a schema of its
+own, one per data dir (store_for). docs/TESTING.md.
 
 Used by the integration tests (ctest label "integration"), by tools/demo and tools/bench.
 Only the Python standard library is used.
 """
+import glob
+import itertools
 import json
 import os
 import shutil
@@ -23,6 +31,8 @@ SITE = "test"
 # A card nobody holds: Campus.settle() swipes it as a marker (denied, unknown_card) and
 # wait_cache_expired() as a probe. Tests that count access events leave it out (not_marker).
 MARKER_CARD = "0BADCAFE"
+# "sqlite" (the default) or "postgres": the store every Server of this process uses by default
+STORE = os.environ.get("LABGATE_TEST_STORE", "sqlite")
 
 
 def free_port():
@@ -68,6 +78,101 @@ def wait_port(port, timeout=10.0):
             s.settimeout(0.2)
             return s.connect_ex(("127.0.0.1", port)) == 0
     wait_until(up, timeout, what=f"port {port}")
+
+
+def pg_tool(name):
+    """A PostgreSQL client program from the newest /usr/lib/postgresql/<version>/bin (as tools/pg_cluster),
+    else from PATH."""
+    def version(d):
+        return tuple(int(x) for x in Path(d).parent.name.split(".") if x.isdigit())
+    dirs = sorted((d for d in glob.glob("/usr/lib/postgresql/*/bin") if (Path(d) / name).exists()), key=version)
+    exe = str(Path(dirs[-1]) / name) if dirs else shutil.which(name)
+    if not exe:
+        raise RuntimeError(f"no {name} (PostgreSQL client); run tools/setup")
+    return exe
+
+
+class PgStore:
+    """A PostgreSQL store for labgate-server: a libpq conninfo and, optionally, the schema its tables
+    live in (the server creates it when missing). toml() is the server's [store] table."""
+
+    def __init__(self, conninfo, schema=None):
+        self.conninfo, self.schema = conninfo, schema
+
+    def toml(self):
+        out = f'[store]\nkind = "postgres"\nconninfo = {json.dumps(self.conninfo)}\n'
+        if self.schema:
+            out += f"schema = {json.dumps(self.schema)}\n"
+        return out
+
+    def describe(self):
+        return f"PostgreSQL {self.conninfo}" + (f" schema {self.schema}" if self.schema else "")
+
+    def sql(self, statement):
+        """Runs SQL through psql (stops at the first error); returns psql's unaligned output."""
+        out = subprocess.run([pg_tool("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                              "-d", self.conninfo, "-c", statement], capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql {statement!r}: {out.stderr.strip()}")
+        return out.stdout.strip()
+
+    def drop_schema(self):
+        if self.schema:
+            self.sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+def pg_test_dir():
+    """The folder of the tests' PostgreSQL cluster (the ctest fixture pg: <build>/pg)."""
+    d = os.environ.get("LABGATE_TEST_PG_DIR")
+    if not d:
+        raise RuntimeError("LABGATE_TEST_STORE=postgres needs LABGATE_TEST_PG_DIR (the folder of "
+                           "tools/pg_cluster start --dir D; ctest -L pg sets both)")
+    return Path(d)
+
+
+def pg_test_conninfo():
+    path = pg_test_dir() / "conninfo"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise RuntimeError(f"no {path}: is the test cluster running? (tools/pg_cluster start --fast "
+                           f"--dir {path.parent}, or run the test through ctest, whose fixture pg starts it)")
+
+
+_pg_schemas = {}            # resolved server data dir -> PgStore (with its own schema)
+_pg_counter = itertools.count(1)
+
+
+def new_pg_store():
+    """A PgStore on the tests' cluster with a fresh, empty schema it_<pid>_<n> of its own."""
+    store = PgStore(pg_test_conninfo(), f"it_{os.getpid()}_{next(_pg_counter)}")
+    store.drop_schema()  # a schema left by an earlier process with the same pid
+    return store
+
+
+def store_for(data_dir):
+    """The default store of a server whose data dir is data_dir: None on SQLite (the server's own
+    <data_dir>/labgate.db); on PostgreSQL one schema per data dir, as SQLite has one file per data
+    dir: a server started again on the same dir (a restart, or a replacement with other settings)
+    finds the same data, a server in another dir starts empty. Several servers in different dirs
+    share one database when the test passes the same store to each (Server(..., store=s))."""
+    if STORE == "sqlite":
+        return None
+    if STORE != "postgres":
+        raise ValueError(f"LABGATE_TEST_STORE={STORE!r}: expected sqlite or postgres")
+    key = str(Path(data_dir).resolve())
+    if key not in _pg_schemas:
+        _pg_schemas[key] = new_pg_store()
+    return _pg_schemas[key]
+
+
+def drop_pg_schemas(under):
+    """Drops the schemas store_for made for data dirs under the folder `under` (a closing campus)."""
+    root = Path(under).resolve()
+    for key in [k for k in _pg_schemas if Path(k) == root or root in Path(k).parents]:
+        store = _pg_schemas.pop(key)
+        if store not in _pg_schemas.values():  # another dir may share it
+            store.drop_schema()
 
 
 class Proc:
@@ -159,9 +264,13 @@ class ModbusSim(Proc):
 
 
 class Server(Proc):
-    def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml=""):
+    def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml="", store=None):
+        """store: a PgStore to use (a test sharing one database between servers passes the same one);
+        default store_for(data dir): SQLite, or a schema of this data dir's own on PostgreSQL."""
         self.dir = Path(workdir) / "server"
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.store = store if store is not None else store_for(self.dir)
+        store_toml = "\n" + self.store.toml() if self.store else ""
         self.conf = self.dir / "server.toml"
         self.conf.write_text(f"""[server]
 site = "{site}"
@@ -179,7 +288,7 @@ body_limit = 65536
 [mqtt]
 uri = "{mqtt_uri}"
 client_id = "labgate-server-{site}-{os.getpid()}"
-{extra_toml}""")
+{store_toml}{extra_toml}""")
         super().__init__("server", [str(BIN / "labgate-server"), "--config", str(self.conf)], self.dir)
         self.port = None
 
@@ -188,10 +297,18 @@ client_id = "labgate-server-{site}-{os.getpid()}"
         if port_file.exists():
             port_file.unlink()
         super().start()
-        self.port = int(wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 20,
-                                   what="server http.port"))
+        got = wait_until(lambda: (port_file.exists() and port_file.read_text().strip()) or (
+            None if self.alive() else "exited"), 20, what="server http.port")
+        if got == "exited":  # a config or store error: say why instead of timing out on the port
+            raise RuntimeError(f"labgate-server exited ({self.p.returncode}) before listening:\n"
+                               f"{self.log_text()[-3000:]}")
+        self.port = int(got)
         wait_until(lambda: self.request("GET", "/api/health")[0] == 200, 10, what="server health")
         return self
+
+    def database(self):
+        """Where this server keeps its data, for people: the SQLite file or the PostgreSQL store."""
+        return self.store.describe() if self.store else f"SQLite {self.dir / 'labgate.db'}"
 
     @property
     def public_key_path(self):
@@ -328,8 +445,9 @@ timeout_ms = 500
 class Campus:
     """One broker, one server, helpers to seed a small directory and add terminals."""
 
-    def __init__(self, name="campus", root=None, site=SITE):
-        """root: keep everything in this folder (the demo); default: a temp dir removed on close."""
+    def __init__(self, name="campus", root=None, site=SITE, store=None):
+        """root: keep everything in this folder (the demo); default: a temp dir removed on close.
+        store: the server's store (a PgStore); default store_for() its data dir."""
         if root is None:
             self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
             self.dir = Path(self.tmp.name)
@@ -342,7 +460,7 @@ class Campus:
         self.started = time.time()
         try:
             self.broker = self.add(Mosquitto(self.dir)).start()
-            self.server = self.add(Server(self.dir, self.broker.uri, site=site)).start()
+            self.server = self.add(Server(self.dir, self.broker.uri, site=site, store=store)).start()
         except BaseException:
             self.close()  # never leave a broker behind when the server cannot start
             raise
@@ -446,11 +564,27 @@ class Campus:
                 p.stop()
             except Exception as e:  # keep stopping the others
                 print(f"could not stop {p.name}: {e}")
+        try:
+            drop_pg_schemas(self.dir)
+        except Exception as e:  # a test result must not depend on the clean-up
+            print(f"could not drop the PostgreSQL schemas: {e}")
         if self.tmp is not None:
             self.tmp.cleanup()
 
+    @property
+    def store(self):
+        """The campus server's store: None on SQLite, else its PgStore (pass it to share the database)."""
+        return self.server.store
+
     def logs(self):
-        return "\n".join(f"===== {p.name}\n{p.log_text()[-4000:]}" for p in self.procs)
+        out = "\n".join(f"===== {p.name}\n{p.log_text()[-4000:]}" for p in self.procs)
+        if STORE == "postgres":
+            try:
+                pg_log = (pg_test_dir() / "postgres.log").read_text(errors="replace")
+                out += f"\n===== postgres (shared by every test on the cluster)\n{pg_log[-4000:]}"
+            except (OSError, RuntimeError):
+                pass
+        return out
 
 
 def iso_ms(epoch_s):
