@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Scripted demo campus for labgate (run through tools/demo, which builds first).
 
-Starts Mosquitto on a free port, labgate-server on var/demo/server/labgate.db, three
+Starts Mosquitto on a free port, labgate-server on var/demo/server/labgate.db (or, with
+--store postgres, on a PostgreSQL cluster in var/demo/pg started by tools/pg_cluster), three
 terminals (XRD over Modbus TCP, TEM over Modbus RTU on a pty, the EM lab door) with their
 simulators, imports a campus with labgatectl, plays a morning of swipes, then waits.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import harness  # noqa: E402
-from harness import BIN, Campus, ModbusSim, Mosquitto, Terminal, TOKEN, wait_until  # noqa: E402
+from harness import BIN, Campus, ModbusSim, Mosquitto, PgStore, Terminal, TOKEN, wait_until  # noqa: E402
 
 SITE = "demo-u"
 DAY = 24 * 3600
@@ -133,16 +134,40 @@ def hostile_moments(campus, x, root):
     say("    " + line[:140])
 
 
+def pg_cluster(*args, check=True):
+    """tools/pg_cluster with args; returns its stdout (the conninfo for start)."""
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "pg_cluster"), *args], capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"tools/pg_cluster {' '.join(args)} failed:\n{out.stderr}{out.stdout}")
+    return out.stdout.strip()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-wait", action="store_true", help="exit after the scripted morning (for CI smoke runs)")
+    ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                    help="the server's database: a SQLite file (default) or a PostgreSQL cluster in var/demo/pg, "
+                         "started with tools/pg_cluster and stopped at the end")
     args = ap.parse_args()
 
     root = ROOT / "var" / "demo"
+    pg_dir = root / "pg"
+    if (pg_dir / "data").exists():  # a cluster left running by an earlier demo that did not finish
+        pg_cluster("stop", "--dir", str(pg_dir), check=False)
     if root.exists():
         shutil.rmtree(root)
     say(f"labgate demo: data and logs under {root}")
-    campus = Campus("demo", root=root, site=SITE)
+    store = None
+    if args.store == "postgres":
+        # durable settings (no --fast): the demo runs the server as it would run on a campus
+        store = PgStore(pg_cluster("start", "--dir", str(pg_dir)).splitlines()[-1])
+        say(f"  PostgreSQL {pg_dir / 'data'} (tools/pg_cluster; log {pg_dir / 'postgres.log'})")
+    try:
+        campus = Campus("demo", root=root, site=SITE, store=store)
+    except BaseException:
+        if store:
+            pg_cluster("stop", "--dir", str(pg_dir), check=False)
+        raise
     stopping = False
 
     def on_signal(*_):
@@ -151,7 +176,7 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        say(f"  broker  {campus.broker.uri}\n  server  {campus.server.url} (SQLite {campus.server.dir / 'labgate.db'})")
+        say(f"  broker  {campus.broker.uri}\n  server  {campus.server.url} ({campus.server.database()})")
         now = time.time()
         data = campus_data(now)
 
@@ -232,16 +257,20 @@ def main():
         say("")
         say("  the last sessions, with times in the site's zone (the wire and the database stay UTC):")
         say(ctl(campus, "sessions", "--limit", "5").rstrip())
+        if store:
+            server_db = f"psql '{store.conninfo}' (or tools/pg_cluster psql --dir {pg_dir})"
+        else:
+            server_db = f"{campus.server.dir / 'labgate.db'}"
         say(f"""
 == where to look
   API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions
   CLI          {BIN}/labgatectl --url {campus.server.url} --token {TOKEN} terminals | report | sessions | access | stats
   swipe        {BIN}/labgate-swipe --socket {x.socket_path} C0DE0002
   MQTT         mosquitto_sub -p {campus.broker.port} -t 'lg/v1/{SITE}/#' -v
-  databases    {campus.server.dir / 'labgate.db'}, {x.dir / 'terminal.db'} (sqlite3)
+  databases    {server_db}, {x.dir / 'terminal.db'} (sqlite3)
   relay state  {sims['t-xrd'].state_file}
   health       curl {campus.server.url}/api/health   (503 with the reason when the broker, the database or ingest is not right)
-  logs         {root}/*/*.log, {root}/*.log
+  logs         {root}/*/*.log, {root}/*.log{f", {pg_dir / 'postgres.log'}" if store else ""}
   simulation   {BIN}/labgate-sim --seed 7 --steps 200 --verbose   (terminals and server through a faulty broker; docs/SIMULATION.md)
 """)
         if args.no_wait:
@@ -253,6 +282,8 @@ def main():
     finally:
         say("stopping the demo ...")
         campus.close()
+        if store:
+            pg_cluster("stop", "--dir", str(pg_dir), check=False)
 
 
 if __name__ == "__main__":
