@@ -159,6 +159,10 @@ int main(int argc, char** argv) {
   ho.max_connections = cfg->max_connections;
   ho.idle_timeout = std::chrono::seconds(cfg->idle_timeout_s);
   ho.threads = static_cast<std::size_t>(cfg->http_threads);
+  // The database connections hold descriptors too (SQLite: the file, its WAL and shared memory;
+  // PostgreSQL: one socket each): keep them out of the automatic connection cap.
+  const std::size_t db_descriptors = connections * (store.kind == "sqlite" ? 3 : 1);
+  ho.reserved_descriptors = lg::server::http::kReservedDescriptors + db_descriptors;
   auto http = lg::server::http::HttpServer::start(
       http_io, ho, [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
   if (!http) {
@@ -175,8 +179,8 @@ int main(int argc, char** argv) {
     lg::log::info(kLog, "http: at most " + std::to_string((*http)->max_connections()) + " connections at once (" +
                             (cfg->max_connections > 0 ? std::string("http.max_connections")
                                                       : "descriptor limit " + limit + " minus " +
-                                                            std::to_string(lg::server::http::kReservedDescriptors) +
-                                                            " reserved") +
+                                                            std::to_string(ho.reserved_descriptors) + " reserved, " +
+                                                            std::to_string(db_descriptors) + " of them for the database") +
                             "), idle ones closed after " + std::to_string(cfg->idle_timeout_s) + " s, " +
                             std::to_string(cfg->http_threads) + " worker threads");
   }

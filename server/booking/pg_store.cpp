@@ -47,7 +47,11 @@ Status PgStore::insert(const Booking& b, int64_t now_ms) {
     return domain_error(Errc::conflict, "id: booking " + b.id + " already exists");
   }
   if (!r && pg::is_exclusion_violation(r.error())) {
-    return domain_error(Errc::conflict, "booking overlaps another booking on " + b.instrument);
+    // booking::Service read no overlap in this SERIALIZABLE unit of work, so a concurrent one
+    // admitted an overlapping booking first: a lost race like a serialization failure. Run the
+    // unit of work again; the rule then sees that booking and explains the refusal.
+    return Error{pg::make_code("40001"), "booking " + b.id + " overlaps one admitted concurrently on " +
+                                             b.instrument + " (" + r.error().reason + ")"};
   }
   return done(r);
 }

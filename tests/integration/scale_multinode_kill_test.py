@@ -19,8 +19,8 @@ from pathlib import Path
 import harness
 from harness import Server, wait_until
 
-TERMINALS = 40
-HERD_RECORDS = 1500  # per terminal: 60,000 records in the first herd
+TERMINALS = 20
+HERD_RECORDS = 1500  # per terminal: 30,000 records in the first herd
 
 
 def fleet(campus, *argv, timeout=900):

@@ -31,11 +31,11 @@ namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::size_t connection_cap(std::size_t configured, std::uint64_t nofile_soft_limit) {
+std::size_t connection_cap(std::size_t configured, std::uint64_t nofile_soft_limit, std::size_t reserved) {
   if (configured > 0) return configured;
   constexpr std::uint64_t kUnlimitedCap = 100000;
-  if (nofile_soft_limit <= kReservedDescriptors + kMinConnections) return kMinConnections;
-  return static_cast<std::size_t>(std::min<std::uint64_t>(nofile_soft_limit - kReservedDescriptors, kUnlimitedCap));
+  if (nofile_soft_limit <= reserved + kMinConnections) return kMinConnections;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(nofile_soft_limit - reserved, kUnlimitedCap));
 }
 
 std::uint64_t nofile_soft_limit() {
@@ -280,7 +280,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       : ioc(io),
         acceptor(io),
         retry_timer(io),
-        connections(std::make_shared<Connections>(connection_cap(options.max_connections, nofile_soft_limit()))),
+        connections(std::make_shared<Connections>(connection_cap(options.max_connections, nofile_soft_limit(), options.reserved_descriptors))),
         settings{options.body_limit, options.idle_timeout, std::make_shared<const Handler>(std::move(h)),
                  std::make_shared<net::thread_pool>(std::max<std::size_t>(1, options.threads))} {}
 

@@ -27,9 +27,10 @@ inline constexpr std::size_t kReservedDescriptors = 32;
 inline constexpr std::size_t kMinConnections = 4;
 
 /// The connection cap in effect: `configured` when it is above 0, otherwise the soft descriptor
-/// limit minus kReservedDescriptors, at least kMinConnections (nofile_soft_limit = UINT64_MAX
+/// limit minus `reserved` (kReservedDescriptors plus what the database connections hold), at least kMinConnections (nofile_soft_limit = UINT64_MAX
 /// means unlimited; the automatic cap then stops at 100000).
-std::size_t connection_cap(std::size_t configured, std::uint64_t nofile_soft_limit);
+std::size_t connection_cap(std::size_t configured, std::uint64_t nofile_soft_limit,
+                           std::size_t reserved = kReservedDescriptors);
 
 /// This process's soft RLIMIT_NOFILE (UINT64_MAX when unlimited or unknown).
 std::uint64_t nofile_soft_limit();
@@ -59,6 +60,9 @@ struct HttpOptions {
   std::size_t body_limit = 1024 * 1024;  ///< bodies above it get 413
   /// Connections open at once; 0 = automatic (connection_cap() of the descriptor limit).
   std::size_t max_connections = 0;
+  /// Descriptors kept out of the automatic cap: kReservedDescriptors plus those the process's
+  /// database connections hold (main.cpp adds them).
+  std::size_t reserved_descriptors = kReservedDescriptors;
   /// A connection waiting for a request (fresh or between keep-alive requests) is closed after
   /// this long.
   std::chrono::seconds idle_timeout{30};

@@ -145,6 +145,9 @@ TEST_CASE("the connection cap follows the descriptor limit unless configured") {
   CHECK(connection_cap(0, 1024) == 1024 - kReservedDescriptors);
   CHECK(connection_cap(0, 20) == kMinConnections);
   CHECK(connection_cap(0, UINT64_MAX) == 100000);
+  // the database connections' descriptors are kept out of the cap too
+  CHECK(connection_cap(0, 1024, kReservedDescriptors + 30) == 1024 - kReservedDescriptors - 30);
+  CHECK(connection_cap(0, 64, 62) == kMinConnections);
   CHECK(nofile_soft_limit() > 0);
 }
 
