@@ -276,8 +276,9 @@ void Registry::write(TextWriter& w) const {
 ServerMetrics::ServerMetrics()
     : db_seconds(registry.histogram_family(
           "labgate_db_transaction_seconds",
-          "Time of one database unit of work on the ingest strand, timed around the call (op: commit_batch for an "
-          "evt batch, apply_state for a state message), waiting for the write lock included.",
+          "Time of one database unit of work of ingest, timed around the call (op: commit_batch for the commit of "
+          "evt batches, one group of them per unit of work; apply_state for a state message), waiting for the "
+          "write lock included.",
           {"op"}, latency_buckets())),
       ingest_failures(registry.counter(
           "labgate_ingest_failures_total",

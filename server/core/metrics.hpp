@@ -219,8 +219,8 @@ struct ServerMetrics {
   ServerMetrics& operator=(const ServerMetrics&) = delete;
 
   Registry registry;
-  /// labgate_db_transaction_seconds{op}: one unit of work of the ingest strand, timed around the
-  /// call (op "commit_batch": an evt batch; "apply_state": a state message).
+  /// labgate_db_transaction_seconds{op}: one unit of work of ingest, timed around the call (op
+  /// "commit_batch": the commit of a group of evt batches; "apply_state": a state message).
   Family<Histogram>& db_seconds;
   /// labgate_ingest_failures_total: evt/state messages not committed because storage failed.
   Counter& ingest_failures;
