@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,6 +258,17 @@ def main():
         say("")
         say("  the last sessions, with times in the site's zone (the wire and the database stay UTC):")
         say(ctl(campus, "sessions", "--limit", "5").rstrip())
+        say("")
+        say("  what an operator's Prometheus scrapes from /metrics (no token; counts only):")
+        try:
+            with urllib.request.urlopen(campus.server.url + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+            for line in text.splitlines():
+                if line.startswith(("labgate_ingest_records_total", "labgate_ingest_batches_total",
+                                    "labgate_terminals_connected", "labgate_ingest_lag_seconds")):
+                    say("    " + line)
+        except OSError as e:
+            say(f"    (not read: {e})")
         if store:
             server_db = f"psql '{store.conninfo}' (or tools/pg_cluster psql --dir {pg_dir})"
         else:
@@ -270,6 +282,9 @@ def main():
   databases    {server_db}, {x.dir / 'terminal.db'} (sqlite3)
   relay state  {sims['t-xrd'].state_file}
   health       curl {campus.server.url}/api/health   (503 with the reason when the broker, the database or ingest is not right)
+  metrics      curl {campus.server.url}/metrics   (Prometheus text: ingest rate and lag, rejections, queues, database time)
+  store        this run: {'PostgreSQL' if store else 'SQLite'}; tools/demo --store postgres for the other (docs/SCALE.md: several nodes)
+  fleet        tools/bench/fleet --quick   (thousands of simulated terminals against a real broker and server)
   logs         {root}/*/*.log, {root}/*.log{f", {pg_dir / 'postgres.log'}" if store else ""}
   simulation   {BIN}/labgate-sim --seed 7 --steps 200 --verbose   (terminals and server through a faulty broker; docs/SIMULATION.md)
 """)
