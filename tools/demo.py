@@ -283,7 +283,7 @@ def main():
   relay state  {sims['t-xrd'].state_file}
   health       curl {campus.server.url}/api/health   (503 with the reason when the broker, the database or ingest is not right)
   metrics      curl {campus.server.url}/metrics   (Prometheus text: ingest rate and lag, rejections, queues, database time)
-  store        this run: {'PostgreSQL' if store else 'SQLite'}; tools/demo --store postgres for the other (docs/SCALE.md: several nodes)
+  store        this run: {'PostgreSQL; tools/demo for SQLite' if store else 'SQLite; tools/demo --store postgres for PostgreSQL'} (docs/SCALE.md: several nodes)
   fleet        tools/bench/fleet --quick   (thousands of simulated terminals against a real broker and server)
   logs         {root}/*/*.log, {root}/*.log{f", {pg_dir / 'postgres.log'}" if store else ""}
   simulation   {BIN}/labgate-sim --seed 7 --steps 200 --verbose   (terminals and server through a faulty broker; docs/SIMULATION.md)
