@@ -125,6 +125,10 @@ Status SqliteDb::run(const std::function<Status()>& body) {
     if (auto r = d.exec("RELEASE lg_nested"); !r && s) return r;
     return s;
   }
+  // One writer at a time, queued here rather than on SQLite's busy handler, which polls with
+  // sleeps of up to 100 ms: under load (the ingest committer, heartbeats, HTTP writes) that left
+  // the write lock idle while writers slept.
+  std::lock_guard writer(write_m_);
   db::Transaction tx(d, db::TxKind::immediate);
   if (!tx.status()) return tx.status();
   LG_TRY(body());

@@ -43,6 +43,7 @@ class SqliteDb final : public UnitOfWork {
   std::string path_;
   db::Options opts_;
   std::mutex m_;
+  std::mutex write_m_;  ///< held by run() around each write transaction of this process
   std::unordered_map<std::thread::id, std::unique_ptr<db::Database>> conns_;
   std::vector<std::unique_ptr<db::Database>> spare_;  ///< opened at start-up, not yet bound to a thread
 };
