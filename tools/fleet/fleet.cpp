@@ -134,16 +134,19 @@ class Shard {
     bool operator>(const Timer& o) const { return due != o.due ? due > o.due : order > o.order; }
   };
 
+  // Due timers and posted tasks take turns, so a busy timer (a resend storm) cannot starve the
+  // acks that would end it, and a flood of messages cannot stall the traffic.
   void run() {
     std::unique_lock<std::mutex> lk(m_);
     while (!stop_) {
+      bool ran = false;
       if (!timers_.empty() && timers_.top().due <= now_us()) {
         Task t = std::move(timers_.top().fn);
         timers_.pop();
         lk.unlock();
         t();
         lk.lock();
-        continue;
+        ran = true;
       }
       if (!q_.empty()) {
         Task t = std::move(q_.front());
@@ -151,8 +154,9 @@ class Shard {
         lk.unlock();
         t();
         lk.lock();
-        continue;
+        ran = true;
       }
+      if (ran || stop_) continue;
       if (!timers_.empty()) {
         cv_.wait_for(lk, std::chrono::microseconds(std::max<int64_t>(timers_.top().due - now_us(), 0)));
       } else {
@@ -207,6 +211,7 @@ struct SimTerminal final : terminal::Publisher {
   uint64_t last_seq = 0;  // highest seq assigned
   uint64_t acked = 0;     // highest seq a verified ack named
   uint64_t acl_version = 0;
+  bool link_up = false;  // this terminal has handled the connection-up event
   std::string will;
   int64_t next_beat_us = 0;
 
@@ -229,7 +234,7 @@ struct SimTerminal final : terminal::Publisher {
   terminal::StateFacts facts() const { return terminal::StateFacts{acl_version}; }
   void note_publish(const std::string& wire);
   void on_connection(bool up);
-  void on_ack(const std::string& payload);
+  void on_ack(const std::string& payload, int64_t received_us);
   void on_sync(const std::string& payload);
   void append(std::vector<proto::Record>& records);
   void raw_pump();
@@ -257,6 +262,8 @@ struct Fleet::Impl {
   std::atomic<uint64_t> acked{0};
   std::atomic<int> synced{0};
   std::atomic<int> up{0};
+  std::atomic<uint64_t> published{0};
+  std::atomic<uint64_t> republished{0};
   std::atomic<bool> raw_mode{false};
   std::atomic<uint64_t> raw_got{0};
   std::atomic<uint64_t> raw_bytes{0};
@@ -280,7 +287,7 @@ struct Fleet::Impl {
 // ---------------------------------------------------------------- SimTerminal
 
 bool detail::SimTerminal::connected() const {
-  if (!conn->up.load()) return false;
+  if (!link_up || !conn->up.load()) return false;
   auto c = conn->get();
   return c && c->connected();
 }
@@ -316,21 +323,31 @@ void detail::SimTerminal::note_publish(const std::string& wire) {
     inflight.emplace_back(last, now);
     tracked_upto = last;
     ++published;
+    ++fleet->published;
+    log::debug(kLog, id + ": evt up to seq " + std::to_string(last) + " published");
   } else {
     ++republished;  // the uplink sends unacked records again (reconnect or resend_s)
+    ++fleet->republished;
+    log::debug(kLog, id + ": evt up to seq " + std::to_string(last) + " published again");
   }
 }
 
 void detail::SimTerminal::on_connection(bool up) {
   if (fleet->raw_mode.load()) {
+    link_up = up;
     if (up) raw_pump();
     return;
   }
+  log::debug(kLog, id + ": connection " + (up ? "up" : "down"));
+  // The terminal publishes only once it has handled the connection event (in order with its
+  // other work): a flush between the broker connect and this would be sent twice.
+  link_up = up;
+  traffic->set_mode(up ? proto::Mode::online : proto::Mode::offline);  // offline: decides from its cache
   uplink->on_connection(up, facts());
   if (up) next_beat_us = now_us() + int64_t{fleet->o.heartbeat_s} * 1'000'000;
 }
 
-void detail::SimTerminal::on_ack(const std::string& payload) {
+void detail::SimTerminal::on_ack(const std::string& payload, int64_t received_us) {
   const uint64_t before = uplink->rejected();
   uplink->handle_ack(payload);  // verifies with the server key, prunes the outbox, flushes more
   if (uplink->rejected() != before) {
@@ -343,7 +360,7 @@ void detail::SimTerminal::on_ack(const std::string& payload) {
   if (!ack) return;
   ++acks;
   if (ack->seq <= acked) return;
-  const int64_t now = now_us();
+  const int64_t now = received_us;  // when it reached the fleet, not when this shard got to it
   fleet->acked += ack->seq - acked;
   acked = ack->seq;
   atomic_max(fleet->last_ack, now);
@@ -388,7 +405,7 @@ void detail::SimTerminal::append(std::vector<proto::Record>& records) {
 
 void detail::SimTerminal::raw_pump() {
   auto c = conn->get();
-  if (!c || !conn->up.load()) return;
+  if (!c || !link_up || !conn->up.load()) return;
   while (raw_sent < raw.size() && raw_sent - raw_got < kRawWindow) {
     if (!c->publish(raw_topic, raw[raw_sent], 1, false)) {
       ++publish_failed;
@@ -614,7 +631,7 @@ void Fleet::Impl::route(const mqtt::Message& m) {
   if (it == by_id.end()) return;
   SimTerminal* t = it->second;
   if (parts->channel == proto::Channel::ack) {
-    t->shard->post([t, p = m.payload] { t->on_ack(p); });
+    t->shard->post([t, p = m.payload, at = now_us()] { t->on_ack(p, at); });
   } else if (parts->channel == proto::Channel::sync) {
     t->shard->post([t, p = m.payload] { t->on_sync(p); });
   }
@@ -730,10 +747,7 @@ void Fleet::disconnect() {
     });
   for (auto& t : pool) t.join();
   for (auto& s : impl_->shards) s->call([] {});
-  impl_->on_all([](SimTerminal& t) {
-    t.uplink->on_connection(false, t.facts());
-    t.traffic->set_mode(proto::Mode::offline);
-  });
+  impl_->on_all([](SimTerminal& t) { t.on_connection(false); });
 }
 
 void Fleet::start_steady(int64_t interval_ms, int batch, int64_t until_us) {
@@ -768,13 +782,26 @@ void Fleet::add_records(int records) {
   impl_->on_all([](SimTerminal& t) { t.uplink->flush(); });
 }
 
-bool Fleet::wait_acked(int timeout_s) {
+bool Fleet::wait_acked(int timeout_s, const std::function<void()>& every_5s) {
   const auto deadline = now_us() + int64_t{timeout_s} * 1'000'000;
+  int64_t next_report = now_us() + 5'000'000;
   while (unacked() > 0) {
     if (now_us() > deadline) return false;
+    if (every_5s && now_us() >= next_report) {
+      every_5s();
+      next_report += 5'000'000;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
+}
+
+std::string Fleet::progress() const {
+  const Impl& f = *impl_;
+  return "records assigned " + std::to_string(f.assigned.load()) + ", acked " + std::to_string(f.acked.load()) +
+         "; batches published " + std::to_string(f.published.load()) + ", republished " +
+         std::to_string(f.republished.load()) + "; terminals synced " + std::to_string(f.synced.load()) +
+         "; connections up " + std::to_string(f.up.load()) + "/" + std::to_string(f.conns.size());
 }
 
 /// Captures what an uplink publishes (no broker): the baseline's envelopes.
@@ -870,7 +897,17 @@ Result<nlohmann::json> Fleet::broker_baseline(int records, int timeout_s) {
   if (auto st = connect(timeout_s); !st) return st.error();  // each terminal publishes on connect
   const int64_t connected_us = now_us();
   const auto deadline = t0 + int64_t{timeout_s} * 1'000'000;
-  while (f.raw_got.load() < messages && now_us() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Nothing resends in the baseline: a message the broker drops (max_queued_messages) never
+  // comes, so give up once nothing arrived for 30 s.
+  uint64_t seen = 0;
+  int64_t moved = now_us();
+  while (f.raw_got.load() < messages && now_us() < deadline && now_us() - moved < 30'000'000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (f.raw_got.load() != seen) {
+      seen = f.raw_got.load();
+      moved = now_us();
+    }
+  }
   (*sub)->stop();
   const uint64_t got = f.raw_got.load();
   const double secs = static_cast<double>(f.raw_last.load() - f.raw_first.load()) / 1e6;
@@ -950,7 +987,13 @@ nlohmann::json Fleet::results(int64_t from_us, int64_t to_us) const {
 
 Status Fleet::save_state() const {
   if (impl_->o.state_file.empty()) return {};
+  // Terminals of the file that did not take part in this run keep their entries.
   nlohmann::json out = nlohmann::json::object();
+  if (std::filesystem::exists(impl_->o.state_file)) {
+    std::ifstream in(impl_->o.state_file);
+    out = nlohmann::json::parse(in, nullptr, false);
+    if (!out.is_object()) out = nlohmann::json::object();
+  }
   impl_->on_all([&out, m = std::make_shared<std::mutex>()](SimTerminal& t) {
     std::lock_guard<std::mutex> lk(*m);
     out[t.id] = {{"seq", t.last_seq}, {"boot", t.boot}, {"acked", t.acked}, {"acl_version", t.acl_version}};

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -88,8 +89,11 @@ class Fleet {
   void start_steady(int64_t interval_ms, int batch, int64_t until_us);
   /// Commits `records` new records to each terminal's outbox (flushed at once if connected).
   void add_records(int records);
-  /// Blocks until every record assigned so far is acked, or timeout; false on timeout.
-  bool wait_acked(int timeout_s);
+  /// Blocks until every record assigned so far is acked, or timeout; false on timeout. Calls
+  /// every_5s (if set) every 5 s while waiting.
+  bool wait_acked(int timeout_s, const std::function<void()>& every_5s = {});
+  /// One line: records assigned and acked, batches published and republished, connections up.
+  std::string progress() const;
   /// Records assigned and not yet acked, over all terminals.
   uint64_t unacked() const;
 

@@ -234,11 +234,18 @@ int run_steady(Common& c, const SteadyArgs& a) {
     out["reconnect_s"] = round_to(secs_since(r0), 2);
     say("reconnected in " + fmt(secs_since(r0), 2) + " s");
   }
+  for (int64_t t = now_us() + 5'000'000; t < w1; t += 5'000'000) {
+    std::this_thread::sleep_until(std::chrono::steady_clock::time_point(std::chrono::microseconds(t)));
+    say("  " + fmt(static_cast<double>(t - w0) / 1e6, 0) + " s: " + fleet->progress());
+  }
   std::this_thread::sleep_until(std::chrono::steady_clock::time_point(std::chrono::microseconds(w1)));
   out["cpu"] = cpu.stop();
   const int64_t d0 = now_us();
-  const bool drained = fleet->wait_acked(a.drain_timeout_s);
+  const bool drained = fleet->wait_acked(
+      a.drain_timeout_s, [&] { say("  draining " + fmt(secs_since(d0), 0) + " s: " + fleet->progress()); });
   out["drain_s"] = round_to(secs_since(d0), 2);
+  say(std::string(drained ? "every record acked" : "drain timed out") + " after " + fmt(secs_since(d0), 1) +
+      " s: " + fleet->progress());
   json r = fleet->results(w0, w1);
   const double batches = r["batches"].get<double>();
   r["batches_per_s"] = round_to(batches / a.duration_s, 1);
@@ -280,7 +287,8 @@ int run_herd(Common& c, int records, int timeout_s, int server_pid, int broker_p
   t0 = now_us();
   if (auto st = fleet->connect(c.connect_timeout_s); !st) throw std::runtime_error(st.error().message());
   out["reconnect_s"] = round_to(secs_since(t0), 2);
-  const bool drained = fleet->wait_acked(timeout_s);
+  const bool drained =
+      fleet->wait_acked(timeout_s, [&] { say("  " + fmt(secs_since(t0), 0) + " s: " + fleet->progress()); });
   out["cpu"] = cpu.stop();
   const double drain = static_cast<double>(fleet->last_ack_us() - std::max(fleet->first_publish_us(), t0)) / 1e6;
   json r = fleet->results(t0, now_us());
