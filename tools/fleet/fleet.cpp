@@ -211,7 +211,8 @@ struct SimTerminal final : terminal::Publisher {
   uint64_t last_seq = 0;  // highest seq assigned
   uint64_t acked = 0;     // highest seq a verified ack named
   uint64_t acl_version = 0;
-  bool link_up = false;  // this terminal has handled the connection-up event
+  bool link_up = false;      // this terminal has handled the connection-up event
+  bool tick_queued = false;  // its per-second work is queued on the shard
   std::string will;
   int64_t next_beat_us = 0;
 
@@ -344,7 +345,11 @@ void detail::SimTerminal::on_connection(bool up) {
   link_up = up;
   traffic->set_mode(up ? proto::Mode::online : proto::Mode::offline);  // offline: decides from its cache
   uplink->on_connection(up, facts());
-  if (up) next_beat_us = now_us() + int64_t{fleet->o.heartbeat_s} * 1'000'000;
+  // The next heartbeat within one period, at a phase of its own: terminals that connected
+  // together do not beat together (in a long-running fleet the phases are spread by boot times).
+  const int64_t period = int64_t{fleet->o.heartbeat_s} * 1'000'000;
+  const auto n = static_cast<int64_t>(fleet->terms.size());
+  if (up) next_beat_us = now_us() + period * (1 + (static_cast<int64_t>(index) * 7919) % n) / n;
 }
 
 void detail::SimTerminal::on_ack(const std::string& payload, int64_t received_us) {
@@ -688,7 +693,9 @@ Status Fleet::connect(int timeout_s) {
   auto st = impl_->open_connections(timeout_s, !impl_->raw_mode.load());
   if (!st) return st;
   // A per-second tick on every shard: republish what stays unacked after resend_s (the terminal's
-  // tick does the same) and the heartbeat state.
+  // tick does the same) and the heartbeat state. The tick only queues each terminal's work (once:
+  // not again while it waits), so that work takes its turn with the acks and connection events
+  // already queued: a resend storm cannot starve the acks that would end it.
   for (auto& s : impl_->shards) {
     Shard* shard = s.get();
     auto tick = std::make_shared<std::function<void()>>();
@@ -697,17 +704,23 @@ Status Fleet::connect(int timeout_s) {
     *tick = [f, shard, tick, gen] {
       if (f->stopped || gen != f->generation) return;
       const int64_t now = now_us();
-      for (auto& t : f->terms) {
-        if (t->shard != shard) continue;
-        if (f->raw_mode.load()) {
-          if (t->raw_sent < t->raw.size()) t->raw_pump();
-          continue;
-        }
-        if (t->acked < t->last_seq) t->uplink->flush();
-        if (f->o.heartbeat_s > 0 && t->next_beat_us > 0 && now >= t->next_beat_us) {
-          t->uplink->publish_state(t->facts());
-          t->next_beat_us = now + int64_t{f->o.heartbeat_s} * 1'000'000;
-        }
+      for (auto& tp : f->terms) {
+        SimTerminal* t = tp.get();
+        if (t->shard != shard || t->tick_queued) continue;
+        const bool raw = f->raw_mode.load();
+        const bool flush = raw ? t->raw_sent < t->raw.size() : t->acked < t->last_seq;
+        const bool beat = !raw && f->o.heartbeat_s > 0 && t->next_beat_us > 0 && now >= t->next_beat_us;
+        if (!flush && !beat) continue;
+        t->tick_queued = true;
+        shard->post([t, raw, flush, beat, hb = f->o.heartbeat_s] {
+          t->tick_queued = false;
+          if (raw) return t->raw_pump();
+          if (flush) t->uplink->flush();
+          if (beat) {
+            t->uplink->publish_state(t->facts());
+            t->next_beat_us = now_us() + int64_t{hb} * 1'000'000;
+          }
+        });
       }
       shard->at(now + 1'000'000, *tick);
     };
