@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -134,6 +135,18 @@ std::string random_bytes(std::size_t n) {
 std::string uuid4() {
   std::string r = random_bytes(16);
   r[6] = static_cast<char>((r[6] & 0x0f) | 0x40);
+  r[8] = static_cast<char>((r[8] & 0x3f) | 0x80);
+  const std::string h = to_hex(r);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
+}
+
+std::string uuid7() {
+  std::string r = random_bytes(16);
+  const auto ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (int i = 0; i < 6; ++i) r[static_cast<std::size_t>(i)] = static_cast<char>((ms >> (8 * (5 - i))) & 0xff);
+  r[6] = static_cast<char>((r[6] & 0x0f) | 0x70);
   r[8] = static_cast<char>((r[8] & 0x3f) | 0x80);
   const std::string h = to_hex(r);
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);

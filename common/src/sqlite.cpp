@@ -252,6 +252,7 @@ Result<Database> Database::open(const std::string& path, const Options& opts) {
     case Sync::full: pragmas += "PRAGMA synchronous=FULL;"; break;
   }
   pragmas += opts.foreign_keys ? "PRAGMA foreign_keys=ON;" : "PRAGMA foreign_keys=OFF;";
+  pragmas += "PRAGMA cache_size=-" + std::to_string(opts.cache_kib) + ";";
   if (auto s = d.exec(pragmas); !s) return Error{s.error().code, "cannot configure " + path + ": " + s.error().reason};
   return d;
 }

@@ -24,7 +24,7 @@ Result<BookingOutcome> Service::create(const Booking& b, int64_t now_ms) {
       f.overlapping = std::move(*o);
     }
     Booking candidate = b;
-    if (candidate.id.empty()) candidate.id = crypto::uuid4();
+    if (candidate.id.empty()) candidate.id = crypto::uuid7();
     const Admission a = admit(candidate, f);
     switch (a.verdict) {
       case Admit::ok:

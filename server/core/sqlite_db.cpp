@@ -84,6 +84,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, std::s
   opts.wal = true;
   opts.synchronous = db::Sync::full;
   opts.foreign_keys = true;
+  opts.cache_kib = 65536;  // the hot ends of the ingest tables stay in memory (only what is read fills it)
   auto first = db::Database::open(path, opts);
   if (!first) return first.error();
   if (auto s = migrate_areas(*first, areas); !s) return s.error();

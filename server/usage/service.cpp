@@ -152,7 +152,7 @@ class Batch {
     in.fee = *f;
     Charge c = billing::make_charge(in);
     if (!in.user && !who.empty()) c.user = who;  // keep the id the terminal reported, flagged unknown_user
-    c.id = crypto::uuid4();
+    c.id = crypto::uuid7();
     LG_INVARIANT(c.amount_fen >= 0, "a charge is never negative");
     auto inserted = s_.billing.insert_charge(c, now_ms_);
     if (!inserted) return inserted.error();

@@ -241,7 +241,7 @@ SwipeReply OutputSession::start_session(const CardUid& card, const DecisionResul
 
   const int64_t now = ctx_.clock.now_ms();
   OpenSession s;
-  s.id = crypto::uuid4();
+  s.id = crypto::uuid7();
   s.card = card;
   s.user = d.user;
   s.resource = ctx_.resource;

@@ -6,7 +6,7 @@ namespace lg::terminal {
 
 proto::Record make_record(Clock& clock, proto::RecordBody body) {
   proto::Record r;
-  r.id = crypto::uuid4();
+  r.id = crypto::uuid7();
   r.ts_ms = clock.now_ms();
   r.clock_synced = clock.synced();
   r.body = std::move(body);

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <string>
 
 #include "labgate/common/crypto.hpp"
 
@@ -72,4 +74,25 @@ TEST_CASE("uuid4 has the right shape and does not repeat") {
   CHECK(a.size() == 36);
   CHECK(a[14] == '4');
   CHECK(a != b);
+}
+
+TEST_CASE("uuid7 carries the time in its first 48 bits, so ids made later sort later") {
+  const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto a = uuid7();
+  CHECK(a.size() == 36);
+  CHECK(a[8] == '-');
+  CHECK(a[14] == '7');                                   // version
+  CHECK(std::string("89ab").find(a[19]) != std::string::npos);  // variant 10xx
+  const std::string hex_ms = a.substr(0, 8) + a.substr(9, 4);
+  const auto ms = static_cast<int64_t>(std::stoull(hex_ms, nullptr, 16));
+  const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(ms >= before);
+  CHECK(ms <= after);
+  // Ids made in a later millisecond sort after earlier ones (the index is appended to).
+  std::string later;
+  do later = uuid7(); while (later.substr(0, 13) == a.substr(0, 13));
+  CHECK(later > a);
+  CHECK(uuid7() != uuid7());
 }

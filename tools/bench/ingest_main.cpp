@@ -103,7 +103,7 @@ std::vector<Message> build_batches(const Settings& s, const lg::crypto::PrivateK
     b.boot = s.boot;
     for (int i = 0; i < s.batch && seq <= last; ++i, ++seq) {
       proto::SessionEnd e;
-      e.session = lg::crypto::uuid4();
+      e.session = lg::crypto::uuid7();
       e.card = s.card;
       e.user = s.user;
       e.resource = s.resource;
@@ -115,7 +115,7 @@ std::vector<Message> build_batches(const Settings& s, const lg::crypto::PrivateK
       e.end_reason = proto::EndReason::swipe_out;
       proto::Record r;
       r.seq = seq;
-      r.id = lg::crypto::uuid4();
+      r.id = lg::crypto::uuid7();
       r.ts_ms = e.end_ms;
       r.clock_synced = synced;
       r.body = std::move(e);

@@ -131,7 +131,7 @@ void Traffic::step(int64_t cap_ms) {
     d.user = layout_.user(user);
     emit(terminal::access_record(d, *CardUid::parse(card), resource_, "power"));
     proto::SessionStart st;
-    st.session = crypto::uuid4();
+    st.session = crypto::uuid7();
     st.card = card;
     st.user = d.user;
     st.resource = resource_;

@@ -38,6 +38,11 @@ std::string random_bytes(std::size_t n);
 /// A random UUID (version 4) as 36 lower-case characters.
 std::string uuid4();
 
+/// A time-ordered UUID (version 7, RFC 9562) as 36 lower-case characters: 48 bits of Unix
+/// milliseconds, then 74 random bits. Ids made one after another sort (roughly) in time order,
+/// so the indexes that hold them are appended to instead of written at random pages.
+std::string uuid7();
+
 class PublicKey;
 
 /// An ECDSA P-256 private key.

@@ -35,6 +35,9 @@ struct Options {
   /// An existing file that others may read is tightened to drop the "other" bits. Records hold
   /// card numbers and names: nobody but the service (and its group, with 0640) reads them.
   unsigned file_mode = 0600;
+  /// Page cache of this connection in KiB (SQLite's own default is 2,000 KiB). It only fills as
+  /// pages are read, so an idle connection costs nothing.
+  int cache_kib = 2000;
 };
 
 class Database;
