@@ -19,6 +19,7 @@ UplinkSettings uplink_settings(const AgentSettings& a) {
   u.firmware = a.firmware;
   u.board = a.board.name;
   u.resend_s = a.resend_s;
+  u.auth = a.auth;
   return u;
 }
 }  // namespace

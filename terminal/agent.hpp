@@ -42,6 +42,7 @@ struct AgentSettings {
   board::FailMode fail_mode = board::FailMode::closed;
   int heartbeat_s = 30;
   int resend_s = 5;
+  proto::Auth auth = proto::Auth::mac;  ///< how evt and state are authenticated (TerminalConfig::auth)
 };
 
 class Agent {

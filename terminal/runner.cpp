@@ -168,6 +168,7 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
   settings.fail_mode = effective_fail_mode(cfg, *out);
   settings.heartbeat_s = cfg.heartbeat_s;
   settings.resend_s = cfg.resend_s;
+  settings.auth = cfg.auth;
 
   SystemClock clock;
   AsioScheduler scheduler(io);

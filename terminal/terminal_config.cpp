@@ -66,7 +66,7 @@ Result<TerminalConfig> parse_document(const config::Document& doc) {
   config::Section t;
   LG_TRY_ASSIGN(t, root.section("terminal"));
   LG_TRY(t.reject_unknown({"id", "site", "data_dir", "board", "resource", "output",
-                           "server_public_key", "heartbeat_s", "resend_s", "log_level"}));
+                           "server_public_key", "heartbeat_s", "resend_s", "auth", "log_level"}));
   LG_TRY_ASSIGN(c.id, t.string("id"));
   if (!proto::valid_id(c.id)) return key_error(t, "id", "must be 1..64 of [A-Za-z0-9_.:-]");
   LG_TRY_ASSIGN(c.site, t.string("site"));
@@ -86,6 +86,8 @@ Result<TerminalConfig> parse_document(const config::Document& doc) {
   c.heartbeat_s = static_cast<int>(v);
   LG_TRY_ASSIGN(v, t.integer_or("resend_s", c.resend_s, 1, 86400));
   c.resend_s = static_cast<int>(v);
+  LG_TRY_ASSIGN(s, t.one_of_or("auth", "mac", {"mac", "signature"}));
+  c.auth = s == "mac" ? proto::Auth::mac : proto::Auth::signature;
   LG_TRY_ASSIGN(c.log_level, t.one_of_or("log_level", "info", {"debug", "info", "warn", "error"}));
 
   std::optional<config::Section> sec;

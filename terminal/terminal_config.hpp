@@ -8,6 +8,7 @@
 #include <string>
 
 #include "labgate/common/board.hpp"
+#include "labgate/common/protocol.hpp"
 #include "labgate/common/result.hpp"
 
 namespace lg::terminal {
@@ -50,6 +51,9 @@ struct TerminalConfig {
   std::filesystem::path server_public_key;
   int heartbeat_s = 30;
   int resend_s = 5;
+  /// How evt and state messages are authenticated: a MAC under the link key (default; cheap for
+  /// the server) or an ECDSA signature (checkable by anyone with the terminal's public key).
+  proto::Auth auth = proto::Auth::mac;
   std::string log_level = "info";
 
   std::string mqtt_uri = "tcp://127.0.0.1:1883";

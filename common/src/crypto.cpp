@@ -14,10 +14,12 @@
 
 #include <mbedtls/base64.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdh.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
@@ -103,6 +105,22 @@ Digest hmac_sha256(std::string_view key, std::string_view msg) {
   mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), bytes(key), key.size(), bytes(msg), msg.size(),
                   d.data());
   return d;
+}
+
+std::string hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info, std::size_t length) {
+  std::string out(length, '\0');
+  const int rc = mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), bytes(salt), salt.size(), bytes(ikm),
+                              ikm.size(), bytes(info), info.size(), reinterpret_cast<unsigned char*>(out.data()),
+                              out.size());
+  if (rc != 0) return {};
+  return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
 }
 
 std::string base64_encode(std::string_view raw) {
@@ -250,6 +268,27 @@ Result<std::string> PrivateKey::sign(std::string_view msg) const {
                                  &Rng::instance());
   if (rc != 0) return Error::invalid("signing failed: " + mbed_error(rc));
   return std::string(reinterpret_cast<char*>(sig), len);
+}
+
+Result<std::string> PrivateKey::shared_secret(const PublicKey& peer) const {
+  if (!impl_ || !peer.impl_) return Error::invalid("no key");
+  const mbedtls_ecp_keypair* mine = mbedtls_pk_ec(impl_->pk);
+  mbedtls_ecp_group grp;
+  mbedtls_ecp_group_init(&grp);
+  mbedtls_mpi z;
+  mbedtls_mpi_init(&z);
+  int rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+  if (rc == 0) {
+    std::lock_guard<std::mutex> lock(peer.impl_->mutex);
+    const mbedtls_ecp_keypair* theirs = mbedtls_pk_ec(peer.impl_->pk);
+    rc = mbedtls_ecdh_compute_shared(&grp, &z, &theirs->Q, &mine->d, &Rng::callback, &Rng::instance());
+  }
+  std::string out(32, '\0');
+  if (rc == 0) rc = mbedtls_mpi_write_binary(&z, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  mbedtls_mpi_free(&z);
+  mbedtls_ecp_group_free(&grp);
+  if (rc != 0) return Error::invalid("key agreement failed: " + mbed_error(rc));
+  return out;
 }
 
 PublicKey::PublicKey() = default;

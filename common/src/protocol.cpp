@@ -630,6 +630,20 @@ Result<SyncBundle> decode_sync(std::string_view body) {
 
 // ------------------------------------------------------------ envelope
 
+const char* to_string(Auth a) { return a == Auth::mac ? "hs256" : "es256"; }
+
+Result<LinkKeys> link_keys(const crypto::PrivateKey& mine, const crypto::PublicKey& peer, std::string_view site,
+                           std::string_view terminal) {
+  auto secret = mine.shared_secret(peer);
+  if (!secret) return secret.error();
+  const std::string ctx = std::string(site) + '\0' + std::string(terminal);
+  LinkKeys k;
+  k.up = crypto::hkdf_sha256(*secret, "labgate link v1", "up\0" + ctx, 32);
+  k.down = crypto::hkdf_sha256(*secret, "labgate link v1", "down\0" + ctx, 32);
+  if (k.up.size() != 32 || k.down.size() != 32) return Error::invalid("link key derivation failed");
+  return k;
+}
+
 Result<std::string> seal(std::string_view body, std::string_view kid, const crypto::PrivateKey& key) {
   auto sig = key.sign(body);
   if (!sig) return sig.error();
@@ -638,6 +652,17 @@ Result<std::string> seal(std::string_view body, std::string_view kid, const cryp
   j["kid"] = kid;
   j["body"] = body;
   j["sig"] = crypto::base64_encode(*sig);
+  return j.dump();
+}
+
+std::string seal_mac(std::string_view body, std::string_view kid, std::string_view mac_key) {
+  const crypto::Digest d = crypto::hmac_sha256(mac_key, body);
+  json j;
+  j["v"] = kVersion;
+  j["kid"] = kid;
+  j["alg"] = to_string(Auth::mac);
+  j["body"] = body;
+  j["sig"] = crypto::base64_encode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
   return j.dump();
 }
 
@@ -652,15 +677,28 @@ Result<Envelope> open(std::string_view wire) {
   e.v = v->get<int>();
   if (e.v != kVersion) return Error::invalid("v: unsupported protocol version " + std::to_string(e.v));
   e.kid = r.id("kid");
+  const std::string alg = r.str("alg", false, 16);
   e.body = r.str("body", true, kMaxPayload);
   const std::string sig64 = r.str("sig", true, 256);
   if (!r.ok()) return Error::invalid(r.err());
+  if (alg.empty() || alg == "es256") e.alg = Auth::signature;
+  else if (alg == "hs256") e.alg = Auth::mac;
+  else return Error::invalid("alg: unknown \"" + alg.substr(0, 16) + "\" (es256 or hs256)");
   auto sig = crypto::base64_decode(sig64);
   if (!sig || sig->empty()) return Error::invalid("sig: not valid base64");
+  if (e.alg == Auth::mac && sig->size() != 32) return Error::invalid("sig: an hs256 MAC is 32 bytes");
   e.sig = std::move(*sig);
   return e;
 }
 
-bool verify(const Envelope& env, const crypto::PublicKey& key) { return key.verify(env.body, env.sig); }
+bool verify(const Envelope& env, const crypto::PublicKey& key) {
+  return env.alg == Auth::signature && key.verify(env.body, env.sig);
+}
+
+bool verify_mac(const Envelope& env, std::string_view mac_key) {
+  if (env.alg != Auth::mac || mac_key.size() != 32) return false;
+  const crypto::Digest d = crypto::hmac_sha256(mac_key, env.body);
+  return crypto::equal_constant_time(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()), env.sig);
+}
 
 }  // namespace lg::proto

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "labgate/common/log.hpp"
@@ -102,12 +100,38 @@ std::optional<Ingest::Authentic> Ingest::authenticate(const std::string& topic, 
     }
     it = keys.emplace(term.public_key, std::move(k).value()).first;
   }
-  if (!proto::verify(*env, it->second)) {
+  std::string down_key;
+  if (env->alg == proto::Auth::mac) {
+    auto link = link_keys(term, it->second);
+    if (!link) {
+      reason = "bad_signature";
+      detail = "no link key for " + term.id + ": " + link.error().message();
+      return std::nullopt;
+    }
+    if (!proto::verify_mac(*env, link->up)) {
+      reason = "bad_signature";
+      detail = "MAC does not verify with the link key of " + term.id;
+      return std::nullopt;
+    }
+    down_key = link->down;
+  } else if (!proto::verify(*env, it->second)) {
     reason = "bad_signature";
     detail = "signature does not verify with the enrolled key of " + term.id;
     return std::nullopt;
   }
-  return Authentic{std::move(parts).value(), std::move(env).value(), term};
+  return Authentic{std::move(parts).value(), std::move(env).value(), term, std::move(down_key)};
+}
+
+Result<proto::LinkKeys> Ingest::link_keys(const Terminal& t, const crypto::PublicKey& pub) {
+  const std::string id = t.id + '\n' + t.public_key;
+  {
+    std::lock_guard<std::mutex> lock(links_mutex_);
+    if (auto it = links_.find(id); it != links_.end()) return it->second;
+  }
+  auto keys = proto::link_keys(key_, pub, site_, t.id);  // one ECDH per enrolled key, outside the lock
+  if (!keys) return keys.error();
+  std::lock_guard<std::mutex> lock(links_mutex_);
+  return links_.emplace(id, std::move(keys).value()).first->second;
 }
 
 template <typename Body, typename Res>
@@ -149,7 +173,7 @@ std::variant<Ingest::Screened, EventResult> Ingest::screen_event(const std::stri
   EventResult res;
   auto screened = screen(topic, payload, proto::Channel::evt, &proto::decode_event_batch, res);
   if (!screened) return res;
-  return Screened{topic, std::move(screened->second)};
+  return Screened{topic, std::move(screened->second), std::move(screened->first.down_key)};
 }
 
 std::vector<EventResult> Ingest::commit_group(const std::vector<Screened>& group, int64_t now_ms) {
@@ -159,6 +183,7 @@ std::vector<EventResult> Ingest::commit_group(const std::vector<Screened>& group
   auto outs = timed(batch_seconds_, [&] { return service_.commit_group(batches, now_ms); });
   std::vector<EventResult> results(group.size());
   std::map<std::string, std::size_t> last;  // terminal -> index of its last committed batch here
+  // The ack answers in kind: MACed when the terminal's last batch here came MACed, else signed.
   for (std::size_t i = 0; i < group.size(); ++i) {
     const proto::EventBatch& batch = group[i].batch;
     EventResult& res = results[i];
@@ -185,12 +210,19 @@ std::vector<EventResult> Ingest::commit_group(const std::vector<Screened>& group
     for (const auto& r : results) {
       if (r.terminal == terminal && r.outcome) acked = std::max(acked, r.outcome->acked_seq);
     }
-    auto sealed = proto::seal(proto::encode(proto::Ack{terminal, acked}), proto::kServerKid, key_);
-    if (!sealed) {
-      log::error(kLog, "cannot sign ack for " + terminal + ": " + sealed.error().message());
-      continue;
+    const std::string body = proto::encode(proto::Ack{terminal, acked});
+    std::string wire;
+    if (!group[i].ack_key.empty()) {
+      wire = proto::seal_mac(body, proto::kServerKid, group[i].ack_key);
+    } else {
+      auto sealed = proto::seal(body, proto::kServerKid, key_);
+      if (!sealed) {
+        log::error(kLog, "cannot sign ack for " + terminal + ": " + sealed.error().message());
+        continue;
+      }
+      wire = std::move(sealed).value();
     }
-    results[i].ack = Outgoing{proto::topic(site_, terminal, proto::Channel::ack), std::move(sealed).value(), 1, false};
+    results[i].ack = Outgoing{proto::topic(site_, terminal, proto::Channel::ack), std::move(wire), 1, false};
   }
   return results;
 }

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -68,6 +70,7 @@ class Ingest {
   struct Screened {
     std::string topic;
     proto::EventBatch batch;
+    std::string ack_key;  ///< the link's down key when the batch came MACed (hs256): the ack is MACed too
   };
   /// Checks one evt message up to and including its signature and body, writing nothing but a
   /// rejection's count: the batch to commit, or the rejection (logged and counted). Thread-safe:
@@ -85,7 +88,10 @@ class Ingest {
     proto::TopicParts topic;
     proto::Envelope env;
     Terminal terminal;
+    std::string down_key;  ///< set when env was MACed: the key to answer with
   };
+  /// The link keys of a terminal's enrolled key (derived once per key, then cached; thread-safe).
+  Result<proto::LinkKeys> link_keys(const Terminal& t, const crypto::PublicKey& pub);
   /// Checks everything up to the signature; on rejection fills reason and detail.
   std::optional<Authentic> authenticate(const std::string& topic, const std::string& payload, proto::Channel channel,
                                         std::string& reason, std::string& detail);
@@ -106,6 +112,8 @@ class Ingest {
   metrics::Histogram* batch_seconds_ = nullptr;    // labgate_db_transaction_seconds{op="commit_batch"}
   metrics::Histogram* state_seconds_ = nullptr;    // labgate_db_transaction_seconds{op="apply_state"}
   metrics::Counter* failures_ = nullptr;           // labgate_ingest_failures_total
+  std::mutex links_mutex_;
+  std::unordered_map<std::string, proto::LinkKeys> links_;  // terminal id + '\n' + public key PEM -> keys
 };
 
 /// Classifies an envelope that proto::open refused: "bad_version" when it is a JSON object whose

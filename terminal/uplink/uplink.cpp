@@ -14,7 +14,23 @@ constexpr int kMaxBatchesPerFlush = 8;
 }  // namespace
 
 Uplink::Uplink(UplinkSettings s, crypto::PrivateKey key, std::optional<crypto::PublicKey> server_key, Clock& clock)
-    : cfg_(std::move(s)), key_(std::move(key)), server_key_(std::move(server_key)), clock_(clock) {}
+    : cfg_(std::move(s)), key_(std::move(key)), server_key_(std::move(server_key)), clock_(clock) {
+  if (server_key_) {
+    auto link = proto::link_keys(key_, *server_key_, cfg_.site, cfg_.id);
+    if (link) link_ = std::move(link).value();
+    else log::error(kLog, "no link key (sending signed messages instead): " + link.error().message());
+  }
+}
+
+std::string Uplink::seal(const std::string& body, std::string_view what) {
+  if (cfg_.auth == proto::Auth::mac && link_) return proto::seal_mac(body, cfg_.id, link_->up);
+  auto sealed = proto::seal(body, cfg_.id, key_);
+  if (!sealed) {
+    log::error(kLog, "cannot sign " + std::string(what) + ": " + sealed.error().message());
+    return {};
+  }
+  return std::move(sealed).value();
+}
 
 void Uplink::attach(Store outbox, uint64_t boot) {
   outbox_.emplace(std::move(outbox));
@@ -39,12 +55,7 @@ std::string Uplink::state_payload(bool online, const StateFacts& facts) {
   }
   s.clock_synced = clock_.synced();
   s.ts_ms = clock_.now_ms();
-  auto sealed = proto::seal(proto::encode(s), cfg_.id, key_);
-  if (!sealed) {
-    log::error(kLog, "cannot sign state: " + sealed.error().message());
-    return {};
-  }
-  return *sealed;
+  return seal(proto::encode(s), "state");
 }
 
 void Uplink::publish_state(const StateFacts& facts) {
@@ -89,12 +100,8 @@ void Uplink::flush() {
     for (;;) {
       proto::EventBatch batch{cfg_.id, boot_,
                               std::vector<proto::Record>(recs->begin(), recs->begin() + static_cast<std::ptrdiff_t>(n))};
-      auto sealed = proto::seal(proto::encode(batch), cfg_.id, key_);
-      if (!sealed) {
-        log::error(kLog, "cannot sign batch: " + sealed.error().message());
-        return;
-      }
-      wire = std::move(*sealed);
+      wire = seal(proto::encode(batch), "batch");
+      if (wire.empty()) return;
       if (wire.size() <= proto::kMaxPayload || n == 1) break;
       n /= 2;
     }
@@ -119,7 +126,9 @@ void Uplink::handle_ack(const std::string& payload) {
   auto env = proto::open(payload);
   if (!env) return reject(env.error().message());
   if (env->kid != proto::kServerKid) return reject("signed by \"" + env->kid + "\", not the server");
-  if (!server_key_ || !proto::verify(*env, *server_key_)) return reject("bad signature (forged?)");
+  const bool authentic = env->alg == proto::Auth::mac ? (link_ && proto::verify_mac(*env, link_->down))
+                                                      : (server_key_ && proto::verify(*env, *server_key_));
+  if (!authentic) return reject("bad signature or MAC (forged?)");
   auto ack = proto::decode_ack(env->body);
   if (!ack) return reject(ack.error().message());
   if (ack->terminal != cfg_.id) return reject("for terminal " + ack->terminal);

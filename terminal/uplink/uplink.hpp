@@ -15,6 +15,7 @@
 #include <string>
 
 #include "labgate/common/crypto.hpp"
+#include "labgate/common/protocol.hpp"
 #include "labgate/common/result.hpp"
 
 #include "ports.hpp"
@@ -29,6 +30,9 @@ struct UplinkSettings {
   std::string firmware;
   std::string board;
   int resend_s = 5;
+  /// How evt and state go out: MACed under the link key (needs the server's public key; falls
+  /// back to signatures without one) or signed.
+  proto::Auth auth = proto::Auth::mac;
 };
 
 /// What the access loop knows and the state message reports (passed along with each request).
@@ -66,10 +70,13 @@ class Uplink {
 
  private:
   void reject(const std::string& why);
+  /// Wraps body in an envelope as settings say (MAC or signature); "" if signing failed (logged).
+  std::string seal(const std::string& body, std::string_view what);
 
   UplinkSettings cfg_;
   crypto::PrivateKey key_;
   std::optional<crypto::PublicKey> server_key_;
+  std::optional<proto::LinkKeys> link_;  // derived once from our key and the server's
   Clock& clock_;
   std::optional<Store> outbox_;
   uint64_t boot_ = 0;

@@ -176,6 +176,50 @@ TEST_CASE("seal then open then verify with the signer's key") {
   CHECK(decode_ack(env->body)->seq == 5);
 }
 
+TEST_CASE("link keys: both ends derive the same pair, bound to the site and the terminal") {
+  auto terminal = crypto::PrivateKey::generate();
+  auto server = crypto::PrivateKey::generate();
+  auto other = crypto::PrivateKey::generate();
+  REQUIRE((terminal && server && other));
+  auto at_terminal = link_keys(*terminal, server->public_key(), "campus", "t1");
+  auto at_server = link_keys(*server, terminal->public_key(), "campus", "t1");
+  REQUIRE((at_terminal && at_server));
+  CHECK(at_terminal->up.size() == 32);
+  CHECK(at_terminal->up == at_server->up);
+  CHECK(at_terminal->down == at_server->down);
+  CHECK(at_terminal->up != at_terminal->down);
+  // Another terminal id, site or key pair gives other keys.
+  CHECK(link_keys(*server, terminal->public_key(), "campus", "t2")->up != at_server->up);
+  CHECK(link_keys(*server, terminal->public_key(), "other", "t1")->up != at_server->up);
+  CHECK(link_keys(*server, other->public_key(), "campus", "t1")->up != at_server->up);
+}
+
+TEST_CASE("hs256 envelopes: open and verify with the link key; tampering, another key and alg mix-ups fail") {
+  const std::string key(32, 'k');
+  const std::string wire = seal_mac(encode(Ack{"t1", 5}), kServerKid, key);
+  auto env = open(wire);
+  REQUIRE(env);
+  CHECK(env->alg == Auth::mac);
+  CHECK(verify_mac(*env, key));
+  CHECK_FALSE(verify_mac(*env, std::string(32, 'x')));
+  CHECK_FALSE(verify_mac(*env, ""));
+  auto sig_key = crypto::PrivateKey::generate();
+  REQUIRE(sig_key);
+  CHECK_FALSE(verify(*env, sig_key->public_key()));  // a MAC never passes as a signature
+  Envelope tampered = *env;
+  tampered.body = encode(Ack{"t1", 6});
+  CHECK_FALSE(verify_mac(tampered, key));
+  // A signed envelope does not pass as a MAC, whatever key is tried.
+  auto signed_env = open(*seal(encode(Ack{"t1", 5}), kServerKid, *sig_key));
+  REQUIRE(signed_env);
+  CHECK(signed_env->alg == Auth::signature);
+  CHECK_FALSE(verify_mac(*signed_env, key));
+  CHECK(open(R"({"v":1,"kid":"t1","alg":"none","body":"{}","sig":"AAAA"})").error().reason ==
+        "alg: unknown \"none\" (es256 or hs256)");
+  CHECK(open(R"({"v":1,"kid":"t1","alg":"hs256","body":"{}","sig":"AAAA"})").error().reason ==
+        "sig: an hs256 MAC is 32 bytes");
+}
+
 TEST_CASE("batches above the record limit are refused") {
   EventBatch b = sample_batch();
   Record r = b.records[0];

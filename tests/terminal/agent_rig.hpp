@@ -51,6 +51,7 @@ struct Rig {
   std::unique_ptr<Agent> agent;
   std::string output = "power";
   lg::board::FailMode fail_mode = lg::board::FailMode::closed;
+  proto::Auth auth = proto::Auth::mac;
   /// When set, the agent's uplink tasks go to this worker instead of running inline.
   Worker* uplink_worker = nullptr;
   InlineWorker loop_worker;
@@ -78,6 +79,7 @@ struct Rig {
     s.fail_mode = fail_mode;
     s.heartbeat_s = 30;
     s.resend_s = 5;
+    s.auth = auth;
     agent = std::make_unique<Agent>(s, std::move(*store), std::move(*k), server_key.public_key(), coils, &meter,
                                     clock, sched);
     if (uplink_worker) agent->set_workers(loop_worker, *uplink_worker);
@@ -93,6 +95,15 @@ struct Rig {
     auto w = proto::seal(body, kid, key ? *key : server_key);
     REQUIRE(w.has_value());
     return *w;
+  }
+
+  /// The terminal's link keys as the server derives them (server key + terminal public key).
+  proto::LinkKeys link() const {
+    auto terminal_key = lg::crypto::PublicKey::from_pem(terminal_pem);
+    REQUIRE(terminal_key.has_value());
+    auto keys = proto::link_keys(server_key, *terminal_key, "demo", "t1");
+    REQUIRE(keys.has_value());
+    return *keys;
   }
 
   proto::SyncBundle bundle(uint64_t version, bool require_booking = false) {

@@ -70,6 +70,7 @@ TEST_CASE("the documented sample config loads") {
   CHECK(c->card.source == CardSourceKind::socket);
   CHECK(c->card.path == std::filesystem::path("/etc/labgate/var/t-xrd-01/card.sock"));
   CHECK(c->mqtt_client_id == "t-xrd-01");
+  CHECK(c->auth == lg::proto::Auth::mac);  // the default
   REQUIRE(c->fail_modes.count("power") == 1);
   CHECK(c->fail_modes.at("power") == lg::board::FailMode::open);
 
@@ -99,6 +100,13 @@ TEST_CASE("bad values name their key") {
   auto t = parse_config(replace(kSample, "transport = \"tcp\"\nhost", "transport = \"udp\"\nhost"), "t.toml");
   REQUIRE_FALSE(t.has_value());
   CHECK(t.error().message().find("relay.transport") != std::string::npos);
+
+  auto a = parse_config(replace(kSample, "resend_s = 5\n", "resend_s = 5\nauth = \"none\"\n"), "t.toml");
+  REQUIRE_FALSE(a.has_value());
+  CHECK(a.error().message().find("terminal.auth") != std::string::npos);
+  auto sig = parse_config(replace(kSample, "resend_s = 5\n", "resend_s = 5\nauth = \"signature\"\n"), "t.toml");
+  REQUIRE(sig.has_value());
+  CHECK(sig->auth == lg::proto::Auth::signature);
 
   auto m = parse_config(replace(kSample, "[mqtt]\nuri", "[mqtt]\nurl"), "t.toml");
   REQUIRE_FALSE(m.has_value());

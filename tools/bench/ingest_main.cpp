@@ -64,6 +64,7 @@ struct Settings {
   bool skip_raw = false;
   bool skip_ingest = false;
   int raw_repeat = 3;
+  std::string auth = "mac";  ///< "mac" (hs256 under the link key) or "signature" (es256), as a terminal's auth
 };
 
 /// Shared progress, updated from Paho's callback thread.
@@ -91,7 +92,18 @@ struct Message {
   uint64_t last_seq = 0;
 };
 
-std::vector<Message> build_batches(const Settings& s, const lg::crypto::PrivateKey& key) {
+/// Wraps a batch body the way the terminal's `auth` setting does: MAC under the link's up key
+/// (when given) or ECDSA signature.
+std::string seal_batch(const std::string& body, const Settings& s, const lg::crypto::PrivateKey& key,
+                       const std::optional<proto::LinkKeys>& link) {
+  if (link) return proto::seal_mac(body, s.terminal, link->up);
+  auto sealed = proto::seal(body, s.terminal, key);
+  if (!sealed) throw std::runtime_error("seal: " + sealed.error().message());
+  return std::move(sealed).value();
+}
+
+std::vector<Message> build_batches(const Settings& s, const lg::crypto::PrivateKey& key,
+                                   const std::optional<proto::LinkKeys>& link) {
   std::vector<Message> out;
   const int64_t now = lg::time::now_utc_ms();
   const bool synced = lg::time::clock_synced();
@@ -121,11 +133,10 @@ std::vector<Message> build_batches(const Settings& s, const lg::crypto::PrivateK
       r.body = std::move(e);
       b.records.push_back(std::move(r));
     }
-    auto sealed = proto::seal(proto::encode(b), s.terminal, key);
-    if (!sealed) throw std::runtime_error("seal: " + sealed.error().message());
-    if (sealed->size() > proto::kMaxPayload)
+    std::string sealed = seal_batch(proto::encode(b), s, key, link);
+    if (sealed.size() > proto::kMaxPayload)
       throw std::runtime_error("a batch of " + std::to_string(s.batch) + " exceeds the payload limit");
-    out.push_back(Message{std::move(sealed).value(), seq - 1});
+    out.push_back(Message{std::move(sealed), seq - 1});
   }
   return out;
 }
@@ -204,6 +215,8 @@ int main(int argc, char** argv) {
   app.add_option("--window", s.window, "most messages outstanding end to end")->check(CLI::Range(1, 10000));
   app.add_option("--timeout-s", s.timeout_s, "give up after this long per phase")->check(CLI::Range(1, 86400));
   app.add_option("--resend-s", s.resend_s, "republish when nothing moved for this long")->check(CLI::Range(1, 3600));
+  app.add_option("--auth", s.auth, "how batches are authenticated, as a terminal's auth setting")
+      ->check(CLI::IsMember({"mac", "signature"}));
   app.add_flag("--skip-raw", s.skip_raw, "skip the raw MQTT baseline");
   app.add_flag("--skip-ingest", s.skip_ingest, "only the raw baseline (no server needed)");
   app.add_option("--raw-repeat", s.raw_repeat, "raw baseline runs; the fastest counts (default 3)")
@@ -226,9 +239,19 @@ int main(int argc, char** argv) {
       server_pub = std::move(server_key).value();
     }
     if (!proto::valid_id(s.terminal)) throw std::runtime_error("--terminal: not a valid id");
+    std::optional<proto::LinkKeys> link;
+    if (s.auth == "mac") {
+      if (s.skip_ingest) {
+        link = proto::LinkKeys{std::string(32, 'u'), std::string(32, 'd')};  // raw only: same size, nobody checks
+      } else {
+        auto derived = proto::link_keys(*key, server_pub, s.site, s.terminal);
+        if (!derived) throw std::runtime_error("link keys: " + derived.error().message());
+        link = std::move(derived).value();
+      }
+    }
 
     const auto build_t0 = Clock::now();
-    const std::vector<Message> msgs = build_batches(s, *key);
+    const std::vector<Message> msgs = build_batches(s, *key, link);
     const double build_s = std::chrono::duration<double>(Clock::now() - build_t0).count();
     const uint64_t last_seq = s.first_seq + static_cast<uint64_t>(s.records) - 1;
 
@@ -245,7 +268,7 @@ int main(int argc, char** argv) {
     if (!created) throw std::runtime_error(created.error().message());
     auto client = std::move(created).value();
     const std::string terminal = s.terminal;
-    client->on_message([&prog, &server_pub, ack_topic, raw_topic, terminal](lg::mqtt::Message m) {
+    client->on_message([&prog, &server_pub, &link, ack_topic, raw_topic, terminal](lg::mqtt::Message m) {
       if (m.topic == raw_topic) {
         std::lock_guard<std::mutex> lock(prog.mutex);
         ++prog.raw_received;
@@ -255,7 +278,9 @@ int main(int argc, char** argv) {
       }
       if (m.topic != ack_topic) return;
       auto env = proto::open(m.payload);
-      bool ok = env && env->kid == proto::kServerKid && proto::verify(*env, server_pub);
+      bool ok = env && env->kid == proto::kServerKid &&
+                (env->alg == proto::Auth::mac ? link && proto::verify_mac(*env, link->down)
+                                              : proto::verify(*env, server_pub));
       std::optional<proto::Ack> ack;
       if (ok) {
         auto a = proto::decode_ack(env->body);
@@ -321,6 +346,7 @@ int main(int argc, char** argv) {
     nlohmann::json out;
     out["records"] = s.records;
     out["batch"] = s.batch;
+    out["auth"] = s.auth;
     out["messages"] = msgs.size();
     out["window"] = s.window;
     out["first_seq"] = s.first_seq;

@@ -848,7 +848,9 @@ Result<nlohmann::json> Fleet::broker_baseline(int records, int timeout_s) {
     }
     terminal::UplinkSettings us{
         t.id, f.o.site, f.o.layout.resource(t.index), std::string(kFirmware), std::string(kBoard), 86400};
-    terminal::Uplink up(us, std::move(key).value(), std::nullopt, g_clock);
+    std::optional<crypto::PublicKey> server_key;  // the same envelopes (MACed) as the durable run's
+    if (!f.server_pem.empty()) server_key = f.shard_server_keys[static_cast<std::size_t>(t.index) % f.shards.size()];
+    terminal::Uplink up(us, std::move(key).value(), std::move(server_key), g_clock);
     up.attach(std::move(store).value(), 1);
     // Same traffic shape; its own generator so the durable run's sequence is not consumed.
     Traffic traffic(f.o.layout, t.index, f.o.shape, f.o.seed + 7 + static_cast<uint64_t>(t.index),

@@ -99,6 +99,40 @@ TEST_CASE("a signed batch is committed with its effects and acked after commit")
   CHECK((*t)->acked_seq == 3);
 }
 
+TEST_CASE("a MACed batch (hs256 under the link key) is committed and answered with a MACed ack") {
+  Fixture f;
+  auto link = proto::link_keys(f.term_key, f.server_key.public_key(), "demo", kTerm);  // as the terminal derives it
+  REQUIRE(link);
+  const std::string body = proto::encode(batch(kTerm, {access(1, "r1", "04aa", "alice"), access(2, "r2", "04aa")}));
+  auto r = f.ing.on_event(kEvt, proto::seal_mac(body, kTerm, link->up), f.now);
+  REQUIRE(r.verdict == Verdict::accepted);
+  CHECK(r.outcome->inserted == 2);
+  REQUIRE(r.ack.has_value());
+  auto env = proto::open(r.ack->payload);
+  REQUIRE(env);
+  CHECK(env->alg == proto::Auth::mac);
+  CHECK(proto::verify_mac(*env, link->down));
+  CHECK(proto::decode_ack(env->body)->seq == 2);
+
+  // A MAC under another key (the down key, a forger's link, an old key of this terminal) is
+  // refused as bad_signature and writes nothing.
+  const std::string next = proto::encode(batch(kTerm, {access(3, "r3", "04aa")}));
+  auto forger = new_key();
+  auto forged_link = proto::link_keys(forger, f.server_key.public_key(), "demo", kTerm);
+  REQUIRE(forged_link);
+  for (const std::string& key : {link->down, forged_link->up}) {
+    auto bad = f.ing.on_event(kEvt, proto::seal_mac(next, kTerm, key), f.now);
+    CHECK(bad.verdict == Verdict::rejected);
+    CHECK(bad.reason == "bad_signature");
+  }
+  CHECK(f.rejected("bad_signature") == 2);
+  CHECK(f.count("SELECT COUNT(*) FROM records") == 2);
+  // Signed batches are still taken, and answered with a signed ack.
+  auto signed_r = f.ing.on_event(kEvt, sealed(batch(kTerm, {access(3, "r3", "04aa")}), f.term_key, kTerm), f.now);
+  REQUIRE(signed_r.verdict == Verdict::accepted);
+  CHECK(f.ack_seq(signed_r) == 3);
+}
+
 TEST_CASE("duplicates by terminal+seq are skipped re-acked and never charged twice") {
   Fixture f;
   std::vector<proto::Record> recs{session_start(1, "r1", "s1", "04BB", "bob", kStart),

@@ -11,8 +11,12 @@ namespace proto = lg::proto;
 using proto::Decision;
 using proto::Reason;
 
-TEST_CASE("outbox: signed batches on evt / pruned only by the server's signed ack") {
+namespace {
+/// Checks one uplink mode end to end: what goes out on evt is authenticated as `auth` says, and
+/// only an authentic ack from the server (signed, or MACed under the link's down key) prunes.
+void check_outbox_and_acks(proto::Auth auth) {
   Rig r;
+  r.auth = auth;
   r.boot();
   r.sync(r.bundle(1));
   r.pub.sent.clear();
@@ -23,13 +27,20 @@ TEST_CASE("outbox: signed batches on evt / pruned only by the server's signed ac
   std::vector<proto::Record> seen;
   auto tpub = lg::crypto::PublicKey::from_pem(r.terminal_pem);
   REQUIRE(tpub.has_value());
+  const proto::LinkKeys link = r.link();
   for (auto& m : evts) {
     CHECK(m.qos == 1);
     CHECK_FALSE(m.retained);
     auto env = proto::open(m.payload);
     REQUIRE(env.has_value());
     CHECK(env->kid == "t1");
-    CHECK(proto::verify(*env, *tpub));
+    CHECK(env->alg == auth);
+    if (auth == proto::Auth::mac) {
+      CHECK(proto::verify_mac(*env, link.up));
+      CHECK_FALSE(proto::verify_mac(*env, link.down));  // each direction has its own key
+    } else {
+      CHECK(proto::verify(*env, *tpub));
+    }
     auto batch = proto::decode_event_batch(env->body);
     REQUIRE(batch.has_value());
     CHECK(batch->terminal == "t1");
@@ -47,17 +58,34 @@ TEST_CASE("outbox: signed batches on evt / pruned only by the server's signed ac
   r.agent->on_message({r.agent->ack_topic(), r.seal_server(ack_body(pending.back().seq), &mallory), false});
   CHECK(r.outbox().size() == 3);
   CHECK(r.agent->rejected() == 1);
+  // Forged: MACed under a key that is not this link's (the up key, known to the terminal too).
+  r.agent->on_message({r.agent->ack_topic(), proto::seal_mac(ack_body(pending.back().seq), "server", link.up), false});
+  CHECK(r.outbox().size() == 3);
+  CHECK(r.agent->rejected() == 2);
   // Signed by the server but for another terminal.
   r.agent->on_message({r.agent->ack_topic(), r.seal_server(ack_body(pending.back().seq, "t2")), false});
   CHECK(r.outbox().size() == 3);
   // Garbage.
   r.agent->on_message({r.agent->ack_topic(), "not json", false});
-  CHECK(r.agent->rejected() == 3);
-  // Genuine: prunes every seq <= ack.
+  CHECK(r.agent->rejected() == 4);
+  // Genuine, MACed by the server under the down key: prunes every seq <= ack.
+  r.agent->on_message({r.agent->ack_topic(), proto::seal_mac(ack_body(pending[0].seq), "server", link.down), false});
+  REQUIRE(r.outbox().size() == 2);
+  // Genuine, signed by the server: prunes every seq <= ack.
   r.agent->on_message({r.agent->ack_topic(), r.seal_server(ack_body(pending[1].seq)), false});
   auto left = r.outbox();
   REQUIRE(left.size() == 1);
   CHECK(left[0].seq == pending[2].seq);
+  CHECK(r.agent->rejected() == 4);
+}
+}  // namespace
+
+TEST_CASE("outbox: MACed batches on evt (the default) / pruned only by the server's authentic ack") {
+  check_outbox_and_acks(proto::Auth::mac);
+}
+
+TEST_CASE("outbox: signed batches on evt (auth = signature) / pruned only by the server's authentic ack") {
+  check_outbox_and_acks(proto::Auth::signature);
 }
 
 TEST_CASE("unacked records are published again after resend_s / and on reconnect") {

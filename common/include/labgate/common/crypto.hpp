@@ -23,6 +23,13 @@ std::string sha256_hex(std::string_view data);
 /// HMAC-SHA-256 of msg under key.
 Digest hmac_sha256(std::string_view key, std::string_view msg);
 
+/// HKDF-SHA-256 (RFC 5869): `length` bytes (at most 8,160) of key material from ikm, salt, info.
+std::string hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info, std::size_t length);
+
+/// True iff a and b hold the same bytes; the time taken depends on their lengths only, never on
+/// where they differ (for comparing MACs).
+bool equal_constant_time(std::string_view a, std::string_view b);
+
 /// Lower-case hex of arbitrary bytes.
 std::string to_hex(std::string_view bytes);
 
@@ -68,6 +75,9 @@ class PrivateKey {
   PublicKey public_key() const;
   /// ECDSA-SHA256 signature over msg, DER encoded.
   Result<std::string> sign(std::string_view msg) const;
+  /// The ECDH (P-256) shared secret with peer: the 32-byte x coordinate of d * Q_peer. Both
+  /// sides of a pair of static keys compute the same bytes; use them only through a KDF.
+  Result<std::string> shared_secret(const PublicKey& peer) const;
 
  private:
   struct Impl;

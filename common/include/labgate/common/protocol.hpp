@@ -242,23 +242,50 @@ Result<State> decode_state(std::string_view body);
 Result<SyncBundle> decode_sync(std::string_view body);
 Result<Record> decode_record(std::string_view json);
 
-// ---------------------------------------------------------------- signed envelope
-// Wire form on every topic: {"v":1,"kid":"<signer>","body":"<body JSON text>","sig":"<base64 DER>"}
-// sig = ECDSA-P256-SHA256 over the exact bytes of body.
+// ---------------------------------------------------------------- authenticated envelope
+// Wire form on every topic: {"v":1,"kid":"<sender>","alg":"es256"|"hs256","body":"<body JSON>","sig":"<base64>"}
+// es256 (also when "alg" is absent): sig = ECDSA-P256-SHA256 over the exact bytes of body, DER.
+// hs256: sig = HMAC-SHA256 over the exact bytes of body under the link key of the sender's
+// direction (LinkKeys below): 32 bytes. docs/PROTOCOL.md "Authentication" says which is used where.
+
+/// How an envelope is authenticated.
+enum class Auth : uint8_t {
+  signature,  ///< "es256": ECDSA P-256 by the sender's key; anyone with its public key can check it
+  mac,        ///< "hs256": HMAC-SHA256 under a key only the terminal and the server hold
+};
 
 struct Envelope {
   int v = kVersion;
   std::string kid;   ///< terminal id, or "server"
+  Auth alg = Auth::signature;
   std::string body;  ///< JSON text of the message body
-  std::string sig;   ///< DER signature (decoded)
+  std::string sig;   ///< DER signature or 32-byte MAC (decoded)
 };
 
-/// Signs body with key and wraps it. Fails only if signing fails.
+/// The two MAC keys of one terminal's link, one per direction. Both ends derive them without a
+/// message exchange: HKDF-SHA256 over the ECDH secret of the terminal's key and the server's key
+/// (static-static), with the site and terminal id in the info, so a key is bound to one link.
+struct LinkKeys {
+  std::string up;    ///< terminal -> server (evt, state)
+  std::string down;  ///< server -> terminal (ack)
+};
+
+/// Derives a terminal's link keys from one side's private key and the other side's public key.
+Result<LinkKeys> link_keys(const crypto::PrivateKey& mine, const crypto::PublicKey& peer, std::string_view site,
+                           std::string_view terminal);
+
+/// Signs body with key and wraps it (alg es256). Fails only if signing fails.
 Result<std::string> seal(std::string_view body, std::string_view kid, const crypto::PrivateKey& key);
-/// Parses the envelope (size limit, JSON, version, fields, base64). Does not verify.
+/// MACs body with a link key and wraps it (alg hs256). Never fails.
+std::string seal_mac(std::string_view body, std::string_view kid, std::string_view mac_key);
+/// Parses the envelope (size limit, JSON, version, alg, fields, base64). Does not verify.
 Result<Envelope> open(std::string_view wire);
-/// True iff env.sig is a valid signature over env.body by key.
+/// True iff env is an es256 envelope whose sig is a valid signature over env.body by key.
 bool verify(const Envelope& env, const crypto::PublicKey& key);
+/// True iff env is an hs256 envelope whose sig is the MAC of env.body under mac_key.
+bool verify_mac(const Envelope& env, std::string_view mac_key);
+/// The wire name of an alg ("es256", "hs256").
+const char* to_string(Auth a);
 
 const char* to_string(RecordKind k);
 const char* to_string(Decision d);
