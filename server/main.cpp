@@ -57,11 +57,15 @@ lg::Status write_file_atomic(const fs::path& path, const std::string& text) {
 }
 
 /// Publishes through the shared MQTT client.
+/// Publishes through the server's MQTT client. When the client's buffer is full (a herd's acks
+/// come faster than the broker takes them) the caller waits for room, up to kPublishWaitMs:
+/// an ack is never dropped for lack of buffer, the commit thread slows down instead.
 class MqttPublisher final : public lg::server::Publisher {
  public:
+  static constexpr int kPublishWaitMs = 10'000;
   explicit MqttPublisher(lg::mqtt::Client& c) : client_(c) {}
   lg::Status publish(const std::string& topic, const std::string& payload, int qos, bool retained) override {
-    return client_.publish(topic, payload, qos, retained);
+    return client_.publish_when_room(topic, payload, qos, retained, kPublishWaitMs);
   }
 
  private:
@@ -138,6 +142,7 @@ int main(int argc, char** argv) {
   lg::mqtt::Options mo;
   mo.uri = cfg->mqtt_uri;
   mo.client_id = cfg->mqtt_client_id;
+  mo.max_buffered = cfg->mqtt_max_buffered;
   auto client = lg::mqtt::Client::create(mo);
   if (!client) {
     std::fprintf(stderr, "labgate-server: bad config: mqtt.uri: %s\n", client.error().message().c_str());
@@ -214,7 +219,7 @@ int main(int argc, char** argv) {
   hooks.now = [] { return lg::time::now_utc_ms(); };
   hooks.publish = [&](const lg::server::usage::Outgoing& a) {
     auto s = publisher.publish(a.topic, a.payload, a.qos, a.retained);
-    if (!s) lg::log::warn(kLog, "ack on " + a.topic + " not sent (re-sent on its next batch): " + s.error().message());
+    if (!s) lg::log::warn(kLog, "ack on " + a.topic + " not sent (the terminal publishes the batch again after its resend_s): " + s.error().message());
     return s.ok();
   };
   hooks.acks_sent = [&](int64_t n) {

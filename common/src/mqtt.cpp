@@ -115,7 +115,9 @@ Client::~Client() { stop(); }
 Result<std::unique_ptr<Client>> Client::create(Options opts) {
   std::unique_ptr<Client> c(new Client());
   try {
-    c->impl_->cli = std::make_unique<::mqtt::async_client>(opts.uri, opts.client_id, nullptr);
+    ::mqtt::create_options co;
+    co.set_max_buffered_messages(opts.max_buffered);
+    c->impl_->cli = std::make_unique<::mqtt::async_client>(opts.uri, opts.client_id, co, nullptr);
   } catch (const std::exception& e) {
     return Error::invalid("mqtt: cannot create client for '" + opts.uri + "': " + e.what());
   }
@@ -179,9 +181,23 @@ Status Client::publish(const std::string& topic, const std::string& payload, int
   try {
     impl_->cli->publish(topic, payload.data(), payload.size(), qos, retained);
   } catch (const ::mqtt::exception& e) {
-    return Error::from(std::make_error_code(std::errc::io_error), std::string("mqtt publish: ") + e.what());
+    const auto code = e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES ? std::errc::no_buffer_space
+                                                                             : std::errc::io_error;
+    return Error::from(std::make_error_code(code), std::string("mqtt publish: ") + e.what());
   }
   return {};
+}
+
+Status Client::publish_when_room(const std::string& topic, const std::string& payload, int qos, bool retained,
+                                 int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    Status s = publish(topic, payload, qos, retained);
+    if (s || s.error().code != std::make_error_code(std::errc::no_buffer_space)) return s;
+    if (std::chrono::steady_clock::now() >= deadline) return s;
+    // The buffer empties at the broker's PUBACK pace (a round trip on the local network).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Status Client::publish_wait(const std::string& topic, const std::string& payload, int qos, bool retained,

@@ -106,7 +106,7 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.http_threads = static_cast<int>(*threads);
 
   LG_CFG(mqtt, root.section("mqtt"));
-  if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group"}); !s) return s.error();
+  if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group", "max_buffered"}); !s) return s.error();
   LG_CFG(uri, mqtt->string_or("uri", "tcp://127.0.0.1:1883"));
   if (uri->empty()) return Error::invalid(mqtt->path("uri") + ": must not be empty");
   c.mqtt_uri = *uri;
@@ -118,6 +118,8 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     return Error::invalid(mqtt->path("shared_group") + ": must be 1..64 of [A-Za-z0-9_-]");
   }
   c.mqtt_shared_group = *group;
+  LG_CFG(buffered, mqtt->integer_or("max_buffered", c.mqtt_max_buffered, 1, 1000000));
+  c.mqtt_max_buffered = static_cast<int>(*buffered);
   // Several nodes must not share one client id (the broker would disconnect one for the other).
   std::string default_id = "labgate-server-" + c.site;
   if (!group->empty()) {

@@ -39,6 +39,9 @@ struct ServerConfig {
 
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string mqtt_client_id;  ///< default "labgate-server-<site>", with host and pid when shared_group is set
+  /// Publishes (acks, bundles) the MQTT client holds beyond its in-flight window; when full, the
+  /// publisher waits for room instead of dropping (server/main.cpp MqttPublisher).
+  int mqtt_max_buffered = 4096;
   std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
 };

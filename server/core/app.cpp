@@ -55,7 +55,7 @@ void App::on_mqtt_message(const std::string& topic, const std::string& payload) 
   auto r = ingest_.on_event(topic, payload, now_());
   if (r.verdict != usage::Verdict::accepted || !r.ack) return;
   if (auto s = publisher_.publish(r.ack->topic, r.ack->payload, r.ack->qos, r.ack->retained); !s) {
-    log::warn(kLog, "ack to " + r.terminal + " not sent (re-sent on its next batch): " + s.error().message());
+    log::warn(kLog, "ack to " + r.terminal + " not sent (the terminal publishes the batch again after its resend_s): " + s.error().message());
     return;
   }
   if (auto s = stores_.usage.count("acks", 1); !s) log::error(kLog, "count ack: " + s.error().message());

@@ -28,6 +28,9 @@ struct Options {
   int min_retry_s = 1;   ///< automatic reconnect back-off, lower bound
   int max_retry_s = 8;   ///< upper bound
   int max_inflight = 64;
+  /// Publishes the client holds beyond max_inflight (Paho's default is 100). When it is full,
+  /// publish fails with std::errc::no_buffer_space; publish_when_room waits instead.
+  int max_buffered = 100;
 };
 
 struct Message {
@@ -67,6 +70,11 @@ class Client {
   bool connected() const;
   /// Queues a publish. Fails at once when not connected (callers keep their own outbox).
   Status publish(const std::string& topic, const std::string& payload, int qos, bool retained);
+  /// Like publish, but while the client's buffer is full (max_buffered publishes not yet handed
+  /// to the broker) waits for room, up to timeout_ms, instead of failing: back-pressure for a
+  /// producer that must not drop what it publishes (the server's acks).
+  Status publish_when_room(const std::string& topic, const std::string& payload, int qos, bool retained,
+                           int timeout_ms);
   /// Like publish but blocks until the broker acknowledged (PUBACK for QoS 1) or timeout.
   Status publish_wait(const std::string& topic, const std::string& payload, int qos, bool retained,
                       int timeout_ms);
