@@ -47,6 +47,47 @@ FeeStandard fee_row(const pg::Rows& r, int i) { return FeeStandard{r.text(i, 0),
 
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
 
+void ArrayLiteral::sep() {
+  if (n_++ > 0) body_ += ',';
+}
+
+ArrayLiteral& ArrayLiteral::add(std::string_view v) {
+  sep();
+  body_ += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') body_ += '\\';
+    body_ += c;
+  }
+  body_ += '"';
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(int64_t v) {
+  sep();
+  body_ += std::to_string(v);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(bool v) {
+  sep();
+  body_ += v ? 't' : 'f';
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(const std::optional<int64_t>& v) {
+  if (v) return add(*v);
+  sep();
+  body_ += "NULL";
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add_or_null(std::string_view v) {
+  if (!v.empty()) return add(v);
+  sep();
+  body_ += "NULL";
+  return *this;
+}
+
 namespace pgrows {
 Charge charge(const pg::Rows& r, int i, int c) {
   Charge ch;
@@ -85,26 +126,51 @@ Result<PageOf<FeeStandard>> PgStore::fee_standards(const Page& p) {
   return read_all_page<FeeStandard>(db_.conn(), q, p, fee_row);
 }
 
-Result<std::optional<FeeStandard>> PgStore::fee(const std::string& instrument) {
+Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::span<const std::string> instruments) {
+  std::map<std::string, std::optional<FeeStandard>> out;
+  ArrayLiteral asked;
+  for (const auto& i : instruments) {
+    if (out.try_emplace(i).second) asked.add(i);
+  }
+  if (out.empty()) return out;
   auto r = db_.conn().q(
       "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards "
-      "WHERE instrument = $1",
-      instrument);
+      "WHERE instrument = ANY($1::text[])",
+      asked.str());
   if (!r) return r.error();
-  std::optional<FeeStandard> out;
-  if (!r->empty()) out = fee_row(*r, 0);
+  for (int i = 0; i < r->size(); ++i) out[r->text(i, 0)] = fee_row(*r, i);
   return out;
 }
 
-Result<bool> PgStore::insert_charge(const Charge& ch, int64_t now_ms) {
+Result<std::vector<std::string>> PgStore::insert_charges(std::span<const Charge> charges, int64_t now_ms) {
+  std::vector<std::string> stored;
+  if (charges.empty()) return stored;
+  ArrayLiteral id, session, instrument, user, category, rate, duration, amount, currency, flags, end;
+  for (const auto& ch : charges) {
+    id.add(ch.id);
+    session.add(ch.session);
+    instrument.add(ch.instrument);
+    user.add(ch.user);
+    category.add(ch.category);
+    rate.add(ch.rate_fen_per_hour);
+    duration.add(ch.duration_ms);
+    amount.add(ch.amount_fen);
+    currency.add(ch.currency);
+    flags.add(join_flags(ch.flags));
+    end.add(ch.end_ms);
+  }
   auto r = db_.conn().q(
       "INSERT INTO charges(id, session, instrument, user_id, category, rate_fen_per_hour, duration_ms, amount_fen, "
-      "currency, flags, end_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-      "ON CONFLICT (session) DO NOTHING",
-      ch.id, ch.session, ch.instrument, ch.user, ch.category, ch.rate_fen_per_hour, ch.duration_ms, ch.amount_fen,
-      ch.currency, join_flags(ch.flags), ch.end_ms, now_ms);
+      "currency, flags, end_ms, created_ms) "
+      "SELECT c.*, $12::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+      "$6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[]) AS c "
+      "ON CONFLICT (session) DO NOTHING RETURNING id",
+      id.str(), session.str(), instrument.str(), user.str(), category.str(), rate.str(), duration.str(), amount.str(),
+      currency.str(), flags.str(), end.str(), now_ms);
   if (!r) return r.error();
-  return r->affected() > 0;
+  stored.reserve(static_cast<std::size_t>(r->size()));
+  for (int i = 0; i < r->size(); ++i) stored.push_back(r->text(i, 0));
+  return stored;
 }
 
 Result<PageOf<Charge>> PgStore::charges(int64_t from_ms, int64_t to_ms, const Page& p) {

@@ -1,7 +1,10 @@
 // The billing store on PostgreSQL.
 #pragma once
 
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "server/billing/store.hpp"
 #include "server/core/pg_db.hpp"
@@ -16,14 +19,39 @@ class PgStore final : public Store {
   explicit PgStore(PgDb& db) : db_(db) {}
   Status put_fee_standard(const FeeStandard& f, int64_t now_ms) override;
   Result<PageOf<FeeStandard>> fee_standards(const Page& p) override;
-  Result<std::optional<FeeStandard>> fee(const std::string& instrument) override;
-  Result<bool> insert_charge(const Charge& c, int64_t now_ms) override;
+  Result<std::map<std::string, std::optional<FeeStandard>>> fees(std::span<const std::string> instruments) override;
+  Result<std::vector<std::string>> insert_charges(std::span<const Charge> charges, int64_t now_ms) override;
   Result<PageOf<Charge>> charges(int64_t from_ms, int64_t to_ms, const Page& p = {}) override;
 
  private:
   PgDb& db_;
 };
 
+/// A PostgreSQL array literal in text form ({"a",NULL,"b"}), built one element at a time: a whole
+/// column of rows goes as one parameter ($1::text[], read back with unnest), so one statement
+/// writes or looks up any number of rows. Billing's and usage's PostgreSQL stores use it.
+class ArrayLiteral {
+ public:
+  /// A text element (quoted, with " and \ escaped).
+  ArrayLiteral& add(std::string_view v);
+  /// An integer element.
+  ArrayLiteral& add(int64_t v);
+  /// A boolean element (t/f).
+  ArrayLiteral& add(bool v);
+  /// An integer element, NULL when empty.
+  ArrayLiteral& add(const std::optional<int64_t>& v);
+  /// A text element, NULL when empty.
+  ArrayLiteral& add_or_null(std::string_view v);
+  /// Elements added so far.
+  std::size_t size() const { return n_; }
+  /// The literal: {e1,e2,...}.
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  void sep();
+  std::string body_;
+  std::size_t n_ = 0;
+};
 
 /// Row reader the usage area's PostgreSQL store shares (sessions with their charge).
 namespace pgrows {

@@ -85,31 +85,44 @@ Result<PageOf<FeeStandard>> SqliteStore::fee_standards(const Page& p) {
   });
 }
 
-Result<std::optional<FeeStandard>> SqliteStore::fee(const std::string& instrument) {
+Result<std::map<std::string, std::optional<FeeStandard>>> SqliteStore::fees(std::span<const std::string> instruments) {
+  // One prepared statement run per instrument: on SQLite a lookup is a call, not a round trip.
   auto q = db_.conn().prepare(
       "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards "
       "WHERE instrument = ?");
   if (!q) return q.error();
-  q->bind(1, instrument);
-  auto row = q->step();
-  if (!row) return row.error();
-  std::optional<FeeStandard> out;
-  if (*row) out = FeeStandard{q->column_text(0), q->column_int64(1), q->column_int64(2), q->column_text(3)};
-  q->reset();
+  std::map<std::string, std::optional<FeeStandard>> out;
+  for (const auto& instrument : instruments) {
+    auto [it, added] = out.try_emplace(instrument);
+    if (!added) continue;
+    q->bind(1, instrument);
+    auto row = q->step();
+    if (!row) {
+      q->reset();
+      return row.error();
+    }
+    if (*row) it->second = FeeStandard{q->column_text(0), q->column_int64(1), q->column_int64(2), q->column_text(3)};
+    q->reset();
+  }
   return out;
 }
 
-Result<bool> SqliteStore::insert_charge(const Charge& c, int64_t now_ms) {
+Result<std::vector<std::string>> SqliteStore::insert_charges(std::span<const Charge> charges, int64_t now_ms) {
   auto& d = db_.conn();
   auto st = d.prepare(
       "INSERT INTO charges(id, session, instrument, user, category, rate_fen_per_hour, duration_ms, amount_fen, "
       "currency, flags, end_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(session) DO NOTHING");
   if (!st) return st.error();
-  st->bind(1, c.id).bind(2, c.session).bind(3, c.instrument).bind(4, c.user).bind(5, c.category);
-  st->bind(6, c.rate_fen_per_hour).bind(7, c.duration_ms).bind(8, c.amount_fen).bind(9, c.currency);
-  st->bind(10, join_flags(c.flags)).bind(11, c.end_ms).bind(12, now_ms);
-  if (auto s = st->run(); !s) return s.error();
-  return d.changes() > 0;
+  std::vector<std::string> stored;
+  stored.reserve(charges.size());
+  for (const auto& c : charges) {
+    st->bind(1, c.id).bind(2, c.session).bind(3, c.instrument).bind(4, c.user).bind(5, c.category);
+    st->bind(6, c.rate_fen_per_hour).bind(7, c.duration_ms).bind(8, c.amount_fen).bind(9, c.currency);
+    st->bind(10, join_flags(c.flags)).bind(11, c.end_ms).bind(12, now_ms);
+    if (auto s = st->run(); !s) return s.error();
+    if (d.changes() > 0) stored.push_back(c.id);
+  }
+  return stored;
 }
 
 Result<PageOf<Charge>> SqliteStore::charges(int64_t from_ms, int64_t to_ms, const Page& p) {

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "labgate/common/result.hpp"
 #include "server/billing/model.hpp"
@@ -19,12 +22,13 @@ class Store {
   virtual Status put_fee_standard(const FeeStandard& f, int64_t now_ms) = 0;
   /// Fee standards by (instrument), ascending.
   virtual Result<PageOf<FeeStandard>> fee_standards(const Page& p) = 0;
-  /// The instrument's fee standard, nullopt if none.
-  virtual Result<std::optional<FeeStandard>> fee(const std::string& instrument) = 0;
-  /// Stores a charge (id set). At most one charge per session is ever stored: a second one for
-  /// the same session is not stored and the call returns false (a guard behind the close-once
-  /// rule, not the rule itself).
-  virtual Result<bool> insert_charge(const Charge& c, int64_t now_ms) = 0;
+  /// The fee standards of the given instruments, in one read: every asked instrument is a key,
+  /// nullopt when it has none (repeats are asked once).
+  virtual Result<std::map<std::string, std::optional<FeeStandard>>> fees(std::span<const std::string> instruments) = 0;
+  /// Stores charges (ids set), in one write; returns the ids of those stored. At most one charge
+  /// per session is ever stored: one for a session that already has a charge is not stored
+  /// (a guard behind the close-once rule, not the rule itself).
+  virtual Result<std::vector<std::string>> insert_charges(std::span<const Charge> charges, int64_t now_ms) = 0;
   /// Charges whose session ended in [from_ms, to_ms), by (end_ms, id) ascending.
   virtual Result<PageOf<Charge>> charges(int64_t from_ms, int64_t to_ms, const Page& p = {}) = 0;
 };

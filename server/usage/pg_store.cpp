@@ -4,6 +4,7 @@
 
 #include "server/billing/pg_store.hpp"
 #include "server/core/pg_util.hpp"
+#include "server/directory/pg_store.hpp"
 
 namespace lg::server::usage {
 
@@ -91,83 +92,241 @@ constexpr std::array<db::Migration, 1> kMigrations{{{1, "records, access events,
 
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
 
-Result<StoredKeys> PgStore::keys(const std::string& terminal, const proto::Record& r) {
+// Every step below is one statement however many rows it covers: the rows go as arrays
+// (billing::ArrayLiteral) and come back through unnest, so a group of batches costs a fixed number
+// of round trips to the server.
+Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
   auto& c = db_.conn();
-  StoredKeys k;
-  auto at = c.q("SELECT id FROM records WHERE terminal = $1 AND seq = $2", terminal, static_cast<int64_t>(r.seq));
-  if (!at) return at.error();
-  if (!at->empty()) {
-    k.id_at_seq = at->text(0, 0);
-    return k;
+  Prefetched out;
+  if (!q.records.empty()) {
+    // The stored record at each (terminal, seq) and the one with each id (ids are unique).
+    billing::ArrayLiteral terminals, seqs, ids;
+    for (const auto& k : q.records) {
+      terminals.add(k.terminal);
+      seqs.add(static_cast<int64_t>(k.seq));
+      ids.add(k.id);
+    }
+    auto r =
+        c.q("SELECT r.terminal, r.seq, r.id FROM unnest($1::text[], $2::bigint[]) AS k(terminal, seq) "
+            "JOIN records r ON r.terminal = k.terminal AND r.seq = k.seq "
+            "UNION SELECT terminal, seq, id FROM records WHERE id = ANY($3::text[])",
+            terminals.str(), seqs.str(), ids.str());
+    if (!r) return r.error();
+    for (int i = 0; i < r->size(); ++i) {
+      RecordPlace place{r->text(i, 0), static_cast<uint64_t>(r->i64(i, 1))};
+      std::string id = r->text(i, 2);
+      out.place_of.emplace(id, place);
+      out.id_at.emplace(std::move(place), std::move(id));
+    }
   }
-  auto of = c.q("SELECT terminal, seq FROM records WHERE id = $1", r.id);
-  if (!of) return of.error();
-  if (!of->empty()) {
-    k.terminal_of_id = of->text(0, 0);
-    k.seq_of_id = static_cast<uint64_t>(of->i64(0, 1));
+  std::vector<const std::string*> users;
+  for (const auto& u : q.users) users.push_back(&u);
+  if (!q.sessions.empty()) {
+    billing::ArrayLiteral ids;
+    for (const auto& id : q.sessions) ids.add(id);
+    auto r =
+        c.q("SELECT s.id, s.status, s.user_id, COALESCE(s.end_record, ''), rec.clock_synced FROM usage_sessions s "
+            "LEFT JOIN records rec ON rec.id = s.start_record WHERE s.id = ANY($1::text[])",
+            ids.str());
+    if (!r) return r.error();
+    for (int i = 0; i < r->size(); ++i) {
+      StoredSession s;
+      s.exists = true;
+      s.closed = r->text(i, 1) == "closed";
+      s.user = r->text(i, 2);
+      s.end_record = r->text(i, 3);
+      if (!r->null(i, 4)) s.start_synced = r->boolean(i, 4);
+      out.sessions.emplace(r->text(i, 0), std::move(s));
+    }
   }
-  return k;
-}
-
-Status PgStore::insert_record(const std::string& terminal, const proto::Record& r, int64_t now_ms,
-                              std::string_view refused) {
-  return done(db_.conn().q(
-      "INSERT INTO records(terminal, seq, id, kind, ts_ms, clock_synced, body, received_ms, refused) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      terminal, static_cast<int64_t>(r.seq), r.id, proto::to_string(r.kind()), r.ts_ms, r.clock_synced,
-      proto::encode(r), now_ms, refused));
-}
-
-Result<StoredSession> PgStore::session(const std::string& id) {
-  auto r = db_.conn().q(
-      "SELECT s.status, s.user_id, COALESCE(s.end_record, ''), rec.clock_synced FROM usage_sessions s "
-      "LEFT JOIN records rec ON rec.id = s.start_record WHERE s.id = $1",
-      id);
-  if (!r) return r.error();
-  StoredSession out;
-  if (!r->empty()) {
-    out.exists = true;
-    out.closed = r->text(0, 0) == "closed";
-    out.user = r->text(0, 1);
-    out.end_record = r->text(0, 2);
-    if (!r->null(0, 3)) out.start_synced = r->boolean(0, 3);
+  if (!q.cards.empty()) {
+    billing::ArrayLiteral uids;
+    for (const auto& uid : q.cards) {
+      if (!uid.empty() && out.card_owners.emplace(uid, std::string()).second) uids.add(uid);
+    }
+    if (uids.size() > 0) {
+      auto r = c.q("SELECT uid, user_id FROM cards WHERE uid = ANY($1::text[]) AND active", uids.str());
+      if (!r) return r.error();
+      for (int i = 0; i < r->size(); ++i) out.card_owners[r->text(i, 0)] = r->text(i, 1);
+    }
+  }
+  for (const auto& [id, s] : out.sessions) users.push_back(&s.user);
+  for (const auto& [uid, owner] : out.card_owners) users.push_back(&owner);
+  billing::ArrayLiteral user_ids;
+  for (const std::string* id : users) {
+    if (!id->empty() && out.users.emplace(*id, std::nullopt).second) user_ids.add(*id);
+  }
+  if (user_ids.size() > 0) {
+    auto r = c.q("SELECT " + std::string(directory::pgrows::kUserCols) + " FROM users WHERE id = ANY($1::text[])",
+                 user_ids.str());
+    if (!r) return r.error();
+    for (int i = 0; i < r->size(); ++i) {
+      User u = directory::pgrows::user(*r, i);
+      out.users[u.id] = std::move(u);
+    }
+  }
+  if (!q.acked.empty()) {
+    billing::ArrayLiteral terminals, acked;
+    for (const auto& [terminal, seq] : q.acked) {
+      terminals.add(terminal);
+      acked.add(static_cast<int64_t>(seq));
+      out.seqs_above[terminal];
+    }
+    auto r =
+        c.q("SELECT k.terminal, s.seq FROM unnest($1::text[], $2::bigint[]) AS k(terminal, acked) "
+            "CROSS JOIN LATERAL (SELECT seq FROM records WHERE terminal = k.terminal AND seq > k.acked "
+            "ORDER BY seq LIMIT $3) AS s ORDER BY k.terminal, s.seq",
+            terminals.str(), acked.str(), q.seq_limit);
+    if (!r) return r.error();
+    for (int i = 0; i < r->size(); ++i) out.seqs_above[r->text(i, 0)].push_back(static_cast<uint64_t>(r->i64(i, 1)));
   }
   return out;
 }
 
-Status PgStore::insert_access(const AccessEvent& e) {
-  return done(db_.conn().q(
-      "INSERT INTO access_events(record_id, terminal, seq, ts_ms, card, user_id, user_resolved, resource, output, "
-      "decision, reason, mode, acl_version, booking, clock_synced) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-      e.record_id, e.terminal, static_cast<int64_t>(e.seq), e.ts_ms, e.card, e.user, e.user_resolved, e.resource,
-      e.output, e.decision, e.reason, e.mode, static_cast<int64_t>(e.acl_version), e.booking, e.clock_synced));
-}
-
-Status PgStore::open_session(const UsageSession& s, const std::string& start_record) {
-  return done(db_.conn().q(
-      "INSERT INTO usage_sessions(id, terminal, resource, user_id, card, booking, start_ms, status, start_record) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8) ON CONFLICT (id) DO NOTHING",
-      s.id, s.terminal, s.resource, s.user, s.card, s.booking, s.start_ms, start_record));
-}
-
-Status PgStore::close_session(const UsageSession& s, const std::string& end_record, bool exists) {
+Status PgStore::write(const UsageEffects& e) {
   auto& c = db_.conn();
-  if (exists) {
+  if (!e.records.empty()) {
+    billing::ArrayLiteral terminal, seq, id, kind, ts, synced, body, refused;
+    for (const auto& r : e.records) {
+      terminal.add(r.terminal);
+      seq.add(static_cast<int64_t>(r.seq));
+      id.add(r.id);
+      kind.add(r.kind);
+      ts.add(r.ts_ms);
+      synced.add(r.clock_synced);
+      body.add(r.body);
+      refused.add(r.refused);
+    }
     auto r = c.q(
-        "UPDATE usage_sessions SET status = 'closed', user_id = $1, end_ms = $2, duration_ms = $3, energy_wh = $4, "
-        "end_reason = $5, flags = $6, end_record = $7 WHERE id = $8 AND status = 'open'",
-        s.user, s.end_ms, s.duration_ms, s.energy_wh, s.end_reason, join_flags(s.flags), end_record, s.id);
+        "INSERT INTO records(terminal, seq, id, kind, ts_ms, clock_synced, body, received_ms, refused) "
+        "SELECT r.terminal, r.seq, r.id, r.kind, r.ts_ms, r.clock_synced, r.body, $9::bigint, r.refused "
+        "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::text[], "
+        "$8::text[]) AS r(terminal, seq, id, kind, ts_ms, clock_synced, body, refused)",
+        terminal.str(), seq.str(), id.str(), kind.str(), ts.str(), synced.str(), body.str(), refused.str(), e.now_ms);
     if (!r) return r.error();
-    if (r->affected() != 1) return Error::invalid("session " + s.id + " is not open");
-    return {};
   }
-  return done(c.q(
-      "INSERT INTO usage_sessions(id, terminal, resource, user_id, card, booking, start_ms, end_ms, duration_ms, "
-      "energy_wh, end_reason, flags, status, end_record) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'closed', $13)",
-      s.id, s.terminal, s.resource, s.user, s.card, s.booking, s.start_ms, s.end_ms, s.duration_ms, s.energy_wh,
-      s.end_reason, join_flags(s.flags), end_record));
+  if (!e.access.empty()) {
+    billing::ArrayLiteral record, terminal, seq, ts, card, user, resolved, resource, output, decision, reason, mode,
+        acl, booking, synced;
+    for (const auto& a : e.access) {
+      record.add(a.record_id);
+      terminal.add(a.terminal);
+      seq.add(static_cast<int64_t>(a.seq));
+      ts.add(a.ts_ms);
+      card.add(a.card);
+      user.add(a.user);
+      resolved.add(a.user_resolved);
+      resource.add(a.resource);
+      output.add(a.output);
+      decision.add(a.decision);
+      reason.add(a.reason);
+      mode.add(a.mode);
+      acl.add(static_cast<int64_t>(a.acl_version));
+      booking.add(a.booking);
+      synced.add(a.clock_synced);
+    }
+    auto r = c.q(
+        "INSERT INTO access_events(record_id, terminal, seq, ts_ms, card, user_id, user_resolved, resource, output, "
+        "decision, reason, mode, acl_version, booking, clock_synced) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], "
+        "$7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], "
+        "$15::boolean[])",
+        record.str(), terminal.str(), seq.str(), ts.str(), card.str(), user.str(), resolved.str(), resource.str(),
+        output.str(), decision.str(), reason.str(), mode.str(), acl.str(), booking.str(), synced.str());
+    if (!r) return r.error();
+  }
+  if (!e.new_sessions.empty()) {
+    billing::ArrayLiteral id, terminal, resource, user, card, booking, start, end, duration, energy, end_reason, flags,
+        status, start_record, end_record;
+    for (const auto& row : e.new_sessions) {
+      const UsageSession& s = row.session;
+      id.add(s.id);
+      terminal.add(s.terminal);
+      resource.add(s.resource);
+      user.add(s.user);
+      card.add(s.card);
+      booking.add(s.booking);
+      start.add(s.start_ms);
+      end.add(s.end_ms);
+      duration.add(s.duration_ms);
+      energy.add(s.energy_wh);
+      end_reason.add(s.end_reason);
+      flags.add(join_flags(s.flags));
+      status.add(std::string_view(s.closed ? "closed" : "open"));
+      start_record.add_or_null(row.start_record);
+      end_record.add_or_null(row.end_record);
+    }
+    auto r = c.q(
+        "INSERT INTO usage_sessions(id, terminal, resource, user_id, card, booking, start_ms, end_ms, duration_ms, "
+        "energy_wh, end_reason, flags, status, start_record, end_record) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], "
+        "$8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])",
+        id.str(), terminal.str(), resource.str(), user.str(), card.str(), booking.str(), start.str(), end.str(),
+        duration.str(), energy.str(), end_reason.str(), flags.str(), status.str(), start_record.str(),
+        end_record.str());
+    if (!r) return r.error();
+  }
+  if (!e.closes.empty()) {
+    billing::ArrayLiteral id, user, end, duration, energy, end_reason, flags, end_record;
+    for (const auto& row : e.closes) {
+      const UsageSession& s = row.session;
+      id.add(s.id);
+      user.add(s.user);
+      end.add(s.end_ms);
+      duration.add(s.duration_ms);
+      energy.add(s.energy_wh);
+      end_reason.add(s.end_reason);
+      flags.add(join_flags(s.flags));
+      end_record.add(row.end_record);
+    }
+    auto r = c.q(
+        "UPDATE usage_sessions s SET status = 'closed', user_id = v.user_id, end_ms = v.end_ms, "
+        "duration_ms = v.duration_ms, energy_wh = v.energy_wh, end_reason = v.end_reason, flags = v.flags, "
+        "end_record = v.end_record FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], "
+        "$6::text[], $7::text[], $8::text[]) AS v(id, user_id, end_ms, duration_ms, energy_wh, end_reason, flags, "
+        "end_record) WHERE s.id = v.id AND s.status = 'open'",
+        id.str(), user.str(), end.str(), duration.str(), energy.str(), end_reason.str(), flags.str(), end_record.str());
+    if (!r) return r.error();
+    if (r->affected() != static_cast<int64_t>(e.closes.size())) {
+      return Error::invalid("closing " + std::to_string(e.closes.size()) + " sessions: only " +
+                            std::to_string(r->affected()) + " of them are stored open");
+    }
+  }
+  if (!e.alarms.empty()) {
+    billing::ArrayLiteral terminal, code, detail;
+    for (const auto& a : e.alarms) {
+      terminal.add(a.terminal);
+      code.add(a.code);
+      detail.add(a.detail);
+    }
+    // In the order raised: the identity column numbers them so.
+    auto r =
+        c.q("INSERT INTO server_alarms(terminal, code, detail, ts_ms) SELECT a.terminal, a.code, a.detail, $4::bigint "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS a(terminal, code, detail, n) "
+            "ORDER BY a.n",
+            terminal.str(), code.str(), detail.str(), e.now_ms);
+    if (!r) return r.error();
+  }
+  // Counters and rejections: one upsert each for all their names, on this connection's shard.
+  auto add_all = [&](const std::map<std::string, int64_t>& amounts, const char* sql) -> Status {
+    billing::ArrayLiteral names, values;
+    for (const auto& [name, n] : amounts) {
+      if (n == 0) continue;
+      names.add(name);
+      values.add(n);
+    }
+    if (names.size() == 0) return {};
+    return done(c.q(sql, names.str(), db_.shard(), values.str()));
+  };
+  LG_TRY(add_all(e.counters,
+                 "INSERT INTO ingest_counters(name, shard, value) SELECT n.name, $2::text, n.value "
+                 "FROM unnest($1::text[], $3::bigint[]) AS n(name, value) "
+                 "ON CONFLICT (name, shard) DO UPDATE SET value = ingest_counters.value + excluded.value"));
+  LG_TRY(add_all(e.rejections,
+                 "INSERT INTO rejections(reason, shard, count) SELECT n.reason, $2::text, n.value "
+                 "FROM unnest($1::text[], $3::bigint[]) AS n(reason, value) "
+                 "ON CONFLICT (reason, shard) DO UPDATE SET count = rejections.count + excluded.count"));
+  return {};
 }
 
 Result<std::vector<uint64_t>> PgStore::seqs_above(const std::string& terminal, uint64_t after, int64_t limit) {
@@ -178,12 +337,6 @@ Result<std::vector<uint64_t>> PgStore::seqs_above(const std::string& terminal, u
   out.reserve(static_cast<std::size_t>(r->size()));
   for (int i = 0; i < r->size(); ++i) out.push_back(static_cast<uint64_t>(r->i64(i, 0)));
   return out;
-}
-
-Status PgStore::alarm(const std::string& terminal, std::string_view code, const std::string& detail,
-                      int64_t now_ms) {
-  return done(db_.conn().q("INSERT INTO server_alarms(terminal, code, detail, ts_ms) VALUES ($1, $2, $3, $4)",
-                           terminal, code, detail, now_ms));
 }
 
 Status PgStore::count(std::string_view counter, int64_t n) {

@@ -4,6 +4,7 @@
 
 #include "server/billing/sqlite_store.hpp"
 #include "server/core/sqlite_util.hpp"
+#include "server/directory/sqlite_store.hpp"
 
 namespace lg::server::usage {
 
@@ -84,110 +85,190 @@ constexpr std::array<db::Migration, 1> kMigrations{{{1, "records, access events,
 
 std::span<const db::Migration> migrations() { return kMigrations; }
 
-Result<StoredKeys> SqliteStore::keys(const std::string& terminal, const proto::Record& r) {
+namespace {
+
+/// Binds text, or NULL when it is empty.
+void bind_or_null(db::Statement& st, int i, const std::string& v) {
+  if (v.empty())
+    st.bind_null(i);
+  else
+    st.bind(i, v);
+}
+
+/// Steps a point lookup once: true with its row at hand, false without one (reset either way
+/// by the caller through each_row or reset()).
+Result<bool> one_row(db::Statement& q) {
+  auto row = q.step();
+  if (!row) q.reset();
+  return row;
+}
+
+}  // namespace
+
+// SQLite runs in this process: a lookup or an insert is a call, not a round trip, so the group's
+// rows go through one prepared statement per table, bound and stepped once per row.
+Result<Prefetched> SqliteStore::prefetch(const PrefetchQuery& q) {
   auto& d = db_.conn();
-  StoredKeys k;
+  Prefetched out;
   {
-    auto q = d.prepare("SELECT id FROM records WHERE terminal = ? AND seq = ?");
-    if (!q) return q.error();
-    q->bind(1, terminal).bind(2, static_cast<int64_t>(r.seq));
-    auto row = q->step();
-    if (!row) return row.error();
-    if (*row) k.id_at_seq = q->column_text(0);
-    q->reset();
+    auto at = d.prepare("SELECT id FROM records WHERE terminal = ? AND seq = ?");
+    if (!at) return at.error();
+    auto of = d.prepare("SELECT terminal, seq FROM records WHERE id = ?");
+    if (!of) return of.error();
+    for (const auto& k : q.records) {
+      RecordPlace place{k.terminal, k.seq};
+      auto found = out.id_at.find(place);
+      if (found == out.id_at.end()) {
+        at->bind(1, k.terminal).bind(2, static_cast<int64_t>(k.seq));
+        auto row = one_row(*at);
+        if (!row) return row.error();
+        if (*row) {
+          found = out.id_at.emplace(place, at->column_text(0)).first;
+          out.place_of.emplace(found->second, place);
+        }
+        at->reset();
+      }
+      // The record at the place is this id: ids are unique, so that is where the id is stored.
+      if (found != out.id_at.end() && found->second == k.id) continue;
+      if (k.id.empty() || out.place_of.count(k.id)) continue;
+      of->bind(1, k.id);
+      auto row = one_row(*of);
+      if (!row) return row.error();
+      if (*row) {
+        RecordPlace stored{of->column_text(0), static_cast<uint64_t>(of->column_int64(1))};
+        out.id_at.emplace(stored, k.id);
+        out.place_of.emplace(k.id, std::move(stored));
+      }
+      of->reset();
+    }
   }
-  if (k.id_at_seq) return k;
-  auto q = d.prepare("SELECT terminal, seq FROM records WHERE id = ?");
-  if (!q) return q.error();
-  q->bind(1, r.id);
-  auto row = q->step();
-  if (!row) return row.error();
-  if (*row) {
-    k.terminal_of_id = q->column_text(0);
-    k.seq_of_id = static_cast<uint64_t>(q->column_int64(1));
+  {
+    auto st = d.prepare(
+        "SELECT s.status, s.user, COALESCE(s.end_record, ''), rec.clock_synced FROM usage_sessions s "
+        "LEFT JOIN records rec ON rec.id = s.start_record WHERE s.id = ?");
+    if (!st) return st.error();
+    for (const auto& id : q.sessions) {
+      if (id.empty() || out.sessions.count(id)) continue;
+      st->bind(1, id);
+      auto row = one_row(*st);
+      if (!row) return row.error();
+      if (*row) {
+        StoredSession s;
+        s.exists = true;
+        s.closed = st->column_text(0) == "closed";
+        s.user = st->column_text(1);
+        s.end_record = st->column_text(2);
+        if (!st->column_is_null(3)) s.start_synced = st->column_int64(3) != 0;
+        out.sessions.emplace(id, std::move(s));
+      }
+      st->reset();
+    }
   }
-  q->reset();
-  return k;
-}
-
-Status SqliteStore::insert_record(const std::string& terminal, const proto::Record& r, int64_t now_ms,
-                                  std::string_view refused) {
-  auto ins = db_.conn().prepare(
-      "INSERT INTO records(terminal, seq, id, kind, ts_ms, clock_synced, body, received_ms, refused) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  if (!ins) return ins.error();
-  ins->bind(1, terminal).bind(2, static_cast<int64_t>(r.seq)).bind(3, r.id).bind(4, proto::to_string(r.kind()));
-  ins->bind(5, r.ts_ms).bind(6, b64(r.clock_synced)).bind(7, proto::encode(r)).bind(8, now_ms);
-  ins->bind(9, refused);
-  return ins->run();
-}
-
-Result<StoredSession> SqliteStore::session(const std::string& id) {
-  auto q = db_.conn().prepare(
-      "SELECT s.status, s.user, COALESCE(s.end_record, ''), rec.clock_synced FROM usage_sessions s "
-      "LEFT JOIN records rec ON rec.id = s.start_record WHERE s.id = ?");
-  if (!q) return q.error();
-  q->bind(1, id);
-  auto row = q->step();
-  if (!row) return row.error();
-  StoredSession out;
-  if (*row) {
-    out.exists = true;
-    out.closed = q->column_text(0) == "closed";
-    out.user = q->column_text(1);
-    out.end_record = q->column_text(2);
-    if (!q->column_is_null(3)) out.start_synced = q->column_int64(3) != 0;
+  {
+    auto owner = d.prepare("SELECT user FROM cards WHERE uid = ? AND active = 1");
+    if (!owner) return owner.error();
+    for (const auto& uid : q.cards) {
+      if (uid.empty() || out.card_owners.count(uid)) continue;
+      owner->bind(1, uid);
+      auto row = one_row(*owner);
+      if (!row) return row.error();
+      out.card_owners.emplace(uid, *row ? owner->column_text(0) : std::string());
+      owner->reset();
+    }
   }
-  q->reset();
+  {
+    std::vector<const std::string*> ids;
+    for (const auto& u : q.users) ids.push_back(&u);
+    for (const auto& [id, s] : out.sessions) ids.push_back(&s.user);
+    for (const auto& [uid, owner] : out.card_owners) ids.push_back(&owner);
+    auto user = d.prepare("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE id = ?");
+    if (!user) return user.error();
+    for (const std::string* id : ids) {
+      if (id->empty() || out.users.count(*id)) continue;
+      user->bind(1, *id);
+      auto row = one_row(*user);
+      if (!row) return row.error();
+      std::optional<User> u;
+      if (*row) u = directory::rows::user(*user, 0);
+      out.users.emplace(*id, std::move(u));
+      user->reset();
+    }
+  }
+  for (const auto& [terminal, acked] : q.acked) {
+    auto seqs = seqs_above(terminal, acked, q.seq_limit);
+    if (!seqs) return seqs.error();
+    out.seqs_above[terminal] = std::move(seqs).value();
+  }
   return out;
 }
 
-Status SqliteStore::insert_access(const AccessEvent& e) {
-  auto st = db_.conn().prepare(
-      "INSERT INTO access_events(record_id, terminal, seq, ts_ms, card, user, user_resolved, resource, output, "
-      "decision, reason, mode, acl_version, booking, clock_synced) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  if (!st) return st.error();
-  st->bind(1, e.record_id).bind(2, e.terminal).bind(3, static_cast<int64_t>(e.seq)).bind(4, e.ts_ms);
-  st->bind(5, e.card).bind(6, e.user).bind(7, b64(e.user_resolved));
-  st->bind(8, e.resource).bind(9, e.output).bind(10, e.decision);
-  st->bind(11, e.reason).bind(12, e.mode);
-  st->bind(13, static_cast<int64_t>(e.acl_version)).bind(14, e.booking).bind(15, b64(e.clock_synced));
-  return st->run();
-}
-
-Status SqliteStore::open_session(const UsageSession& s, const std::string& start_record) {
-  auto st = db_.conn().prepare(
-      "INSERT INTO usage_sessions(id, terminal, resource, user, card, booking, start_ms, status, start_record) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT(id) DO NOTHING");
-  if (!st) return st.error();
-  st->bind(1, s.id).bind(2, s.terminal).bind(3, s.resource).bind(4, s.user);
-  st->bind(5, s.card).bind(6, s.booking).bind(7, s.start_ms).bind(8, start_record);
-  return st->run();
-}
-
-Status SqliteStore::close_session(const UsageSession& s, const std::string& end_record, bool exists) {
+Status SqliteStore::write(const UsageEffects& e) {
   auto& d = db_.conn();
-  const std::string end_reason = s.end_reason;
-  if (exists) {
+  if (!e.records.empty()) {
+    auto ins = d.prepare(
+        "INSERT INTO records(terminal, seq, id, kind, ts_ms, clock_synced, body, received_ms, refused) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!ins) return ins.error();
+    for (const auto& r : e.records) {
+      ins->bind(1, r.terminal).bind(2, static_cast<int64_t>(r.seq)).bind(3, r.id).bind(4, r.kind);
+      ins->bind(5, r.ts_ms).bind(6, b64(r.clock_synced)).bind(7, r.body).bind(8, e.now_ms).bind(9, r.refused);
+      LG_TRY(ins->run());
+    }
+  }
+  if (!e.access.empty()) {
+    auto st = d.prepare(
+        "INSERT INTO access_events(record_id, terminal, seq, ts_ms, card, user, user_resolved, resource, output, "
+        "decision, reason, mode, acl_version, booking, clock_synced) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st) return st.error();
+    for (const auto& a : e.access) {
+      st->bind(1, a.record_id).bind(2, a.terminal).bind(3, static_cast<int64_t>(a.seq)).bind(4, a.ts_ms);
+      st->bind(5, a.card).bind(6, a.user).bind(7, b64(a.user_resolved));
+      st->bind(8, a.resource).bind(9, a.output).bind(10, a.decision);
+      st->bind(11, a.reason).bind(12, a.mode);
+      st->bind(13, static_cast<int64_t>(a.acl_version)).bind(14, a.booking).bind(15, b64(a.clock_synced));
+      LG_TRY(st->run());
+    }
+  }
+  if (!e.new_sessions.empty()) {
+    auto st = d.prepare(
+        "INSERT INTO usage_sessions(id, terminal, resource, user, card, booking, start_ms, end_ms, duration_ms, "
+        "energy_wh, end_reason, flags, status, start_record, end_record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st) return st.error();
+    for (const auto& row : e.new_sessions) {
+      const UsageSession& s = row.session;
+      st->bind(1, s.id).bind(2, s.terminal).bind(3, s.resource).bind(4, s.user);
+      st->bind(5, s.card).bind(6, s.booking).bind(7, s.start_ms).bind(8, s.end_ms);
+      st->bind(9, s.duration_ms).bind(10, s.energy_wh).bind(11, s.end_reason).bind(12, join_flags(s.flags));
+      st->bind(13, s.closed ? "closed" : "open");
+      bind_or_null(*st, 14, row.start_record);
+      bind_or_null(*st, 15, row.end_record);
+      LG_TRY(st->run());
+    }
+  }
+  if (!e.closes.empty()) {
     auto st = d.prepare(
         "UPDATE usage_sessions SET status = 'closed', user = ?, end_ms = ?, duration_ms = ?, energy_wh = ?, "
         "end_reason = ?, flags = ?, end_record = ? WHERE id = ? AND status = 'open'");
     if (!st) return st.error();
-    st->bind(1, s.user).bind(2, s.end_ms).bind(3, s.duration_ms).bind(4, s.energy_wh);
-    st->bind(5, end_reason).bind(6, join_flags(s.flags)).bind(7, end_record).bind(8, s.id);
-    LG_TRY(st->run());
-    if (d.changes() != 1) return Error::invalid("session " + s.id + " is not open");
-    return {};
+    for (const auto& row : e.closes) {
+      const UsageSession& s = row.session;
+      st->bind(1, s.user).bind(2, s.end_ms).bind(3, s.duration_ms).bind(4, s.energy_wh);
+      st->bind(5, s.end_reason).bind(6, join_flags(s.flags)).bind(7, row.end_record).bind(8, s.id);
+      LG_TRY(st->run());
+      if (d.changes() != 1) return Error::invalid("session " + s.id + " is not open");
+    }
   }
-  auto st = d.prepare(
-      "INSERT INTO usage_sessions(id, terminal, resource, user, card, booking, start_ms, end_ms, duration_ms, "
-      "energy_wh, end_reason, flags, status, end_record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'closed',?)");
-  if (!st) return st.error();
-  st->bind(1, s.id).bind(2, s.terminal).bind(3, s.resource).bind(4, s.user);
-  st->bind(5, s.card).bind(6, s.booking).bind(7, s.start_ms).bind(8, s.end_ms);
-  st->bind(9, s.duration_ms).bind(10, s.energy_wh).bind(11, end_reason);
-  st->bind(12, join_flags(s.flags)).bind(13, end_record);
-  return st->run();
+  if (!e.alarms.empty()) {
+    auto st = d.prepare("INSERT INTO server_alarms(terminal, code, detail, ts_ms) VALUES (?, ?, ?, ?)");
+    if (!st) return st.error();
+    for (const auto& a : e.alarms) {
+      st->bind(1, a.terminal).bind(2, a.code).bind(3, a.detail).bind(4, e.now_ms);
+      LG_TRY(st->run());
+    }
+  }
+  for (const auto& [name, n] : e.counters) LG_TRY(bump_counter(d, name, n));
+  for (const auto& [reason, n] : e.rejections) LG_TRY(bump_rejection(d, reason, n));
+  return {};
 }
 
 Result<std::vector<uint64_t>> SqliteStore::seqs_above(const std::string& terminal, uint64_t after, int64_t limit) {
@@ -198,14 +279,6 @@ Result<std::vector<uint64_t>> SqliteStore::seqs_above(const std::string& termina
   if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(static_cast<uint64_t>(r.column_int64(0))); }); !s)
     return s.error();
   return out;
-}
-
-Status SqliteStore::alarm(const std::string& terminal, std::string_view code, const std::string& detail,
-                          int64_t now_ms) {
-  auto st = db_.conn().prepare("INSERT INTO server_alarms(terminal, code, detail, ts_ms) VALUES (?, ?, ?, ?)");
-  if (!st) return st.error();
-  st->bind(1, terminal).bind(2, code).bind(3, detail).bind(4, now_ms);
-  return st->run();
 }
 
 Status SqliteStore::count(std::string_view counter, int64_t n) { return bump_counter(db_.conn(), counter, n); }
