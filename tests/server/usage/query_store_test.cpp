@@ -643,3 +643,23 @@ TEST_CASE("billing stores a set of charges at once, never two for one session, a
   CHECK_FALSE(fees->at("nowhere"));
   CHECK(billing.fees({})->empty());
 }
+
+TEST_CASE("text with quotes, backslashes, commas, braces or the word NULL is stored as it came") {
+  IngestStore f;
+  const std::string odd = R"(a "quoted", {braced} \back\slash\ NULL)";
+  auto a = access(1, "r1", "04AA", "alice");
+  std::get<proto::Access>(a.body).booking = odd;
+  auto st = session_start(2, "r2", "s1", "04AA", "alice", kT0);
+  std::get<proto::SessionStart>(st.body).booking = "NULL";
+  REQUIRE(f.store->commit_batch(batch("t1", {a, st}), f.now, "CNY"));
+  auto events = f.store->access_events({});
+  REQUIRE(events->size() == 1);
+  CHECK(events->front().booking == odd);
+  auto sessions = f.store->sessions({});
+  REQUIRE(sessions->size() == 1);
+  CHECK(sessions->front().booking == "NULL");
+  // the record's body is the record as the wire encodes it, byte for byte
+  std::string quoted;
+  for (char c : proto::encode(a)) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  CHECK(f.count("SELECT count(*) FROM records WHERE id = 'r1' AND body = '" + quoted + "'") == 1);
+}
