@@ -13,6 +13,13 @@
 namespace lg::server {
 
 /// A terminal as enrolled plus what its last state message and the ingest told us.
+/// The name of the lock that one terminal's writes queue on, on every node: its evt groups
+/// (usage::Service::commit_group) and its state updates. On PostgreSQL it is an advisory lock
+/// taken before the transaction, so two of them never overlap and never fail each other's
+/// SERIALIZABLE check on the terminal's row (a herd's birth states came in the middle of every
+/// long group commit and made it fail twelve times in a row).
+inline std::string lock_key(std::string_view terminal) { return "terminal:" + std::string(terminal); }
+
 struct Terminal {
   std::string id;
   std::string resource;

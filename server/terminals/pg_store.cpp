@@ -93,7 +93,8 @@ Result<std::optional<Terminal>> PgStore::get(const std::string& id) {
 }
 
 Result<StateOutcome> PgStore::apply_state(const StateUpdate& u) {
-  return transact<StateOutcome>(db_, [&]() -> Result<StateOutcome> {
+  const std::string key = lock_key(u.state.terminal);  // queues behind an evt group holding this terminal
+  return transact_serialized<StateOutcome>(db_, std::span(&key, 1), [&]() -> Result<StateOutcome> {
     auto& c = db_.conn();
     auto r = c.q("SELECT boot, sync_version, online, firmware, board FROM terminals WHERE id = $1 FOR UPDATE",
                  u.state.terminal);

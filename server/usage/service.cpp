@@ -462,7 +462,7 @@ std::vector<Result<IngestOutcome>> Service::commit_group(std::span<const proto::
                                                          int64_t now_ms) {
   std::vector<std::string> keys;
   keys.reserve(batches.size());
-  for (const auto* b : batches) keys.push_back("terminal:" + b->terminal);
+  for (const auto* b : batches) keys.push_back(lock_key(b->terminal));
   std::vector<Result<IngestOutcome>> out;
   Status s = s_.uow.run_serialized(keys, [&]() -> Status {
     out.clear();  // a unit of work that lost a race runs again from the start
