@@ -7,6 +7,7 @@ terminals (XRD over Modbus TCP, TEM over Modbus RTU on a pty, the EM lab door) w
 simulators, imports a campus with labgatectl, plays a morning of swipes, then waits.
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -133,6 +134,18 @@ def hostile_moments(campus, x, root):
                       10, what="the request in the server log")
     say("  a request path tried to forge a log line; the server logged it on one line, escaped:")
     say("    " + line[:140])
+    # A stranger on the broker publishes a batch in t-xrd's name, MACed under a key of its own:
+    # only t-xrd and the server can derive t-xrd's link key (ECDH of their two key pairs).
+    before = campus.server.get("/api/stats")["rejected"].get("bad_signature", 0)
+    body = json.dumps({"type": "evt", "terminal": x.id, "boot": 1, "records": []})
+    forged_evt = json.dumps({"v": 1, "kid": x.id, "alg": "hs256", "body": body,
+                             "sig": base64.b64encode(os.urandom(32)).decode()})
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-q", "1",
+                    "-t", f"lg/v1/{SITE}/{x.id}/evt", "-m", forged_evt], check=True)
+    wait_until(lambda: campus.server.get("/api/stats")["rejected"].get("bad_signature", 0) > before, 20,
+               what="the forged batch to be refused")
+    say(f"  a stranger published a batch in {x.id}'s name with a made-up MAC: refused and counted as bad_signature")
+    say(f"  (records, state and acks carry a MAC under {x.id}'s own link keys; bundles an ECDSA signature)")
 
 
 def pg_cluster(*args, check=True):
