@@ -141,8 +141,8 @@ Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::spa
   }
   if (out.empty()) return out;
   auto r = db_.conn().q(
-      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards "
-      "WHERE instrument = ANY($1::text[])",
+      "SELECT f.instrument, f.internal_fen_per_hour, f.external_fen_per_hour, f.currency FROM unnest($1::text[]) "
+      "AS k(instrument) JOIN fee_standards f ON f.instrument = k.instrument",
       asked.str());
   if (!r) return r.error();
   for (int i = 0; i < r->size(); ++i) out[r->text(i, 0)] = fee_row(*r, i);
