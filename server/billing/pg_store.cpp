@@ -47,54 +47,6 @@ FeeStandard fee_row(const pg::Rows& r, int i) { return FeeStandard{r.text(i, 0),
 
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
 
-void ArrayLiteral::sep() {
-  if (n_++ > 0) body_ += ',';
-}
-
-ArrayLiteral& ArrayLiteral::add(std::string_view v) {
-  sep();
-  // Quoted, with " and \ escaped by a backslash: sized once, then written in place (a record's
-  // body is a few hundred bytes of JSON, full of quotes).
-  std::size_t escapes = 0;
-  for (char c : v) escapes += (c == '"' || c == '\\') ? 1 : 0;
-  const std::size_t at = body_.size();
-  body_.resize(at + v.size() + escapes + 2);
-  char* out = body_.data() + at;
-  *out++ = '"';
-  for (char c : v) {
-    if (c == '"' || c == '\\') *out++ = '\\';
-    *out++ = c;
-  }
-  *out = '"';
-  return *this;
-}
-
-ArrayLiteral& ArrayLiteral::add(int64_t v) {
-  sep();
-  body_ += std::to_string(v);
-  return *this;
-}
-
-ArrayLiteral& ArrayLiteral::add(bool v) {
-  sep();
-  body_ += v ? 't' : 'f';
-  return *this;
-}
-
-ArrayLiteral& ArrayLiteral::add(const std::optional<int64_t>& v) {
-  if (v) return add(*v);
-  sep();
-  body_ += "NULL";
-  return *this;
-}
-
-ArrayLiteral& ArrayLiteral::add_or_null(std::string_view v) {
-  if (!v.empty()) return add(v);
-  sep();
-  body_ += "NULL";
-  return *this;
-}
-
 namespace pgrows {
 Charge charge(const pg::Rows& r, int i, int c) {
   Charge ch;
@@ -135,7 +87,7 @@ Result<PageOf<FeeStandard>> PgStore::fee_standards(const Page& p) {
 
 Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::span<const std::string> instruments) {
   std::map<std::string, std::optional<FeeStandard>> out;
-  ArrayLiteral asked;
+  pg::ArrayLiteral asked;
   for (const auto& i : instruments) {
     if (out.try_emplace(i).second) asked.add(i);
   }
@@ -152,7 +104,7 @@ Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::spa
 Result<std::vector<std::string>> PgStore::insert_charges(std::span<const Charge> charges, int64_t now_ms) {
   std::vector<std::string> stored;
   if (charges.empty()) return stored;
-  ArrayLiteral id, session, instrument, user, category, rate, duration, amount, currency, flags, end;
+  pg::ArrayLiteral id, session, instrument, user, category, rate, duration, amount, currency, flags, end;
   for (const auto& ch : charges) {
     id.add(ch.id);
     session.add(ch.session);

@@ -27,32 +27,6 @@ class PgStore final : public Store {
   PgDb& db_;
 };
 
-/// A PostgreSQL array literal in text form ({"a",NULL,"b"}), built one element at a time: a whole
-/// column of rows goes as one parameter ($1::text[], read back with unnest), so one statement
-/// writes or looks up any number of rows. Billing's and usage's PostgreSQL stores use it.
-class ArrayLiteral {
- public:
-  /// A text element (quoted, with " and \ escaped).
-  ArrayLiteral& add(std::string_view v);
-  /// An integer element.
-  ArrayLiteral& add(int64_t v);
-  /// A boolean element (t/f).
-  ArrayLiteral& add(bool v);
-  /// An integer element, NULL when empty.
-  ArrayLiteral& add(const std::optional<int64_t>& v);
-  /// A text element, NULL when empty.
-  ArrayLiteral& add_or_null(std::string_view v);
-  /// Elements added so far.
-  std::size_t size() const { return n_; }
-  /// The literal: {e1,e2,...}.
-  std::string str() const { return "{" + body_ + "}"; }
-
- private:
-  void sep();
-  std::string body_;
-  std::size_t n_ = 0;
-};
-
 /// Row reader the usage area's PostgreSQL store shares (sessions with their charge).
 namespace pgrows {
 /// Charge columns (table alias c), in the order charge() reads them.

@@ -244,4 +244,52 @@ Result<Rows> Conn::exec(std::string_view sql, const Params& p) {
   return rows;
 }
 
+void ArrayLiteral::sep() {
+  if (n_++ > 0) body_ += ',';
+}
+
+ArrayLiteral& ArrayLiteral::add(std::string_view v) {
+  sep();
+  // Quoted, with " and \ escaped by a backslash: sized once, then written in place (a record's
+  // body is a few hundred bytes of JSON, full of quotes).
+  std::size_t escapes = 0;
+  for (char c : v) escapes += (c == '"' || c == '\\') ? 1 : 0;
+  const std::size_t at = body_.size();
+  body_.resize(at + v.size() + escapes + 2);
+  char* out = body_.data() + at;
+  *out++ = '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') *out++ = '\\';
+    *out++ = c;
+  }
+  *out = '"';
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(int64_t v) {
+  sep();
+  body_ += std::to_string(v);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(bool v) {
+  sep();
+  body_ += v ? 't' : 'f';
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(const std::optional<int64_t>& v) {
+  if (v) return add(*v);
+  sep();
+  body_ += "NULL";
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add_or_null(std::string_view v) {
+  if (!v.empty()) return add(v);
+  sep();
+  body_ += "NULL";
+  return *this;
+}
+
 }  // namespace lg::pg

@@ -42,7 +42,13 @@ class PgDb final : public UnitOfWork {
   /// with a serialization failure or deadlock; joins an open transaction.
   Status run(const std::function<Status()>& body) override;
   /// run() under session advisory locks on keys, taken in sorted order before the transaction
-  /// starts (so the transaction's snapshot sees what the previous holder committed).
+  /// starts (so the transaction's snapshot sees what the previous holder committed). With keys,
+  /// the transaction runs at REPEATABLE READ, not SERIALIZABLE: the locks order everything that
+  /// shares a key, and the rows such work writes are guarded by their unique constraints and by
+  /// row conflicts (a concurrent update of the same row fails with 40001 and runs again). SSI's
+  /// predicate locks, escalated to whole tables in a group commit of thousands of rows, made
+  /// unrelated writers (a bundle build, another terminal's state) cancel whole groups as pivots
+  /// (docs/SCALE.md "Isolation").
   Status run_serialized(std::span<const std::string> keys, const std::function<Status()>& body) override;
 
   /// fn under the session advisory lock on key (released afterwards, or when the connection dies).
@@ -60,7 +66,8 @@ class PgDb final : public UnitOfWork {
   };
   explicit PgDb(PgOptions o);
   Slot& slot();
-  Status attempt(pg::Conn& c, const std::function<Status()>& body);
+  /// One try: BEGIN at the isolation level (SERIALIZABLE or REPEATABLE READ), body, COMMIT.
+  Status attempt(pg::Conn& c, std::string_view begin, const std::function<Status()>& body);
 
   PgOptions opts_;
   std::string node_;

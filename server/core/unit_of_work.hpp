@@ -26,7 +26,9 @@ class UnitOfWork {
   /// process sharing the database (e.g. one terminal's batches reaching several nodes), so that
   /// such work queues instead of racing. A backend whose writers are serialized anyway (SQLite)
   /// simply runs body. The body may run more than once (a backend retries a transaction that
-  /// lost a race): it must not have effects outside the stores.
+  /// lost a race): it must not have effects outside the stores. The keys are what serializes
+  /// such work: PostgreSQL runs it at snapshot isolation (PgDb::run_serialized), so a rule that
+  /// depends on rows outside its keys must have them guarded by a constraint.
   virtual Status run_serialized(std::span<const std::string> keys, const std::function<Status()>& body) {
     (void)keys;
     return run(body);

@@ -93,7 +93,7 @@ constexpr std::array<db::Migration, 1> kMigrations{{{1, "records, access events,
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
 
 // Every step below is one statement however many rows it covers: the rows go as arrays
-// (billing::ArrayLiteral) and come back through unnest, so a group of batches costs a fixed number
+// (pg::ArrayLiteral) and come back through unnest, so a group of batches costs a fixed number
 // of round trips to the server. Keys are joined against unnest, never matched with "= ANY(array)":
 // a plan cached while a table was small (a new database, a herd in its first minute) scans the
 // table and searches the array once per row, which took 25 s per prefetch at 50,000 records.
@@ -102,7 +102,7 @@ Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
   Prefetched out;
   if (!q.records.empty()) {
     // The stored record at each (terminal, seq) and the one with each id (ids are unique).
-    billing::ArrayLiteral terminals, seqs, ids;
+    pg::ArrayLiteral terminals, seqs, ids;
     for (const auto& k : q.records) {
       terminals.add(k.terminal);
       seqs.add(static_cast<int64_t>(k.seq));
@@ -124,7 +124,7 @@ Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
   std::vector<const std::string*> users;
   for (const auto& u : q.users) users.push_back(&u);
   if (!q.sessions.empty()) {
-    billing::ArrayLiteral ids;
+    pg::ArrayLiteral ids;
     for (const auto& id : q.sessions) ids.add(id);
     auto r =
         c.q("SELECT s.id, s.status, s.user_id, COALESCE(s.end_record, ''), rec.clock_synced FROM usage_sessions s "
@@ -142,7 +142,7 @@ Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
     }
   }
   if (!q.cards.empty()) {
-    billing::ArrayLiteral uids;
+    pg::ArrayLiteral uids;
     for (const auto& uid : q.cards) {
       if (!uid.empty() && out.card_owners.emplace(uid, std::string()).second) uids.add(uid);
     }
@@ -156,7 +156,7 @@ Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
   }
   for (const auto& [id, s] : out.sessions) users.push_back(&s.user);
   for (const auto& [uid, owner] : out.card_owners) users.push_back(&owner);
-  billing::ArrayLiteral user_ids;
+  pg::ArrayLiteral user_ids;
   for (const std::string* id : users) {
     if (!id->empty() && out.users.emplace(*id, std::nullopt).second) user_ids.add(*id);
   }
@@ -171,7 +171,7 @@ Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
     }
   }
   if (!q.acked.empty()) {
-    billing::ArrayLiteral terminals, acked;
+    pg::ArrayLiteral terminals, acked;
     for (const auto& [terminal, seq] : q.acked) {
       terminals.add(terminal);
       acked.add(static_cast<int64_t>(seq));
@@ -191,7 +191,7 @@ Result<Prefetched> PgStore::prefetch(const PrefetchQuery& q) {
 Status PgStore::write(const UsageEffects& e) {
   auto& c = db_.conn();
   if (!e.records.empty()) {
-    billing::ArrayLiteral terminal, seq, id, kind, ts, synced, body, refused;
+    pg::ArrayLiteral terminal, seq, id, kind, ts, synced, body, refused;
     for (const auto& r : e.records) {
       terminal.add(r.terminal);
       seq.add(static_cast<int64_t>(r.seq));
@@ -211,7 +211,7 @@ Status PgStore::write(const UsageEffects& e) {
     if (!r) return r.error();
   }
   if (!e.access.empty()) {
-    billing::ArrayLiteral record, terminal, seq, ts, card, user, resolved, resource, output, decision, reason, mode,
+    pg::ArrayLiteral record, terminal, seq, ts, card, user, resolved, resource, output, decision, reason, mode,
         acl, booking, synced;
     for (const auto& a : e.access) {
       record.add(a.record_id);
@@ -241,7 +241,7 @@ Status PgStore::write(const UsageEffects& e) {
     if (!r) return r.error();
   }
   if (!e.new_sessions.empty()) {
-    billing::ArrayLiteral id, terminal, resource, user, card, booking, start, end, duration, energy, end_reason, flags,
+    pg::ArrayLiteral id, terminal, resource, user, card, booking, start, end, duration, energy, end_reason, flags,
         status, start_record, end_record;
     for (const auto& row : e.new_sessions) {
       const UsageSession& s = row.session;
@@ -272,7 +272,7 @@ Status PgStore::write(const UsageEffects& e) {
     if (!r) return r.error();
   }
   if (!e.closes.empty()) {
-    billing::ArrayLiteral id, user, end, duration, energy, end_reason, flags, end_record;
+    pg::ArrayLiteral id, user, end, duration, energy, end_reason, flags, end_record;
     for (const auto& row : e.closes) {
       const UsageSession& s = row.session;
       id.add(s.id);
@@ -298,7 +298,7 @@ Status PgStore::write(const UsageEffects& e) {
     }
   }
   if (!e.alarms.empty()) {
-    billing::ArrayLiteral terminal, code, detail;
+    pg::ArrayLiteral terminal, code, detail;
     for (const auto& a : e.alarms) {
       terminal.add(a.terminal);
       code.add(a.code);
@@ -314,7 +314,7 @@ Status PgStore::write(const UsageEffects& e) {
   }
   // Counters and rejections: one upsert each for all their names, on this connection's shard.
   auto add_all = [&](const std::map<std::string, int64_t>& amounts, const char* sql) -> Status {
-    billing::ArrayLiteral names, values;
+    pg::ArrayLiteral names, values;
     for (const auto& [name, n] : amounts) {
       if (n == 0) continue;
       names.add(name);
