@@ -224,7 +224,8 @@ struct SimTerminal final : terminal::Publisher {
   uint64_t syncs = 0, bad_syncs = 0, states = 0;
   uint64_t dup_batches = 0, dup_records = 0;  // --duplicate-every
 
-  // Broker baseline.
+  // Broker baseline (raw_topic) and a presealed herd (evt_topic, Fleet::preseal).
+  bool presealed = false;
   std::vector<std::string> raw;
   std::size_t raw_sent = 0;
   std::size_t raw_got = 0;
@@ -239,6 +240,7 @@ struct SimTerminal final : terminal::Publisher {
   void on_sync(const std::string& payload);
   void append(std::vector<proto::Record>& records);
   void raw_pump();
+  void presealed_pump();
 };
 
 }  // namespace detail
@@ -339,6 +341,14 @@ void detail::SimTerminal::on_connection(bool up) {
     if (up) raw_pump();
     return;
   }
+  if (presealed) {
+    link_up = up;
+    traffic->set_mode(up ? proto::Mode::online : proto::Mode::offline);
+    if (!up) return;
+    uplink->publish_state(facts());  // the birth, as Uplink::on_connection sends it
+    presealed_pump();
+    return;
+  }
   log::debug(kLog, id + ": connection " + (up ? "up" : "down"));
   // The terminal publishes only once it has handled the connection event (in order with its
   // other work): a flush between the broker connect and this would be sent twice.
@@ -373,6 +383,7 @@ void detail::SimTerminal::on_ack(const std::string& payload, int64_t received_us
     samples.emplace_back(inflight.front().second, static_cast<float>(now - inflight.front().second) / 1000.0f);
     inflight.pop_front();
   }
+  if (presealed) presealed_pump();
 }
 
 void detail::SimTerminal::on_sync(const std::string& payload) {
@@ -417,6 +428,13 @@ void detail::SimTerminal::raw_pump() {
       return;  // the per-second tick tries again
     }
     atomic_min_nonzero(fleet->raw_first, now_us());
+    ++raw_sent;
+  }
+}
+
+void detail::SimTerminal::presealed_pump() {
+  while (link_up && raw_sent < raw.size() && inflight.size() < kRawWindow) {
+    if (!publish(evt_topic, raw[raw_sent], 1, false)) return;  // counted; the next ack tries again
     ++raw_sent;
   }
 }
@@ -795,6 +813,35 @@ void Fleet::add_records(int records) {
   impl_->on_all([](SimTerminal& t) { t.uplink->flush(); });
 }
 
+/// Captures what an uplink publishes (no broker): the baseline's envelopes.
+class Capture final : public terminal::Publisher {
+ public:
+  explicit Capture(std::vector<std::string>& out) : out_(out) {}
+  bool connected() const override { return true; }
+  Status publish(const std::string& topic, const std::string& payload, int, bool) override {
+    if (topic.size() > 4 && topic.compare(topic.size() - 4, 4, "/evt") == 0) out_.push_back(payload);
+    return {};
+  }
+
+ private:
+  std::vector<std::string>& out_;
+};
+
+void Fleet::preseal() {
+  impl_->on_all([](SimTerminal& t) {
+    Capture cap(t.raw);
+    t.uplink->set_publisher(&cap);
+    t.uplink->on_connection(true, t.facts());  // the birth goes to the capture and is dropped
+    for (std::size_t before = 0; before != t.raw.size();) {
+      before = t.raw.size();
+      t.uplink->flush();
+    }
+    t.uplink->set_publisher(&t);
+    t.raw_sent = 0;
+    t.presealed = true;
+  });
+}
+
 bool Fleet::wait_acked(int timeout_s, const std::function<void()>& every_5s) {
   const auto deadline = now_us() + int64_t{timeout_s} * 1'000'000;
   int64_t next_report = now_us() + 5'000'000;
@@ -816,20 +863,6 @@ std::string Fleet::progress() const {
          std::to_string(f.republished.load()) + "; terminals synced " + std::to_string(f.synced.load()) +
          "; connections up " + std::to_string(f.up.load()) + "/" + std::to_string(f.conns.size());
 }
-
-/// Captures what an uplink publishes (no broker): the baseline's envelopes.
-class Capture final : public terminal::Publisher {
- public:
-  explicit Capture(std::vector<std::string>& out) : out_(out) {}
-  bool connected() const override { return true; }
-  Status publish(const std::string& topic, const std::string& payload, int, bool) override {
-    if (topic.size() > 4 && topic.compare(topic.size() - 4, 4, "/evt") == 0) out_.push_back(payload);
-    return {};
-  }
-
- private:
-  std::vector<std::string>& out_;
-};
 
 Result<nlohmann::json> Fleet::broker_baseline(int records, int timeout_s) {
   Impl& f = *impl_;

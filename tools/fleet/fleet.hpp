@@ -89,6 +89,11 @@ class Fleet {
   void start_steady(int64_t interval_ms, int batch, int64_t until_us);
   /// Commits `records` new records to each terminal's outbox (flushed at once if connected).
   void add_records(int records);
+  /// While disconnected: each terminal's uplink seals its whole backlog now (the envelopes it
+  /// would publish on reconnect, as the broker baseline builds its own untimed), and on the next
+  /// connect the terminal publishes its birth state and those envelopes, 8 in flight, the next
+  /// as acks come. The drain then measures the server, not the simulator's sealing.
+  void preseal();
   /// Blocks until every record assigned so far is acked, or timeout; false on timeout. Calls
   /// every_5s (if set) every 5 s while waiting.
   bool wait_acked(int timeout_s, const std::function<void()>& every_5s = {});

@@ -268,7 +268,7 @@ int run_steady(Common& c, const SteadyArgs& a) {
   return drained ? 0 : 1;
 }
 
-int run_herd(Common& c, int records, int timeout_s, int server_pid, int broker_pid) {
+int run_herd(Common& c, int records, int timeout_s, int server_pid, int broker_pid, bool presealed) {
   c.o.history_ms = static_cast<int64_t>(records) * c.o.shape.mean_gap_ms();
   json out{{"mode", "herd"}, {"records_per_terminal", records}};
   auto fleet = make_fleet(c, out);
@@ -277,9 +277,12 @@ int run_herd(Common& c, int records, int timeout_s, int server_pid, int broker_p
   fleet->disconnect();
   int64_t t0 = now_us();
   fleet->add_records(records);
+  if (presealed) fleet->preseal();
   out["buffer_s"] = round_to(secs_since(t0), 2);
+  out["presealed"] = presealed;
   const uint64_t total = fleet->unacked();
-  say("buffered " + std::to_string(total) + " records in " + fmt(secs_since(t0), 2) + " s; reconnecting all at once");
+  say("buffered " + std::to_string(total) + " records" + (presealed ? " and sealed their batches" : "") + " in " +
+      fmt(secs_since(t0), 2) + " s; reconnecting all at once");
   CpuWindow cpu;
   cpu.server_pid = server_pid;
   cpu.broker_pid = broker_pid;
@@ -362,12 +365,16 @@ int main(int argc, char** argv) {
   steady->add_option("--broker-pid", sa.broker_pid, "mosquitto pid (its CPU)");
 
   int herd_records = 200, herd_timeout = 600, herd_server_pid = 0, herd_broker_pid = 0;
+  bool herd_presealed = false;
   auto* herd = app.add_subcommand("herd", "outage, K records buffered per terminal, herd reconnect and drain");
   add_common(herd, herd_c, true);
   herd->add_option("--records,-k", herd_records, "records each terminal buffers")->check(CLI::Range(1, 10000000));
   herd->add_option("--timeout-s", herd_timeout, "give up draining after this long");
   herd->add_option("--server-pid", herd_server_pid, "labgate-server pid (its CPU)");
   herd->add_option("--broker-pid", herd_broker_pid, "mosquitto pid (its CPU)");
+  herd->add_flag("--presealed", herd_presealed,
+                 "seal every terminal's backlog during the outage, untimed (as the broker baseline does), so "
+                 "that the drain measures the server and not the simulator's sealing");
 
   int broker_records = 200, broker_timeout = 600, broker_pid = 0;
   auto* broker = app.add_subcommand("broker", "baseline: the herd's envelopes to a plain counting subscriber");
@@ -391,7 +398,7 @@ int main(int argc, char** argv) {
     }
     if (herd->parsed()) {
       lg::log::set_level(level_of(herd_c.log_level));
-      return run_herd(herd_c, herd_records, herd_timeout, herd_server_pid, herd_broker_pid);
+      return run_herd(herd_c, herd_records, herd_timeout, herd_server_pid, herd_broker_pid, herd_presealed);
     }
     lg::log::set_level(level_of(broker_c.log_level));
     return run_broker(broker_c, broker_records, broker_timeout, broker_pid);
