@@ -174,6 +174,7 @@ std::string uuid7() {
 
 struct PrivateKey::Impl {
   mbedtls_pk_context pk;
+  std::mutex mutex;  // signing fills the curve's precomputed table on first use: one signer at a time
   Impl() { mbedtls_pk_init(&pk); }
   ~Impl() { mbedtls_pk_free(&pk); }
   Impl(const Impl&) = delete;
@@ -264,6 +265,7 @@ Result<std::string> PrivateKey::sign(std::string_view msg) const {
   const Digest d = sha256(msg);
   unsigned char sig[MBEDTLS_ECDSA_MAX_LEN];
   std::size_t len = 0;
+  std::lock_guard<std::mutex> lock(impl_->mutex);  // the server's committers and sync thread share its key
   const int rc = mbedtls_pk_sign(&impl_->pk, MBEDTLS_MD_SHA256, d.data(), d.size(), sig, &len, &Rng::callback,
                                  &Rng::instance());
   if (rc != 0) return Error::invalid("signing failed: " + mbed_error(rc));

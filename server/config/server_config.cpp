@@ -156,11 +156,13 @@ Result<ServerConfig> load_config(const config::Document& doc) {
 
   LG_CFG(ingest, root.optional_section("ingest"));
   if (*ingest) {
-    if (auto s = (*ingest)->reject_unknown({"verify_threads", "max_group"}); !s) return s.error();
+    if (auto s = (*ingest)->reject_unknown({"verify_threads", "max_group", "committers"}); !s) return s.error();
     LG_CFG(verify, (*ingest)->integer_or("verify_threads", 2, 1, 64));
     c.ingest_verify_threads = static_cast<int>(*verify);
     LG_CFG(max_group, (*ingest)->integer_or("max_group", 256, 1, 10'000));
     c.ingest_max_group = static_cast<int>(*max_group);
+    LG_CFG(committers, (*ingest)->integer_or("committers", 0, 0, 16));
+    c.ingest_committers = static_cast<int>(*committers);
   }
 
   LG_CFG(health, root.optional_section("health"));

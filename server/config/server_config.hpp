@@ -36,6 +36,7 @@ struct ServerConfig {
 
   int ingest_verify_threads = 2;   ///< [ingest] verify_threads: threads checking evt envelopes and signatures
   int ingest_max_group = 256;      ///< [ingest] max_group: evt batches committed in one unit of work at most
+  int ingest_committers = 0;       ///< [ingest] committers: commit threads (0: 1 on SQLite, 3 on PostgreSQL)
 
   std::string mqtt_uri = "tcp://127.0.0.1:1883";
   std::string mqtt_client_id;  ///< default "labgate-server-<site>", with host and pid when shared_group is set

@@ -7,14 +7,16 @@
 namespace lg::server::usage {
 
 Pipeline::Pipeline(Ingest& ingest, Options o, Hooks h) : ingest_(ingest), opts_(o), hooks_(std::move(h)) {
-  LG_INVARIANT(opts_.verify_threads >= 1 && opts_.max_group >= 1, "a pipeline has a verifier and groups of one");
+  LG_INVARIANT(opts_.verify_threads >= 1 && opts_.max_group >= 1 && opts_.committers >= 1,
+               "a pipeline has a verifier, a committer and groups of one");
+  verified_.resize(static_cast<std::size_t>(opts_.committers));
 }
 
 Pipeline::~Pipeline() { stop(); }
 
 void Pipeline::start() {
   for (int i = 0; i < opts_.verify_threads; ++i) verifiers_.emplace_back([this] { verify_loop(); });
-  committer_ = std::thread([this] { commit_loop(); });
+  for (std::size_t i = 0; i < verified_.size(); ++i) committers_.emplace_back([this, i] { commit_loop(i); });
 }
 
 void Pipeline::submit(std::string topic, std::string payload) {
@@ -28,7 +30,7 @@ void Pipeline::submit(std::string topic, std::string payload) {
 void Pipeline::stop() {
   {
     std::lock_guard lock(m_);
-    if (stopping_ && verifiers_.empty() && !committer_.joinable()) return;
+    if (stopping_ && verifiers_.empty() && committers_.empty()) return;
     stopping_ = true;
   }
   raw_cv_.notify_all();
@@ -37,12 +39,17 @@ void Pipeline::stop() {
     if (t.joinable()) t.join();
   }
   verifiers_.clear();
-  if (committer_.joinable()) committer_.join();
+  for (auto& t : committers_) {
+    if (t.joinable()) t.join();
+  }
+  committers_.clear();
 }
 
 std::size_t Pipeline::depth() const {
   std::lock_guard lock(m_);
-  return raw_.size() + verifying_ + verified_.size();
+  std::size_t n = raw_.size() + verifying_;
+  for (const auto& q : verified_) n += q.size();
+  return n;
 }
 
 uint64_t Pipeline::groups() const {
@@ -71,30 +78,36 @@ void Pipeline::verify_loop() {
     {
       std::lock_guard lock(m_);
       --verifying_;
-      if (auto* s = std::get_if<Ingest::Screened>(&screened)) verified_.push_back(std::move(*s));
-      else rejected = true;
+      if (auto* s = std::get_if<Ingest::Screened>(&screened)) {
+        verified_[std::hash<std::string>{}(s->batch.terminal) % verified_.size()].push_back(std::move(*s));
+      } else {
+        rejected = true;
+      }
     }
     if (rejected) {
       if (hooks_.done) hooks_.done();  // refused (logged and counted by screen_event): nothing to commit
-    } else {
+    } else if (verified_.size() == 1) {
       verified_cv_.notify_one();
+    } else {
+      verified_cv_.notify_all();  // the committer of that terminal's queue, whichever it is
     }
   }
 }
 
-void Pipeline::commit_loop() {
+void Pipeline::commit_loop(std::size_t shard) {
   for (;;) {
     std::vector<Ingest::Screened> group;
     {
       std::unique_lock lock(m_);
-      verified_cv_.wait(lock, [&] { return stopping_ || !verified_.empty(); });
+      auto& queue = verified_[shard];
+      verified_cv_.wait(lock, [&] { return stopping_ || !queue.empty(); });
       if (stopping_) return;
       // Everything verified by now, up to max_group: under load the groups grow by themselves
       // (what arrives while one commits waits for the next), when idle a batch goes alone.
-      const std::size_t n = std::min(verified_.size(), opts_.max_group);
-      group.assign(std::make_move_iterator(verified_.begin()),
-                   std::make_move_iterator(verified_.begin() + static_cast<std::ptrdiff_t>(n)));
-      verified_.erase(verified_.begin(), verified_.begin() + static_cast<std::ptrdiff_t>(n));
+      const std::size_t n = std::min(queue.size(), opts_.max_group);
+      group.assign(std::make_move_iterator(queue.begin()),
+                   std::make_move_iterator(queue.begin() + static_cast<std::ptrdiff_t>(n)));
+      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
     }
     auto results = ingest_.commit_group(group, hooks_.now());
     int64_t sent = 0;

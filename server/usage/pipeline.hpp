@@ -2,7 +2,9 @@
 // check are most of ingest's CPU) and committed in groups by one thread (one durable commit for
 // every batch that arrived meanwhile), and each group's acks are coalesced per terminal and
 // published after its commit. Without sockets: main.cpp feeds it from the MQTT client and gives
-// it a way to publish; tests feed it directly.
+// it a way to publish; tests feed it directly. On PostgreSQL several committers may run, each on
+// its own connection, with every terminal's batches on one of them (its advisory lock orders it
+// against other nodes); SQLite has one writer, so one committer.
 #pragma once
 
 #include <condition_variable>
@@ -23,6 +25,7 @@ class Pipeline {
   struct Options {
     int verify_threads = 2;      ///< threads checking envelopes and signatures
     std::size_t max_group = 256; ///< batches committed in one unit of work at most
+    int committers = 1;          ///< commit threads; a terminal's batches always go to the same one
   };
   /// What the pipeline needs from its surroundings.
   struct Hooks {
@@ -58,7 +61,7 @@ class Pipeline {
     std::string payload;
   };
   void verify_loop();
-  void commit_loop();
+  void commit_loop(std::size_t shard);
 
   Ingest& ingest_;
   Options opts_;
@@ -68,13 +71,15 @@ class Pipeline {
   std::condition_variable raw_cv_;
   std::condition_variable verified_cv_;
   std::deque<Raw> raw_;
-  std::vector<Ingest::Screened> verified_;
+  /// Verified batches, one queue per committer (by terminal), so each terminal's batches commit
+  /// in the order they were verified.
+  std::vector<std::vector<Ingest::Screened>> verified_;
   std::size_t verifying_ = 0;  ///< taken from raw_, not yet in verified_ (or finished)
   bool stopping_ = false;
   uint64_t groups_ = 0;
   uint64_t batches_ = 0;
   std::vector<std::thread> verifiers_;
-  std::thread committer_;
+  std::vector<std::thread> committers_;
 };
 
 }  // namespace lg::server::usage

@@ -148,10 +148,15 @@ TEST_CASE("a batch that fails in a group leaves the other batches committed and 
 }
 
 TEST_CASE("the pipeline verifies on a pool, commits in groups and publishes one ack per terminal and group") {
-  Fixture f({"t1", "t2", "t3"});
+  int committers = 1;
+  SUBCASE("one committer") { committers = 1; }
+  SUBCASE("three committers, each terminal's batches on one of them") { committers = 3; }
+  Fixture f({"t1", "t2", "t3", "t4", "t5"});
+  const std::vector<std::string> terminals{"t1", "t2", "t3", "t4", "t5"};
   std::mutex m;
   std::condition_variable cv;
   std::map<std::string, uint64_t> highest_ack;  // terminal -> highest seq acked on the wire
+  int acks_backwards = 0;                       // an ack lower than one already published
   int64_t done = 0;
   std::atomic<int64_t> acks_counted{0};
   usage::Pipeline::Hooks hooks;
@@ -161,6 +166,7 @@ TEST_CASE("the pipeline verifies on a pool, commits in groups and publishes one 
     auto a = env ? proto::decode_ack(env->body) : Result<proto::Ack>(Error::invalid("no envelope"));
     if (!a) return false;  // counted as not sent: the checks below then fail
     std::lock_guard lock(m);
+    if (a->seq < highest_ack[a->terminal]) ++acks_backwards;
     highest_ack[a->terminal] = std::max(highest_ack[a->terminal], a->seq);
     return true;
   };
@@ -170,12 +176,12 @@ TEST_CASE("the pipeline verifies on a pool, commits in groups and publishes one 
     ++done;
     cv.notify_all();
   };
-  usage::Pipeline p(f.ing, usage::Pipeline::Options{2, 8}, hooks);
+  usage::Pipeline p(f.ing, usage::Pipeline::Options{2, 8, committers}, hooks);
   p.start();
-  // 3 terminals x 20 batches of 5 records, and one forged message that must be refused
+  // 5 terminals x 20 batches of 5 records, and one forged message that must be refused
   constexpr int kBatches = 20;
   for (int b = 0; b < kBatches; ++b) {
-    for (const std::string t : {"t1", "t2", "t3"}) {
+    for (const auto& t : terminals) {
       std::vector<proto::Record> recs;
       for (int i = 1; i <= 5; ++i) {
         const auto seq = static_cast<uint64_t>(b * 5 + i);
@@ -187,18 +193,19 @@ TEST_CASE("the pipeline verifies on a pool, commits in groups and publishes one 
   p.submit(f.evt("t1"), sealed(batch("t1", {access(999, "forged", "04AA")}), f.keys.at("t2"), "t1"));
   {
     std::unique_lock lock(m);
-    cv.wait(lock, [&] { return done == 3 * kBatches + 1; });
+    cv.wait(lock, [&] { return done == 5 * kBatches + 1; });
   }
   p.stop();
-  CHECK(f.count("SELECT count(*) FROM records") == 3 * kBatches * 5);
-  for (const std::string t : {"t1", "t2", "t3"}) {
+  CHECK(f.count("SELECT count(*) FROM records") == 5 * kBatches * 5);
+  CHECK(acks_backwards == 0);
+  for (const auto& t : terminals) {
     CHECK(highest_ack[t] == kBatches * 5);
     CHECK(f.count("SELECT acked_seq FROM terminals WHERE id = '" + t + "'") == kBatches * 5);
   }
-  CHECK(p.batches() == 3 * kBatches);
+  CHECK(p.batches() == 5 * kBatches);
   CHECK(p.groups() >= 1);
   CHECK(p.groups() <= p.batches());
-  CHECK(acks_counted.load() >= 3);
+  CHECK(acks_counted.load() >= 5);
   auto st = f.store->stats();
   REQUIRE(st);
   CHECK(st->rejected["bad_signature"] == 1);
