@@ -83,10 +83,21 @@ ALTER TABLE open_sessions ADD COLUMN gap_from_ms INTEGER;
 ALTER TABLE open_sessions ADD COLUMN max_duration_ms INTEGER;
 )sql";
 
-const std::array<db::Migration, 3> kMigrations = {{
+// The resource's status and the cards refused with their own reason (bundle "status", "denials").
+constexpr std::string_view kSchema4 = R"sql(
+ALTER TABLE acl_policy ADD COLUMN status TEXT NOT NULL DEFAULT 'normal';
+CREATE TABLE acl_denials (
+  card   TEXT PRIMARY KEY,
+  user   TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+)sql";
+
+const std::array<db::Migration, 4> kMigrations = {{
     {1, "terminal store", kSchema1},
     {2, "precise starting meter reading", kSchema2},
     {3, "session clock facts", kSchema3},
+    {4, "resource status and denials", kSchema4},
 }};
 
 std::optional<int64_t> opt_col(const db::Statement& st, int col) {
@@ -219,10 +230,10 @@ Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms) {
   LG_TRY_ASSIGN(applied, db_.query_int("SELECT version FROM acl_policy WHERE id = 1"));
   if (applied && static_cast<uint64_t>(*applied) >= b.version) return false;
 
-  LG_TRY(db_.exec("DELETE FROM acl_grants; DELETE FROM acl_bookings; DELETE FROM acl_policy;"));
+  LG_TRY(db_.exec("DELETE FROM acl_grants; DELETE FROM acl_bookings; DELETE FROM acl_denials; DELETE FROM acl_policy;"));
   auto pol = db_.prepare(
       "INSERT INTO acl_policy(id, version, resource, issued_ms, require_booking, early_start_s, "
-      "grace_after_end_s, offline_grace_s, max_session_s) VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "grace_after_end_s, offline_grace_s, max_session_s, status) VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!pol) return pol.error();
   pol->bind(1, static_cast<int64_t>(b.version))
       .bind(2, std::string_view(b.resource))
@@ -231,8 +242,17 @@ Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms) {
       .bind(5, b.policy.early_start_s)
       .bind(6, b.policy.grace_after_end_s)
       .bind(7, b.policy.offline_grace_s)
-      .bind(8, b.policy.max_session_s);
+      .bind(8, b.policy.max_session_s)
+      .bind(9, std::string_view(proto::to_string(b.status)));
   LG_TRY(pol->run());
+  auto dn = db_.prepare("INSERT OR REPLACE INTO acl_denials(card, user, reason) VALUES(?, ?, ?)");
+  if (!dn) return dn.error();
+  for (const auto& d : b.denials) {
+    dn->bind(1, std::string_view(d.card))
+        .bind(2, std::string_view(d.user))
+        .bind(3, std::string_view(proto::to_string(d.reason)));
+    LG_TRY(dn->run());
+  }
 
   auto g = db_.prepare(
       "INSERT INTO acl_grants(card, user, category, admin, valid_from_ms, valid_until_ms) "
@@ -262,7 +282,7 @@ Result<AclSnapshot> Store::load_acl() {
   AclSnapshot s;
   auto pol = db_.prepare(
       "SELECT version, resource, require_booking, early_start_s, grace_after_end_s, offline_grace_s, "
-      "max_session_s FROM acl_policy WHERE id = 1");
+      "max_session_s, status FROM acl_policy WHERE id = 1");
   if (!pol) return pol.error();
   auto row = pol->step();
   if (!row) return row.error();
@@ -274,6 +294,19 @@ Result<AclSnapshot> Store::load_acl() {
   s.policy.grace_after_end_s = pol->column_int64(4);
   s.policy.offline_grace_s = pol->column_int64(5);
   s.policy.max_session_s = pol->column_int64(6);
+  s.status = proto::resource_status_from(pol->column_text(7)).value_or(proto::ResourceStatus::normal);
+  auto dn = db_.prepare("SELECT card, user, reason FROM acl_denials ORDER BY card");
+  if (!dn) return dn.error();
+  for (;;) {
+    auto r = dn->step();
+    if (!r) return r.error();
+    if (!*r) break;
+    proto::Denial d;
+    d.card = dn->column_text(0);
+    d.user = dn->column_text(1);
+    d.reason = proto::reason_from(dn->column_text(2)).value_or(proto::Reason::card_revoked);
+    s.denials.push_back(std::move(d));
+  }
 
   auto g = db_.prepare(
       "SELECT card, user, category, admin, valid_from_ms, valid_until_ms FROM acl_grants ORDER BY card");

@@ -148,6 +148,36 @@ def hostile_moments(campus, x, root):
     say(f"  (records, state and acks carry a MAC under {x.id}'s own link keys; bundles an ECDSA signature)")
 
 
+def people_and_cards(campus, x):
+    """Issue 8: a card reported lost, a user suspended and an instrument under maintenance reach the
+    terminal in its next bundle and are refused there with their own reason."""
+    say("\n== 08:27  people and cards")
+    def changed(label, change):
+        before = campus.terminal_info(x.id)["acl_version"]
+        t0 = time.monotonic()
+        out = change()
+        campus.wait_synced(x.id, above=before)
+        say(f"  {label}: {out}  (t-xrd applied the new bundle {time.monotonic() - t0:.2f} s later)")
+    def labgatectl(*args):
+        return lambda: ctl(campus, *args).strip()
+    changed("labgatectl card lost C0DE0002", labgatectl("card", "lost", "C0DE0002"))
+    swipe(x, "C0DE0002", "u02 Wang Fang's lost card", "refused at once")
+    changed("labgatectl card replace C0DE0002 C0DE1002", labgatectl("card", "replace", "C0DE0002", "C0DE1002"))
+    swipe(x, "C0DE1002", "u02 Wang Fang, new card", "XRD power on")
+    swipe(x, "C0DE1002", "u02 Wang Fang", "swipe-out")
+    changed("labgatectl user suspend u05", labgatectl("user", "suspend", "u05", "--reason", "safety briefing missed"))
+    swipe(x, "C0DE0005", "u05 Chen Jing (suspended)", "refused")
+    changed("labgatectl user activate u05", labgatectl("user", "activate", "u05"))
+    changed("PATCH /api/instruments/inst-xrd status=maintenance",
+            lambda: campus.server.patch("/api/instruments/inst-xrd", {"status": "maintenance"})["status"])
+    swipe(x, "C0DE0006", "u06 Yang Lei", "XRD under maintenance (维修)")
+    swipe(x, "C0DE0014", "u20 Gao Shan (technician, admin)", "admins still get in")
+    swipe(x, "C0DE0014", "u20 Gao Shan", "swipe-out")
+    changed("PATCH /api/instruments/inst-xrd status=normal",
+            lambda: campus.server.patch("/api/instruments/inst-xrd", {"status": "normal"})["status"])
+    say("  a known user without the training is listed by the server as not_qualified, an unknown card as unknown_card")
+
+
 def pg_cluster(*args, check=True):
     """tools/pg_cluster with args; returns its stdout (the conninfo for start)."""
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "pg_cluster"), *args], capture_output=True, text=True)
@@ -258,6 +288,7 @@ def main():
         swipe(tem, "C0DE0003", "u03 Zhang Min", "TEM session ends")
         swipe(x, "C0DE000B".lower(), "u11 again (lower-case uid)", "still denied")
         time.sleep(2)
+        people_and_cards(campus, x)
         hostile_moments(campus, x, root)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())

@@ -28,7 +28,13 @@ constexpr Names<Reason> kReasons[] = {
     {Reason::qualified, "qualified"},   {Reason::booked, "booked"},         {Reason::admin, "admin"},
     {Reason::fail_open, "fail_open"},   {Reason::swipe_out, "swipe_out"},   {Reason::unknown_card, "unknown_card"},
     {Reason::not_valid_now, "not_valid_now"}, {Reason::no_booking, "no_booking"}, {Reason::in_use, "in_use"},
-    {Reason::cache_expired, "cache_expired"}, {Reason::no_acl, "no_acl"}, {Reason::output_fault, "output_fault"}};
+    {Reason::cache_expired, "cache_expired"}, {Reason::no_acl, "no_acl"}, {Reason::output_fault, "output_fault"},
+    {Reason::card_revoked, "card_revoked"}, {Reason::user_suspended, "user_suspended"},
+    {Reason::instrument_unavailable, "instrument_unavailable"}, {Reason::not_qualified, "not_qualified"}};
+constexpr Names<ResourceStatus> kResourceStatuses[] = {{ResourceStatus::normal, "normal"},
+                                                       {ResourceStatus::maintenance, "maintenance"},
+                                                       {ResourceStatus::disabled, "disabled"},
+                                                       {ResourceStatus::pending_scrap, "pending_scrap"}};
 constexpr Names<Mode> kModes[] = {{Mode::online, "online"}, {Mode::offline, "offline"}};
 constexpr Names<EndReason> kEndReasons[] = {
     {EndReason::swipe_out, "swipe_out"}, {EndReason::booking_end, "booking_end"}, {EndReason::max_duration, "max_duration"},
@@ -431,6 +437,8 @@ const char* to_string(Mode m) { return name_of(kModes, m); }
 const char* to_string(EndReason r) { return name_of(kEndReasons, r); }
 std::optional<Reason> reason_from(std::string_view s) { return value_of(kReasons, s); }
 std::optional<EndReason> end_reason_from(std::string_view s) { return value_of(kEndReasons, s); }
+const char* to_string(ResourceStatus s) { return name_of(kResourceStatuses, s); }
+std::optional<ResourceStatus> resource_status_from(std::string_view s) { return value_of(kResourceStatuses, s); }
 
 RecordKind Record::kind() const { return static_cast<RecordKind>(body.index()); }
 
@@ -498,6 +506,13 @@ std::string encode(const SyncBundle& m) {
     bookings.push_back({{"id", b.id}, {"user", b.user}, {"start", time::format_utc(b.start_ms)},
                         {"end", time::format_utc(b.end_ms)}});
   j["bookings"] = std::move(bookings);
+  // Absent when normal and empty: a bundle without them reads as before.
+  if (m.status != ResourceStatus::normal) j["status"] = to_string(m.status);
+  if (!m.denials.empty()) {
+    json denials = json::array();
+    for (const auto& d : m.denials) denials.push_back({{"card", d.card}, {"user", d.user}, {"reason", to_string(d.reason)}});
+    j["denials"] = std::move(denials);
+  }
   return j.dump();
 }
 
@@ -622,6 +637,33 @@ Result<SyncBundle> decode_sync(std::string_view body) {
       if (br.ok() && s.end_ms <= s.start_ms) br.fail("end", "must be after start");
       if (!br.ok()) r.take_error(br.err());
       m.bookings.push_back(std::move(s));
+    }
+  }
+  if (r.ok() && j->contains("status")) {
+    const std::string st = r.str("status", true, 32);
+    if (auto v = resource_status_from(st)) m.status = *v;
+    else if (r.ok()) r.fail("status", "must be one of normal, maintenance, disabled, pending_scrap");
+  }
+  if (r.ok() && j->contains("denials")) {
+    if (const json* d = r.array("denials", kMaxEntries)) {
+      for (std::size_t i = 0; i < d->size() && r.ok(); ++i) {
+        const std::string path = "denials[" + std::to_string(i) + "]";
+        if (!(*d)[i].is_object()) {
+          r.take_error(path + ": must be an object");
+          break;
+        }
+        Reader dr((*d)[i], path);
+        Denial e;
+        e.card = dr.card("card");
+        e.user = dr.id("user");
+        const std::string why = dr.str("reason", true, 32);
+        const auto reason = reason_from(why);
+        if (dr.ok() && (!reason || (*reason != Reason::card_revoked && *reason != Reason::user_suspended)))
+          dr.fail("reason", "must be card_revoked or user_suspended");
+        if (reason) e.reason = *reason;
+        if (!dr.ok()) r.take_error(dr.err());
+        m.denials.push_back(std::move(e));
+      }
     }
   }
   if (!r.ok()) return Error::invalid(r.err());

@@ -20,7 +20,8 @@ json instrument_json(const Instrument& i) {
               {"early_start_s", i.early_start_s},
               {"grace_after_end_s", i.grace_after_end_s},
               {"offline_grace_s", i.offline_grace_s},
-              {"max_session_s", i.max_session_s}};
+              {"max_session_s", i.max_session_s},
+              {"status", proto::to_string(i.status)}};
 }
 json unit_json(const Unit& u) {
   return json{{"id", u.id}, {"name", u.name}, {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)}};
@@ -31,9 +32,31 @@ json user_json(const User& u) {
               {"name", u.name},
               {"category", to_string(u.category)},
               {"unit", u.unit.empty() ? json(nullptr) : json(u.unit)},
-              {"admin", u.admin}};
+              {"admin", u.admin},
+              {"status", to_string(u.status)},
+              {"status_reason", u.status_reason}};
 }
-json card_json(const Card& c) { return json{{"uid", c.uid}, {"user", c.user}, {"active", c.active}}; }
+
+/// The card uid of a path, canonical (CardUid), or nullopt.
+std::optional<std::string> path_uid(const PathParams& pp) {
+  auto uid = CardUid::parse(pp.find("uid")->second);
+  if (!uid) return std::nullopt;
+  return uid->str();
+}
+
+}  // namespace
+
+namespace {
+
+/// The JSON of a card row; times in the site zone.
+json card_json_at(const ApiContext& ctx, const Card& c) {
+  return json{{"uid", c.uid},
+              {"user", c.user},
+              {"active", c.active},
+              {"status", to_string(c.status)},
+              {"valid_until", ctx.time_or_null(c.valid_until_ms)},
+              {"ended", ctx.time_or_null(c.ended_ms)}};
+}
 
 /// The access-policy fields of a POST /api/instruments or PATCH /api/instruments/{id} body.
 InstrumentPolicyPatch read_policy(Fields& f) {
@@ -46,9 +69,20 @@ InstrumentPolicyPatch read_policy(Fields& f) {
   return p;
 }
 
+/// Ends the card named by the path as `why` (lost, revoked): 200 with the ended row.
+Response end_card_route(const ApiContext& ctx, Store& store, const PathParams& pp, CardStatus why) {
+  auto uid = path_uid(pp);
+  if (!uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
+  auto ended = store.end_card(*uid, why, ctx.now());
+  if (!ended) return failure(ended.error());
+  ctx.changed_all();  // every terminal whose bundle granted it refuses it from the next bundle
+  log::info("directory", "card " + *uid + " of " + ended->user + " " + to_string(why));
+  return reply(200, card_json_at(ctx, *ended));
+}
+
 }  // namespace
 
-void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store) {
   router.add({"POST", "/api/units", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -78,7 +112,7 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
                 Fields f(*body, {"id", "name", "lab", "kind", "asset_no", "require_booking", "early_start_s",
-                                 "grace_after_end_s", "offline_grace_s", "max_session_s"});
+                                 "grace_after_end_s", "offline_grace_s", "max_session_s", "status"});
                 Instrument i;
                 i.id = f.id("id");
                 i.name = f.text("name");
@@ -86,6 +120,10 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 i.kind = kind_from(f.one_of("kind", {"instrument", "door"})).value_or(InstrumentKind::instrument);
                 i.asset_no = f.opt_text("asset_no");
                 const InstrumentPolicyPatch p = read_policy(f);
+                if (body->contains("status"))
+                  i.status = proto::resource_status_from(
+                                 f.one_of("status", {"normal", "maintenance", "disabled", "pending_scrap"}))
+                                 .value_or(InstrumentStatus::normal);
                 if (!f.ok()) return f.response();
                 i.require_booking = p.require_booking.value_or(i.require_booking);
                 i.early_start_s = p.early_start_s.value_or(i.early_start_s);
@@ -103,9 +141,12 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body,
-                         {"require_booking", "early_start_s", "grace_after_end_s", "offline_grace_s", "max_session_s"});
-                const InstrumentPolicyPatch p = read_policy(f);
+                Fields f(*body, {"require_booking", "early_start_s", "grace_after_end_s", "offline_grace_s",
+                                 "max_session_s", "status"});
+                InstrumentPolicyPatch p = read_policy(f);
+                if (body->contains("status"))
+                  p.status = proto::resource_status_from(
+                      f.one_of("status", {"normal", "maintenance", "disabled", "pending_scrap"}));
                 if (!f.ok()) return f.response();
                 auto updated = store.update_instrument_policy(id, p, ctx.now());
                 if (!updated) return failure(updated.error());
@@ -131,12 +172,28 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 return reply(201, json{{"id", u.id}});
               }});
   router.add(list_route<User>("/api/users", "users", ctx, [&](const Page& p) { return store.users(p); }, user_json));
+  router.add({"PATCH", "/api/users/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"status", "reason"});
+                const auto to = user_status_from(f.one_of("status", {"pending", "active", "suspended", "left"}));
+                const std::string reason = f.opt_text("reason");
+                if (!f.ok()) return f.response();
+                auto updated = store.set_user_status(id, to.value_or(UserStatus::active), reason, ctx.now());
+                if (!updated) return failure(updated.error());
+                ctx.changed_all();  // the user's cards are refused (or open again) from the next bundle
+                log::info("directory", "user " + id + " is now " + to_string(updated->status) +
+                                           (reason.empty() ? "" : " (" + reason + ")"));
+                return reply(200, user_json(*updated));
+              }});
 
   router.add({"POST", "/api/cards", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"uid", "user"});
+                Fields f(*body, {"uid", "user", "valid_until"});
                 Card c;
                 c.uid = f.text("uid");
                 if (f.ok()) {
@@ -144,12 +201,58 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                   else f.invalid("uid", "must be " + std::string(CardUid::kRule));
                 }
                 c.user = f.id("user");
+                c.valid_until_ms = f.time("valid_until", false);
+                if (f.ok() && c.valid_until_ms && *c.valid_until_ms <= ctx.now())
+                  f.invalid("valid_until", "must be in the future");
                 if (!f.ok()) return f.response();
                 if (auto s = store.add_card(c, ctx.now()); !s) return failure(s.error());
                 ctx.changed_all();
-                return reply(201, json{{"uid", c.uid}, {"user", c.user}});
+                return reply(201, json{{"uid", c.uid}, {"user", c.user}, {"valid_until", ctx.time_or_null(c.valid_until_ms)}});
               }});
-  router.add(list_route<Card>("/api/cards", "cards", ctx, [&](const Page& p) { return store.cards(p); }, card_json));
+  router.add(list_route<Card>("/api/cards", "cards", ctx, [&](const Page& p) { return store.cards(p); },
+                              [&ctx](const Card& c) { return card_json_at(ctx, c); }));
+  router.add({"POST", "/api/cards/{uid}/lost", Permission::admin, [&](const Request&, const PathParams& pp) {
+                return end_card_route(ctx, store, pp, CardStatus::lost);
+              }});
+  router.add({"POST", "/api/cards/{uid}/revoke", Permission::admin, [&](const Request&, const PathParams& pp) {
+                return end_card_route(ctx, store, pp, CardStatus::revoked);
+              }});
+  // A replacement card for the same holder: the old one ends as replaced (or stays lost when it
+  // was reported lost before), the new one is issued, in one unit of work.
+  router.add({"POST", "/api/cards/{uid}/replace", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                auto old_uid = path_uid(pp);
+                if (!old_uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"new_uid", "valid_until"});
+                Card c;
+                c.uid = f.text("new_uid");
+                if (f.ok()) {
+                  if (auto uid = CardUid::parse(c.uid)) c.uid = uid->str();
+                  else f.invalid("new_uid", "must be " + std::string(CardUid::kRule));
+                }
+                c.valid_until_ms = f.time("valid_until", false);
+                if (!f.ok()) return f.response();
+                const int64_t now = ctx.now();
+                Status s = uow.run([&]() -> Status {
+                  auto last = store.last_card(*old_uid);
+                  if (!last) return last.error();
+                  if (!*last) return domain_error(Errc::not_found, "no card '" + *old_uid + "'");
+                  if ((*last)->active) {
+                    auto ended = store.end_card(*old_uid, CardStatus::replaced, now);
+                    if (!ended) return ended.error();
+                  } else if ((*last)->status == CardStatus::replaced) {
+                    return domain_error(Errc::conflict, "card '" + *old_uid + "' was replaced already");
+                  }  // a lost or revoked card stays so: the new card is its replacement
+                  c.user = (*last)->user;
+                  return store.add_card(c, now);
+                });
+                if (!s) return failure(s.error());
+                ctx.changed_all();
+                return reply(201, json{{"uid", c.uid}, {"user", c.user}, {"replaces", *old_uid},
+                                       {"valid_until", ctx.time_or_null(c.valid_until_ms)}});
+              }});
 }
 
 }  // namespace lg::server::directory

@@ -1,7 +1,8 @@
-// The directory's routes: /api/units, /api/labs, /api/instruments (+ PATCH /{id}), /api/users,
-// /api/cards.
+// The directory's routes: /api/units, /api/labs, /api/instruments (+ PATCH /{id}: policy and
+// status), /api/users (+ PATCH /{id}: status), /api/cards (+ POST /{uid}/lost, /revoke, /replace).
 #pragma once
 
+#include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
 #include "server/transport/http/router.hpp"
 
@@ -12,6 +13,6 @@ struct ApiContext;
 namespace lg::server::directory {
 
 /// Adds the directory's routes to the table. ctx and store must outlive the router.
-void add_routes(http::Router& router, const http::ApiContext& ctx, Store& store);
+void add_routes(http::Router& router, const http::ApiContext& ctx, UnitOfWork& uow, Store& store);
 
 }  // namespace lg::server::directory

@@ -18,4 +18,36 @@ std::optional<InstrumentKind> kind_from(std::string_view s) {
   return std::nullopt;
 }
 
+const char* to_string(UserStatus s) {
+  switch (s) {
+    case UserStatus::pending: return "pending";
+    case UserStatus::active: return "active";
+    case UserStatus::suspended: return "suspended";
+    case UserStatus::left: return "left";
+  }
+  return "active";
+}
+
+std::optional<UserStatus> user_status_from(std::string_view s) {
+  for (auto v : {UserStatus::pending, UserStatus::active, UserStatus::suspended, UserStatus::left})
+    if (s == to_string(v)) return v;
+  return std::nullopt;
+}
+
+const char* to_string(CardStatus s) {
+  switch (s) {
+    case CardStatus::active: return "active";
+    case CardStatus::lost: return "lost";
+    case CardStatus::revoked: return "revoked";
+    case CardStatus::replaced: return "replaced";
+  }
+  return "active";
+}
+
+std::optional<CardStatus> card_status_from(std::string_view s) {
+  for (auto v : {CardStatus::active, CardStatus::lost, CardStatus::revoked, CardStatus::replaced})
+    if (s == to_string(v)) return v;
+  return std::nullopt;
+}
+
 }  // namespace lg::server

@@ -9,9 +9,19 @@
 #include <string_view>
 #include <vector>
 
+#include "labgate/common/protocol.hpp"
+
 namespace lg::server {
 
 enum class UserCategory { internal, external };
+/// A user's lifecycle: pending (registered, not approved) -> active -> suspended -> left.
+/// Only an active user's cards open anything.
+enum class UserStatus { pending, active, suspended, left };
+/// A card row's state: the one active row per uid opens; lost and revoked rows are refused with
+/// card_revoked at the terminals; replaced rows are history.
+enum class CardStatus { active, lost, revoked, replaced };
+/// An instrument's state (正常/维修/停用/待报废) is the protocol's resource status.
+using InstrumentStatus = proto::ResourceStatus;
 enum class InstrumentKind { instrument, door };
 
 /// "internal" | "external".
@@ -22,6 +32,12 @@ const char* to_string(InstrumentKind k);
 std::optional<UserCategory> category_from(std::string_view s);
 /// Parses "instrument" | "door".
 std::optional<InstrumentKind> kind_from(std::string_view s);
+/// "pending" | "active" | "suspended" | "left".
+const char* to_string(UserStatus s);
+std::optional<UserStatus> user_status_from(std::string_view s);
+/// "active" | "lost" | "revoked" | "replaced".
+const char* to_string(CardStatus s);
+std::optional<CardStatus> card_status_from(std::string_view s);
 
 struct Unit {
   std::string id;
@@ -54,6 +70,7 @@ struct Instrument {
   int64_t grace_after_end_s = 300;   ///< a booked session is switched off this long after the booking end
   int64_t offline_grace_s = 86400;   ///< cached grants are honoured this long after the last sync, offline
   int64_t max_session_s = 0;         ///< limit of a session not bounded by a booking; 0 = none
+  InstrumentStatus status = InstrumentStatus::normal;
 };
 
 /// A change of an instrument's access policy: fields left empty keep their value.
@@ -63,6 +80,7 @@ struct InstrumentPolicyPatch {
   std::optional<int64_t> grace_after_end_s;
   std::optional<int64_t> offline_grace_s;
   std::optional<int64_t> max_session_s;
+  std::optional<InstrumentStatus> status;
 };
 
 struct User {
@@ -71,12 +89,17 @@ struct User {
   UserCategory category = UserCategory::internal;
   std::string unit;  ///< "" = none
   bool admin = false;
+  UserStatus status = UserStatus::active;
+  std::string status_reason{};  ///< why the last status change was made ("" for none)
 };
 
 struct Card {
   std::string uid;  ///< canonical (CardUid::str(): validated and upper-cased where it entered)
   std::string user;
   bool active = true;
+  CardStatus status = CardStatus::active;
+  std::optional<int64_t> valid_until_ms{};  ///< a temporary card opens nothing from then on
+  std::optional<int64_t> ended_ms{};        ///< when it was reported lost, revoked or replaced
 };
 
 }  // namespace lg::server

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "server/core/pg_util.hpp"
+#include "server/directory/rules.hpp"
 
 namespace lg::server::directory {
 
@@ -58,7 +59,33 @@ CREATE INDEX cards_by_user ON cards(user_id);
 CREATE INDEX cards_by_uid ON cards(uid, row_id);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "units, labs, instruments, users, cards", kV1}}};
+// Lifecycles: see the SQLite store's migration 2.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE users ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+  CHECK (status IN ('pending', 'active', 'suspended', 'left'));
+ALTER TABLE users ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN status_ms BIGINT;
+ALTER TABLE cards ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+  CHECK (status IN ('active', 'lost', 'revoked', 'replaced'));
+ALTER TABLE cards ADD COLUMN valid_until_ms BIGINT;
+ALTER TABLE cards ADD COLUMN ended_ms BIGINT;
+ALTER TABLE instruments ADD COLUMN status TEXT NOT NULL DEFAULT 'normal'
+  CHECK (status IN ('normal', 'maintenance', 'disabled', 'pending_scrap'));
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+                                                    {2, "user, card and instrument lifecycles", kV2}}};
+
+/// A card is issued only to an active user (pending, suspended and departed users get none).
+Status require_active_user(pg::Conn& c, const std::string& id) {
+  auto r = c.q("SELECT status FROM users WHERE id = $1", id);
+  if (!r) return r.error();
+  const std::string status = r->empty() ? std::string("active") : r->text(0, 0);
+  if (status != "active") return domain_error(Errc::conflict, "user: '" + id + "' is " + status + ", not active");
+  return {};
+}
+
+
 
 using pgrows::kInstrumentCols;
 using pgrows::kUserCols;
@@ -73,18 +100,28 @@ Instrument instrument(const pg::Rows& r, int i) {
   out.grace_after_end_s = r.i64(i, 7);
   out.offline_grace_s = r.i64(i, 8);
   out.max_session_s = r.i64(i, 9);
+  out.status = proto::resource_status_from(r.text(i, 10)).value_or(InstrumentStatus::normal);
   return out;
 }
 
 User user(const pg::Rows& r, int i) {
   return User{r.text(i, 0), r.text(i, 1), category_from(r.text(i, 2)).value_or(UserCategory::internal),
-              r.text(i, 3), r.boolean(i, 4)};
+              r.text(i, 3), r.boolean(i, 4), user_status_from(r.text(i, 5)).value_or(UserStatus::active),
+              r.text(i, 6)};
+}
+Card card(const pg::Rows& r, int i) {
+  Card c{r.text(i, 0), r.text(i, 1), r.boolean(i, 2)};
+  c.status = card_status_from(r.text(i, 3)).value_or(CardStatus::active);
+  if (!r.null(i, 4)) c.valid_until_ms = r.i64(i, 4);
+  if (!r.null(i, 5)) c.ended_ms = r.i64(i, 5);
+  return c;
 }
 }  // namespace pgrows
 
 namespace {
 constexpr auto instrument_row = [](const pg::Rows& r, int i) { return pgrows::instrument(r, i); };
 constexpr auto user_row = [](const pg::Rows& r, int i) { return pgrows::user(r, i); };
+constexpr auto card_row = [](const pg::Rows& r, int i) { return pgrows::card(r, i); };
 }  // namespace
 
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
@@ -115,9 +152,10 @@ Status PgStore::add_instrument(const Instrument& i, int64_t now_ms) {
     LG_TRY(require_ref(c, "labs", "lab", i.lab, "lab"));
     LG_TRY(require_absent(c, "instruments", i.id, "instrument"));
     return done(c.q("INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
-           "grace_after_end_s, offline_grace_s, max_session_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+           "grace_after_end_s, offline_grace_s, max_session_s, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+           "$11, $12)",
            i.id, i.name, i.lab, to_string(i.kind), i.asset_no, i.require_booking, now_ms, i.early_start_s,
-           i.grace_after_end_s, i.offline_grace_s, i.max_session_s));
+           i.grace_after_end_s, i.offline_grace_s, i.max_session_s, proto::to_string(i.status)));
   });
 }
 
@@ -130,12 +168,13 @@ Result<Instrument> PgStore::update_instrument_policy(const std::string& id, cons
     if (p.require_booking) params.add(*p.require_booking);
     else params.add(std::nullopt);
     params.add(p.early_start_s).add(p.grace_after_end_s).add(p.offline_grace_s).add(p.max_session_s).add(now_ms);
+    params.add_or_null(p.status ? std::string_view(proto::to_string(*p.status)) : std::string_view());
     auto r = c.exec(
         "UPDATE instruments SET require_booking = COALESCE($2::boolean, require_booking), "
         "early_start_s = COALESCE($3::bigint, early_start_s), "
         "grace_after_end_s = COALESCE($4::bigint, grace_after_end_s), "
         "offline_grace_s = COALESCE($5::bigint, offline_grace_s), max_session_s = COALESCE($6::bigint, max_session_s), "
-        "policy_updated_ms = $7 WHERE id = $1 RETURNING " +
+        "status = COALESCE($8::text, status), policy_updated_ms = $7 WHERE id = $1 RETURNING " +
             std::string(kInstrumentCols),
         params);
     if (!r) return r.error();
@@ -164,12 +203,44 @@ Status PgStore::add_card(const Card& card, int64_t now_ms) {
     if (!owner->empty()) {
       return domain_error(Errc::conflict, "uid: card " + card.uid + " is already assigned to user " + *owner);
     }
-    auto r = c.q("INSERT INTO cards(uid, user_id, active, created_ms) VALUES ($1, $2, true, $3)", card.uid, card.user,
-                 now_ms);
+    LG_TRY(require_active_user(c, card.user));
+    pg::Params p;
+    p.add(card.uid).add(card.user).add(now_ms).add(card.valid_until_ms);
+    auto r = c.exec("INSERT INTO cards(uid, user_id, active, created_ms, valid_until_ms) VALUES ($1, $2, true, $3, $4)", p);
     if (!r && pg::is_unique_violation(r.error())) {
       return domain_error(Errc::conflict, "uid: card " + card.uid + " is already assigned");
     }
     return done(r);
+  });
+}
+
+Result<User> PgStore::set_user_status(const std::string& id, UserStatus to, const std::string& reason,
+                                      int64_t now_ms) {
+  return transact<User>(db_, [&]() -> Result<User> {
+    auto& c = db_.conn();
+    auto r = c.q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1 FOR UPDATE", id);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "unknown user '" + id + "'");
+    User u = user_row(*r, 0);
+    if (!status_change_allowed(u.status, to)) return domain_error(Errc::conflict, status_change_refusal(u.status, to));
+    LG_TRY(done(c.q("UPDATE users SET status = $1, status_reason = $2, status_ms = $3 WHERE id = $4", to_string(to),
+                    reason, now_ms, id)));
+    u.status = to;
+    u.status_reason = reason;
+    return u;
+  });
+}
+
+Result<Card> PgStore::end_card(const std::string& uid, CardStatus why, int64_t now_ms) {
+  if (!is_end_status(why)) return Error::invalid("a card ends as lost, revoked or replaced");
+  return transact<Card>(db_, [&]() -> Result<Card> {
+    auto& c = db_.conn();
+    auto r = c.q("UPDATE cards SET active = false, status = $1, ended_ms = $2 WHERE uid = $3 AND active "
+                 "RETURNING uid, user_id, active, status, valid_until_ms, ended_ms",
+                 to_string(why), now_ms, uid);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "no active card '" + uid + "'");
+    return card_row(*r, 0);
   });
 }
 
@@ -200,11 +271,10 @@ Result<PageOf<User>> PgStore::users(const Page& p) {
 }
 
 Result<PageOf<Card>> PgStore::cards(const Page& p) {
-  static constexpr Keyset q{"SELECT uid, user_id, active, uid, row_id FROM cards WHERE true", 3, "(uid, row_id)",
-                            "si", false, "ORDER BY uid, row_id"};
-  return read_all_page<Card>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
-    return Card{r.text(i, 0), r.text(i, 1), r.boolean(i, 2)};
-  });
+  static constexpr Keyset q{
+      "SELECT uid, user_id, active, status, valid_until_ms, ended_ms, uid, row_id FROM cards WHERE true", 6,
+      "(uid, row_id)", "si", false, "ORDER BY uid, row_id"};
+  return read_all_page<Card>(db_.conn(), q, p, card_row);
 }
 
 Result<std::optional<Instrument>> PgStore::instrument(const std::string& id) {
@@ -221,6 +291,17 @@ Result<std::optional<User>> PgStore::user(const std::string& id) {
   if (!r) return r.error();
   std::optional<User> out;
   if (!r->empty()) out = user_row(*r, 0);
+  return out;
+}
+
+Result<std::optional<Card>> PgStore::last_card(const std::string& uid) {
+  auto r = db_.conn().q(
+      "SELECT uid, user_id, active, status, valid_until_ms, ended_ms FROM cards WHERE uid = $1 ORDER BY row_id DESC "
+      "LIMIT 1",
+      uid);
+  if (!r) return r.error();
+  std::optional<Card> out;
+  if (!r->empty()) out = card_row(*r, 0);
   return out;
 }
 

@@ -23,6 +23,9 @@ class PgStore final : public Store {
                                               int64_t now_ms) override;
   Status add_user(const User& u, int64_t now_ms) override;
   Status add_card(const Card& c, int64_t now_ms) override;
+  Result<User> set_user_status(const std::string& id, UserStatus to, const std::string& reason,
+                               int64_t now_ms) override;
+  Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;
@@ -30,6 +33,7 @@ class PgStore final : public Store {
   Result<PageOf<Card>> cards(const Page& p) override;
   Result<std::optional<Instrument>> instrument(const std::string& id) override;
   Result<std::optional<User>> user(const std::string& id) override;
+  Result<std::optional<Card>> last_card(const std::string& uid) override;
   Result<std::string> card_owner(const std::string& uid) override;
 
  private:
@@ -42,11 +46,13 @@ namespace pgrows {
 /// Columns read by instrument(), in its order.
 inline constexpr std::string_view kInstrumentCols =
     "id, name, lab, kind, asset_no, require_booking, early_start_s, grace_after_end_s, offline_grace_s, "
-    "max_session_s";
+    "max_session_s, status";
 /// Columns read by user(), in its order.
-inline constexpr std::string_view kUserCols = "id, name, category, COALESCE(unit, ''), admin";
+inline constexpr std::string_view kUserCols = "id, name, category, COALESCE(unit, ''), admin, status, status_reason";
 Instrument instrument(const pg::Rows& r, int i);
 User user(const pg::Rows& r, int i);
+/// Columns uid, user_id, active, status, valid_until_ms, ended_ms.
+Card card(const pg::Rows& r, int i);
 }  // namespace pgrows
 
 }  // namespace lg::server::directory

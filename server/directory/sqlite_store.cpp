@@ -3,6 +3,7 @@
 #include <array>
 
 #include "server/core/sqlite_util.hpp"
+#include "server/directory/rules.hpp"
 
 namespace lg::server::directory {
 
@@ -57,7 +58,36 @@ CREATE INDEX cards_by_user ON cards(user);
 CREATE INDEX cards_by_uid ON cards(uid);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "units, labs, instruments, users, cards", kV1}}};
+// Lifecycles: a user's status with its reason and who set it; a card's end (lost, revoked,
+// replaced) and a temporary card's end date; an instrument's status (正常/维修/停用/待报废).
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE users ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+  CHECK (status IN ('pending', 'active', 'suspended', 'left'));
+ALTER TABLE users ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN status_ms INTEGER;
+ALTER TABLE cards ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+  CHECK (status IN ('active', 'lost', 'revoked', 'replaced'));
+ALTER TABLE cards ADD COLUMN valid_until_ms INTEGER;
+ALTER TABLE cards ADD COLUMN ended_ms INTEGER;
+ALTER TABLE instruments ADD COLUMN status TEXT NOT NULL DEFAULT 'normal'
+  CHECK (status IN ('normal', 'maintenance', 'disabled', 'pending_scrap'));
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+                                                    {2, "user, card and instrument lifecycles", kV2}}};
+
+/// A card is issued only to an active user (pending, suspended and departed users get none).
+Status require_active_user(db::Database& d, const std::string& id) {
+  auto q = d.prepare("SELECT status FROM users WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  const std::string status = *row ? q->column_text(0) : std::string("active");
+  q->reset();
+  if (status != "active") return domain_error(Errc::conflict, "user: '" + id + "' is " + status + ", not active");
+  return {};
+}
 
 }  // namespace
 
@@ -72,13 +102,23 @@ Instrument instrument(db::Statement& r) {
   i.grace_after_end_s = r.column_int64(7);
   i.offline_grace_s = r.column_int64(8);
   i.max_session_s = r.column_int64(9);
+  i.status = proto::resource_status_from(r.column_text(10)).value_or(InstrumentStatus::normal);
   return i;
 }
 
 User user(db::Statement& r, int c) {
   return User{r.column_text(c), r.column_text(c + 1),
               category_from(r.column_text(c + 2)).value_or(UserCategory::internal), r.column_text(c + 3),
-              r.column_int64(c + 4) != 0};
+              r.column_int64(c + 4) != 0, user_status_from(r.column_text(c + 5)).value_or(UserStatus::active),
+              r.column_text(c + 6)};
+}
+
+Card card(db::Statement& r) {
+  Card c{r.column_text(0), r.column_text(1), r.column_int64(2) != 0};
+  c.status = card_status_from(r.column_text(3)).value_or(CardStatus::active);
+  if (!r.column_is_null(4)) c.valid_until_ms = r.column_int64(4);
+  if (!r.column_is_null(5)) c.ended_ms = r.column_int64(5);
+  return c;
 }
 }  // namespace rows
 
@@ -114,11 +154,11 @@ Status SqliteStore::add_instrument(const Instrument& i, int64_t now_ms) {
     LG_TRY(require_absent(d, "instruments", i.id, "instrument"));
     auto st = d.prepare(
         "INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
-        "grace_after_end_s, offline_grace_s, max_session_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "grace_after_end_s, offline_grace_s, max_session_s, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return st.error();
     st->bind(1, i.id).bind(2, i.name).bind(3, i.lab).bind(4, to_string(i.kind)).bind(5, i.asset_no);
     st->bind(6, b64(i.require_booking)).bind(7, now_ms).bind(8, i.early_start_s).bind(9, i.grace_after_end_s);
-    st->bind(10, i.offline_grace_s).bind(11, i.max_session_s);
+    st->bind(10, i.offline_grace_s).bind(11, i.max_session_s).bind(12, std::string_view(proto::to_string(i.status)));
     return st->run();
   });
 }
@@ -131,12 +171,13 @@ Result<Instrument> SqliteStore::update_instrument_policy(const std::string& id, 
         "UPDATE instruments SET require_booking = COALESCE(?2, require_booking), "
         "early_start_s = COALESCE(?3, early_start_s), grace_after_end_s = COALESCE(?4, grace_after_end_s), "
         "offline_grace_s = COALESCE(?5, offline_grace_s), max_session_s = COALESCE(?6, max_session_s), "
-        "policy_updated_ms = ?7 WHERE id = ?1");
+        "status = COALESCE(?8, status), policy_updated_ms = ?7 WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, id);
     if (p.require_booking) st->bind(2, b64(*p.require_booking)); else st->bind_null(2);
     st->bind(3, p.early_start_s).bind(4, p.grace_after_end_s).bind(5, p.offline_grace_s).bind(6, p.max_session_s);
     st->bind(7, now_ms);
+    if (p.status) st->bind(8, std::string_view(proto::to_string(*p.status))); else st->bind_null(8);
     if (auto s = st->run(); !s) return s.error();
     if (d.changes() == 0) return domain_error(Errc::not_found, "unknown instrument '" + id + "'");
     auto got = instrument(id);
@@ -168,10 +209,52 @@ Status SqliteStore::add_card(const Card& c, int64_t now_ms) {
     if (!owner->empty()) {
       return domain_error(Errc::conflict, "uid: card " + c.uid + " is already assigned to user " + *owner);
     }
-    auto st = d.prepare("INSERT INTO cards(uid, user, active, created_ms) VALUES (?, ?, 1, ?)");
+    LG_TRY(require_active_user(d, c.user));
+    auto st = d.prepare("INSERT INTO cards(uid, user, active, created_ms, valid_until_ms) VALUES (?, ?, 1, ?, ?)");
     if (!st) return st.error();
-    st->bind(1, c.uid).bind(2, c.user).bind(3, now_ms);
+    st->bind(1, c.uid).bind(2, c.user).bind(3, now_ms).bind(4, c.valid_until_ms);
     return st->run();
+  });
+}
+
+Result<User> SqliteStore::set_user_status(const std::string& id, UserStatus to, const std::string& reason,
+                                          int64_t now_ms) {
+  return transact<User>(db_, [&]() -> Result<User> {
+    auto got = user(id);
+    if (!got) return got.error();
+    if (!*got) return domain_error(Errc::not_found, "unknown user '" + id + "'");
+    if (!status_change_allowed((*got)->status, to))
+      return domain_error(Errc::conflict, status_change_refusal((*got)->status, to));
+    auto st = db_.conn().prepare("UPDATE users SET status = ?, status_reason = ?, status_ms = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(to_string(to))).bind(2, reason).bind(3, now_ms).bind(4, id);
+    LG_TRY(st->run());
+    User u = **got;
+    u.status = to;
+    u.status_reason = reason;
+    return u;
+  });
+}
+
+Result<Card> SqliteStore::end_card(const std::string& uid, CardStatus why, int64_t now_ms) {
+  if (!is_end_status(why)) return Error::invalid("a card ends as lost, revoked or replaced");
+  return transact<Card>(db_, [&]() -> Result<Card> {
+    auto& d = db_.conn();
+    auto q = d.prepare("SELECT user, valid_until_ms FROM cards WHERE uid = ? AND active = 1");
+    if (!q) return q.error();
+    q->bind(1, uid);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) return domain_error(Errc::not_found, "no active card '" + uid + "'");
+    Card c{uid, q->column_text(0), false, why};
+    if (!q->column_is_null(1)) c.valid_until_ms = q->column_int64(1);
+    q->reset();
+    auto st = d.prepare("UPDATE cards SET active = 0, status = ?, ended_ms = ? WHERE uid = ? AND active = 1");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(to_string(why))).bind(2, now_ms).bind(3, uid);
+    LG_TRY(st->run());
+    c.ended_ms = now_ms;
+    return c;
   });
 }
 
@@ -196,16 +279,16 @@ Result<PageOf<Instrument>> SqliteStore::instruments(const Page& p) {
 }
 
 Result<PageOf<User>> SqliteStore::users(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE 1");
+  static const std::string select = "SELECT " + std::string(rows::kUserCols) + " FROM users WHERE 1";
+  const Keyset q = by_id(select);
   return read_all_page<User>(db_.conn(), q, p, [](db::Statement& r) { return rows::user(r, 0); });
 }
 
 Result<PageOf<Card>> SqliteStore::cards(const Page& p) {
-  static constexpr Keyset q{"SELECT uid, user, active, uid, rowid_ FROM cards WHERE 1", 3, "(uid, rowid_)", "si",
-                            false, "ORDER BY uid, rowid_"};
-  return read_all_page<Card>(db_.conn(), q, p, [](db::Statement& r) {
-    return Card{r.column_text(0), r.column_text(1), r.column_int64(2) != 0};
-  });
+  static constexpr Keyset q{
+      "SELECT uid, user, active, status, valid_until_ms, ended_ms, uid, rowid_ FROM cards WHERE 1", 6,
+      "(uid, rowid_)", "si", false, "ORDER BY uid, rowid_"};
+  return read_all_page<Card>(db_.conn(), q, p, rows::card);
 }
 
 Result<std::optional<Instrument>> SqliteStore::instrument(const std::string& id) {
@@ -222,13 +305,27 @@ Result<std::optional<Instrument>> SqliteStore::instrument(const std::string& id)
 
 Result<std::optional<User>> SqliteStore::user(const std::string& id) {
   if (id.empty()) return std::optional<User>{};
-  auto q = db_.conn().prepare("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE id = ?");
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kUserCols) + " FROM users WHERE id = ?");
   if (!q) return q.error();
   q->bind(1, id);
   auto row = q->step();
   if (!row) return row.error();
   std::optional<User> out;
   if (*row) out = rows::user(*q, 0);
+  q->reset();
+  return out;
+}
+
+Result<std::optional<Card>> SqliteStore::last_card(const std::string& uid) {
+  auto q = db_.conn().prepare(
+      "SELECT uid, user, active, status, valid_until_ms, ended_ms FROM cards WHERE uid = ? ORDER BY rowid_ DESC "
+      "LIMIT 1");
+  if (!q) return q.error();
+  q->bind(1, uid);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<Card> out;
+  if (*row) out = rows::card(*q);
   q->reset();
   return out;
 }

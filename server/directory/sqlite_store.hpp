@@ -22,6 +22,9 @@ class SqliteStore final : public Store {
                                               int64_t now_ms) override;
   Status add_user(const User& u, int64_t now_ms) override;
   Status add_card(const Card& c, int64_t now_ms) override;
+  Result<User> set_user_status(const std::string& id, UserStatus to, const std::string& reason,
+                               int64_t now_ms) override;
+  Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;
@@ -29,6 +32,7 @@ class SqliteStore final : public Store {
   Result<PageOf<Card>> cards(const Page& p) override;
   Result<std::optional<Instrument>> instrument(const std::string& id) override;
   Result<std::optional<User>> user(const std::string& id) override;
+  Result<std::optional<Card>> last_card(const std::string& uid) override;
   Result<std::string> card_owner(const std::string& uid) override;
 
  private:
@@ -40,10 +44,14 @@ namespace rows {
 /// Columns read by instrument(), in its order.
 inline constexpr std::string_view kInstrumentCols =
     "id, name, lab, kind, asset_no, require_booking, early_start_s, grace_after_end_s, offline_grace_s, "
-    "max_session_s";
+    "max_session_s, status";
 Instrument instrument(db::Statement& r);
-/// Columns id, name, category, unit, admin from column c.
+/// Columns read by user(), in its order.
+inline constexpr std::string_view kUserCols = "id, name, category, COALESCE(unit, ''), admin, status, status_reason";
+/// The columns of kUserCols from column c.
 User user(db::Statement& r, int c);
+/// Columns uid, user, active, status, valid_until_ms, ended_ms.
+Card card(db::Statement& r);
 }  // namespace rows
 
 }  // namespace lg::server::directory

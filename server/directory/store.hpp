@@ -22,15 +22,23 @@ class Store {
   virtual Status add_lab(const Lab& l, int64_t now_ms) = 0;
   /// Creates an instrument or door in a lab, with its access policy.
   virtual Status add_instrument(const Instrument& i, int64_t now_ms) = 0;
-  /// Changes the policy fields set in p, atomically against concurrent writers; returns the
+  /// Changes the policy fields (and the status) set in p, atomically against concurrent writers; returns the
   /// instrument as stored afterwards; not_found if the id is unknown.
   virtual Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
                                                       int64_t now_ms) = 0;
   /// Creates a user (unknown_reference when the unit is unknown).
   virtual Status add_user(const User& u, int64_t now_ms) = 0;
-  /// Assigns a card (canonical uid) to a user; conflict if the uid has an active owner, checked
-  /// and written atomically against concurrent writers.
+  /// Assigns a card (canonical uid, optional end date) to an active user; conflict if the uid
+  /// has an active owner or the user is not active, checked and written atomically against
+  /// concurrent writers.
   virtual Status add_card(const Card& c, int64_t now_ms) = 0;
+  /// Changes a user's status with its reason (directory/rules.hpp says which changes are
+  /// allowed: conflict otherwise); not_found if the id is unknown. Returns the user as stored.
+  virtual Result<User> set_user_status(const std::string& id, UserStatus to, const std::string& reason,
+                                       int64_t now_ms) = 0;
+  /// Ends the active card with this uid as lost, revoked or replaced (its row stays as history);
+  /// not_found if no card with the uid is active. Returns the ended row.
+  virtual Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) = 0;
 
   // Lists by key, ascending: units, labs, instruments and users by (id); cards by (uid, row).
   virtual Result<PageOf<Unit>> units(const Page& p) = 0;
@@ -43,6 +51,8 @@ class Store {
   virtual Result<std::optional<Instrument>> instrument(const std::string& id) = 0;
   /// One user, nullopt if unknown.
   virtual Result<std::optional<User>> user(const std::string& id) = 0;
+  /// The newest row of a card uid (active or ended), nullopt if the uid was never issued.
+  virtual Result<std::optional<Card>> last_card(const std::string& uid) = 0;
   /// The active owner of a card now, "" when none.
   virtual Result<std::string> card_owner(const std::string& uid) = 0;
 };

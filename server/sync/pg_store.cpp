@@ -38,13 +38,13 @@ Result<Inputs> PgStore::inputs(const Terminal& t, int64_t now_ms) {
                      t.resource);
     if (!users) return users.error();
     for (int i = 0; i < users->size(); ++i) in.users.push_back(directory::pgrows::user(*users, i));
-    auto cards = c.q("SELECT uid, user_id, active FROM cards WHERE active AND user_id IN (" +
+    // Active cards, and lost or revoked ones ended recently (refused with their own reason).
+    auto cards = c.q("SELECT uid, user_id, active, status, valid_until_ms, ended_ms FROM cards WHERE (active OR "
+                     "(status IN ('lost', 'revoked') AND ended_ms > $2)) AND user_id IN (" +
                          std::string(kRelevantUsers) + ") ORDER BY uid",
-                     t.resource);
+                     t.resource, now_ms - kRecentlyEndedMs);
     if (!cards) return cards.error();
-    for (int i = 0; i < cards->size(); ++i) {
-      in.cards.push_back(Card{cards->text(i, 0), cards->text(i, 1), cards->boolean(i, 2)});
-    }
+    for (int i = 0; i < cards->size(); ++i) in.cards.push_back(directory::pgrows::card(*cards, i));
     auto bookings = c.q("SELECT " + std::string(booking::pgrows::kCols) +
                             " FROM bookings WHERE instrument = $1 AND int8range(start_ms, end_ms) && int8range($2, $3) "
                             "ORDER BY start_ms, id",

@@ -20,6 +20,7 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
     b.policy.grace_after_end_s = in.instrument->grace_after_end_s;
     b.policy.offline_grace_s = in.instrument->offline_grace_s;
     b.policy.max_session_s = in.instrument->max_session_s;
+    b.status = in.instrument->status;
   }
 
   std::map<std::string, const User*> users;
@@ -35,27 +36,43 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
     }
   }
 
-  std::map<std::string, proto::Grant> grants;  // by card
+  std::map<std::string, proto::Grant> grants;    // by card
+  std::map<std::string, proto::Denial> denials;  // by card
   for (const auto& c : in.cards) {
-    if (!c.active) continue;
     auto uit = users.find(c.user);
     if (uit == users.end()) continue;
     const User& u = *uit->second;
+    const auto q = quals.find(u.id);
+    if (!u.admin && q == quals.end()) continue;  // neither admin nor qualified here: unknown to this terminal
+    if (!c.active) {
+      // Reported lost or revoked (the store gives recent ones only): refused with its reason.
+      if (c.status == CardStatus::lost || c.status == CardStatus::revoked)
+        denials[c.uid] = proto::Denial{c.uid, u.id, proto::Reason::card_revoked};
+      continue;
+    }
+    if (u.status != UserStatus::active) {
+      denials[c.uid] = proto::Denial{c.uid, u.id, proto::Reason::user_suspended};
+      continue;
+    }
     proto::Grant g;
     g.card = c.uid;  // stored canonical (CardUid at the API edge)
     g.user = u.id;
     g.category = to_string(u.category);
     if (u.admin) {
       g.admin = true;
-    } else if (auto q = quals.find(u.id); q != quals.end()) {
+    } else {
       g.valid_from_ms = q->second->valid_from_ms;
       g.valid_until_ms = q->second->valid_until_ms;
-    } else {
-      continue;
     }
+    // A temporary card ends its grant at its own end date, whichever comes first.
+    if (c.valid_until_ms && (!g.valid_until_ms || *c.valid_until_ms < *g.valid_until_ms))
+      g.valid_until_ms = c.valid_until_ms;
     grants[g.card] = std::move(g);
   }
   for (auto& [card, g] : grants) b.grants.push_back(std::move(g));
+  for (auto& [card, d] : denials) {
+    if (!grants.count(card)) b.denials.push_back(std::move(d));  // a uid issued again opens for its new holder
+  }
 
   const int64_t from = now_ms - kBookingsBeforeMs;
   const int64_t to = now_ms + kBookingsAfterMs;

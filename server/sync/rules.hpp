@@ -20,6 +20,9 @@ inline constexpr int64_t kBookingsAfterMs = 7LL * 24 * 3600 * 1000;
 /// Qualifications that expired less than this long ago still go into a bundle (with their end),
 /// so the door tells a user whose training lapsed "not valid now" instead of "unknown card".
 inline constexpr int64_t kRecentlyExpiredMs = 30LL * 24 * 3600 * 1000;
+/// Cards reported lost or revoked less than this long ago go into a bundle as denials
+/// (card_revoked), so the door names the reason; older ones are simply unknown.
+inline constexpr int64_t kRecentlyEndedMs = 30LL * 24 * 3600 * 1000;
 
 /// Everything a bundle is built from. The store may provide more than needed; the builder
 /// filters (other resources, expired qualifications, inactive cards, bookings outside the window).
@@ -39,7 +42,12 @@ struct Inputs {
 /// the resource overlapping [now - 1 d, now + 7 d); the policy (require_booking, early_start_s,
 /// grace_after_end_s, offline_grace_s, max_session_s) from the instrument, protocol defaults
 /// when the resource is unknown.
-/// Grants are sorted by card, bookings by start then id.
+/// Only active users' active cards are granted (a temporary card's grant ends at its end date);
+/// the cards of suspended or departed users who would be granted here are denials with reason
+/// user_suspended, lost and revoked cards of such users (ended within kRecentlyEndedMs) denials
+/// with card_revoked, unless the uid was issued again to someone granted here. The bundle
+/// carries the instrument's status (not normal: the terminal refuses all but admins).
+/// Grants and denials are sorted by card, bookings by start then id.
 proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version);
 
 /// Hash of the bundle's content, ignoring version and issued_ms: equal hashes mean the

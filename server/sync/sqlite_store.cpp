@@ -43,7 +43,7 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
     constexpr std::string_view kRelevantUsers =
         "SELECT id FROM users WHERE admin = 1 UNION SELECT user FROM qualifications WHERE instrument = ?1";
     {
-      auto q = d.prepare("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE id IN (" +
+      auto q = d.prepare("SELECT " + std::string(directory::rows::kUserCols) + " FROM users WHERE id IN (" +
                          std::string(kRelevantUsers) + ") ORDER BY id");
       if (!q) return q.error();
       q->bind(1, t.resource);
@@ -51,13 +51,14 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
         return s.error();
     }
     {
-      auto q = d.prepare("SELECT uid, user, active FROM cards WHERE active = 1 AND user IN (" +
-                         std::string(kRelevantUsers) + ") ORDER BY uid");
+      // Active cards, and lost or revoked ones ended recently (refused with their own reason).
+      auto q = d.prepare(
+          "SELECT uid, user, active, status, valid_until_ms, ended_ms FROM cards WHERE (active = 1 OR (status IN "
+          "('lost', 'revoked') AND ended_ms > ?2)) AND user IN (" +
+          std::string(kRelevantUsers) + ") ORDER BY uid");
       if (!q) return q.error();
-      q->bind(1, t.resource);
-      if (auto s = each_row(*q, [&](db::Statement& r) {
-            in.cards.push_back(Card{r.column_text(0), r.column_text(1), r.column_int64(2) != 0});
-          });
+      q->bind(1, t.resource).bind(2, now_ms - kRecentlyEndedMs);
+      if (auto s = each_row(*q, [&](db::Statement& r) { in.cards.push_back(directory::rows::card(r)); });
           !s)
         return s.error();
     }

@@ -81,6 +81,11 @@ DedupeVerdict dedupe(const proto::Record& r, const StoredKeys& stored) {
   return {Dedupe::fresh, ""};
 }
 
+proto::Reason access_reason(proto::Reason terminal_reason, const Attribution& who) {
+  if (terminal_reason == proto::Reason::unknown_card && !who.user.empty()) return proto::Reason::not_qualified;
+  return terminal_reason;
+}
+
 Attribution attribute(std::string_view reported, std::string_view session_user, std::string_view card_owner) {
   if (!reported.empty()) return {std::string(reported), false};
   if (!session_user.empty()) return {std::string(session_user), false};

@@ -83,6 +83,12 @@ struct Attribution {
 };
 Attribution attribute(std::string_view reported, std::string_view session_user, std::string_view card_owner);
 
+/// The reason an access event is stored and shown with: the terminal's, except that a card the
+/// terminal did not know (unknown_card) whose holder the server knows is a refusal of a known
+/// user who is not qualified there (not_qualified). The terminal's bundle carries only the cards
+/// it may open (and the revoked ones), so it cannot tell the two apart itself.
+proto::Reason access_reason(proto::Reason terminal_reason, const Attribution& who);
+
 /// The stored state of a session an end record closes.
 struct SessionFacts {
   bool exists = false;

@@ -275,7 +275,7 @@ class Unit {
     e.resource = resource_of(t.terminal, a.resource);
     e.output = a.output;
     e.decision = proto::to_string(a.decision);
-    e.reason = proto::to_string(a.reason);
+    e.reason = proto::to_string(access_reason(a.reason, who));  // the record keeps the terminal's own
     e.mode = proto::to_string(a.mode);
     e.acl_version = a.acl_version;
     e.booking = a.booking;

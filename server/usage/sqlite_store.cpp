@@ -181,7 +181,7 @@ Result<Prefetched> SqliteStore::prefetch(const PrefetchQuery& q) {
     for (const auto& u : q.users) ids.push_back(&u);
     for (const auto& [id, s] : out.sessions) ids.push_back(&s.user);
     for (const auto& [uid, owner] : out.card_owners) ids.push_back(&owner);
-    auto user = d.prepare("SELECT id, name, category, COALESCE(unit, ''), admin FROM users WHERE id = ?");
+    auto user = d.prepare("SELECT " + std::string(directory::rows::kUserCols) + " FROM users WHERE id = ?");
     if (!user) return user.error();
     for (const std::string* id : ids) {
       if (id->empty() || out.users.count(*id)) continue;

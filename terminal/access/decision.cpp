@@ -81,9 +81,18 @@ DecisionResult decide(const DecisionInput& in) {
     return denied(Reason::cache_expired);
   }
 
-  if (!g) return denied(Reason::unknown_card);
+  if (!g) {
+    // A lost or revoked card, or a suspended holder's, is refused with its own reason.
+    if (const proto::Denial* d = acl.find_denial(in.card)) {
+      r.user = d->user;
+      return denied(d->reason);
+    }
+    return denied(Reason::unknown_card);
+  }
   if (!grant_valid_at(*g, in.now_ms)) return denied(Reason::not_valid_now);
   if (g->admin) return granted(Reason::admin);
+  // Under maintenance, disabled or to be scrapped: only admins (who service it) get in.
+  if (acl.status != proto::ResourceStatus::normal) return denied(Reason::instrument_unavailable);
 
   const proto::BookingSlot* b = covering_booking(acl, g->user, in.now_ms);
   if (acl.policy.require_booking) {

@@ -19,11 +19,15 @@ struct AclSnapshot {
   proto::Policy policy;
   std::vector<proto::Grant> grants;
   std::vector<proto::BookingSlot> bookings;
+  proto::ResourceStatus status = proto::ResourceStatus::normal;
+  std::vector<proto::Denial> denials;
 
   /// Builds a snapshot from a verified bundle.
   static AclSnapshot from_bundle(const proto::SyncBundle& b);
   /// The grant for a card, or nullptr.
   const proto::Grant* find_grant(const CardUid& card) const;
+  /// The denial for a card (lost, revoked, holder suspended), or nullptr.
+  const proto::Denial* find_denial(const CardUid& card) const;
 };
 
 }  // namespace lg::terminal

@@ -109,6 +109,23 @@ TEST_CASE("ack, state and sync round trip") {
   auto d = decode_sync(encode(sb));
   REQUIRE_MESSAGE(d, d.error().reason);
   CHECK(*d == sb);
+
+  // The resource's status and the denials: absent when normal and empty (the golden text above),
+  // round-tripped when present, refused when their values are not the protocol's.
+  sb.status = ResourceStatus::maintenance;
+  sb.denials.push_back(Denial{"0CC1", "u003", Reason::card_revoked});
+  sb.denials.push_back(Denial{"0CC2", "u004", Reason::user_suspended});
+  const std::string text = encode(sb);
+  CHECK(text.find(R"("status":"maintenance")") != std::string::npos);
+  auto d2 = decode_sync(text);
+  REQUIRE_MESSAGE(d2, d2.error().reason);
+  CHECK(*d2 == sb);
+  std::string bad_status = text;
+  bad_status.replace(bad_status.find("maintenance"), 11, "repairing");
+  CHECK(decode_sync(bad_status).error().reason.find("status") != std::string::npos);
+  std::string bad_reason = text;
+  bad_reason.replace(bad_reason.find("user_suspended"), 14, "admin");
+  CHECK(decode_sync(bad_reason).error().reason.find("denials[1].reason") != std::string::npos);
 }
 
 TEST_CASE("malformed payloads are rejected with a reason naming the field") {

@@ -20,7 +20,8 @@ def test_unqualified_and_unknown_cards_are_denied(campus):
     assert st["writes"] == writes_before, "a denied swipe must not touch the relay"
     by_card = {e["card"]: e for e in events}
     assert by_card["E5E5E5E5"]["user"] == "u-eve", by_card   # server resolves the card's owner
-    assert by_card["E5E5E5E5"]["reason"] == "unknown_card"
+    assert by_card["E5E5E5E5"]["reason"] == "not_qualified"   # known holder, not qualified here
+    assert by_card["DEADBEEF"]["reason"] == "unknown_card"
     assert by_card["DEADBEEF"]["decision"] == "denied"
     assert campus.server.closed_sessions() == []
     assert campus.server.get("/api/charges") == []

@@ -167,7 +167,10 @@ TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
     CHECK(**s.last_sync_ms() == 111);
     CHECK_FALSE(*s.apply_bundle(bundle(1), 222));  // same version: not applied
     CHECK(**s.last_sync_ms() == 111);
-    REQUIRE(*s.apply_bundle(bundle(2), 333));
+    auto b2 = bundle(2);
+    b2.status = lg::proto::ResourceStatus::disabled;
+    b2.denials.push_back({"0CC1", "u09", lg::proto::Reason::card_revoked});
+    REQUIRE(*s.apply_bundle(b2, 333));
     auto b3 = bundle(3);
     b3.grants.push_back(b3.grants[0]);  // duplicate card: the whole bundle is refused
     CHECK_FALSE(s.apply_bundle(b3, 444).has_value());
@@ -176,6 +179,9 @@ TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
   auto acl = s.load_acl();
   REQUIRE(acl);
   CHECK(acl->version == 2);
+  CHECK(acl->status == lg::proto::ResourceStatus::disabled);
+  REQUIRE(acl->denials.size() == 1);
+  CHECK(acl->find_denial(*lg::CardUid::parse("0cc1"))->reason == lg::proto::Reason::card_revoked);
   CHECK(acl->policy.require_booking);
   CHECK(acl->policy.offline_grace_s == 7200);
   REQUIRE(acl->grants.size() == 2);

@@ -300,6 +300,33 @@ int main(int argc, char** argv) {
   std::string import_file;
   import->add_option("FILE", import_file, "JSON file")->required()->check(CLI::ExistingFile);
 
+  // Card lifecycle: report lost (refused at the terminals from the next bundle), revoke, replace.
+  auto* card = app.add_subcommand("card", "A card's lifecycle: lost, revoke, replace");
+  card->require_subcommand(1);
+  std::string card_uid, new_uid, card_until;
+  auto* card_lost = card->add_subcommand("lost", "Report a card lost: revoked at once, refused as card_revoked");
+  card_lost->add_option("UID", card_uid, "Card UID")->required();
+  auto* card_revoke = card->add_subcommand("revoke", "Revoke a card: refused as card_revoked");
+  card_revoke->add_option("UID", card_uid, "Card UID")->required();
+  auto* card_replace = card->add_subcommand("replace", "Issue a new card to the holder of UID, ending UID");
+  card_replace->add_option("UID", card_uid, "Card UID being replaced")->required();
+  card_replace->add_option("NEW_UID", new_uid, "The new card's UID")->required();
+  card_replace->add_option("--until", card_until, "A temporary card: RFC 3339 end, e.g. 2026-12-31T16:00:00Z");
+
+  // User lifecycle: pending -> active -> suspended -> left (docs/INTERFACES.md).
+  auto* user = app.add_subcommand("user", "A user's status: activate, suspend, leave");
+  user->require_subcommand(1);
+  std::string user_id, user_reason;
+  const std::pair<const char*, const char*> kStatuses[] = {
+      {"activate", "active"}, {"suspend", "suspended"}, {"leave", "left"}};
+  std::vector<std::pair<CLI::App*, std::string>> user_cmds;
+  for (const auto& [verb, status] : kStatuses) {
+    auto* c = user->add_subcommand(verb, std::string("Set the user's status to ") + status);
+    c->add_option("ID", user_id, "User id")->required();
+    c->add_option("--reason", user_reason, "Why (kept with the status)");
+    user_cmds.emplace_back(c, status);
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -363,5 +390,33 @@ int main(int argc, char** argv) {
   }
   if (stats->parsed()) return show(g, call(g, "GET", "/api/stats"), key_value_table);
   if (import->parsed()) return run_import(g, import_file);
+  if (card->parsed()) {
+    const std::string base = "/api/cards/" + encode_query(card_uid);
+    std::optional<json> j;
+    if (card_lost->parsed()) j = call(g, "POST", base + "/lost", "{}", "card lost " + card_uid);
+    if (card_revoke->parsed()) j = call(g, "POST", base + "/revoke", "{}", "card revoke " + card_uid);
+    if (card_replace->parsed()) {
+      json body{{"new_uid", new_uid}};
+      if (!card_until.empty()) body["valid_until"] = card_until;
+      j = call(g, "POST", base + "/replace", body.dump(), "card replace " + card_uid);
+    }
+    if (!j) return 1;
+    if (g.raw_json) std::cout << j->dump(2) << "\n";
+    else if (card_replace->parsed()) std::cout << "card " << cell(j->value("uid", json())) << " issued to "
+                                               << cell(j->value("user", json())) << ", replacing " << card_uid << "\n";
+    else std::cout << "card " << cell(j->value("uid", json())) << " of " << cell(j->value("user", json())) << " is "
+                   << cell(j->value("status", json())) << "\n";
+    return 0;
+  }
+  for (const auto& [c, status] : user_cmds) {
+    if (!c->parsed()) continue;
+    json body{{"status", status}};
+    if (!user_reason.empty()) body["reason"] = user_reason;
+    auto j = call(g, "PATCH", "/api/users/" + encode_query(user_id), body.dump(), "user " + status + " " + user_id);
+    if (!j) return 1;
+    if (g.raw_json) std::cout << j->dump(2) << "\n";
+    else std::cout << "user " << cell(j->value("id", json())) << " is " << cell(j->value("status", json())) << "\n";
+    return 0;
+  }
   return 1;
 }

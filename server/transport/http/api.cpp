@@ -40,7 +40,7 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
   // user, session or booking appears in it), see docs/SERVER.md "Metrics".
   router_.add(
       {"GET", "/metrics", Permission::open, [this](const Request& r, const PathParams&) { return metrics(r); }});
-  directory::add_routes(router_, *ctx_, stores_.directory);
+  directory::add_routes(router_, *ctx_, stores_.uow, stores_.directory);
   billing::add_routes(router_, *ctx_, stores_.billing);
   qualification::add_routes(router_, *ctx_, stores_.qualification);
   booking::add_routes(router_, *ctx_, booking, stores_.booking);

@@ -139,3 +139,47 @@ TEST_CASE("content hash sees a policy change") {
     CHECK(sync::content_hash(a) != sync::content_hash(sync::build(in, kNow, 1)));
   }
 }
+
+TEST_CASE("bundle denials: lost and revoked cards and suspended or departed holders are refused with their reason") {
+  auto in = inputs();
+  Card lost{"04A1", "alice", false, CardStatus::lost};
+  lost.ended_ms = kNow - kDay;
+  Card revoked{"04B1", "bob", false, CardStatus::revoked};
+  revoked.ended_ms = kNow - kDay;
+  Card replaced{"04A2", "alice", false, CardStatus::replaced};  // history: neither granted nor denied
+  replaced.ended_ms = kNow - kDay;
+  Card reissued{"04DD", "dave", false, CardStatus::lost};  // dave's old row; the uid is active for dave again
+  reissued.ended_ms = kNow - kDay;
+  Card stranger{"04E1", "erin", false, CardStatus::lost};  // erin is not qualified here: unknown
+  stranger.ended_ms = kNow - kDay;
+  in.cards.insert(in.cards.end(), {lost, revoked, replaced, reissued, stranger});
+  in.users[1].status = UserStatus::suspended;  // bob
+
+  auto b = sync::build(in, kNow, 8);
+  std::vector<std::string> granted;
+  for (const auto& g : b.grants) granted.push_back(g.card);
+  CHECK(granted == std::vector<std::string>{"04AA", "04AB", "04CC", "04DD"});  // bob's 04BB no longer
+  REQUIRE(b.denials.size() == 3);
+  CHECK(b.denials[0] == proto::Denial{"04A1", "alice", proto::Reason::card_revoked});
+  CHECK(b.denials[1] == proto::Denial{"04B1", "bob", proto::Reason::card_revoked});
+  CHECK(b.denials[2] == proto::Denial{"04BB", "bob", proto::Reason::user_suspended});
+  CHECK(b.status == proto::ResourceStatus::normal);
+  // A change of status is a change of content: the terminal gets a new version.
+  CHECK(sync::content_hash(b) != sync::content_hash(sync::build(inputs(), kNow, 8)));
+}
+
+TEST_CASE("bundle: the instrument's status and a temporary card's end date go to the terminal") {
+  auto in = inputs();
+  in.instrument->status = proto::ResourceStatus::maintenance;
+  in.cards[0].valid_until_ms = kNow + kDay;       // alice's 04AA: temporary, qualification without end
+  in.cards[2].valid_until_ms = kNow + 40 * kDay;  // bob's 04BB: ends after his qualification (30 d)
+  auto b = sync::build(in, kNow, 9);
+  CHECK(b.status == proto::ResourceStatus::maintenance);
+  REQUIRE(b.grants.size() == 5);
+  CHECK(b.grants[0].card == "04AA");
+  CHECK(b.grants[0].valid_until_ms == kNow + kDay);
+  CHECK(b.grants[1].card == "04AB");
+  CHECK_FALSE(b.grants[1].valid_until_ms.has_value());
+  CHECK(b.grants[2].card == "04BB");
+  CHECK(b.grants[2].valid_until_ms == kNow + 30 * kDay);
+}

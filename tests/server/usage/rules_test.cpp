@@ -96,3 +96,15 @@ TEST_CASE("the contiguous ack stops at the first gap and never goes back") {
   CHECK(contiguous_ack(4, {5, 6, 8, 9}) == 6);
   CHECK(contiguous_ack(7, {3, 4}) == 7);
 }
+
+TEST_CASE("access_reason: an unknown card with a known holder is not_qualified; everything else as the terminal said") {
+  using lg::proto::Reason;
+  const Attribution known{"alice", true};
+  const Attribution nobody{"", false};
+  CHECK(access_reason(Reason::unknown_card, known) == Reason::not_qualified);
+  CHECK(access_reason(Reason::unknown_card, nobody) == Reason::unknown_card);
+  for (const auto r : {Reason::card_revoked, Reason::user_suspended, Reason::instrument_unavailable,
+                       Reason::not_valid_now, Reason::qualified, Reason::admin}) {
+    CHECK(access_reason(r, known) == r);
+  }
+}

@@ -163,3 +163,42 @@ TEST_CASE("cards in a received bundle are matched case-insensitively (decoding n
   CHECK(decide(online(a, "04A1B2C3", T0)).reason == Reason::qualified);
 }
 
+
+TEST_CASE("a lost or revoked card and a suspended holder's card are denied with their own reason, online and offline") {
+  auto a = sample_acl();
+  a.denials.push_back({"0CC1", "u03", Reason::card_revoked});
+  a.denials.push_back({"0CC2", "u04", Reason::user_suspended});
+  for (const Link link : {Link::online, Link::offline}) {
+    auto in = online(a, "0CC1", T0);
+    in.link = link;
+    in.last_sync_ms = T0 - H;  // offline within the grace age
+    auto r = decide(in);
+    CHECK(r.decision == Decision::denied);
+    CHECK(r.reason == Reason::card_revoked);
+    CHECK(r.user == "u03");
+    in.card = uid("0CC2");
+    r = decide(in);
+    CHECK(r.decision == Decision::denied);
+    CHECK(r.reason == Reason::user_suspended);
+  }
+  // A card neither granted nor denied stays unknown.
+  CHECK(decide(online(a, "DEADBEEF", T0)).reason == Reason::unknown_card);
+}
+
+TEST_CASE("an instrument not in normal status refuses everyone but admins as instrument_unavailable") {
+  for (const auto status : {lg::proto::ResourceStatus::maintenance, lg::proto::ResourceStatus::disabled,
+                            lg::proto::ResourceStatus::pending_scrap}) {
+    auto a = sample_acl();
+    a.status = status;
+    auto r = decide(online(a, "04A1B2C3", T0));
+    CHECK(r.decision == Decision::denied);
+    CHECK(r.reason == Reason::instrument_unavailable);
+    CHECK(r.user == "u01");
+    auto admin = decide(online(a, "0AD0", T0));
+    CHECK(admin.decision == Decision::granted);
+    CHECK(admin.reason == Reason::admin);
+    CHECK(decide(online(a, "DEADBEEF", T0)).reason == Reason::unknown_card);
+  }
+  auto normal = sample_acl();
+  CHECK(decide(online(normal, "04A1B2C3", T0)).decision == Decision::granted);
+}

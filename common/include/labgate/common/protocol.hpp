@@ -75,6 +75,10 @@ enum class Reason {
   cache_expired,    ///< denied: offline longer than the grace age, output fail-closed
   no_acl,           ///< denied: terminal has never received a sync bundle, fail-closed
   output_fault,     ///< denied: relay could not be switched
+  card_revoked,     ///< denied: the card was reported lost or revoked (the bundle's denials)
+  user_suspended,   ///< denied: the card's holder is suspended or has left (the bundle's denials)
+  instrument_unavailable,  ///< denied: the resource is under maintenance, disabled or to be scrapped
+  not_qualified,    ///< denied: a known card whose holder holds no qualification here (server's view)
 };
 /// Whether the terminal was connected when deciding.
 enum class Mode { online, offline };
@@ -212,6 +216,20 @@ struct BookingSlot {
   bool operator==(const BookingSlot&) const = default;
 };
 
+/// A card the terminal must refuse with its own reason (card_revoked or user_suspended) rather
+/// than as unknown: the lost and revoked cards and the suspended or departed holders of cards
+/// that would otherwise be granted here.
+struct Denial {
+  std::string card;
+  std::string user;
+  Reason reason = Reason::card_revoked;
+  bool operator==(const Denial&) const = default;
+};
+
+/// The resource's state (正常/维修/停用/待报废): anything but normal denies every card but an
+/// admin's as instrument_unavailable.
+enum class ResourceStatus { normal, maintenance, disabled, pending_scrap };
+
 /// server -> terminal on sync (retained): everything the terminal needs to decide alone.
 /// Applied atomically; a version not above the applied one is ignored.
 struct SyncBundle {
@@ -222,6 +240,8 @@ struct SyncBundle {
   Policy policy;
   std::vector<Grant> grants;
   std::vector<BookingSlot> bookings;
+  ResourceStatus status = ResourceStatus::normal;  ///< "status" on the wire; absent = normal
+  std::vector<Denial> denials;                     ///< "denials" on the wire; absent = none
   bool operator==(const SyncBundle&) const = default;
 };
 
@@ -293,6 +313,9 @@ const char* to_string(Reason r);
 const char* to_string(Mode m);
 const char* to_string(EndReason r);
 std::optional<Reason> reason_from(std::string_view s);
+/// "normal" | "maintenance" | "disabled" | "pending_scrap".
+const char* to_string(ResourceStatus s);
+std::optional<ResourceStatus> resource_status_from(std::string_view s);
 std::optional<EndReason> end_reason_from(std::string_view s);
 
 }  // namespace lg::proto

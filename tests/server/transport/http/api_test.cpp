@@ -428,12 +428,12 @@ TEST_CASE("instrument policy fields: set on create, listed, validated with 422 n
   f.seed_http();
   f.post_ok("/api/instruments", {{"id", "inst-tem"}, {"name", "TEM"}, {"lab", "l"}, {"kind", "instrument"},
                                  {"require_booking", true}, {"early_start_s", 0}, {"grace_after_end_s", 2},
-                                 {"offline_grace_s", 3600}, {"max_session_s", 7200}});
+                                 {"offline_grace_s", 3600}, {"max_session_s", 7200}, {"status", "normal"}});
   auto list = f.get("/api/instruments");
   REQUIRE(list.size() == 2);
   CHECK(list[0] == json{{"id", "inst-tem"}, {"name", "TEM"}, {"lab", "l"}, {"kind", "instrument"}, {"asset_no", ""},
                         {"require_booking", true}, {"early_start_s", 0}, {"grace_after_end_s", 2},
-                        {"offline_grace_s", 3600}, {"max_session_s", 7200}});
+                        {"offline_grace_s", 3600}, {"max_session_s", 7200}, {"status", "normal"}});
   CHECK(list[1]["early_start_s"] == 900);  // defaults = protocol defaults
   CHECK(list[1]["grace_after_end_s"] == 300);
   CHECK(list[1]["offline_grace_s"] == 86400);
@@ -792,4 +792,131 @@ TEST_CASE("report totals are the sums of the charges of the period, by instrumen
   CHECK(by_month["rows"][1]["key"] == "2026-01");
   CHECK(by_month["rows"][1]["sessions"] == 7);
   CHECK(by_month["rows"][2]["sessions"] == 7);
+}
+
+TEST_CASE("card lifecycle: lost, revoked, replaced and temporary cards reach the bundle; history is kept") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/qualifications", {{"user", "alice"}, {"instrument", "inst-xrd"}});
+  f.post_ok("/api/qualifications", {{"user", "bob"}, {"instrument", "inst-xrd"}});
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  auto bundle = [&] {
+    auto msgs = f.pub.on("lg/v1/demo/t1/sync");
+    REQUIRE(!msgs.empty());
+    auto b = proto::decode_sync(proto::open(msgs.back().payload)->body);
+    REQUIRE(b);
+    return *b;
+  };
+  auto cards_of = [](const proto::SyncBundle& b) {
+    std::vector<std::string> out;
+    for (const auto& g : b.grants) out.push_back(g.card + ":" + g.user);
+    return out;
+  };
+  const auto before = bundle();
+  CHECK(cards_of(before) == std::vector<std::string>{"04AA:alice", "04BB:bob"});
+
+  // Lost: refused at once with its reason; the row stays as history; reporting it again is 404.
+  auto r = f.call("POST", "/api/cards/04aa/lost");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["status"] == "lost");
+  auto b = bundle();
+  CHECK(b.version == before.version + 1);
+  CHECK(cards_of(b) == std::vector<std::string>{"04BB:bob"});
+  REQUIRE(b.denials.size() == 1);
+  CHECK(b.denials[0] == proto::Denial{"04AA", "alice", proto::Reason::card_revoked});
+  CHECK(f.call("POST", "/api/cards/04AA/lost").status == 404);
+  CHECK(f.call("POST", "/api/cards/zz/lost").status == 422);
+  auto rows = f.get("/api/cards");
+  REQUIRE(rows.size() == 3);  // 04AA (lost), 04BB, 04CC
+  CHECK(rows[0]["uid"] == "04AA");
+  CHECK(rows[0]["status"] == "lost");
+  CHECK(rows[0]["active"] == false);
+  CHECK(!rows[0]["ended"].is_null());
+
+  // Replace bob's card: the old one ends as replaced, the new one is bob's; an unknown card is 404
+  // and changes nothing.
+  r = f.call("POST", "/api/cards/04BB/replace", R"({"new_uid":"04bc"})");
+  REQUIRE(r.status == 201);
+  CHECK(json::parse(r.body)["user"] == "bob");
+  CHECK(cards_of(bundle()) == std::vector<std::string>{"04BC:bob"});
+  CHECK(f.call("POST", "/api/cards/0999/replace", R"({"new_uid":"0998"})").status == 404);
+  CHECK(f.call("POST", "/api/cards/04BB/replace", R"({"new_uid":"0998"})").status == 409);  // replaced already
+  // A lost card is replaced for its holder and stays lost (still refused as card_revoked).
+  r = f.call("POST", "/api/cards/04AA/replace", R"({"new_uid":"04A9"})");
+  REQUIRE(r.status == 201);
+  CHECK(json::parse(r.body)["user"] == "alice");
+  b = bundle();
+  CHECK(cards_of(b) == std::vector<std::string>{"04A9:alice", "04BC:bob"});
+  CHECK(b.denials.size() == 1);
+  REQUIRE(f.call("POST", "/api/cards/04A9/lost").status == 200);
+  CHECK(f.call("POST", "/api/cards/04BC/replace", R"({"new_uid":"04CC"})").status == 409);  // root's card
+  CHECK(cards_of(bundle()) == std::vector<std::string>{"04BC:bob"});  // the failed replace undid its end
+  CHECK(f.get("/api/cards").size() == 5);  // 04A9 (lost), 04AA (lost), 04BB (replaced), 04BC, 04CC: rows kept
+
+  // A temporary card for alice: granted until its end date, which must lie ahead.
+  CHECK(f.call("POST", "/api/cards", R"({"uid":"04AD","user":"alice","valid_until":"2026-01-01T00:00:00Z"})").status ==
+        422);
+  f.post_ok("/api/cards", {{"uid", "04AD"}, {"user", "alice"}, {"valid_until", "2026-02-01T00:00:00Z"}});
+  b = bundle();
+  REQUIRE(b.grants.size() == 2);
+  CHECK(b.grants[0].card == "04AD");
+  CHECK(b.grants[0].valid_until_ms == ms("2026-02-01T00:00:00Z"));
+
+  // Revoke; the uid issued again to someone else opens for them and is no longer denied.
+  REQUIRE(f.call("POST", "/api/cards/04AD/revoke").status == 200);
+  f.post_ok("/api/cards", {{"uid", "04AA"}, {"user", "bob"}});
+  b = bundle();
+  CHECK(cards_of(b) == std::vector<std::string>{"04AA:bob", "04BC:bob"});
+  REQUIRE(b.denials.size() == 2);
+  CHECK(b.denials[0] == proto::Denial{"04A9", "alice", proto::Reason::card_revoked});
+  CHECK(b.denials[1] == proto::Denial{"04AD", "alice", proto::Reason::card_revoked});
+}
+
+TEST_CASE("user lifecycle: suspended and departed users' cards are refused; refused changes change nothing") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/qualifications", {{"user", "bob"}, {"instrument", "inst-xrd"}});
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  auto r = f.call("PATCH", "/api/users/bob", R"({"status":"suspended","reason":"safety violation"})");
+  REQUIRE(r.status == 200);
+  auto body = json::parse(r.body);
+  CHECK(body["status"] == "suspended");
+  CHECK(body["status_reason"] == "safety violation");
+  auto msgs = f.pub.on("lg/v1/demo/t1/sync");
+  auto b = proto::decode_sync(proto::open(msgs.back().payload)->body);
+  REQUIRE(b);
+  CHECK(b->grants.empty());
+  REQUIRE(b->denials.size() == 1);
+  CHECK(b->denials[0] == proto::Denial{"04BB", "bob", proto::Reason::user_suspended});
+  // A suspended user gets no new card; the same status again, or a way back from left, is 409.
+  CHECK(f.call("POST", "/api/cards", R"({"uid":"04BD","user":"bob"})").status == 409);
+  CHECK(f.call("PATCH", "/api/users/bob", R"({"status":"suspended"})").status == 409);
+  REQUIRE(f.call("PATCH", "/api/users/bob", R"({"status":"active"})").status == 200);
+  msgs = f.pub.on("lg/v1/demo/t1/sync");
+  b = proto::decode_sync(proto::open(msgs.back().payload)->body);
+  REQUIRE(b);
+  CHECK(b->grants.size() == 1);
+  CHECK(b->denials.empty());
+  REQUIRE(f.call("PATCH", "/api/users/bob", R"({"status":"left","reason":"graduated"})").status == 200);
+  CHECK(f.call("PATCH", "/api/users/bob", R"({"status":"active"})").status == 409);
+  CHECK(f.call("PATCH", "/api/users/bob", R"({"status":"gone"})").status == 422);
+  CHECK(f.call("PATCH", "/api/users/nobody", R"({"status":"left"})").status == 404);
+  CHECK(f.call("PATCH", "/api/users/bob", R"({"name":"x"})").status == 400);
+  for (const auto& u : f.get("/api/users"))
+    if (u["id"] == "bob") CHECK(u["status"] == "left");
+}
+
+TEST_CASE("instrument status: maintenance reaches the bundle, a bad value is refused") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/terminals", {{"id", "t1"}, {"resource", "inst-xrd"}, {"public_key", new_key().public_pem()}});
+  auto r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"status":"maintenance"})");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["status"] == "maintenance");
+  auto msgs = f.pub.on("lg/v1/demo/t1/sync");
+  auto b = proto::decode_sync(proto::open(msgs.back().payload)->body);
+  REQUIRE(b);
+  CHECK(b->status == proto::ResourceStatus::maintenance);
+  CHECK(f.call("PATCH", "/api/instruments/inst-xrd", R"({"status":"broken"})").status == 422);
+  CHECK(f.get("/api/instruments")[0]["status"] == "maintenance");
 }

@@ -1,0 +1,28 @@
+#include "server/directory/rules.hpp"
+
+namespace lg::server::directory {
+
+bool status_change_allowed(UserStatus from, UserStatus to) {
+  switch (from) {
+    case UserStatus::pending:
+      return to == UserStatus::active || to == UserStatus::left;
+    case UserStatus::active:
+      return to == UserStatus::suspended || to == UserStatus::left;
+    case UserStatus::suspended:
+      return to == UserStatus::active || to == UserStatus::left;
+    case UserStatus::left:
+      return false;
+  }
+  return false;
+}
+
+std::string status_change_refusal(UserStatus from, UserStatus to) {
+  if (from == to) return std::string("status: the user is already ") + to_string(to);
+  return std::string("status: a user cannot go from ") + to_string(from) + " to " + to_string(to);
+}
+
+bool is_end_status(CardStatus s) {
+  return s == CardStatus::lost || s == CardStatus::revoked || s == CardStatus::replaced;
+}
+
+}  // namespace lg::server::directory
