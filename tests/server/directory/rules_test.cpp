@@ -1,0 +1,39 @@
+// The directory's rules (server/directory/rules.hpp): plain values, no database.
+#include <doctest/doctest.h>
+
+#include "server/directory/rules.hpp"
+
+using namespace lg::server;
+using namespace lg::server::directory;
+
+TEST_CASE("user lifecycle: pending -> active|left, active <-> suspended, anything -> left, left is final") {
+  using S = UserStatus;
+  const S all[] = {S::pending, S::active, S::suspended, S::left};
+  auto allowed = [](S from, S to) { return status_change_allowed(from, to); };
+  CHECK(allowed(S::pending, S::active));   // approved
+  CHECK(allowed(S::pending, S::left));     // refused
+  CHECK_FALSE(allowed(S::pending, S::suspended));
+  CHECK(allowed(S::active, S::suspended));
+  CHECK(allowed(S::active, S::left));
+  CHECK_FALSE(allowed(S::active, S::pending));
+  CHECK(allowed(S::suspended, S::active));
+  CHECK(allowed(S::suspended, S::left));
+  for (S s : all) {
+    CHECK_FALSE(allowed(s, s));            // the same status again is not a change
+    CHECK_FALSE(allowed(S::left, s));      // nobody comes back from left
+  }
+  CHECK(status_change_refusal(S::left, S::active) == "status: a user cannot go from left to active");
+  CHECK(status_change_refusal(S::active, S::active) == "status: the user is already active");
+}
+
+TEST_CASE("a card ends as lost, revoked or replaced, never as active") {
+  CHECK(is_end_status(CardStatus::lost));
+  CHECK(is_end_status(CardStatus::revoked));
+  CHECK(is_end_status(CardStatus::replaced));
+  CHECK_FALSE(is_end_status(CardStatus::active));
+  for (auto s : {CardStatus::active, CardStatus::lost, CardStatus::revoked, CardStatus::replaced})
+    CHECK(card_status_from(to_string(s)) == s);
+  for (auto s : {UserStatus::pending, UserStatus::active, UserStatus::suspended, UserStatus::left})
+    CHECK(user_status_from(to_string(s)) == s);
+  CHECK_FALSE(user_status_from("gone").has_value());
+}
