@@ -37,6 +37,10 @@ json user_json(const User& u) {
               {"status_reason", u.status_reason}};
 }
 
+json group_json(const Group& g) {
+  return json{{"id", g.id}, {"name", g.name}, {"pi", g.pi}, {"unit", g.unit.empty() ? json(nullptr) : json(g.unit)}};
+}
+
 /// The card uid of a path, canonical (CardUid), or nullopt.
 std::optional<std::string> path_uid(const PathParams& pp) {
   auto uid = CardUid::parse(pp.find("uid")->second);
@@ -187,6 +191,42 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 log::info("directory", "user " + id + " is now " + to_string(updated->status) +
                                            (reason.empty() ? "" : " (" + reason + ")"));
                 return reply(200, user_json(*updated));
+              }});
+
+  router.add({"POST", "/api/groups", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "name", "pi", "unit"});
+                Group g{f.id("id"), f.text("name"), f.id("pi"), f.id("unit", false)};
+                if (!f.ok()) return f.response();
+                if (auto s = store.add_group(g, ctx.now()); !s) return failure(s.error());
+                return reply(201, json{{"id", g.id}});
+              }});
+  router.add(list_route<Group>("/api/groups", "groups", ctx, [&](const Page& p) { return store.groups(p); },
+                               group_json));
+  router.add({"GET", "/api/groups/{id}/members", Permission::admin, [&](const Request&, const PathParams& pp) {
+                auto m = store.members(pp.find("id")->second);
+                if (!m) return failure(m.error());
+                json out = json::array();
+                for (const auto& x : *m) out.push_back({{"user", x.user}, {"since", ctx.time(x.since_ms)}});
+                return reply(200, out);
+              }});
+  router.add({"POST", "/api/groups/{id}/members", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"user"});
+                const std::string user = f.id("user");
+                if (!f.ok()) return f.response();
+                if (auto s = store.add_member(pp.find("id")->second, user, ctx.now()); !s) return failure(s.error());
+                return reply(201, json{{"group", pp.find("id")->second}, {"user", user}});
+              }});
+  router.add({"DELETE", "/api/groups/{id}/members/{user}", Permission::admin,
+              [&](const Request&, const PathParams& pp) {
+                if (auto s = store.remove_member(pp.find("id")->second, pp.find("user")->second); !s)
+                  return failure(s.error());
+                return reply(200, json{{"group", pp.find("id")->second}, {"removed", pp.find("user")->second}});
               }});
 
   router.add({"POST", "/api/cards", Permission::admin, [&](const Request& req, const PathParams&) {

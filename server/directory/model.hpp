@@ -93,6 +93,21 @@ struct User {
   std::string status_reason{};  ///< why the last status change was made ("" for none)
 };
 
+/// A research group (课题组): its PI answers for it and its money; a user may belong to several.
+struct Group {
+  std::string id;
+  std::string name;
+  std::string pi;    ///< the PI's user id (a member from the start)
+  std::string unit;  ///< "" = none
+};
+
+/// One membership of a user in a group.
+struct GroupMember {
+  std::string group;
+  std::string user;
+  int64_t since_ms = 0;
+};
+
 struct Card {
   std::string uid;  ///< canonical (CardUid::str(): validated and upper-cased where it entered)
   std::string user;

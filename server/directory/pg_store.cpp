@@ -73,8 +73,27 @@ ALTER TABLE instruments ADD COLUMN status TEXT NOT NULL DEFAULT 'normal'
   CHECK (status IN ('normal', 'maintenance', 'disabled', 'pending_scrap'));
 )sql";
 
-constexpr std::array<db::Migration, 2> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
-                                                    {2, "user, card and instrument lifecycles", kV2}}};
+// Research groups (课题组) and their members; see the SQLite store's migration 3.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE research_groups (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  pi TEXT NOT NULL REFERENCES users(id),
+  unit TEXT REFERENCES units(id),
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE group_members (
+  group_id TEXT NOT NULL REFERENCES research_groups(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  since_ms BIGINT NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_by_user ON group_members(user_id);
+)sql";
+
+constexpr std::array<db::Migration, 3> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+                                                    {2, "user, card and instrument lifecycles", kV2},
+                                                    {3, "research groups", kV3}}};
 
 /// A card is issued only to an active user (pending, suspended and departed users get none).
 Status require_active_user(pg::Conn& c, const std::string& id) {
@@ -241,6 +260,68 @@ Result<Card> PgStore::end_card(const std::string& uid, CardStatus why, int64_t n
     if (!r) return r.error();
     if (r->empty()) return domain_error(Errc::not_found, "no active card '" + uid + "'");
     return card_row(*r, 0);
+  });
+}
+
+Status PgStore::add_group(const Group& g, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    LG_TRY(require_ref(c, "users", "pi", g.pi, "user"));
+    if (!g.unit.empty()) LG_TRY(require_ref(c, "units", "unit", g.unit, "unit"));
+    LG_TRY(require_absent(c, "research_groups", g.id, "group"));
+    pg::Params p;
+    p.add(g.id).add(g.name).add(g.pi).add_or_null(g.unit).add(now_ms);
+    LG_TRY(done(c.exec("INSERT INTO research_groups(id, name, pi, unit, created_ms) VALUES ($1, $2, $3, $4, $5)", p)));
+    return done(c.q("INSERT INTO group_members(group_id, user_id, since_ms) VALUES ($1, $2, $3)", g.id, g.pi, now_ms));
+  });
+}
+
+Status PgStore::add_member(const std::string& group, const std::string& user, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    auto known = exists(c, "research_groups", group);
+    if (!known) return known.error();
+    if (!*known) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+    LG_TRY(require_ref(c, "users", "user", user, "user"));
+    auto r = c.q("INSERT INTO group_members(group_id, user_id, since_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
+                 "RETURNING user_id",
+                 group, user, now_ms);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::conflict, "user: '" + user + "' is already a member of '" + group + "'");
+    return {};
+  });
+}
+
+Status PgStore::remove_member(const std::string& group, const std::string& user) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    auto g = c.q("SELECT pi FROM research_groups WHERE id = $1", group);
+    if (!g) return g.error();
+    if (g->empty()) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+    if (g->text(0, 0) == user) return domain_error(Errc::conflict, "user: '" + user + "' is the group's PI");
+    auto r = c.q("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 RETURNING user_id", group, user);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "'" + user + "' is not a member of '" + group + "'");
+    return {};
+  });
+}
+
+Result<std::vector<GroupMember>> PgStore::members(const std::string& group) {
+  auto& c = db_.conn();
+  auto known = exists(c, "research_groups", group);
+  if (!known) return known.error();
+  if (!*known) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+  auto r = c.q("SELECT group_id, user_id, since_ms FROM group_members WHERE group_id = $1 ORDER BY user_id", group);
+  if (!r) return r.error();
+  std::vector<GroupMember> out;
+  for (int i = 0; i < r->size(); ++i) out.push_back(GroupMember{r->text(i, 0), r->text(i, 1), r->i64(i, 2)});
+  return out;
+}
+
+Result<PageOf<Group>> PgStore::groups(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, pi, COALESCE(unit, '') FROM research_groups WHERE true");
+  return read_all_page<Group>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
+    return Group{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3)};
   });
 }
 

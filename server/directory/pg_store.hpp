@@ -26,6 +26,11 @@ class PgStore final : public Store {
   Result<User> set_user_status(const std::string& id, UserStatus to, const std::string& reason,
                                int64_t now_ms) override;
   Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) override;
+  Status add_group(const Group& g, int64_t now_ms) override;
+  Status add_member(const std::string& group, const std::string& user, int64_t now_ms) override;
+  Status remove_member(const std::string& group, const std::string& user) override;
+  Result<std::vector<GroupMember>> members(const std::string& group) override;
+  Result<PageOf<Group>> groups(const Page& p) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;

@@ -73,8 +73,27 @@ ALTER TABLE instruments ADD COLUMN status TEXT NOT NULL DEFAULT 'normal'
   CHECK (status IN ('normal', 'maintenance', 'disabled', 'pending_scrap'));
 )sql";
 
-constexpr std::array<db::Migration, 2> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
-                                                    {2, "user, card and instrument lifecycles", kV2}}};
+// Research groups (课题组) and their members; a user may belong to several.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE research_groups (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  pi TEXT NOT NULL REFERENCES users(id),
+  unit TEXT REFERENCES units(id),
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+  group_id TEXT NOT NULL REFERENCES research_groups(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  since_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_by_user ON group_members(user_id);
+)sql";
+
+constexpr std::array<db::Migration, 3> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+                                                    {2, "user, card and instrument lifecycles", kV2},
+                                                    {3, "research groups", kV3}}};
 
 /// A card is issued only to an active user (pending, suspended and departed users get none).
 Status require_active_user(db::Database& d, const std::string& id) {
@@ -255,6 +274,89 @@ Result<Card> SqliteStore::end_card(const std::string& uid, CardStatus why, int64
     LG_TRY(st->run());
     c.ended_ms = now_ms;
     return c;
+  });
+}
+
+Status SqliteStore::add_group(const Group& g, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    LG_TRY(require_ref(d, "users", "pi", g.pi, "user"));
+    if (!g.unit.empty()) LG_TRY(require_ref(d, "units", "unit", g.unit, "unit"));
+    LG_TRY(require_absent(d, "research_groups", g.id, "group"));
+    auto st = d.prepare("INSERT INTO research_groups(id, name, pi, unit, created_ms) VALUES (?, ?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, g.id).bind(2, g.name).bind(3, g.pi).bind(5, now_ms);
+    if (g.unit.empty()) st->bind_null(4); else st->bind(4, g.unit);
+    LG_TRY(st->run());
+    auto m = d.prepare("INSERT INTO group_members(group_id, user_id, since_ms) VALUES (?, ?, ?)");
+    if (!m) return m.error();
+    m->bind(1, g.id).bind(2, g.pi).bind(3, now_ms);
+    return m->run();
+  });
+}
+
+Status SqliteStore::add_member(const std::string& group, const std::string& user, int64_t now_ms) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    auto known = exists(d, "research_groups", group);
+    if (!known) return known.error();
+    if (!*known) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+    LG_TRY(require_ref(d, "users", "user", user, "user"));
+    auto q = d.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?");
+    if (!q) return q.error();
+    q->bind(1, group).bind(2, user);
+    auto row = q->step();
+    if (!row) return row.error();
+    const bool member = *row;
+    q->reset();
+    if (member) return domain_error(Errc::conflict, "user: '" + user + "' is already a member of '" + group + "'");
+    auto st = d.prepare("INSERT INTO group_members(group_id, user_id, since_ms) VALUES (?, ?, ?)");
+    if (!st) return st.error();
+    st->bind(1, group).bind(2, user).bind(3, now_ms);
+    return st->run();
+  });
+}
+
+Status SqliteStore::remove_member(const std::string& group, const std::string& user) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    auto q = d.prepare("SELECT pi FROM research_groups WHERE id = ?");
+    if (!q) return q.error();
+    q->bind(1, group);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+    const std::string pi = q->column_text(0);
+    q->reset();
+    if (pi == user) return domain_error(Errc::conflict, "user: '" + user + "' is the group's PI");
+    auto st = d.prepare("DELETE FROM group_members WHERE group_id = ? AND user_id = ?");
+    if (!st) return st.error();
+    st->bind(1, group).bind(2, user);
+    LG_TRY(st->run());
+    if (d.changes() == 0) return domain_error(Errc::not_found, "'" + user + "' is not a member of '" + group + "'");
+    return {};
+  });
+}
+
+Result<std::vector<GroupMember>> SqliteStore::members(const std::string& group) {
+  auto& d = db_.conn();
+  auto known = exists(d, "research_groups", group);
+  if (!known) return known.error();
+  if (!*known) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+  auto q = d.prepare("SELECT group_id, user_id, since_ms FROM group_members WHERE group_id = ? ORDER BY user_id");
+  if (!q) return q.error();
+  q->bind(1, group);
+  std::vector<GroupMember> out;
+  LG_TRY(each_row(*q, [&](db::Statement& r) {
+    out.push_back(GroupMember{r.column_text(0), r.column_text(1), r.column_int64(2)});
+  }));
+  return out;
+}
+
+Result<PageOf<Group>> SqliteStore::groups(const Page& p) {
+  static constexpr Keyset q = by_id("SELECT id, name, pi, COALESCE(unit, '') FROM research_groups WHERE 1");
+  return read_all_page<Group>(db_.conn(), q, p, [](db::Statement& r) {
+    return Group{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3)};
   });
 }
 

@@ -40,6 +40,18 @@ class Store {
   /// not_found if no card with the uid is active. Returns the ended row.
   virtual Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) = 0;
 
+  /// Creates a research group with its PI as the first member (unknown_reference for an unknown
+  /// PI or unit, conflict if the id exists).
+  virtual Status add_group(const Group& g, int64_t now_ms) = 0;
+  /// Adds a member (conflict if already one; not_found unknown group; unknown_reference unknown user).
+  virtual Status add_member(const std::string& group, const std::string& user, int64_t now_ms) = 0;
+  /// Removes a member (not_found if not one; conflict for the group's PI, who stays a member).
+  virtual Status remove_member(const std::string& group, const std::string& user) = 0;
+  /// A group's members by user id; not_found for an unknown group.
+  virtual Result<std::vector<GroupMember>> members(const std::string& group) = 0;
+  /// The groups, by id.
+  virtual Result<PageOf<Group>> groups(const Page& p) = 0;
+
   // Lists by key, ascending: units, labs, instruments and users by (id); cards by (uid, row).
   virtual Result<PageOf<Unit>> units(const Page& p) = 0;
   virtual Result<PageOf<Lab>> labs(const Page& p) = 0;

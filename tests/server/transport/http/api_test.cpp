@@ -920,3 +920,30 @@ TEST_CASE("instrument status: maintenance reaches the bundle, a bad value is ref
   CHECK(f.call("PATCH", "/api/instruments/inst-xrd", R"({"status":"broken"})").status == 422);
   CHECK(f.get("/api/instruments")[0]["status"] == "maintenance");
 }
+
+TEST_CASE("research groups: a PI and members, a user in several groups, the PI stays") {
+  ApiFixture f;
+  f.seed_http();
+  f.post_ok("/api/groups", {{"id", "g-li"}, {"name", "Li group (李课题组)"}, {"pi", "alice"}, {"unit", "u"}});
+  f.post_ok("/api/groups", {{"id", "g-wang"}, {"name", "Wang group"}, {"pi", "bob"}});
+  auto members = f.get("/api/groups/g-li/members");
+  REQUIRE(members.size() == 1);
+  CHECK(members[0]["user"] == "alice");  // the PI is the first member
+  f.post_ok("/api/groups/g-li/members", {{"user", "bob"}});  // bob: PI of one group, member of another
+  members = f.get("/api/groups/g-li/members");
+  REQUIRE(members.size() == 2);
+  CHECK(members[1]["user"] == "bob");
+  CHECK(f.call("POST", "/api/groups/g-li/members", R"({"user":"bob"})").status == 409);
+  CHECK(f.call("POST", "/api/groups/g-li/members", R"({"user":"nobody"})").status == 422);
+  CHECK(f.call("POST", "/api/groups/g-none/members", R"({"user":"bob"})").status == 404);
+  CHECK(f.call("POST", "/api/groups", R"({"id":"g-x","name":"X","pi":"nobody"})").status == 422);
+  CHECK(f.call("POST", "/api/groups", R"({"id":"g-li","name":"again","pi":"alice"})").status == 409);
+  CHECK(f.call("DELETE", "/api/groups/g-li/members/alice").status == 409);  // the PI
+  CHECK(f.call("DELETE", "/api/groups/g-li/members/bob").status == 200);
+  CHECK(f.call("DELETE", "/api/groups/g-li/members/bob").status == 404);
+  CHECK(f.get("/api/groups/g-li/members").size() == 1);
+  auto groups = f.get("/api/groups");
+  REQUIRE(groups.size() == 2);
+  CHECK(groups[0] == json{{"id", "g-li"}, {"name", "Li group (李课题组)"}, {"pi", "alice"}, {"unit", "u"}});
+  CHECK(groups[1]["unit"].is_null());
+}
