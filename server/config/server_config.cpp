@@ -96,7 +96,7 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     return Error::invalid(http->path("admin_token") + ": " + weak);
   }
   c.admin_token = *token;
-  LG_CFG(limit, http->integer_or("body_limit", 1024 * 1024, 1024, 64LL * 1024 * 1024));
+  LG_CFG(limit, http->integer_or("body_limit", 8 * 1024 * 1024, 1024, 64LL * 1024 * 1024));
   c.body_limit = static_cast<std::size_t>(*limit);
   LG_CFG(max_conn, http->integer_or("max_connections", 0, 0, 1000000));
   c.max_connections = static_cast<std::size_t>(*max_conn);

@@ -22,7 +22,7 @@ struct ServerConfig {
   std::string http_listen = "127.0.0.1";
   int http_port = 8080;  ///< 0 = any free port
   std::string admin_token;  ///< at least 16 printable ASCII characters, 6 of them distinct
-  std::size_t body_limit = 1024 * 1024;
+  std::size_t body_limit = 8 * 1024 * 1024;
   std::size_t max_connections = 0;  ///< HTTP connections open at once; 0 = from the descriptor limit
   int idle_timeout_s = 30;          ///< an HTTP connection waiting for a request is closed after this
   int http_threads = 4;             ///< workers that run HTTP handlers (the sockets stay on one thread)

@@ -2,6 +2,7 @@
 
 #include "labgate/common/card_uid.hpp"
 #include "labgate/common/log.hpp"
+#include "server/directory/import.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::directory {
@@ -191,6 +192,38 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 log::info("directory", "user " + id + " is now " + to_string(updated->status) +
                                            (reason.empty() ? "" : " (" + reason + ")"));
                 return reply(200, user_json(*updated));
+              }});
+
+  // Import from HR and student systems (directory/import.hpp): CSV files in one unit of work.
+  router.add({"POST", "/api/import", Permission::admin, [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"dry_run", "files"});
+                const bool dry_run = f.flag("dry_run", false);
+                if (!f.ok()) return f.response();
+                auto it = body->find("files");
+                if (it == body->end() || !it->is_array() || it->empty())
+                  return error(400, "files: must be a non-empty array of {kind, name, text}");
+                std::vector<ImportFile> files;
+                for (const auto& x : *it) {
+                  if (!x.is_object() || !x.contains("kind") || !x["kind"].is_string() || !x.contains("text") ||
+                      !x["text"].is_string())
+                    return error(400, "files: each must be {kind, name?, text} with strings");
+                  ImportFile file{x["kind"].get<std::string>(),
+                                  x.value("name", x["kind"].get<std::string>() + ".csv"), x["text"].get<std::string>()};
+                  files.push_back(std::move(file));
+                }
+                auto r = import_csv(uow, store, files, dry_run, ctx.now());
+                if (!r) {
+                  if (r.error().code == std::make_error_code(std::errc::invalid_argument))
+                    return error(422, r.error().reason);
+                  return failure(r.error());
+                }
+                if (!dry_run && r->changed()) ctx.changed_all();
+                json counts = json::object();
+                for (const auto& [kind, by] : r->counts) counts[kind] = by;
+                return reply(200, json{{"dry_run", dry_run}, {"changed", r->changed()}, {"counts", counts}});
               }});
 
   router.add({"POST", "/api/groups", Permission::admin, [&](const Request& req, const PathParams&) {

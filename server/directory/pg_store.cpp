@@ -325,6 +325,51 @@ Result<PageOf<Group>> PgStore::groups(const Page& p) {
   });
 }
 
+Result<Change> PgStore::upsert_unit(const Unit& u, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& c = db_.conn();
+    if (!u.parent.empty()) LG_TRY(require_ref(c, "units", "parent", u.parent, "unit"));
+    auto r = c.q("SELECT id, name, COALESCE(parent, '') FROM units WHERE id = $1 FOR UPDATE", u.id);
+    if (!r) return r.error();
+    std::optional<Unit> stored;
+    if (!r->empty()) stored = Unit{r->text(0, 0), r->text(0, 1), r->text(0, 2)};
+    const Change ch = compare(stored, u);
+    if (ch == Change::unchanged) return ch;
+    pg::Params p;
+    p.add(u.id).add(u.name).add_or_null(u.parent);
+    if (ch == Change::created) {
+      p.add(now_ms);
+      LG_TRY(done(c.exec("INSERT INTO units(id, name, parent, created_ms) VALUES ($1, $2, $3, $4)", p)));
+    } else {
+      LG_TRY(done(c.exec("UPDATE units SET name = $2, parent = $3 WHERE id = $1", p)));
+    }
+    return ch;
+  });
+}
+
+Result<Change> PgStore::upsert_user(const User& u, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& c = db_.conn();
+    if (!u.unit.empty()) LG_TRY(require_ref(c, "units", "unit", u.unit, "unit"));
+    auto r = c.q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1 FOR UPDATE", u.id);
+    if (!r) return r.error();
+    std::optional<User> stored;
+    if (!r->empty()) stored = user_row(*r, 0);
+    const Change ch = compare(stored, u);
+    if (ch == Change::unchanged) return ch;
+    pg::Params p;
+    p.add(u.id).add(u.name).add(to_string(u.category)).add_or_null(u.unit);
+    if (ch == Change::created) {
+      p.add(now_ms);
+      LG_TRY(done(c.exec(
+          "INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES ($1, $2, $3, $4, false, $5)", p)));
+    } else {
+      LG_TRY(done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4 WHERE id = $1", p)));
+    }
+    return ch;
+  });
+}
+
 Result<PageOf<Unit>> PgStore::units(const Page& p) {
   static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE true");
   return read_all_page<Unit>(db_.conn(), q, p, [](const pg::Rows& r, int i) {

@@ -25,4 +25,24 @@ bool is_end_status(CardStatus s) {
   return s == CardStatus::lost || s == CardStatus::revoked || s == CardStatus::replaced;
 }
 
+const char* to_string(Change c) {
+  switch (c) {
+    case Change::created: return "created";
+    case Change::updated: return "updated";
+    case Change::unchanged: return "unchanged";
+  }
+  return "unchanged";
+}
+
+Change compare(const std::optional<Unit>& stored, const Unit& row) {
+  if (!stored) return Change::created;
+  return stored->name == row.name && stored->parent == row.parent ? Change::unchanged : Change::updated;
+}
+
+Change compare(const std::optional<User>& stored, const User& row) {
+  if (!stored) return Change::created;
+  return stored->name == row.name && stored->category == row.category && stored->unit == row.unit ? Change::unchanged
+                                                                                                     : Change::updated;
+}
+
 }  // namespace lg::server::directory

@@ -2,6 +2,7 @@
 // Pure: plain values in, a decision out.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "server/directory/model.hpp"
@@ -22,5 +23,15 @@ std::string status_change_refusal(UserStatus from, UserStatus to);
 
 /// Whether a card may be ended with this status (lost, revoked or replaced; not active).
 bool is_end_status(CardStatus s);
+
+/// What an import row does to what is stored under its key.
+enum class Change { created, updated, unchanged };
+/// "created" | "updated" | "unchanged".
+const char* to_string(Change c);
+/// An imported unit against the stored one (by id): name and parent are the imported fields.
+Change compare(const std::optional<Unit>& stored, const Unit& row);
+/// An imported user against the stored one (by id): name, category and unit are the imported
+/// fields; status and admin are not set by an import.
+Change compare(const std::optional<User>& stored, const User& row);
 
 }  // namespace lg::server::directory

@@ -360,6 +360,52 @@ Result<PageOf<Group>> SqliteStore::groups(const Page& p) {
   });
 }
 
+Result<Change> SqliteStore::upsert_unit(const Unit& u, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& d = db_.conn();
+    if (!u.parent.empty()) LG_TRY(require_ref(d, "units", "parent", u.parent, "unit"));
+    auto q = d.prepare("SELECT id, name, COALESCE(parent, '') FROM units WHERE id = ?");
+    if (!q) return q.error();
+    q->bind(1, u.id);
+    auto row = q->step();
+    if (!row) return row.error();
+    std::optional<Unit> stored;
+    if (*row) stored = Unit{q->column_text(0), q->column_text(1), q->column_text(2)};
+    q->reset();
+    const Change c = compare(stored, u);
+    if (c == Change::unchanged) return c;
+    auto st = d.prepare(c == Change::created
+                            ? "INSERT INTO units(id, name, parent, created_ms) VALUES (?1, ?2, ?3, ?4)"
+                            : "UPDATE units SET name = ?2, parent = ?3 WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, u.id).bind(2, u.name);
+    if (u.parent.empty()) st->bind_null(3); else st->bind(3, u.parent);
+    if (c == Change::created) st->bind(4, now_ms);
+    LG_TRY(st->run());
+    return c;
+  });
+}
+
+Result<Change> SqliteStore::upsert_user(const User& u, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& d = db_.conn();
+    if (!u.unit.empty()) LG_TRY(require_ref(d, "units", "unit", u.unit, "unit"));
+    auto stored = user(u.id);
+    if (!stored) return stored.error();
+    const Change c = compare(*stored, u);
+    if (c == Change::unchanged) return c;
+    auto st = d.prepare(c == Change::created
+                            ? "INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)"
+                            : "UPDATE users SET name = ?2, category = ?3, unit = ?4 WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, u.id).bind(2, u.name).bind(3, to_string(u.category));
+    if (u.unit.empty()) st->bind_null(4); else st->bind(4, u.unit);
+    if (c == Change::created) st->bind(5, now_ms);
+    LG_TRY(st->run());
+    return c;
+  });
+}
+
 Result<PageOf<Unit>> SqliteStore::units(const Page& p) {
   static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE 1");
   return read_all_page<Unit>(db_.conn(), q, p, [](db::Statement& r) {

@@ -30,6 +30,8 @@ class SqliteStore final : public Store {
   Status remove_member(const std::string& group, const std::string& user) override;
   Result<std::vector<GroupMember>> members(const std::string& group) override;
   Result<PageOf<Group>> groups(const Page& p) override;
+  Result<Change> upsert_unit(const Unit& u, int64_t now_ms) override;
+  Result<Change> upsert_user(const User& u, int64_t now_ms) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;

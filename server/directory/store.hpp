@@ -9,6 +9,7 @@
 #include "labgate/common/result.hpp"
 #include "server/core/paging.hpp"
 #include "server/directory/model.hpp"
+#include "server/directory/rules.hpp"
 
 namespace lg::server::directory {
 
@@ -51,6 +52,13 @@ class Store {
   virtual Result<std::vector<GroupMember>> members(const std::string& group) = 0;
   /// The groups, by id.
   virtual Result<PageOf<Group>> groups(const Page& p) = 0;
+
+  /// Import: creates the unit or updates its name and parent (directory/rules.hpp compare);
+  /// unknown_reference for an unknown parent. Returns what it did.
+  virtual Result<Change> upsert_unit(const Unit& u, int64_t now_ms) = 0;
+  /// Import: creates the user (active) or updates name, category and unit; unknown_reference for
+  /// an unknown unit. Returns what it did.
+  virtual Result<Change> upsert_user(const User& u, int64_t now_ms) = 0;
 
   // Lists by key, ascending: units, labs, instruments and users by (id); cards by (uid, row).
   virtual Result<PageOf<Unit>> units(const Page& p) = 0;

@@ -1,5 +1,8 @@
 // labgatectl: admin CLI over the server's HTTP API (docs/INTERFACES.md).
+#include <iconv.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -7,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/csv.hpp"
 #include "labgate/common/defaults.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/time.hpp"
@@ -237,6 +241,59 @@ int run_import(const Globals& g, const std::string& file) {
   return 0;
 }
 
+/// The text of a CSV file as UTF-8: as it is when valid UTF-8 (a BOM is left for the server to
+/// skip), else converted from GBK (GB18030, a superset) with iconv.
+lg::Result<std::string> csv_text_utf8(const std::string& path) {
+  auto raw = read_whole_file(path);
+  if (!raw) return raw.error();
+  if (lg::csv::valid_utf8(*raw)) return *raw;
+  iconv_t cd = iconv_open("UTF-8", "GB18030");
+  if (cd == reinterpret_cast<iconv_t>(-1)) return lg::Error::invalid(path + ": not UTF-8, and GBK cannot be converted here");
+  std::string out(raw->size() * 2 + 16, '\0');
+  char* in_p = raw->data();
+  std::size_t in_left = raw->size();
+  char* out_p = out.data();
+  std::size_t out_left = out.size();
+  const std::size_t rc = iconv(cd, &in_p, &in_left, &out_p, &out_left);
+  iconv_close(cd);
+  if (rc == static_cast<std::size_t>(-1))
+    return lg::Error::invalid(path + ": neither UTF-8 nor GBK (byte " + std::to_string(raw->size() - in_left) + ")");
+  out.resize(out.size() - out_left);
+  return out;
+}
+
+int run_csv_import(const Globals& g, const std::vector<std::string>& specs, bool dry_run) {
+  json files = json::array();
+  for (const auto& spec : specs) {
+    std::string kind, path = spec;
+    if (auto eq = spec.find('='); eq != std::string::npos && spec.find('/') > eq) {
+      kind = spec.substr(0, eq);
+      path = spec.substr(eq + 1);
+    } else {
+      kind = std::filesystem::path(path).stem().string();
+    }
+    auto text = csv_text_utf8(path);
+    if (!text) {
+      std::cerr << "labgatectl: import: " << text.error().reason << "\n";
+      return 1;
+    }
+    files.push_back(json{{"kind", kind}, {"name", std::filesystem::path(path).filename().string()}, {"text", *text}});
+  }
+  auto r = call(g, "POST", "/api/import", json{{"dry_run", dry_run}, {"files", files}}.dump(), "import");
+  if (!r) return 1;
+  if (g.raw_json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  const json counts = r->contains("counts") ? (*r)["counts"] : json::object();
+  for (const auto& [kind, by] : counts.items()) {
+    std::cout << (dry_run ? "would import " : "imported ") << kind << ": " << by.value("created", 0) << " created, "
+              << by.value("updated", 0) << " updated, " << by.value("unchanged", 0) << " unchanged\n";
+  }
+  if (dry_run) std::cout << "dry run: nothing changed\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -296,9 +353,20 @@ int main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "Ingest counters");
 
-  auto* import = app.add_subcommand("import", "Create entities from a JSON file, in dependency order");
+  auto* import = app.add_subcommand(
+      "import", "Create entities from a JSON file, in dependency order; or upsert CSV files from HR/student "
+                "systems (--csv) in one transaction");
   std::string import_file;
-  import->add_option("FILE", import_file, "JSON file")->required()->check(CLI::ExistingFile);
+  std::vector<std::string> import_csvs;
+  bool import_dry_run = false;
+  auto* json_file = import->add_option("FILE", import_file, "JSON file")->check(CLI::ExistingFile);
+  auto* csv_files = import->add_option(
+      "--csv", import_csvs,
+      "[KIND=]FILE.csv, repeatable; KIND units|users|cards (default: the file's name, e.g. users.csv); UTF-8 "
+      "with or without BOM, or GBK");
+  import->add_flag("--dry-run", import_dry_run, "with --csv: print what would change, change nothing");
+  json_file->excludes(csv_files);
+  csv_files->excludes(json_file);
 
   // Card lifecycle: report lost (refused at the terminals from the next bundle), revoke, replace.
   auto* card = app.add_subcommand("card", "A card's lifecycle: lost, revoke, replace");
@@ -389,7 +457,14 @@ int main(int argc, char** argv) {
     });
   }
   if (stats->parsed()) return show(g, call(g, "GET", "/api/stats"), key_value_table);
-  if (import->parsed()) return run_import(g, import_file);
+  if (import->parsed()) {
+    if (!import_csvs.empty()) return run_csv_import(g, import_csvs, import_dry_run);
+    if (import_file.empty()) {
+      std::cerr << "labgatectl: import: give a JSON FILE or --csv files\n";
+      return 2;
+    }
+    return run_import(g, import_file);
+  }
   if (card->parsed()) {
     const std::string base = "/api/cards/" + encode_query(card_uid);
     std::optional<json> j;

@@ -57,7 +57,7 @@ class LogThrottle {
 struct HttpOptions {
   std::string address = "127.0.0.1";  ///< IPv4 or IPv6 address to bind
   uint16_t port = 0;                  ///< 0 = any free port
-  std::size_t body_limit = 1024 * 1024;  ///< bodies above it get 413
+  std::size_t body_limit = 8 * 1024 * 1024;  ///< bodies above it get 413
   /// Connections open at once; 0 = automatic (connection_cap() of the descriptor limit).
   std::size_t max_connections = 0;
   /// Descriptors kept out of the automatic cap: kReservedDescriptors plus those the process's

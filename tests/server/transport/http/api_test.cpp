@@ -947,3 +947,59 @@ TEST_CASE("research groups: a PI and members, a user in several groups, the PI s
   CHECK(groups[0] == json{{"id", "g-li"}, {"name", "Li group (李课题组)"}, {"pi", "alice"}, {"unit", "u"}});
   CHECK(groups[1]["unit"].is_null());
 }
+
+TEST_CASE("CSV import: upsert by key in one unit of work, idempotent, dry run, a bad row names its line and changes nothing") {
+  ApiFixture f;
+  f.seed_http();
+  auto import = [&](const std::string& units, const std::string& users, const std::string& cards, bool dry = false) {
+    json files = json::array();
+    if (!units.empty()) files.push_back({{"kind", "units"}, {"name", "units.csv"}, {"text", units}});
+    if (!users.empty()) files.push_back({{"kind", "users"}, {"name", "users.csv"}, {"text", users}});
+    if (!cards.empty()) files.push_back({{"kind", "cards"}, {"name", "cards.csv"}, {"text", cards}});
+    return f.call("POST", "/api/import", json{{"dry_run", dry}, {"files", files}}.dump());
+  };
+  const std::string units = "\xEF\xBB\xBFid,name,parent\nchem,College of Chemistry,\nchem-ana,分析化学系,chem\n";
+  const std::string users = "id,name,category,unit\ns001,张伟,internal,chem-ana\ns002,\"Wang, Fang\",external,\n";
+  const std::string cards = "uid,user\nc0de0101,s001\nC0DE0102,s002\n";
+  const auto before = f.get("/api/users").size();
+
+  auto r = import(units, users, cards, true);  // dry run: counted, nothing stored
+  REQUIRE(r.status == 200);
+  auto body = json::parse(r.body);
+  CHECK(body["counts"]["users"]["created"] == 2);
+  CHECK(f.get("/api/users").size() == before);
+
+  r = import(units, users, cards);  // files in any order: applied units, users, cards
+  REQUIRE(r.status == 200);
+  body = json::parse(r.body);
+  CHECK(body["changed"] == true);
+  CHECK(body["counts"]["units"]["created"] == 2);
+  CHECK(body["counts"]["cards"]["created"] == 2);
+  CHECK(f.get("/api/users").size() == before + 2);
+
+  r = import(units, users, cards);  // the same files again: nothing changes
+  body = json::parse(r.body);
+  CHECK(body["changed"] == false);
+  CHECK(body["counts"]["users"]["unchanged"] == 2);
+  CHECK(body["counts"]["cards"]["unchanged"] == 2);
+
+  r = import("", "id,name,category,unit\ns001,张伟 (PhD),internal,chem-ana\n", "");
+  CHECK(json::parse(r.body)["counts"]["users"]["updated"] == 1);
+
+  // A bad row anywhere: 4xx naming file and line, and the rows before it are not kept.
+  const auto users_now = f.get("/api/users");
+  r = import("", "id,name,category,unit\ns003,New,internal,\ns004,Bad,staff,\n", "");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r) == "users.csv line 3: category must be internal or external");
+  r = import("", "id,name,category,unit\ns003,New,internal,nowhere\n", "");
+  CHECK(r.status == 422);
+  CHECK(f.error_of(r).find("users.csv line 2: unit") == 0);
+  r = import("", "id,name,category\ns003,New,internal\n", "uid,user\nC0DE0101,s003\n");  // s001's card
+  CHECK(r.status == 409);
+  CHECK(f.error_of(r).find("cards.csv line 2: card C0DE0101 belongs to s001") == 0);
+  CHECK(import("", "id,name,category,title\n", "").status == 422);  // unknown column
+  CHECK(import("", "id,name\n", "").status == 422);                  // missing column
+  CHECK(f.get("/api/users") == users_now);
+  CHECK(f.call("POST", "/api/import", R"({"files":[]})").status == 400);
+  CHECK(f.call("POST", "/api/import", R"({"files":[{"kind":"rooms","text":"id\n"}]})").status == 422);
+}
