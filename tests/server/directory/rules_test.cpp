@@ -37,3 +37,23 @@ TEST_CASE("a card ends as lost, revoked or replaced, never as active") {
     CHECK(user_status_from(to_string(s)) == s);
   CHECK_FALSE(user_status_from("gone").has_value());
 }
+
+TEST_CASE("import compare: absent is created, the imported fields decide updated or unchanged") {
+  const Unit unit{"chem", "化学学院", "uni"};
+  CHECK(compare(std::optional<Unit>{}, unit) == Change::created);
+  CHECK(compare(std::optional<Unit>{unit}, unit) == Change::unchanged);
+  CHECK(compare(std::optional<Unit>{Unit{"chem", "Chemistry", "uni"}}, unit) == Change::updated);
+  CHECK(compare(std::optional<Unit>{Unit{"chem", "化学学院", ""}}, unit) == Change::updated);  // moved
+  User row;
+  row.id = "s1";
+  row.name = "张伟";
+  row.unit = "chem";
+  User stored = row;
+  stored.status = UserStatus::suspended;  // not an imported field: an import does not reinstate anyone
+  stored.admin = true;
+  CHECK(compare(std::optional<User>{}, row) == Change::created);
+  CHECK(compare(std::optional<User>{stored}, row) == Change::unchanged);
+  stored.category = UserCategory::external;
+  CHECK(compare(std::optional<User>{stored}, row) == Change::updated);
+  CHECK(std::string(to_string(Change::unchanged)) == "unchanged");
+}
