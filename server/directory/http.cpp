@@ -74,6 +74,28 @@ InstrumentPolicyPatch read_policy(Fields& f) {
   return p;
 }
 
+/// An optional place field of a PATCH body: absent = keep, null or "" = none / root, else an id.
+std::optional<std::string> opt_place(const json& body, Fields& f, const char* key) {
+  if (!body.contains(key)) return std::nullopt;
+  if (body[key].is_null()) return std::string();
+  const std::string v = f.id(key, false);
+  return v;
+}
+
+/// An optional name field of a PATCH body: absent = keep.
+std::optional<std::string> opt_name(const json& body, Fields& f) {
+  if (!body.contains("name")) return std::nullopt;
+  return f.text("name");
+}
+
+json move_json(const ApiContext& ctx, const Move& m) {
+  return json{{"entity", m.entity},
+              {"id", m.id},
+              {"from", m.from.empty() ? json(nullptr) : json(m.from)},
+              {"to", m.to.empty() ? json(nullptr) : json(m.to)},
+              {"at", ctx.time(m.at_ms)}};
+}
+
 /// Ends the card named by the path as `why` (lost, revoked): 200 with the ended row.
 Response end_card_route(const ApiContext& ctx, Store& store, const PathParams& pp, CardStatus why) {
   auto uid = path_uid(pp);
@@ -99,6 +121,32 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(201, json{{"id", u.id}});
               }});
   router.add(list_route<Unit>("/api/units", "units", ctx, [&](const Page& p) { return store.units(p); }, unit_json));
+  router.add({"PATCH", "/api/units/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"name", "parent"});
+                PlacePatch p;
+                p.name = opt_name(*body, f);
+                p.place = opt_place(*body, f, "parent");
+                if (!f.ok()) return f.response();
+                auto u = store.update_unit(pp.find("id")->second, p, ctx.now());
+                if (!u) return failure(u.error());
+                return reply(200, unit_json(*u));
+              }});
+  router.add({"GET", "/api/moves", Permission::admin, [&](const Request& req, const PathParams&) {
+                const auto e = req.query.find("entity");
+                const auto i = req.query.find("id");
+                if (e == req.query.end() || i == req.query.end())
+                  return error(400, "query: entity (unit|lab|instrument|user) and id are required");
+                if (e->second != "unit" && e->second != "lab" && e->second != "instrument" && e->second != "user")
+                  return error(422, "invalid query: entity must be unit, lab, instrument or user");
+                auto m = store.moves(e->second, i->second);
+                if (!m) return failure(m.error());
+                json out = json::array();
+                for (const auto& x : *m) out.push_back(move_json(ctx, x));
+                return reply(200, out);
+              }});
 
   router.add({"POST", "/api/labs", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
@@ -111,6 +159,19 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(201, json{{"id", l.id}});
               }});
   router.add(list_route<Lab>("/api/labs", "labs", ctx, [&](const Page& p) { return store.labs(p); }, lab_json));
+  router.add({"PATCH", "/api/labs/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"name", "unit"});
+                PlacePatch p;
+                p.name = opt_name(*body, f);
+                if (body->contains("unit")) p.place = f.id("unit");
+                if (!f.ok()) return f.response();
+                auto l = store.update_lab(pp.find("id")->second, p, ctx.now());
+                if (!l) return failure(l.error());
+                return reply(200, lab_json(*l));
+              }});
 
   router.add({"POST", "/api/instruments", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
@@ -147,8 +208,10 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
                 Fields f(*body, {"require_booking", "early_start_s", "grace_after_end_s", "offline_grace_s",
-                                 "max_session_s", "status"});
+                                 "max_session_s", "status", "name", "lab"});
                 InstrumentPolicyPatch p = read_policy(f);
+                p.name = opt_name(*body, f);
+                if (body->contains("lab")) p.lab = f.id("lab");
                 if (body->contains("status"))
                   p.status = proto::resource_status_from(
                       f.one_of("status", {"normal", "maintenance", "disabled", "pending_scrap"}));
@@ -182,15 +245,38 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"status", "reason"});
-                const auto to = user_status_from(f.one_of("status", {"pending", "active", "suspended", "left"}));
+                Fields f(*body, {"status", "reason", "name", "category", "unit"});
+                std::optional<UserStatus> to;
+                if (body->contains("status"))
+                  to = user_status_from(f.one_of("status", {"pending", "active", "suspended", "left"}));
                 const std::string reason = f.opt_text("reason");
+                PlacePatch p;
+                p.name = opt_name(*body, f);
+                p.place = opt_place(*body, f, "unit");
+                if (body->contains("category"))
+                  p.category = category_from(f.one_of("category", {"internal", "external"}));
                 if (!f.ok()) return f.response();
-                auto updated = store.set_user_status(id, to.value_or(UserStatus::active), reason, ctx.now());
-                if (!updated) return failure(updated.error());
-                ctx.changed_all();  // the user's cards are refused (or open again) from the next bundle
-                log::info("directory", "user " + id + " is now " + to_string(updated->status) +
-                                           (reason.empty() ? "" : " (" + reason + ")"));
+                if (!to && !p.name && !p.place && !p.category)
+                  return error(400, "nothing to change: give status, name, category or unit");
+                std::optional<User> updated;
+                Status s = uow.run([&]() -> Status {
+                  if (p.name || p.place || p.category) {
+                    auto u = store.update_user(id, p, ctx.now());
+                    if (!u) return u.error();
+                    updated = *u;
+                  }
+                  if (to) {
+                    auto u = store.set_user_status(id, *to, reason, ctx.now());
+                    if (!u) return u.error();
+                    updated = *u;
+                  }
+                  return {};
+                });
+                if (!s) return failure(s.error());
+                ctx.changed_all();  // the user's cards are refused (or open again), category, from the next bundle
+                if (to)
+                  log::info("directory", "user " + id + " is now " + to_string(updated->status) +
+                                             (reason.empty() ? "" : " (" + reason + ")"));
                 return reply(200, user_json(*updated));
               }});
 

@@ -73,8 +73,10 @@ struct Instrument {
   InstrumentStatus status = InstrumentStatus::normal;
 };
 
-/// A change of an instrument's access policy: fields left empty keep their value.
+/// A change of an instrument's access policy, status, name or lab: fields left empty keep their value.
 struct InstrumentPolicyPatch {
+  std::optional<std::string> name;
+  std::optional<std::string> lab;  ///< a move to another lab (kept in the moves history)
   std::optional<bool> require_booking;
   std::optional<int64_t> early_start_s;
   std::optional<int64_t> grace_after_end_s;
@@ -91,6 +93,23 @@ struct User {
   bool admin = false;
   UserStatus status = UserStatus::active;
   std::string status_reason{};  ///< why the last status change was made ("" for none)
+};
+
+/// A change of a unit's, lab's or user's name or place: fields left empty keep their value.
+struct PlacePatch {
+  std::optional<std::string> name;
+  std::optional<std::string> place;  ///< unit: parent ("" = root); lab: unit; user: unit ("" = none)
+  std::optional<UserCategory> category;  ///< users only
+};
+
+/// One move in the organisation tree, kept for ever: statistics attribute what happened before
+/// the move to where the thing was then.
+struct Move {
+  std::string entity;  ///< "unit" (parent), "lab" (unit), "instrument" (lab), "user" (unit)
+  std::string id;
+  std::string from;    ///< "" = none / root
+  std::string to;
+  int64_t at_ms = 0;
 };
 
 /// A research group (课题组): its PI answers for it and its money; a user may belong to several.

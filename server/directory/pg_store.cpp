@@ -1,6 +1,7 @@
 #include "server/directory/pg_store.hpp"
 
 #include <array>
+#include <map>
 
 #include "server/core/pg_util.hpp"
 #include "server/directory/rules.hpp"
@@ -91,9 +92,29 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_by_user ON group_members(user_id);
 )sql";
 
-constexpr std::array<db::Migration, 3> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+// Moves in the organisation tree; see the SQLite store's migration 4.
+constexpr std::string_view kV4 = R"sql(
+CREATE TABLE org_moves (
+  row_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  entity TEXT NOT NULL CHECK (entity IN ('unit', 'lab', 'instrument', 'user')),
+  entity_id TEXT NOT NULL,
+  from_id TEXT NOT NULL,
+  to_id TEXT NOT NULL,
+  at_ms BIGINT NOT NULL
+);
+CREATE INDEX org_moves_by_entity ON org_moves(entity, entity_id, row_id);
+)sql";
+
+constexpr std::array<db::Migration, 4> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
                                                     {2, "user, card and instrument lifecycles", kV2},
-                                                    {3, "research groups", kV3}}};
+                                                    {3, "research groups", kV3},
+                                                    {4, "moves in the organisation tree", kV4}}};
+
+Status record_move(pg::Conn& c, std::string_view entity, const std::string& id, const std::string& from,
+                   const std::string& to, int64_t now_ms) {
+  return done(c.q("INSERT INTO org_moves(entity, entity_id, from_id, to_id, at_ms) VALUES ($1, $2, $3, $4, $5)",
+                  entity, id, from, to, now_ms));
+}
 
 /// A card is issued only to an active user (pending, suspended and departed users get none).
 Status require_active_user(pg::Conn& c, const std::string& id) {
@@ -182,6 +203,20 @@ Result<Instrument> PgStore::update_instrument_policy(const std::string& id, cons
                                                      int64_t now_ms) {
   return transact<Instrument>(db_, [&]() -> Result<Instrument> {
     auto& c = db_.conn();
+    if (p.lab) {
+      LG_TRY(require_ref(c, "labs", "lab", *p.lab, "lab"));
+      auto before = c.q("SELECT lab FROM instruments WHERE id = $1 FOR UPDATE", id);
+      if (!before) return before.error();
+      if (!before->empty() && before->text(0, 0) != *p.lab)
+        LG_TRY(record_move(c, "instrument", id, before->text(0, 0), *p.lab, now_ms));
+    }
+    if (p.name || p.lab) {
+      pg::Params np;
+      np.add(id).add_or_null(p.name ? std::string_view(*p.name) : std::string_view())
+          .add_or_null(p.lab ? std::string_view(*p.lab) : std::string_view());
+      LG_TRY(done(c.exec("UPDATE instruments SET name = COALESCE($2, name), lab = COALESCE($3, lab) WHERE id = $1",
+                         np)));
+    }
     pg::Params params;
     params.add(id);
     if (p.require_booking) params.add(*p.require_booking);
@@ -323,6 +358,85 @@ Result<PageOf<Group>> PgStore::groups(const Page& p) {
   return read_all_page<Group>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
     return Group{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3)};
   });
+}
+
+Result<Unit> PgStore::update_unit(const std::string& id, const PlacePatch& p, int64_t now_ms) {
+  return transact<Unit>(db_, [&]() -> Result<Unit> {
+    auto& c = db_.conn();
+    auto all = c.q("SELECT id, COALESCE(parent, '') FROM units");
+    if (!all) return all.error();
+    std::map<std::string, std::string> parent_of;
+    for (int i = 0; i < all->size(); ++i) parent_of[all->text(i, 0)] = all->text(i, 1);
+    auto it = parent_of.find(id);
+    if (it == parent_of.end()) return domain_error(Errc::not_found, "unknown unit '" + id + "'");
+    const std::string from = it->second;
+    if (p.place && *p.place != from) {
+      if (!p.place->empty()) LG_TRY(require_ref(c, "units", "parent", *p.place, "unit"));
+      if (creates_cycle(parent_of, id, *p.place))
+        return domain_error(Errc::conflict, "parent: '" + *p.place + "' is '" + id + "' itself or lies under it");
+      LG_TRY(record_move(c, "unit", id, from, *p.place, now_ms));
+    }
+    pg::Params params;
+    params.add(id).add_or_null(p.name ? std::string_view(*p.name) : std::string_view());
+    if (p.place) params.add(*p.place);
+    else params.add(std::nullopt);
+    auto r = c.exec("UPDATE units SET name = COALESCE($2, name), parent = CASE WHEN $3::text IS NULL THEN parent "
+                    "ELSE NULLIF($3::text, '') END WHERE id = $1 RETURNING id, name, COALESCE(parent, '')",
+                    params);
+    if (!r) return r.error();
+    return Unit{r->text(0, 0), r->text(0, 1), r->text(0, 2)};
+  });
+}
+
+Result<Lab> PgStore::update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) {
+  return transact<Lab>(db_, [&]() -> Result<Lab> {
+    auto& c = db_.conn();
+    auto r = c.q("SELECT id, name, unit FROM labs WHERE id = $1 FOR UPDATE", id);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "unknown lab '" + id + "'");
+    Lab l{r->text(0, 0), r->text(0, 1), r->text(0, 2)};
+    if (p.place && *p.place != l.unit) {
+      LG_TRY(require_ref(c, "units", "unit", *p.place, "unit"));
+      LG_TRY(record_move(c, "lab", id, l.unit, *p.place, now_ms));
+      l.unit = *p.place;
+    }
+    if (p.name) l.name = *p.name;
+    LG_TRY(done(c.q("UPDATE labs SET name = $2, unit = $3 WHERE id = $1", id, l.name, l.unit)));
+    return l;
+  });
+}
+
+Result<User> PgStore::update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) {
+  return transact<User>(db_, [&]() -> Result<User> {
+    auto& c = db_.conn();
+    auto r = c.q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1 FOR UPDATE", id);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "unknown user '" + id + "'");
+    User u = user_row(*r, 0);
+    if (p.place && *p.place != u.unit) {
+      if (!p.place->empty()) LG_TRY(require_ref(c, "units", "unit", *p.place, "unit"));
+      LG_TRY(record_move(c, "user", id, u.unit, *p.place, now_ms));
+      u.unit = *p.place;
+    }
+    if (p.name) u.name = *p.name;
+    if (p.category) u.category = *p.category;
+    pg::Params params;
+    params.add(id).add(u.name).add(to_string(u.category)).add_or_null(u.unit);
+    LG_TRY(done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4 WHERE id = $1", params)));
+    return u;
+  });
+}
+
+Result<std::vector<Move>> PgStore::moves(const std::string& entity, const std::string& id) {
+  auto r = db_.conn().q(
+      "SELECT entity, entity_id, from_id, to_id, at_ms FROM org_moves WHERE entity = $1 AND entity_id = $2 ORDER BY "
+      "row_id",
+      entity, id);
+  if (!r) return r.error();
+  std::vector<Move> out;
+  for (int i = 0; i < r->size(); ++i)
+    out.push_back(Move{r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), r->i64(i, 4)});
+  return out;
 }
 
 Result<Change> PgStore::upsert_unit(const Unit& u, int64_t now_ms) {

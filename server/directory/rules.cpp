@@ -25,6 +25,18 @@ bool is_end_status(CardStatus s) {
   return s == CardStatus::lost || s == CardStatus::revoked || s == CardStatus::replaced;
 }
 
+bool creates_cycle(const std::map<std::string, std::string>& parent_of, const std::string& id,
+                   const std::string& new_parent) {
+  std::string at = new_parent;
+  for (std::size_t steps = 0; !at.empty() && steps <= parent_of.size(); ++steps) {
+    if (at == id) return true;
+    auto it = parent_of.find(at);
+    if (it == parent_of.end()) return false;
+    at = it->second;
+  }
+  return !at.empty();  // a loop already stored: refuse rather than walk for ever
+}
+
 const char* to_string(Change c) {
   switch (c) {
     case Change::created: return "created";

@@ -2,6 +2,7 @@
 // Pure: plain values in, a decision out.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -23,6 +24,11 @@ std::string status_change_refusal(UserStatus from, UserStatus to);
 
 /// Whether a card may be ended with this status (lost, revoked or replaced; not active).
 bool is_end_status(CardStatus s);
+
+/// Whether making new_parent the parent of unit id would put id under itself (parent_of maps
+/// every unit to its parent, "" for a root).
+bool creates_cycle(const std::map<std::string, std::string>& parent_of, const std::string& id,
+                   const std::string& new_parent);
 
 /// What an import row does to what is stored under its key.
 enum class Change { created, updated, unchanged };

@@ -1,6 +1,7 @@
 #include "server/directory/sqlite_store.hpp"
 
 #include <array>
+#include <map>
 
 #include "server/core/sqlite_util.hpp"
 #include "server/directory/rules.hpp"
@@ -91,9 +92,32 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_by_user ON group_members(user_id);
 )sql";
 
-constexpr std::array<db::Migration, 3> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+// Moves in the organisation tree (a unit's parent, a lab's unit, an instrument's lab, a user's
+// unit), kept for ever so that what happened before a move stays with where it happened.
+constexpr std::string_view kV4 = R"sql(
+CREATE TABLE org_moves (
+  row_id INTEGER PRIMARY KEY,
+  entity TEXT NOT NULL CHECK (entity IN ('unit', 'lab', 'instrument', 'user')),
+  entity_id TEXT NOT NULL,
+  from_id TEXT NOT NULL,
+  to_id TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX org_moves_by_entity ON org_moves(entity, entity_id, row_id);
+)sql";
+
+constexpr std::array<db::Migration, 4> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
                                                     {2, "user, card and instrument lifecycles", kV2},
-                                                    {3, "research groups", kV3}}};
+                                                    {3, "research groups", kV3},
+                                                    {4, "moves in the organisation tree", kV4}}};
+
+Status record_move(db::Database& d, std::string_view entity, const std::string& id, const std::string& from,
+                   const std::string& to, int64_t now_ms) {
+  auto st = d.prepare("INSERT INTO org_moves(entity, entity_id, from_id, to_id, at_ms) VALUES (?, ?, ?, ?, ?)");
+  if (!st) return st.error();
+  st->bind(1, entity).bind(2, id).bind(3, from).bind(4, to).bind(5, now_ms);
+  return st->run();
+}
 
 /// A card is issued only to an active user (pending, suspended and departed users get none).
 Status require_active_user(db::Database& d, const std::string& id) {
@@ -186,6 +210,20 @@ Result<Instrument> SqliteStore::update_instrument_policy(const std::string& id, 
                                                          int64_t now_ms) {
   return transact<Instrument>(db_, [&]() -> Result<Instrument> {
     auto& d = db_.conn();
+    if (p.lab) {
+      LG_TRY(require_ref(d, "labs", "lab", *p.lab, "lab"));
+      auto before = instrument(id);
+      if (!before) return before.error();
+      if (*before && (*before)->lab != *p.lab) LG_TRY(record_move(d, "instrument", id, (*before)->lab, *p.lab, now_ms));
+    }
+    if (p.name || p.lab) {
+      auto nl = d.prepare("UPDATE instruments SET name = COALESCE(?2, name), lab = COALESCE(?3, lab) WHERE id = ?1");
+      if (!nl) return nl.error();
+      nl->bind(1, id);
+      if (p.name) nl->bind(2, *p.name); else nl->bind_null(2);
+      if (p.lab) nl->bind(3, *p.lab); else nl->bind_null(3);
+      LG_TRY(nl->run());
+    }
     auto st = d.prepare(
         "UPDATE instruments SET require_booking = COALESCE(?2, require_booking), "
         "early_start_s = COALESCE(?3, early_start_s), grace_after_end_s = COALESCE(?4, grace_after_end_s), "
@@ -358,6 +396,100 @@ Result<PageOf<Group>> SqliteStore::groups(const Page& p) {
   return read_all_page<Group>(db_.conn(), q, p, [](db::Statement& r) {
     return Group{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3)};
   });
+}
+
+Result<Unit> SqliteStore::update_unit(const std::string& id, const PlacePatch& p, int64_t now_ms) {
+  return transact<Unit>(db_, [&]() -> Result<Unit> {
+    auto& d = db_.conn();
+    std::map<std::string, std::string> parent_of;
+    auto all = d.prepare("SELECT id, COALESCE(parent, '') FROM units");
+    if (!all) return all.error();
+    LG_TRY(each_row(*all, [&](db::Statement& r) { parent_of[r.column_text(0)] = r.column_text(1); }));
+    auto it = parent_of.find(id);
+    if (it == parent_of.end()) return domain_error(Errc::not_found, "unknown unit '" + id + "'");
+    const std::string from = it->second;
+    if (p.place && *p.place != from) {
+      if (!p.place->empty()) LG_TRY(require_ref(d, "units", "parent", *p.place, "unit"));
+      if (creates_cycle(parent_of, id, *p.place))
+        return domain_error(Errc::conflict, "parent: '" + *p.place + "' is '" + id + "' itself or lies under it");
+      LG_TRY(record_move(d, "unit", id, from, *p.place, now_ms));
+    }
+    auto st = d.prepare("UPDATE units SET name = COALESCE(?2, name), parent = CASE WHEN ?3 IS NULL THEN parent "
+                        "ELSE NULLIF(?3, '') END WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id);
+    if (p.name) st->bind(2, *p.name); else st->bind_null(2);
+    if (p.place) st->bind(3, *p.place); else st->bind_null(3);
+    LG_TRY(st->run());
+    auto q = d.prepare("SELECT id, name, COALESCE(parent, '') FROM units WHERE id = ?");
+    if (!q) return q.error();
+    q->bind(1, id);
+    auto row = q->step();
+    if (!row) return row.error();
+    Unit u{q->column_text(0), q->column_text(1), q->column_text(2)};
+    q->reset();
+    return u;
+  });
+}
+
+Result<Lab> SqliteStore::update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) {
+  return transact<Lab>(db_, [&]() -> Result<Lab> {
+    auto& d = db_.conn();
+    auto q = d.prepare("SELECT id, name, unit FROM labs WHERE id = ?");
+    if (!q) return q.error();
+    q->bind(1, id);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) return domain_error(Errc::not_found, "unknown lab '" + id + "'");
+    Lab l{q->column_text(0), q->column_text(1), q->column_text(2)};
+    q->reset();
+    if (p.place && *p.place != l.unit) {
+      LG_TRY(require_ref(d, "units", "unit", *p.place, "unit"));
+      LG_TRY(record_move(d, "lab", id, l.unit, *p.place, now_ms));
+      l.unit = *p.place;
+    }
+    if (p.name) l.name = *p.name;
+    auto st = d.prepare("UPDATE labs SET name = ?2, unit = ?3 WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, l.name).bind(3, l.unit);
+    LG_TRY(st->run());
+    return l;
+  });
+}
+
+Result<User> SqliteStore::update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) {
+  return transact<User>(db_, [&]() -> Result<User> {
+    auto& d = db_.conn();
+    auto got = user(id);
+    if (!got) return got.error();
+    if (!*got) return domain_error(Errc::not_found, "unknown user '" + id + "'");
+    User u = **got;
+    if (p.place && *p.place != u.unit) {
+      if (!p.place->empty()) LG_TRY(require_ref(d, "units", "unit", *p.place, "unit"));
+      LG_TRY(record_move(d, "user", id, u.unit, *p.place, now_ms));
+      u.unit = *p.place;
+    }
+    if (p.name) u.name = *p.name;
+    if (p.category) u.category = *p.category;
+    auto st = d.prepare("UPDATE users SET name = ?2, category = ?3, unit = NULLIF(?4, '') WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, u.name).bind(3, to_string(u.category)).bind(4, u.unit);
+    LG_TRY(st->run());
+    return u;
+  });
+}
+
+Result<std::vector<Move>> SqliteStore::moves(const std::string& entity, const std::string& id) {
+  auto q = db_.conn().prepare(
+      "SELECT entity, entity_id, from_id, to_id, at_ms FROM org_moves WHERE entity = ? AND entity_id = ? ORDER BY "
+      "row_id");
+  if (!q) return q.error();
+  q->bind(1, entity).bind(2, id);
+  std::vector<Move> out;
+  LG_TRY(each_row(*q, [&](db::Statement& r) {
+    out.push_back(Move{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3), r.column_int64(4)});
+  }));
+  return out;
 }
 
 Result<Change> SqliteStore::upsert_unit(const Unit& u, int64_t now_ms) {

@@ -32,6 +32,10 @@ class SqliteStore final : public Store {
   Result<PageOf<Group>> groups(const Page& p) override;
   Result<Change> upsert_unit(const Unit& u, int64_t now_ms) override;
   Result<Change> upsert_user(const User& u, int64_t now_ms) override;
+  Result<Unit> update_unit(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
+  Result<Lab> update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
+  Result<User> update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
+  Result<std::vector<Move>> moves(const std::string& entity, const std::string& id) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;

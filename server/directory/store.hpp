@@ -53,6 +53,15 @@ class Store {
   /// The groups, by id.
   virtual Result<PageOf<Group>> groups(const Page& p) = 0;
 
+  /// Renames a unit and/or moves it under another parent (conflict if that would put it under
+  /// itself; unknown_reference for an unknown parent; not_found). A move is kept in moves().
+  virtual Result<Unit> update_unit(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
+  /// Renames a lab and/or moves it to another unit (kept in moves()).
+  virtual Result<Lab> update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
+  /// Changes a user's name, category and/or unit (a unit change is kept in moves()).
+  virtual Result<User> update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
+  /// The moves of one entity ("unit", "lab", "instrument", "user"), oldest first.
+  virtual Result<std::vector<Move>> moves(const std::string& entity, const std::string& id) = 0;
   /// Import: creates the unit or updates its name and parent (directory/rules.hpp compare);
   /// unknown_reference for an unknown parent. Returns what it did.
   virtual Result<Change> upsert_unit(const Unit& u, int64_t now_ms) = 0;

@@ -57,3 +57,14 @@ TEST_CASE("import compare: absent is created, the imported fields decide updated
   CHECK(compare(std::optional<User>{stored}, row) == Change::updated);
   CHECK(std::string(to_string(Change::unchanged)) == "unchanged");
 }
+
+TEST_CASE("creates_cycle: a unit cannot go under itself or its descendants") {
+  const std::map<std::string, std::string> parent_of{{"uni", ""}, {"chem", "uni"}, {"ana", "chem"}, {"phys", "uni"}};
+  CHECK(creates_cycle(parent_of, "chem", "chem"));
+  CHECK(creates_cycle(parent_of, "chem", "ana"));
+  CHECK(creates_cycle(parent_of, "uni", "ana"));
+  CHECK_FALSE(creates_cycle(parent_of, "ana", "phys"));
+  CHECK_FALSE(creates_cycle(parent_of, "chem", ""));  // to the root
+  const std::map<std::string, std::string> looped{{"a", "b"}, {"b", "a"}, {"c", ""}};
+  CHECK(creates_cycle(looped, "c", "a"));  // a loop already stored is refused, not walked for ever
+}

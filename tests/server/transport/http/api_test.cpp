@@ -901,7 +901,8 @@ TEST_CASE("user lifecycle: suspended and departed users' cards are refused; refu
   CHECK(f.call("PATCH", "/api/users/bob", R"({"status":"active"})").status == 409);
   CHECK(f.call("PATCH", "/api/users/bob", R"({"status":"gone"})").status == 422);
   CHECK(f.call("PATCH", "/api/users/nobody", R"({"status":"left"})").status == 404);
-  CHECK(f.call("PATCH", "/api/users/bob", R"({"name":"x"})").status == 400);
+  CHECK(f.call("PATCH", "/api/users/bob", R"({"title":"x"})").status == 400);
+  CHECK(f.call("PATCH", "/api/users/bob", R"({})").status == 400);
   for (const auto& u : f.get("/api/users"))
     if (u["id"] == "bob") CHECK(u["status"] == "left");
 }
@@ -1002,4 +1003,50 @@ TEST_CASE("CSV import: upsert by key in one unit of work, idempotent, dry run, a
   CHECK(f.get("/api/users") == users_now);
   CHECK(f.call("POST", "/api/import", R"({"files":[]})").status == 400);
   CHECK(f.call("POST", "/api/import", R"({"files":[{"kind":"rooms","text":"id\n"}]})").status == 422);
+}
+
+TEST_CASE("the organisation tree: renames and moves of units, labs, instruments and users keep their history") {
+  ApiFixture f;
+  f.seed_http();  // unit u > lab l > inst-xrd
+  f.post_ok("/api/units", {{"id", "chem"}, {"name", "化学学院"}});
+  f.post_ok("/api/units", {{"id", "chem-ana"}, {"name", "分析化学系"}, {"parent", "chem"}});
+  f.post_ok("/api/labs", {{"id", "l2"}, {"name", "NMR lab"}, {"unit", "chem-ana"}});
+
+  auto r = f.call("PATCH", "/api/labs/l", R"({"unit":"chem-ana","name":"X-ray lab"})");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body) == json{{"id", "l"}, {"name", "X-ray lab"}, {"unit", "chem-ana"}});
+  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"lab":"l2","name":"Powder XRD"})");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["lab"] == "l2");
+  CHECK(json::parse(r.body)["name"] == "Powder XRD");
+  REQUIRE(f.call("PATCH", "/api/users/alice", R"({"unit":"chem","category":"external"})").status == 200);
+  REQUIRE(f.call("PATCH", "/api/users/alice", R"({"unit":null})").status == 200);
+
+  auto moves = f.get("/api/moves?entity=lab&id=l");
+  REQUIRE(moves.size() == 1);
+  CHECK(moves[0]["from"] == "u");
+  CHECK(moves[0]["to"] == "chem-ana");
+  CHECK(f.get("/api/moves?entity=instrument&id=inst-xrd")[0]["from"] == "l");
+  moves = f.get("/api/moves?entity=user&id=alice");
+  REQUIRE(moves.size() == 2);
+  CHECK(moves[1]["from"] == "chem");
+  CHECK(moves[1]["to"].is_null());
+  CHECK(f.get("/api/moves?entity=lab&id=l2").empty());
+
+  // A unit under itself or under its own child: 409, nothing changes; to the root: parent null.
+  r = f.call("PATCH", "/api/units/chem", R"({"parent":"chem-ana"})");
+  CHECK(r.status == 409);
+  CHECK(f.call("PATCH", "/api/units/chem", R"({"parent":"chem"})").status == 409);
+  CHECK(f.get("/api/moves?entity=unit&id=chem").empty());
+  REQUIRE(f.call("PATCH", "/api/units/chem-ana", R"({"parent":"u"})").status == 200);
+  r = f.call("PATCH", "/api/units/chem-ana", R"({"parent":null})");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["parent"].is_null());
+  CHECK(f.get("/api/moves?entity=unit&id=chem-ana").size() == 2);
+  CHECK(f.call("PATCH", "/api/units/nowhere", R"({"name":"x"})").status == 404);
+  CHECK(f.call("PATCH", "/api/labs/l", R"({"unit":"nowhere"})").status == 422);
+  CHECK(f.call("PATCH", "/api/instruments/inst-xrd", R"({"lab":"nowhere"})").status == 422);
+  CHECK(f.get("/api/instruments")[0]["lab"] == "l2");  // the refused move changed nothing
+  CHECK(f.call("GET", "/api/moves?entity=room&id=x").status == 422);
+  CHECK(f.call("GET", "/api/moves").status == 400);
 }
