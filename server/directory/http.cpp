@@ -24,10 +24,15 @@ json instrument_json(const Instrument& i) {
               {"max_session_s", i.max_session_s},
               {"status", proto::to_string(i.status)}};
 }
-json unit_json(const Unit& u) {
-  return json{{"id", u.id}, {"name", u.name}, {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)}};
+json unit_json(const ApiContext& ctx, const Unit& u) {
+  return json{{"id", u.id},
+              {"name", u.name},
+              {"parent", u.parent.empty() ? json(nullptr) : json(u.parent)},
+              {"retired", ctx.time_or_null(u.retired_ms)}};
 }
-json lab_json(const Lab& l) { return json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}}; }
+json lab_json(const ApiContext& ctx, const Lab& l) {
+  return json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}, {"retired", ctx.time_or_null(l.retired_ms)}};
+}
 json user_json(const User& u) {
   return json{{"id", u.id},
               {"name", u.name},
@@ -38,8 +43,20 @@ json user_json(const User& u) {
               {"status_reason", u.status_reason}};
 }
 
-json group_json(const Group& g) {
-  return json{{"id", g.id}, {"name", g.name}, {"pi", g.pi}, {"unit", g.unit.empty() ? json(nullptr) : json(g.unit)}};
+json group_json(const ApiContext& ctx, const Group& g) {
+  return json{{"id", g.id},
+              {"name", g.name},
+              {"pi", g.pi},
+              {"unit", g.unit.empty() ? json(nullptr) : json(g.unit)},
+              {"retired", ctx.time_or_null(g.retired_ms)}};
+}
+
+/// DELETE of a unit, lab or group: retired, kept with its history.
+Response retire_route(const ApiContext& ctx, Store& store, const std::string& entity, const PathParams& pp) {
+  const std::string& id = pp.find("id")->second;
+  if (auto s = store.retire(entity, id, ctx.now()); !s) return failure(s.error());
+  log::info("directory", entity + " " + id + " retired");
+  return reply(200, json{{"entity", entity}, {"id", id}, {"retired", ctx.time(ctx.now())}});
 }
 
 /// The card uid of a path, canonical (CardUid), or nullopt.
@@ -120,7 +137,10 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (auto s = store.add_unit(u, ctx.now()); !s) return failure(s.error());
                 return reply(201, json{{"id", u.id}});
               }});
-  router.add(list_route<Unit>("/api/units", "units", ctx, [&](const Page& p) { return store.units(p); }, unit_json));
+  router.add(list_route<Unit>("/api/units", "units", ctx, [&](const Page& p) { return store.units(p); },
+                              [&ctx](const Unit& u) { return unit_json(ctx, u); }));
+  router.add({"DELETE", "/api/units/{id}", Permission::admin,
+              [&](const Request&, const PathParams& pp) { return retire_route(ctx, store, "unit", pp); }});
   router.add({"PATCH", "/api/units/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -132,7 +152,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!f.ok()) return f.response();
                 auto u = store.update_unit(pp.find("id")->second, p, ctx.now());
                 if (!u) return failure(u.error());
-                return reply(200, unit_json(*u));
+                return reply(200, unit_json(ctx, *u));
               }});
   router.add({"GET", "/api/moves", Permission::admin, [&](const Request& req, const PathParams&) {
                 const auto e = req.query.find("entity");
@@ -158,7 +178,10 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (auto s = store.add_lab(l, ctx.now()); !s) return failure(s.error());
                 return reply(201, json{{"id", l.id}});
               }});
-  router.add(list_route<Lab>("/api/labs", "labs", ctx, [&](const Page& p) { return store.labs(p); }, lab_json));
+  router.add(list_route<Lab>("/api/labs", "labs", ctx, [&](const Page& p) { return store.labs(p); },
+                             [&ctx](const Lab& l) { return lab_json(ctx, l); }));
+  router.add({"DELETE", "/api/labs/{id}", Permission::admin,
+              [&](const Request&, const PathParams& pp) { return retire_route(ctx, store, "lab", pp); }});
   router.add({"PATCH", "/api/labs/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -170,7 +193,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!f.ok()) return f.response();
                 auto l = store.update_lab(pp.find("id")->second, p, ctx.now());
                 if (!l) return failure(l.error());
-                return reply(200, lab_json(*l));
+                return reply(200, lab_json(ctx, *l));
               }});
 
   router.add({"POST", "/api/instruments", Permission::admin, [&](const Request& req, const PathParams&) {
@@ -323,7 +346,9 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(201, json{{"id", g.id}});
               }});
   router.add(list_route<Group>("/api/groups", "groups", ctx, [&](const Page& p) { return store.groups(p); },
-                               group_json));
+                               [&ctx](const Group& g) { return group_json(ctx, g); }));
+  router.add({"DELETE", "/api/groups/{id}", Permission::admin,
+              [&](const Request&, const PathParams& pp) { return retire_route(ctx, store, "group", pp); }});
   router.add({"GET", "/api/groups/{id}/members", Permission::admin, [&](const Request&, const PathParams& pp) {
                 auto m = store.members(pp.find("id")->second);
                 if (!m) return failure(m.error());
@@ -370,6 +395,29 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
               }});
   router.add(list_route<Card>("/api/cards", "cards", ctx, [&](const Page& p) { return store.cards(p); },
                               [&ctx](const Card& c) { return card_json_at(ctx, c); }));
+  router.add({"DELETE", "/api/cards/{uid}", Permission::admin, [&](const Request&, const PathParams& pp) {
+                return end_card_route(ctx, store, pp, CardStatus::revoked);  // the row stays as history
+              }});
+  router.add({"DELETE", "/api/users/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
+                auto it = req.query.find("reason");
+                const std::string reason = it == req.query.end() ? std::string() : it->second;
+                auto u = store.set_user_status(id, UserStatus::left, reason, ctx.now());
+                if (!u) return failure(u.error());
+                ctx.changed_all();
+                log::info("directory", "user " + id + " has left" + (reason.empty() ? "" : " (" + reason + ")"));
+                return reply(200, user_json(*u));
+              }});
+  router.add({"DELETE", "/api/instruments/{id}", Permission::admin, [&](const Request&, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
+                InstrumentPolicyPatch p;
+                p.status = InstrumentStatus::disabled;  // 停用: kept with its usage and money
+                auto u = store.update_instrument_policy(id, p, ctx.now());
+                if (!u) return failure(u.error());
+                ctx.changed(id);
+                log::info("directory", "instrument " + id + " disabled (retired)");
+                return reply(200, instrument_json(*u));
+              }});
   router.add({"POST", "/api/cards/{uid}/lost", Permission::admin, [&](const Request&, const PathParams& pp) {
                 return end_card_route(ctx, store, pp, CardStatus::lost);
               }});

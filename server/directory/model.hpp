@@ -43,12 +43,14 @@ struct Unit {
   std::string id;
   std::string name;
   std::string parent;  ///< "" = root
+  std::optional<int64_t> retired_ms{};  ///< retired (DELETE): kept with its history, takes nothing new
 };
 
 struct Lab {
   std::string id;
   std::string name;
   std::string unit;
+  std::optional<int64_t> retired_ms{};  ///< retired (DELETE): kept with its history, takes nothing new
 };
 
 /// Upper bounds of an instrument's access policy (seconds), checked by the API.
@@ -118,6 +120,7 @@ struct Group {
   std::string name;
   std::string pi;    ///< the PI's user id (a member from the start)
   std::string unit;  ///< "" = none
+  std::optional<int64_t> retired_ms{};  ///< retired (DELETE): kept, takes no new members
 };
 
 /// One membership of a user in a group.

@@ -105,10 +105,31 @@ CREATE TABLE org_moves (
 CREATE INDEX org_moves_by_entity ON org_moves(entity, entity_id, row_id);
 )sql";
 
-constexpr std::array<db::Migration, 4> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+// Retired units, labs and groups; see the SQLite store's migration 5.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE units ADD COLUMN retired_ms BIGINT;
+ALTER TABLE labs ADD COLUMN retired_ms BIGINT;
+ALTER TABLE research_groups ADD COLUMN retired_ms BIGINT;
+)sql";
+
+constexpr std::array<db::Migration, 5> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
                                                     {2, "user, card and instrument lifecycles", kV2},
                                                     {3, "research groups", kV3},
-                                                    {4, "moves in the organisation tree", kV4}}};
+                                                    {4, "moves in the organisation tree", kV4},
+                                                    {5, "retired units, labs and groups", kV5}}};
+
+/// conflict if the row id of table (a retirable one) is retired; nothing if absent.
+Status require_not_retired(pg::Conn& c, std::string_view table, const std::string& id, std::string_view what) {
+  auto r = c.q("SELECT retired_ms FROM " + std::string(table) + " WHERE id = $1", id);
+  if (!r) return r.error();
+  if (!r->empty() && !r->null(0, 0)) return domain_error(Errc::conflict, std::string(what) + " '" + id + "' is retired");
+  return {};
+}
+
+std::optional<int64_t> opt_i64(const pg::Rows& r, int i, int c) {
+  if (r.null(i, c)) return std::nullopt;
+  return r.i64(i, c);
+}
 
 Status record_move(pg::Conn& c, std::string_view entity, const std::string& id, const std::string& from,
                    const std::string& to, int64_t now_ms) {
@@ -181,6 +202,7 @@ Status PgStore::add_lab(const Lab& l, int64_t now_ms) {
   return db_.run([&]() -> Status {
     auto& c = db_.conn();
     LG_TRY(require_ref(c, "units", "unit", l.unit, "unit"));
+    LG_TRY(require_not_retired(c, "units", l.unit, "unit"));
     LG_TRY(require_absent(c, "labs", l.id, "lab"));
     return done(c.q("INSERT INTO labs(id, name, unit, created_ms) VALUES ($1, $2, $3, $4)", l.id, l.name, l.unit, now_ms));
   });
@@ -190,6 +212,7 @@ Status PgStore::add_instrument(const Instrument& i, int64_t now_ms) {
   return db_.run([&]() -> Status {
     auto& c = db_.conn();
     LG_TRY(require_ref(c, "labs", "lab", i.lab, "lab"));
+    LG_TRY(require_not_retired(c, "labs", i.lab, "lab"));
     LG_TRY(require_absent(c, "instruments", i.id, "instrument"));
     return done(c.q("INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
            "grace_after_end_s, offline_grace_s, max_session_s, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
@@ -205,6 +228,7 @@ Result<Instrument> PgStore::update_instrument_policy(const std::string& id, cons
     auto& c = db_.conn();
     if (p.lab) {
       LG_TRY(require_ref(c, "labs", "lab", *p.lab, "lab"));
+      LG_TRY(require_not_retired(c, "labs", *p.lab, "lab"));
       auto before = c.q("SELECT lab FROM instruments WHERE id = $1 FOR UPDATE", id);
       if (!before) return before.error();
       if (!before->empty() && before->text(0, 0) != *p.lab)
@@ -317,6 +341,7 @@ Status PgStore::add_member(const std::string& group, const std::string& user, in
     auto known = exists(c, "research_groups", group);
     if (!known) return known.error();
     if (!*known) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+    LG_TRY(require_not_retired(c, "research_groups", group, "group"));
     LG_TRY(require_ref(c, "users", "user", user, "user"));
     auto r = c.q("INSERT INTO group_members(group_id, user_id, since_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
                  "RETURNING user_id",
@@ -354,9 +379,10 @@ Result<std::vector<GroupMember>> PgStore::members(const std::string& group) {
 }
 
 Result<PageOf<Group>> PgStore::groups(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, pi, COALESCE(unit, '') FROM research_groups WHERE true");
+  static constexpr Keyset q =
+      by_id("SELECT id, name, pi, COALESCE(unit, ''), retired_ms FROM research_groups WHERE true");
   return read_all_page<Group>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
-    return Group{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3)};
+    return Group{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), opt_i64(r, i, 4)};
   });
 }
 
@@ -397,6 +423,7 @@ Result<Lab> PgStore::update_lab(const std::string& id, const PlacePatch& p, int6
     Lab l{r->text(0, 0), r->text(0, 1), r->text(0, 2)};
     if (p.place && *p.place != l.unit) {
       LG_TRY(require_ref(c, "units", "unit", *p.place, "unit"));
+      LG_TRY(require_not_retired(c, "units", *p.place, "unit"));
       LG_TRY(record_move(c, "lab", id, l.unit, *p.place, now_ms));
       l.unit = *p.place;
     }
@@ -424,6 +451,32 @@ Result<User> PgStore::update_user(const std::string& id, const PlacePatch& p, in
     params.add(id).add(u.name).add(to_string(u.category)).add_or_null(u.unit);
     LG_TRY(done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4 WHERE id = $1", params)));
     return u;
+  });
+}
+
+Status PgStore::retire(const std::string& entity, const std::string& id, int64_t now_ms) {
+  const std::string_view table = retirable_table(entity);
+  if (table.empty()) return Error::invalid("entity must be unit, lab or group");
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    auto row = c.q("SELECT retired_ms FROM " + std::string(table) + " WHERE id = $1 FOR UPDATE", id);
+    if (!row) return row.error();
+    if (row->empty()) return domain_error(Errc::not_found, "unknown " + entity + " '" + id + "'");
+    if (!row->null(0, 0)) return domain_error(Errc::conflict, entity + " '" + id + "' is retired");
+    const char* busy = entity == "unit"   ? "SELECT (SELECT count(*) FROM labs WHERE unit = $1 AND retired_ms IS NULL) + "
+                                           "(SELECT count(*) FROM units WHERE parent = $1 AND retired_ms IS NULL)"
+                       : entity == "lab" ? "SELECT count(*) FROM instruments WHERE lab = $1 AND status IN "
+                                           "('normal', 'maintenance')"
+                                         : nullptr;
+    if (busy) {
+      auto n = c.q(busy, id);
+      if (!n) return n.error();
+      if (n->i64(0, 0) > 0)
+        return domain_error(Errc::conflict, entity + " '" + id + "' still holds " + std::to_string(n->i64(0, 0)) +
+                                                (entity == "unit" ? " active labs or units" : " instruments in use") +
+                                                ": move or retire them first");
+    }
+    return done(c.q("UPDATE " + std::string(table) + " SET retired_ms = $1 WHERE id = $2", now_ms, id));
   });
 }
 
@@ -485,16 +538,16 @@ Result<Change> PgStore::upsert_user(const User& u, int64_t now_ms) {
 }
 
 Result<PageOf<Unit>> PgStore::units(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE true");
+  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, ''), retired_ms FROM units WHERE true");
   return read_all_page<Unit>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
-    return Unit{r.text(i, 0), r.text(i, 1), r.text(i, 2)};
+    return Unit{r.text(i, 0), r.text(i, 1), r.text(i, 2), opt_i64(r, i, 3)};
   });
 }
 
 Result<PageOf<Lab>> PgStore::labs(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, unit FROM labs WHERE true");
+  static constexpr Keyset q = by_id("SELECT id, name, unit, retired_ms FROM labs WHERE true");
   return read_all_page<Lab>(db_.conn(), q, p, [](const pg::Rows& r, int i) {
-    return Lab{r.text(i, 0), r.text(i, 1), r.text(i, 2)};
+    return Lab{r.text(i, 0), r.text(i, 1), r.text(i, 2), opt_i64(r, i, 3)};
   });
 }
 

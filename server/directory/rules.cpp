@@ -37,6 +37,13 @@ bool creates_cycle(const std::map<std::string, std::string>& parent_of, const st
   return !at.empty();  // a loop already stored: refuse rather than walk for ever
 }
 
+std::string_view retirable_table(std::string_view entity) {
+  if (entity == "unit") return "units";
+  if (entity == "lab") return "labs";
+  if (entity == "group") return "research_groups";
+  return "";
+}
+
 const char* to_string(Change c) {
   switch (c) {
     case Change::created: return "created";

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "server/directory/model.hpp"
 
@@ -29,6 +30,10 @@ bool is_end_status(CardStatus s);
 /// every unit to its parent, "" for a root).
 bool creates_cycle(const std::map<std::string, std::string>& parent_of, const std::string& id,
                    const std::string& new_parent);
+
+/// The table of a retirable entity ("unit" -> units, "lab" -> labs, "group" -> research_groups),
+/// "" for anything else.
+std::string_view retirable_table(std::string_view entity);
 
 /// What an import row does to what is stored under its key.
 enum class Change { created, updated, unchanged };

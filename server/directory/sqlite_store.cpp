@@ -106,10 +106,37 @@ CREATE TABLE org_moves (
 CREATE INDEX org_moves_by_entity ON org_moves(entity, entity_id, row_id);
 )sql";
 
-constexpr std::array<db::Migration, 4> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+// Retired units, labs and groups stay (with their history) and take nothing new.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE units ADD COLUMN retired_ms INTEGER;
+ALTER TABLE labs ADD COLUMN retired_ms INTEGER;
+ALTER TABLE research_groups ADD COLUMN retired_ms INTEGER;
+)sql";
+
+constexpr std::array<db::Migration, 5> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
                                                     {2, "user, card and instrument lifecycles", kV2},
                                                     {3, "research groups", kV3},
-                                                    {4, "moves in the organisation tree", kV4}}};
+                                                    {4, "moves in the organisation tree", kV4},
+                                                    {5, "retired units, labs and groups", kV5}}};
+
+/// conflict if the row id of table (a retirable one) is retired; nothing if absent (the caller's
+/// reference check names that).
+Status require_not_retired(db::Database& d, std::string_view table, const std::string& id, std::string_view what) {
+  auto q = d.prepare("SELECT retired_ms FROM " + std::string(table) + " WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  const bool retired = *row && !q->column_is_null(0);
+  q->reset();
+  if (retired) return domain_error(Errc::conflict, std::string(what) + " '" + id + "' is retired");
+  return {};
+}
+
+std::optional<int64_t> opt_int(db::Statement& r, int c) {
+  if (r.column_is_null(c)) return std::nullopt;
+  return r.column_int64(c);
+}
 
 Status record_move(db::Database& d, std::string_view entity, const std::string& id, const std::string& from,
                    const std::string& to, int64_t now_ms) {
@@ -182,6 +209,7 @@ Status SqliteStore::add_lab(const Lab& l, int64_t now_ms) {
   return db_.run([&]() -> Status {
     auto& d = db_.conn();
     LG_TRY(require_ref(d, "units", "unit", l.unit, "unit"));
+    LG_TRY(require_not_retired(d, "units", l.unit, "unit"));
     LG_TRY(require_absent(d, "labs", l.id, "lab"));
     auto st = d.prepare("INSERT INTO labs(id, name, unit, created_ms) VALUES (?, ?, ?, ?)");
     if (!st) return st.error();
@@ -194,6 +222,7 @@ Status SqliteStore::add_instrument(const Instrument& i, int64_t now_ms) {
   return db_.run([&]() -> Status {
     auto& d = db_.conn();
     LG_TRY(require_ref(d, "labs", "lab", i.lab, "lab"));
+    LG_TRY(require_not_retired(d, "labs", i.lab, "lab"));
     LG_TRY(require_absent(d, "instruments", i.id, "instrument"));
     auto st = d.prepare(
         "INSERT INTO instruments(id, name, lab, kind, asset_no, require_booking, created_ms, early_start_s, "
@@ -212,6 +241,7 @@ Result<Instrument> SqliteStore::update_instrument_policy(const std::string& id, 
     auto& d = db_.conn();
     if (p.lab) {
       LG_TRY(require_ref(d, "labs", "lab", *p.lab, "lab"));
+      LG_TRY(require_not_retired(d, "labs", *p.lab, "lab"));
       auto before = instrument(id);
       if (!before) return before.error();
       if (*before && (*before)->lab != *p.lab) LG_TRY(record_move(d, "instrument", id, (*before)->lab, *p.lab, now_ms));
@@ -339,6 +369,7 @@ Status SqliteStore::add_member(const std::string& group, const std::string& user
     auto known = exists(d, "research_groups", group);
     if (!known) return known.error();
     if (!*known) return domain_error(Errc::not_found, "unknown group '" + group + "'");
+    LG_TRY(require_not_retired(d, "research_groups", group, "group"));
     LG_TRY(require_ref(d, "users", "user", user, "user"));
     auto q = d.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?");
     if (!q) return q.error();
@@ -392,9 +423,9 @@ Result<std::vector<GroupMember>> SqliteStore::members(const std::string& group) 
 }
 
 Result<PageOf<Group>> SqliteStore::groups(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, pi, COALESCE(unit, '') FROM research_groups WHERE 1");
+  static constexpr Keyset q = by_id("SELECT id, name, pi, COALESCE(unit, ''), retired_ms FROM research_groups WHERE 1");
   return read_all_page<Group>(db_.conn(), q, p, [](db::Statement& r) {
-    return Group{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3)};
+    return Group{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3), opt_int(r, 4)};
   });
 }
 
@@ -445,6 +476,7 @@ Result<Lab> SqliteStore::update_lab(const std::string& id, const PlacePatch& p, 
     q->reset();
     if (p.place && *p.place != l.unit) {
       LG_TRY(require_ref(d, "units", "unit", *p.place, "unit"));
+      LG_TRY(require_not_retired(d, "units", *p.place, "unit"));
       LG_TRY(record_move(d, "lab", id, l.unit, *p.place, now_ms));
       l.unit = *p.place;
     }
@@ -476,6 +508,41 @@ Result<User> SqliteStore::update_user(const std::string& id, const PlacePatch& p
     st->bind(1, id).bind(2, u.name).bind(3, to_string(u.category)).bind(4, u.unit);
     LG_TRY(st->run());
     return u;
+  });
+}
+
+Status SqliteStore::retire(const std::string& entity, const std::string& id, int64_t now_ms) {
+  const std::string_view table = retirable_table(entity);
+  if (table.empty()) return Error::invalid("entity must be unit, lab or group");
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    auto known = exists(d, table, id);
+    if (!known) return known.error();
+    if (!*known) return domain_error(Errc::not_found, "unknown " + entity + " '" + id + "'");
+    LG_TRY(require_not_retired(d, table, id, entity));
+    // What still works under it must be retired or moved first.
+    const char* busy = entity == "unit"   ? "SELECT (SELECT count(*) FROM labs WHERE unit = ?1 AND retired_ms IS NULL) + "
+                                           "(SELECT count(*) FROM units WHERE parent = ?1 AND retired_ms IS NULL)"
+                       : entity == "lab" ? "SELECT count(*) FROM instruments WHERE lab = ?1 AND status IN "
+                                           "('normal', 'maintenance')"
+                                         : nullptr;
+    if (busy) {
+      auto q = d.prepare(busy);
+      if (!q) return q.error();
+      q->bind(1, id);
+      auto row = q->step();
+      if (!row) return row.error();
+      const int64_t n = q->column_int64(0);
+      q->reset();
+      if (n > 0)
+        return domain_error(Errc::conflict, entity + " '" + id + "' still holds " + std::to_string(n) +
+                                                (entity == "unit" ? " active labs or units" : " instruments in use") +
+                                                ": move or retire them first");
+    }
+    auto st = d.prepare("UPDATE " + std::string(table) + " SET retired_ms = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, now_ms).bind(2, id);
+    return st->run();
   });
 }
 
@@ -539,16 +606,16 @@ Result<Change> SqliteStore::upsert_user(const User& u, int64_t now_ms) {
 }
 
 Result<PageOf<Unit>> SqliteStore::units(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, '') FROM units WHERE 1");
+  static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, ''), retired_ms FROM units WHERE 1");
   return read_all_page<Unit>(db_.conn(), q, p, [](db::Statement& r) {
-    return Unit{r.column_text(0), r.column_text(1), r.column_text(2)};
+    return Unit{r.column_text(0), r.column_text(1), r.column_text(2), opt_int(r, 3)};
   });
 }
 
 Result<PageOf<Lab>> SqliteStore::labs(const Page& p) {
-  static constexpr Keyset q = by_id("SELECT id, name, unit FROM labs WHERE 1");
+  static constexpr Keyset q = by_id("SELECT id, name, unit, retired_ms FROM labs WHERE 1");
   return read_all_page<Lab>(db_.conn(), q, p, [](db::Statement& r) {
-    return Lab{r.column_text(0), r.column_text(1), r.column_text(2)};
+    return Lab{r.column_text(0), r.column_text(1), r.column_text(2), opt_int(r, 3)};
   });
 }
 

@@ -36,6 +36,7 @@ class SqliteStore final : public Store {
   Result<Lab> update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
   Result<User> update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
   Result<std::vector<Move>> moves(const std::string& entity, const std::string& id) override;
+  Status retire(const std::string& entity, const std::string& id, int64_t now_ms) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;

@@ -60,6 +60,10 @@ class Store {
   virtual Result<Lab> update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
   /// Changes a user's name, category and/or unit (a unit change is kept in moves()).
   virtual Result<User> update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
+  /// Retires a unit, lab or research group (entity "unit" | "lab" | "group"): it stays, with its
+  /// history, and takes nothing new (no labs, instruments or members); not_found unknown id,
+  /// conflict if retired already, or for a unit or lab that still holds active labs or instruments.
+  virtual Status retire(const std::string& entity, const std::string& id, int64_t now_ms) = 0;
   /// The moves of one entity ("unit", "lab", "instrument", "user"), oldest first.
   virtual Result<std::vector<Move>> moves(const std::string& entity, const std::string& id) = 0;
   /// Import: creates the unit or updates its name and parent (directory/rules.hpp compare);

@@ -945,7 +945,8 @@ TEST_CASE("research groups: a PI and members, a user in several groups, the PI s
   CHECK(f.get("/api/groups/g-li/members").size() == 1);
   auto groups = f.get("/api/groups");
   REQUIRE(groups.size() == 2);
-  CHECK(groups[0] == json{{"id", "g-li"}, {"name", "Li group (李课题组)"}, {"pi", "alice"}, {"unit", "u"}});
+  CHECK(groups[0] == json{{"id", "g-li"}, {"name", "Li group (李课题组)"}, {"pi", "alice"}, {"unit", "u"},
+                          {"retired", nullptr}});
   CHECK(groups[1]["unit"].is_null());
 }
 
@@ -1014,7 +1015,7 @@ TEST_CASE("the organisation tree: renames and moves of units, labs, instruments 
 
   auto r = f.call("PATCH", "/api/labs/l", R"({"unit":"chem-ana","name":"X-ray lab"})");
   REQUIRE(r.status == 200);
-  CHECK(json::parse(r.body) == json{{"id", "l"}, {"name", "X-ray lab"}, {"unit", "chem-ana"}});
+  CHECK(json::parse(r.body) == json{{"id", "l"}, {"name", "X-ray lab"}, {"unit", "chem-ana"}, {"retired", nullptr}});
   r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"lab":"l2","name":"Powder XRD"})");
   REQUIRE(r.status == 200);
   CHECK(json::parse(r.body)["lab"] == "l2");
@@ -1049,4 +1050,41 @@ TEST_CASE("the organisation tree: renames and moves of units, labs, instruments 
   CHECK(f.get("/api/instruments")[0]["lab"] == "l2");  // the refused move changed nothing
   CHECK(f.call("GET", "/api/moves?entity=room&id=x").status == 422);
   CHECK(f.call("GET", "/api/moves").status == 400);
+}
+
+TEST_CASE("DELETE retires with history: units, labs and groups take nothing new; users leave; cards are revoked") {
+  ApiFixture f;
+  f.seed_http();  // unit u > lab l > inst-xrd; users alice, bob; cards 04AA (alice) ...
+  f.post_ok("/api/groups", {{"id", "g1"}, {"name", "G1"}, {"pi", "alice"}});
+  // A lab with an instrument in use cannot go; retire the instrument (disabled) first.
+  auto r = f.call("DELETE", "/api/labs/l");
+  CHECK(r.status == 409);
+  CHECK(f.error_of(r).find("instruments in use") != std::string::npos);
+  CHECK(f.call("DELETE", "/api/units/u").status == 409);  // still holds lab l
+  r = f.call("DELETE", "/api/instruments/inst-xrd");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["status"] == "disabled");
+  REQUIRE(f.call("DELETE", "/api/labs/l").status == 200);
+  CHECK(f.call("DELETE", "/api/labs/l").status == 409);  // retired already
+  REQUIRE(f.call("DELETE", "/api/units/u").status == 200);
+  CHECK(!f.get("/api/labs")[0]["retired"].is_null());
+  CHECK(f.get("/api/instruments").size() == 1);  // kept: usage and money still refer to it
+  // Nothing new under what is retired.
+  CHECK(f.call("POST", "/api/labs", R"({"id":"l9","name":"L9","unit":"u"})").status == 409);
+  CHECK(f.call("POST", "/api/instruments", R"({"id":"i9","name":"I9","lab":"l","kind":"instrument"})").status == 409);
+  REQUIRE(f.call("DELETE", "/api/groups/g1").status == 200);
+  CHECK(f.call("POST", "/api/groups/g1/members", R"({"user":"bob"})").status == 409);
+  CHECK(f.call("DELETE", "/api/groups/none").status == 404);
+  // A user who leaves, a card revoked: kept, refused.
+  r = f.call("DELETE", "/api/users/bob?reason=graduated");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["status"] == "left");
+  CHECK(json::parse(r.body)["status_reason"] == "graduated");
+  CHECK(f.call("DELETE", "/api/users/bob").status == 409);
+  REQUIRE(f.call("DELETE", "/api/cards/04AA").status == 200);
+  CHECK(f.call("DELETE", "/api/cards/04AA").status == 404);
+  bool found = false;
+  for (const auto& c : f.get("/api/cards"))
+    if (c["uid"] == "04AA") found = c["status"] == "revoked";
+  CHECK(found);
 }
