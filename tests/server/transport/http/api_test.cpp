@@ -505,9 +505,9 @@ TEST_CASE("PATCH /api/instruments/{id} changes the policy and publishes a new bu
   r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"require_booking":"yes"})");
   CHECK(r.status == 422);
   CHECK(f.error_of(r).find("require_booking") != std::string::npos);
-  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"name":"renamed"})");
+  r = f.call("PATCH", "/api/instruments/inst-xrd", R"({"kind":"door"})");
   CHECK(r.status == 400);
-  CHECK(f.error_of(r) == "unknown field: name");
+  CHECK(f.error_of(r) == "unknown field: kind");
   r = f.call("PATCH", "/api/instruments/inst-zzz", R"({"max_session_s":60})");
   CHECK(r.status == 404);
   CHECK(f.error_of(r).find("inst-zzz") != std::string::npos);
