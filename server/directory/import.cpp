@@ -19,8 +19,10 @@ struct Columns {
   std::vector<std::string_view> required;
   std::vector<std::string_view> optional;
 };
-const std::array<Columns, 3> kKinds{{{"units", {"id", "name"}, {"parent"}},
+const std::array<Columns, 5> kKinds{{{"units", {"id", "name"}, {"parent"}},
                                      {"users", {"id", "name", "category"}, {"unit"}},
+                                     {"groups", {"id", "name", "pi"}, {"unit"}},
+                                     {"members", {"group", "user"}, {}},
                                      {"cards", {"uid", "user"}, {"valid_until"}}}};
 
 /// Rows of one file as column -> value, with the line of each.
@@ -33,7 +35,7 @@ Result<Table> read_table(const ImportFile& f) {
   const Columns* cols = nullptr;
   for (const auto& k : kKinds)
     if (k.kind == f.kind) cols = &k;
-  if (!cols) return Error::invalid(f.name + ": kind must be units, users or cards, not '" + f.kind + "'");
+  if (!cols) return Error::invalid(f.name + ": kind must be units, users, groups, members or cards, not '" + f.kind + "'");
   auto rows = csv::parse(f.text);
   if (!rows) return Error::invalid(f.name + " " + rows.error().reason);
   if (rows->empty()) return Error::invalid(f.name + ": no header row");
@@ -119,7 +121,7 @@ Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vecto
   }
   for (const auto& f : files) {
     if (std::none_of(kKinds.begin(), kKinds.end(), [&](const Columns& c) { return c.kind == f.kind; }))
-      return Error::invalid(f.name + ": kind must be units, users or cards, not '" + f.kind + "'");
+      return Error::invalid(f.name + ": kind must be units, users, groups, members or cards, not '" + f.kind + "'");
   }
   ImportSummary sum;
   static const Error kDryRun = Error::invalid("dry run: rolled back");
@@ -146,6 +148,16 @@ Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vecto
           u.category = *cat;
           u.unit = get(v, "unit");
           done = store.upsert_user(u, now_ms);
+        } else if (f.kind == "groups") {
+          LG_TRY(id_field(f, line, "id", get(v, "id"), true));
+          LG_TRY(text_field(f, line, "name", get(v, "name")));
+          LG_TRY(id_field(f, line, "pi", get(v, "pi"), true));
+          LG_TRY(id_field(f, line, "unit", get(v, "unit"), false));
+          done = store.upsert_group(Group{get(v, "id"), get(v, "name"), get(v, "pi"), get(v, "unit")}, now_ms);
+        } else if (f.kind == "members") {
+          LG_TRY(id_field(f, line, "group", get(v, "group"), true));
+          LG_TRY(id_field(f, line, "user", get(v, "user"), true));
+          done = store.upsert_member(get(v, "group"), get(v, "user"), now_ms);
         } else {
           auto uid = CardUid::parse(get(v, "uid"));
           if (!uid) return Error::invalid(f.name + " line " + std::to_string(line) + ": uid must be " +

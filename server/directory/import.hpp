@@ -1,4 +1,4 @@
-// Import from HR and student systems: CSV files of units, users and cards, applied in one unit
+// Import from HR and student systems: CSV files of units, users, groups, members and cards, applied in one unit
 // of work as idempotent upserts by key (units and users by id, cards by uid). A bad row names its
 // file and line and changes nothing; a dry run reports what would change and changes nothing.
 #pragma once
@@ -14,8 +14,8 @@
 
 namespace lg::server::directory {
 
-/// One CSV file of the import: kind "units" (id,name,parent), "users" (id,name,category,unit)
-/// or "cards" (uid,user,valid_until); the first row is the header, columns in any order, unknown
+/// One CSV file of the import: kind "units" (id,name,parent), "users" (id,name,category,unit),
+/// "groups" (id,name,pi,unit), "members" (group,user) or "cards" (uid,user,valid_until); the first row is the header, columns in any order, unknown
 /// columns refused. name is for messages ("users.csv line 12: ...").
 struct ImportFile {
   std::string kind;
@@ -29,7 +29,7 @@ struct ImportSummary {
   bool changed() const;
 };
 
-/// Applies the files in the order units, users, cards (whatever order they came in), every row
+/// Applies the files in the order units, users, groups, members, cards (whatever order they came in), every row
 /// in one unit of work; dry_run rolls it back after counting. Errors name file and line.
 Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vector<ImportFile>& files, bool dry_run,
                                  int64_t now_ms);

@@ -537,6 +537,39 @@ Result<Change> PgStore::upsert_user(const User& u, int64_t now_ms) {
   });
 }
 
+Result<Change> PgStore::upsert_group(const Group& g, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& c = db_.conn();
+    LG_TRY(require_ref(c, "users", "pi", g.pi, "user"));
+    if (!g.unit.empty()) LG_TRY(require_ref(c, "units", "unit", g.unit, "unit"));
+    auto r = c.q("SELECT id, name, pi, COALESCE(unit, '') FROM research_groups WHERE id = $1 FOR UPDATE", g.id);
+    if (!r) return r.error();
+    std::optional<Group> stored;
+    if (!r->empty()) stored = Group{r->text(0, 0), r->text(0, 1), r->text(0, 2), r->text(0, 3)};
+    const Change ch = compare(stored, g);
+    if (ch == Change::created) {
+      LG_TRY(add_group(g, now_ms));
+    } else if (ch == Change::updated) {
+      pg::Params p;
+      p.add(g.id).add(g.name).add(g.pi).add_or_null(g.unit);
+      LG_TRY(done(c.exec("UPDATE research_groups SET name = $2, pi = $3, unit = $4 WHERE id = $1", p)));
+      if (stored->pi != g.pi) LG_TRY(upsert_member(g.id, g.pi, now_ms));
+    }
+    return ch;
+  });
+}
+
+Result<Change> PgStore::upsert_member(const std::string& group, const std::string& user, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& c = db_.conn();
+    auto r = c.q("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2", group, user);
+    if (!r) return r.error();
+    if (!r->empty()) return Change::unchanged;
+    LG_TRY(add_member(group, user, now_ms));
+    return Change::created;
+  });
+}
+
 Result<PageOf<Unit>> PgStore::units(const Page& p) {
   static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, ''), retired_ms FROM units WHERE true");
   return read_all_page<Unit>(db_.conn(), q, p, [](const pg::Rows& r, int i) {

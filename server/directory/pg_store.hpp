@@ -38,6 +38,8 @@ class PgStore final : public Store {
   Result<User> update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
   Result<std::vector<Move>> moves(const std::string& entity, const std::string& id) override;
   Status retire(const std::string& entity, const std::string& id, int64_t now_ms) override;
+  Result<Change> upsert_group(const Group& g, int64_t now_ms) override;
+  Result<Change> upsert_member(const std::string& group, const std::string& user, int64_t now_ms) override;
   Result<PageOf<Unit>> units(const Page& p) override;
   Result<PageOf<Lab>> labs(const Page& p) override;
   Result<PageOf<Instrument>> instruments(const Page& p) override;

@@ -64,4 +64,10 @@ Change compare(const std::optional<User>& stored, const User& row) {
                                                                                                      : Change::updated;
 }
 
+Change compare(const std::optional<Group>& stored, const Group& row) {
+  if (!stored) return Change::created;
+  return stored->name == row.name && stored->pi == row.pi && stored->unit == row.unit ? Change::unchanged
+                                                                                         : Change::updated;
+}
+
 }  // namespace lg::server::directory

@@ -44,5 +44,7 @@ Change compare(const std::optional<Unit>& stored, const Unit& row);
 /// An imported user against the stored one (by id): name, category and unit are the imported
 /// fields; status and admin are not set by an import.
 Change compare(const std::optional<User>& stored, const User& row);
+/// An imported group against the stored one (by id): name, PI and unit are the imported fields.
+Change compare(const std::optional<Group>& stored, const Group& row);
 
 }  // namespace lg::server::directory

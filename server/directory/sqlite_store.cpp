@@ -605,6 +605,49 @@ Result<Change> SqliteStore::upsert_user(const User& u, int64_t now_ms) {
   });
 }
 
+Result<Change> SqliteStore::upsert_group(const Group& g, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& d = db_.conn();
+    LG_TRY(require_ref(d, "users", "pi", g.pi, "user"));
+    if (!g.unit.empty()) LG_TRY(require_ref(d, "units", "unit", g.unit, "unit"));
+    auto q = d.prepare("SELECT id, name, pi, COALESCE(unit, '') FROM research_groups WHERE id = ?");
+    if (!q) return q.error();
+    q->bind(1, g.id);
+    auto row = q->step();
+    if (!row) return row.error();
+    std::optional<Group> stored;
+    if (*row) stored = Group{q->column_text(0), q->column_text(1), q->column_text(2), q->column_text(3)};
+    q->reset();
+    const Change c = compare(stored, g);
+    if (c == Change::created) {
+      LG_TRY(add_group(g, now_ms));
+    } else if (c == Change::updated) {
+      auto st = d.prepare("UPDATE research_groups SET name = ?2, pi = ?3, unit = NULLIF(?4, '') WHERE id = ?1");
+      if (!st) return st.error();
+      st->bind(1, g.id).bind(2, g.name).bind(3, g.pi).bind(4, g.unit);
+      LG_TRY(st->run());
+      if (stored->pi != g.pi) LG_TRY(upsert_member(g.id, g.pi, now_ms));
+    }
+    return c;
+  });
+}
+
+Result<Change> SqliteStore::upsert_member(const std::string& group, const std::string& user, int64_t now_ms) {
+  return transact<Change>(db_, [&]() -> Result<Change> {
+    auto& d = db_.conn();
+    auto q = d.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?");
+    if (!q) return q.error();
+    q->bind(1, group).bind(2, user);
+    auto row = q->step();
+    if (!row) return row.error();
+    const bool member = *row;
+    q->reset();
+    if (member) return Change::unchanged;
+    LG_TRY(add_member(group, user, now_ms));
+    return Change::created;
+  });
+}
+
 Result<PageOf<Unit>> SqliteStore::units(const Page& p) {
   static constexpr Keyset q = by_id("SELECT id, name, COALESCE(parent, ''), retired_ms FROM units WHERE 1");
   return read_all_page<Unit>(db_.conn(), q, p, [](db::Statement& r) {

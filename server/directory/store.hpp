@@ -72,6 +72,11 @@ class Store {
   /// Import: creates the user (active) or updates name, category and unit; unknown_reference for
   /// an unknown unit. Returns what it did.
   virtual Result<Change> upsert_user(const User& u, int64_t now_ms) = 0;
+  /// Import: creates the group (its PI the first member) or updates its name, PI and unit (a new
+  /// PI becomes a member too); unknown_reference for an unknown PI or unit.
+  virtual Result<Change> upsert_group(const Group& g, int64_t now_ms) = 0;
+  /// Import: makes user a member of group unless already one.
+  virtual Result<Change> upsert_member(const std::string& group, const std::string& user, int64_t now_ms) = 0;
 
   // Lists by key, ascending: units, labs, instruments and users by (id); cards by (uid, row).
   virtual Result<PageOf<Unit>> units(const Page& p) = 0;

@@ -362,7 +362,8 @@ int main(int argc, char** argv) {
   auto* json_file = import->add_option("FILE", import_file, "JSON file")->check(CLI::ExistingFile);
   auto* csv_files = import->add_option(
       "--csv", import_csvs,
-      "[KIND=]FILE.csv, repeatable; KIND units|users|cards (default: the file's name, e.g. users.csv); UTF-8 "
+      "[KIND=]FILE.csv, repeatable; KIND units|users|groups|members|cards (default: the file's name, e.g. "
+      "users.csv); UTF-8 "
       "with or without BOM, or GBK");
   import->add_flag("--dry-run", import_dry_run, "with --csv: print what would change, change nothing");
   json_file->excludes(csv_files);
@@ -394,6 +395,21 @@ int main(int argc, char** argv) {
     c->add_option("--reason", user_reason, "Why (kept with the status)");
     user_cmds.emplace_back(c, status);
   }
+
+  // The audit log (docs/INTERFACES.md): verify the hash chain, list entries.
+  auto* audit = app.add_subcommand("audit", "The audit log: verify its hash chain, list its entries");
+  audit->require_subcommand(1);
+  auto* audit_verify =
+      audit->add_subcommand("verify", "Check the audit log's hash chain; exit 1 naming the first broken entry");
+  auto* audit_list = audit->add_subcommand("list", "Audit entries, newest first");
+  std::string au_entity, au_entity_id, au_actor, au_from, au_to;
+  int au_limit = 50;
+  audit_list->add_option("--entity", au_entity, "Only this kind of entity, e.g. booking, fee_standard");
+  audit_list->add_option("--id", au_entity_id, "Only this entity id (with --entity)");
+  audit_list->add_option("--actor", au_actor, "Only changes by this actor, e.g. admin-token");
+  audit_list->add_option("--from", au_from, "From this instant (RFC 3339, e.g. 2026-03-01T00:00:00Z, or UTC ms)");
+  audit_list->add_option("--to", au_to, "Before this instant (RFC 3339 or UTC ms)");
+  audit_list->add_option("--limit", au_limit, "Most rows")->check(rows_range())->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -457,6 +473,32 @@ int main(int argc, char** argv) {
     });
   }
   if (stats->parsed()) return show(g, call(g, "GET", "/api/stats"), key_value_table);
+  if (audit_verify->parsed()) {
+    auto j = call(g, "GET", "/api/audit/verify");
+    if (!j) return 1;
+    const bool ok = j->value("ok", false);
+    if (g.raw_json) {
+      std::cout << j->dump(2) << "\n";
+    } else if (ok) {
+      std::cout << "audit chain: " << cell(j->value("entries", json())) << " entries, intact\n";
+    } else {
+      std::cout << "audit chain: BROKEN at entry " << cell(j->value("first_broken", json())) << ": "
+                << lg::log::escape(j->value("reason", std::string())) << " (" << cell(j->value("entries", json()))
+                << " entries before it intact)\n";
+    }
+    return ok ? 0 : 1;
+  }
+  if (audit_list->parsed()) {
+    std::string path = "/api/audit";
+    add_query(path, "entity", au_entity);
+    add_query(path, "entity_id", au_entity_id);
+    add_query(path, "actor", au_actor);
+    add_query(path, "from", au_from);
+    add_query(path, "to", au_to);
+    return show_times(g, call_list(g, path, au_limit), [](const json& j, const std::string& tz) {
+      return objects_table(j, {"seq", "time", "actor", "source", "action", "entity", "entity_id", "request_id"}, tz);
+    });
+  }
   if (import->parsed()) {
     if (!import_csvs.empty()) return run_csv_import(g, import_csvs, import_dry_run);
     if (import_file.empty()) {

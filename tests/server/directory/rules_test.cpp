@@ -56,6 +56,10 @@ TEST_CASE("import compare: absent is created, the imported fields decide updated
   stored.category = UserCategory::external;
   CHECK(compare(std::optional<User>{stored}, row) == Change::updated);
   CHECK(std::string(to_string(Change::unchanged)) == "unchanged");
+  const Group g{"g1", "Li group", "alice", "chem"};
+  CHECK(compare(std::optional<Group>{}, g) == Change::created);
+  CHECK(compare(std::optional<Group>{g}, g) == Change::unchanged);
+  CHECK(compare(std::optional<Group>{Group{"g1", "Li group", "bob", "chem"}}, g) == Change::updated);
 }
 
 TEST_CASE("creates_cycle: a unit cannot go under itself or its descendants") {

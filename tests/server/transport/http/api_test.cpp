@@ -1003,6 +1003,24 @@ TEST_CASE("CSV import: upsert by key in one unit of work, idempotent, dry run, a
   CHECK(import("", "id,name\n", "").status == 422);                  // missing column
   CHECK(f.get("/api/users") == users_now);
   CHECK(f.call("POST", "/api/import", R"({"files":[]})").status == 400);
+
+  // Groups and their members, by key, idempotent; a new PI becomes a member.
+  auto groups = [&](const std::string& g, const std::string& m) {
+    json files = json::array({json{{"kind", "members"}, {"text", m}}, json{{"kind", "groups"}, {"text", g}}});
+    return f.call("POST", "/api/import", json{{"files", files}}.dump());
+  };
+  r = groups("id,name,pi,unit\ng-zhang,张课题组,s001,chem-ana\n", "group,user\ng-zhang,s002\n");
+  REQUIRE(r.status == 200);
+  body = json::parse(r.body);
+  CHECK(body["counts"]["groups"]["created"] == 1);
+  CHECK(body["counts"]["members"]["created"] == 1);
+  CHECK(f.get("/api/groups/g-zhang/members").size() == 2);  // the PI and s002
+  r = groups("id,name,pi,unit\ng-zhang,张课题组,s001,chem-ana\n", "group,user\ng-zhang,s002\n");
+  CHECK(json::parse(r.body)["changed"] == false);
+  r = groups("id,name,pi,unit\ng-zhang,张课题组,alice,chem-ana\n", "group,user\n");
+  CHECK(json::parse(r.body)["counts"]["groups"]["updated"] == 1);
+  CHECK(f.get("/api/groups/g-zhang/members").size() == 3);  // alice, the new PI, is a member
+  CHECK(f.get("/api/groups")[0]["pi"] == "alice");
   CHECK(f.call("POST", "/api/import", R"({"files":[{"kind":"rooms","text":"id\n"}]})").status == 422);
 }
 
