@@ -148,6 +148,25 @@ def hostile_moments(campus, x, root):
     say(f"  (records, state and acks carry a MAC under {x.id}'s own link keys; bundles an ECDSA signature)")
 
 
+def registrar_csv(campus, root):
+    """Issue 8: the registrar's CSV export (GBK, as many campus systems still write it) of 200
+    students, a research group and their cards, upserted in one transaction; run twice."""
+    surnames, given = "王李张刘陈杨赵黄周吴", "伟芳娜敏静丽强磊军洋"
+    users = ["id,name,category,unit"] + [f"s2026{i:03d},{surnames[i % 10]}{given[i // 10 % 10]},internal,"
+                                         f"{'chem' if i % 2 else 'mse'}" for i in range(200)]
+    (root / "users.csv").write_bytes(("\n".join(users) + "\n").encode("gbk"))
+    (root / "groups.csv").write_text("id,name,pi,unit\ng-li,李伟课题组,u01,chem\n", encoding="utf-8")
+    (root / "members.csv").write_text("group,user\n" + "".join(f"g-li,s2026{i:03d}\n" for i in range(0, 20, 2)))
+    (root / "cards.csv").write_text("uid,user\n" + "".join(f"{0x5A000000 + i:08X},s2026{i:03d}\n" for i in range(200)))
+    files = [a for f in ("users", "groups", "members", "cards") for a in ("--csv", str(root / f"{f}.csv"))]
+    out = ctl(campus, "import", *files).strip().splitlines()
+    say("  + the registrar's CSV (users.csv in GBK, groups.csv, members.csv, cards.csv), one transaction:")
+    for line in out:
+        say("    " + line)
+    again = ctl(campus, "import", *files).strip().splitlines()
+    say("    the same files again: " + "; ".join(a.split(": ", 1)[1] for a in again))
+
+
 def people_and_cards(campus, x):
     """Issue 8: a card reported lost, a user suspended and an instrument under maintenance reach the
     terminal in its next bundle and are refused there with their own reason."""
@@ -247,6 +266,7 @@ def main():
         (root / "campus.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
         say("\n== importing the campus with labgatectl (2 units, 3 labs, 5 instruments + a door, 20 users)")
         say("  " + ctl(campus, "import", str(root / "campus.json")).rstrip().splitlines()[-1])
+        registrar_csv(campus, root)
         for t in terms.values():
             t.start()
         for tid in terms:
@@ -303,6 +323,9 @@ def main():
         say("  the last sessions, with times in the site's zone (the wire and the database stay UTC):")
         say(ctl(campus, "sessions", "--limit", "5").rstrip())
         say("")
+        say("  the audit log (every audited write of the morning, hash-chained): labgatectl audit verify")
+        say("    " + ctl(campus, "audit", "verify", check=False).strip())
+        say("")
         say("  what an operator's Prometheus scrapes from /metrics (no token; counts only):")
         try:
             with urllib.request.urlopen(campus.server.url + "/metrics", timeout=10) as r:
@@ -320,7 +343,7 @@ def main():
         say(f"""
 == where to look
   API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions
-  CLI          {BIN}/labgatectl --url {campus.server.url} --token {TOKEN} terminals | report | sessions | access | stats
+  CLI          {BIN}/labgatectl --url {campus.server.url} --token {TOKEN} terminals | report | sessions | access | stats | audit verify | audit list
   swipe        {BIN}/labgate-swipe --socket {x.socket_path} C0DE0002
   MQTT         mosquitto_sub -p {campus.broker.port} -t 'lg/v1/{SITE}/#' -v
   databases    {server_db}, {x.dir / 'terminal.db'} (sqlite3)
