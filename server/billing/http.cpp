@@ -1,6 +1,8 @@
 #include "server/billing/http.hpp"
 
 #include "labgate/common/money.hpp"
+#include "server/audit/http.hpp"
+#include "server/audit/record.hpp"
 #include "server/reports/http.hpp"
 #include "server/transport/http/json_api.hpp"
 
@@ -10,7 +12,14 @@ using namespace http;
 
 namespace {
 constexpr int64_t kMaxRate = 1'000'000'000;  // fen per hour (10 million yuan)
+
+json fee_json(const FeeStandard& fs) {
+  return json{{"instrument", fs.instrument},
+              {"internal_fen_per_hour", fs.internal_fen_per_hour},
+              {"external_fen_per_hour", fs.external_fen_per_hour},
+              {"currency", fs.currency}};
 }
+}  // namespace
 
 json charge_json(const Charge& c, const ApiContext& ctx) {
   return json{{"id", c.id},
@@ -27,7 +36,7 @@ json charge_json(const Charge& c, const ApiContext& ctx) {
               {"end", ctx.time(c.end_ms)}};
 }
 
-void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
   router.add({"POST", "/api/fee-standards", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -41,17 +50,24 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 if (fee.currency.empty()) fee.currency = ctx.currency;
                 if (f.ok() && fee.currency.size() != 3) f.invalid("currency", "must be a 3-letter code");
                 if (!f.ok()) return f.response();
-                if (auto s = store.put_fee_standard(fee, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         const std::string asked[] = {fee.instrument};
+                                         auto old = store.fees(asked);
+                                         if (!old) return old.error();
+                                         LG_TRY(store.put_fee_standard(fee, now));
+                                         const auto& before = (*old)[fee.instrument];
+                                         return audit::changed(audit::Change{before ? "update" : "create", "fee_standard",
+                                                              fee.instrument, before ? fee_json(*before).dump() : "",
+                                                              fee_json(fee).dump()});
+                                       });
+                if (!s) return failure(s.error());
                 return reply(201, json{{"instrument", fee.instrument}});
               }});
   router.add(list_route<FeeStandard>("/api/fee-standards", "fee-standards", ctx,
                                      [&](const Page& p) { return store.fee_standards(p); },
-                                     [](const FeeStandard& fs) {
-                                       return json{{"instrument", fs.instrument},
-                                                   {"internal_fen_per_hour", fs.internal_fen_per_hour},
-                                                   {"external_fen_per_hour", fs.external_fen_per_hour},
-                                                   {"currency", fs.currency}};
-                                     }));
+                                     [](const FeeStandard& fs) { return fee_json(fs); }));
   router.add({"GET", "/api/charges", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto period = reports::period_param(req, ctx, bad);

@@ -3,7 +3,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "server/audit/store.hpp"
 #include "server/billing/store.hpp"
+#include "server/core/unit_of_work.hpp"
 #include "server/transport/http/router.hpp"
 
 namespace lg::server::http {
@@ -15,7 +17,9 @@ namespace lg::server::billing {
 /// A charge as the API shows it (sessions embed it too).
 nlohmann::json charge_json(const Charge& c, const http::ApiContext& ctx);
 
-/// Adds the area's routes to the table. ctx and the stores must outlive the router.
-void add_routes(http::Router& router, const http::ApiContext& ctx, Store& store);
+/// Adds the area's routes to the table. ctx and the stores must outlive the router. Writes and
+/// their audit entries go through uow and audit together.
+void add_routes(http::Router& router, const http::ApiContext& ctx, UnitOfWork& uow, Store& store,
+                audit::Store& audit);
 
 }  // namespace lg::server::billing

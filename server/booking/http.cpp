@@ -1,5 +1,7 @@
 #include "server/booking/http.hpp"
 
+#include "server/audit/http.hpp"
+#include "server/audit/record.hpp"
 #include "server/booking/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
@@ -7,7 +9,15 @@ namespace lg::server::booking {
 
 using namespace http;
 
-void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& store) {
+namespace {
+json booking_json(const Booking& b, const ApiContext& ctx) {
+  return json{{"id", b.id}, {"instrument", b.instrument}, {"user", b.user}, {"start", ctx.time(b.start_ms)},
+              {"end", ctx.time(b.end_ms)}};
+}
+}  // namespace
+
+void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfWork& uow, Store& store,
+                audit::Store& audit) {
   router.add({"POST", "/api/bookings", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -22,23 +32,28 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& 
                   if (auto why = validate(b.start_ms, b.end_ms)) return error(422, "invalid field: " + *why);
                 }
                 if (!f.ok()) return f.response();
-                auto out = service.create(b, ctx.now());
-                if (!out) return failure(out.error());
-                if (!out->conflict.empty()) {
-                  return reply(409, json{{"error", "booking overlaps booking " + out->conflict},
-                                         {"conflict", out->conflict}});
+                const int64_t now = ctx.now();
+                std::optional<Result<BookingOutcome>> out;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         out.emplace(service.create(b, now));
+                                         if (!*out) return (*out).error();
+                                         if ((*out)->id.empty()) return audit::unchanged();  // an overlap: nothing written
+                                         Booking made = b;
+                                         made.id = (*out)->id;
+                                         return audit::changed(audit::Change{"create", "booking", made.id, "",
+                                                              booking_json(made, ctx).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                const BookingOutcome& o = **out;
+                if (!o.conflict.empty()) {
+                  return reply(409, json{{"error", "booking overlaps booking " + o.conflict}, {"conflict", o.conflict}});
                 }
                 ctx.changed(b.instrument);
-                return reply(201, json{{"id", out->id}});
+                return reply(201, json{{"id", o.id}});
               }});
   router.add(list_route<Booking>("/api/bookings", "bookings", ctx, [&](const Page& p) { return store.list(p); },
-                                 [&](const Booking& b) {
-                                   return json{{"id", b.id},
-                                               {"instrument", b.instrument},
-                                               {"user", b.user},
-                                               {"start", ctx.time(b.start_ms)},
-                                               {"end", ctx.time(b.end_ms)}};
-                                 }));
+                                 [&](const Booking& b) { return booking_json(b, ctx); }));
 }
 
 }  // namespace lg::server::booking

@@ -6,13 +6,14 @@ namespace lg::server {
 
 Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t report_hold_ms) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 6> areas{{
+  const std::array<AreaSchema, 7> areas{{
       {"directory", directory::pg_migrations()},
       {"qualification", qualification::pg_migrations()},
       {"booking", booking::pg_migrations()},
       {"terminals", terminals::pg_migrations()},
       {"usage", usage::pg_migrations()},
       {"billing", billing::pg_migrations()},
+      {"audit", audit::pg_migrations()},
   }};
   auto db = PgDb::open(o, areas);
   if (!db) return db.error();

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "server/audit/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
 #include "server/booking/pg_store.hpp"
 #include "server/core/backend.hpp"
@@ -25,7 +26,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -40,7 +41,8 @@ class PgBackend final : public Backend {
         terminals_(*db_),
         usage_(*db_),
         sync_(*db_),
-        reports_(*db_, hold_ms) {}
+        reports_(*db_, hold_ms),
+        audit_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -51,6 +53,7 @@ class PgBackend final : public Backend {
   usage::PgStore usage_;
   sync::PgStore sync_;
   reports::PgStore reports_;
+  audit::PgStore audit_;
 };
 
 }  // namespace lg::server

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "server/audit/sqlite_store.hpp"
 #include "server/billing/sqlite_store.hpp"
 #include "server/booking/sqlite_store.hpp"
 #include "server/core/backend.hpp"
@@ -28,7 +29,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -43,7 +44,8 @@ class SqliteBackend final : public Backend {
         terminals_(*db_),
         usage_(*db_),
         sync_(*db_),
-        reports_(*db_, hold_ms) {}
+        reports_(*db_, hold_ms),
+        audit_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -54,6 +56,7 @@ class SqliteBackend final : public Backend {
   usage::SqliteStore usage_;
   sync::SqliteStore sync_;
   reports::SqliteStore reports_;
+  audit::SqliteStore audit_;
 };
 
 }  // namespace lg::server

@@ -33,7 +33,8 @@ Status set_version(db::Database& d, std::string_view area, int version) {
 }
 
 /// A database of the single-list schema (user_version > 0, no area rows): finish its list and
-/// record every area at version 1.
+/// record at version 1 the areas that list held. An area born after it (audit) is not recorded:
+/// its own migrations create its tables.
 Status adopt_legacy(db::Database& d, std::span<const AreaSchema> areas) {
   auto uv = db::schema_version(d);
   if (!uv) return uv.error();
@@ -43,8 +44,12 @@ Status adopt_legacy(db::Database& d, std::span<const AreaSchema> areas) {
   LG_TRY(db::migrate(d, legacy::migrations()));
   db::Transaction tx(d, db::TxKind::immediate);
   LG_TRY(tx.status());
+  static constexpr std::string_view kLegacyAreas[] = {"directory", "qualification", "booking",
+                                                       "terminals", "usage",     "billing"};
   for (const auto& a : areas) {
-    if (!a.steps.empty()) LG_TRY(set_version(d, a.area, 1));
+    bool legacy_area = false;
+    for (auto name : kLegacyAreas) legacy_area = legacy_area || a.area == name;
+    if (legacy_area && !a.steps.empty()) LG_TRY(set_version(d, a.area, 1));
   }
   return tx.commit();
 }

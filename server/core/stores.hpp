@@ -2,6 +2,7 @@
 // the services and the tests do not care which backend holds the data.
 #pragma once
 
+#include "server/audit/store.hpp"
 #include "server/billing/store.hpp"
 #include "server/booking/store.hpp"
 #include "server/core/unit_of_work.hpp"
@@ -24,6 +25,7 @@ struct Stores {
   usage::Store& usage;
   sync::Store& sync;
   reports::Store& reports;
+  audit::Store& audit;
 };
 
 }  // namespace lg::server

@@ -1,5 +1,7 @@
 #include "server/qualification/http.hpp"
 
+#include "server/audit/http.hpp"
+#include "server/audit/record.hpp"
 #include "server/qualification/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
@@ -7,7 +9,16 @@ namespace lg::server::qualification {
 
 using namespace http;
 
-void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+namespace {
+json qualification_json(const Qualification& q, const ApiContext& ctx) {
+  return json{{"user", q.user},
+              {"instrument", q.instrument},
+              {"valid_from", ctx.time(q.valid_from_ms)},
+              {"valid_until", ctx.time_or_null(q.valid_until_ms)}};
+}
+}  // namespace
+
+void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
   router.add({"POST", "/api/qualifications", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -25,18 +36,24 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                   }
                 }
                 if (!f.ok()) return f.response();
-                if (auto s = store.put(q, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto old = store.get(q.user, q.instrument);
+                                         if (!old) return old.error();
+                                         LG_TRY(store.put(q, now));
+                                         return audit::changed(audit::Change{*old ? "update" : "create", "qualification",
+                                                              q.user + "/" + q.instrument,
+                                                              *old ? qualification_json(**old, ctx).dump() : "",
+                                                              qualification_json(q, ctx).dump()});
+                                       });
+                if (!s) return failure(s.error());
                 ctx.changed(q.instrument);
                 return reply(201, json{{"user", q.user}, {"instrument", q.instrument}});
               }});
   router.add(list_route<Qualification>(
       "/api/qualifications", "qualifications", ctx, [&](const Page& p) { return store.list(p); },
-      [&](const Qualification& q) {
-        return json{{"user", q.user},
-                    {"instrument", q.instrument},
-                    {"valid_from", ctx.time(q.valid_from_ms)},
-                    {"valid_until", ctx.time_or_null(q.valid_until_ms)}};
-      }));
+      [&](const Qualification& q) { return qualification_json(q, ctx); }));
 }
 
 }  // namespace lg::server::qualification

@@ -2,13 +2,15 @@
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/log.hpp"
+#include "server/audit/http.hpp"
+#include "server/audit/record.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::terminals {
 
 using namespace http;
 
-void add_routes(Router& router, const ApiContext& ctx, Store& store) {
+void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
   router.add({"POST", "/api/terminals", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -28,7 +30,15 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 }
                 if (!f.ok()) return f.response();
                 if (t.id == proto::kServerKid) return error(422, "invalid field: id: 'server' is reserved");
-                if (auto s = store.add(t, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         LG_TRY(store.add(t, now));
+                                         const json after{{"id", t.id}, {"resource", t.resource},
+                                                          {"public_key", t.public_key}};
+                                         return audit::changed(audit::Change{"create", "terminal", t.id, "", after.dump()});
+                                       });
+                if (!s) return failure(s.error());
                 ctx.changed(t.resource);
                 log::info("http", "enrolled terminal " + t.id + " for " + t.resource);
                 return reply(201, json{{"id", t.id}});

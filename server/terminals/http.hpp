@@ -2,6 +2,8 @@
 #pragma once
 
 #include "server/terminals/store.hpp"
+#include "server/audit/store.hpp"
+#include "server/core/unit_of_work.hpp"
 #include "server/transport/http/router.hpp"
 
 namespace lg::server::http {
@@ -10,7 +12,9 @@ struct ApiContext;
 
 namespace lg::server::terminals {
 
-/// Adds the area's routes to the table. ctx and the stores must outlive the router.
-void add_routes(http::Router& router, const http::ApiContext& ctx, Store& store);
+/// Adds the area's routes to the table. ctx and the stores must outlive the router. Writes and
+/// their audit entries go through uow and audit together.
+void add_routes(http::Router& router, const http::ApiContext& ctx, UnitOfWork& uow, Store& store,
+                audit::Store& audit);
 
 }  // namespace lg::server::terminals

@@ -4,6 +4,7 @@
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/log.hpp"
+#include "server/audit/http.hpp"
 #include "server/billing/http.hpp"
 #include "server/booking/http.hpp"
 #include "server/directory/http.hpp"
@@ -41,19 +42,31 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
   router_.add(
       {"GET", "/metrics", Permission::open, [this](const Request& r, const PathParams&) { return metrics(r); }});
   directory::add_routes(router_, *ctx_, stores_.uow, stores_.directory);
-  billing::add_routes(router_, *ctx_, stores_.billing);
-  qualification::add_routes(router_, *ctx_, stores_.qualification);
-  booking::add_routes(router_, *ctx_, booking, stores_.booking);
-  terminals::add_routes(router_, *ctx_, stores_.terminals);
+  billing::add_routes(router_, *ctx_, stores_.uow, stores_.billing, stores_.audit);
+  qualification::add_routes(router_, *ctx_, stores_.uow, stores_.qualification, stores_.audit);
+  booking::add_routes(router_, *ctx_, booking, stores_.uow, stores_.booking, stores_.audit);
+  terminals::add_routes(router_, *ctx_, stores_.uow, stores_.terminals, stores_.audit);
+  audit::add_routes(router_, *ctx_, stores_.audit);
   usage::add_routes(router_, *ctx_, stores_.usage);
   reports::add_routes(router_, *ctx_, stores_.reports);
 }
 
 Api::~Api() = default;
 
-Response Api::handle(const Request& req) {
+Response Api::handle(const Request& in) {
   const auto start = std::chrono::steady_clock::now();
+  // Every request has an id: kept in the audit entries of what it changed, and answered as
+  // X-Request-Id so that a person can find them.
+  const Request* reqp = &in;
+  Request with_id;
+  if (in.request_id.empty()) {
+    with_id = in;
+    with_id.request_id = crypto::uuid7();
+    reqp = &with_id;
+  }
+  const Request& req = *reqp;
   Response r = router_.dispatch(req);
+  r.headers.emplace_back("X-Request-Id", req.request_id);
   metrics_->http_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics_->http_requests.with({std::to_string(r.status)}).inc();
   if (r.status >= 500 && req.path != "/api/health") {

@@ -44,7 +44,8 @@ class Api {
   /// answers the Prometheus text format (Content-Type metrics::kContentType).
   /// Order of checks: malformed target 400, auth 401 (every /api route but /api/health),
   /// unknown route 404, wrong method 405, then the body/query (400/422) and the store (409/422).
-  /// Every answer is counted in labgate_http_requests_total{code} and timed.
+  /// Every answer is counted in labgate_http_requests_total{code} and timed, and carries the
+  /// request's id as X-Request-Id (req.request_id, or a fresh uuid7 when it has none).
   Response handle(const Request& req);
 
   /// The route table (for docs and tests).

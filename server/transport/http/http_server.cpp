@@ -182,6 +182,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& req = parser_->get();
     Request r = make_request(std::string(req.method_string()), std::string(req.target()),
                              std::string(req[bhttp::field::authorization]), std::move(req.body()));
+    beast::error_code peer_ec;
+    const auto peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) r.remote = peer.address().to_string();  // who made a change, for the audit log
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     // The handler runs on a worker; the answer comes back to this connection's executor (the io

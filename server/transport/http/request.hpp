@@ -18,6 +18,8 @@ struct Request {
   std::map<std::string, std::string> query;  ///< decoded query parameters (last one wins)
   std::string authorization;                 ///< Authorization header value, "" if absent
   std::string body;
+  std::string remote;      ///< the peer's address ("" when not over a socket: tests, local calls)
+  std::string request_id;  ///< a fresh uuid7 per request (Api::handle fills it when empty)
 };
 
 struct Response {

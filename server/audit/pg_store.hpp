@@ -1,0 +1,25 @@
+// The audit store on PostgreSQL.
+#pragma once
+
+#include <span>
+
+#include "server/audit/store.hpp"
+#include "server/core/pg_db.hpp"
+
+namespace lg::server::audit {
+
+/// The audit area's numbered PostgreSQL migrations (no references: it may come last).
+std::span<const db::Migration> pg_migrations();
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(PgDb& db) : db_(db) {}
+  Result<Entry> append(const Context& ctx, const Change& c, int64_t now_ms) override;
+  Result<PageOf<Entry>> list(const Filter& f) override;
+  Result<std::vector<Entry>> chain(uint64_t after_seq, int64_t limit) override;
+
+ private:
+  PgDb& db_;
+};
+
+}  // namespace lg::server::audit
