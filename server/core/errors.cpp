@@ -20,6 +20,9 @@ constexpr Row kTable[] = {
     {Errc::not_allowed, "not_allowed", 422},
     {Errc::bad_position, "bad_position", 422},
     {Errc::unavailable, "unavailable", 503},
+    {Errc::unauthorized, "unauthorized", 401},
+    {Errc::forbidden, "forbidden", 403},
+    {Errc::throttled, "throttled", 429},
 };
 
 const Row* row_of(int v) {

@@ -17,6 +17,9 @@ enum class Errc {
   not_allowed = 4,        ///< a rule refuses the request (booking without qualification)
   bad_position = 5,       ///< a page position that does not fit the list
   unavailable = 6,        ///< a dependency is down (database, broker); retry later
+  unauthorized = 7,       ///< credentials were refused (wrong password, bad ticket, expired token)
+  forbidden = 8,          ///< the caller is known but may not do this
+  throttled = 9,          ///< too many failed sign-ins; retry later
 };
 
 /// "conflict", "unknown_reference", ...

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "server/audit/pg_store.hpp"
+#include "server/identity/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
 #include "server/booking/pg_store.hpp"
 #include "server/core/backend.hpp"
@@ -26,7 +27,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -42,7 +43,8 @@ class PgBackend final : public Backend {
         usage_(*db_),
         sync_(*db_),
         reports_(*db_, hold_ms),
-        audit_(*db_) {}
+        audit_(*db_),
+        identity_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -54,6 +56,7 @@ class PgBackend final : public Backend {
   sync::PgStore sync_;
   reports::PgStore reports_;
   audit::PgStore audit_;
+  identity::PgStore identity_;
 };
 
 }  // namespace lg::server

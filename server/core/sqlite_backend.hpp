@@ -5,6 +5,7 @@
 #include <string>
 
 #include "server/audit/sqlite_store.hpp"
+#include "server/identity/sqlite_store.hpp"
 #include "server/billing/sqlite_store.hpp"
 #include "server/booking/sqlite_store.hpp"
 #include "server/core/backend.hpp"
@@ -29,7 +30,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -45,7 +46,8 @@ class SqliteBackend final : public Backend {
         usage_(*db_),
         sync_(*db_),
         reports_(*db_, hold_ms),
-        audit_(*db_) {}
+        audit_(*db_),
+        identity_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -57,6 +59,7 @@ class SqliteBackend final : public Backend {
   sync::SqliteStore sync_;
   reports::SqliteStore reports_;
   audit::SqliteStore audit_;
+  identity::SqliteStore identity_;
 };
 
 }  // namespace lg::server

@@ -7,6 +7,7 @@
 #include "server/booking/store.hpp"
 #include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
+#include "server/identity/store.hpp"
 #include "server/qualification/store.hpp"
 #include "server/reports/store.hpp"
 #include "server/sync/store.hpp"
@@ -26,6 +27,7 @@ struct Stores {
   sync::Store& sync;
   reports::Store& reports;
   audit::Store& audit;
+  identity::Store& identity;
 };
 
 }  // namespace lg::server

@@ -8,6 +8,7 @@
 #include "server/billing/http.hpp"
 #include "server/booking/http.hpp"
 #include "server/directory/http.hpp"
+#include "server/identity/auth.hpp"
 #include "server/qualification/http.hpp"
 #include "server/reports/http.hpp"
 #include "server/terminals/http.hpp"
@@ -22,7 +23,7 @@ constexpr std::string_view kLog = "http";
 
 Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& health_state, ApiSettings settings,
          std::function<int64_t()> now, metrics::ServerMetrics* shared_metrics)
-    : stores_(stores), health_(health_state), settings_(std::move(settings)), router_(settings_.admin_token) {
+    : stores_(stores), health_(health_state), settings_(std::move(settings)) {
   if (!shared_metrics) own_metrics_ = std::make_unique<metrics::ServerMetrics>();
   metrics_ = shared_metrics ? shared_metrics : own_metrics_.get();
   ctx_ = std::make_unique<ApiContext>();
@@ -32,9 +33,14 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
   ctx_->currency = settings_.currency;
   ctx_->now = std::move(now);
   ctx_->dirty = &dirty;
-  // Cursors are signed under a key only this server derives (from its admin token).
-  const crypto::Digest d = crypto::hmac_sha256(settings_.admin_token, "labgate page cursor v1");
+  // Cursors are signed under a key only this server derives: from its bootstrap admin token when
+  // one is configured (every node of a site shares it), else a random key of this process.
+  const std::string cursor_secret = settings_.admin_token.empty() ? crypto::random_bytes(32) : settings_.admin_token;
+  const crypto::Digest d = crypto::hmac_sha256(cursor_secret, "labgate page cursor v1");
   ctx_->cursor_key.assign(reinterpret_cast<const char*>(d.data()), d.size());
+  identity::Store& ids = stores_.identity;
+  ctx_->places = [&ids](identity::Kind k, const std::string& id) { return ids.place(k, id); };
+  router_.set_places(ctx_->places);
 
   router_.add({"GET", "/api/health", Permission::open, [this](const Request& r, const PathParams&) { return health(r); }});
   // Open like health: Prometheus scrapers carry no token. Counts and durations only (no card,
@@ -64,7 +70,17 @@ Response Api::handle(const Request& in) {
     with_id.request_id = crypto::uuid7();
     reqp = &with_id;
   }
-  const Request& req = *reqp;
+  // Who is calling: resolved once, before the router checks the route's access.
+  Request who = *reqp;
+  auto cred = identity::resolve(stores_.identity, who.authorization, settings_.admin_token, ctx_->now());
+  if (cred.unavailable) {
+    Response r = error(503, cred.problem);
+    r.headers.emplace_back("X-Request-Id", who.request_id);
+    return r;
+  }
+  who.principal = std::move(cred.principal);
+  who.credential_problem = std::move(cred.problem);
+  const Request& req = who;
   Response r = router_.dispatch(req);
   r.headers.emplace_back("X-Request-Id", req.request_id);
   metrics_->http_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -1,5 +1,7 @@
 #include "server/transport/http/json_api.hpp"
 
+#include "server/identity/rules.hpp"
+
 #include <limits>
 #include <variant>
 
@@ -226,5 +228,31 @@ std::string next_link(const Request& req, int64_t limit, const std::string& curs
   return "<" + target + ">; rel=\"next\"";
 }
 
+
+bool ApiContext::may(const Request& req, identity::Right r,
+                     std::initializer_list<std::pair<identity::Kind, std::string_view>> objects) const {
+  const identity::Principal& who = req.who();
+  if (identity::allows(who, r, identity::Place{})) return true;  // site-wide
+  if (!places || !identity::holds(who, r)) return false;
+  identity::Place joined;
+  bool first = true;
+  for (const auto& [kind, id] : objects) {
+    if (id.empty()) continue;
+    auto p = places(kind, std::string(id));
+    if (!p || !*p) continue;
+    if (first) {
+      joined = **p;
+      first = false;
+      continue;
+    }
+    for (const auto& u : (*p)->units) joined.units.push_back(u);
+    for (const auto& g : (*p)->groups) joined.groups.push_back(g);
+    if (joined.instrument.empty()) joined.instrument = (*p)->instrument;
+    if (joined.user.empty()) joined.user = (*p)->user;
+    joined.is_public = joined.is_public && (*p)->is_public;
+  }
+  if (first) return false;
+  return identity::allows(who, r, joined);
+}
 
 }  // namespace lg::server::http

@@ -36,6 +36,13 @@ struct ApiContext {
   std::string cursor_key;             ///< HMAC key of page cursors
   std::function<int64_t()> now;       ///< UTC milliseconds
   DirtySet* dirty = nullptr;          ///< write paths mark what changed (may be null in tests)
+  PlaceFinder places;                 ///< where objects sit in the tree (rights of list rows)
+
+  /// True when the caller holds right r over every object listed (kind, id) taken together (their
+  /// places joined: a session is both its instrument's and its user's); a site-wide grant needs no
+  /// lookup; an unknown object counts as out of scope.
+  bool may(const Request& req, identity::Right r,
+           std::initializer_list<std::pair<identity::Kind, std::string_view>> objects) const;
 
   /// An instant as people see it: RFC 3339 in the site zone with its offset.
   std::string time(int64_t utc_ms) const;
@@ -215,7 +222,9 @@ std::string make_cursor(const std::string& key, std::string_view list, const Pag
 /// The Link header value of the page after this one.
 std::string next_link(const Request& req, int64_t limit, const std::string& cursor);
 
-/// 200 with the page's rows as a JSON array, and a Link to the next page when more follow.
+/// 200 with the page's rows as a JSON array, and a Link to the next page when more follow. A row
+/// whose to_json is null is left out (the caller may not see it): a page may then hold fewer
+/// rows than the limit, and its Link still leads on.
 template <typename T, typename ToJson>
 Response page_reply(const Request& req, std::string_view list, const ApiContext& ctx, int64_t limit,
                     const Result<PageOf<T>>& page, ToJson&& to_json) {
@@ -224,7 +233,10 @@ Response page_reply(const Request& req, std::string_view list, const ApiContext&
     return failure(page.error());
   }
   json arr = json::array();
-  for (const auto& row : *page) arr.push_back(to_json(row));
+  for (const auto& row : *page) {
+    json j = to_json(row);
+    if (!j.is_null()) arr.push_back(std::move(j));  // null: a row the caller may not see
+  }
   Response r = reply(200, arr);
   if (page->more()) r.headers.emplace_back("Link", next_link(req, limit, make_cursor(ctx.cursor_key, list, page->next)));
   return r;
@@ -241,6 +253,15 @@ Route list_route(std::string path, std::string list, const ApiContext& ctx, Read
                  if (!page) return bad;
                  return page_reply<T>(req, list, ctx, page->limit, read(*page), to_json);
                }};
+}
+
+/// list_route with the access the list needs (Access::any: to_json returns null for a row the
+/// caller may not see).
+template <typename T, typename Read, typename ToJson>
+Route list_route(std::string path, std::string list, const ApiContext& ctx, Access access, Read read, ToJson to_json) {
+  Route r = list_route<T>(std::move(path), std::move(list), ctx, std::move(read), std::move(to_json));
+  r.access = std::move(access);
+  return r;
 }
 
 }  // namespace lg::server::http

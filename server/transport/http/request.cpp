@@ -62,4 +62,9 @@ Request make_request(std::string method, std::string target, std::string authori
   return r;
 }
 
+const identity::Principal& Request::who() const {
+  static const identity::Principal kAnonymous{};
+  return principal ? *principal : kAnonymous;
+}
+
 }  // namespace lg::server::http

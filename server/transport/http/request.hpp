@@ -3,11 +3,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "server/identity/model.hpp"
 
 namespace lg::server::http {
 
@@ -20,6 +23,14 @@ struct Request {
   std::string body;
   std::string remote;      ///< the peer's address ("" when not over a socket: tests, local calls)
   std::string request_id;  ///< a fresh uuid7 per request (Api::handle fills it when empty)
+  /// Who is calling (Api::handle resolves the bearer token); null means an anonymous visitor.
+  std::shared_ptr<const identity::Principal> principal;
+  /// Why the bearer token presented was refused ("" when none was, or it was accepted): routes
+  /// that need a caller answer 401 with it.
+  std::string credential_problem;
+
+  /// The caller, an anonymous one when none was resolved.
+  const identity::Principal& who() const;
 };
 
 struct Response {

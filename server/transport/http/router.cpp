@@ -1,25 +1,14 @@
 #include "server/transport/http/router.hpp"
 
-#include "labgate/common/crypto.hpp"
+#include <algorithm>
+
+#include "server/identity/rules.hpp"
 #include "labgate/common/protocol.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::http {
 
 namespace {
-
-/// Compares the bearer token through fixed-length digests in constant time: neither the
-/// length nor any prefix of the configured token leaks through the comparison's timing.
-bool token_ok(const std::string& header, const std::string& token) {
-  static constexpr std::string_view kPrefix = "Bearer ";
-  const bool has_prefix = header.size() >= kPrefix.size() && header.compare(0, kPrefix.size(), kPrefix) == 0;
-  const std::string_view given = has_prefix ? std::string_view(header).substr(kPrefix.size()) : std::string_view();
-  const crypto::Digest a = crypto::sha256(given);
-  const crypto::Digest b = crypto::sha256(token);
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff = static_cast<unsigned char>(diff | (a[i] ^ b[i]));
-  return has_prefix && diff == 0;
-}
 
 std::string_view next_segment(std::string_view& rest) {
   const auto slash = rest.find('/');
@@ -28,20 +17,56 @@ std::string_view next_segment(std::string_view& rest) {
   return seg;
 }
 
-Response unauthorized(const Request& req) {
-  return error(401, req.authorization.empty() ? "missing bearer token" : "wrong bearer token");
+/// The text of a body field that names an object ("" when absent, not text, or no JSON object).
+std::string body_field(const Request& req, const std::string& key) {
+  json j = json::parse(req.body, nullptr, false);
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+/// A place joined from two: every unit, group and the instrument and user of either.
+void join(identity::Place& into, const identity::Place& other) {
+  for (const auto& u : other.units)
+    if (std::find(into.units.begin(), into.units.end(), u) == into.units.end()) into.units.push_back(u);
+  for (const auto& g : other.groups)
+    if (std::find(into.groups.begin(), into.groups.end(), g) == into.groups.end()) into.groups.push_back(g);
+  if (into.instrument.empty()) into.instrument = other.instrument;
+  if (into.user.empty()) into.user = other.user;
+  into.is_public = into.is_public && other.is_public;
 }
 
 }  // namespace
 
-const char* to_string(Permission p) {
-  switch (p) {
-    case Permission::open:
-      return "open";
-    case Permission::admin:
-      return "admin";
+Response refused(int status, const Request& req) {
+  if (status == 401) {
+    if (!req.credential_problem.empty()) return error(401, req.credential_problem);
+    return error(401, req.authorization.empty() ? "missing bearer token" : "wrong bearer token");
   }
-  return "admin";
+  if (status == 403) return error(403, "forbidden: your roles do not allow this here");
+  return error(404, "not found");
+}
+
+std::string to_string(const Access& a) {
+  switch (a.where) {
+    case Locate::open:
+      return "open";
+    case Locate::signed_in:
+      return "signed_in";
+    case Locate::site:
+      return std::string(identity::to_string(a.right)) + " at site";
+    case Locate::any:
+      return std::string(identity::to_string(a.right)) + " anywhere";
+    case Locate::path:
+      return std::string(identity::to_string(a.right)) + " on " + identity::to_string(a.kind) + " {" + a.key + "}";
+    case Locate::body: {
+      std::string s = std::string(identity::to_string(a.right)) + " on " + identity::to_string(a.kind) + " body." + a.key;
+      if (a.kind2) s += " + " + std::string(identity::to_string(*a.kind2)) + " body." + a.key2;
+      return s;
+    }
+  }
+  return "site";
 }
 
 bool match(std::string_view pattern, std::string_view path, PathParams& params) {
@@ -71,14 +96,64 @@ bool match(std::string_view pattern, std::string_view path, PathParams& params) 
 
 void Router::add(Route r) { routes_.push_back(std::move(r)); }
 
-bool Router::allowed(Permission p, const Request& req) const {
-  switch (p) {
-    case Permission::open:
-      return true;
-    case Permission::admin:
-      return token_ok(req.authorization, admin_token_);
+int Router::check(const Access& a, const Request& req, const PathParams& params) const {
+  using identity::Right;
+  const identity::Principal& who = req.who();
+  if (a.where == Locate::open) return 0;
+  if (!who.signed_in()) {
+    // A visitor reads the catalogue; anything else asks who they are.
+    const bool catalogue = a.right == Right::catalogue && a.where != Locate::signed_in;
+    return catalogue ? 0 : 401;
   }
-  return false;
+  switch (a.where) {
+    case Locate::open:
+    case Locate::signed_in:
+      return 0;
+    case Locate::site:
+      return identity::allows(who, a.right, identity::Place{}) ? 0 : 403;
+    case Locate::any:
+      return identity::holds(who, a.right) ? 0 : 403;
+    case Locate::path:
+    case Locate::body: {
+      std::string id;
+      if (a.where == Locate::path) {
+        auto it = params.find(a.key);
+        id = it == params.end() ? std::string() : it->second;
+      } else {
+        id = body_field(req, a.key);
+      }
+      identity::Place place;
+      bool found = false;
+      if (!id.empty() && places_) {
+        auto p = places_(a.kind, id);
+        if (!p) return 503;
+        if (*p) {
+          place = **p;
+          found = true;
+        }
+      }
+      if (a.kind2 && places_) {
+        const std::string id2 = body_field(req, a.key2);
+        if (!id2.empty()) {
+          auto p = places_(*a.kind2, id2);
+          if (!p) return 503;
+          if (*p) join(place, **p);
+        }
+      }
+      if (!found && a.where == Locate::path) {
+        // An unknown object: the handler says 404 (as it would to anyone who may see it), but
+        // only to a caller who holds the right somewhere.
+        return identity::holds(who, a.right) ? 0 : 403;
+      }
+      if (!found && !id.empty()) {
+        // A creation under an unknown parent: the handler names the unknown reference.
+        return identity::holds(who, a.right) ? 0 : 403;
+      }
+      if (identity::allows(who, a.right, place)) return 0;
+      return identity::refusal_status(who, a.right, place);
+    }
+  }
+  return 403;
 }
 
 Response Router::dispatch(const Request& req) const {
@@ -89,17 +164,20 @@ Response Router::dispatch(const Request& req) const {
     PathParams params;
     if (!match(r.pattern, req.path, params)) continue;
     path_known = true;
-    all_open = all_open && r.permission == Permission::open;
+    all_open = all_open && r.access.where == Locate::open;
     if (r.method != req.method) continue;
-    if (!allowed(r.permission, req)) return unauthorized(req);
+    const int status = check(r.access, req, params);
+    if (status == 503) return error(503, "database unavailable: cannot check your rights");
+    if (status != 0) return refused(status, req);
     return r.handler(req, params);
   }
   const bool api = req.path.rfind("/api/", 0) == 0;
+  const bool visitor = !req.who().signed_in();
   if (!path_known) {
-    if (api && !allowed(Permission::admin, req)) return unauthorized(req);
+    if (api && visitor) return refused(401, req);
     return error(404, "no such route: " + req.path);
   }
-  if (!all_open && !allowed(Permission::admin, req)) return unauthorized(req);
+  if (!all_open && visitor) return refused(401, req);
   return error(405, "method not allowed");
 }
 

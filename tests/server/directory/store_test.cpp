@@ -13,7 +13,7 @@ TEST_CASE("each area's migrations are recorded by area and re-opening does not r
     auto store = open_store(dir);
     auto areas = store->scalar("SELECT count(*) FROM schema_migrations");
     REQUIRE(areas);
-    CHECK(*areas == 7);  // directory, qualification, booking, terminals, usage, billing, audit
+    CHECK(*areas == 8);  // directory, qualification, booking, terminals, usage, billing, audit, identity
     CHECK(*store->scalar("SELECT version FROM schema_migrations WHERE area = 'directory'") == 5);  // + lifecycles, groups, moves, retired
     seed(*store);
   }
@@ -133,7 +133,7 @@ TEST_CASE("a database of the old single-list schema (version 1) is brought up an
   }
   auto store = open_store(dir);
   CHECK(*db::schema_version(store->database()) == static_cast<int64_t>(legacy::migrations().size()));
-  CHECK(**store->database().query_int("SELECT count(*) FROM schema_migrations") == 7);
+  CHECK(**store->database().query_int("SELECT count(*) FROM schema_migrations") == 8);
   auto all = store->instruments({});
   REQUIRE(all);
   REQUIRE(all->size() == 1);
