@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "server/audit/rules.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::audit {
@@ -36,11 +37,11 @@ std::optional<int64_t> time_query(const Request& req, const char* key, bool& ok)
 }  // namespace
 
 Context request_context(const http::Request& req) {
-  return Context{"admin-token", req.remote.empty() ? std::string("local") : req.remote, req.request_id};
+  return Context{req.who().actor(), req.remote.empty() ? std::string("local") : req.remote, req.request_id};
 }
 
 void add_routes(Router& router, const ApiContext& ctx, Store& store) {
-  router.add({"GET", "/api/audit", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"GET", "/api/audit", Access::any(identity::Right::audit_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto page = page_param(req, "audit", ctx, bad);
                 if (!page) return bad;
@@ -54,7 +55,16 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 f.to_ms = time_query(req, "to", ok);
                 if (!ok) return error(422, "invalid query: to must be an RFC 3339 time or UTC milliseconds");
                 f.page = *page;
+                const bool site_wide = identity::allows(req.who(), identity::Right::audit_read, identity::Place{});
                 return page_reply<Entry>(req, "audit", ctx, page->limit, store.list(f), [&](const Entry& e) {
+                  if (!site_wide) {
+                    // Within the caller's scope: the entry's objects must be theirs to read.
+                    const auto objects = scope_objects(e.entity, e.entity_id);
+                    if (objects.empty()) return json(nullptr);
+                    bool any = false;
+                    for (const auto& [kind, id] : objects) any = any || ctx.may(req, identity::Right::audit_read, {{kind, id}});
+                    if (!any) return json(nullptr);
+                  }
                   return json{{"seq", e.seq},
                               {"time", ctx.time(e.at_ms)},
                               {"actor", e.actor},

@@ -13,8 +13,8 @@ struct ApiContext;
 
 namespace lg::server::audit {
 
-/// Who made the request, from where, and its id: actor "admin-token" (the only caller identity
-/// today), source the peer address ("local" when none), request_id the request's X-Request-Id.
+/// Who made the request, from where, and its id: actor the caller (identity::Principal::actor:
+/// "user:<id>", "token:<id>/<user>", "admin-token"), source the peer address ("local" when none), request_id the request's X-Request-Id.
 Context request_context(const http::Request& req);
 
 /// Adds the area's routes to the table. ctx and the store must outlive the router.

@@ -79,4 +79,24 @@ std::optional<Break> verify(std::span<const Entry> entries) {
   return verify(entries, s);
 }
 
+std::vector<std::pair<identity::Kind, std::string>> scope_objects(std::string_view entity, std::string_view entity_id) {
+  using identity::Kind;
+  const std::string id(entity_id);
+  const auto slash = entity_id.find('/');
+  const std::string first(entity_id.substr(0, slash));
+  const std::string second = slash == std::string_view::npos ? std::string() : std::string(entity_id.substr(slash + 1));
+  if (entity == "user" || entity == "account") return {{Kind::user, id}};
+  if (entity == "registration") return {{Kind::registration, id}};
+  if (entity == "card") return {{Kind::card, id}};
+  if (entity == "unit") return {{Kind::unit, id}};
+  if (entity == "lab") return {{Kind::lab, id}};
+  if (entity == "instrument" || entity == "fee_standard") return {{Kind::instrument, id}};
+  if (entity == "group") return {{Kind::group, id}};
+  if (entity == "group_member") return {{Kind::group, first}, {Kind::user, second}};
+  if (entity == "booking") return {{Kind::booking, id}};
+  if (entity == "terminal") return {{Kind::terminal, id}};
+  if (entity == "qualification") return {{Kind::user, first}, {Kind::instrument, second}};
+  return {};
+}
+
 }  // namespace lg::server::audit

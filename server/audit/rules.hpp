@@ -2,6 +2,12 @@
 // of a chain that names the first broken entry. No database.
 #pragma once
 
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "server/identity/store.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -11,6 +17,13 @@
 #include "server/audit/model.hpp"
 
 namespace lg::server::audit {
+
+/// The objects whose places decide who may read an entry about (entity, entity_id): a user's
+/// entries by the user, a qualification ("user/instrument") by both, a fee standard by its
+/// instrument, a member ("group/user") by the group... Empty for what only site-wide readers see
+/// (role grants, tokens).
+std::vector<std::pair<identity::Kind, std::string>> scope_objects(std::string_view entity, std::string_view entity_id);
+
 
 /// The prev_hash of entry 1: 64 zeros.
 inline constexpr std::string_view kGenesis = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -4,6 +4,7 @@
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/reports/http.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::billing {
@@ -37,7 +38,7 @@ json charge_json(const Charge& c, const ApiContext& ctx) {
 }
 
 void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
-  router.add({"POST", "/api/fee-standards", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/fee-standards", Access::body(identity::Right::money_write, identity::Kind::instrument, "instrument"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -65,10 +66,11 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!s) return failure(s.error());
                 return reply(201, json{{"instrument", fee.instrument}});
               }});
-  router.add(list_route<FeeStandard>("/api/fee-standards", "fee-standards", ctx,
+  // Fee standards are public, like the catalogue they price.
+  router.add(list_route<FeeStandard>("/api/fee-standards", "fee-standards", ctx, Access::any(identity::Right::catalogue),
                                      [&](const Page& p) { return store.fee_standards(p); },
                                      [](const FeeStandard& fs) { return fee_json(fs); }));
-  router.add({"GET", "/api/charges", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"GET", "/api/charges", Access::any(identity::Right::money_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto period = reports::period_param(req, ctx, bad);
                 if (!period) return bad;
@@ -77,7 +79,13 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 auto w = reports::months_window(period->from, period->to, ctx.time_zone);
                 if (!w) return error(422, "invalid query: " + w.error().reason);
                 return page_reply<Charge>(req, "charges", ctx, page->limit, store.charges(w->first, w->second, *page),
-                                          [&](const Charge& c) { return charge_json(c, ctx); });
+                                          [&](const Charge& c) {
+                                            using identity::Kind;
+                                            if (!ctx.may(req, identity::Right::money_read,
+                                                         {{Kind::instrument, c.instrument}, {Kind::user, c.user}}))
+                                              return json(nullptr);
+                                            return charge_json(c, ctx);
+                                          });
               }});
 }
 

@@ -3,6 +3,7 @@
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/booking/rules.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::booking {
@@ -18,7 +19,7 @@ json booking_json(const Booking& b, const ApiContext& ctx) {
 
 void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfWork& uow, Store& store,
                 audit::Store& audit) {
-  router.add({"POST", "/api/bookings", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/bookings", Access::body2(identity::Right::booking_write, identity::Kind::instrument, "instrument", identity::Kind::user, "user"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -52,8 +53,17 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 ctx.changed(b.instrument);
                 return reply(201, json{{"id", o.id}});
               }});
-  router.add(list_route<Booking>("/api/bookings", "bookings", ctx, [&](const Page& p) { return store.list(p); },
-                                 [&](const Booking& b) { return booking_json(b, ctx); }));
+  router.add({"GET", "/api/bookings", Access::any(identity::Right::usage_read), [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "bookings", ctx, bad);
+                if (!page) return bad;
+                return page_reply<Booking>(req, "bookings", ctx, page->limit, store.list(*page), [&](const Booking& b) {
+                  using identity::Kind;
+                  if (!ctx.may(req, identity::Right::usage_read, {{Kind::instrument, b.instrument}, {Kind::user, b.user}}))
+                    return json(nullptr);
+                  return booking_json(b, ctx);
+                });
+              }});
 }
 
 }  // namespace lg::server::booking

@@ -467,7 +467,7 @@ Result<std::optional<Place>> SqliteStore::place(Kind kind, const std::string& id
     auto c = chain(**unit);
     if (!c) return c.error();
     append(p.units, *c);
-    auto groups = texts(d, "SELECT group_id FROM group_members WHERE user = ? ORDER BY group_id", user);
+    auto groups = texts(d, "SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id", user);
     if (!groups) return groups.error();
     append(p.groups, *groups);
     p.user = user;
@@ -514,7 +514,7 @@ Result<std::optional<Place>> SqliteStore::place(Kind kind, const std::string& id
       s = user_place(id, p);
       break;
     case Kind::card: {
-      auto owner = first("SELECT user FROM cards WHERE uid = ? ORDER BY row_id DESC LIMIT 1");
+      auto owner = first("SELECT user FROM cards WHERE uid = ? ORDER BY rowid_ DESC LIMIT 1");
       if (!owner) return owner.error();
       if (!*owner) return std::optional<Place>();
       s = user_place(**owner, p);

@@ -3,6 +3,7 @@
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/qualification/rules.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::qualification {
@@ -19,7 +20,7 @@ json qualification_json(const Qualification& q, const ApiContext& ctx) {
 }  // namespace
 
 void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
-  router.add({"POST", "/api/qualifications", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/qualifications", Access::body(identity::Right::instrument_write, identity::Kind::instrument, "instrument"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -51,9 +52,20 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 ctx.changed(q.instrument);
                 return reply(201, json{{"user", q.user}, {"instrument", q.instrument}});
               }});
-  router.add(list_route<Qualification>(
-      "/api/qualifications", "qualifications", ctx, [&](const Page& p) { return store.list(p); },
-      [&](const Qualification& q) { return qualification_json(q, ctx); }));
+  router.add({"GET", "/api/qualifications", Access::any(identity::Right::usage_read),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "qualifications", ctx, bad);
+                if (!page) return bad;
+                return page_reply<Qualification>(req, "qualifications", ctx, page->limit, store.list(*page),
+                                                 [&](const Qualification& q) {
+                                                   using identity::Kind;
+                                                   if (!ctx.may(req, identity::Right::usage_read,
+                                                                {{Kind::instrument, q.instrument}, {Kind::user, q.user}}))
+                                                     return json(nullptr);
+                                                   return qualification_json(q, ctx);
+                                                 });
+              }});
 }
 
 }  // namespace lg::server::qualification

@@ -2,6 +2,7 @@
 
 #include "labgate/common/money.hpp"
 #include "labgate/common/time.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::reports {
@@ -44,7 +45,7 @@ std::optional<report::Period> period_param(const Request& req, const ApiContext&
 }
 
 void add_routes(Router& router, const ApiContext& ctx, Store& store) {
-  router.add({"GET", "/api/reports/usage", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"GET", "/api/reports/usage", Access::any(identity::Right::usage_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 const std::string by_text = query(req, "by").empty() ? std::string("instrument") : query(req, "by");
                 auto by = report::group_by_from(by_text);
@@ -54,6 +55,12 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 const std::string& tz = ctx.time_zone;
                 // The store sums the charges (one per closed session) per group; nothing here holds
                 // more than one entry per group. Months are the site's: each is its own range.
+                // A caller without site-wide usage_read sees the instruments and users of their
+                // scope only; totals over everything (by month) are the site's.
+                const bool site_wide = identity::allows(req.who(), identity::Right::usage_read, identity::Place{});
+                if (!site_wide && *by == report::GroupBy::month) {
+                  return error(403, "forbidden: monthly totals are site-wide; ask by=instrument or by=user");
+                }
                 std::vector<report::GroupSum> groups;
                 if (*by == report::GroupBy::month) {
                   for (const std::string& m : report::months_of(*period)) {
@@ -72,6 +79,12 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                   auto sums = store.usage_groups(*by, w->first, w->second);
                   if (!sums) return failure(sums.error());
                   groups = std::move(*sums);
+                }
+                if (!site_wide) {
+                  const identity::Kind kind = *by == report::GroupBy::user ? identity::Kind::user : identity::Kind::instrument;
+                  std::erase_if(groups, [&](const report::GroupSum& g) {
+                    return !ctx.may(req, identity::Right::usage_read, {{kind, g.key}});
+                  });
                 }
                 const report::Report rep = report::from_groups(std::move(groups), *by);
                 json rows = json::array();

@@ -4,6 +4,7 @@
 #include "labgate/common/log.hpp"
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::terminals {
@@ -11,7 +12,7 @@ namespace lg::server::terminals {
 using namespace http;
 
 void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
-  router.add({"POST", "/api/terminals", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/terminals", Access::body(identity::Right::instrument_write, identity::Kind::instrument, "resource"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -43,8 +44,15 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 log::info("http", "enrolled terminal " + t.id + " for " + t.resource);
                 return reply(201, json{{"id", t.id}});
               }});
-  router.add(list_route<Terminal>("/api/terminals", "terminals", ctx, [&](const Page& p) { return store.list(p); },
-                                  [&](const Terminal& t) {
+  router.add({"GET", "/api/terminals", Access::any(identity::Right::instrument_write),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "terminals", ctx, bad);
+                if (!page) return bad;
+                return page_reply<Terminal>(req, "terminals", ctx, page->limit, store.list(*page), [&](const Terminal& t) {
+                                    if (!ctx.may(req, identity::Right::instrument_write,
+                                                 {{identity::Kind::instrument, t.resource}}))
+                                      return json(nullptr);
                                     return json{{"id", t.id},
                                                 {"resource", t.resource},
                                                 {"online", t.online},
@@ -57,7 +65,8 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                                                 {"clock_synced", t.clock_synced},
                                                 {"acked_seq", t.acked_seq},
                                                 {"last_seen", ctx.time_or_null(t.last_seen_ms)}};
-                                  }));
+                                  });
+              }});
 }
 
 }  // namespace lg::server::terminals

@@ -1,6 +1,7 @@
 #include "server/usage/http.hpp"
 
 #include "server/billing/http.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::usage {
@@ -8,7 +9,7 @@ namespace lg::server::usage {
 using namespace http;
 
 void add_routes(Router& router, const ApiContext& ctx, Store& store) {
-  router.add({"GET", "/api/access-events", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"GET", "/api/access-events", Access::any(identity::Right::usage_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto page = page_param(req, "access-events", ctx, bad);
                 if (!page) return bad;
@@ -18,6 +19,9 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                 }
                 return page_reply<AccessEvent>(
                     req, "access-events", ctx, page->limit, store.access_events(f), [&](const AccessEvent& e) {
+                      if (!ctx.may(req, identity::Right::usage_read,
+                                   {{identity::Kind::instrument, e.resource}, {identity::Kind::user, e.user}}))
+                        return json(nullptr);
                       return json{{"id", e.record_id},
                                   {"terminal", e.terminal},
                                   {"seq", e.seq},
@@ -35,13 +39,16 @@ void add_routes(Router& router, const ApiContext& ctx, Store& store) {
                                   {"clock_synced", e.clock_synced}};
                     });
               }});
-  router.add({"GET", "/api/sessions", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"GET", "/api/sessions", Access::any(identity::Right::usage_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto page = page_param(req, "sessions", ctx, bad);
                 if (!page) return bad;
                 SessionFilter f{query(req, "instrument"), query(req, "user"), *page};
                 return page_reply<UsageSession>(
                     req, "sessions", ctx, page->limit, store.sessions(f), [&](const UsageSession& s) {
+                      if (!ctx.may(req, identity::Right::usage_read,
+                                   {{identity::Kind::instrument, s.resource}, {identity::Kind::user, s.user}}))
+                        return json(nullptr);
                       return json{{"id", s.id},
                                   {"terminal", s.terminal},
                                   {"instrument", s.resource},
