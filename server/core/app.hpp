@@ -65,6 +65,8 @@ class App {
   metrics::ServerMetrics& metrics() { return metrics_; }
   SyncService& sync() { return sync_; }
   const std::string& site() const { return site_; }
+  /// The HTTP API (its router table: for docs and tests).
+  const http::Api& api() const { return *api_; }
 
  private:
   Stores stores_;

@@ -13,6 +13,7 @@
 #include "server/reports/http.hpp"
 #include "server/terminals/http.hpp"
 #include "server/transport/http/json_api.hpp"
+#include "server/transport/http/openapi.hpp"
 #include "server/usage/http.hpp"
 
 namespace lg::server::http {
@@ -55,6 +56,14 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
   audit::add_routes(router_, *ctx_, stores_.audit);
   usage::add_routes(router_, *ctx_, stores_.usage);
   reports::add_routes(router_, *ctx_, stores_.reports);
+  // Last, so that it describes every route above (and itself).
+  router_.add({"GET", "/api/openapi.json", Access::open(),
+               [this](const Request&, const PathParams&) {
+                 Response r(200, openapi_json(router_.routes(), "labgate " + settings_.site, settings_.version));
+                 r.headers.emplace_back("Content-Type", "application/json");
+                 return r;
+               },
+               "This document: the API generated from the router table"});
 }
 
 Api::~Api() = default;

@@ -139,11 +139,33 @@ TEST_CASE("every route is in the one router table with its permission") {
       // health for load balancers, metrics for scrapers (counts only, nothing personal); sign-in
       // and self-registration, which a visitor needs
       CHECK((r.pattern == "/api/health" || r.pattern == "/metrics" || r.pattern.rfind("/api/login", 0) == 0 ||
-             r.pattern == "/api/registrations"));
+             r.pattern == "/api/registrations" || r.pattern == "/api/openapi.json"));
     }
   }
   CHECK(open >= 2);
   CHECK(api.router().routes().size() >= 20);
+}
+
+TEST_CASE("the OpenAPI document served at /api/openapi.json describes every route of the table") {
+  ApiFixture f;
+  auto r = f.call("GET", "/api/openapi.json", "", "");
+  REQUIRE(r.status == 200);
+  const json doc = json::parse(r.body);
+  CHECK(doc["openapi"] == "3.0.3");
+  int described = 0;
+  for (const auto& route : f.app.api().router().routes()) {
+    std::string method = route.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    INFO(route.method << " " << route.pattern);
+    REQUIRE(doc["paths"].contains(route.pattern));
+    REQUIRE(doc["paths"][route.pattern].contains(method));
+    const json& op = doc["paths"][route.pattern][method];
+    CHECK(op["x-labgate-access"] == http::to_string(route.access));
+    CHECK(op.contains("security") == (route.access.where != http::Locate::open));
+    if (route.pattern.find('{') != std::string::npos) CHECK(op["parameters"].size() >= 1);
+    ++described;
+  }
+  CHECK(described == static_cast<int>(f.app.api().router().routes().size()));
 }
 
 TEST_CASE("health needs no token - every other /api route needs the bearer token") {
