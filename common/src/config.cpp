@@ -130,6 +130,19 @@ Result<std::optional<Section>> Section::optional_section(std::string_view key) c
   return std::optional<Section>{std::move(*s)};
 }
 
+Result<std::vector<std::string>> Section::strings_or(std::string_view key) const {
+  std::vector<std::string> out;
+  const toml::node* n = tbl(table_).get(key);
+  if (n == nullptr) return out;
+  if (!n->is_array()) return error(key, "must be an array of strings, got " + type_name(*n));
+  const toml::array& arr = *n->as_array();
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    if (!arr[i].is_string()) return error(key, "must be an array of strings (item " + std::to_string(i + 1) + " is not)");
+    out.push_back(arr[i].as_string()->get());
+  }
+  return out;
+}
+
 Result<std::vector<Section>> Section::tables(std::string_view key) const {
   std::vector<Section> out;
   const toml::node* n = tbl(table_).get(key);

@@ -50,7 +50,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "testing"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -91,8 +91,8 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.http_listen = *listen;
   LG_CFG(port, http->integer_or("port", 8080, 0, 65535));
   c.http_port = static_cast<int>(*port);
-  LG_CFG(token, http->string("admin_token"));
-  if (auto weak = admin_token_weakness(*token); !weak.empty()) {
+  LG_CFG(token, http->string_or("admin_token", ""));
+  if (auto weak = token->empty() ? std::string() : admin_token_weakness(*token); !weak.empty()) {
     return Error::invalid(http->path("admin_token") + ": " + weak);
   }
   c.admin_token = *token;
@@ -170,6 +170,72 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     if (auto s = (*health)->reject_unknown({"max_ingest_lag_s"}); !s) return s.error();
     LG_CFG(lag, (*health)->integer_or("max_ingest_lag_s", 30, 1, 86400));
     c.max_ingest_lag_s = static_cast<int>(*lag);
+  }
+  LG_CFG(auth, root.optional_section("auth"));
+  if (*auth) {
+    const config::Section& a = **auth;
+    if (auto s = a.reject_unknown({"session_hours", "personal_token_max_days", "password_t_cost", "password_m_cost_kib",
+                                   "default_unit", "ldap", "cas"});
+        !s)
+      return s.error();
+    LG_CFG(hours, a.integer_or("session_hours", 12, 1, 24 * 30));
+    c.auth.session_hours = *hours;
+    LG_CFG(days, a.integer_or("personal_token_max_days", 366, 1, 3660));
+    c.auth.personal_token_max_days = *days;
+    LG_CFG(t_cost, a.integer_or("password_t_cost", 3, 1, 20));
+    c.auth.password_t_cost = *t_cost;
+    LG_CFG(m_cost, a.integer_or("password_m_cost_kib", 65536, 64, 4 * 1024 * 1024));
+    c.auth.password_m_cost_kib = *m_cost;
+    LG_CFG(unit, a.string_or("default_unit", ""));
+    if (!unit->empty() && !proto::valid_id(*unit)) return Error::invalid(a.path("default_unit") + ": must be a unit id");
+    c.auth.default_unit = *unit;
+    LG_CFG(ldap, a.optional_section("ldap"));
+    if (*ldap) {
+      const config::Section& l = **ldap;
+      if (auto s = l.reject_unknown({"url", "bind_dn", "bind_password", "base_dn", "user_filter", "attr_name", "attr_mail",
+                                     "attr_unit", "attr_category"});
+          !s)
+        return s.error();
+      LG_CFG(url, l.string("url"));
+      if (url->rfind("ldap://", 0) != 0 && url->rfind("ldaps://", 0) != 0 && url->rfind("ldapi://", 0) != 0) {
+        return Error::invalid(l.path("url") + ": must start with ldap://, ldaps:// or ldapi://");
+      }
+      c.auth.ldap_url = *url;
+      LG_CFG(base, l.string("base_dn"));
+      c.auth.ldap_base_dn = *base;
+      LG_CFG(bind_dn, l.string_or("bind_dn", ""));
+      c.auth.ldap_bind_dn = *bind_dn;
+      LG_CFG(bind_pw, l.string_or("bind_password", ""));
+      c.auth.ldap_bind_password = *bind_pw;
+      LG_CFG(filter, l.string_or("user_filter", "(uid={user})"));
+      if (filter->find("{user}") == std::string::npos) return Error::invalid(l.path("user_filter") + ": must contain {user}");
+      c.auth.ldap_user_filter = *filter;
+      LG_CFG(an, l.string_or("attr_name", "cn"));
+      c.auth.ldap_attr_name = *an;
+      LG_CFG(am, l.string_or("attr_mail", "mail"));
+      c.auth.ldap_attr_mail = *am;
+      LG_CFG(au, l.string_or("attr_unit", "ou"));
+      c.auth.ldap_attr_unit = *au;
+      LG_CFG(ac, l.string_or("attr_category", "employeeType"));
+      c.auth.ldap_attr_category = *ac;
+    }
+    LG_CFG(cas, a.optional_section("cas"));
+    if (*cas) {
+      const config::Section& k = **cas;
+      if (auto s = k.reject_unknown({"url", "v3", "services"}); !s) return s.error();
+      LG_CFG(url, k.string("url"));
+      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+        return Error::invalid(k.path("url") + ": must start with http:// or https://");
+      }
+      c.auth.cas_url = *url;
+      LG_CFG(v3, k.boolean_or("v3", true));
+      c.auth.cas_v3 = *v3;
+      LG_CFG(services, k.strings_or("services"));
+      if (services->empty()) {
+        return Error::invalid(k.path("services") + ": list the service URLs (prefixes) this site's sign-in pages use");
+      }
+      c.auth.cas_services = *services;
+    }
   }
   // For tests only: makes a report slow on purpose, to show it delays nothing else.
   LG_CFG(testing, root.optional_section("testing"));

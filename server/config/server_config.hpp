@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "labgate/common/config.hpp"
 #include "labgate/common/defaults.hpp"
@@ -11,6 +12,27 @@
 #include "labgate/common/result.hpp"
 
 namespace lg::server {
+
+/// [auth]: sessions, personal tokens, password cost, and campus sign-on ([auth.ldap], [auth.cas]).
+struct AuthConfig {
+  int64_t session_hours = 12;             ///< session_hours: a login session lasts this long
+  int64_t personal_token_max_days = 366;  ///< personal_token_max_days: the longest a personal token may live
+  int64_t password_t_cost = 3;            ///< password_t_cost: Argon2id passes
+  int64_t password_m_cost_kib = 65536;    ///< password_m_cost_kib: Argon2id memory (KiB)
+  std::string default_unit;  ///< default_unit: unit of users first seen through LDAP/CAS whose own is unknown
+  std::string ldap_url;      ///< [auth.ldap] url ("" = LDAP sign-in off)
+  std::string ldap_bind_dn;
+  std::string ldap_bind_password;
+  std::string ldap_base_dn;
+  std::string ldap_user_filter = "(uid={user})";
+  std::string ldap_attr_name = "cn";
+  std::string ldap_attr_mail = "mail";
+  std::string ldap_attr_unit = "ou";
+  std::string ldap_attr_category = "employeeType";
+  std::string cas_url;  ///< [auth.cas] url ("" = CAS sign-in off)
+  bool cas_v3 = true;
+  std::vector<std::string> cas_services;  ///< service URL prefixes a ticket may be for
+};
 
 struct ServerConfig {
   std::string site;
@@ -21,7 +43,9 @@ struct ServerConfig {
 
   std::string http_listen = "127.0.0.1";
   int http_port = 8080;  ///< 0 = any free port
-  std::string admin_token;  ///< at least 16 printable ASCII characters, 6 of them distinct
+  /// The bootstrap admin token: a system admin for setting up the first people ("" = off, the
+  /// default); when set, at least 16 printable ASCII characters, 6 of them distinct.
+  std::string admin_token;
   std::size_t body_limit = 8 * 1024 * 1024;
   std::size_t max_connections = 0;  ///< HTTP connections open at once; 0 = from the descriptor limit
   int idle_timeout_s = 30;          ///< an HTTP connection waiting for a request is closed after this
@@ -45,6 +69,7 @@ struct ServerConfig {
   int mqtt_max_buffered = 4096;
   std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
+  AuthConfig auth;
 };
 
 /// Why `token` is too weak to guard the API ("" when it is fine): at least 16 characters, all

@@ -48,6 +48,8 @@ class Section {
   Result<Section> section(std::string_view key) const;
   /// Sub-table if present; an error if present but not a table.
   Result<std::optional<Section>> optional_section(std::string_view key) const;
+  /// Array of strings; empty if absent; an error if present but not an array of strings.
+  Result<std::vector<std::string>> strings_or(std::string_view key) const;
   /// Array of tables ([[key]]); empty if absent; an error if present but not an array of tables.
   Result<std::vector<Section>> tables(std::string_view key) const;
 
