@@ -1,10 +1,17 @@
-// Unit tests of labgatectl's pure parts: URL splitting, table rendering and views, import plan.
+// Unit tests of labgatectl's pure parts: URL splitting, table rendering and views, import plan,
+// CSV, the sign-in views and the token file.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "credentials.hpp"
 #include "http_client.hpp"
 #include "import_plan.hpp"
 #include "table.hpp"
@@ -221,4 +228,172 @@ TEST_CASE("times people read: the API's RFC 3339 instants in the site's zone wit
   const json charges = json::parse(R"([{"end":"2026-02-28T16:30:00.000Z","amount_fen":100,"duration_ms":60000}])");
   const Table c = objects_table(charges, {"end", "duration_ms", "amount_fen"}, "Asia/Shanghai");
   CHECK(c.rows[0] == std::vector<std::string>{"2026-03-01 00:30:00 +08:00", "0.02", "1.00"});
+}
+
+TEST_CASE("render_csv: RFC 4180 quoting, header row, CJK and empty cells as they are, no totals") {
+  Table t;
+  t.headers = {"id", "name", "note"};
+  t.rows = {{"u1", "李雷", ""}, {"u2", "Smith, John", "said \"hi\""}, {"u3", "two\nlines", "cr\rhere"}, {"u4"}};
+  t.footer = {{"total", "", "4"}};
+  CHECK(render_csv(t) ==
+        "id,name,note\n"
+        "u1,李雷,\n"
+        "u2,\"Smith, John\",\"said \"\"hi\"\"\"\n"
+        "u3,\"two\nlines\",\"cr\rhere\"\n"
+        "u4,,\n");
+  CHECK(render_csv(Table{}).empty());
+  Table only_header;
+  only_header.headers = {"a", "b"};
+  CHECK(render_csv(only_header) == "a,b\n");
+  // the same cells as the table: a view rendered both ways agrees
+  const Table v = objects_table(json::parse(R"([{"id":"g1","name":"X射线课题组","pi":"u-alice","unit":null}])"),
+                                {"id", "name", "pi", "unit"}, "UTC");
+  CHECK(render_csv(v) == "id,name,pi,unit\ng1,X射线课题组,u-alice,-\n");
+}
+
+TEST_CASE("output format names round trip") {
+  for (const Format f : {Format::table, Format::json, Format::csv}) CHECK(format_from_string(to_string(f)) == f);
+  CHECK(to_string(Format::csv) == "csv");
+  CHECK_FALSE(format_from_string("xml").has_value());
+  CHECK_FALSE(format_from_string("CSV").has_value());
+}
+
+TEST_CASE("identity times are instants in the site's zone") {
+  for (const char* k :
+       {"since", "ended", "retired", "created", "expires", "revoked", "last_used", "granted", "applied", "decided"})
+    CHECK(time_key(k));
+  CHECK_FALSE(time_key("decision"));
+  CHECK_FALSE(time_key("granted_by"));
+  CHECK_FALSE(time_key("live"));
+}
+
+TEST_CASE("role_text, whoami_table") {
+  CHECK(role_text(json::parse(R"({"role":"unit_admin","scope":"unit","scope_id":"chem","implied":false})")) ==
+        "unit_admin unit:chem");
+  CHECK(role_text(json::parse(R"({"role":"system_admin","scope":"site","scope_id":null})")) == "system_admin site");
+  CHECK(role_text(json::parse(R"({"role":"user","scope":"self","scope_id":"u-alice","implied":true})")) ==
+        "user self:u-alice (implied)");
+  CHECK(role_text(json::parse(R"({"role":"finance","scope":"unit","scope_id":"chem",
+                                  "revoked":"2026-03-01T08:00:00Z"})")) == "finance unit:chem (revoked)");
+  const json me = json::parse(R"({"actor":"u-alice","user":"u-alice","kind":"session","pending":false,
+      "roles":[{"id":"r1","role":"unit_admin","scope":"unit","scope_id":"chem","implied":false},
+               {"id":null,"role":"user","scope":"self","scope_id":"u-alice","implied":true}],
+      "rights":["catalogue","self","people_read"],"name":"李雷","status":"active"})");
+  const Table t = whoami_table(me);
+  CHECK(t.headers == std::vector<std::string>{"key", "value"});
+  CHECK(t.rows == std::vector<std::vector<std::string>>{{"user", "u-alice"},
+                                                        {"name", "李雷"},
+                                                        {"status", "active"},
+                                                        {"actor", "u-alice"},
+                                                        {"kind", "session"},
+                                                        {"pending", "no"},
+                                                        {"role", "unit_admin unit:chem"},
+                                                        {"role", "user self:u-alice (implied)"},
+                                                        {"rights", "catalogue self people_read"}});
+  // the bootstrap admin token: no user, no name
+  const Table b = whoami_table(json::parse(R"({"actor":"admin-token","user":null,"kind":"bootstrap",
+      "pending":false,"roles":[],"rights":[]})"));
+  CHECK(b.rows == std::vector<std::vector<std::string>>{{"user", "-"},
+                                                        {"actor", "admin-token"},
+                                                        {"kind", "bootstrap"},
+                                                        {"pending", "no"},
+                                                        {"role", "-"},
+                                                        {"rights", "-"}});
+}
+
+TEST_CASE("roles_table, tokens_table, registrations_table") {
+  const Table r = roles_table(json::parse(R"([{"id":"g1","user":"u-bob","role":"instrument_admin",
+      "scope":"instrument","scope_id":"inst-xrd","granted_by":"admin-token","granted":"2026-03-01T08:00:00.000Z",
+      "revoked":null,"implied":false}])"),
+                              "Asia/Shanghai");
+  CHECK(r.headers ==
+        std::vector<std::string>{"id", "user", "role", "scope", "scope id", "granted by", "granted", "revoked"});
+  CHECK(r.rows[0] == std::vector<std::string>{"g1", "u-bob", "instrument_admin", "instrument", "inst-xrd",
+                                              "admin-token", "2026-03-01 16:00:00 +08:00", "-"});
+  const json tokens = json::parse(R"([
+      {"id":"t1","kind":"session","name":"local","rights":[],"created":"2026-03-01T00:00:00Z",
+       "expires":"2026-03-01T12:00:00Z","revoked":null,"last_used":null,"source":"127.0.0.1","live":true,
+       "current":true},
+      {"id":"t2","kind":"personal","name":"nightly","rights":["usage_read","money_read"],
+       "created":"2026-03-01T00:00:00Z","expires":"2026-04-01T00:00:00Z","revoked":"2026-03-02T00:00:00Z",
+       "last_used":"2026-03-01T01:00:00Z","source":"10.0.0.1","live":false,"current":false}])");
+  const Table t = tokens_table(tokens, "UTC");
+  CHECK(t.headers.size() == 10);
+  CHECK(t.rows[0] == std::vector<std::string>{"*", "t1", "local", "all", "2026-03-01 00:00:00 +00:00",
+                                              "2026-03-01 12:00:00 +00:00", "-", "-", "yes", "127.0.0.1"});
+  CHECK(t.rows[1][0].empty());
+  CHECK(t.rows[1][3] == "usage_read money_read");
+  CHECK(t.rows[1][7] == "2026-03-02 00:00:00 +00:00");
+  CHECK(t.rows[1][8] == "no");
+  const Table g = registrations_table(json::parse(R"([
+      {"user":"u-ext","unit":"chem","applied":"2026-03-01T08:00:00Z","decision":"pending","decided_by":null,
+       "decided":null,"reason":""},
+      {"user":"u-x","unit":"chem","applied":"2026-03-01T08:00:00Z","decision":"refused","decided_by":"u-alice",
+       "decided":"2026-03-02T08:00:00Z","reason":"不认识, sorry"}])"),
+                                      "Asia/Shanghai");
+  CHECK(g.rows[0] == std::vector<std::string>{"u-ext", "chem", "2026-03-01 16:00:00 +08:00", "pending", "-", "-", "-"});
+  CHECK(g.rows[1][4] == "u-alice");
+  CHECK(render_csv(g).find("\"不认识, sorry\"\n") != std::string::npos);
+  CHECK(tokens_table(json::object(), "UTC").rows.empty());
+}
+
+TEST_CASE("signed_in_text and failure_line") {
+  const json login = json::parse(R"({"token":"secret","token_id":"t1","expires":"2026-03-01T12:00:00.000Z",
+      "user":"u-alice","pending":false})");
+  CHECK(signed_in_text(login, "Asia/Shanghai") == "signed in as u-alice until 2026-03-01 20:00:00 +08:00");
+  json pending = login;
+  pending["pending"] = true;
+  CHECK(signed_in_text(pending, "UTC").find("(pending approval") != std::string::npos);
+  CHECK(failure_line("group add g1 u-x", 404, "no such user: u-x", std::nullopt, true) ==
+        "labgatectl: group add g1 u-x: HTTP 404: no such user: u-x");
+  CHECK(failure_line("login u", 429, "too many failed sign-ins", 60, false) ==
+        "labgatectl: login u: HTTP 429: too many failed sign-ins; try again in 60 s");
+  // the server's reason already says when: not said twice
+  CHECK(failure_line("login u", 429, "too many failed sign-ins: try again in 60 s", 60, false) ==
+        "labgatectl: login u: HTTP 429: too many failed sign-ins: try again in 60 s");
+  CHECK(failure_line("whoami", 401, "missing token", std::nullopt, false).find("labgatectl login USER") !=
+        std::string::npos);
+  CHECK(failure_line("whoami", 401, "token expired", std::nullopt, true) ==
+        "labgatectl: whoami: HTTP 401: token expired");
+  CHECK(failure_line("x", 500, "bad\nline", std::nullopt, true) == "labgatectl: x: HTTP 500: bad\\nline");
+}
+
+TEST_CASE("token file: where it is, written 0600 in a 0700 directory, atomically replaced, removed") {
+  CHECK(*token_file_path("/t/file", "/x", "/h") == std::filesystem::path("/t/file"));
+  CHECK(*token_file_path("", "/x", "/h") == std::filesystem::path("/x/labgate/token"));
+  CHECK(*token_file_path("", "", "/h") == std::filesystem::path("/h/.config/labgate/token"));
+  CHECK_FALSE(token_file_path("", "", "").has_value());
+
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ctl_test_XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  const std::filesystem::path root = tmpl;
+  const std::filesystem::path file = root / "cfg" / "labgate" / "token";
+  CHECK(*load_token(file) == "");  // none yet
+  REQUIRE(save_token(file, "first-secret").ok());
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat(file.parent_path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  CHECK(*load_token(file) == "first-secret");
+  REQUIRE(save_token(file, "second-secret").ok());
+  CHECK(*load_token(file) == "second-secret");
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(file.parent_path())) ++entries;
+  CHECK(entries == 1);  // no temp file left behind
+  CHECK(*remove_token(file) == true);
+  CHECK(*remove_token(file) == false);
+  CHECK(*load_token(file) == "");
+  std::ofstream(root / "spaced") << "  tok \n\n";
+  CHECK(*load_token(root / "spaced") == "tok");
+  std::filesystem::remove_all(root);
+}
+
+TEST_CASE("read_line: one line of stdin, CRLF or LF, an error at the end") {
+  std::istringstream in("old-pw\r\nnew pw\n");
+  CHECK(*read_line(in, "password") == "old-pw");
+  CHECK(*read_line(in, "password") == "new pw");
+  auto end = read_line(in, "new password");
+  REQUIRE_FALSE(end.has_value());
+  CHECK(end.error().reason.find("no new password on stdin") != std::string::npos);
 }

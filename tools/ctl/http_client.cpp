@@ -80,6 +80,12 @@ Result<HttpResponse> http_request(std::string_view method, std::string_view url,
   if (auto it = parser.get().find(http::field::link); it != parser.get().end()) {
     out.link = std::string(it->value().data(), it->value().size());
   }
+  if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end()) {
+    const std::string v(it->value().data(), it->value().size());  // delta-seconds; an HTTP date is ignored
+    if (!v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos) {
+      out.retry_after_s = std::stoll(v);
+    }
+  }
   return out;
 }
 

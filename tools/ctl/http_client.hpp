@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,7 @@ struct HttpResponse {
   int status = 0;
   std::string body;
   std::string link;  ///< the Link header ("" if absent): paged lists name their next page here
+  std::optional<int64_t> retry_after_s;  ///< Retry-After in seconds (throttled sign-ins), if sent
 };
 
 /// Sends one request (JSON body if non-empty, "Authorization: Bearer token" if token non-empty)

@@ -15,6 +15,7 @@
 #include "labgate/common/log.hpp"
 #include "labgate/common/time.hpp"
 
+#include "credentials.hpp"
 #include "http_client.hpp"
 #include "import_plan.hpp"
 #include "table.hpp"
@@ -30,7 +31,8 @@ constexpr int kMaxRows = static_cast<int>(lg::defaults::kMaxPageSize);
 struct Globals {
   std::string url = "http://127.0.0.1:8080";
   std::string token;
-  bool raw_json = false;
+  bool raw_json = false;  ///< --json: the same as --format json
+  Format format = Format::table;
   int page_size = kMaxRows;  ///< rows asked for per request when a list is read page by page
   std::string tz;            ///< --tz; empty: the server's zone (GET /api/health), else the default
 };
@@ -115,8 +117,9 @@ std::optional<Answer> send(const Globals& g, const std::string& method, const st
     return std::nullopt;
   }
   if (r->status < 200 || r->status > 299) {
-    std::cerr << "labgatectl: " << (what.empty() ? method + " " + path : what) << ": HTTP " << r->status << ": "
-              << lg::log::escape(error_text(*r)) << "\n";
+    std::cerr << failure_line(what.empty() ? method + " " + path : what, r->status, error_text(*r), r->retry_after_s,
+                              !g.token.empty())
+              << "\n";
     return std::nullopt;
   }
   if (r->body.empty()) return Answer{json::object(), r->link};
@@ -189,14 +192,14 @@ void add_period(CLI::App* cmd, std::string& month, std::string& from, std::strin
   m->excludes(t);
 }
 
-/// Prints raw JSON (--json) or the table made by `view`.
+/// Prints the server's JSON (--format json), or the table made by `view` as a table or as CSV.
 template <typename View>
 int show(const Globals& g, const std::optional<json>& j, View view) {
   if (!j) return 1;
-  if (g.raw_json) {
-    std::cout << j->dump(2) << "\n";
-  } else {
-    std::cout << render(view(*j));
+  switch (g.format) {
+    case Format::json: std::cout << j->dump(2) << "\n"; break;
+    case Format::csv: std::cout << render_csv(view(*j)); break;
+    case Format::table: std::cout << render(view(*j)); break;
   }
   return 0;
 }
@@ -205,7 +208,7 @@ int show(const Globals& g, const std::optional<json>& j, View view) {
 template <typename View>
 int show_times(const Globals& g, const std::optional<json>& j, View view) {
   if (!j) return 1;
-  if (g.raw_json) return show(g, j, [](const json&) { return Table{}; });
+  if (g.format == Format::json) return show(g, j, [](const json&) { return Table{}; });
   const std::string tz = site_zone(g);
   return show(g, j, [&](const json& v) { return view(v, tz); });
 }
@@ -234,10 +237,11 @@ int run_import(const Globals& g, const std::string& file) {
       return 1;
     }
     ++done;
-    if (g.raw_json) std::cout << json{{"created", s.label}, {"answer", *r}}.dump() << "\n";
+    if (g.format == Format::json)
+      std::cout << json{{"created", s.label}, {"answer", *r}}.dump() << "\n";
     else std::cout << "created " << s.label << "\n";
   }
-  if (!g.raw_json) std::cout << "imported " << done << " entities\n";
+  if (g.format != Format::json) std::cout << "imported " << done << " entities\n";
   return 0;
 }
 
@@ -281,7 +285,7 @@ int run_csv_import(const Globals& g, const std::vector<std::string>& specs, bool
   }
   auto r = call(g, "POST", "/api/import", json{{"dry_run", dry_run}, {"files", files}}.dump(), "import");
   if (!r) return 1;
-  if (g.raw_json) {
+  if (g.format == Format::json) {
     std::cout << r->dump(2) << "\n";
     return 0;
   }
@@ -294,6 +298,42 @@ int run_csv_import(const Globals& g, const std::vector<std::string>& specs, bool
   return 0;
 }
 
+/// A password typed by a person (read_secret), or nullopt after saying why.
+std::optional<std::string> ask(const std::string& prompt) {
+  auto pw = read_secret(prompt);
+  if (!pw) {
+    std::cerr << "labgatectl: " << pw.error().reason << "\n";
+    return std::nullopt;
+  }
+  return *pw;
+}
+
+/// A new password: one line of stdin, or asked twice on a terminal (the two must match).
+std::optional<std::string> ask_new(const std::string& what) {
+  auto pw = ask(what + ": ");
+  if (!pw || !stdin_is_terminal()) return pw;
+  auto again = ask("Again: ");
+  if (!again) return std::nullopt;
+  if (*again != *pw) {
+    std::cerr << "labgatectl: the two passwords differ; nothing changed\n";
+    return std::nullopt;
+  }
+  return pw;
+}
+
+/// Prints the answer of a change: its JSON (--format json), else the sentence.
+int said(const Globals& g, const std::optional<json>& j, const std::string& sentence) {
+  if (!j) return 1;
+  if (g.format == Format::json)
+    std::cout << j->dump(2) << "\n";
+  else
+    std::cout << sentence << "\n";
+  return 0;
+}
+
+/// The path segment of an id.
+std::string seg(const std::string& id) { return encode_query(id); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -301,8 +341,18 @@ int main(int argc, char** argv) {
   CLI::App app{"labgatectl: admin CLI for the labgate server"};
   app.require_subcommand(1);
   app.add_option("--url", g.url, "Server base URL")->envname("LABGATE_URL")->capture_default_str();
-  app.add_option("--token", g.token, "Admin token (Authorization: Bearer)")->envname("LABGATE_TOKEN");
-  app.add_flag("--json", g.raw_json, "Print the server's JSON instead of tables (times as the API sends them: UTC)");
+  app.add_option("--token", g.token,
+                 "Bearer token: a session or personal token, or the bootstrap admin token (default: env "
+                 "LABGATE_TOKEN, else the token file `login` wrote: $LABGATE_TOKEN_FILE or "
+                 "${XDG_CONFIG_HOME:-~/.config}/labgate/token)")
+      ->envname("LABGATE_TOKEN");
+  std::string format_name;
+  app.add_option("--format", format_name,
+                 "table (default), json (the server's JSON; times as the API sends them, RFC 3339) or csv (RFC 4180: "
+                 "the table's columns and times, a header row, fields with , \" CR or LF quoted, lines ending in \\n "
+                 "not CRLF, no totals line)")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  app.add_flag("--json", g.raw_json, "The same as --format json");
   app.add_option("--tz", g.tz,
                  "Time zone of the times in tables, e.g. Asia/Shanghai (default: the server's site zone from "
                  "GET /api/health, or " + std::string(lg::defaults::kTimeZone) + " if it does not say)")
@@ -383,7 +433,7 @@ int main(int argc, char** argv) {
   card_replace->add_option("--until", card_until, "A temporary card: RFC 3339 end, e.g. 2026-12-31T16:00:00Z");
 
   // User lifecycle: pending -> active -> suspended -> left (docs/INTERFACES.md).
-  auto* user = app.add_subcommand("user", "A user's status: activate, suspend, leave");
+  auto* user = app.add_subcommand("user", "A user's status: activate, suspend, leave; set their password");
   user->require_subcommand(1);
   std::string user_id, user_reason;
   const std::pair<const char*, const char*> kStatuses[] = {
@@ -395,6 +445,113 @@ int main(int argc, char** argv) {
     c->add_option("--reason", user_reason, "Why (kept with the status)");
     user_cmds.emplace_back(c, status);
   }
+  auto* user_password = user->add_subcommand(
+      "password", "Set the user's local password (their sessions end); read from stdin, or asked twice on a terminal");
+  user_password->add_option("ID", user_id, "User id")->required();
+
+  // Sign-in (docs/INTERFACES.md, docs/RIGHTS.md): the session token is kept in the token file.
+  auto* login = app.add_subcommand(
+      "login",
+      "Sign in: the password is read from stdin, or asked without echo on a terminal; the session token "
+      "is kept in the token file");
+  std::string login_user;
+  bool login_ldap = false;
+  login->add_option("USER", login_user, "User id")->required();
+  login->add_flag("--ldap", login_ldap, "Check the password against the site's LDAP directory");
+  auto* logout = app.add_subcommand("logout", "End this session and remove the token file");
+  auto* whoami = app.add_subcommand("whoami", "Who the token is: user, name, status, roles, rights");
+  auto* password = app.add_subcommand(
+      "password", "Change your own password: old then new, from two lines of stdin, or asked on a terminal");
+
+  auto* token_cmd = app.add_subcommand("token", "Your personal API tokens: create, list, revoke");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand("create", "Make a personal token; its secret is shown only once");
+  std::string tok_name, tok_id;
+  int tok_days = 0;
+  std::vector<std::string> tok_rights;
+  token_create->add_option("NAME", tok_name, "What the token is for, e.g. nightly-report")->required();
+  token_create->add_option("--days", tok_days, "Days it lives (at most the server's personal_token_max_days)")
+      ->required()
+      ->check(CLI::Range(1, 100000));
+  token_create->add_option("--right", tok_rights,
+                           "A right the token holds, repeatable, e.g. usage_read (default: all of yours)");
+  auto* token_list = token_cmd->add_subcommand("list", "Your personal tokens");
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "Revoke one of your personal tokens");
+  token_revoke->add_option("ID", tok_id, "Token id (token list)")->required();
+
+  auto* session_cmd = app.add_subcommand("session", "Your sign-in sessions: list, revoke");
+  session_cmd->require_subcommand(1);
+  auto* session_list = session_cmd->add_subcommand("list", "Your sign-in sessions (* marks this one)");
+  auto* session_revoke = session_cmd->add_subcommand("revoke", "End one of your sessions");
+  session_revoke->add_option("ID", tok_id, "Session id (session list)")->required();
+
+  // Roles (docs/RIGHTS.md): explicit grants in a scope; user and pi follow from the directory.
+  auto* role = app.add_subcommand("role", "Role grants: list, grant, revoke");
+  role->require_subcommand(1);
+  auto* role_list = role->add_subcommand("list", "Role grants (live and revoked) of the users you may see");
+  auto* role_grant = role->add_subcommand(
+      "grant",
+      "Grant a role: system_admin (site-wide), unit_admin or finance (--scope UNIT), instrument_admin "
+      "(--scope INSTRUMENT)");
+  std::string rg_user, rg_role, rg_scope, rg_id;
+  role_grant->add_option("USER", rg_user, "User id")->required();
+  role_grant->add_option("ROLE", rg_role, "Role")
+      ->required()
+      ->check(CLI::IsMember({"system_admin", "unit_admin", "instrument_admin", "finance"}));
+  role_grant->add_option("--scope", rg_scope, "The unit or instrument the role is granted in");
+  auto* role_revoke = role->add_subcommand("revoke", "Revoke a grant (kept as history)");
+  role_revoke->add_option("GRANT_ID", rg_id, "Grant id (role list)")->required();
+
+  // Registrations of external users, and their approval by the unit's admins.
+  auto* reg = app.add_subcommand(
+      "register", "Apply for an account as an external user (no token needed); the password is read like login's");
+  std::string reg_id, reg_name, reg_unit, reg_category, reg_org, reg_email, reg_phone, reg_id_number;
+  reg->add_option("--id", reg_id, "The user id you ask for")->required();
+  reg->add_option("--name", reg_name, "Your name")->required();
+  reg->add_option("--unit", reg_unit, "The unit you apply to")->required();
+  reg->add_option("--category", reg_category, "other_campus, external_academic or enterprise")
+      ->required()
+      ->check(CLI::IsMember({"other_campus", "external_academic", "enterprise"}));
+  reg->add_option("--organisation", reg_org, "Your organisation")->required();
+  reg->add_option("--email", reg_email, "E-mail (give --email or --phone)");
+  reg->add_option("--phone", reg_phone, "Phone (give --email or --phone)");
+  reg->add_option("--id-number", reg_id_number, "ID or passport number");
+  auto* approvals = app.add_subcommand("approvals", "Registrations waiting for a decision at the units you run");
+  bool approvals_all = false;
+  approvals->add_flag("--all", approvals_all, "Every registration, decided ones too");
+  auto* approve = app.add_subcommand("approve", "Approve a registration: the user becomes active");
+  auto* refuse = app.add_subcommand("refuse", "Refuse a registration with a reason: the account is closed");
+  std::string decide_user, decide_reason;
+  approve->add_option("USER", decide_user, "The applicant's user id")->required();
+  approve->add_option("--reason", decide_reason, "A note kept with the decision");
+  refuse->add_option("USER", decide_user, "The applicant's user id")->required();
+  refuse->add_option("--reason", decide_reason, "Why (the applicant sees it)")->required();
+
+  // Research groups (课题组) and the people lists.
+  auto* group = app.add_subcommand("group", "Research groups: list, create, show, add, remove, retire");
+  group->require_subcommand(1);
+  std::string grp_id, grp_name, grp_pi, grp_unit, grp_user;
+  auto* group_list = group->add_subcommand("list", "Research groups");
+  auto* group_create = group->add_subcommand("create", "Create a group; its PI is its first member");
+  group_create->add_option("ID", grp_id, "Group id")->required();
+  group_create->add_option("--name", grp_name, "Name")->required();
+  group_create->add_option("--pi", grp_pi, "The PI's user id")->required();
+  group_create->add_option("--unit", grp_unit, "The unit it belongs to");
+  auto* group_show = group->add_subcommand("show", "A group's members");
+  group_show->add_option("ID", grp_id, "Group id")->required();
+  auto* group_add = group->add_subcommand("add", "Add a member");
+  group_add->add_option("ID", grp_id, "Group id")->required();
+  group_add->add_option("USER", grp_user, "User id")->required();
+  auto* group_remove = group->add_subcommand("remove", "Remove a member (not the PI)");
+  group_remove->add_option("ID", grp_id, "Group id")->required();
+  group_remove->add_option("USER", grp_user, "User id")->required();
+  auto* group_retire = group->add_subcommand("retire", "Retire a group (kept with its history)");
+  group_retire->add_option("ID", grp_id, "Group id")->required();
+  auto* users = app.add_subcommand("users", "Users");
+  auto* cards = app.add_subcommand("cards", "Cards and their status");
+  int people_limit = kMaxRows;
+  users->add_option("--limit", people_limit, "Most rows")->check(rows_range())->capture_default_str();
+  cards->add_option("--limit", people_limit, "Most rows")->check(rows_range())->capture_default_str();
 
   // The audit log (docs/INTERFACES.md): verify the hash chain, list entries.
   auto* audit = app.add_subcommand("audit", "The audit log: verify its hash chain, list its entries");
@@ -417,11 +574,38 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;  // --help is 0; any usage error is 2
   }
+  if (!format_name.empty()) {
+    g.format = *format_from_string(format_name);  // checked by IsMember above
+    if (g.raw_json && g.format != Format::json) {
+      std::cerr << "labgatectl: --json is --format json; it cannot go with --format " << format_name << "\n";
+      return 2;
+    }
+  } else if (g.raw_json) {
+    g.format = Format::json;
+  }
+
+  // Who calls: --token / LABGATE_TOKEN, else the token file of `login`. Sign-in and registration
+  // go without a token (a stale one would be refused).
+  const bool anonymous = login->parsed() || reg->parsed();
+  std::filesystem::path token_path;
+  bool token_from_file = false;
+  if (auto p = token_file_from_env()) token_path = *p;
+  if (anonymous) {
+    g.token.clear();
+  } else if (g.token.empty() && !token_path.empty()) {
+    auto t = load_token(token_path);
+    if (!t)
+      std::cerr << "labgatectl: " << t.error().reason << "\n";
+    else
+      g.token = *t;
+    token_from_file = !g.token.empty();
+  }
 
   if (health->parsed()) {
     auto j = call(g, "GET", "/api/health");
     if (!j) return 1;
-    if (g.raw_json) std::cout << j->dump(2) << "\n";
+    if (g.format == Format::json)
+      std::cout << j->dump(2) << "\n";
     else std::cout << "ok=" << cell(j->value("ok", json())) << " site=" << cell(j->value("site", json()))
                    << " version=" << cell(j->value("version", json()))
                    << " time_zone=" << cell(j->value("time_zone", json())) << "\n";
@@ -435,7 +619,7 @@ int main(int argc, char** argv) {
     add_query(path, "to", to);
     add_query(path, "by", by);
     auto j = call(g, "GET", path);
-    if (j && !g.raw_json) {
+    if (j && g.format == Format::table) {  // CSV is the rows alone
       const json m = j->value("month", json(nullptr));
       const std::string period = m.is_string() ? m.get<std::string>()
                                                : cell(j->value("from", json())) + ".." + cell(j->value("to", json()));
@@ -477,7 +661,7 @@ int main(int argc, char** argv) {
     auto j = call(g, "GET", "/api/audit/verify");
     if (!j) return 1;
     const bool ok = j->value("ok", false);
-    if (g.raw_json) {
+    if (g.format == Format::json) {
       std::cout << j->dump(2) << "\n";
     } else if (ok) {
       std::cout << "audit chain: " << cell(j->value("entries", json())) << " entries, intact\n";
@@ -518,7 +702,8 @@ int main(int argc, char** argv) {
       j = call(g, "POST", base + "/replace", body.dump(), "card replace " + card_uid);
     }
     if (!j) return 1;
-    if (g.raw_json) std::cout << j->dump(2) << "\n";
+    if (g.format == Format::json)
+      std::cout << j->dump(2) << "\n";
     else if (card_replace->parsed()) std::cout << "card " << cell(j->value("uid", json())) << " issued to "
                                                << cell(j->value("user", json())) << ", replacing " << card_uid << "\n";
     else std::cout << "card " << cell(j->value("uid", json())) << " of " << cell(j->value("user", json())) << " is "
@@ -531,9 +716,226 @@ int main(int argc, char** argv) {
     if (!user_reason.empty()) body["reason"] = user_reason;
     auto j = call(g, "PATCH", "/api/users/" + encode_query(user_id), body.dump(), "user " + status + " " + user_id);
     if (!j) return 1;
-    if (g.raw_json) std::cout << j->dump(2) << "\n";
+    if (g.format == Format::json)
+      std::cout << j->dump(2) << "\n";
     else std::cout << "user " << cell(j->value("id", json())) << " is " << cell(j->value("status", json())) << "\n";
     return 0;
+  }
+
+  if (user_password->parsed()) {
+    auto pw = ask_new("New password for " + user_id);
+    if (!pw) return 1;
+    auto j = call(g, "PUT", "/api/users/" + seg(user_id) + "/password", json{{"password", *pw}}.dump(),
+                  "user password " + user_id);
+    return said(g, j,
+                j ? "password of " + user_id + " set; " + cell(j->value("sessions_revoked", json(0))) +
+                        " of their sessions ended"
+                  : "");
+  }
+  if (login->parsed()) {
+    if (token_path.empty()) {
+      std::cerr << "labgatectl: login: " << token_file_from_env().error().reason << "\n";
+      return 1;
+    }
+    auto pw = ask("Password for " + login_user + ": ");
+    if (!pw) return 1;
+    const json body{{"user", login_user}, {"password", *pw}, {"method", login_ldap ? "ldap" : "local"}};
+    auto j = call(g, "POST", "/api/login", body.dump(), "login " + login_user);
+    if (!j) return 1;
+    const json secret = j->value("token", json());
+    if (!secret.is_string() || secret.get<std::string>().empty()) {
+      std::cerr << "labgatectl: login " << login_user << ": the answer holds no token\n";
+      return 1;
+    }
+    if (auto saved = save_token(token_path, secret.get<std::string>()); !saved) {
+      std::cerr << "labgatectl: login: " << saved.error().reason << "\n";
+      return 1;
+    }
+    if (g.format == Format::json) {
+      json out = *j;
+      out.erase("token");  // the secret stays in the token file
+      out["token_file"] = token_path.string();
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cout << signed_in_text(*j, site_zone(g)) << "\n";
+    }
+    return 0;
+  }
+  if (logout->parsed()) {
+    if (g.token.empty()) {
+      std::cerr << "labgatectl: logout: not signed in (no token file " << token_path.string() << ")\n";
+      return 1;
+    }
+    auto r = http_request("POST", join_url(g.url, "/api/logout"), g.token, "{}");
+    if (!r) {
+      std::cerr << "labgatectl: " << r.error().reason << "\n";
+      return 1;
+    }
+    const bool ok = r->status >= 200 && r->status <= 299;
+    const bool ended = r->status == 401;  // the session had expired or was revoked already
+    if (!ok && !(ended && token_from_file)) {
+      std::cerr << failure_line("logout", r->status, error_text(*r), r->retry_after_s, true) << "\n";
+      return 1;
+    }
+    bool removed = false;
+    auto kept = token_path.empty() ? lg::Result<std::string>(std::string()) : load_token(token_path);
+    if (kept && !kept->empty() && *kept == g.token) {
+      auto rm = remove_token(token_path);
+      if (!rm) {
+        std::cerr << "labgatectl: logout: " << rm.error().reason << "\n";
+        return 1;
+      }
+      removed = *rm;
+    }
+    if (g.format == Format::json) {
+      std::cout << json{{"signed_out", true}, {"already_ended", ended}, {"token_file_removed", removed}}.dump(2)
+                << "\n";
+    } else {
+      std::cout << "signed out" << (ended ? " (the session had already ended)" : "")
+                << (removed ? "; removed " + token_path.string() : std::string()) << "\n";
+    }
+    return 0;
+  }
+  if (whoami->parsed()) return show(g, call(g, "GET", "/api/me", {}, "whoami"), whoami_table);
+  if (password->parsed()) {
+    auto old_pw = ask("Current password: ");
+    if (!old_pw) return 1;
+    auto new_pw = ask_new("New password");
+    if (!new_pw) return 1;
+    auto j = call(g, "POST", "/api/me/password", json{{"old", *old_pw}, {"new", *new_pw}}.dump(), "password");
+    return said(g, j, j ? "password of " + cell(j->value("user", json())) + " changed" : "");
+  }
+  if (token_create->parsed()) {
+    const json body{{"name", tok_name}, {"days", tok_days}, {"rights", tok_rights}};
+    auto j = call(g, "POST", "/api/me/tokens", body.dump(), "token create " + tok_name);
+    if (!j) return 1;
+    if (g.format == Format::json) {
+      std::cout << j->dump(2) << "\n";
+    } else {
+      const std::string rights = tok_rights.empty() ? std::string("all of yours") : [&] {
+        std::string out;
+        for (const auto& r : tok_rights) out += (out.empty() ? "" : " ") + r;
+        return out;
+      }();
+      std::cout << "token " << cell(j->value("id", json())) << " (" << lg::log::escape(tok_name) << ") until "
+                << time_cell(j->value("expires", json()), site_zone(g)) << ", rights: " << rights << "\n"
+                << cell(j->value("token", json())) << "\n";
+    }
+    std::cerr << "labgatectl: the token's secret is shown only this once: keep it now (use it as --token or "
+                 "LABGATE_TOKEN)\n";
+    return 0;
+  }
+  if (token_list->parsed()) return show_times(g, call(g, "GET", "/api/me/tokens", {}, "token list"), tokens_table);
+  if (token_revoke->parsed()) {
+    return said(g, call(g, "DELETE", "/api/me/tokens/" + seg(tok_id), {}, "token revoke " + tok_id),
+                "token " + tok_id + " revoked");
+  }
+  if (session_list->parsed())
+    return show_times(g, call(g, "GET", "/api/me/sessions", {}, "session list"), tokens_table);
+  if (session_revoke->parsed()) {
+    return said(g, call(g, "DELETE", "/api/me/sessions/" + seg(tok_id), {}, "session revoke " + tok_id),
+                "session " + tok_id + " ended");
+  }
+  if (role_list->parsed()) return show_times(g, call_list(g, "/api/roles", kMaxRows), roles_table);
+  if (role_grant->parsed()) {
+    const bool site_wide = rg_role == "system_admin";
+    if (site_wide && !rg_scope.empty()) {
+      std::cerr << "labgatectl: role grant: system_admin is site-wide: leave out --scope\n";
+      return 2;
+    }
+    if (!site_wide && rg_scope.empty()) {
+      std::cerr << "labgatectl: role grant: " << rg_role << " needs --scope "
+                << (rg_role == "instrument_admin" ? "INSTRUMENT" : "UNIT") << "\n";
+      return 2;
+    }
+    json body{{"user", rg_user}, {"role", rg_role}};
+    if (!site_wide) body["scope_id"] = rg_scope;
+    auto j = call(g, "POST", "/api/roles", body.dump(), "role grant " + rg_user + " " + rg_role);
+    return said(g, j,
+                j ? "granted " + role_text(*j) + " to " + cell(j->value("user", json())) + " (grant " +
+                        cell(j->value("id", json())) + ")"
+                  : "");
+  }
+  if (role_revoke->parsed()) {
+    auto j = call(g, "DELETE", "/api/roles/" + seg(rg_id), {}, "role revoke " + rg_id);
+    return said(g, j,
+                j ? "revoked grant " + rg_id + ": " + role_text(*j) + " of " + cell(j->value("user", json())) : "");
+  }
+  if (reg->parsed()) {
+    if (reg_email.empty() && reg_phone.empty()) {
+      std::cerr << "labgatectl: register: give --email or --phone, to be reached at\n";
+      return 2;
+    }
+    auto pw = ask_new("Password for " + reg_id);
+    if (!pw) return 1;
+    json body{
+        {"id", reg_id},   {"name", reg_name}, {"unit", reg_unit}, {"category", reg_category}, {"organisation", reg_org},
+        {"password", *pw}};
+    if (!reg_email.empty()) body["email"] = reg_email;
+    if (!reg_phone.empty()) body["phone"] = reg_phone;
+    if (!reg_id_number.empty()) body["id_number"] = reg_id_number;
+    auto j = call(g, "POST", "/api/registrations", body.dump(), "register " + reg_id);
+    return said(g, j,
+                "applied as " + reg_id + " at unit " + reg_unit +
+                    ": pending until an admin of the unit approves (you may sign in meanwhile, with no rights)");
+  }
+  if (approvals->parsed()) {
+    std::string path = "/api/registrations";
+    if (!approvals_all) add_query(path, "decision", "pending");
+    return show_times(g, call_list(g, path, kMaxRows), registrations_table);
+  }
+  if (approve->parsed() || refuse->parsed()) {
+    const bool yes = approve->parsed();
+    json body = json::object();
+    if (!decide_reason.empty()) body["reason"] = decide_reason;
+    auto j = call(g, "POST", "/api/registrations/" + seg(decide_user) + (yes ? "/approve" : "/refuse"), body.dump(),
+                  (yes ? "approve " : "refuse ") + decide_user);
+    return said(g, j,
+                yes ? decide_user + " approved: the account is active"
+                    : decide_user + " refused (" + lg::log::escape(decide_reason) + "): the account is closed");
+  }
+  if (group_list->parsed()) {
+    return show_times(g, call_list(g, "/api/groups", kMaxRows), [](const json& j, const std::string& tz) {
+      return objects_table(j, {"id", "name", "pi", "unit", "retired"}, tz);
+    });
+  }
+  if (group_create->parsed()) {
+    json body{{"id", grp_id}, {"name", grp_name}, {"pi", grp_pi}};
+    if (!grp_unit.empty()) body["unit"] = grp_unit;
+    return said(g, call(g, "POST", "/api/groups", body.dump(), "group create " + grp_id),
+                "group " + grp_id + " created; its PI " + grp_pi + " is its first member");
+  }
+  if (group_show->parsed()) {
+    return show_times(g, call(g, "GET", "/api/groups/" + seg(grp_id) + "/members", {}, "group show " + grp_id),
+                      [](const json& j, const std::string& tz) {
+                        return objects_table(j, {"user", "since"}, tz);
+                      });
+  }
+  if (group_add->parsed()) {
+    return said(g,
+                call(g, "POST", "/api/groups/" + seg(grp_id) + "/members", json{{"user", grp_user}}.dump(),
+                     "group add " + grp_id + " " + grp_user),
+                grp_user + " added to group " + grp_id);
+  }
+  if (group_remove->parsed()) {
+    return said(g,
+                call(g, "DELETE", "/api/groups/" + seg(grp_id) + "/members/" + seg(grp_user), {},
+                     "group remove " + grp_id + " " + grp_user),
+                grp_user + " removed from group " + grp_id);
+  }
+  if (group_retire->parsed()) {
+    return said(g, call(g, "DELETE", "/api/groups/" + seg(grp_id), {}, "group retire " + grp_id),
+                "group " + grp_id + " retired (kept with its history)");
+  }
+  if (users->parsed()) {
+    return show(g, call_list(g, "/api/users", people_limit), [](const json& j) {
+      return objects_table(j, {"id", "name", "category", "unit", "organisation", "status", "status_reason"}, "UTC");
+    });
+  }
+  if (cards->parsed()) {
+    return show_times(g, call_list(g, "/api/cards", people_limit), [](const json& j, const std::string& tz) {
+      return objects_table(j, {"uid", "user", "status", "valid_until", "ended"}, tz);
+    });
   }
   return 1;
 }

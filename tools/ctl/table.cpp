@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -112,7 +113,40 @@ void flatten(const json& v, const std::string& prefix, std::vector<std::vector<s
   }
 }
 
+/// A list of strings as one cell, separated by sep; "-" for an empty or absent list.
+std::string words(const json* v, std::string_view sep, std::string_view empty = "-") {
+  if (!v || !v->is_array()) return v ? cell(*v) : std::string(empty);
+  std::string out;
+  for (const auto& x : *v) {
+    if (!out.empty()) out += sep;
+    out += cell(x);
+  }
+  return out.empty() ? std::string(empty) : out;
+}
+
+std::string time_of(const json& obj, std::string_view key, const std::string& tz) {
+  const json* v = find(obj, key);
+  return v ? time_cell(*v, tz) : "-";
+}
+
+constexpr std::pair<Format, std::string_view> kFormatNames[] = {
+    {Format::table, "table"}, {Format::json, "json"}, {Format::csv, "csv"}};
+
 }  // namespace
+
+std::string_view to_string(Format f) {
+  for (const auto& [v, name] : kFormatNames) {
+    if (v == f) return name;
+  }
+  return "table";
+}
+
+std::optional<Format> format_from_string(std::string_view text) {
+  for (const auto& [v, name] : kFormatNames) {
+    if (name == text) return v;
+  }
+  return std::nullopt;
+}
 
 std::size_t display_width(std::string_view s) {
   std::size_t w = 0;
@@ -174,6 +208,34 @@ std::string render(const Table& t) {
   return out;
 }
 
+std::string render_csv(const Table& t) {
+  std::size_t ncol = t.headers.size();
+  for (const auto& r : t.rows) ncol = std::max(ncol, r.size());
+  std::string out;
+  auto field = [&](const std::string& v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) {
+      out += v;
+      return;
+    }
+    out += '"';
+    for (const char c : v) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    out += '"';
+  };
+  auto line = [&](const std::vector<std::string>& r) {
+    for (std::size_t c = 0; c < ncol; ++c) {
+      if (c > 0) out += ',';
+      if (c < r.size()) field(r[c]);
+    }
+    out += '\n';
+  };
+  if (!t.headers.empty()) line(t.headers);
+  for (const auto& r : t.rows) line(r);
+  return out;
+}
+
 std::string format_hours(int64_t seconds) {
   if (seconds > INT64_MAX / 1000 || seconds < INT64_MIN / 1000) return "-";
   return lg::defaults::hours_text(seconds * 1000);
@@ -193,8 +255,9 @@ std::string time_cell(const json& v, const std::string& tz) {
 }
 
 bool time_key(std::string_view key) {
-  static constexpr std::string_view kInstants[] = {"time", "ts", "start", "end", "last_seen", "valid_from",
-                                                   "valid_until"};
+  static constexpr std::string_view kInstants[] = {
+      "time",    "ts",      "start",   "end",     "last_seen", "valid_from", "valid_until", "since",  "ended",
+      "retired", "created", "expires", "revoked", "last_used", "granted",    "applied",     "decided"};
   for (const auto k : kInstants) {
     if (key == k) return true;
   }
@@ -304,6 +367,92 @@ Table key_value_table(const json& object) {
   t.align = {Align::left, Align::right};
   flatten(object, "", t.rows);
   return t;
+}
+
+std::string role_text(const json& grant) {
+  std::string out = str(grant, "role");
+  const std::string scope = str(grant, "scope");
+  const json* id = find(grant, "scope_id");
+  if (scope != "-") {
+    out += " " + scope;
+    if (id && !id->is_null()) out += ":" + cell(*id);
+  }
+  const json* implied = find(grant, "implied");
+  if (implied && implied->is_boolean() && implied->get<bool>()) out += " (implied)";
+  const json* revoked = find(grant, "revoked");
+  if (revoked && !revoked->is_null()) out += " (revoked)";
+  return out;
+}
+
+Table whoami_table(const json& me) {
+  Table t;
+  t.headers = {"key", "value"};
+  for (const char* k : {"user", "name", "status", "actor", "kind", "pending"}) {
+    if (find(me, k)) t.rows.push_back({k, str(me, k)});
+  }
+  const json* roles = find(me, "roles");
+  if (roles && roles->is_array() && !roles->empty()) {
+    for (const auto& g : *roles) t.rows.push_back({"role", role_text(g)});
+  } else {
+    t.rows.push_back({"role", "-"});
+  }
+  t.rows.push_back({"rights", words(find(me, "rights"), " ")});
+  return t;
+}
+
+Table roles_table(const json& grants, const std::string& tz) {
+  Table t;
+  t.headers = {"id", "user", "role", "scope", "scope id", "granted by", "granted", "revoked"};
+  if (!grants.is_array()) return t;
+  for (const auto& g : grants) {
+    t.rows.push_back({str(g, "id"), str(g, "user"), str(g, "role"), str(g, "scope"), str(g, "scope_id"),
+                      str(g, "granted_by"), time_of(g, "granted", tz), time_of(g, "revoked", tz)});
+  }
+  return t;
+}
+
+Table tokens_table(const json& tokens, const std::string& tz) {
+  Table t;
+  t.headers = {"", "id", "name", "rights", "created", "expires", "last used", "revoked", "live", "source"};
+  if (!tokens.is_array()) return t;
+  for (const auto& e : tokens) {
+    const json* cur = find(e, "current");
+    const bool current = cur && cur->is_boolean() && cur->get<bool>();
+    t.rows.push_back({current ? "*" : "", str(e, "id"), str(e, "name"), words(find(e, "rights"), " ", "all"),
+                      time_of(e, "created", tz), time_of(e, "expires", tz), time_of(e, "last_used", tz),
+                      time_of(e, "revoked", tz), str(e, "live"), str(e, "source")});
+  }
+  return t;
+}
+
+Table registrations_table(const json& registrations, const std::string& tz) {
+  Table t;
+  t.headers = {"user", "unit", "applied", "decision", "decided by", "decided", "reason"};
+  if (!registrations.is_array()) return t;
+  for (const auto& r : registrations) {
+    const std::string reason = str(r, "reason");
+    t.rows.push_back({str(r, "user"), str(r, "unit"), time_of(r, "applied", tz), str(r, "decision"),
+                      str(r, "decided_by"), time_of(r, "decided", tz), reason.empty() ? "-" : reason});
+  }
+  return t;
+}
+
+std::string signed_in_text(const json& login, const std::string& tz) {
+  std::string out = "signed in as " + str(login, "user") + " until " + time_of(login, "expires", tz);
+  const json* pending = find(login, "pending");
+  if (pending && pending->is_boolean() && pending->get<bool>())
+    out += " (pending approval: no rights until a unit admin approves)";
+  return out;
+}
+
+std::string failure_line(std::string_view what, int status, std::string_view error,
+                         std::optional<int64_t> retry_after_s, bool had_token) {
+  std::string out =
+      "labgatectl: " + std::string(what) + ": HTTP " + std::to_string(status) + ": " + lg::log::escape(error);
+  if (status == 429 && retry_after_s && error.find("try again") == std::string_view::npos)
+    out += "; try again in " + std::to_string(*retry_after_s) + " s";
+  if (status == 401 && !had_token) out += " (sign in with `labgatectl login USER`, or give --token / LABGATE_TOKEN)";
+  return out;
 }
 
 }  // namespace lg::ctl
