@@ -1,5 +1,7 @@
 #include "server/billing/rules.hpp"
 
+#include "server/directory/rules.hpp"
+
 namespace lg::server::billing {
 
 std::optional<int64_t> amount_fen(int64_t duration_ms, int64_t rate_fen_per_hour) {
@@ -19,7 +21,7 @@ std::optional<int64_t> amount_fen(int64_t duration_ms, int64_t rate_fen_per_hour
 }
 
 int64_t rate_for(const FeeStandard& fee, UserCategory category) {
-  return category == UserCategory::external ? fee.external_fen_per_hour : fee.internal_fen_per_hour;
+  return directory::is_internal(category) ? fee.internal_fen_per_hour : fee.external_fen_per_hour;
 }
 
 Charge make_charge(const ChargeInput& in) {

@@ -1,7 +1,13 @@
 #include "server/directory/http.hpp"
 
+#include <functional>
+#include <utility>
+#include <vector>
+
 #include "labgate/common/card_uid.hpp"
 #include "labgate/common/log.hpp"
+#include "server/audit/http.hpp"
+#include "server/audit/record.hpp"
 #include "server/directory/import.hpp"
 #include "server/transport/http/json_api.hpp"
 
@@ -33,14 +39,25 @@ json unit_json(const ApiContext& ctx, const Unit& u) {
 json lab_json(const ApiContext& ctx, const Lab& l) {
   return json{{"id", l.id}, {"name", l.name}, {"unit", l.unit}, {"retired", ctx.time_or_null(l.retired_ms)}};
 }
+/// A text that may be absent: null for "".
+json text_or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
 json user_json(const User& u) {
   return json{{"id", u.id},
               {"name", u.name},
               {"category", to_string(u.category)},
-              {"unit", u.unit.empty() ? json(nullptr) : json(u.unit)},
+              {"unit", text_or_null(u.unit)},
               {"admin", u.admin},
               {"status", to_string(u.status)},
-              {"status_reason", u.status_reason}};
+              {"status_reason", u.status_reason},
+              {"email", text_or_null(u.email)},
+              {"phone", text_or_null(u.phone)},
+              {"id_number", text_or_null(u.id_number)},
+              {"organisation", text_or_null(u.organisation)}};
+}
+
+json member_json(const ApiContext& ctx, const GroupMember& m) {
+  return json{{"group", m.group}, {"user", m.user}, {"since", ctx.time(m.since_ms)}};
 }
 
 json group_json(const ApiContext& ctx, const Group& g) {
@@ -49,14 +66,6 @@ json group_json(const ApiContext& ctx, const Group& g) {
               {"pi", g.pi},
               {"unit", g.unit.empty() ? json(nullptr) : json(g.unit)},
               {"retired", ctx.time_or_null(g.retired_ms)}};
-}
-
-/// DELETE of a unit, lab or group: retired, kept with its history.
-Response retire_route(const ApiContext& ctx, Store& store, const std::string& entity, const PathParams& pp) {
-  const std::string& id = pp.find("id")->second;
-  if (auto s = store.retire(entity, id, ctx.now()); !s) return failure(s.error());
-  log::info("directory", entity + " " + id + " retired");
-  return reply(200, json{{"entity", entity}, {"id", id}, {"retired", ctx.time(ctx.now())}});
 }
 
 /// The card uid of a path, canonical (CardUid), or nullopt.
@@ -78,6 +87,107 @@ json card_json_at(const ApiContext& ctx, const Card& c) {
               {"status", to_string(c.status)},
               {"valid_until", ctx.time_or_null(c.valid_until_ms)},
               {"ended", ctx.time_or_null(c.ended_ms)}};
+}
+
+/// The JSON text of a directory entity as its GET shows it, "" when it does not exist (the audit's
+/// before and after): "unit", "lab", "instrument", "user", "group", "card" (the uid's newest row)
+/// or "group_member" (id "<group>/<user>").
+Result<std::string> snapshot(const ApiContext& ctx, Store& store, std::string_view entity, const std::string& id) {
+  auto text = [](const auto& got, auto to_json) -> Result<std::string> {
+    if (!got) return got.error();
+    if (!*got) return std::string();
+    return to_json(**got).dump();
+  };
+  if (entity == "unit") return text(store.unit(id), [&](const Unit& u) { return unit_json(ctx, u); });
+  if (entity == "lab") return text(store.lab(id), [&](const Lab& l) { return lab_json(ctx, l); });
+  if (entity == "instrument") return text(store.instrument(id), instrument_json);
+  if (entity == "user") return text(store.user(id), user_json);
+  if (entity == "group") return text(store.group(id), [&](const Group& g) { return group_json(ctx, g); });
+  if (entity == "card") return text(store.last_card(id), [&](const Card& c) { return card_json_at(ctx, c); });
+  if (entity == "group_member") {
+    const auto slash = id.find('/');
+    const std::string group = id.substr(0, slash);
+    const std::string user = slash == std::string::npos ? std::string() : id.substr(slash + 1);
+    auto known = store.group(group);
+    if (!known) return known.error();
+    if (!*known) return std::string();
+    auto members = store.members(group);
+    if (!members) return members.error();
+    for (const auto& m : *members)
+      if (m.user == user) return member_json(ctx, m).dump();
+    return std::string();
+  }
+  return Error::invalid("no snapshot of '" + std::string(entity) + "'");
+}
+
+/// One audit change of entity id: before as given, after read now.
+Result<audit::Change> change_of(const ApiContext& ctx, Store& store, std::string action, std::string_view entity,
+                                const std::string& id, std::string before) {
+  auto after = snapshot(ctx, store, entity, id);
+  if (!after) return after.error();
+  return audit::Change{std::move(action), std::string(entity), id, std::move(before), std::move(after).value()};
+}
+
+/// A write whose changes are audited: returns them in the order made.
+using AuditedWrite = std::function<Result<std::vector<audit::Change>>()>;
+
+/// Runs write and appends an audit entry for each change it returns, all in one unit of work
+/// (audit::record): both are committed or neither, and a write that fails leaves no entry. No
+/// changes, no entries. write may run more than once (PostgreSQL runs a lost race again).
+Status record_changes(UnitOfWork& uow, audit::Store& audit, const Request& req, int64_t now_ms,
+                      const AuditedWrite& write) {
+  const audit::Context who = audit::request_context(req);
+  return audit::record(uow, audit, who, now_ms, [&]() -> Result<std::optional<audit::Change>> {
+    auto changes = write();
+    if (!changes) return changes.error();
+    if (changes->empty()) return audit::unchanged();
+    // record() appends the last change; those before it go first, in the same unit of work and
+    // under the chain's lock, which record() holds while write runs.
+    for (std::size_t i = 0; i + 1 < changes->size(); ++i) {
+      auto e = audit.append(who, (*changes)[i], now_ms);
+      if (!e) return e.error();
+    }
+    return audit::changed(std::move(changes->back()));
+  });
+}
+
+/// A write of one entity: before (read), the store call, after (read), as one audited change.
+Status record_one(const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit, const Request& req,
+                  int64_t now_ms, std::string action, std::string_view entity, const std::string& id,
+                  const std::function<Status()>& write) {
+  return record_changes(uow, audit, req, now_ms, [&]() -> Result<std::vector<audit::Change>> {
+    auto before = snapshot(ctx, store, entity, id);
+    if (!before) return before.error();
+    LG_TRY(write());
+    auto c = change_of(ctx, store, action, entity, id, std::move(before).value());
+    if (!c) return c.error();
+    return std::vector<audit::Change>{std::move(c).value()};
+  });
+}
+
+/// The personal fields of a POST or PATCH /api/users body: absent keeps, null or "" clears.
+PersonalPatch read_personal(const json& body, Fields& f) {
+  PersonalPatch p;
+  for (auto [key, field] :
+       {std::pair{"email", &PersonalPatch::email}, std::pair{"phone", &PersonalPatch::phone},
+        std::pair{"id_number", &PersonalPatch::id_number}, std::pair{"organisation", &PersonalPatch::organisation}}) {
+    if (!body.contains(key)) continue;
+    std::string v = f.opt_text(key);
+    if (!f.ok()) continue;
+    if (auto why = personal_field_problem(key, v); !why.empty()) f.invalid(key, why);
+    p.*field = std::move(v);
+  }
+  return p;
+}
+
+/// The category field of a body: one of the five names, or an old one (internal, external).
+std::optional<UserCategory> read_category(Fields& f) {
+  const std::string s = f.text("category");
+  if (!f.ok()) return std::nullopt;
+  auto c = category_from(s);
+  if (!c)
+    f.invalid("category", std::string("must be ") + category_names() + " (internal and external are still taken)");
+  return c;
 }
 
 /// The access-policy fields of a POST /api/instruments or PATCH /api/instruments/{id} body.
@@ -113,20 +223,41 @@ json move_json(const ApiContext& ctx, const Move& m) {
               {"at", ctx.time(m.at_ms)}};
 }
 
-/// Ends the card named by the path as `why` (lost, revoked): 200 with the ended row.
-Response end_card_route(const ApiContext& ctx, Store& store, const PathParams& pp, CardStatus why) {
+/// Ends the card named by the path as `why` (lost, revoked): 200 with the ended row; audited as
+/// action (the card's row before and after).
+Response end_card_route(const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit, const Request& req,
+                        const PathParams& pp, CardStatus why, const char* action) {
   auto uid = path_uid(pp);
   if (!uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
-  auto ended = store.end_card(*uid, why, ctx.now());
-  if (!ended) return failure(ended.error());
+  const int64_t now = ctx.now();
+  std::optional<Card> ended;
+  Status s = record_one(ctx, uow, store, audit, req, now, action, "card", *uid, [&]() -> Status {
+    auto e = store.end_card(*uid, why, now);
+    if (!e) return e.error();
+    ended = *e;
+    return {};
+  });
+  if (!s) return failure(s.error());
   ctx.changed_all();  // every terminal whose bundle granted it refuses it from the next bundle
   log::info("directory", "card " + *uid + " of " + ended->user + " " + to_string(why));
   return reply(200, card_json_at(ctx, *ended));
 }
 
+/// DELETE of a unit, lab or group: retired, kept with its history; audited as "retire".
+Response retire_route(const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit, const Request& req,
+                      const std::string& entity, const PathParams& pp) {
+  const std::string& id = pp.find("id")->second;
+  const int64_t now = ctx.now();
+  Status s = record_one(ctx, uow, store, audit, req, now, "retire", entity, id,
+                        [&]() { return store.retire(entity, id, now); });
+  if (!s) return failure(s.error());
+  log::info("directory", entity + " " + id + " retired");
+  return reply(200, json{{"entity", entity}, {"id", id}, {"retired", ctx.time(now)}});
+}
+
 }  // namespace
 
-void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store) {
+void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
   router.add({"POST", "/api/units", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -134,14 +265,19 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Fields f(*body, {"id", "name", "parent"});
                 Unit u{f.id("id"), f.text("name"), f.id("parent", false)};
                 if (!f.ok()) return f.response();
-                if (auto s = store.add_unit(u, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                Status s = record_one(ctx, uow, store, audit, req, now, "create", "unit", u.id,
+                                      [&]() { return store.add_unit(u, now); });
+                if (!s) return failure(s.error());
                 return reply(201, json{{"id", u.id}});
               }});
   router.add(list_route<Unit>("/api/units", "units", ctx, [&](const Page& p) { return store.units(p); },
                               [&ctx](const Unit& u) { return unit_json(ctx, u); }));
-  router.add({"DELETE", "/api/units/{id}", Permission::admin,
-              [&](const Request&, const PathParams& pp) { return retire_route(ctx, store, "unit", pp); }});
+  router.add({"DELETE", "/api/units/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                return retire_route(ctx, uow, store, audit, req, "unit", pp);
+              }});
   router.add({"PATCH", "/api/units/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -150,9 +286,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 p.name = opt_name(*body, f);
                 p.place = opt_place(*body, f, "parent");
                 if (!f.ok()) return f.response();
-                auto u = store.update_unit(pp.find("id")->second, p, ctx.now());
-                if (!u) return failure(u.error());
-                return reply(200, unit_json(ctx, *u));
+                const int64_t now = ctx.now();
+                std::optional<Unit> updated;
+                Status s = record_one(ctx, uow, store, audit, req, now, "update", "unit", id, [&]() -> Status {
+                  auto u = store.update_unit(id, p, now);
+                  if (!u) return u.error();
+                  updated = *u;
+                  return {};
+                });
+                if (!s) return failure(s.error());
+                return reply(200, unit_json(ctx, *updated));
               }});
   router.add({"GET", "/api/moves", Permission::admin, [&](const Request& req, const PathParams&) {
                 const auto e = req.query.find("entity");
@@ -175,14 +318,19 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Fields f(*body, {"id", "name", "unit"});
                 Lab l{f.id("id"), f.text("name"), f.id("unit")};
                 if (!f.ok()) return f.response();
-                if (auto s = store.add_lab(l, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                Status s = record_one(ctx, uow, store, audit, req, now, "create", "lab", l.id,
+                                      [&]() { return store.add_lab(l, now); });
+                if (!s) return failure(s.error());
                 return reply(201, json{{"id", l.id}});
               }});
   router.add(list_route<Lab>("/api/labs", "labs", ctx, [&](const Page& p) { return store.labs(p); },
                              [&ctx](const Lab& l) { return lab_json(ctx, l); }));
-  router.add({"DELETE", "/api/labs/{id}", Permission::admin,
-              [&](const Request&, const PathParams& pp) { return retire_route(ctx, store, "lab", pp); }});
+  router.add({"DELETE", "/api/labs/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                return retire_route(ctx, uow, store, audit, req, "lab", pp);
+              }});
   router.add({"PATCH", "/api/labs/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -191,9 +339,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 p.name = opt_name(*body, f);
                 if (body->contains("unit")) p.place = f.id("unit");
                 if (!f.ok()) return f.response();
-                auto l = store.update_lab(pp.find("id")->second, p, ctx.now());
-                if (!l) return failure(l.error());
-                return reply(200, lab_json(ctx, *l));
+                const int64_t now = ctx.now();
+                std::optional<Lab> updated;
+                Status s = record_one(ctx, uow, store, audit, req, now, "update", "lab", id, [&]() -> Status {
+                  auto l = store.update_lab(id, p, now);
+                  if (!l) return l.error();
+                  updated = *l;
+                  return {};
+                });
+                if (!s) return failure(s.error());
+                return reply(200, lab_json(ctx, *updated));
               }});
 
   router.add({"POST", "/api/instruments", Permission::admin, [&](const Request& req, const PathParams&) {
@@ -219,7 +374,10 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 i.grace_after_end_s = p.grace_after_end_s.value_or(i.grace_after_end_s);
                 i.offline_grace_s = p.offline_grace_s.value_or(i.offline_grace_s);
                 i.max_session_s = p.max_session_s.value_or(i.max_session_s);
-                if (auto s = store.add_instrument(i, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                Status s = record_one(ctx, uow, store, audit, req, now, "create", "instrument", i.id,
+                                      [&]() { return store.add_instrument(i, now); });
+                if (!s) return failure(s.error());
                 ctx.changed(i.id);
                 return reply(201, json{{"id", i.id}});
               }});
@@ -239,8 +397,15 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                   p.status = proto::resource_status_from(
                       f.one_of("status", {"normal", "maintenance", "disabled", "pending_scrap"}));
                 if (!f.ok()) return f.response();
-                auto updated = store.update_instrument_policy(id, p, ctx.now());
-                if (!updated) return failure(updated.error());
+                const int64_t now = ctx.now();
+                std::optional<Instrument> updated;
+                Status s = record_one(ctx, uow, store, audit, req, now, "update", "instrument", id, [&]() -> Status {
+                  auto u = store.update_instrument_policy(id, p, now);
+                  if (!u) return u.error();
+                  updated = *u;
+                  return {};
+                });
+                if (!s) return failure(s.error());
                 ctx.changed(id);
                 return reply(200, instrument_json(*updated));
               }});
@@ -249,16 +414,20 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"id", "name", "category", "unit", "admin"});
+                Fields f(*body,
+                         {"id", "name", "category", "unit", "admin", "email", "phone", "id_number", "organisation"});
                 User u;
                 u.id = f.id("id");
                 u.name = f.text("name");
-                u.category =
-                    category_from(f.one_of("category", {"internal", "external"})).value_or(UserCategory::internal);
+                u.category = read_category(f).value_or(u.category);
                 u.unit = f.id("unit", false);
                 u.admin = f.flag("admin", false);
+                read_personal(*body, f).apply(u);
                 if (!f.ok()) return f.response();
-                if (auto s = store.add_user(u, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                Status s = record_one(ctx, uow, store, audit, req, now, "create", "user", u.id,
+                                      [&]() { return store.add_user(u, now); });
+                if (!s) return failure(s.error());
                 if (u.admin) ctx.changed_all();
                 return reply(201, json{{"id", u.id}});
               }});
@@ -268,7 +437,8 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"status", "reason", "name", "category", "unit"});
+                Fields f(*body, {"status", "reason", "name", "category", "unit", "email", "phone", "id_number",
+                                 "organisation"});
                 std::optional<UserStatus> to;
                 if (body->contains("status"))
                   to = user_status_from(f.one_of("status", {"pending", "active", "suspended", "left"}));
@@ -276,20 +446,23 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 PlacePatch p;
                 p.name = opt_name(*body, f);
                 p.place = opt_place(*body, f, "unit");
-                if (body->contains("category"))
-                  p.category = category_from(f.one_of("category", {"internal", "external"}));
+                if (body->contains("category")) p.category = read_category(f);
+                p.personal = read_personal(*body, f);
                 if (!f.ok()) return f.response();
-                if (!to && !p.name && !p.place && !p.category)
-                  return error(400, "nothing to change: give status, name, category or unit");
+                if (!to && !p.name && !p.place && !p.category && !p.personal.any())
+                  return error(400,
+                               "nothing to change: give status, name, category, unit, email, phone, id_number or "
+                               "organisation");
+                const int64_t now = ctx.now();
                 std::optional<User> updated;
-                Status s = uow.run([&]() -> Status {
-                  if (p.name || p.place || p.category) {
-                    auto u = store.update_user(id, p, ctx.now());
+                Status s = record_one(ctx, uow, store, audit, req, now, "update", "user", id, [&]() -> Status {
+                  if (p.name || p.place || p.category || p.personal.any()) {
+                    auto u = store.update_user(id, p, now);
                     if (!u) return u.error();
                     updated = *u;
                   }
                   if (to) {
-                    auto u = store.set_user_status(id, *to, reason, ctx.now());
+                    auto u = store.set_user_status(id, *to, reason, now);
                     if (!u) return u.error();
                     updated = *u;
                   }
@@ -303,7 +476,8 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(200, user_json(*updated));
               }});
 
-  // Import from HR and student systems (directory/import.hpp): CSV files in one unit of work.
+  // Import from HR and student systems (directory/import.hpp): CSV files in one unit of work,
+  // each row it creates or updates audited as "import" in the same unit of work.
   router.add({"POST", "/api/import", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -323,16 +497,29 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                                   x.value("name", x["kind"].get<std::string>() + ".csv"), x["text"].get<std::string>()};
                   files.push_back(std::move(file));
                 }
-                auto r = import_csv(uow, store, files, dry_run, ctx.now());
-                if (!r) {
-                  if (r.error().code == std::make_error_code(std::errc::invalid_argument))
-                    return error(422, r.error().reason);
-                  return failure(r.error());
+                const int64_t now = ctx.now();
+                const Snapshot snap = [&](std::string_view entity, const std::string& id) {
+                  return snapshot(ctx, store, entity, id);
+                };
+                std::optional<ImportSummary> summary;
+                Status s = record_changes(uow, audit, req, now, [&]() -> Result<std::vector<audit::Change>> {
+                  auto r = import_csv(uow, store, files, dry_run, now, snap);
+                  if (!r) return r.error();
+                  std::vector<audit::Change> changes;
+                  for (auto& row : r->rows)
+                    changes.push_back(audit::Change{"import", row.entity, row.id, row.before, row.after});
+                  summary = std::move(r).value();
+                  return changes;
+                });
+                if (!s) {
+                  if (s.error().code == std::make_error_code(std::errc::invalid_argument))
+                    return error(422, s.error().reason);
+                  return failure(s.error());
                 }
-                if (!dry_run && r->changed()) ctx.changed_all();
+                if (!dry_run && summary->changed()) ctx.changed_all();
                 json counts = json::object();
-                for (const auto& [kind, by] : r->counts) counts[kind] = by;
-                return reply(200, json{{"dry_run", dry_run}, {"changed", r->changed()}, {"counts", counts}});
+                for (const auto& [kind, by] : summary->counts) counts[kind] = by;
+                return reply(200, json{{"dry_run", dry_run}, {"changed", summary->changed()}, {"counts", counts}});
               }});
 
   router.add({"POST", "/api/groups", Permission::admin, [&](const Request& req, const PathParams&) {
@@ -342,13 +529,59 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Fields f(*body, {"id", "name", "pi", "unit"});
                 Group g{f.id("id"), f.text("name"), f.id("pi"), f.id("unit", false)};
                 if (!f.ok()) return f.response();
-                if (auto s = store.add_group(g, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                Status s = record_one(ctx, uow, store, audit, req, now, "create", "group", g.id,
+                                      [&]() { return store.add_group(g, now); });
+                if (!s) return failure(s.error());
                 return reply(201, json{{"id", g.id}});
               }});
   router.add(list_route<Group>("/api/groups", "groups", ctx, [&](const Page& p) { return store.groups(p); },
                                [&ctx](const Group& g) { return group_json(ctx, g); }));
-  router.add({"DELETE", "/api/groups/{id}", Permission::admin,
-              [&](const Request&, const PathParams& pp) { return retire_route(ctx, store, "group", pp); }});
+  router.add({"PATCH", "/api/groups/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.find("id")->second;
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"name", "pi", "unit"});
+                GroupPatch p;
+                p.name = opt_name(*body, f);
+                if (body->contains("pi")) p.pi = f.id("pi");
+                p.unit = opt_place(*body, f, "unit");
+                if (!f.ok()) return f.response();
+                if (!p.name && !p.pi && !p.unit) return error(400, "nothing to change: give name, pi or unit");
+                const int64_t now = ctx.now();
+                std::optional<Group> updated;
+                Status s = record_changes(uow, audit, req, now, [&]() -> Result<std::vector<audit::Change>> {
+                  auto before = snapshot(ctx, store, "group", id);
+                  if (!before) return before.error();
+                  // A new PI who was not a member becomes one: a second entry.
+                  std::string pi_before;
+                  if (p.pi) {
+                    auto m = snapshot(ctx, store, "group_member", id + "/" + *p.pi);
+                    if (!m) return m.error();
+                    pi_before = std::move(m).value();
+                  }
+                  auto g = store.update_group(id, p, now);
+                  if (!g) return g.error();
+                  updated = *g;
+                  std::vector<audit::Change> out;
+                  auto c = change_of(ctx, store, "update", "group", id, std::move(before).value());
+                  if (!c) return c.error();
+                  out.push_back(std::move(c).value());
+                  if (p.pi && pi_before.empty()) {
+                    auto m = change_of(ctx, store, "add", "group_member", id + "/" + *p.pi, "");
+                    if (!m) return m.error();
+                    out.push_back(std::move(m).value());
+                  }
+                  return out;
+                });
+                if (!s) return failure(s.error());
+                ctx.changed_all();
+                return reply(200, group_json(ctx, *updated));
+              }});
+  router.add({"DELETE", "/api/groups/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                return retire_route(ctx, uow, store, audit, req, "group", pp);
+              }});
   router.add({"GET", "/api/groups/{id}/members", Permission::admin, [&](const Request&, const PathParams& pp) {
                 auto m = store.members(pp.find("id")->second);
                 if (!m) return failure(m.error());
@@ -357,21 +590,28 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(200, out);
               }});
   router.add({"POST", "/api/groups/{id}/members", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                const std::string& group = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
                 Fields f(*body, {"user"});
                 const std::string user = f.id("user");
                 if (!f.ok()) return f.response();
-                if (auto s = store.add_member(pp.find("id")->second, user, ctx.now()); !s) return failure(s.error());
-                return reply(201, json{{"group", pp.find("id")->second}, {"user", user}});
+                const int64_t now = ctx.now();
+                Status s = record_one(ctx, uow, store, audit, req, now, "add", "group_member", group + "/" + user,
+                                      [&]() { return store.add_member(group, user, now); });
+                if (!s) return failure(s.error());
+                return reply(201, json{{"group", group}, {"user", user}});
               }});
-  router.add({"DELETE", "/api/groups/{id}/members/{user}", Permission::admin,
-              [&](const Request&, const PathParams& pp) {
-                if (auto s = store.remove_member(pp.find("id")->second, pp.find("user")->second); !s)
-                  return failure(s.error());
-                return reply(200, json{{"group", pp.find("id")->second}, {"removed", pp.find("user")->second}});
-              }});
+  router.add(
+      {"DELETE", "/api/groups/{id}/members/{user}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+         const std::string& group = pp.find("id")->second;
+         const std::string& user = pp.find("user")->second;
+         Status s = record_one(ctx, uow, store, audit, req, ctx.now(), "remove", "group_member", group + "/" + user,
+                               [&]() { return store.remove_member(group, user); });
+         if (!s) return failure(s.error());
+         return reply(200, json{{"group", group}, {"removed", user}});
+       }});
 
   router.add({"POST", "/api/cards", Permission::admin, [&](const Request& req, const PathParams&) {
                 Response bad;
@@ -389,43 +629,90 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (f.ok() && c.valid_until_ms && *c.valid_until_ms <= ctx.now())
                   f.invalid("valid_until", "must be in the future");
                 if (!f.ok()) return f.response();
-                if (auto s = store.add_card(c, ctx.now()); !s) return failure(s.error());
+                const int64_t now = ctx.now();
+                Status s = record_changes(uow, audit, req, now, [&]() -> Result<std::vector<audit::Change>> {
+                  LG_TRY(store.add_card(c, now));
+                  auto made = change_of(ctx, store, "create", "card", c.uid, "");  // a new row: nothing before it
+                  if (!made) return made.error();
+                  return std::vector<audit::Change>{std::move(made).value()};
+                });
+                if (!s) return failure(s.error());
                 ctx.changed_all();
                 return reply(201, json{{"uid", c.uid}, {"user", c.user}, {"valid_until", ctx.time_or_null(c.valid_until_ms)}});
               }});
   router.add(list_route<Card>("/api/cards", "cards", ctx, [&](const Page& p) { return store.cards(p); },
                               [&ctx](const Card& c) { return card_json_at(ctx, c); }));
-  router.add({"DELETE", "/api/cards/{uid}", Permission::admin, [&](const Request&, const PathParams& pp) {
-                return end_card_route(ctx, store, pp, CardStatus::revoked);  // the row stays as history
+  // A temporary card's end date set or cleared (null) on the uid's active row.
+  router.add({"PATCH", "/api/cards/{uid}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                auto uid = path_uid(pp);
+                if (!uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"valid_until"});
+                if (!f.ok()) return f.response();
+                if (!body->contains("valid_until")) return error(400, "missing field: valid_until (a time or null)");
+                const std::optional<int64_t> until = f.time("valid_until", false);
+                const int64_t now = ctx.now();
+                if (f.ok() && until && *until <= now) f.invalid("valid_until", "must be in the future");
+                if (!f.ok()) return f.response();
+                std::optional<Card> updated;
+                Status s = record_one(ctx, uow, store, audit, req, now, "update", "card", *uid, [&]() -> Status {
+                  auto c = store.set_card_valid_until(*uid, until);
+                  if (!c) return c.error();
+                  updated = *c;
+                  return {};
+                });
+                if (!s) return failure(s.error());
+                ctx.changed_all();  // the grant's end date travels in the bundles
+                return reply(200, card_json_at(ctx, *updated));
+              }});
+  router.add({"DELETE", "/api/cards/{uid}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                return end_card_route(ctx, uow, store, audit, req, pp, CardStatus::revoked, "revoke");  // the row stays
               }});
   router.add({"DELETE", "/api/users/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 auto it = req.query.find("reason");
                 const std::string reason = it == req.query.end() ? std::string() : it->second;
-                auto u = store.set_user_status(id, UserStatus::left, reason, ctx.now());
-                if (!u) return failure(u.error());
+                const int64_t now = ctx.now();
+                std::optional<User> updated;
+                Status s = record_one(ctx, uow, store, audit, req, now, "leave", "user", id, [&]() -> Status {
+                  auto u = store.set_user_status(id, UserStatus::left, reason, now);
+                  if (!u) return u.error();
+                  updated = *u;
+                  return {};
+                });
+                if (!s) return failure(s.error());
                 ctx.changed_all();
                 log::info("directory", "user " + id + " has left" + (reason.empty() ? "" : " (" + reason + ")"));
-                return reply(200, user_json(*u));
+                return reply(200, user_json(*updated));
               }});
-  router.add({"DELETE", "/api/instruments/{id}", Permission::admin, [&](const Request&, const PathParams& pp) {
+  router.add({"DELETE", "/api/instruments/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 InstrumentPolicyPatch p;
                 p.status = InstrumentStatus::disabled;  // 停用: kept with its usage and money
-                auto u = store.update_instrument_policy(id, p, ctx.now());
-                if (!u) return failure(u.error());
+                const int64_t now = ctx.now();
+                std::optional<Instrument> updated;
+                Status s = record_one(ctx, uow, store, audit, req, now, "retire", "instrument", id, [&]() -> Status {
+                  auto u = store.update_instrument_policy(id, p, now);
+                  if (!u) return u.error();
+                  updated = *u;
+                  return {};
+                });
+                if (!s) return failure(s.error());
                 ctx.changed(id);
                 log::info("directory", "instrument " + id + " disabled (retired)");
-                return reply(200, instrument_json(*u));
+                return reply(200, instrument_json(*updated));
               }});
-  router.add({"POST", "/api/cards/{uid}/lost", Permission::admin, [&](const Request&, const PathParams& pp) {
-                return end_card_route(ctx, store, pp, CardStatus::lost);
+  router.add({"POST", "/api/cards/{uid}/lost", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                return end_card_route(ctx, uow, store, audit, req, pp, CardStatus::lost, "lost");
               }});
-  router.add({"POST", "/api/cards/{uid}/revoke", Permission::admin, [&](const Request&, const PathParams& pp) {
-                return end_card_route(ctx, store, pp, CardStatus::revoked);
+  router.add({"POST", "/api/cards/{uid}/revoke", Permission::admin, [&](const Request& req, const PathParams& pp) {
+                return end_card_route(ctx, uow, store, audit, req, pp, CardStatus::revoked, "revoke");
               }});
   // A replacement card for the same holder: the old one ends as replaced (or stays lost when it
-  // was reported lost before), the new one is issued, in one unit of work.
+  // was reported lost before), the new one is issued, in one unit of work; audited as "replace"
+  // of the old card (when it was still active) and "create" of the new one.
   router.add({"POST", "/api/cards/{uid}/replace", Permission::admin, [&](const Request& req, const PathParams& pp) {
                 auto old_uid = path_uid(pp);
                 if (!old_uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
@@ -442,18 +729,25 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 c.valid_until_ms = f.time("valid_until", false);
                 if (!f.ok()) return f.response();
                 const int64_t now = ctx.now();
-                Status s = uow.run([&]() -> Status {
+                Status s = record_changes(uow, audit, req, now, [&]() -> Result<std::vector<audit::Change>> {
+                  std::vector<audit::Change> out;
                   auto last = store.last_card(*old_uid);
                   if (!last) return last.error();
                   if (!*last) return domain_error(Errc::not_found, "no card '" + *old_uid + "'");
                   if ((*last)->active) {
+                    const std::string before = card_json_at(ctx, **last).dump();
                     auto ended = store.end_card(*old_uid, CardStatus::replaced, now);
                     if (!ended) return ended.error();
+                    out.push_back(audit::Change{"replace", "card", *old_uid, before, card_json_at(ctx, *ended).dump()});
                   } else if ((*last)->status == CardStatus::replaced) {
                     return domain_error(Errc::conflict, "card '" + *old_uid + "' was replaced already");
                   }  // a lost or revoked card stays so: the new card is its replacement
                   c.user = (*last)->user;
-                  return store.add_card(c, now);
+                  LG_TRY(store.add_card(c, now));
+                  auto made = change_of(ctx, store, "create", "card", c.uid, "");
+                  if (!made) return made.error();
+                  out.push_back(std::move(made).value());
+                  return out;
                 });
                 if (!s) return failure(s.error());
                 ctx.changed_all();

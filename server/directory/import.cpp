@@ -19,11 +19,12 @@ struct Columns {
   std::vector<std::string_view> required;
   std::vector<std::string_view> optional;
 };
-const std::array<Columns, 5> kKinds{{{"units", {"id", "name"}, {"parent"}},
-                                     {"users", {"id", "name", "category"}, {"unit"}},
-                                     {"groups", {"id", "name", "pi"}, {"unit"}},
-                                     {"members", {"group", "user"}, {}},
-                                     {"cards", {"uid", "user"}, {"valid_until"}}}};
+const std::array<Columns, 5> kKinds{
+    {{"units", {"id", "name"}, {"parent"}},
+     {"users", {"id", "name", "category"}, {"unit", "email", "phone", "id_number", "organisation"}},
+     {"groups", {"id", "name", "pi"}, {"unit"}},
+     {"members", {"group", "user"}, {}},
+     {"cards", {"uid", "user"}, {"valid_until"}}}};
 
 /// Rows of one file as column -> value, with the line of each.
 struct Table {
@@ -74,6 +75,13 @@ const std::string& get(const std::map<std::string, std::string, std::less<>>& m,
   return it == m.end() ? kEmpty : it->second;
 }
 
+/// The value of column k, nullopt when the file has no such column.
+std::optional<std::string> opt(const std::map<std::string, std::string, std::less<>>& m, std::string_view k) {
+  auto it = m.find(k);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+
 /// Checks an id field: the protocol's id rule (1..64 of [A-Za-z0-9_.:-]).
 Status id_field(const ImportFile& f, std::size_t line, std::string_view col, const std::string& v, bool required) {
   if (v.empty() && !required) return {};
@@ -109,7 +117,7 @@ bool ImportSummary::changed() const {
 }
 
 Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vector<ImportFile>& files, bool dry_run,
-                                 int64_t now_ms) {
+                                 int64_t now_ms, const Snapshot& snapshot) {
   std::vector<Table> tables;
   for (const auto& k : kKinds) {
     for (const auto& f : files) {
@@ -126,10 +134,29 @@ Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vecto
   ImportSummary sum;
   static const Error kDryRun = Error::invalid("dry run: rolled back");
   Status s = uow.run([&]() -> Status {
+    sum = ImportSummary{};  // the unit of work may run again (PostgreSQL, after a lost race)
     for (const auto& t : tables) {
       const ImportFile& f = *t.file;
       auto& counts = sum.counts[f.kind];
       for (const auto& [line, v] : t.rows) {
+        // The entity this row writes, and what it was before (for the audit).
+        const std::string_view entity = f.kind == "units"     ? "unit"
+                                        : f.kind == "users"   ? "user"
+                                        : f.kind == "groups"  ? "group"
+                                        : f.kind == "members" ? "group_member"
+                                                              : "card";
+        std::string key = f.kind == "members" ? get(v, "group") + "/" + get(v, "user")
+                          : f.kind == "cards" ? get(v, "uid")
+                                              : get(v, "id");
+        if (f.kind == "cards") {
+          if (auto uid = CardUid::parse(key)) key = uid->str();
+        }
+        std::string before;
+        if (snapshot && !dry_run) {
+          auto b = snapshot(entity, key);
+          if (!b) return row_error(f, line, b.error());
+          before = std::move(b).value();
+        }
         Result<Change> done = Change::unchanged;
         if (f.kind == "units") {
           LG_TRY(id_field(f, line, "id", get(v, "id"), true));
@@ -141,12 +168,36 @@ Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vecto
           LG_TRY(text_field(f, line, "name", get(v, "name")));
           LG_TRY(id_field(f, line, "unit", get(v, "unit"), false));
           auto cat = category_from(get(v, "category"));
-          if (!cat) return Error::invalid(f.name + " line " + std::to_string(line) + ": category must be internal or external");
+          if (!cat)
+            return Error::invalid(f.name + " line " + std::to_string(line) + ": category must be " + category_names());
+          PersonalPatch personal;
+          for (auto [col, field] :
+               {std::pair{"email", &PersonalPatch::email}, std::pair{"phone", &PersonalPatch::phone},
+                std::pair{"id_number", &PersonalPatch::id_number},
+                std::pair{"organisation", &PersonalPatch::organisation}}) {
+            auto value = opt(v, col);
+            if (!value) continue;
+            if (auto why = personal_field_problem(col, *value); !why.empty())
+              return Error::invalid(f.name + " line " + std::to_string(line) + ": " + col + " " + why);
+            personal.*field = std::move(*value);
+          }
           User u;
           u.id = get(v, "id");
           u.name = get(v, "name");
           u.category = *cat;
           u.unit = get(v, "unit");
+          if (!(personal.email && personal.phone && personal.id_number && personal.organisation)) {
+            // A personal column the file does not have keeps what is stored.
+            auto stored = store.user(u.id);
+            if (!stored) return row_error(f, line, stored.error());
+            if (*stored) {
+              u.email = (*stored)->email;
+              u.phone = (*stored)->phone;
+              u.id_number = (*stored)->id_number;
+              u.organisation = (*stored)->organisation;
+            }
+          }
+          personal.apply(u);
           done = store.upsert_user(u, now_ms);
         } else if (f.kind == "groups") {
           LG_TRY(id_field(f, line, "id", get(v, "id"), true));
@@ -160,16 +211,18 @@ Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vecto
           done = store.upsert_member(get(v, "group"), get(v, "user"), now_ms);
         } else {
           auto uid = CardUid::parse(get(v, "uid"));
-          if (!uid) return Error::invalid(f.name + " line " + std::to_string(line) + ": uid must be " +
-                                          std::string(CardUid::kRule));
+          if (!uid)
+            return Error::invalid(f.name + " line " + std::to_string(line) + ": uid must be " +
+                                  std::string(CardUid::kRule));
           LG_TRY(id_field(f, line, "user", get(v, "user"), true));
           Card c;
           c.uid = uid->str();
           c.user = get(v, "user");
           if (!get(v, "valid_until").empty()) {
             c.valid_until_ms = time::parse_utc(get(v, "valid_until"));
-            if (!c.valid_until_ms) return Error::invalid(f.name + " line " + std::to_string(line) +
-                                                         ": valid_until must be an RFC 3339 time");
+            if (!c.valid_until_ms)
+              return Error::invalid(f.name + " line " + std::to_string(line) +
+                                    ": valid_until must be an RFC 3339 time");
           }
           auto owner = store.card_owner(c.uid);
           if (!owner) return row_error(f, line, owner.error());
@@ -186,6 +239,13 @@ Result<ImportSummary> import_csv(UnitOfWork& uow, Store& store, const std::vecto
         }
         if (!done) return row_error(f, line, done.error());
         counts[to_string(*done)] += 1;
+        if (snapshot && !dry_run && *done != Change::unchanged) {
+          auto after = snapshot(entity, key);
+          if (!after) return row_error(f, line, after.error());
+          sum.rows.push_back(ImportedRow{std::string(entity), key, *done,
+                                         *done == Change::created ? std::string() : std::move(before),
+                                         std::move(after).value()});
+        }
       }
     }
     return dry_run ? Status(kDryRun) : Status{};

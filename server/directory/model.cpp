@@ -2,13 +2,40 @@
 
 namespace lg::server {
 
-const char* to_string(UserCategory c) { return c == UserCategory::external ? "external" : "internal"; }
+namespace {
+
+template <typename E>
+struct Names {
+  E value;
+  const char* name;
+};
+
+constexpr Names<UserCategory> kCategories[] = {{UserCategory::internal_student, "internal_student"},
+                                               {UserCategory::internal_staff, "internal_staff"},
+                                               {UserCategory::other_campus, "other_campus"},
+                                               {UserCategory::external_academic, "external_academic"},
+                                               {UserCategory::enterprise, "enterprise"}};
+
+}  // namespace
+
+const char* to_string(UserCategory c) {
+  for (const auto& n : kCategories)
+    if (n.value == c) return n.name;
+  return "internal_staff";
+}
+
+const char* category_names() {
+  return "internal_student, internal_staff, other_campus, external_academic or enterprise";
+}
 
 const char* to_string(InstrumentKind k) { return k == InstrumentKind::door ? "door" : "instrument"; }
 
 std::optional<UserCategory> category_from(std::string_view s) {
-  if (s == "internal") return UserCategory::internal;
-  if (s == "external") return UserCategory::external;
+  for (const auto& n : kCategories)
+    if (s == n.name) return n.value;
+  // The names of the two categories there were before (docs/INTERFACES.md).
+  if (s == "internal") return UserCategory::internal_staff;
+  if (s == "external") return UserCategory::external_academic;
   return std::nullopt;
 }
 

@@ -13,7 +13,9 @@
 
 namespace lg::server {
 
-enum class UserCategory { internal, external };
+/// Who a user is to the site: it drives prices and rules. Campus members are students and staff;
+/// the others come from another campus, another academic institution, or an enterprise.
+enum class UserCategory { internal_student, internal_staff, other_campus, external_academic, enterprise };
 /// A user's lifecycle: pending (registered, not approved) -> active -> suspended -> left.
 /// Only an active user's cards open anything.
 enum class UserStatus { pending, active, suspended, left };
@@ -24,12 +26,16 @@ enum class CardStatus { active, lost, revoked, replaced };
 using InstrumentStatus = proto::ResourceStatus;
 enum class InstrumentKind { instrument, door };
 
-/// "internal" | "external".
+/// "internal_student" | "internal_staff" | "other_campus" | "external_academic" | "enterprise".
 const char* to_string(UserCategory c);
 /// "instrument" | "door".
 const char* to_string(InstrumentKind k);
-/// Parses "internal" | "external".
+/// Parses a category's name; the old names are still accepted on input: "internal" is
+/// internal_staff, "external" is external_academic. nullopt for anything else.
 std::optional<UserCategory> category_from(std::string_view s);
+/// The category names for a message: "internal_student, internal_staff, other_campus,
+/// external_academic or enterprise".
+const char* category_names();
 /// Parses "instrument" | "door".
 std::optional<InstrumentKind> kind_from(std::string_view s);
 /// "pending" | "active" | "suspended" | "left".
@@ -90,11 +96,33 @@ struct InstrumentPolicyPatch {
 struct User {
   std::string id;
   std::string name;
-  UserCategory category = UserCategory::internal;
+  UserCategory category = UserCategory::internal_staff;
   std::string unit;  ///< "" = none
   bool admin = false;
   UserStatus status = UserStatus::active;
   std::string status_reason{};  ///< why the last status change was made ("" for none)
+  // Personal data, each "" when not given (directory/rules.hpp personal_field_problem says what is valid).
+  std::string email{};
+  std::string phone{};
+  std::string id_number{};     ///< an ID of the person's choice (证件号: ID card, passport, staff or student number)
+  std::string organisation{};  ///< where an external user comes from
+};
+
+/// A user's personal fields in a change: each absent keeps its value, "" clears it.
+struct PersonalPatch {
+  std::optional<std::string> email;
+  std::optional<std::string> phone;
+  std::optional<std::string> id_number;
+  std::optional<std::string> organisation;
+  /// Whether any field is set.
+  bool any() const { return email || phone || id_number || organisation; }
+  /// Sets u's fields that are set here.
+  void apply(User& u) const {
+    if (email) u.email = *email;
+    if (phone) u.phone = *phone;
+    if (id_number) u.id_number = *id_number;
+    if (organisation) u.organisation = *organisation;
+  }
 };
 
 /// A change of a unit's, lab's or user's name or place: fields left empty keep their value.
@@ -102,6 +130,14 @@ struct PlacePatch {
   std::optional<std::string> name;
   std::optional<std::string> place;  ///< unit: parent ("" = root); lab: unit; user: unit ("" = none)
   std::optional<UserCategory> category;  ///< users only
+  PersonalPatch personal{};              ///< users only
+};
+
+/// A change of a research group: fields left empty keep their value.
+struct GroupPatch {
+  std::optional<std::string> name;
+  std::optional<std::string> pi;    ///< a new PI becomes a member (and stays one)
+  std::optional<std::string> unit;  ///< "" = none
 };
 
 /// One move in the organisation tree, kept for ever: statistics attribute what happened before

@@ -112,11 +112,26 @@ ALTER TABLE labs ADD COLUMN retired_ms BIGINT;
 ALTER TABLE research_groups ADD COLUMN retired_ms BIGINT;
 )sql";
 
-constexpr std::array<db::Migration, 5> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+// Five user categories (internal -> internal_staff, external -> external_academic) and personal
+// data; see the SQLite store's migration 6 (PostgreSQL changes the constraint in place).
+constexpr std::string_view kV6 = R"sql(
+ALTER TABLE users DROP CONSTRAINT users_category_check;
+UPDATE users SET category = CASE category WHEN 'internal' THEN 'internal_staff' ELSE 'external_academic' END
+  WHERE category IN ('internal', 'external');
+ALTER TABLE users ADD CONSTRAINT users_category_check
+  CHECK (category IN ('internal_student', 'internal_staff', 'other_campus', 'external_academic', 'enterprise'));
+ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN id_number TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN organisation TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<db::Migration, 6> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
                                                     {2, "user, card and instrument lifecycles", kV2},
                                                     {3, "research groups", kV3},
                                                     {4, "moves in the organisation tree", kV4},
-                                                    {5, "retired units, labs and groups", kV5}}};
+                                                    {5, "retired units, labs and groups", kV5},
+                                                    {6, "five user categories, personal data", kV6}}};
 
 /// conflict if the row id of table (a retirable one) is retired; nothing if absent.
 Status require_not_retired(pg::Conn& c, std::string_view table, const std::string& id, std::string_view what) {
@@ -149,7 +164,7 @@ Status require_active_user(pg::Conn& c, const std::string& id) {
 
 
 using pgrows::kInstrumentCols;
-using pgrows::kUserCols;
+using pgrows::kUserFullCols;
 
 }  // namespace
 
@@ -166,9 +181,17 @@ Instrument instrument(const pg::Rows& r, int i) {
 }
 
 User user(const pg::Rows& r, int i) {
-  return User{r.text(i, 0), r.text(i, 1), category_from(r.text(i, 2)).value_or(UserCategory::internal),
+  return User{r.text(i, 0), r.text(i, 1),    category_from(r.text(i, 2)).value_or(UserCategory::internal_staff),
               r.text(i, 3), r.boolean(i, 4), user_status_from(r.text(i, 5)).value_or(UserStatus::active),
               r.text(i, 6)};
+}
+User user_full(const pg::Rows& r, int i) {
+  User u = user(r, i);
+  u.email = r.text(i, 7);
+  u.phone = r.text(i, 8);
+  u.id_number = r.text(i, 9);
+  u.organisation = r.text(i, 10);
+  return u;
 }
 Card card(const pg::Rows& r, int i) {
   Card c{r.text(i, 0), r.text(i, 1), r.boolean(i, 2)};
@@ -181,7 +204,7 @@ Card card(const pg::Rows& r, int i) {
 
 namespace {
 constexpr auto instrument_row = [](const pg::Rows& r, int i) { return pgrows::instrument(r, i); };
-constexpr auto user_row = [](const pg::Rows& r, int i) { return pgrows::user(r, i); };
+constexpr auto user_row = [](const pg::Rows& r, int i) { return pgrows::user_full(r, i); };
 constexpr auto card_row = [](const pg::Rows& r, int i) { return pgrows::card(r, i); };
 }  // namespace
 
@@ -268,7 +291,11 @@ Status PgStore::add_user(const User& u, int64_t now_ms) {
     LG_TRY(require_absent(c, "users", u.id, "user"));
     pg::Params p;
     p.add(u.id).add(u.name).add(to_string(u.category)).add_or_null(u.unit).add(u.admin).add(now_ms);
-    return done(c.exec("INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES ($1, $2, $3, $4, $5, $6)", p));
+    p.add(to_string(u.status)).add(u.status_reason).add(u.email).add(u.phone).add(u.id_number).add(u.organisation);
+    return done(
+        c.exec("INSERT INTO users(id, name, category, unit, admin, created_ms, status, status_reason, email, "
+               "phone, id_number, organisation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+               p));
   });
 }
 
@@ -296,7 +323,7 @@ Result<User> PgStore::set_user_status(const std::string& id, UserStatus to, cons
                                       int64_t now_ms) {
   return transact<User>(db_, [&]() -> Result<User> {
     auto& c = db_.conn();
-    auto r = c.q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1 FOR UPDATE", id);
+    auto r = c.q("SELECT " + std::string(kUserFullCols) + " FROM users WHERE id = $1 FOR UPDATE", id);
     if (!r) return r.error();
     if (r->empty()) return domain_error(Errc::not_found, "unknown user '" + id + "'");
     User u = user_row(*r, 0);
@@ -406,21 +433,22 @@ Result<Unit> PgStore::update_unit(const std::string& id, const PlacePatch& p, in
     params.add(id).add_or_null(p.name ? std::string_view(*p.name) : std::string_view());
     if (p.place) params.add(*p.place);
     else params.add(std::nullopt);
-    auto r = c.exec("UPDATE units SET name = COALESCE($2, name), parent = CASE WHEN $3::text IS NULL THEN parent "
-                    "ELSE NULLIF($3::text, '') END WHERE id = $1 RETURNING id, name, COALESCE(parent, '')",
-                    params);
+    auto r = c.exec(
+        "UPDATE units SET name = COALESCE($2, name), parent = CASE WHEN $3::text IS NULL THEN parent "
+        "ELSE NULLIF($3::text, '') END WHERE id = $1 RETURNING id, name, COALESCE(parent, ''), retired_ms",
+        params);
     if (!r) return r.error();
-    return Unit{r->text(0, 0), r->text(0, 1), r->text(0, 2)};
+    return Unit{r->text(0, 0), r->text(0, 1), r->text(0, 2), opt_i64(*r, 0, 3)};
   });
 }
 
 Result<Lab> PgStore::update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) {
   return transact<Lab>(db_, [&]() -> Result<Lab> {
     auto& c = db_.conn();
-    auto r = c.q("SELECT id, name, unit FROM labs WHERE id = $1 FOR UPDATE", id);
+    auto r = c.q("SELECT id, name, unit, retired_ms FROM labs WHERE id = $1 FOR UPDATE", id);
     if (!r) return r.error();
     if (r->empty()) return domain_error(Errc::not_found, "unknown lab '" + id + "'");
-    Lab l{r->text(0, 0), r->text(0, 1), r->text(0, 2)};
+    Lab l{r->text(0, 0), r->text(0, 1), r->text(0, 2), opt_i64(*r, 0, 3)};
     if (p.place && *p.place != l.unit) {
       LG_TRY(require_ref(c, "units", "unit", *p.place, "unit"));
       LG_TRY(require_not_retired(c, "units", *p.place, "unit"));
@@ -436,7 +464,7 @@ Result<Lab> PgStore::update_lab(const std::string& id, const PlacePatch& p, int6
 Result<User> PgStore::update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) {
   return transact<User>(db_, [&]() -> Result<User> {
     auto& c = db_.conn();
-    auto r = c.q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1 FOR UPDATE", id);
+    auto r = c.q("SELECT " + std::string(kUserFullCols) + " FROM users WHERE id = $1 FOR UPDATE", id);
     if (!r) return r.error();
     if (r->empty()) return domain_error(Errc::not_found, "unknown user '" + id + "'");
     User u = user_row(*r, 0);
@@ -447,9 +475,14 @@ Result<User> PgStore::update_user(const std::string& id, const PlacePatch& p, in
     }
     if (p.name) u.name = *p.name;
     if (p.category) u.category = *p.category;
+    p.personal.apply(u);
     pg::Params params;
     params.add(id).add(u.name).add(to_string(u.category)).add_or_null(u.unit);
-    LG_TRY(done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4 WHERE id = $1", params)));
+    params.add(u.email).add(u.phone).add(u.id_number).add(u.organisation);
+    LG_TRY(
+        done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4, email = $5, phone = $6, id_number = $7, "
+                    "organisation = $8 WHERE id = $1",
+                    params)));
     return u;
   });
 }
@@ -492,6 +525,47 @@ Result<std::vector<Move>> PgStore::moves(const std::string& entity, const std::s
   return out;
 }
 
+Result<Group> PgStore::update_group(const std::string& id, const GroupPatch& p, int64_t now_ms) {
+  return transact<Group>(db_, [&]() -> Result<Group> {
+    auto& c = db_.conn();
+    auto r =
+        c.q("SELECT id, name, pi, COALESCE(unit, ''), retired_ms FROM research_groups WHERE id = $1 FOR UPDATE", id);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "unknown group '" + id + "'");
+    Group g{r->text(0, 0), r->text(0, 1), r->text(0, 2), r->text(0, 3), opt_i64(*r, 0, 4)};
+    if (p.pi && *p.pi != g.pi) {
+      LG_TRY(require_ref(c, "users", "pi", *p.pi, "user"));
+      g.pi = *p.pi;
+      auto made = upsert_member(id, g.pi, now_ms);  // the new PI becomes a member (refused when retired)
+      if (!made) return made.error();
+    }
+    if (p.unit && *p.unit != g.unit) {
+      if (!p.unit->empty()) LG_TRY(require_ref(c, "units", "unit", *p.unit, "unit"));
+      g.unit = *p.unit;
+    }
+    if (p.name) g.name = *p.name;
+    pg::Params params;
+    params.add(id).add(g.name).add(g.pi).add_or_null(g.unit);
+    LG_TRY(done(c.exec("UPDATE research_groups SET name = $2, pi = $3, unit = $4 WHERE id = $1", params)));
+    return g;
+  });
+}
+
+Result<Card> PgStore::set_card_valid_until(const std::string& uid, std::optional<int64_t> valid_until_ms) {
+  return transact<Card>(db_, [&]() -> Result<Card> {
+    auto& c = db_.conn();
+    pg::Params p;
+    p.add(valid_until_ms).add(uid);
+    auto r = c.exec(
+        "UPDATE cards SET valid_until_ms = $1 WHERE uid = $2 AND active "
+        "RETURNING uid, user_id, active, status, valid_until_ms, ended_ms",
+        p);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "no active card '" + uid + "'");
+    return card_row(*r, 0);
+  });
+}
+
 Result<Change> PgStore::upsert_unit(const Unit& u, int64_t now_ms) {
   return transact<Change>(db_, [&]() -> Result<Change> {
     auto& c = db_.conn();
@@ -518,7 +592,7 @@ Result<Change> PgStore::upsert_user(const User& u, int64_t now_ms) {
   return transact<Change>(db_, [&]() -> Result<Change> {
     auto& c = db_.conn();
     if (!u.unit.empty()) LG_TRY(require_ref(c, "units", "unit", u.unit, "unit"));
-    auto r = c.q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1 FOR UPDATE", u.id);
+    auto r = c.q("SELECT " + std::string(kUserFullCols) + " FROM users WHERE id = $1 FOR UPDATE", u.id);
     if (!r) return r.error();
     std::optional<User> stored;
     if (!r->empty()) stored = user_row(*r, 0);
@@ -526,12 +600,18 @@ Result<Change> PgStore::upsert_user(const User& u, int64_t now_ms) {
     if (ch == Change::unchanged) return ch;
     pg::Params p;
     p.add(u.id).add(u.name).add(to_string(u.category)).add_or_null(u.unit);
+    p.add(u.email).add(u.phone).add(u.id_number).add(u.organisation);
     if (ch == Change::created) {
       p.add(now_ms);
-      LG_TRY(done(c.exec(
-          "INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES ($1, $2, $3, $4, false, $5)", p)));
+      LG_TRY(
+          done(c.exec("INSERT INTO users(id, name, category, unit, admin, created_ms, email, phone, id_number, "
+                      "organisation) VALUES ($1, $2, $3, $4, false, $9, $5, $6, $7, $8)",
+                      p)));
     } else {
-      LG_TRY(done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4 WHERE id = $1", p)));
+      LG_TRY(
+          done(c.exec("UPDATE users SET name = $2, category = $3, unit = $4, email = $5, phone = $6, "
+                      "id_number = $7, organisation = $8 WHERE id = $1",
+                      p)));
     }
     return ch;
   });
@@ -591,7 +671,7 @@ Result<PageOf<Instrument>> PgStore::instruments(const Page& p) {
 }
 
 Result<PageOf<User>> PgStore::users(const Page& p) {
-  static const std::string select = "SELECT " + std::string(kUserCols) + " FROM users WHERE true";
+  static const std::string select = "SELECT " + std::string(kUserFullCols) + " FROM users WHERE true";
   const Keyset q = by_id(select);
   return read_all_page<User>(db_.conn(), q, p, user_row);
 }
@@ -611,9 +691,33 @@ Result<std::optional<Instrument>> PgStore::instrument(const std::string& id) {
   return out;
 }
 
+Result<std::optional<Unit>> PgStore::unit(const std::string& id) {
+  auto r = db_.conn().q("SELECT id, name, COALESCE(parent, ''), retired_ms FROM units WHERE id = $1", id);
+  if (!r) return r.error();
+  std::optional<Unit> out;
+  if (!r->empty()) out = Unit{r->text(0, 0), r->text(0, 1), r->text(0, 2), opt_i64(*r, 0, 3)};
+  return out;
+}
+
+Result<std::optional<Lab>> PgStore::lab(const std::string& id) {
+  auto r = db_.conn().q("SELECT id, name, unit, retired_ms FROM labs WHERE id = $1", id);
+  if (!r) return r.error();
+  std::optional<Lab> out;
+  if (!r->empty()) out = Lab{r->text(0, 0), r->text(0, 1), r->text(0, 2), opt_i64(*r, 0, 3)};
+  return out;
+}
+
+Result<std::optional<Group>> PgStore::group(const std::string& id) {
+  auto r = db_.conn().q("SELECT id, name, pi, COALESCE(unit, ''), retired_ms FROM research_groups WHERE id = $1", id);
+  if (!r) return r.error();
+  std::optional<Group> out;
+  if (!r->empty()) out = Group{r->text(0, 0), r->text(0, 1), r->text(0, 2), r->text(0, 3), opt_i64(*r, 0, 4)};
+  return out;
+}
+
 Result<std::optional<User>> PgStore::user(const std::string& id) {
   if (id.empty()) return std::optional<User>{};
-  auto r = db_.conn().q("SELECT " + std::string(kUserCols) + " FROM users WHERE id = $1", id);
+  auto r = db_.conn().q("SELECT " + std::string(kUserFullCols) + " FROM users WHERE id = $1", id);
   if (!r) return r.error();
   std::optional<User> out;
   if (!r->empty()) out = user_row(*r, 0);

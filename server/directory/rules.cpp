@@ -2,6 +2,57 @@
 
 namespace lg::server::directory {
 
+bool is_internal(UserCategory c) {
+  switch (c) {
+    case UserCategory::internal_student:
+    case UserCategory::internal_staff: return true;
+    case UserCategory::other_campus:
+    case UserCategory::external_academic:
+    case UserCategory::enterprise: return false;
+  }
+  return false;
+}
+
+std::string personal_field_problem(std::string_view field, std::string_view value) {
+  if (value.empty()) return "";
+  auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (field == "email") {
+    if (value.size() > 254) return "longer than 254 characters";
+    std::size_t at = 0;
+    for (unsigned char c : value) {
+      if (c == '@') ++at;
+      if (c == ' ' || control(c)) return "must not contain spaces or control characters";
+    }
+    if (at != 1) return "must contain one '@'";
+    return "";
+  }
+  if (field == "phone") {
+    if (value.size() > 32) return "longer than 32 characters";
+    bool digit = false;
+    for (char c : value) {
+      if (c >= '0' && c <= '9')
+        digit = true;
+      else if (c != '+' && c != '-' && c != ' ')
+        return "must be digits, '+', '-' and spaces";
+    }
+    if (!digit) return "must contain a digit";
+    return "";
+  }
+  if (field == "id_number") {
+    if (value.size() > 64) return "longer than 64 characters";
+    for (unsigned char c : value)
+      if (c < 0x20 || c > 0x7e) return "must be printable ASCII characters";
+    return "";
+  }
+  if (field == "organisation") {
+    if (value.size() > proto::kMaxField) return "longer than " + std::to_string(proto::kMaxField) + " characters";
+    for (unsigned char c : value)
+      if (control(c)) return "must not contain control characters";
+    return "";
+  }
+  return "unknown field";
+}
+
 bool status_change_allowed(UserStatus from, UserStatus to) {
   switch (from) {
     case UserStatus::pending:
@@ -60,8 +111,10 @@ Change compare(const std::optional<Unit>& stored, const Unit& row) {
 
 Change compare(const std::optional<User>& stored, const User& row) {
   if (!stored) return Change::created;
-  return stored->name == row.name && stored->category == row.category && stored->unit == row.unit ? Change::unchanged
-                                                                                                     : Change::updated;
+  const User& s = *stored;
+  const bool same = s.name == row.name && s.category == row.category && s.unit == row.unit && s.email == row.email &&
+                    s.phone == row.phone && s.id_number == row.id_number && s.organisation == row.organisation;
+  return same ? Change::unchanged : Change::updated;
 }
 
 Change compare(const std::optional<Group>& stored, const Group& row) {

@@ -11,6 +11,18 @@
 
 namespace lg::server::directory {
 
+/// Whether a category is a campus member's (internal_student, internal_staff): they pay the
+/// internal rate; everyone else the external one.
+bool is_internal(UserCategory c);
+
+/// Why a personal field's value is refused, "" when it is fine ("" itself, none, always is):
+///   email: one '@', no spaces or control characters, at most 254 characters;
+///   phone: digits, '+', '-' and spaces, at least one digit, at most 32 characters;
+///   id_number: printable ASCII (space to '~'), at most 64 characters;
+///   organisation: at most proto::kMaxField (256) bytes, no control characters.
+/// field is one of those four names; any other field gets "unknown field".
+std::string personal_field_problem(std::string_view field, std::string_view value);
+
 /// Whether a user may go from one status to another:
 ///   pending   -> active (approved) | left (refused)
 ///   active    -> suspended | left
@@ -41,8 +53,9 @@ enum class Change { created, updated, unchanged };
 const char* to_string(Change c);
 /// An imported unit against the stored one (by id): name and parent are the imported fields.
 Change compare(const std::optional<Unit>& stored, const Unit& row);
-/// An imported user against the stored one (by id): name, category and unit are the imported
-/// fields; status and admin are not set by an import.
+/// An imported user against the stored one (by id): name, category, unit and the personal fields
+/// (email, phone, id_number, organisation) are the imported fields; status and admin are not set
+/// by an import.
 Change compare(const std::optional<User>& stored, const User& row);
 /// An imported group against the stored one (by id): name, PI and unit are the imported fields.
 Change compare(const std::optional<Group>& stored, const Group& row);

@@ -113,11 +113,52 @@ ALTER TABLE labs ADD COLUMN retired_ms INTEGER;
 ALTER TABLE research_groups ADD COLUMN retired_ms INTEGER;
 )sql";
 
-constexpr std::array<db::Migration, 5> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
+// Five user categories (the two old ones mapped: internal -> internal_staff, external ->
+// external_academic) and personal data (each '' when not given). SQLite cannot change a CHECK
+// constraint, so users is rebuilt the documented way (sqlite.org/lang_altertable.html, "making
+// other kinds of table schema changes"), adapted to a migration that runs inside a transaction
+// with foreign keys on, where PRAGMA foreign_keys cannot be turned off: foreign keys are deferred
+// to the commit instead, the rows are kept aside, the table is dropped (its implicit DELETE counts
+// every row that refers to a user: cards, groups, members, and the other areas' tables) and made
+// again under its own name (no RENAME, which would rewrite the references of the other tables),
+// and putting the rows back settles every one of those counts; a reference left dangling fails
+// the commit and nothing changes. users has no index (beyond its key), trigger or view to make
+// again; its own references (unit) are kept in the new table.
+constexpr std::string_view kV6 = R"sql(
+PRAGMA defer_foreign_keys = ON;
+CREATE TABLE users_before_v6 AS SELECT id, name, category, unit, admin, created_ms, status, status_reason, status_ms
+  FROM users;
+DROP TABLE users;
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL
+    CHECK (category IN ('internal_student', 'internal_staff', 'other_campus', 'external_academic', 'enterprise')),
+  unit TEXT REFERENCES units(id),
+  admin INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('pending', 'active', 'suspended', 'left')),
+  status_reason TEXT NOT NULL DEFAULT '',
+  status_ms INTEGER,
+  email TEXT NOT NULL DEFAULT '',
+  phone TEXT NOT NULL DEFAULT '',
+  id_number TEXT NOT NULL DEFAULT '',
+  organisation TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO users(id, name, category, unit, admin, created_ms, status, status_reason, status_ms)
+  SELECT id, name,
+         CASE category WHEN 'internal' THEN 'internal_staff' WHEN 'external' THEN 'external_academic' ELSE category END,
+         unit, admin, created_ms, status, status_reason, status_ms
+  FROM users_before_v6 ORDER BY rowid;
+DROP TABLE users_before_v6;
+)sql";
+
+constexpr std::array<db::Migration, 6> kMigrations{{{1, "units, labs, instruments, users, cards", kV1},
                                                     {2, "user, card and instrument lifecycles", kV2},
                                                     {3, "research groups", kV3},
                                                     {4, "moves in the organisation tree", kV4},
-                                                    {5, "retired units, labs and groups", kV5}}};
+                                                    {5, "retired units, labs and groups", kV5},
+                                                    {6, "five user categories, personal data", kV6}}};
 
 /// conflict if the row id of table (a retirable one) is retired; nothing if absent (the caller's
 /// reference check names that).
@@ -177,10 +218,22 @@ Instrument instrument(db::Statement& r) {
 }
 
 User user(db::Statement& r, int c) {
-  return User{r.column_text(c), r.column_text(c + 1),
-              category_from(r.column_text(c + 2)).value_or(UserCategory::internal), r.column_text(c + 3),
-              r.column_int64(c + 4) != 0, user_status_from(r.column_text(c + 5)).value_or(UserStatus::active),
+  return User{r.column_text(c),
+              r.column_text(c + 1),
+              category_from(r.column_text(c + 2)).value_or(UserCategory::internal_staff),
+              r.column_text(c + 3),
+              r.column_int64(c + 4) != 0,
+              user_status_from(r.column_text(c + 5)).value_or(UserStatus::active),
               r.column_text(c + 6)};
+}
+
+User user_full(db::Statement& r, int c) {
+  User u = user(r, c);
+  u.email = r.column_text(c + 7);
+  u.phone = r.column_text(c + 8);
+  u.id_number = r.column_text(c + 9);
+  u.organisation = r.column_text(c + 10);
+  return u;
 }
 
 Card card(db::Statement& r) {
@@ -279,10 +332,14 @@ Status SqliteStore::add_user(const User& u, int64_t now_ms) {
     auto& d = db_.conn();
     if (!u.unit.empty()) LG_TRY(require_ref(d, "units", "unit", u.unit, "unit"));
     LG_TRY(require_absent(d, "users", u.id, "user"));
-    auto st = d.prepare("INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+    auto st = d.prepare(
+        "INSERT INTO users(id, name, category, unit, admin, created_ms, status, status_reason, email, phone, "
+        "id_number, organisation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st) return st.error();
     st->bind(1, u.id).bind(2, u.name).bind(3, to_string(u.category)).bind(5, b64(u.admin)).bind(6, now_ms);
     if (u.unit.empty()) st->bind_null(4); else st->bind(4, u.unit);
+    st->bind(7, std::string_view(to_string(u.status))).bind(8, u.status_reason);
+    st->bind(9, u.email).bind(10, u.phone).bind(11, u.id_number).bind(12, u.organisation);
     return st->run();
   });
 }
@@ -452,28 +509,19 @@ Result<Unit> SqliteStore::update_unit(const std::string& id, const PlacePatch& p
     if (p.name) st->bind(2, *p.name); else st->bind_null(2);
     if (p.place) st->bind(3, *p.place); else st->bind_null(3);
     LG_TRY(st->run());
-    auto q = d.prepare("SELECT id, name, COALESCE(parent, '') FROM units WHERE id = ?");
-    if (!q) return q.error();
-    q->bind(1, id);
-    auto row = q->step();
-    if (!row) return row.error();
-    Unit u{q->column_text(0), q->column_text(1), q->column_text(2)};
-    q->reset();
-    return u;
+    auto u = unit(id);
+    if (!u) return u.error();
+    return u->value();
   });
 }
 
 Result<Lab> SqliteStore::update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) {
   return transact<Lab>(db_, [&]() -> Result<Lab> {
     auto& d = db_.conn();
-    auto q = d.prepare("SELECT id, name, unit FROM labs WHERE id = ?");
-    if (!q) return q.error();
-    q->bind(1, id);
-    auto row = q->step();
-    if (!row) return row.error();
-    if (!*row) return domain_error(Errc::not_found, "unknown lab '" + id + "'");
-    Lab l{q->column_text(0), q->column_text(1), q->column_text(2)};
-    q->reset();
+    auto got = lab(id);
+    if (!got) return got.error();
+    if (!*got) return domain_error(Errc::not_found, "unknown lab '" + id + "'");
+    Lab l = **got;
     if (p.place && *p.place != l.unit) {
       LG_TRY(require_ref(d, "units", "unit", *p.place, "unit"));
       LG_TRY(require_not_retired(d, "units", *p.place, "unit"));
@@ -503,9 +551,13 @@ Result<User> SqliteStore::update_user(const std::string& id, const PlacePatch& p
     }
     if (p.name) u.name = *p.name;
     if (p.category) u.category = *p.category;
-    auto st = d.prepare("UPDATE users SET name = ?2, category = ?3, unit = NULLIF(?4, '') WHERE id = ?1");
+    p.personal.apply(u);
+    auto st = d.prepare(
+        "UPDATE users SET name = ?2, category = ?3, unit = NULLIF(?4, ''), email = ?5, phone = ?6, id_number = ?7, "
+        "organisation = ?8 WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, id).bind(2, u.name).bind(3, to_string(u.category)).bind(4, u.unit);
+    st->bind(5, u.email).bind(6, u.phone).bind(7, u.id_number).bind(8, u.organisation);
     LG_TRY(st->run());
     return u;
   });
@@ -559,6 +611,46 @@ Result<std::vector<Move>> SqliteStore::moves(const std::string& entity, const st
   return out;
 }
 
+Result<Group> SqliteStore::update_group(const std::string& id, const GroupPatch& p, int64_t now_ms) {
+  return transact<Group>(db_, [&]() -> Result<Group> {
+    auto& d = db_.conn();
+    auto got = group(id);
+    if (!got) return got.error();
+    if (!*got) return domain_error(Errc::not_found, "unknown group '" + id + "'");
+    Group g = **got;
+    if (p.pi && *p.pi != g.pi) {
+      LG_TRY(require_ref(d, "users", "pi", *p.pi, "user"));
+      g.pi = *p.pi;
+      auto made = upsert_member(id, g.pi, now_ms);  // the new PI becomes a member (refused when retired)
+      if (!made) return made.error();
+    }
+    if (p.unit && *p.unit != g.unit) {
+      if (!p.unit->empty()) LG_TRY(require_ref(d, "units", "unit", *p.unit, "unit"));
+      g.unit = *p.unit;
+    }
+    if (p.name) g.name = *p.name;
+    auto st = d.prepare("UPDATE research_groups SET name = ?2, pi = ?3, unit = NULLIF(?4, '') WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, g.name).bind(3, g.pi).bind(4, g.unit);
+    LG_TRY(st->run());
+    return g;
+  });
+}
+
+Result<Card> SqliteStore::set_card_valid_until(const std::string& uid, std::optional<int64_t> valid_until_ms) {
+  return transact<Card>(db_, [&]() -> Result<Card> {
+    auto& d = db_.conn();
+    auto st = d.prepare("UPDATE cards SET valid_until_ms = ? WHERE uid = ? AND active = 1");
+    if (!st) return st.error();
+    st->bind(1, valid_until_ms).bind(2, uid);
+    LG_TRY(st->run());
+    if (d.changes() == 0) return domain_error(Errc::not_found, "no active card '" + uid + "'");
+    auto c = last_card(uid);
+    if (!c) return c.error();
+    return c->value();
+  });
+}
+
 Result<Change> SqliteStore::upsert_unit(const Unit& u, int64_t now_ms) {
   return transact<Change>(db_, [&]() -> Result<Change> {
     auto& d = db_.conn();
@@ -594,12 +686,15 @@ Result<Change> SqliteStore::upsert_user(const User& u, int64_t now_ms) {
     const Change c = compare(*stored, u);
     if (c == Change::unchanged) return c;
     auto st = d.prepare(c == Change::created
-                            ? "INSERT INTO users(id, name, category, unit, admin, created_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)"
-                            : "UPDATE users SET name = ?2, category = ?3, unit = ?4 WHERE id = ?1");
+                            ? "INSERT INTO users(id, name, category, unit, admin, created_ms, email, phone, id_number, "
+                              "organisation) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9)"
+                            : "UPDATE users SET name = ?2, category = ?3, unit = ?4, email = ?6, phone = ?7, "
+                              "id_number = ?8, organisation = ?9 WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, u.id).bind(2, u.name).bind(3, to_string(u.category));
     if (u.unit.empty()) st->bind_null(4); else st->bind(4, u.unit);
     if (c == Change::created) st->bind(5, now_ms);
+    st->bind(6, u.email).bind(7, u.phone).bind(8, u.id_number).bind(9, u.organisation);
     LG_TRY(st->run());
     return c;
   });
@@ -669,9 +764,9 @@ Result<PageOf<Instrument>> SqliteStore::instruments(const Page& p) {
 }
 
 Result<PageOf<User>> SqliteStore::users(const Page& p) {
-  static const std::string select = "SELECT " + std::string(rows::kUserCols) + " FROM users WHERE 1";
+  static const std::string select = "SELECT " + std::string(rows::kUserFullCols) + " FROM users WHERE 1";
   const Keyset q = by_id(select);
-  return read_all_page<User>(db_.conn(), q, p, [](db::Statement& r) { return rows::user(r, 0); });
+  return read_all_page<User>(db_.conn(), q, p, [](db::Statement& r) { return rows::user_full(r, 0); });
 }
 
 Result<PageOf<Card>> SqliteStore::cards(const Page& p) {
@@ -693,15 +788,51 @@ Result<std::optional<Instrument>> SqliteStore::instrument(const std::string& id)
   return out;
 }
 
+Result<std::optional<Unit>> SqliteStore::unit(const std::string& id) {
+  auto q = db_.conn().prepare("SELECT id, name, COALESCE(parent, ''), retired_ms FROM units WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<Unit> out;
+  if (*row) out = Unit{q->column_text(0), q->column_text(1), q->column_text(2), opt_int(*q, 3)};
+  q->reset();
+  return out;
+}
+
+Result<std::optional<Lab>> SqliteStore::lab(const std::string& id) {
+  auto q = db_.conn().prepare("SELECT id, name, unit, retired_ms FROM labs WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<Lab> out;
+  if (*row) out = Lab{q->column_text(0), q->column_text(1), q->column_text(2), opt_int(*q, 3)};
+  q->reset();
+  return out;
+}
+
+Result<std::optional<Group>> SqliteStore::group(const std::string& id) {
+  auto q = db_.conn().prepare("SELECT id, name, pi, COALESCE(unit, ''), retired_ms FROM research_groups WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<Group> out;
+  if (*row) out = Group{q->column_text(0), q->column_text(1), q->column_text(2), q->column_text(3), opt_int(*q, 4)};
+  q->reset();
+  return out;
+}
+
 Result<std::optional<User>> SqliteStore::user(const std::string& id) {
   if (id.empty()) return std::optional<User>{};
-  auto q = db_.conn().prepare("SELECT " + std::string(rows::kUserCols) + " FROM users WHERE id = ?");
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kUserFullCols) + " FROM users WHERE id = ?");
   if (!q) return q.error();
   q->bind(1, id);
   auto row = q->step();
   if (!row) return row.error();
   std::optional<User> out;
-  if (*row) out = rows::user(*q, 0);
+  if (*row) out = rows::user_full(*q, 0);
   q->reset();
   return out;
 }

@@ -25,11 +25,13 @@ class SqliteStore final : public Store {
   Result<User> set_user_status(const std::string& id, UserStatus to, const std::string& reason,
                                int64_t now_ms) override;
   Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) override;
+  Result<Card> set_card_valid_until(const std::string& uid, std::optional<int64_t> valid_until_ms) override;
   Status add_group(const Group& g, int64_t now_ms) override;
   Status add_member(const std::string& group, const std::string& user, int64_t now_ms) override;
   Status remove_member(const std::string& group, const std::string& user) override;
   Result<std::vector<GroupMember>> members(const std::string& group) override;
   Result<PageOf<Group>> groups(const Page& p) override;
+  Result<Group> update_group(const std::string& id, const GroupPatch& p, int64_t now_ms) override;
   Result<Change> upsert_unit(const Unit& u, int64_t now_ms) override;
   Result<Change> upsert_user(const User& u, int64_t now_ms) override;
   Result<Unit> update_unit(const std::string& id, const PlacePatch& p, int64_t now_ms) override;
@@ -44,6 +46,9 @@ class SqliteStore final : public Store {
   Result<PageOf<Instrument>> instruments(const Page& p) override;
   Result<PageOf<User>> users(const Page& p) override;
   Result<PageOf<Card>> cards(const Page& p) override;
+  Result<std::optional<Unit>> unit(const std::string& id) override;
+  Result<std::optional<Lab>> lab(const std::string& id) override;
+  Result<std::optional<Group>> group(const std::string& id) override;
   Result<std::optional<Instrument>> instrument(const std::string& id) override;
   Result<std::optional<User>> user(const std::string& id) override;
   Result<std::optional<Card>> last_card(const std::string& uid) override;
@@ -62,8 +67,13 @@ inline constexpr std::string_view kInstrumentCols =
 Instrument instrument(db::Statement& r);
 /// Columns read by user(), in its order.
 inline constexpr std::string_view kUserCols = "id, name, category, COALESCE(unit, ''), admin, status, status_reason";
-/// The columns of kUserCols from column c.
+/// The columns of kUserCols from column c (the personal fields left "").
 User user(db::Statement& r, int c);
+/// kUserCols and the personal fields, in the order user_full() reads them.
+inline constexpr std::string_view kUserFullCols =
+    "id, name, category, COALESCE(unit, ''), admin, status, status_reason, email, phone, id_number, organisation";
+/// The columns of kUserFullCols from column c.
+User user_full(db::Statement& r, int c);
 /// Columns uid, user, active, status, valid_until_ms, ended_ms.
 Card card(db::Statement& r);
 }  // namespace rows

@@ -27,7 +27,8 @@ class Store {
   /// instrument as stored afterwards; not_found if the id is unknown.
   virtual Result<Instrument> update_instrument_policy(const std::string& id, const InstrumentPolicyPatch& p,
                                                       int64_t now_ms) = 0;
-  /// Creates a user (unknown_reference when the unit is unknown).
+  /// Creates a user with its status, reason and personal fields (unknown_reference when the unit
+  /// is unknown, conflict if the id exists).
   virtual Status add_user(const User& u, int64_t now_ms) = 0;
   /// Assigns a card (canonical uid, optional end date) to an active user; conflict if the uid
   /// has an active owner or the user is not active, checked and written atomically against
@@ -40,6 +41,9 @@ class Store {
   /// Ends the active card with this uid as lost, revoked or replaced (its row stays as history);
   /// not_found if no card with the uid is active. Returns the ended row.
   virtual Result<Card> end_card(const std::string& uid, CardStatus why, int64_t now_ms) = 0;
+  /// Sets (or, with nullopt, clears) the end date of the active card with this uid: a temporary
+  /// card opens nothing from then on; not_found if no card with the uid is active. Returns the row.
+  virtual Result<Card> set_card_valid_until(const std::string& uid, std::optional<int64_t> valid_until_ms) = 0;
 
   /// Creates a research group with its PI as the first member (unknown_reference for an unknown
   /// PI or unit, conflict if the id exists).
@@ -52,13 +56,17 @@ class Store {
   virtual Result<std::vector<GroupMember>> members(const std::string& group) = 0;
   /// The groups, by id.
   virtual Result<PageOf<Group>> groups(const Page& p) = 0;
+  /// Renames a group, gives it another PI and/or unit ("" = none): a new PI becomes a member
+  /// (conflict when the group is retired, as for any new member) and the old one stays one;
+  /// not_found unknown group, unknown_reference unknown PI or unit. Returns the group as stored.
+  virtual Result<Group> update_group(const std::string& id, const GroupPatch& p, int64_t now_ms) = 0;
 
   /// Renames a unit and/or moves it under another parent (conflict if that would put it under
   /// itself; unknown_reference for an unknown parent; not_found). A move is kept in moves().
   virtual Result<Unit> update_unit(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
   /// Renames a lab and/or moves it to another unit (kept in moves()).
   virtual Result<Lab> update_lab(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
-  /// Changes a user's name, category and/or unit (a unit change is kept in moves()).
+  /// Changes a user's name, category, unit (kept in moves()) and/or personal fields.
   virtual Result<User> update_user(const std::string& id, const PlacePatch& p, int64_t now_ms) = 0;
   /// Retires a unit, lab or research group (entity "unit" | "lab" | "group"): it stays, with its
   /// history, and takes nothing new (no labs, instruments or members); not_found unknown id,
@@ -69,8 +77,8 @@ class Store {
   /// Import: creates the unit or updates its name and parent (directory/rules.hpp compare);
   /// unknown_reference for an unknown parent. Returns what it did.
   virtual Result<Change> upsert_unit(const Unit& u, int64_t now_ms) = 0;
-  /// Import: creates the user (active) or updates name, category and unit; unknown_reference for
-  /// an unknown unit. Returns what it did.
+  /// Import: creates the user (active) or updates name, category, unit and the personal fields
+  /// (compare() decides); unknown_reference for an unknown unit. Returns what it did.
   virtual Result<Change> upsert_user(const User& u, int64_t now_ms) = 0;
   /// Import: creates the group (its PI the first member) or updates its name, PI and unit (a new
   /// PI becomes a member too); unknown_reference for an unknown PI or unit.
@@ -85,9 +93,15 @@ class Store {
   virtual Result<PageOf<User>> users(const Page& p) = 0;
   virtual Result<PageOf<Card>> cards(const Page& p) = 0;
 
+  /// One unit, nullopt if unknown.
+  virtual Result<std::optional<Unit>> unit(const std::string& id) = 0;
+  /// One lab, nullopt if unknown.
+  virtual Result<std::optional<Lab>> lab(const std::string& id) = 0;
+  /// One research group, nullopt if unknown.
+  virtual Result<std::optional<Group>> group(const std::string& id) = 0;
   /// One instrument, nullopt if unknown.
   virtual Result<std::optional<Instrument>> instrument(const std::string& id) = 0;
-  /// One user, nullopt if unknown.
+  /// One user with its personal fields, nullopt if unknown.
   virtual Result<std::optional<User>> user(const std::string& id) = 0;
   /// The newest row of a card uid (active or ended), nullopt if the uid was never issued.
   virtual Result<std::optional<Card>> last_card(const std::string& uid) = 0;

@@ -207,7 +207,8 @@ inline std::unique_ptr<TestStore> open_store(const TempDir& dir, std::size_t con
 }
 
 /// A small directory: unit u, lab l, instrument inst-xrd (fee 12000/30000 fen per hour),
-/// door door-1, users alice (internal), bob (external), root (admin), carol (internal, no card),
+/// door door-1, users alice (internal_student), bob (external_academic), root (internal_staff, admin),
+/// carol (internal_staff, no card),
 /// cards 04AA->alice, 04BB->bob, 04CC->root.
 inline void seed(TestStore& s, int64_t now = 1'700'000'000'000) {
   auto must = [](Status st) {
@@ -218,10 +219,10 @@ inline void seed(TestStore& s, int64_t now = 1'700'000'000'000) {
   must(s.add_instrument(Instrument{"inst-xrd", "XRD", "l", InstrumentKind::instrument, "A-1", true}, now));
   must(s.add_instrument(Instrument{"door-1", "Door 1", "l", InstrumentKind::door, "", false}, now));
   must(s.put_fee_standard(FeeStandard{"inst-xrd", 12000, 30000, "CNY"}, now));
-  must(s.add_user(User{"alice", "Alice", UserCategory::internal, "u", false}, now));
-  must(s.add_user(User{"bob", "Bob", UserCategory::external, "", false}, now));
-  must(s.add_user(User{"root", "Root", UserCategory::internal, "", true}, now));
-  must(s.add_user(User{"carol", "Carol", UserCategory::internal, "", false}, now));
+  must(s.add_user(User{"alice", "Alice", UserCategory::internal_student, "u", false}, now));
+  must(s.add_user(User{"bob", "Bob", UserCategory::external_academic, "", false}, now));
+  must(s.add_user(User{"root", "Root", UserCategory::internal_staff, "", true}, now));
+  must(s.add_user(User{"carol", "Carol", UserCategory::internal_staff, "", false}, now));
   must(s.add_card(Card{"04AA", "alice", true}, now));
   must(s.add_card(Card{"04BB", "bob", true}, now));
   must(s.add_card(Card{"04CC", "root", true}, now));

@@ -10,11 +10,12 @@
 #include "agent.hpp"
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/protocol.hpp"
-#include "server/core/app.hpp"
-#include "server/config/server_config.hpp"
 #include "server/billing/rules.hpp"
 #include "server/booking/service.hpp"
+#include "server/config/server_config.hpp"
+#include "server/core/app.hpp"
 #include "server/core/sqlite_backend.hpp"
+#include "server/directory/rules.hpp"
 
 #include "broker.hpp"
 #include "sim_time.hpp"
@@ -468,11 +469,15 @@ Status World::build_directory(server::Stores s) {
   LG_TRY(s.directory.add_lab(server::Lab{"l", "Simulated lab", "u"}, now));
 
   // users: an admin and kUsers ordinary users, one card each, and cards nobody owns
-  users_.push_back(server::User{"root", "Root", server::UserCategory::internal, "", true});
+  // (30% from outside: another campus, an academic institution or an enterprise; the rest
+  // students and staff. One draw per user, as before the five categories, so a seed's run stays.)
+  users_.push_back(server::User{"root", "Root", server::UserCategory::internal_staff, "", true});
   for (int i = 0; i < kUsers; ++i) {
-    const auto cat = rng_.chance(0.3) ? server::UserCategory::external : server::UserCategory::internal;
+    using C = server::UserCategory;
+    constexpr C kOutside[] = {C::other_campus, C::external_academic, C::enterprise};
+    const auto cat = rng_.chance(0.3) ? kOutside[i % 3] : (i % 2 == 0 ? C::internal_student : C::internal_staff);
     users_.push_back(server::User{"u" + std::to_string(i), "User " + std::to_string(i), cat,
-                                  cat == server::UserCategory::internal ? "u" : "", false});
+                                  server::directory::is_internal(cat) ? "u" : "", false});
   }
   for (std::size_t i = 0; i < users_.size(); ++i) {
     LG_TRY(s.directory.add_user(users_[i], now));

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <limits>
+#include <utility>
 
 #include "server/billing/rules.hpp"
 
@@ -52,18 +53,29 @@ TEST_CASE("make_charge uses the rate of the user's category") {
   in.duration_ms = 2 * 3'600'000;
   in.fee = fee;
 
-  in.user = User{"alice", "Alice", UserCategory::internal, "", false};
+  in.user = User{"alice", "Alice", UserCategory::internal_student, "", false};
   Charge internal = make_charge(in);
   CHECK(internal.rate_fen_per_hour == 12000);
   CHECK(internal.amount_fen == 24000);
-  CHECK(internal.category == "internal");
+  CHECK(internal.category == "internal_student");
   CHECK(internal.flags.empty());
 
-  in.user = User{"bob", "Bob", UserCategory::external, "", false};
+  in.user = User{"bob", "Bob", UserCategory::external_academic, "", false};
   Charge external = make_charge(in);
   CHECK(external.rate_fen_per_hour == 30000);
   CHECK(external.amount_fen == 60000);
-  CHECK(external.category == "external");
+  CHECK(external.category == "external_academic");
+
+  // Students and staff pay the internal rate, everyone from outside the external one.
+  using C = UserCategory;
+  for (auto [cat, rate] :
+       {std::pair{C::internal_student, 12000}, std::pair{C::internal_staff, 12000}, std::pair{C::other_campus, 30000},
+        std::pair{C::external_academic, 30000}, std::pair{C::enterprise, 30000}}) {
+    in.user = User{"u", "U", cat, "", false};
+    INFO(to_string(cat));
+    CHECK(make_charge(in).rate_fen_per_hour == rate);
+    CHECK(make_charge(in).category == to_string(cat));
+  }
 }
 
 TEST_CASE("make_charge records unknown user and missing fee standard with amount 0 and a flag") {
@@ -77,7 +89,7 @@ TEST_CASE("make_charge records unknown user and missing fee standard with amount
   CHECK(unknown.session == "s1");
   CHECK(unknown.flags == std::vector<std::string>{"unknown_user"});
 
-  in.user = User{"alice", "Alice", UserCategory::internal, "", false};
+  in.user = User{"alice", "Alice", UserCategory::internal_staff, "", false};
   in.fee.reset();
   in.default_currency = "CNY";
   Charge nofee = make_charge(in);
@@ -91,7 +103,7 @@ TEST_CASE("make_charge clamps a negative duration to zero and flags it") {
   ChargeInput in;
   in.duration_ms = -5000;
   in.fee = FeeStandard{"inst", 12000, 30000, "CNY"};
-  in.user = User{"alice", "Alice", UserCategory::internal, "", false};
+  in.user = User{"alice", "Alice", UserCategory::internal_staff, "", false};
   Charge c = make_charge(in);
   CHECK(c.duration_ms == 0);
   CHECK(c.amount_fen == 0);

@@ -15,12 +15,12 @@ sync::Inputs inputs() {
   in.resource = "xrd";
   in.instrument = Instrument{"xrd", "XRD", "lab", InstrumentKind::instrument, "", true};
   in.users = {
-      User{"alice", "Alice", UserCategory::internal, "", false},
-      User{"bob", "Bob", UserCategory::external, "", false},
-      User{"root", "Root", UserCategory::internal, "", true},
-      User{"dave", "Dave", UserCategory::internal, "", false},
-      User{"erin", "Erin", UserCategory::internal, "", false},
-      User{"frank", "Frank", UserCategory::internal, "", false},
+      User{"alice", "Alice", UserCategory::internal_student, "", false},
+      User{"bob", "Bob", UserCategory::external_academic, "", false},
+      User{"root", "Root", UserCategory::internal_staff, "", true},
+      User{"dave", "Dave", UserCategory::internal_student, "", false},
+      User{"erin", "Erin", UserCategory::internal_staff, "", false},
+      User{"frank", "Frank", UserCategory::enterprise, "", false},
   };
   in.cards = {
       Card{"04AA", "alice", true}, Card{"04AB", "alice", true}, Card{"04BB", "bob", true},
@@ -62,7 +62,7 @@ TEST_CASE("bundle grants: qualified users' active cards plus admin cards long-ex
 
   const auto& bob = b.grants[2];
   CHECK(bob.user == "bob");
-  CHECK(bob.category == "external");
+  CHECK(bob.category == "external_academic");
   CHECK_FALSE(bob.admin);
   CHECK(bob.valid_from_ms == kNow + kDay);
   CHECK(bob.valid_until_ms == kNow + 30 * kDay);
