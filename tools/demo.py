@@ -52,11 +52,22 @@ def campus_data(now):
     names = ["Li Wei", "Wang Fang", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Lei", "Zhao Qiang", "Huang Li",
              "Zhou Tao", "Wu Xia", "Xu Jun", "Sun Hao", "Ma Lin", "Zhu Hong", "Hu Bin", "Guo Ping",
              "He Yan (visitor, Sinopec)", "Lin Feng (visitor, BGI)", "Luo Qing (visitor)", "Gao Shan (technician)"]
+    # Who they are to the site (prices and rules follow): staff (PIs, the technician), students,
+    # two enterprise visitors and an academic from another institution, with their contact details.
+    staff = {1, 4, 8, 11, 20}
+    outside = {17: ("enterprise", "中国石化北京化工研究院 (Sinopec)", "he.yan@sinopec.example.com"),
+               18: ("enterprise", "深圳华大基因 (BGI)", "lin.feng@bgi.example.com"),
+               19: ("external_academic", "中国科学院化学研究所", "luo.qing@iccas.example.ac.cn")}
     users, cards = [], []
     for n, name in enumerate(names, 1):
         uid = f"u{n:02d}"
-        users.append({"id": uid, "name": name, "category": "external" if 17 <= n <= 19 else "internal",
-                      "unit": "chem" if n % 2 else "mse", "admin": n == 20})
+        user = {"id": uid, "name": name, "unit": "chem" if n % 2 else "mse", "admin": n == 20,
+                "category": "internal_staff" if n in staff else "internal_student",
+                "email": f"{uid}@chem.example.edu.cn"}
+        if n in outside:
+            user["category"], user["organisation"], user["email"] = outside[n]
+            user["phone"] = f"+86 138 0000 00{n:02d}"
+        users.append(user)
         cards.append({"uid": f"C0DE{n:04X}", "user": uid})
     quals = []
     plan = {"inst-xrd": [1, 2, 5, 6, 7, 17], "inst-nmr": [2, 8, 9, 18], "inst-icp": [8, 10, 11],
@@ -152,8 +163,9 @@ def registrar_csv(campus, root):
     """Issue 8: the registrar's CSV export (GBK, as many campus systems still write it) of 200
     students, a research group and their cards, upserted in one transaction; run twice."""
     surnames, given = "王李张刘陈杨赵黄周吴", "伟芳娜敏静丽强磊军洋"
-    users = ["id,name,category,unit"] + [f"s2026{i:03d},{surnames[i % 10]}{given[i // 10 % 10]},internal,"
-                                         f"{'chem' if i % 2 else 'mse'}" for i in range(200)]
+    users = ["id,name,category,unit,email"] + [f"s2026{i:03d},{surnames[i % 10]}{given[i // 10 % 10]},internal_student,"
+                                               f"{'chem' if i % 2 else 'mse'},s2026{i:03d}@stu.example.edu.cn"
+                                               for i in range(200)]
     (root / "users.csv").write_bytes(("\n".join(users) + "\n").encode("gbk"))
     (root / "groups.csv").write_text("id,name,pi,unit\ng-li,李伟课题组,u01,chem\n", encoding="utf-8")
     (root / "members.csv").write_text("group,user\n" + "".join(f"g-li,s2026{i:03d}\n" for i in range(0, 20, 2)))
