@@ -392,3 +392,22 @@ TEST_CASE("identity.cas: a ticket from tools/cas_server validates once, for its 
   REQUIRE_FALSE(gone.has_value());
   CHECK(is(gone.error(), Errc::unavailable));
 }
+
+TEST_CASE("identity.cas: a server that accepts but never answers is unavailable after timeout_ms") {
+  // A listening socket nobody reads: the connection completes, no HTTP answer ever comes.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const CasConfig silent{"http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/cas", true, 300};
+  auto r = cas_validate(silent, "http://lab/api", "ST-1");
+  ::close(fd);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(is(r.error(), Errc::unavailable));
+  CHECK(r.error().reason.find("no answer within 300 ms") != std::string::npos);
+}

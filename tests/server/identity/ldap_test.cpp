@@ -254,3 +254,26 @@ TEST_CASE("identity.ldap: a server that is down is unavailable, with the URL in 
   REQUIRE_FALSE(n.has_value());
   CHECK(lg::server::is(n.error(), Errc::unavailable));
 }
+
+TEST_CASE("identity.ldap: a server that accepts but never answers is unavailable after timeout_ms") {
+  // A listening socket nobody reads: the kernel completes the connection, no LDAP reply ever comes.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  LdapConfig c;
+  c.url = "ldap://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  c.bind_dn = "cn=labgate,ou=services,dc=example,dc=edu";
+  c.bind_password = "labgate-service";
+  c.base_dn = kPeople;
+  c.timeout_ms = 300;
+  auto r = ldap_authenticate(c, "alice", "alice-password-1");
+  ::close(fd);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(lg::server::is(r.error(), Errc::unavailable));
+}
