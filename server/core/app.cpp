@@ -22,11 +22,41 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
       sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
-                      int64_t{cfg.max_ingest_lag_s} * 1000};
+                      int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
 }
 
 App::~App() = default;
+
+identity::AuthSettings auth_settings(const AuthConfig& a) {
+  identity::AuthSettings s;
+  s.session_ttl_ms = a.session_hours * 3600 * 1000;
+  s.personal_max_ttl_ms = a.personal_token_max_days * 24 * 3600 * 1000;
+  s.password.t_cost = static_cast<uint32_t>(a.password_t_cost);
+  s.password.m_cost_kib = static_cast<uint32_t>(a.password_m_cost_kib);
+  s.ldap_default_unit = a.default_unit;
+  if (!a.ldap_url.empty()) {
+    identity::LdapConfig l;
+    l.url = a.ldap_url;
+    l.bind_dn = a.ldap_bind_dn;
+    l.bind_password = a.ldap_bind_password;
+    l.base_dn = a.ldap_base_dn;
+    l.user_filter = a.ldap_user_filter;
+    l.attr_name = a.ldap_attr_name;
+    l.attr_mail = a.ldap_attr_mail;
+    l.attr_unit = a.ldap_attr_unit;
+    l.attr_category = a.ldap_attr_category;
+    s.ldap = l;
+  }
+  if (!a.cas_url.empty()) {
+    identity::CasConfig c;
+    c.base_url = a.cas_url;
+    c.v3 = a.cas_v3;
+    s.cas = c;
+    s.cas_services = a.cas_services;
+  }
+  return s;
+}
 
 void App::start() {
   if (auto s = sync_.refresh_all(now_(), true); !s) log::error(kLog, "initial sync: " + s.error().message());

@@ -14,6 +14,7 @@
 #include "server/core/dirty.hpp"
 #include "server/core/health.hpp"
 #include "server/core/metrics.hpp"
+#include "server/identity/http.hpp"
 #include "server/core/stores.hpp"
 #include "server/sync/publisher.hpp"
 #include "server/sync/service.hpp"
@@ -26,6 +27,9 @@ namespace lg::server {
 namespace http {
 class Api;
 }
+
+/// The identity routes' settings from [auth] in the server config.
+identity::AuthSettings auth_settings(const AuthConfig& a);
 
 class App {
  public:

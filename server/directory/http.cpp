@@ -9,6 +9,7 @@
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/directory/import.hpp"
+#include "server/identity/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::directory {
@@ -54,6 +55,27 @@ json user_json(const User& u) {
               {"phone", text_or_null(u.phone)},
               {"id_number", text_or_null(u.id_number)},
               {"organisation", text_or_null(u.organisation)}};
+}
+
+/// True when the caller may see a person's personal data (phone, e-mail, ID number, card uids):
+/// the person themself and those who may change them (docs/RIGHTS.md "Personal data").
+bool personal_visible(const ApiContext& ctx, const Request& req, const std::string& user) {
+  if (!user.empty() && req.who().user == user) return true;
+  return ctx.may(req, identity::Right::people_write, {{identity::Kind::user, user}});
+}
+
+/// A user as the caller may see them: personal fields null unless personal_visible.
+json shown_user(const ApiContext& ctx, const Request& req, const User& u) {
+  json j = user_json(u);
+  if (!personal_visible(ctx, req, u.id)) {
+    for (const char* k : {"email", "phone", "id_number"}) j[k] = nullptr;
+  }
+  return j;
+}
+
+/// "****B2C3": the last four characters of a uid, for those who may not see it whole.
+std::string masked_uid(const std::string& uid) {
+  return "****" + (uid.size() > 4 ? uid.substr(uid.size() - 4) : uid);
 }
 
 json member_json(const ApiContext& ctx, const GroupMember& m) {
@@ -258,7 +280,7 @@ Response retire_route(const ApiContext& ctx, UnitOfWork& uow, Store& store, audi
 }  // namespace
 
 void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
-  router.add({"POST", "/api/units", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/units", Access::body(identity::Right::people_write, identity::Kind::unit, "parent"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -271,12 +293,12 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!s) return failure(s.error());
                 return reply(201, json{{"id", u.id}});
               }});
-  router.add(list_route<Unit>("/api/units", "units", ctx, [&](const Page& p) { return store.units(p); },
+  router.add(list_route<Unit>("/api/units", "units", ctx, Access::any(identity::Right::catalogue), [&](const Page& p) { return store.units(p); },
                               [&ctx](const Unit& u) { return unit_json(ctx, u); }));
-  router.add({"DELETE", "/api/units/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"DELETE", "/api/units/{id}", Access::path(identity::Right::people_write, identity::Kind::unit), [&](const Request& req, const PathParams& pp) {
                 return retire_route(ctx, uow, store, audit, req, "unit", pp);
               }});
-  router.add({"PATCH", "/api/units/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"PATCH", "/api/units/{id}", Access::path(identity::Right::people_write, identity::Kind::unit), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -297,13 +319,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!s) return failure(s.error());
                 return reply(200, unit_json(ctx, *updated));
               }});
-  router.add({"GET", "/api/moves", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"GET", "/api/moves", Access::any(identity::Right::self), [&](const Request& req, const PathParams&) {
                 const auto e = req.query.find("entity");
                 const auto i = req.query.find("id");
                 if (e == req.query.end() || i == req.query.end())
                   return error(400, "query: entity (unit|lab|instrument|user) and id are required");
                 if (e->second != "unit" && e->second != "lab" && e->second != "instrument" && e->second != "user")
                   return error(422, "invalid query: entity must be unit, lab, instrument or user");
+                if (e->second == "user" && !ctx.may(req, identity::Right::people_read, {{identity::Kind::user, i->second}})) {
+                  return error(404, "not found");
+                }
                 auto m = store.moves(e->second, i->second);
                 if (!m) return failure(m.error());
                 json out = json::array();
@@ -311,7 +336,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(200, out);
               }});
 
-  router.add({"POST", "/api/labs", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/labs", Access::body(identity::Right::people_write, identity::Kind::unit, "unit"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -324,12 +349,12 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!s) return failure(s.error());
                 return reply(201, json{{"id", l.id}});
               }});
-  router.add(list_route<Lab>("/api/labs", "labs", ctx, [&](const Page& p) { return store.labs(p); },
+  router.add(list_route<Lab>("/api/labs", "labs", ctx, Access::any(identity::Right::catalogue), [&](const Page& p) { return store.labs(p); },
                              [&ctx](const Lab& l) { return lab_json(ctx, l); }));
-  router.add({"DELETE", "/api/labs/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"DELETE", "/api/labs/{id}", Access::path(identity::Right::people_write, identity::Kind::lab), [&](const Request& req, const PathParams& pp) {
                 return retire_route(ctx, uow, store, audit, req, "lab", pp);
               }});
-  router.add({"PATCH", "/api/labs/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"PATCH", "/api/labs/{id}", Access::path(identity::Right::people_write, identity::Kind::lab), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -351,7 +376,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(200, lab_json(ctx, *updated));
               }});
 
-  router.add({"POST", "/api/instruments", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/instruments", Access::body(identity::Right::instrument_write, identity::Kind::lab, "lab"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -381,9 +406,9 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 ctx.changed(i.id);
                 return reply(201, json{{"id", i.id}});
               }});
-  router.add(list_route<Instrument>("/api/instruments", "instruments", ctx,
+  router.add(list_route<Instrument>("/api/instruments", "instruments", ctx, Access::any(identity::Right::catalogue),
                                     [&](const Page& p) { return store.instruments(p); }, instrument_json));
-  router.add({"PATCH", "/api/instruments/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"PATCH", "/api/instruments/{id}", Access::path(identity::Right::instrument_write, identity::Kind::instrument), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -410,7 +435,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(200, instrument_json(*updated));
               }});
 
-  router.add({"POST", "/api/users", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/users", Access::body(identity::Right::people_write, identity::Kind::unit, "unit"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -431,8 +456,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (u.admin) ctx.changed_all();
                 return reply(201, json{{"id", u.id}});
               }});
-  router.add(list_route<User>("/api/users", "users", ctx, [&](const Page& p) { return store.users(p); }, user_json));
-  router.add({"PATCH", "/api/users/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"GET", "/api/users", Access::any(identity::Right::people_read), [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "users", ctx, bad);
+                if (!page) return bad;
+                return page_reply<User>(req, "users", ctx, page->limit, store.users(*page), [&](const User& u) {
+                  if (!ctx.may(req, identity::Right::people_read, {{identity::Kind::user, u.id}})) return json(nullptr);
+                  return shown_user(ctx, req, u);
+                });
+              }});
+  router.add({"PATCH", "/api/users/{id}", Access::path(identity::Right::people_write, identity::Kind::user), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -478,7 +511,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
 
   // Import from HR and student systems (directory/import.hpp): CSV files in one unit of work,
   // each row it creates or updates audited as "import" in the same unit of work.
-  router.add({"POST", "/api/import", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/import", Access::site(identity::Right::site), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -522,7 +555,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(200, json{{"dry_run", dry_run}, {"changed", summary->changed()}, {"counts", counts}});
               }});
 
-  router.add({"POST", "/api/groups", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/groups", Access::body(identity::Right::people_write, identity::Kind::unit, "unit"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -535,9 +568,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (!s) return failure(s.error());
                 return reply(201, json{{"id", g.id}});
               }});
-  router.add(list_route<Group>("/api/groups", "groups", ctx, [&](const Page& p) { return store.groups(p); },
-                               [&ctx](const Group& g) { return group_json(ctx, g); }));
-  router.add({"PATCH", "/api/groups/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"GET", "/api/groups", Access::any(identity::Right::people_read), [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "groups", ctx, bad);
+                if (!page) return bad;
+                return page_reply<Group>(req, "groups", ctx, page->limit, store.groups(*page), [&](const Group& g) {
+                  if (!ctx.may(req, identity::Right::people_read, {{identity::Kind::group, g.id}})) return json(nullptr);
+                  return group_json(ctx, g);
+                });
+              }});
+  router.add({"PATCH", "/api/groups/{id}", Access::path(identity::Right::people_write, identity::Kind::group), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -579,17 +619,17 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 ctx.changed_all();
                 return reply(200, group_json(ctx, *updated));
               }});
-  router.add({"DELETE", "/api/groups/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"DELETE", "/api/groups/{id}", Access::path(identity::Right::people_write, identity::Kind::group), [&](const Request& req, const PathParams& pp) {
                 return retire_route(ctx, uow, store, audit, req, "group", pp);
               }});
-  router.add({"GET", "/api/groups/{id}/members", Permission::admin, [&](const Request&, const PathParams& pp) {
+  router.add({"GET", "/api/groups/{id}/members", Access::path(identity::Right::people_read, identity::Kind::group), [&](const Request&, const PathParams& pp) {
                 auto m = store.members(pp.find("id")->second);
                 if (!m) return failure(m.error());
                 json out = json::array();
                 for (const auto& x : *m) out.push_back({{"user", x.user}, {"since", ctx.time(x.since_ms)}});
                 return reply(200, out);
               }});
-  router.add({"POST", "/api/groups/{id}/members", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"POST", "/api/groups/{id}/members", Access::path(identity::Right::people_write, identity::Kind::group), [&](const Request& req, const PathParams& pp) {
                 const std::string& group = pp.find("id")->second;
                 Response bad;
                 auto body = parse_body(req, bad);
@@ -604,7 +644,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 return reply(201, json{{"group", group}, {"user", user}});
               }});
   router.add(
-      {"DELETE", "/api/groups/{id}/members/{user}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+      {"DELETE", "/api/groups/{id}/members/{user}", Access::path(identity::Right::people_write, identity::Kind::group), [&](const Request& req, const PathParams& pp) {
          const std::string& group = pp.find("id")->second;
          const std::string& user = pp.find("user")->second;
          Status s = record_one(ctx, uow, store, audit, req, ctx.now(), "remove", "group_member", group + "/" + user,
@@ -613,7 +653,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
          return reply(200, json{{"group", group}, {"removed", user}});
        }});
 
-  router.add({"POST", "/api/cards", Permission::admin, [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/cards", Access::body(identity::Right::people_write, identity::Kind::user, "user"), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
@@ -640,10 +680,21 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 ctx.changed_all();
                 return reply(201, json{{"uid", c.uid}, {"user", c.user}, {"valid_until", ctx.time_or_null(c.valid_until_ms)}});
               }});
-  router.add(list_route<Card>("/api/cards", "cards", ctx, [&](const Page& p) { return store.cards(p); },
-                              [&ctx](const Card& c) { return card_json_at(ctx, c); }));
+  router.add({"GET", "/api/cards", Access::any(identity::Right::people_read), [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "cards", ctx, bad);
+                if (!page) return bad;
+                return page_reply<Card>(req, "cards", ctx, page->limit, store.cards(*page), [&](const Card& c) {
+                  if (!ctx.may(req, identity::Right::people_read, {{identity::Kind::user, c.user}})) return json(nullptr);
+                  json j = card_json_at(ctx, c);
+                  // A card's uid is the credential at the door: only its holder and those who
+                  // may change the holder see it whole.
+                  if (!personal_visible(ctx, req, c.user)) j["uid"] = masked_uid(c.uid);
+                  return j;
+                });
+              }});
   // A temporary card's end date set or cleared (null) on the uid's active row.
-  router.add({"PATCH", "/api/cards/{uid}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"PATCH", "/api/cards/{uid}", Access::path(identity::Right::people_write, identity::Kind::card, "uid"), [&](const Request& req, const PathParams& pp) {
                 auto uid = path_uid(pp);
                 if (!uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
                 Response bad;
@@ -667,10 +718,10 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 ctx.changed_all();  // the grant's end date travels in the bundles
                 return reply(200, card_json_at(ctx, *updated));
               }});
-  router.add({"DELETE", "/api/cards/{uid}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"DELETE", "/api/cards/{uid}", Access::path(identity::Right::people_write, identity::Kind::card, "uid"), [&](const Request& req, const PathParams& pp) {
                 return end_card_route(ctx, uow, store, audit, req, pp, CardStatus::revoked, "revoke");  // the row stays
               }});
-  router.add({"DELETE", "/api/users/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"DELETE", "/api/users/{id}", Access::path(identity::Right::people_write, identity::Kind::user), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 auto it = req.query.find("reason");
                 const std::string reason = it == req.query.end() ? std::string() : it->second;
@@ -687,7 +738,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 log::info("directory", "user " + id + " has left" + (reason.empty() ? "" : " (" + reason + ")"));
                 return reply(200, user_json(*updated));
               }});
-  router.add({"DELETE", "/api/instruments/{id}", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"DELETE", "/api/instruments/{id}", Access::path(identity::Right::instrument_write, identity::Kind::instrument), [&](const Request& req, const PathParams& pp) {
                 const std::string& id = pp.find("id")->second;
                 InstrumentPolicyPatch p;
                 p.status = InstrumentStatus::disabled;  // 停用: kept with its usage and money
@@ -704,16 +755,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 log::info("directory", "instrument " + id + " disabled (retired)");
                 return reply(200, instrument_json(*updated));
               }});
-  router.add({"POST", "/api/cards/{uid}/lost", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"POST", "/api/cards/{uid}/lost", Access::path(identity::Right::self, identity::Kind::card, "uid"), [&](const Request& req, const PathParams& pp) {
                 return end_card_route(ctx, uow, store, audit, req, pp, CardStatus::lost, "lost");
               }});
-  router.add({"POST", "/api/cards/{uid}/revoke", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"POST", "/api/cards/{uid}/revoke", Access::path(identity::Right::people_write, identity::Kind::card, "uid"), [&](const Request& req, const PathParams& pp) {
                 return end_card_route(ctx, uow, store, audit, req, pp, CardStatus::revoked, "revoke");
               }});
   // A replacement card for the same holder: the old one ends as replaced (or stays lost when it
   // was reported lost before), the new one is issued, in one unit of work; audited as "replace"
   // of the old card (when it was still active) and "create" of the new one.
-  router.add({"POST", "/api/cards/{uid}/replace", Permission::admin, [&](const Request& req, const PathParams& pp) {
+  router.add({"POST", "/api/cards/{uid}/replace", Access::path(identity::Right::people_write, identity::Kind::card, "uid"), [&](const Request& req, const PathParams& pp) {
                 auto old_uid = path_uid(pp);
                 if (!old_uid) return error(422, "invalid card uid: must be " + std::string(CardUid::kRule));
                 Response bad;

@@ -108,9 +108,9 @@ std::vector<Right> rights_of(Role r) {
       return {catalogue, self, people_read, people_write, instrument_write, booking_write, usage_read, money_read,
               audit_read, roles_write};
     case Role::instrument_admin:
-      return {catalogue, self, instrument_write, booking_write, usage_read, audit_read};
+      return {catalogue, instrument_write, booking_write, usage_read, audit_read};
     case Role::finance:
-      return {catalogue, self, usage_read, money_read, money_write, audit_read};
+      return {catalogue, usage_read, money_read, money_write, audit_read};
     case Role::pi:
       return {catalogue, self, people_read, booking_write, usage_read, money_read};
     case Role::user:
@@ -250,6 +250,18 @@ std::optional<std::vector<Right>> rights_from(std::string_view csv, std::string&
     if (std::find(out.begin(), out.end(), *r) == out.end()) out.push_back(*r);
   }
   return out;
+}
+
+std::string campus_category(std::string_view value) {
+  std::string v(value);
+  for (char& c : v) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (const char* own : {"internal_student", "internal_staff", "other_campus", "external_academic", "enterprise"})
+    if (v == own) return v;
+  for (const char* s : {"student", "undergraduate", "graduate", "postgraduate", "phd"})
+    if (v == s) return "internal_student";
+  for (const char* s : {"staff", "faculty", "teacher", "employee"})
+    if (v == s) return "internal_staff";
+  return "";
 }
 
 std::string rights_csv(const std::vector<Right>& rights) {

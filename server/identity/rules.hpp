@@ -83,6 +83,11 @@ bool token_shaped(std::string_view text);
 std::string token_refusal(const Token& t, int64_t now_ms);
 /// Parses a comma-separated list of right names; nullopt (and the bad name in bad) on an unknown one.
 std::optional<std::vector<Right>> rights_from(std::string_view csv, std::string& bad);
+/// The user category (its wire name) of a campus directory's value (LDAP employeeType, a CAS
+/// attribute): a category's own name as is; student, undergraduate, graduate, postgraduate, phd
+/// (any case) -> internal_student; staff, faculty, teacher, employee -> internal_staff; "" for
+/// anything else (the directory's default then applies).
+std::string campus_category(std::string_view value);
 /// The rights as a comma-separated list.
 std::string rights_csv(const std::vector<Right>& rights);
 

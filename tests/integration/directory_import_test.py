@@ -39,7 +39,7 @@ def test_csv_import_gbk_dry_run_idempotent_bad_row(campus):
     (d / "users2.csv").write_text("id,name,category,unit\ns2026003,Zhao,internal,\ns2026004,Qian,teacher,\n")
     r = ctl(campus, "import", "--csv", f"users={d / 'users2.csv'}")
     assert r.returncode == 1, r.stdout
-    assert "users2.csv line 3: category must be internal or external" in r.stderr, r.stderr
+    assert "users2.csv line 3: category must be internal_student, internal_staff, other_campus, external_academic or enterprise" in r.stderr, r.stderr
     assert len(campus.server.get("/api/users")) == 2  # s2026003 on line 2 was not kept either
 
 

@@ -125,7 +125,7 @@ void fill(const Settings& s) {
     auto user = must(d.prepare("INSERT INTO users(id, name, category, created_ms) VALUES (?, ?, ?, 0)"), "prepare");
     for (int i = 0; i < s.users; ++i) {
       user.bind(1, "user-" + std::to_string(10000 + i)).bind(2, "User number " + std::to_string(i));
-      user.bind(3, i % 5 == 0 ? "external" : "internal");
+      user.bind(3, i % 5 == 0 ? "external_academic" : "internal_staff");
       must(user.run(), "user");
     }
   }

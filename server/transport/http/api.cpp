@@ -48,6 +48,8 @@ Api::Api(Stores stores, booking::Service& booking, DirtySet& dirty, Health& heal
   // user, session or booking appears in it), see docs/SERVER.md "Metrics".
   router_.add(
       {"GET", "/metrics", Permission::open, [this](const Request& r, const PathParams&) { return metrics(r); }});
+  identity::add_routes(router_, *ctx_, identity::RouteStores{stores_.uow, stores_.identity, stores_.directory, stores_.audit},
+                       settings_.auth);
   directory::add_routes(router_, *ctx_, stores_.uow, stores_.directory, stores_.audit);
   billing::add_routes(router_, *ctx_, stores_.uow, stores_.billing, stores_.audit);
   qualification::add_routes(router_, *ctx_, stores_.uow, stores_.qualification, stores_.audit);

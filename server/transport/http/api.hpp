@@ -15,6 +15,7 @@
 #include "server/core/health.hpp"
 #include "server/core/metrics.hpp"
 #include "server/core/stores.hpp"
+#include "server/identity/http.hpp"
 #include "server/transport/http/request.hpp"
 #include "server/transport/http/router.hpp"
 
@@ -30,6 +31,7 @@ struct ApiSettings {
   std::string currency{defaults::kCurrency};
   /// /api/health answers 503 when the oldest message waiting for ingest is older than this.
   int64_t max_ingest_lag_ms = 30'000;
+  identity::AuthSettings auth{};  ///< sessions, passwords, LDAP and CAS
 };
 
 class Api {

@@ -157,6 +157,9 @@ int Router::check(const Access& a, const Request& req, const PathParams& params)
         // A creation under an unknown parent: the handler names the unknown reference.
         return identity::holds(who, a.right) ? 0 : 403;
       }
+      // Nothing named (a root unit, a user without a unit): the object is the site, which
+      // everyone knows of.
+      if (id.empty() && !a.kind2) place.is_public = true;
       if (identity::allows(who, a.right, place)) return 0;
       return identity::refusal_status(who, a.right, place);
     }

@@ -128,3 +128,12 @@ TEST_CASE("token shape, right names and refusals") {
   for (Role x : {Role::system_admin, Role::unit_admin, Role::instrument_admin, Role::finance, Role::pi, Role::user})
     CHECK(role_from(to_string(x)) == x);
 }
+
+TEST_CASE("a campus directory's category words map to user categories") {
+  CHECK(campus_category("student") == "internal_student");
+  CHECK(campus_category("PhD") == "internal_student");
+  CHECK(campus_category("Faculty") == "internal_staff");
+  CHECK(campus_category("enterprise") == "enterprise");
+  CHECK(campus_category("alumni").empty());
+  CHECK(campus_category("").empty());
+}

@@ -427,7 +427,7 @@ TEST_CASE("a session's user comes from its start in the same batch, the start's 
   CHECK(sessions->front().user == "bob");
   REQUIRE(sessions->front().charge);
   CHECK(sessions->front().charge->user == "bob");
-  CHECK(sessions->front().charge->category == "external");
+  CHECK(sessions->front().charge->category == "external_academic");
 }
 
 TEST_CASE("an end before its start in one batch stores the session closed by the end; the start changes nothing") {

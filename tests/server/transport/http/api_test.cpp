@@ -1016,7 +1016,7 @@ TEST_CASE("CSV import: upsert by key in one unit of work, idempotent, dry run, a
   const auto users_now = f.get("/api/users");
   r = import("", "id,name,category,unit\ns003,New,internal,\ns004,Bad,staff,\n", "");
   CHECK(r.status == 422);
-  CHECK(f.error_of(r) == "users.csv line 3: category must be internal or external");
+  CHECK(f.error_of(r) == "users.csv line 3: category must be internal_student, internal_staff, other_campus, external_academic or enterprise");
   r = import("", "id,name,category,unit\ns003,New,internal,nowhere\n", "");
   CHECK(r.status == 422);
   CHECK(f.error_of(r).find("users.csv line 2: unit") == 0);
