@@ -235,7 +235,7 @@ def test_ctl_sign_in_roles_and_registrations(campus):
 
     who = alice("whoami")
     assert who.returncode == 0, who
-    assert "u-alice" in who.stdout and "Alice" in who.stdout and "user self:u-alice (implied)" in who.stdout, who.stdout
+    assert "u-alice" in who.stdout and "Alice" in who.stdout and "user self (implied)" in who.stdout, who.stdout
     # --token comes before the token file
     assert json.loads(ctl(campus, "--json", "whoami", token_file=tf).stdout)["kind"] == "bootstrap"
 
@@ -263,7 +263,7 @@ def test_ctl_sign_in_roles_and_registrations(campus):
     assert out.returncode == 0 and "u-ext approved" in out.stdout, out
     assert csv_rows(alice("--format", "csv", "approvals").stdout) == []
     decided = csv_rows(alice("--format", "csv", "approvals", "--all").stdout)
-    assert [(r["user"], r["decision"], r["decided by"]) for r in decided] == [("u-ext", "approved", "u-alice")], decided
+    assert [(r["user"], r["decision"], r["decided by"]) for r in decided] == [("u-ext", "approved", "user:u-alice")], decided
     ext = ctl(campus, "login", "u-ext", token=None, token_file=campus.dir / "ext-token", stdin="Ext-pass-2026\n")
     assert ext.returncode == 0 and "pending" not in ext.stdout, ext
 
@@ -300,6 +300,4 @@ def test_ctl_sign_in_roles_and_registrations(campus):
 if __name__ == "__main__":
     run([test_ctl_tables_and_json_match_the_server, test_ctl_lists_follow_the_pages,
          test_ctl_shows_times_in_the_site_zone_and_checks_limits, test_ctl_errors_are_clear,
-         test_ctl_groups_people_and_csv])
-    # test_ctl_sign_in_roles_and_registrations joins the list above once server/identity/http.cpp is
-    # wired into the server (its routes answer 404 until then).
+         test_ctl_groups_people_and_csv, test_ctl_sign_in_roles_and_registrations])
