@@ -209,6 +209,66 @@ def people_and_cards(campus, x):
     say("  a known user without the training is listed by the server as not_qualified, an unknown card as unknown_card")
 
 
+# The demo's people, one per role (docs/RIGHTS.md); each signs in with this password.
+PEOPLE = [
+    # (user, name, unit, role, scope, password, what they are)
+    ("sysadmin", "Site Admin", "chem", "system_admin", None, "sysadmin-demo-pass", "system admin: everything"),
+    ("chem-admin", "Chen Hua (化学院 office)", "chem", "unit_admin", "chem", "chem-admin-pass",
+     "unit admin of College of Chemistry"),
+    ("xrd-admin", "Gao Shan (XRD)", "chem", "instrument_admin", "inst-xrd", "xrd-admin-pass",
+     "instrument admin of the XRD"),
+    ("finance-chem", "Qian Li (finance)", "chem", "finance", "chem", "finance-chem-pass", "finance of Chemistry"),
+    ("u01", None, None, None, None, "li-wei-pass", "PI of 李伟课题组 (g-li)"),
+    ("u02", None, None, None, None, "wang-fang-pass", "a user (herself only)"),
+]
+
+
+def people_and_roles(campus):
+    """Issue 8: a person in each role signs in with a password (Argon2id) and sees what the role
+    lets them see; an external researcher registers and the unit admin approves her."""
+    say("\n== 07:50  people and their roles (before the morning: nobody has used an instrument yet)")
+    srv = campus.server
+    for user, name, unit, role, scope, password, _ in PEOPLE:
+        if name:
+            srv.post("/api/users", {"id": user, "name": name, "unit": unit, "category": "internal_staff"})
+        status, out = srv.request("PUT", f"/api/users/{user}/password", {"password": password})
+        assert status == 200, out
+        if role:
+            body = {"user": user, "role": role}
+            if scope:
+                body["scope_id"] = scope
+            srv.post("/api/roles", body)
+    say(f"  {'who':<14} {'role':<36} {'users seen':>10} {'sessions':>8}  may create a unit?")
+    for user, _, _, _, _, password, what in PEOPLE:
+        status, out = srv.request("POST", "/api/login", {"user": user, "password": password}, token=None)
+        assert status == 201, out
+        token = out["token"]
+        _, users = srv.request("GET", "/api/users?limit=500", token=token)
+        _, sessions = srv.request("GET", "/api/sessions?limit=500", token=token)
+        status, _ = srv.request("POST", "/api/units", {"id": f"x-{user}", "name": "X", "parent": "chem"}, token=token)
+        seen = len(users) if isinstance(users, list) else "-"
+        n = len(sessions) if isinstance(sessions, list) else "-"
+        say(f"  {user:<14} {what:<36} {seen:>10} {n:>8}  {status}")
+    status, _ = srv.request("GET", "/api/users", token=None)
+    say(f"  a visitor without a token: GET /api/users -> {status}; the catalogue is open: "
+        f"GET /api/instruments -> {srv.request('GET', '/api/instruments', token=None)[0]}")
+    status, out = srv.request("POST", "/api/login", {"user": "u02", "password": "guess"}, token=None)
+    say(f"  a wrong password -> {status} {out['error']!r} (five in 15 minutes lock the account: 429)")
+    # An external researcher registers herself and waits; the chem unit admin approves.
+    ext = {"id": "ext-zhou", "name": "周敏 (Sinopec)", "unit": "chem", "category": "enterprise",
+           "organisation": "中国石化北京化工研究院", "email": "zhou.min@example.com", "password": "zhou-min-pass"}
+    status, out = srv.request("POST", "/api/registrations", ext, token=None)
+    assert status == 201, out
+    _, login = srv.request("POST", "/api/login", {"user": "ext-zhou", "password": "zhou-min-pass"}, token=None)
+    _, me = srv.request("GET", "/api/me", token=login["token"])
+    status, _ = srv.request("GET", "/api/sessions", token=login["token"])
+    say(f"  ext-zhou registered herself: pending={me['pending']}, rights {me['rights']}, GET /api/sessions -> {status}")
+    _, admin = srv.request("POST", "/api/login", {"user": "chem-admin", "password": "chem-admin-pass"}, token=None)
+    status, out = srv.request("POST", "/api/registrations/ext-zhou/approve", None, token=admin["token"])
+    _, me = srv.request("GET", "/api/me", token=login["token"])
+    say(f"  chem-admin approves ({status}, decided_by {out['decided_by']}): ext-zhou pending={me['pending']}")
+
+
 def pg_cluster(*args, check=True):
     """tools/pg_cluster with args; returns its stdout (the conninfo for start)."""
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "pg_cluster"), *args], capture_output=True, text=True)
@@ -279,6 +339,7 @@ def main():
         say("\n== importing the campus with labgatectl (2 units, 3 labs, 5 instruments + a door, 20 users)")
         say("  " + ctl(campus, "import", str(root / "campus.json")).rstrip().splitlines()[-1])
         registrar_csv(campus, root)
+        people_and_roles(campus)
         for t in terms.values():
             t.start()
         for tid in terms:
@@ -354,7 +415,9 @@ def main():
             server_db = f"{campus.server.dir / 'labgate.db'}"
         say(f"""
 == where to look
-  API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions
+  sign in      curl -d '{{"user":"chem-admin","password":"chem-admin-pass"}}' {campus.server.url}/api/login   (a session token; people and passwords in README "Sign in")
+  API          curl -H 'Authorization: Bearer {TOKEN}' {campus.server.url}/api/sessions   (the bootstrap admin token)
+  OpenAPI      curl {campus.server.url}/api/openapi.json
   CLI          {BIN}/labgatectl --url {campus.server.url} --token {TOKEN} terminals | report | sessions | access | stats | audit verify | audit list
   swipe        {BIN}/labgate-swipe --socket {x.socket_path} C0DE0002
   MQTT         mosquitto_sub -p {campus.broker.port} -t 'lg/v1/{SITE}/#' -v
