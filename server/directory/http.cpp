@@ -78,6 +78,15 @@ std::string masked_uid(const std::string& uid) {
   return "****" + (uid.size() > 4 ? uid.substr(uid.size() - 4) : uid);
 }
 
+/// 403 unless the caller also holds right r over the place something moves to (a unit or a lab):
+/// a move out of a scope needs the right at both ends. nullopt when allowed or nothing moves.
+std::optional<Response> refuse_move(const ApiContext& ctx, const Request& req, identity::Right r, identity::Kind k,
+                                    const std::optional<std::string>& to) {
+  if (!to || to->empty()) return std::nullopt;
+  if (ctx.may(req, r, {{k, *to}})) return std::nullopt;
+  return error(403, std::string("forbidden: no right over the ") + identity::to_string(k) + " '" + *to + "' it would move to");
+}
+
 json member_json(const ApiContext& ctx, const GroupMember& m) {
   return json{{"group", m.group}, {"user", m.user}, {"since", ctx.time(m.since_ms)}};
 }
@@ -308,6 +317,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 p.name = opt_name(*body, f);
                 p.place = opt_place(*body, f, "parent");
                 if (!f.ok()) return f.response();
+                if (auto no = refuse_move(ctx, req, identity::Right::people_write, identity::Kind::unit, p.place)) return *no;
                 const int64_t now = ctx.now();
                 std::optional<Unit> updated;
                 Status s = record_one(ctx, uow, store, audit, req, now, "update", "unit", id, [&]() -> Status {
@@ -364,6 +374,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 p.name = opt_name(*body, f);
                 if (body->contains("unit")) p.place = f.id("unit");
                 if (!f.ok()) return f.response();
+                if (auto no = refuse_move(ctx, req, identity::Right::people_write, identity::Kind::unit, p.place)) return *no;
                 const int64_t now = ctx.now();
                 std::optional<Lab> updated;
                 Status s = record_one(ctx, uow, store, audit, req, now, "update", "lab", id, [&]() -> Status {
@@ -422,6 +433,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                   p.status = proto::resource_status_from(
                       f.one_of("status", {"normal", "maintenance", "disabled", "pending_scrap"}));
                 if (!f.ok()) return f.response();
+                if (auto no = refuse_move(ctx, req, identity::Right::instrument_write, identity::Kind::lab, p.lab)) return *no;
                 const int64_t now = ctx.now();
                 std::optional<Instrument> updated;
                 Status s = record_one(ctx, uow, store, audit, req, now, "update", "instrument", id, [&]() -> Status {
@@ -482,6 +494,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (body->contains("category")) p.category = read_category(f);
                 p.personal = read_personal(*body, f);
                 if (!f.ok()) return f.response();
+                if (auto no = refuse_move(ctx, req, identity::Right::people_write, identity::Kind::unit, p.place)) return *no;
                 if (!to && !p.name && !p.place && !p.category && !p.personal.any())
                   return error(400,
                                "nothing to change: give status, name, category, unit, email, phone, id_number or "
@@ -588,6 +601,7 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 if (body->contains("pi")) p.pi = f.id("pi");
                 p.unit = opt_place(*body, f, "unit");
                 if (!f.ok()) return f.response();
+                if (auto no = refuse_move(ctx, req, identity::Right::people_write, identity::Kind::unit, p.unit)) return *no;
                 if (!p.name && !p.pi && !p.unit) return error(400, "nothing to change: give name, pi or unit");
                 const int64_t now = ctx.now();
                 std::optional<Group> updated;

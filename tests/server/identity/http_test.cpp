@@ -226,3 +226,18 @@ TEST_CASE("roles are granted within the granter's scope only, and revoked with h
   CHECK(entries[0]["action"] == "revoke");
   CHECK(entries[0]["actor"] == "user:alice");
 }
+
+TEST_CASE("a move out of the caller's scope needs the right at both ends") {
+  Site s;
+  REQUIRE(s.call("POST", "/api/roles", {{"user", "alice"}, {"role", "unit_admin"}, {"scope_id", "chem"}}).status == 201);
+  REQUIRE(s.call("POST", "/api/units", {{"id", "chem-dept"}, {"name", "化学系"}, {"parent", "chem"}}).status == 201);
+  const std::string t = s.login("alice", "alice password");
+  // Within 化学院: fine. Into 物理系, which is not hers: refused, and nothing moved.
+  CHECK(s.call("PATCH", "/api/users/carol", {{"unit", "chem-dept"}}, t).status == 200);
+  auto out = s.call("PATCH", "/api/users/carol", {{"unit", "phys"}}, t);
+  CHECK(out.status == 403);
+  CHECK(s.call("PATCH", "/api/units/chem-dept", {{"parent", "phys"}}, t).status == 403);
+  auto users = s.call("GET", "/api/users?limit=100");
+  for (const auto& u : json::parse(users.body))
+    if (u["id"] == "carol") CHECK(u["unit"] == "chem-dept");
+}
