@@ -14,11 +14,12 @@ using namespace http;
 namespace {
 constexpr int64_t kMaxRate = 1'000'000'000;  // fen per hour (10 million yuan)
 
-json fee_json(const FeeStandard& fs) {
+json fee_json(const ApiContext& ctx, const FeeStandard& fs) {
   return json{{"instrument", fs.instrument},
               {"internal_fen_per_hour", fs.internal_fen_per_hour},
               {"external_fen_per_hour", fs.external_fen_per_hour},
-              {"currency", fs.currency}};
+              {"currency", fs.currency},
+              {"retired", ctx.time_or_null(fs.retired_ms)}};
 }
 }  // namespace
 
@@ -60,16 +61,38 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                                          LG_TRY(store.put_fee_standard(fee, now));
                                          const auto& before = (*old)[fee.instrument];
                                          return audit::changed(audit::Change{before ? "update" : "create", "fee_standard",
-                                                              fee.instrument, before ? fee_json(*before).dump() : "",
-                                                              fee_json(fee).dump()});
+                                                              fee.instrument, before ? fee_json(ctx, *before).dump() : "",
+                                                              fee_json(ctx, fee).dump()});
                                        });
                 if (!s) return failure(s.error());
                 return reply(201, json{{"instrument", fee.instrument}});
               }});
+  // Retired with history: the standard stays listed, and sessions ending from now on charge nothing
+  // (flagged no_fee_standard) until a new one is set.
+  router.add({"DELETE", "/api/fee-standards/{instrument}",
+              Access::path(identity::Right::money_write, identity::Kind::instrument, "instrument"),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& instrument = pp.at("instrument");
+                const int64_t now = ctx.now();
+                std::optional<FeeStandard> retired;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto before = store.retire_fee_standard(instrument, now);
+                                         if (!before) return before.error();
+                                         retired = *before;
+                                         retired->retired_ms = now;
+                                         return audit::changed(audit::Change{"retire", "fee_standard", instrument,
+                                                                             fee_json(ctx, *before).dump(),
+                                                                             fee_json(ctx, *retired).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                return reply(200, fee_json(ctx, *retired));
+              },
+              "Retire an instrument's fee standard (kept; charges nothing until a new one is set)"});
   // Fee standards are public, like the catalogue they price.
   router.add(list_route<FeeStandard>("/api/fee-standards", "fee-standards", ctx, Access::any(identity::Right::catalogue),
                                      [&](const Page& p) { return store.fee_standards(p); },
-                                     [](const FeeStandard& fs) { return fee_json(fs); }));
+                                     [&ctx](const FeeStandard& fs) { return fee_json(ctx, fs); }));
   router.add({"GET", "/api/charges", Access::any(identity::Right::money_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto period = reports::period_param(req, ctx, bad);

@@ -18,6 +18,7 @@ struct FeeStandard {
   int64_t internal_fen_per_hour = 0;
   int64_t external_fen_per_hour = 0;
   std::string currency{defaults::kCurrency};
+  std::optional<int64_t> retired_ms{};  ///< retired (DELETE): kept, charges nothing from then on
 };
 
 struct Charge {

@@ -37,11 +37,21 @@ CREATE TABLE charges (
 CREATE INDEX charges_by_end ON charges(end_ms, id);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "fee standards and charges", kV1}}};
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE fee_standards ADD COLUMN retired_ms BIGINT;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "fee standards and charges", kV1}, {2, "fee standards can be retired", kV2}}};
 
 Charge charge_row(const pg::Rows& r, int i) { return pgrows::charge(r, i, 0); }
 
 FeeStandard fee_row(const pg::Rows& r, int i) { return FeeStandard{r.text(i, 0), r.i64(i, 1), r.i64(i, 2), r.text(i, 3)}; }
+FeeStandard fee_row_retired(const pg::Rows& r, int i) {
+  FeeStandard f = fee_row(r, i);
+  f.retired_ms = r.opt_i64(i, 4);
+  return f;
+}
 
 }  // namespace
 
@@ -73,16 +83,35 @@ Status PgStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
                     "updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instrument) DO UPDATE SET "
                     "internal_fen_per_hour = excluded.internal_fen_per_hour, "
                     "external_fen_per_hour = excluded.external_fen_per_hour, currency = excluded.currency, "
-                    "updated_ms = excluded.updated_ms",
+                    "updated_ms = excluded.updated_ms, retired_ms = NULL",
                     f.instrument, f.internal_fen_per_hour, f.external_fen_per_hour, f.currency, now_ms));
   });
 }
 
 Result<PageOf<FeeStandard>> PgStore::fee_standards(const Page& p) {
   static constexpr Keyset q{
-      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards WHERE true", 0,
-      "(instrument)", "s", false, "ORDER BY instrument"};
-  return read_all_page<FeeStandard>(db_.conn(), q, p, fee_row);
+      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency, retired_ms, instrument "
+      "FROM fee_standards WHERE true",
+      5, "(instrument)", "s", false, "ORDER BY instrument"};
+  return read_all_page<FeeStandard>(db_.conn(), q, p, fee_row_retired);
+}
+
+Result<FeeStandard> PgStore::retire_fee_standard(const std::string& instrument, int64_t now_ms) {
+  FeeStandard out;
+  auto s = db_.run([&]() -> Status {
+    auto r = db_.conn().q(
+        "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency, retired_ms FROM fee_standards "
+        "WHERE instrument = $1 FOR UPDATE",
+        instrument);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "instrument: no fee standard for '" + instrument + "'");
+    out = fee_row_retired(*r, 0);
+    if (out.retired_ms) return domain_error(Errc::conflict, "instrument: the fee standard of '" + instrument + "' is retired already");
+    return done(db_.conn().q("UPDATE fee_standards SET retired_ms = $1, updated_ms = $1 WHERE instrument = $2", now_ms,
+                             instrument));
+  });
+  if (!s) return s.error();
+  return out;
 }
 
 Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::span<const std::string> instruments) {
@@ -94,7 +123,7 @@ Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::spa
   if (out.empty()) return out;
   auto r = db_.conn().q(
       "SELECT f.instrument, f.internal_fen_per_hour, f.external_fen_per_hour, f.currency FROM unnest($1::text[]) "
-      "AS k(instrument) JOIN fee_standards f ON f.instrument = k.instrument",
+      "AS k(instrument) JOIN fee_standards f ON f.instrument = k.instrument AND f.retired_ms IS NULL",
       asked.str());
   if (!r) return r.error();
   for (int i = 0; i < r->size(); ++i) out[r->text(i, 0)] = fee_row(*r, i);

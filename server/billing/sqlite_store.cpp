@@ -35,7 +35,12 @@ CREATE TABLE charges (
 CREATE INDEX charges_by_end ON charges(end_ms, id);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "fee standards and charges", kV1}}};
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE fee_standards ADD COLUMN retired_ms INTEGER;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "fee standards and charges", kV1}, {2, "fee standards can be retired", kV2}}};
 
 }  // namespace
 
@@ -68,7 +73,7 @@ Status SqliteStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
         "updated_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(instrument) DO UPDATE SET "
         "internal_fen_per_hour = excluded.internal_fen_per_hour, "
         "external_fen_per_hour = excluded.external_fen_per_hour, currency = excluded.currency, "
-        "updated_ms = excluded.updated_ms");
+        "updated_ms = excluded.updated_ms, retired_ms = NULL");
     if (!st) return st.error();
     st->bind(1, f.instrument).bind(2, f.internal_fen_per_hour).bind(3, f.external_fen_per_hour);
     st->bind(4, f.currency).bind(5, now_ms);
@@ -78,18 +83,43 @@ Status SqliteStore::put_fee_standard(const FeeStandard& f, int64_t now_ms) {
 
 Result<PageOf<FeeStandard>> SqliteStore::fee_standards(const Page& p) {
   static constexpr Keyset q{
-      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards WHERE 1", 0,
-      "(instrument)", "s", false, "ORDER BY instrument"};
+      "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency, retired_ms, instrument "
+      "FROM fee_standards WHERE 1",
+      5, "(instrument)", "s", false, "ORDER BY instrument"};
   return read_all_page<FeeStandard>(db_.conn(), q, p, [](db::Statement& r) {
-    return FeeStandard{r.column_text(0), r.column_int64(1), r.column_int64(2), r.column_text(3)};
+    return FeeStandard{r.column_text(0), r.column_int64(1), r.column_int64(2), r.column_text(3), opt_int(r, 4)};
   });
+}
+
+Result<FeeStandard> SqliteStore::retire_fee_standard(const std::string& instrument, int64_t now_ms) {
+  FeeStandard out;
+  auto s = db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    auto q = d.prepare(
+        "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency, retired_ms FROM fee_standards "
+        "WHERE instrument = ?");
+    if (!q) return q.error();
+    q->bind(1, instrument);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) return domain_error(Errc::not_found, "instrument: no fee standard for '" + instrument + "'");
+    out = FeeStandard{q->column_text(0), q->column_int64(1), q->column_int64(2), q->column_text(3), opt_int(*q, 4)};
+    q->reset();
+    if (out.retired_ms) return domain_error(Errc::conflict, "instrument: the fee standard of '" + instrument + "' is retired already");
+    auto st = d.prepare("UPDATE fee_standards SET retired_ms = ?, updated_ms = ? WHERE instrument = ?");
+    if (!st) return st.error();
+    st->bind(1, now_ms).bind(2, now_ms).bind(3, instrument);
+    return st->run();
+  });
+  if (!s) return s.error();
+  return out;
 }
 
 Result<std::map<std::string, std::optional<FeeStandard>>> SqliteStore::fees(std::span<const std::string> instruments) {
   // One prepared statement run per instrument: on SQLite a lookup is a call, not a round trip.
   auto q = db_.conn().prepare(
       "SELECT instrument, internal_fen_per_hour, external_fen_per_hour, currency FROM fee_standards "
-      "WHERE instrument = ?");
+      "WHERE instrument = ? AND retired_ms IS NULL");
   if (!q) return q.error();
   std::map<std::string, std::optional<FeeStandard>> out;
   for (const auto& instrument : instruments) {

@@ -16,6 +16,7 @@ class SqliteStore final : public Store {
   explicit SqliteStore(SqliteDb& db) : db_(db) {}
   Status put_fee_standard(const FeeStandard& f, int64_t now_ms) override;
   Result<PageOf<FeeStandard>> fee_standards(const Page& p) override;
+  Result<FeeStandard> retire_fee_standard(const std::string& instrument, int64_t now_ms) override;
   Result<std::map<std::string, std::optional<FeeStandard>>> fees(std::span<const std::string> instruments) override;
   Result<std::vector<std::string>> insert_charges(std::span<const Charge> charges, int64_t now_ms) override;
   Result<PageOf<Charge>> charges(int64_t from_ms, int64_t to_ms, const Page& p = {}) override;

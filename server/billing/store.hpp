@@ -22,6 +22,10 @@ class Store {
   virtual Status put_fee_standard(const FeeStandard& f, int64_t now_ms) = 0;
   /// Fee standards by (instrument), ascending.
   virtual Result<PageOf<FeeStandard>> fee_standards(const Page& p) = 0;
+  /// Retires an instrument's fee standard: it stays (listed with its retirement) and charges
+  /// nothing from then on; a new one set later replaces it. not_found when the instrument has
+  /// none, conflict when it is retired already. Returns it as stored before.
+  virtual Result<FeeStandard> retire_fee_standard(const std::string& instrument, int64_t now_ms) = 0;
   /// The fee standards of the given instruments, in one read: every asked instrument is a key,
   /// nullopt when it has none (repeats are asked once).
   virtual Result<std::map<std::string, std::optional<FeeStandard>>> fees(std::span<const std::string> instruments) = 0;
