@@ -91,6 +91,7 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/import", {"S", "S", R"({"dry_run":true,"files":[{"kind":"units","name":"u.csv","text":"id,name\nz,Z\n"}]})"}},
       {"POST /api/fee-standards",
        {"SF", "S", R"({"instrument":"{instrument}","internal_fen_per_hour":100,"external_fen_per_hour":200})"}},
+      {"DELETE /api/fee-standards/{instrument}", {"SF", "S"}},
       {"GET /api/charges", {"SAIFPU", "SAIFPU", "", "from=2026-01&to=2026-01"}},
       {"POST /api/qualifications", {"SAI", "S", R"({"user":"{user}","instrument":"{instrument}"})"}},
       {"GET /api/qualifications", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
@@ -260,7 +261,7 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{user}"), 6, in ? "stu-c" : "stu-p");
   } else {
     const std::string kind = identity::to_string(r.access.kind);
-    for (const std::string& p : {std::string("{id}"), std::string("{uid}")}) {
+    for (const std::string& p : {std::string("{id}"), std::string("{uid}"), "{" + r.access.key + "}"}) {
       auto at = path.find(p);
       if (at == std::string::npos) continue;
       REQUIRE_MESSAGE(kIds.count(kind), r.method << " " << r.pattern << ": no fixture of kind " << kind);
