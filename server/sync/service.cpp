@@ -68,6 +68,8 @@ Result<uint64_t> SyncService::refresh(const std::string& terminal, int64_t now_m
       if (!stored) return stored.error();
       auto inputs = store_.inputs(**t, now_ms);
       if (!inputs) return inputs.error();
+      // A retired terminal is told its instrument is disabled: it opens for admins only.
+      if ((*t)->retired_ms && inputs->instrument) inputs->instrument->status = proto::ResourceStatus::disabled;
       proto::SyncBundle bundle = sync::build(*inputs, now_ms, stored->version + 1);
       const std::string hash = sync::content_hash(bundle);
       if (hash == stored->hash && !stored->payload.empty()) {

@@ -44,6 +44,29 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 log::info("http", "enrolled terminal " + t.id + " for " + t.resource);
                 return reply(201, json{{"id", t.id}});
               }});
+  // Retired with its records: from its next bundle the terminal opens for admins only (its instrument is
+  // disabled for it); its records are still taken in, as evidence of what happened.
+  router.add({"DELETE", "/api/terminals/{id}", Access::path(identity::Right::instrument_write, identity::Kind::terminal),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                const int64_t now = ctx.now();
+                std::optional<Terminal> before;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto t = store.retire(id, now);
+                                         if (!t) return t.error();
+                                         before = *t;
+                                         return audit::changed(audit::Change{
+                                             "retire", "terminal", id,
+                                             json{{"id", t->id}, {"resource", t->resource}}.dump(),
+                                             json{{"id", t->id}, {"resource", t->resource}, {"retired", ctx.time(now)}}.dump()});
+                                       });
+                if (!s) return failure(s.error());
+                ctx.changed(before->resource);
+                log::info("http", "retired terminal " + id + " of " + before->resource);
+                return reply(200, json{{"id", id}, {"resource", before->resource}, {"retired", ctx.time(now)}});
+              },
+              "Retire a terminal: kept with its records; from its next bundle it opens for admins only"});
   router.add({"GET", "/api/terminals", Access::any(identity::Right::instrument_write),
               [&](const Request& req, const PathParams&) {
                 Response bad;
@@ -64,7 +87,8 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                                                 {"outbox_depth", t.outbox_depth},
                                                 {"clock_synced", t.clock_synced},
                                                 {"acked_seq", t.acked_seq},
-                                                {"last_seen", ctx.time_or_null(t.last_seen_ms)}};
+                                                {"last_seen", ctx.time_or_null(t.last_seen_ms)},
+                                                {"retired", ctx.time_or_null(t.retired_ms)}};
                                   });
               }});
 }

@@ -34,6 +34,9 @@ struct Terminal {
   bool clock_synced = false;
   uint64_t acked_seq = 0;
   std::optional<int64_t> last_seen_ms;
+  /// Retired (DELETE): kept with its records; its bundle says the instrument is disabled, so it
+  /// opens for admins only from its next sync (and, offline, when its grace ends).
+  std::optional<int64_t> retired_ms{};
 };
 
 /// Terminal state as reported on the state topic.

@@ -31,11 +31,15 @@ CREATE TABLE terminals (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "terminals", kV1}}};
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE terminals ADD COLUMN retired_ms BIGINT;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "terminals", kV1}, {2, "terminals can be retired", kV2}}};
 
 constexpr std::string_view kCols =
     "id, resource, public_key, online, boot, firmware, board, acl_version, sync_version, outbox_depth, "
-    "clock_synced, acked_seq, last_seen_ms";
+    "clock_synced, acked_seq, last_seen_ms, retired_ms";
 
 Terminal from(const pg::Rows& r, int i) {
   Terminal t;
@@ -52,6 +56,7 @@ Terminal from(const pg::Rows& r, int i) {
   t.clock_synced = r.boolean(i, 10);
   t.acked_seq = static_cast<uint64_t>(r.i64(i, 11));
   t.last_seen_ms = r.opt_i64(i, 12);
+  t.retired_ms = r.opt_i64(i, 13);
   return t;
 }
 
@@ -123,6 +128,20 @@ Result<StateOutcome> PgStore::apply_state(const StateUpdate& u) {
 Status PgStore::set_acked(const std::string& id, uint64_t acked_seq, int64_t seen_ms) {
   return done(db_.conn().q("UPDATE terminals SET acked_seq = GREATEST(acked_seq, $1), last_seen_ms = $2 WHERE id = $3",
                            static_cast<int64_t>(acked_seq), seen_ms, id));
+}
+
+Result<Terminal> PgStore::retire(const std::string& id, int64_t now_ms) {
+  Terminal out;
+  auto s = db_.run([&]() -> Status {
+    auto r = db_.conn().q("SELECT " + std::string(kCols) + " FROM terminals WHERE id = $1 FOR UPDATE", id);
+    if (!r) return r.error();
+    if (r->empty()) return domain_error(Errc::not_found, "terminal: no terminal '" + id + "'");
+    out = from(*r, 0);
+    if (out.retired_ms) return domain_error(Errc::conflict, "terminal: '" + id + "' is retired already");
+    return done(db_.conn().q("UPDATE terminals SET retired_ms = $1 WHERE id = $2", now_ms, id));
+  });
+  if (!s) return s.error();
+  return out;
 }
 
 }  // namespace lg::server::terminals

@@ -19,6 +19,7 @@ class PgStore final : public Store {
   Result<PageOf<Terminal>> list(const Page& p) override;
   Result<std::vector<Terminal>> all() override;
   Result<std::optional<Terminal>> get(const std::string& id) override;
+  Result<Terminal> retire(const std::string& id, int64_t now_ms) override;
   Result<StateOutcome> apply_state(const StateUpdate& s) override;
   Status set_acked(const std::string& id, uint64_t acked_seq, int64_t seen_ms) override;
 

@@ -31,11 +31,15 @@ CREATE TABLE terminals (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "terminals", kV1}}};
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE terminals ADD COLUMN retired_ms INTEGER;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "terminals", kV1}, {2, "terminals can be retired", kV2}}};
 
 constexpr std::string_view kCols =
     "id, resource, public_key, online, boot, firmware, board, acl_version, sync_version, outbox_depth, "
-    "clock_synced, acked_seq, last_seen_ms";
+    "clock_synced, acked_seq, last_seen_ms, retired_ms";
 
 Terminal from(db::Statement& r) {
   Terminal t;
@@ -52,6 +56,7 @@ Terminal from(db::Statement& r) {
   t.clock_synced = r.column_int64(10) != 0;
   t.acked_seq = static_cast<uint64_t>(r.column_int64(11));
   t.last_seen_ms = opt_int(r, 12);
+  t.retired_ms = opt_int(r, 13);
   return t;
 }
 
@@ -137,6 +142,23 @@ Status SqliteStore::set_acked(const std::string& id, uint64_t acked_seq, int64_t
   if (!st) return st.error();
   st->bind(1, static_cast<int64_t>(acked_seq)).bind(2, seen_ms).bind(3, id);
   return st->run();
+}
+
+Result<Terminal> SqliteStore::retire(const std::string& id, int64_t now_ms) {
+  Terminal out;
+  auto s = db_.run([&]() -> Status {
+    auto got = get(id);
+    if (!got) return got.error();
+    if (!*got) return domain_error(Errc::not_found, "terminal: no terminal '" + id + "'");
+    out = **got;
+    if (out.retired_ms) return domain_error(Errc::conflict, "terminal: '" + id + "' is retired already");
+    auto st = db_.conn().prepare("UPDATE terminals SET retired_ms = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->bind(1, now_ms).bind(2, id);
+    return st->run();
+  });
+  if (!s) return s.error();
+  return out;
 }
 
 }  // namespace lg::server::terminals

@@ -24,6 +24,9 @@ class Store {
   virtual Result<std::vector<Terminal>> all() = 0;
   /// One terminal, nullopt if not enrolled.
   virtual Result<std::optional<Terminal>> get(const std::string& id) = 0;
+  /// Retires a terminal (kept, with every record it sent); not_found for an unknown id, conflict
+  /// when retired already. Returns it as stored before.
+  virtual Result<Terminal> retire(const std::string& id, int64_t now_ms) = 0;
   /// Applies a state message, atomically: an offline Will from an older boot is ignored.
   virtual Result<StateOutcome> apply_state(const StateUpdate& s) = 0;
   /// Records the terminal's contiguous acked seq (never lowered) and when it was last heard.

@@ -100,6 +100,7 @@ const std::map<std::string, Expect>& expectations() {
         R"({"instrument":"{instrument}","user":"{user}","start":"2026-01-20T02:00:00Z","end":"2026-01-20T03:00:00Z"})"}},
       {"GET /api/bookings", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
       {"POST /api/terminals", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}","public_key":"{pem}"})"}},
+      {"DELETE /api/terminals/{id}", {"SAI", "S"}},
       {"GET /api/terminals", {"SAI", "SAI", "", "", "SAI", "\"t-c\"", "\"t-p\""}},
       {"GET /api/audit", {"SAIF", "SAIF", "", "entity=fee_standard", "SAIF", "\"inst-c\"", "\"inst-p\""}},
       {"GET /api/audit/verify", {"S", "S"}},
