@@ -12,8 +12,13 @@ using namespace http;
 
 namespace {
 json booking_json(const Booking& b, const ApiContext& ctx) {
-  return json{{"id", b.id}, {"instrument", b.instrument}, {"user", b.user}, {"start", ctx.time(b.start_ms)},
-              {"end", ctx.time(b.end_ms)}};
+  json j{{"id", b.id},          {"instrument", b.instrument}, {"user", b.user}, {"start", ctx.time(b.start_ms)},
+         {"end", ctx.time(b.end_ms)}, {"status", to_string(b.status)}};
+  if (b.status == BookingStatus::cancelled) {
+    j["cancelled"] = ctx.time_or_null(b.cancelled_ms);
+    j["cancel_reason"] = b.cancel_reason;
+  }
+  return j;
 }
 }  // namespace
 
@@ -53,6 +58,69 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 ctx.changed(b.instrument);
                 return reply(201, json{{"id", o.id}});
               }});
+  // Cancelled, not deleted: kept with when and why; it overlaps nothing and opens nothing from the
+  // instrument's next bundle.
+  router.add({"DELETE", "/api/bookings/{id}", Access::path(identity::Right::booking_write, identity::Kind::booking),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                std::string reason;
+                if (!req.body.empty()) {
+                  Response bad;
+                  auto body = parse_body(req, bad);
+                  if (!body) return bad;
+                  Fields f(*body, {"reason"});
+                  reason = f.opt_text("reason");
+                  if (!f.ok()) return f.response();
+                }
+                const int64_t now = ctx.now();
+                std::optional<BookingChange> change;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto c = service.cancel(id, reason, now);
+                                         if (!c) return c.error();
+                                         change = *c;
+                                         return audit::changed(audit::Change{"cancel", "booking", id,
+                                                                             booking_json(c->before, ctx).dump(),
+                                                                             booking_json(c->after, ctx).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                ctx.changed(change->after.instrument);
+                return reply(200, booking_json(change->after, ctx));
+              },
+              "Cancel a booking: kept with when and why; it no longer holds the slot or opens the instrument"});
+  router.add({"PATCH", "/api/bookings/{id}", Access::path(identity::Right::booking_write, identity::Kind::booking),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"start", "end"});
+                const int64_t start = f.time("start", true).value_or(0);
+                const int64_t end = f.time("end", true).value_or(0);
+                if (f.ok()) {
+                  if (auto why = validate(start, end)) return error(422, "invalid field: " + *why);
+                }
+                if (!f.ok()) return f.response();
+                const int64_t now = ctx.now();
+                std::optional<Result<BookingChange>> out;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         out.emplace(service.move(id, start, end, now));
+                                         if (!*out) return (*out).error();
+                                         if (!(*out)->conflict.empty()) return audit::unchanged();  // nothing written
+                                         return audit::changed(audit::Change{"move", "booking", id,
+                                                                             booking_json((*out)->before, ctx).dump(),
+                                                                             booking_json((*out)->after, ctx).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                const BookingChange& c = **out;
+                if (!c.conflict.empty()) {
+                  return reply(409, json{{"error", "booking overlaps booking " + c.conflict}, {"conflict", c.conflict}});
+                }
+                ctx.changed(c.after.instrument);
+                return reply(200, booking_json(c.after, ctx));
+              },
+              "Move an active booking to a new interval, admitted like a new one (qualification, no overlap)"});
   router.add({"GET", "/api/bookings", Access::any(identity::Right::usage_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto page = page_param(req, "bookings", ctx, bad);

@@ -18,6 +18,8 @@ class PgStore final : public Store {
   Status insert(const Booking& b, int64_t now_ms) override;
   Result<PageOf<Booking>> list(const Page& p) override;
   Result<std::vector<Booking>> overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
+  Result<std::optional<Booking>> get(const std::string& id) override;
+  Status update(const Booking& b, int64_t now_ms) override;
 
  private:
   PgDb& db_;
@@ -27,7 +29,7 @@ class PgStore final : public Store {
 /// Row reader other areas' PostgreSQL stores share (same table, same columns).
 namespace pgrows {
 /// Columns read by booking(), in its order.
-inline constexpr std::string_view kCols = "id, instrument, user_id, start_ms, end_ms";
+inline constexpr std::string_view kCols = "id, instrument, user_id, start_ms, end_ms, status, cancelled_ms, cancel_reason";
 Booking booking(const pg::Rows& r, int i);
 }  // namespace pgrows
 

@@ -3,6 +3,26 @@
 #include "labgate/common/time.hpp"
 #include "server/qualification/rules.hpp"
 
+namespace lg::server {
+
+const char* to_string(BookingStatus s) {
+  switch (s) {
+    case BookingStatus::active:
+      return "active";
+    case BookingStatus::cancelled:
+      return "cancelled";
+  }
+  return "active";
+}
+
+std::optional<BookingStatus> booking_status_from(std::string_view s) {
+  for (auto v : {BookingStatus::active, BookingStatus::cancelled})
+    if (s == to_string(v)) return v;
+  return std::nullopt;
+}
+
+}  // namespace lg::server
+
 namespace lg::server::booking {
 
 bool overlaps(int64_t a_start, int64_t a_end, int64_t b_start, int64_t b_end) {
@@ -18,6 +38,7 @@ std::optional<std::string> validate(int64_t start_ms, int64_t end_ms) {
 const Booking* find_conflict(const std::vector<Booking>& existing, const Booking& candidate) {
   for (const auto& b : existing) {
     if (b.instrument != candidate.instrument || b.id == candidate.id) continue;
+    if (b.status != BookingStatus::active) continue;
     if (overlaps(b.start_ms, b.end_ms, candidate.start_ms, candidate.end_ms)) return &b;
   }
   return nullptr;
@@ -43,6 +64,31 @@ Admission admit(const Booking& b, const AdmissionFacts& f) {
     return {Admit::overlaps, "booking overlaps booking " + c->id, c->id};
   }
   return {};
+}
+
+std::optional<std::string> can_cancel(const Booking& b) {
+  if (b.status == BookingStatus::cancelled) return "booking: " + b.id + " is cancelled already";
+  return std::nullopt;
+}
+
+Booking cancelled(const Booking& b, int64_t now_ms, std::string reason) {
+  Booking out = b;
+  out.status = BookingStatus::cancelled;
+  out.cancelled_ms = now_ms;
+  out.cancel_reason = std::move(reason);
+  return out;
+}
+
+std::optional<std::string> can_move(const Booking& b, int64_t start_ms, int64_t end_ms) {
+  if (b.status == BookingStatus::cancelled) return "booking: " + b.id + " is cancelled; a cancelled booking is not moved";
+  return validate(start_ms, end_ms);
+}
+
+Booking moved(const Booking& b, int64_t start_ms, int64_t end_ms) {
+  Booking out = b;
+  out.start_ms = start_ms;
+  out.end_ms = end_ms;
+  return out;
 }
 
 }  // namespace lg::server::booking

@@ -23,7 +23,8 @@ bool overlaps(int64_t a_start, int64_t a_end, int64_t b_start, int64_t b_end);
 /// Checks a requested interval; returns the reason naming the field, or nullopt if valid.
 std::optional<std::string> validate(int64_t start_ms, int64_t end_ms);
 
-/// The first existing booking on the same instrument that overlaps the candidate, or nullptr.
+/// The first other active booking on the same instrument that overlaps the candidate, or nullptr
+/// (cancelled bookings and the candidate itself, by id, are skipped).
 const Booking* find_conflict(const std::vector<Booking>& existing, const Booking& candidate);
 
 /// What admission looks at, loaded in the booking's unit of work.
@@ -48,5 +49,18 @@ struct Admission {
 /// qualification on the instrument valid for the whole booking, and it overlaps no other
 /// booking on the instrument. The interval must already be validated.
 Admission admit(const Booking& candidate, const AdmissionFacts& f);
+
+/// Why b may not be cancelled ("booking: ... is cancelled already"), or nullopt.
+std::optional<std::string> can_cancel(const Booking& b);
+
+/// b cancelled at now_ms, for reason (may be ""). Call after can_cancel.
+Booking cancelled(const Booking& b, int64_t now_ms, std::string reason);
+
+/// Why b may not be moved to [start_ms, end_ms): it is cancelled, or the interval is invalid
+/// (validate()); nullopt if it may. The move is then admitted like a new booking (admit()).
+std::optional<std::string> can_move(const Booking& b, int64_t start_ms, int64_t end_ms);
+
+/// b with its interval changed to [start_ms, end_ms).
+Booking moved(const Booking& b, int64_t start_ms, int64_t end_ms);
 
 }  // namespace lg::server::booking

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "server/booking/rules.hpp"
 #include "server/booking/store.hpp"
@@ -22,7 +23,23 @@ class Service {
   /// instrument or user, not_allowed without a covering qualification (unless admin).
   Result<BookingOutcome> create(const Booking& b, int64_t now_ms);
 
+  /// Cancels the booking (kept, with when and why): not_found for an unknown id, conflict when
+  /// cancelled already. From then on it overlaps nothing and opens nothing.
+  Result<BookingChange> cancel(const std::string& id, const std::string& reason, int64_t now_ms);
+
+  /// Moves an active booking to [start_ms, end_ms), admitted by the same rules as a new one
+  /// (qualification over the new interval, validate(), no overlap with another active booking).
+  /// not_found for an unknown id, conflict when cancelled, not_allowed for an invalid interval or
+  /// a qualification that does not cover it. An overlap is not an error: the change names the
+  /// booking it overlaps and nothing is written.
+  Result<BookingChange> move(const std::string& id, int64_t start_ms, int64_t end_ms, int64_t now_ms);
+
  private:
+  /// Loads the admission facts for candidate (in the caller's unit of work).
+  Result<AdmissionFacts> facts_for(const Booking& candidate);
+  /// The booking with this id, or not_found.
+  Result<Booking> load(const std::string& id);
+
   UnitOfWork& uow_;
   Store& bookings_;
   directory::Store& directory_;

@@ -17,6 +17,8 @@ class SqliteStore final : public Store {
   Status insert(const Booking& b, int64_t now_ms) override;
   Result<PageOf<Booking>> list(const Page& p) override;
   Result<std::vector<Booking>> overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
+  Result<std::optional<Booking>> get(const std::string& id) override;
+  Status update(const Booking& b, int64_t now_ms) override;
 
  private:
   SqliteDb& db_;
@@ -25,7 +27,7 @@ class SqliteStore final : public Store {
 /// Row reader other areas' SQLite stores share (same table, same columns).
 namespace rows {
 /// Columns read by booking(), in its order.
-inline constexpr std::string_view kCols = "id, instrument, user, start_ms, end_ms";
+inline constexpr std::string_view kCols = "id, instrument, user, start_ms, end_ms, status, cancelled_ms, cancel_reason";
 Booking booking(db::Statement& r);
 }  // namespace rows
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,16 @@ class Store {
   /// Stores an admitted booking (booking::Service decides admission in the same unit of work);
   /// conflict if the id exists.
   virtual Status insert(const Booking& b, int64_t now_ms) = 0;
-  /// All bookings by (start_ms, id), ascending.
+  /// All bookings (active and cancelled) by (start_ms, id), ascending.
   virtual Result<PageOf<Booking>> list(const Page& p) = 0;
-  /// Bookings on the instrument overlapping [from_ms, to_ms), by start then id.
+  /// Active bookings on the instrument overlapping [from_ms, to_ms), by start then id (cancelled
+  /// ones overlap nothing).
   virtual Result<std::vector<Booking>> overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) = 0;
+  /// One booking, active or cancelled; nullopt if there is none with this id.
+  virtual Result<std::optional<Booking>> get(const std::string& id) = 0;
+  /// Stores a changed booking (interval, status, cancellation) as booking::Service decided it in
+  /// the same unit of work; not_found if the id is unknown. Instrument and user do not change.
+  virtual Status update(const Booking& b, int64_t now_ms) = 0;
 };
 
 }  // namespace lg::server::booking

@@ -52,6 +52,36 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 ctx.changed(q.instrument);
                 return reply(201, json{{"user", q.user}, {"instrument", q.instrument}});
               }});
+  // Revoked, not deleted: the row stays with valid_until = now as history, and the terminal's next
+  // bundle carries the ended grant, so the card no longer opens the instrument.
+  router.add({"DELETE", "/api/qualifications/{user}/{instrument}",
+              Access::path(identity::Right::instrument_write, identity::Kind::instrument, "instrument"),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& user = pp.at("user");
+                const std::string& instrument = pp.at("instrument");
+                const int64_t now = ctx.now();
+                std::optional<Qualification> after;
+                auto s = audit::record(
+                    uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+                      auto old = store.get(user, instrument);
+                      if (!old) return old.error();
+                      if (!*old) {
+                        return domain_error(Errc::not_found,
+                                            "qualification: " + user + " holds none on " + instrument);
+                      }
+                      if (std::string why = revoke_refusal(**old, now); !why.empty())
+                        return domain_error(Errc::conflict, why);
+                      after = revoked(**old, now);
+                      LG_TRY(store.put(*after, now));
+                      return audit::changed(audit::Change{"revoke", "qualification", user + "/" + instrument,
+                                                          qualification_json(**old, ctx).dump(),
+                                                          qualification_json(*after, ctx).dump()});
+                    });
+                if (!s) return failure(s.error());
+                ctx.changed(instrument);
+                return reply(200, qualification_json(*after, ctx));
+              },
+              "Revoke a qualification: kept as history, ending now; the terminal's next bundle no longer grants it"});
   router.add({"GET", "/api/qualifications", Access::any(identity::Right::usage_read),
               [&](const Request& req, const PathParams&) {
                 Response bad;

@@ -11,4 +11,17 @@ std::string validate(const Qualification& q) {
   return "";
 }
 
+std::string revoke_refusal(const Qualification& q, int64_t now_ms) {
+  if (q.valid_until_ms && *q.valid_until_ms <= now_ms) {
+    return "qualification: " + q.user + " on " + q.instrument + " ended already (revoked or expired)";
+  }
+  return "";
+}
+
+Qualification revoked(const Qualification& q, int64_t now_ms) {
+  Qualification out = q;
+  out.valid_until_ms = now_ms > q.valid_from_ms ? now_ms : q.valid_from_ms;
+  return out;
+}
+
 }  // namespace lg::server::qualification

@@ -47,7 +47,7 @@ Result<Inputs> PgStore::inputs(const Terminal& t, int64_t now_ms) {
     for (int i = 0; i < cards->size(); ++i) in.cards.push_back(directory::pgrows::card(*cards, i));
     auto bookings = c.q("SELECT " + std::string(booking::pgrows::kCols) +
                             " FROM bookings WHERE instrument = $1 AND int8range(start_ms, end_ms) && int8range($2, $3) "
-                            "ORDER BY start_ms, id",
+                            "AND status = 'active' ORDER BY start_ms, id",  // a cancelled booking opens nothing
                         t.resource, now_ms - kBookingsBeforeMs, now_ms + kBookingsAfterMs);
     if (!bookings) return bookings.error();
     for (int i = 0; i < bookings->size(); ++i) in.bookings.push_back(booking::pgrows::booking(*bookings, i));

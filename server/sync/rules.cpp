@@ -78,6 +78,7 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
   const int64_t to = now_ms + kBookingsAfterMs;
   for (const auto& bk : in.bookings) {
     if (bk.instrument != in.resource) continue;
+    if (bk.status != BookingStatus::active) continue;  // a cancelled booking opens nothing
     if (!booking::overlaps(bk.start_ms, bk.end_ms, from, to)) continue;
     b.bookings.push_back(proto::BookingSlot{bk.id, bk.user, bk.start_ms, bk.end_ms});
   }

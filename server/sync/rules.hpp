@@ -25,7 +25,8 @@ inline constexpr int64_t kRecentlyExpiredMs = 30LL * 24 * 3600 * 1000;
 inline constexpr int64_t kRecentlyEndedMs = 30LL * 24 * 3600 * 1000;
 
 /// Everything a bundle is built from. The store may provide more than needed; the builder
-/// filters (other resources, expired qualifications, inactive cards, bookings outside the window).
+/// filters (other resources, expired qualifications, inactive cards, cancelled bookings and
+/// bookings outside the window).
 struct Inputs {
   std::string terminal;
   std::string resource;
@@ -39,7 +40,7 @@ struct Inputs {
 /// The bundle: grants = active cards of users holding a qualification for the resource that is
 /// valid now, starts later, or expired less than kRecentlyExpiredMs ago (each with its window, so
 /// the terminal enforces expiry itself, also offline), plus every admin user's active cards (admin = true, no validity limits); bookings on
-/// the resource overlapping [now - 1 d, now + 7 d); the policy (require_booking, early_start_s,
+/// the resource overlapping [now - 1 d, now + 7 d) that are active (not cancelled); the policy (require_booking, early_start_s,
 /// grace_after_end_s, offline_grace_s, max_session_s) from the instrument, protocol defaults
 /// when the resource is unknown.
 /// Only active users' active cards are granted (a temporary card's grant ends at its end date);

@@ -63,9 +63,10 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
         return s.error();
     }
     {
-      auto q = d.prepare(
-          "SELECT id, instrument, user, start_ms, end_ms FROM bookings WHERE instrument = ? AND end_ms > ? "
-          "AND start_ms < ? ORDER BY start_ms, id");
+      // Active bookings only: a cancelled one opens nothing.
+      auto q = d.prepare("SELECT " + std::string(booking::rows::kCols) +
+                         " FROM bookings WHERE instrument = ? AND end_ms > ? AND start_ms < ? AND status = 'active' "
+                         "ORDER BY start_ms, id");
       if (!q) return q.error();
       q->bind(1, t.resource).bind(2, now_ms - kBookingsBeforeMs).bind(3, now_ms + kBookingsAfterMs);
       if (auto s = each_row(*q, [&](db::Statement& r) {

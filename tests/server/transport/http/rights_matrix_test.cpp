@@ -94,10 +94,14 @@ const std::map<std::string, Expect>& expectations() {
       {"DELETE /api/fee-standards/{instrument}", {"SF", "S"}},
       {"GET /api/charges", {"SAIFPU", "SAIFPU", "", "from=2026-01&to=2026-01"}},
       {"POST /api/qualifications", {"SAI", "S", R"({"user":"{user}","instrument":"{instrument}"})"}},
+      {"DELETE /api/qualifications/{user}/{instrument}", {"SAI", "S"}},
       {"GET /api/qualifications", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
       {"POST /api/bookings",
        {"SAIPU", "S",
         R"({"instrument":"{instrument}","user":"{user}","start":"2026-01-20T02:00:00Z","end":"2026-01-20T03:00:00Z"})"}},
+      // The in-scope booking is stu-c's on inst-c, the out-of-scope one stu-p's on inst-p.
+      {"PATCH /api/bookings/{id}", {"SAIPU", "S", R"({"start":"2026-01-21T02:00:00Z","end":"2026-01-21T03:00:00Z"})"}},
+      {"DELETE /api/bookings/{id}", {"SAIPU", "S"}},
       {"GET /api/bookings", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
       {"POST /api/terminals", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}","public_key":"{pem}"})"}},
       {"DELETE /api/terminals/{id}", {"SAI", "S"}},
@@ -155,6 +159,7 @@ struct Site {
   std::map<char, std::string> session_id;  ///< persona -> its session's id
   std::string pem = new_key().public_pem();
   std::string grant_in, grant_out;  ///< unit_admin grants in chem-dept and in phys (to revoke)
+  std::string booking_in, booking_out;  ///< stu-c's booking on inst-c, stu-p's on inst-p
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
                       const std::string& bearer) {
@@ -201,10 +206,18 @@ struct Site {
     boot("POST", "/api/cards", {{"uid", "0A0F"}, {"user", "stu-p"}});
     boot("POST", "/api/qualifications", {{"user", "stu-c"}, {"instrument", "inst-c"}});
     boot("POST", "/api/qualifications", {{"user", "stu-p"}, {"instrument", "inst-p"}});
-    boot("POST", "/api/bookings", {{"instrument", "inst-c"}, {"user", "stu-c"}, {"start", "2026-01-16T02:00:00Z"},
-                                   {"end", "2026-01-16T03:00:00Z"}});
-    boot("POST", "/api/bookings", {{"instrument", "inst-p"}, {"user", "stu-p"}, {"start", "2026-01-16T02:00:00Z"},
-                                   {"end", "2026-01-16T03:00:00Z"}});
+    auto book = [&](const std::string& inst, const std::string& user) {
+      auto r = call("POST", "/api/bookings",
+                    json{{"instrument", inst}, {"user", user}, {"start", "2026-01-16T02:00:00Z"},
+                         {"end", "2026-01-16T03:00:00Z"}}
+                        .dump(),
+                    "bootstrap-token-0123");
+      INFO(r.body);
+      REQUIRE(r.status == 201);
+      return json::parse(r.body)["id"].get<std::string>();
+    };
+    booking_in = book("inst-c", "stu-c");
+    booking_out = book("inst-p", "stu-p");
     boot("POST", "/api/terminals", {{"id", "t-c"}, {"resource", "inst-c"}, {"public_key", pem}});
     boot("POST", "/api/terminals", {{"id", "t-p"}, {"resource", "inst-p"}, {"public_key", pem}});
     boot("PUT", "/api/users/stu-c/password", {{"password", "stu-c password"}});
@@ -260,8 +273,13 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
   } else if (r.pattern == "/api/groups/{id}/members/{user}") {
     path.replace(path.find("{id}"), 4, in ? "g-c" : "g-p");
     path.replace(path.find("{user}"), 6, in ? "stu-c" : "stu-p");
+  } else if (r.access.kind == identity::Kind::booking) {
+    path.replace(path.find("{id}"), 4, in ? s.booking_in : s.booking_out);
   } else {
     const std::string kind = identity::to_string(r.access.kind);
+    // A second key of the path (the user of /api/qualifications/{user}/{instrument}).
+    if (r.access.key != "user" && path.find("{user}") != std::string::npos)
+      path.replace(path.find("{user}"), 6, in ? kIds.at("user").first : kIds.at("user").second);
     for (const std::string& p : {std::string("{id}"), std::string("{uid}"), "{" + r.access.key + "}"}) {
       auto at = path.find(p);
       if (at == std::string::npos) continue;
