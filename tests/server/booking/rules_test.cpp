@@ -62,3 +62,32 @@ TEST_CASE("admission: instrument and user known, qualified for the whole booking
   f.instrument_known = false;
   CHECK(admit(b, f).verdict == Admit::unknown_instrument);
 }
+
+TEST_CASE("cancel and move rules: a cancelled booking is not cancelled again nor moved, and overlaps nothing") {
+  const Booking b{"b1", "xrd", "alice", 100, 200};
+  CHECK_FALSE(can_cancel(b).has_value());
+  const Booking c = cancelled(b, 50, "sample not ready");
+  CHECK(c.status == BookingStatus::cancelled);
+  CHECK(c.cancelled_ms == 50);
+  CHECK(c.cancel_reason == "sample not ready");
+  CHECK(c.start_ms == 100);
+  REQUIRE(can_cancel(c).has_value());
+  CHECK(can_cancel(c)->find("cancelled already") != std::string::npos);
+
+  CHECK_FALSE(can_move(b, 300, 400).has_value());
+  REQUIRE(can_move(b, 400, 300).has_value());  // validate() applies
+  CHECK(can_move(b, 400, 300)->find("end") == 0);
+  CHECK(can_move(c, 300, 400).has_value());
+  const Booking m = moved(b, 300, 400);
+  CHECK(m.id == "b1");
+  CHECK(m.start_ms == 300);
+  CHECK(m.end_ms == 400);
+
+  // a cancelled booking is no conflict; the booking itself (same id) is none either
+  CHECK(find_conflict({c}, Booking{"new", "xrd", "bob", 150, 250}) == nullptr);
+  CHECK(find_conflict({b}, moved(b, 150, 250)) == nullptr);
+  CHECK(find_conflict({b}, Booking{"new", "xrd", "bob", 150, 250}) != nullptr);
+  CHECK(to_string(BookingStatus::cancelled) == std::string("cancelled"));
+  CHECK(booking_status_from("active") == BookingStatus::active);
+  CHECK_FALSE(booking_status_from("deleted").has_value());
+}

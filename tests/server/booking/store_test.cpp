@@ -183,3 +183,109 @@ TEST_CASE("on PostgreSQL the schema itself refuses overlapping bookings, whateve
   CHECK(insert("c", t + 2 * h, t + 3 * h));  // [start, end): touching is not overlapping
   CHECK(*store->scalar("SELECT count(*) FROM bookings") == 2);
 }
+
+TEST_CASE("cancel keeps the booking, frees its slot; a move into an overlap changes nothing") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  const Stores st = store->stores();
+  booking::Service svc(st.uow, st.booking, st.directory, st.qualification);
+  const int64_t t0 = ms("2026-03-02T01:00:00Z");
+  const int64_t h = 3'600'000;
+
+  auto a = store->create_booking(Booking{"", "inst-xrd", "alice", t0, t0 + 2 * h}, t0);
+  auto b = store->create_booking(Booking{"", "inst-xrd", "bob", t0 + 3 * h, t0 + 4 * h}, t0);
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE_FALSE(a->id.empty());
+  REQUIRE_FALSE(b->id.empty());
+
+  // a move into bob's booking: the outcome names it, nothing is written
+  auto clash = svc.move(a->id, t0 + 2 * h, t0 + 4 * h, t0);
+  REQUIRE(clash);
+  CHECK(clash->conflict == b->id);
+  auto stored = st.booking.get(a->id);
+  REQUIRE(stored);
+  REQUIRE(*stored);
+  CHECK((*stored)->start_ms == t0);
+  CHECK((*stored)->end_ms == t0 + 2 * h);
+  // over its own slot and up to bob's: fine
+  auto ok = svc.move(a->id, t0 - h, t0 + 3 * h, t0);
+  REQUIRE(ok);
+  CHECK(ok->conflict.empty());
+  CHECK(ok->before.start_ms == t0);
+  CHECK(ok->after.start_ms == t0 - h);
+  CHECK((*st.booking.get(a->id))->end_ms == t0 + 3 * h);
+  // an invalid interval or an unknown id
+  auto bad = svc.move(a->id, t0, t0, t0);
+  REQUIRE_FALSE(bad);
+  CHECK(is(bad.error(), Errc::not_allowed));
+  auto none = svc.move("no-such", t0, t0 + h, t0);
+  REQUIRE_FALSE(none);
+  CHECK(is(none.error(), Errc::not_found));
+
+  // cancel bob's: kept with when and why; no longer overlapping anything
+  auto c = svc.cancel(b->id, "sample not ready", t0 + 10);
+  REQUIRE(c);
+  CHECK(c->before.status == BookingStatus::active);
+  CHECK(c->after.status == BookingStatus::cancelled);
+  auto kept = st.booking.get(b->id);
+  REQUIRE(kept);
+  REQUIRE(*kept);
+  CHECK((*kept)->status == BookingStatus::cancelled);
+  CHECK((*kept)->cancelled_ms == t0 + 10);
+  CHECK((*kept)->cancel_reason == "sample not ready");
+  auto over = st.booking.overlapping("inst-xrd", t0 + 3 * h, t0 + 4 * h);
+  REQUIRE(over);
+  CHECK(over->empty());
+  auto again = svc.cancel(b->id, "", t0 + 20);
+  REQUIRE_FALSE(again);
+  CHECK(is(again.error(), Errc::conflict));
+  auto move_cancelled = svc.move(b->id, t0 + 5 * h, t0 + 6 * h, t0);
+  REQUIRE_FALSE(move_cancelled);
+  CHECK(is(move_cancelled.error(), Errc::conflict));
+  CHECK(is(svc.cancel("no-such", "", t0).error(), Errc::not_found));
+
+  // the freed slot takes a new booking and alice's may move into it
+  auto d = store->create_booking(Booking{"", "inst-xrd", "bob", t0 + 3 * h, t0 + 4 * h}, t0);
+  REQUIRE(d);
+  CHECK_FALSE(d->id.empty());
+  CHECK(svc.cancel(d->id, "", t0));
+  CHECK(svc.move(a->id, t0 + 3 * h, t0 + 5 * h, t0)->conflict.empty());
+
+  auto all = store->bookings({});
+  REQUIRE(all);
+  CHECK(all->size() == 3);  // nothing erased
+  int active = 0;
+  for (const auto& x : all->rows) active += x.status == BookingStatus::active ? 1 : 0;
+  CHECK(active == 1);
+
+  // and the sync inputs of the instrument hold active bookings only
+  auto in = store->sync_inputs(terminal("t1", "inst-xrd", new_key().public_pem()), t0);
+  REQUIRE(in);
+  REQUIRE(in->bookings.size() == 1);
+  CHECK(in->bookings[0].id == a->id);
+}
+
+TEST_CASE("on PostgreSQL the exclusion constraint covers active bookings only") {
+  if (!on_postgres()) return;  // SQLite has no such constraint (writers are serialized instead)
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  const int64_t h = 3'600'000;
+  const int64_t t = ms("2026-04-01T08:00:00Z");
+  auto insert = [&](const std::string& id, int64_t start, int64_t end, const std::string& status) {
+    return store->exec("INSERT INTO bookings(id, instrument, user_id, start_ms, end_ms, created_ms, status) VALUES ('" +
+                       id + "', 'inst-xrd', 'alice', " + std::to_string(start) + ", " + std::to_string(end) + ", 0, '" +
+                       status + "')");
+  };
+  REQUIRE(insert("a", t, t + 2 * h, "cancelled"));
+  CHECK(insert("b", t + h, t + 3 * h, "active"));     // over a cancelled one: fine
+  CHECK(insert("c", t + h, t + 3 * h, "cancelled"));  // cancelled over an active one: fine
+  auto clash = insert("d", t, t + 2 * h, "active");
+  REQUIRE_FALSE(clash);
+  CHECK(pg::is_exclusion_violation(clash.error()));
+  CHECK_FALSE(store->exec("UPDATE bookings SET status = 'active' WHERE id = 'a'"));
+  CHECK_FALSE(store->exec("UPDATE bookings SET status = 'gone' WHERE id = 'c'"));
+}
