@@ -50,7 +50,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -106,10 +106,27 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.http_threads = static_cast<int>(*threads);
 
   LG_CFG(mqtt, root.section("mqtt"));
-  if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group", "max_buffered"}); !s) return s.error();
-  LG_CFG(uri, mqtt->string_or("uri", "tcp://127.0.0.1:1883"));
+  if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group", "max_buffered", "allow_plain", "ca_file",
+                                     "cert_file", "key_file"});
+      !s)
+    return s.error();
+  LG_CFG(uri, mqtt->string_or("uri", c.mqtt_uri));
   if (uri->empty()) return Error::invalid(mqtt->path("uri") + ": must not be empty");
   c.mqtt_uri = *uri;
+  LG_CFG(plain, mqtt->boolean_or("allow_plain", false));
+  c.mqtt_allow_plain = *plain;
+  if (c.mqtt_uri.rfind("ssl://", 0) != 0 && c.mqtt_uri.rfind("mqtts://", 0) != 0 && !c.mqtt_allow_plain)
+    return Error::invalid(mqtt->path("uri") + ": must be ssl://host:port (mutual TLS); plain tcp:// only with " +
+                          mqtt->path("allow_plain") + " = true, for development");
+  LG_CFG(ca_file, mqtt->string_or("ca_file", ""));
+  LG_CFG(cert_file, mqtt->string_or("cert_file", ""));
+  LG_CFG(key_file, mqtt->string_or("key_file", ""));
+  if (cert_file->empty() != key_file->empty())
+    return Error::invalid(mqtt->path(cert_file->empty() ? "cert_file" : "key_file") +
+                          ": cert_file and key_file go together");
+  if (!ca_file->empty()) c.mqtt_ca_file = mqtt->resolve_path(*ca_file);
+  if (!cert_file->empty()) c.mqtt_cert_file = mqtt->resolve_path(*cert_file);
+  if (!key_file->empty()) c.mqtt_key_file = mqtt->resolve_path(*key_file);
   LG_CFG(group, mqtt->string_or("shared_group", ""));
   if (!group->empty() && !proto::valid_id(*group)) {
     return Error::invalid(mqtt->path("shared_group") + ": must be 1..64 of [A-Za-z0-9_.:-]");
@@ -237,6 +254,42 @@ Result<ServerConfig> load_config(const config::Document& doc) {
       c.auth.cas_services = *services;
     }
   }
+  c.pki_dir = c.data_dir / "pki";
+  LG_CFG(pki, root.optional_section("pki"));
+  if (*pki) {
+    const config::Section& k = **pki;
+    if (auto s = k.reject_unknown({"dir", "cert_days", "enrol_token_hours"}); !s) return s.error();
+    LG_CFG(dir, k.string_or("dir", c.pki_dir.string()));
+    if (dir->empty()) return Error::invalid(k.path("dir") + ": must not be empty");
+    c.pki_dir = k.resolve_path(*dir);
+    LG_CFG(days, k.integer_or("cert_days", c.pki_cert_days, 2, 3650));
+    c.pki_cert_days = static_cast<int>(*days);
+    LG_CFG(hours, k.integer_or("enrol_token_hours", c.pki_enrol_token_hours, 1, 24 * 30));
+    c.pki_enrol_token_hours = static_cast<int>(*hours);
+  }
+  LG_CFG(broker, root.optional_section("broker"));
+  if (*broker) {
+    const config::Section& b = **broker;
+    if (auto s = b.reject_unknown({"dir", "listen", "port", "hosts", "pid_file", "public_uri"}); !s) return s.error();
+    LG_CFG(dir, b.string_or("dir", ""));
+    if (!dir->empty()) c.broker_dir = b.resolve_path(*dir);
+    LG_CFG(blisten, b.string_or("listen", c.broker_listen));
+    if (blisten->empty() || blisten->find_first_of(" \t\n#") != std::string::npos)
+      return Error::invalid(b.path("listen") + ": an address to listen on");
+    c.broker_listen = *blisten;
+    LG_CFG(bport, b.integer_or("port", c.broker_port, 1, 65535));
+    c.broker_port = static_cast<int>(*bport);
+    LG_CFG(hosts, b.strings_or("hosts"));
+    if (!hosts->empty()) c.broker_hosts = *hosts;
+    for (const auto& h : c.broker_hosts)
+      if (h.empty() || h.size() > 64 || h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)
+        return Error::invalid(b.path("hosts") + ": '" + h.substr(0, 64) + "' is not a host name or IPv4 address");
+    LG_CFG(pid, b.string_or("pid_file", ""));
+    if (!pid->empty()) c.broker_pid_file = b.resolve_path(*pid);
+    LG_CFG(pub, b.string_or("public_uri", ""));
+    c.broker_public_uri = *pub;
+  }
+  if (c.broker_public_uri.empty()) c.broker_public_uri = c.mqtt_uri;
   // For tests only: makes a report slow on purpose, to show it delays nothing else.
   LG_CFG(testing, root.optional_section("testing"));
   if (*testing) {

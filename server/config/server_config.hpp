@@ -62,7 +62,12 @@ struct ServerConfig {
   int ingest_max_group = 256;      ///< [ingest] max_group: evt batches committed in one unit of work at most
   int ingest_committers = 0;       ///< [ingest] committers: commit threads (0: 1 on SQLite, 3 on PostgreSQL)
 
-  std::string mqtt_uri = "tcp://127.0.0.1:1883";
+  std::string mqtt_uri = "ssl://127.0.0.1:8883";
+  /// [mqtt] allow_plain: development only: lets mqtt.uri be tcp:// (no TLS, no client identity).
+  bool mqtt_allow_plain = false;
+  /// [mqtt] ca_file, cert_file, key_file: the broker's CA and the server's client identity (CN
+  /// "server"); "" = the site CA and the identity the server issues itself in pki.dir.
+  std::filesystem::path mqtt_ca_file, mqtt_cert_file, mqtt_key_file;
   std::string mqtt_client_id;  ///< default "labgate-server-<site>", with host and pid when shared_group is set
   /// Publishes (acks, bundles) the MQTT client holds beyond its in-flight window; when full, the
   /// publisher waits for room instead of dropping (server/main.cpp MqttPublisher).
@@ -70,6 +75,18 @@ struct ServerConfig {
   std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
   AuthConfig auth;
+
+  /// [pki] the site terminal CA the server keeps.
+  std::filesystem::path pki_dir;        ///< [pki] dir: ca.key (mode 0600), ca.crt, the server's identity (default <data_dir>/pki)
+  int pki_cert_days = 397;              ///< [pki] cert_days: validity of a terminal's certificate
+  int pki_enrol_token_hours = 24;       ///< [pki] enrol_token_hours: how long an enrolment token may be used
+  /// [broker] the Mosquitto the server configures: "" = not managed here (files made elsewhere).
+  std::filesystem::path broker_dir;     ///< [broker] dir: mosquitto.conf, acl, crl.pem, ca.pem, broker.crt/key
+  std::string broker_listen = "127.0.0.1";  ///< [broker] listen: address of the TLS listener
+  int broker_port = 8883;               ///< [broker] port
+  std::vector<std::string> broker_hosts{"localhost", "127.0.0.1"};  ///< [broker] hosts: names in its certificate
+  std::filesystem::path broker_pid_file;  ///< [broker] pid_file: the broker's pid; sent SIGHUP when acl/crl change
+  std::string broker_public_uri;        ///< [broker] public_uri: the URI enrolling terminals are told (default mqtt.uri)
 };
 
 /// Why `token` is too weak to guard the API ("" when it is fine): at least 16 characters, all

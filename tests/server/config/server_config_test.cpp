@@ -27,7 +27,7 @@ admin_token = "change-me-0123456789"
 body_limit = 4096
 
 [mqtt]
-uri = "tcp://127.0.0.1:1883"
+uri = "ssl://127.0.0.1:8883"
 client_id = "labgate-server-demo"
 )";
 /// kGood with `key = <old value>` in [http] replaced by `line`.
@@ -178,4 +178,46 @@ TEST_CASE("http.max_connections and http.idle_timeout_s are read and bounded") {
         std::string::npos);
   CHECK(refusal(with_http("body_limit", "body_limit = 4096\nidle_timeout_s = 0")).find("http.idle_timeout_s") !=
         std::string::npos);
+}
+
+TEST_CASE("the broker is reached over mutual TLS unless plain TCP is asked for by name") {
+  auto c = parse(kGood);
+  REQUIRE(c);
+  CHECK_FALSE(c->mqtt_allow_plain);
+  CHECK(c->pki_dir == std::filesystem::path("/etc/labgate/var/server/pki"));
+  CHECK(c->broker_dir.empty());
+  CHECK(c->broker_public_uri == "ssl://127.0.0.1:8883");
+
+  std::string plain = kGood;
+  plain.replace(plain.find("ssl://127.0.0.1:8883"), 20, "tcp://127.0.0.1:1883");
+  const std::string why = refusal(plain);
+  CHECK(why.find("mqtt.uri") != std::string::npos);
+  CHECK(why.find("mqtt.allow_plain") != std::string::npos);
+  auto dev = parse(plain + "allow_plain = true\n");
+  REQUIRE(dev);
+  CHECK(dev->mqtt_allow_plain);
+
+  CHECK(refusal(kGood + "cert_file = \"a.crt\"\n").find("mqtt.key_file") != std::string::npos);
+
+  auto managed = parse(kGood + R"(
+[pki]
+dir = "/srv/labgate/pki"
+cert_days = 90
+
+[broker]
+dir = "broker"
+port = 18883
+hosts = ["mqtt.campus.example", "10.0.0.5"]
+pid_file = "/run/mosquitto/mosquitto.pid"
+public_uri = "ssl://mqtt.campus.example:18883"
+)");
+  REQUIRE_MESSAGE(managed, (managed ? "" : managed.error().reason));
+  CHECK(managed->pki_dir == std::filesystem::path("/srv/labgate/pki"));
+  CHECK(managed->pki_cert_days == 90);
+  CHECK(managed->broker_dir == std::filesystem::path("/etc/labgate/broker"));
+  CHECK(managed->broker_port == 18883);
+  CHECK(managed->broker_hosts == std::vector<std::string>{"mqtt.campus.example", "10.0.0.5"});
+  CHECK(managed->broker_public_uri == "ssl://mqtt.campus.example:18883");
+  CHECK(refusal(kGood + "[broker]\nhosts = [\"bad host\"]\n").find("broker.hosts") != std::string::npos);
+  CHECK(refusal(kGood + "[pki]\ncert_days = 1\n").find("pki.cert_days") != std::string::npos);
 }
