@@ -1,6 +1,8 @@
 // The only translation unit that includes Paho MQTT C++.
 #include "labgate/common/mqtt.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -38,6 +40,16 @@ struct Client::Impl {
     co.set_connect_timeout(opts.connect_timeout_s);
     co.set_max_inflight(opts.max_inflight);
     co.set_automatic_reconnect(false);  // the supervisor reconnects; also covers a failed first connect
+    if (opts.tls) {
+      ::mqtt::ssl_options ssl;
+      ssl.set_trust_store(opts.tls->ca_file);
+      ssl.set_key_store(opts.tls->cert_file);
+      ssl.set_private_key(opts.tls->key_file);
+      ssl.set_enable_server_cert_auth(true);
+      ssl.set_verify(true);  // the broker's host name must be in its certificate
+      ssl.set_ssl_version(MQTT_SSL_VERSION_TLS_1_2);
+      co.set_ssl(ssl);
+    }
     if (opts.will) {
       ::mqtt::will_options w(opts.will->topic, opts.will->payload, opts.will->qos, opts.will->retained);
       co.set_will(w);
@@ -113,6 +125,17 @@ Client::Client() : impl_(std::make_unique<Impl>()) {}
 Client::~Client() { stop(); }
 
 Result<std::unique_ptr<Client>> Client::create(Options opts) {
+  const bool ssl_uri = opts.uri.rfind("ssl://", 0) == 0 || opts.uri.rfind("mqtts://", 0) == 0;
+  if (ssl_uri && !opts.tls) return Error::invalid("mqtt: " + opts.uri + " needs a CA, certificate and key");
+  if (!ssl_uri && opts.tls) return Error::invalid("mqtt: TLS files given but the URI is not ssl://");
+  if (opts.tls) {
+    for (const auto& [what, file] : {std::pair<const char*, const std::string&>{"CA", opts.tls->ca_file},
+                                     {"certificate", opts.tls->cert_file},
+                                     {"key", opts.tls->key_file}}) {
+      if (file.empty() || ::access(file.c_str(), R_OK) != 0)
+        return Error::invalid(std::string("mqtt: cannot read the ") + what + " file '" + file + "'");
+    }
+  }
   std::unique_ptr<Client> c(new Client());
   try {
     ::mqtt::create_options co;

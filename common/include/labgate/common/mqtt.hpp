@@ -19,8 +19,18 @@ struct Will {
   bool retained = true;
 };
 
+/// Mutual TLS to the broker: the CA that signed the broker's certificate, and this client's own
+/// certificate and key (PEM files). The broker's host name is checked against its certificate.
+struct Tls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct Options {
   std::string uri = "tcp://127.0.0.1:1883";
+  /// Set for ssl:// URIs (create() refuses an ssl:// URI without it and a tcp:// URI with it).
+  std::optional<Tls> tls;
   std::string client_id;
   std::optional<Will> will;
   int keepalive_s = 10;
