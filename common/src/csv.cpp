@@ -68,6 +68,11 @@ bool valid_utf8(std::string_view s) {
     for (std::size_t k = 1; k < len; ++k)
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
     if (len == 2 && c < 0xC2) return false;  // overlong
+    // RFC 3629: no overlong 3- and 4-byte forms, no UTF-16 surrogates (U+D800..DFFF), nothing
+    // above U+10FFFF; the JSON library refuses them all, so text passed as UTF-8 must too.
+    const auto c1 = len > 1 ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F))) return false;
+    if (len == 4 && ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 > 0x8F))) return false;
     i += len;
   }
   return true;

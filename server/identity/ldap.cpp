@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "labgate/common/csv.hpp"
 #include "server/core/errors.hpp"
 
 namespace lg::server::identity {
@@ -50,18 +51,8 @@ Error unreachable(const LdapConfig& c, int rc, std::string_view during) {
                                              "); check [auth.ldap] url or retry later");
 }
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || (n == 2 && b < 0xC2) || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += n;
-  }
-  return true;
-}
+/// RFC 3629 UTF-8 (surrogates and overlong forms refused: the JSON library would throw on them).
+bool valid_utf8(std::string_view s) { return csv::valid_utf8(s); }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

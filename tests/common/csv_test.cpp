@@ -34,4 +34,16 @@ TEST_CASE("csv: valid_utf8 tells UTF-8 from GBK bytes") {
   CHECK_FALSE(csv::valid_utf8("\xD5\xC5\xCE\xB0"));  // 张伟 in GBK
   CHECK_FALSE(csv::valid_utf8("\xC0\xAF"));          // overlong
   CHECK_FALSE(csv::valid_utf8("\xE5\xBC"));          // truncated
+  // RFC 3629 (found by the fuzz target csv: labgatectl sent such text on as UTF-8 and the JSON
+  // library threw): no surrogates, no overlong 3- or 4-byte forms, nothing above U+10FFFF.
+  CHECK_FALSE(csv::valid_utf8("\xED\xBB\xBF"));      // U+DEFF, a surrogate
+  CHECK_FALSE(csv::valid_utf8("\xED\xA0\x80"));      // U+D800
+  CHECK_FALSE(csv::valid_utf8("\xE0\x80\xAF"));      // overlong '/'
+  CHECK_FALSE(csv::valid_utf8("\xF0\x80\x80\xAF"));  // overlong '/'
+  CHECK_FALSE(csv::valid_utf8("\xF4\x90\x80\x80"));  // U+110000
+  CHECK_FALSE(csv::valid_utf8("\xF5\x80\x80\x80"));
+  CHECK(csv::valid_utf8("\xED\x9F\xBF"));            // U+D7FF, the last before the surrogates
+  CHECK(csv::valid_utf8("\xEE\x80\x80"));            // U+E000, the first after them
+  CHECK(csv::valid_utf8("\xF0\x9F\x98\x80"));        // U+1F600
+  CHECK(csv::valid_utf8("\xF4\x8F\xBF\xBF"));        // U+10FFFF
 }
