@@ -40,6 +40,15 @@ constexpr Names<EndReason> kEndReasons[] = {
     {EndReason::swipe_out, "swipe_out"}, {EndReason::booking_end, "booking_end"}, {EndReason::max_duration, "max_duration"},
     {EndReason::admin, "admin"},         {EndReason::idle, "idle"},               {EndReason::crash_recovered, "crash_recovered"},
     {EndReason::shutdown, "shutdown"}};
+constexpr Names<CardForm> kCardForms[] = {{CardForm::uid, "uid"}, {CardForm::hmac_sha256_128, "hmac-sha256-128"}};
+constexpr Names<CommandKind> kCommandKinds[] = {{CommandKind::unlock, "unlock"},
+                                                {CommandKind::lock, "lock"},
+                                                {CommandKind::resync, "resync"},
+                                                {CommandKind::video, "video"}};
+constexpr Names<CommandOutcome> kCommandOutcomes[] = {{CommandOutcome::done, "done"},
+                                                      {CommandOutcome::refused, "refused"},
+                                                      {CommandOutcome::unsupported, "unsupported"},
+                                                      {CommandOutcome::failed, "failed"}};
 constexpr Names<Channel> kChannels[] = {{Channel::state, "state"}, {Channel::evt, "evt"},   {Channel::ack, "ack"},
                                         {Channel::sync, "sync"},   {Channel::cmd, "cmd"},   {Channel::cmdres, "cmdres"}};
 
@@ -115,6 +124,13 @@ class Reader {
       return s;
     }
     return uid->str();
+  }
+  /// A bundle's card: a digest (form hmac_sha256_128) or a canonical uid (legacy form).
+  std::string bundle_card(const std::string& k, CardForm form) {
+    if (form == CardForm::uid) return card(k);
+    std::string s = str(k);
+    if (ok() && !valid_card_digest(s)) fail(k, "is not a card digest (32 lower-case hex characters)");
+    return s;
   }
   uint64_t u64(const std::string& k, bool required = true) {
     const json* v = field(k, required);
@@ -438,6 +454,10 @@ const char* to_string(EndReason r) { return name_of(kEndReasons, r); }
 std::optional<Reason> reason_from(std::string_view s) { return value_of(kReasons, s); }
 std::optional<EndReason> end_reason_from(std::string_view s) { return value_of(kEndReasons, s); }
 const char* to_string(ResourceStatus s) { return name_of(kResourceStatuses, s); }
+const char* to_string(CardForm f) { return name_of(kCardForms, f); }
+const char* to_string(CommandKind k) { return name_of(kCommandKinds, k); }
+std::optional<CommandKind> command_kind_from(std::string_view s) { return value_of(kCommandKinds, s); }
+const char* to_string(CommandOutcome o) { return name_of(kCommandOutcomes, o); }
 std::optional<ResourceStatus> resource_status_from(std::string_view s) { return value_of(kResourceStatuses, s); }
 
 RecordKind Record::kind() const { return static_cast<RecordKind>(body.index()); }
@@ -484,6 +504,8 @@ std::string encode(const State& m) {
 std::string encode(const SyncBundle& m) {
   json j;
   j["type"] = "sync";
+  // Absent for the legacy form, which only tests and old servers produce.
+  if (m.card_form != CardForm::uid) j["card_digest"] = to_string(m.card_form);
   j["terminal"] = m.terminal;
   j["version"] = m.version;
   j["issued"] = time::format_utc(m.issued_ms);
@@ -513,6 +535,30 @@ std::string encode(const SyncBundle& m) {
     for (const auto& d : m.denials) denials.push_back({{"card", d.card}, {"user", d.user}, {"reason", to_string(d.reason)}});
     j["denials"] = std::move(denials);
   }
+  return j.dump();
+}
+
+std::string encode(const Command& m) {
+  json j;
+  j["type"] = "cmd";
+  j["id"] = m.id;
+  j["kind"] = to_string(m.kind);
+  j["terminal"] = m.terminal;
+  j["issued"] = time::format_utc(m.issued_ms);
+  j["expires"] = time::format_utc(m.expires_ms);
+  j["args"] = json::object();
+  for (const auto& [k, v] : m.args) j["args"][k] = v;
+  return j.dump();
+}
+
+std::string encode(const CommandResult& m) {
+  json j;
+  j["type"] = "cmdres";
+  j["terminal"] = m.terminal;
+  j["id"] = m.id;
+  j["outcome"] = to_string(m.outcome);
+  j["reason"] = m.reason;
+  j["ts"] = time::format_utc(m.ts_ms);
   return j.dump();
 }
 
@@ -584,6 +630,15 @@ Result<SyncBundle> decode_sync(std::string_view body) {
   Reader r(*j, "");
   if (auto s = expect_type(r, "sync"); !s) return s.error();
   SyncBundle m;
+  m.card_form = CardForm::uid;
+  if (j->contains("card_digest")) {
+    const std::string form = r.str("card_digest", true, 32);
+    const auto f = value_of(kCardForms, form);
+    if (r.ok() && (!f || *f == CardForm::uid))
+      r.fail("card_digest", "unknown \"" + form + "\" (this terminal reads " + std::string(kCardDigestName) + ")");
+    if (!r.ok()) return Error::invalid(r.err());
+    m.card_form = *f;
+  }
   m.terminal = r.id("terminal");
   m.version = r.u64("version");
   if (r.ok() && m.version == 0) r.fail("version", "must be >= 1");
@@ -611,7 +666,7 @@ Result<SyncBundle> decode_sync(std::string_view body) {
       }
       Reader gr((*g)[i], path);
       Grant e;
-      e.card = gr.card("card");
+      e.card = gr.bundle_card("card", m.card_form);
       e.user = gr.id("user");
       e.category = gr.str("category", true, 32);
       e.admin = gr.boolean("admin");
@@ -654,7 +709,7 @@ Result<SyncBundle> decode_sync(std::string_view body) {
         }
         Reader dr((*d)[i], path);
         Denial e;
-        e.card = dr.card("card");
+        e.card = dr.bundle_card("card", m.card_form);
         e.user = dr.id("user");
         const std::string why = dr.str("reason", true, 32);
         const auto reason = reason_from(why);
@@ -670,6 +725,90 @@ Result<SyncBundle> decode_sync(std::string_view body) {
   return m;
 }
 
+Result<Command> decode_command(std::string_view body) {
+  auto j = parse_object(body);
+  if (!j) return j.error();
+  Reader r(*j, "");
+  if (auto s = expect_type(r, "cmd"); !s) return s.error();
+  Command m;
+  m.id = r.id("id");
+  m.kind = r.enumeration("kind", kCommandKinds);
+  m.terminal = r.id("terminal");
+  m.issued_ms = r.when("issued");
+  m.expires_ms = r.when("expires");
+  if (r.ok() && m.expires_ms <= m.issued_ms) r.fail("expires", "must be after issued");
+  if (r.ok() && m.expires_ms - m.issued_ms > kMaxCommandLifetimeMs) r.fail("expires", "more than 24 h after issued");
+  if (r.ok() && j->contains("args")) {
+    if (const json* a = r.object("args")) {
+      if (a->size() > kMaxCommandArgs) r.fail("args", "has more than " + std::to_string(kMaxCommandArgs) + " entries");
+      for (auto it = a->begin(); it != a->end() && r.ok(); ++it) {
+        if (it.key().empty() || it.key().size() > 64 || !it->is_string() ||
+            it->get_ref<const std::string&>().size() > kMaxField) {
+          r.fail("args." + it.key().substr(0, 64), "must be a short string");
+          break;
+        }
+        m.args.emplace(it.key(), it->get<std::string>());
+      }
+    }
+  }
+  if (!r.ok()) return Error::invalid(r.err());
+  return m;
+}
+
+Result<CommandResult> decode_command_result(std::string_view body) {
+  auto j = parse_object(body);
+  if (!j) return j.error();
+  Reader r(*j, "");
+  if (auto s = expect_type(r, "cmdres"); !s) return s.error();
+  CommandResult m;
+  m.terminal = r.id("terminal");
+  m.id = r.id_or_empty("id");
+  m.outcome = r.enumeration("outcome", kCommandOutcomes);
+  m.reason = r.str("reason", false, kMaxField);
+  m.ts_ms = r.when("ts");
+  if (!r.ok()) return Error::invalid(r.err());
+  return m;
+}
+
+// ------------------------------------------------------------ card digests, pseudonyms
+
+namespace {
+std::string hex_prefix(const crypto::Digest& d, std::size_t bytes) {
+  return crypto::to_hex(std::string_view(reinterpret_cast<const char*>(d.data()), bytes));
+}
+bool lower_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+constexpr std::string_view kPseudonymPrefix = "p-";
+}  // namespace
+
+std::string card_digest(std::string_view card_key, const CardUid& card) {
+  return hex_prefix(crypto::hmac_sha256(card_key, card.str()), kCardDigestHex / 2);
+}
+
+bool valid_card_digest(std::string_view s) { return s.size() == kCardDigestHex && lower_hex(s); }
+
+Result<std::string> pseudonym_key(const crypto::PrivateKey& server_key, std::string_view site,
+                                  std::string_view terminal) {
+  auto secret = server_key.shared_secret(server_key.public_key());
+  if (!secret) return secret.error();
+  const std::string info = "user\0" + std::string(site) + '\0' + std::string(terminal);
+  std::string k = crypto::hkdf_sha256(*secret, "labgate pseudonym v1", info, 32);
+  if (k.size() != 32) return Error::invalid("pseudonym key derivation failed");
+  return k;
+}
+
+std::string user_pseudonym(std::string_view pseudonym_key, std::string_view user) {
+  return std::string(kPseudonymPrefix) + hex_prefix(crypto::hmac_sha256(pseudonym_key, user), 16);
+}
+
+bool looks_like_pseudonym(std::string_view s) {
+  return s.size() == kPseudonymPrefix.size() + 32 && s.substr(0, kPseudonymPrefix.size()) == kPseudonymPrefix &&
+         lower_hex(s.substr(kPseudonymPrefix.size()));
+}
+
 // ------------------------------------------------------------ envelope
 
 const char* to_string(Auth a) { return a == Auth::mac ? "hs256" : "es256"; }
@@ -682,7 +821,9 @@ Result<LinkKeys> link_keys(const crypto::PrivateKey& mine, const crypto::PublicK
   LinkKeys k;
   k.up = crypto::hkdf_sha256(*secret, "labgate link v1", "up\0" + ctx, 32);
   k.down = crypto::hkdf_sha256(*secret, "labgate link v1", "down\0" + ctx, 32);
-  if (k.up.size() != 32 || k.down.size() != 32) return Error::invalid("link key derivation failed");
+  k.card = crypto::hkdf_sha256(*secret, "labgate link v1", "card\0" + ctx, 32);
+  if (k.up.size() != 32 || k.down.size() != 32 || k.card.size() != 32)
+    return Error::invalid("link key derivation failed");
   return k;
 }
 

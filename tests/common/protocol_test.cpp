@@ -96,15 +96,27 @@ TEST_CASE("ack, state and sync round trip") {
   State s{"t-xrd-01", true, 3, "0.1.0", "sim-x86", "inst-xrd", 7, 2, true, t("2026-11-27T01:00:00.000Z")};
   CHECK(*decode_state(encode(s)) == s);
 
+  // The golden bundle names cards by digest and users by pseudonym (the keys are fixed test keys,
+  // the values computed independently: see "card digests and pseudonyms: known answers").
+  const std::string card_key = "golden card key, 32 bytes long!!";
+  const std::string pseudonym_key = "golden pseudonym key, 32 bytes!!";
+  const std::string u001 = user_pseudonym(pseudonym_key, "u001");
+  const std::string admin1 = user_pseudonym(pseudonym_key, "admin1");
+  CHECK(u001 == "p-b5eb91393476eec7e54db9da3c6fd1de");
+  CHECK(admin1 == "p-6aa7e49f29bb291902348c2bebf87534");
   SyncBundle sb;
   sb.terminal = "t-xrd-01";
   sb.version = 7;
   sb.issued_ms = t("2026-11-27T00:00:00.000Z");
   sb.resource = "inst-xrd";
   sb.policy.require_booking = true;
-  sb.grants.push_back(Grant{"04A1B2C3", "u001", "internal", false, t("2026-01-01T00:00:00.000Z"), std::nullopt});
-  sb.grants.push_back(Grant{"0BADC0DE", "admin1", "internal", true, 0, t("2027-01-01T00:00:00.000Z")});
-  sb.bookings.push_back(BookingSlot{"b1", "u001", t("2026-11-27T01:00:00.000Z"), t("2026-11-27T03:00:00.000Z")});
+  sb.grants.push_back(Grant{card_digest(card_key, *CardUid::parse("0BADC0DE")), admin1, "internal", true, 0,
+                            t("2027-01-01T00:00:00.000Z")});
+  sb.grants.push_back(Grant{card_digest(card_key, *CardUid::parse("04A1B2C3")), u001, "internal", false,
+                            t("2026-01-01T00:00:00.000Z"), std::nullopt});
+  CHECK(sb.grants[0].card == "ced153fde476598579610b14f91a525b");
+  CHECK(sb.grants[1].card == "d3e31be67154df9e40c156aabd685e10");
+  sb.bookings.push_back(BookingSlot{"b1", u001, t("2026-11-27T01:00:00.000Z"), t("2026-11-27T03:00:00.000Z")});
   CHECK(encode(sb) == golden("sync.json"));
   auto d = decode_sync(encode(sb));
   REQUIRE_MESSAGE(d, d.error().reason);
@@ -113,8 +125,10 @@ TEST_CASE("ack, state and sync round trip") {
   // The resource's status and the denials: absent when normal and empty (the golden text above),
   // round-tripped when present, refused when their values are not the protocol's.
   sb.status = ResourceStatus::maintenance;
-  sb.denials.push_back(Denial{"0CC1", "u003", Reason::card_revoked});
-  sb.denials.push_back(Denial{"0CC2", "u004", Reason::user_suspended});
+  sb.denials.push_back(Denial{card_digest(card_key, *CardUid::parse("0CC1")), user_pseudonym(pseudonym_key, "u003"),
+                              Reason::card_revoked});
+  sb.denials.push_back(Denial{card_digest(card_key, *CardUid::parse("0CC2")), user_pseudonym(pseudonym_key, "u004"),
+                              Reason::user_suspended});
   const std::string text = encode(sb);
   CHECK(text.find(R"("status":"maintenance")") != std::string::npos);
   auto d2 = decode_sync(text);
@@ -126,6 +140,106 @@ TEST_CASE("ack, state and sync round trip") {
   std::string bad_reason = text;
   bad_reason.replace(bad_reason.find("user_suspended"), 14, "admin");
   CHECK(decode_sync(bad_reason).error().reason.find("denials[1].reason") != std::string::npos);
+}
+
+TEST_CASE("sync bundle versions: the legacy uid form still reads; an unknown card form or a uid in digest form is refused") {
+  // A bundle from a server before card digests (the golden text of that version): no
+  // "card_digest", cards are uids and are normalised as before.
+  auto legacy = decode_sync(golden("sync_legacy.json"));
+  REQUIRE_MESSAGE(legacy, legacy.error().reason);
+  CHECK(legacy->card_form == CardForm::uid);
+  CHECK(legacy->grants[0].card == "04A1B2C3");
+  CHECK(legacy->grants[0].user == "u001");
+  CHECK(encode(*legacy) == golden("sync_legacy.json"));  // the uid form encodes without "card_digest"
+
+  std::string text = golden("sync.json");
+  std::string unknown = text;
+  unknown.replace(unknown.find("hmac-sha256-128"), 15, "hmac-sha3-256");
+  CHECK(decode_sync(unknown).error().reason ==
+        "card_digest: unknown \"hmac-sha3-256\" (this terminal reads hmac-sha256-128)");
+  std::string named_uid = text;  // the legacy form is said by leaving the field out, never by naming it
+  named_uid.replace(named_uid.find("hmac-sha256-128"), 15, "uid");
+  CHECK(decode_sync(named_uid).error().reason.find("card_digest: unknown \"uid\"") == 0);
+  // Digest form: a uid where a digest belongs is refused with the field named.
+  std::string uid_card = text;
+  uid_card.replace(uid_card.find("ced153fde476598579610b14f91a525b"), 32, "0BADC0DE");
+  CHECK(decode_sync(uid_card).error().reason ==
+        "grants[0].card: is not a card digest (32 lower-case hex characters)");
+}
+
+TEST_CASE("card digests and pseudonyms: known answers, both ends agree, other terminals differ") {
+  auto terminal = crypto::PrivateKey::from_pem(golden("kat_terminal_key.pem"));
+  auto server = crypto::PrivateKey::from_pem(golden("kat_server_key.pem"));
+  REQUIRE((terminal && server));
+  auto at_terminal = link_keys(*terminal, server->public_key(), "campus", "t1");
+  auto at_server = link_keys(*server, terminal->public_key(), "campus", "t1");
+  REQUIRE((at_terminal && at_server));
+  // Expected values computed outside labgate (openssl pkeyutl -derive, then RFC 5869 HKDF and
+  // HMAC in Python): the up and down keys are the ones every deployed terminal derives.
+  CHECK(crypto::to_hex(at_server->up) == "6f6109edb090ef00d6a710cb9bf27ecf14938a91143e559bec92a42b396956b4");
+  CHECK(crypto::to_hex(at_server->down) == "005c2b02dcc236a27e7617db8271e300bc9b16ff6e3add411d3dabd88720baa4");
+  CHECK(crypto::to_hex(at_server->card) == "13ce0cab69622b70f8d51756adbdc768884e0d6cd2eeac4d06b11802cc4eea78");
+  CHECK(at_terminal->card == at_server->card);
+  const auto card = *CardUid::parse("04a1b2c3");
+  CHECK(card_digest(at_terminal->card, card) == "249c17b921ad9800dae372bc63f26d39");
+  CHECK(card_digest(at_server->card, card) == card_digest(at_terminal->card, card));
+  CHECK(valid_card_digest(card_digest(at_server->card, card)));
+  // Another terminal (id or key) gets another digest of the same card.
+  auto t2 = link_keys(*server, terminal->public_key(), "campus", "t2");
+  auto other_key = crypto::PrivateKey::generate();
+  REQUIRE((t2 && other_key));
+  auto other = link_keys(*server, other_key->public_key(), "campus", "t1");
+  REQUIRE(other);
+  CHECK(card_digest(t2->card, card) != card_digest(at_server->card, card));
+  CHECK(card_digest(other->card, card) != card_digest(at_server->card, card));
+  CHECK(at_server->card != at_server->up);
+
+  // Pseudonyms: the server's alone (its key with itself), stable, per terminal, valid ids.
+  auto pk = pseudonym_key(*server, "campus", "t1");
+  auto pk2 = pseudonym_key(*server, "campus", "t2");
+  REQUIRE((pk && pk2));
+  const std::string p = user_pseudonym(*pk, "u001");
+  CHECK(p == "p-d7ad66b168935083e26229506169e13e");
+  CHECK(user_pseudonym(*pk, "u001") == p);
+  CHECK(user_pseudonym(*pk2, "u001") != p);
+  CHECK(user_pseudonym(*pk, "u002") != p);
+  CHECK(valid_id(p));
+  CHECK(looks_like_pseudonym(p));
+  CHECK_FALSE(looks_like_pseudonym("u001"));
+  CHECK_FALSE(looks_like_pseudonym("p-D7AD66B168935083E26229506169E13E"));
+  CHECK(p.find("u001") == std::string::npos);
+}
+
+TEST_CASE("commands and command results round trip; bad lifetimes and kinds are refused") {
+  Command c;
+  c.id = "0190a0b0-0000-7000-8000-000000000001";
+  c.kind = CommandKind::resync;
+  c.terminal = "t1";
+  c.issued_ms = t("2026-11-27T00:00:00.000Z");
+  c.expires_ms = t("2026-11-27T00:05:00.000Z");
+  c.args["why"] = "operator";
+  const std::string text = encode(c);
+  CHECK(text ==
+        R"({"args":{"why":"operator"},"expires":"2026-11-27T00:05:00.000Z","id":"0190a0b0-0000-7000-8000-000000000001",)"
+        R"("issued":"2026-11-27T00:00:00.000Z","kind":"resync","terminal":"t1","type":"cmd"})");
+  auto d = decode_command(text);
+  REQUIRE_MESSAGE(d, d.error().reason);
+  CHECK(*d == c);
+  Command backwards = c;
+  backwards.expires_ms = c.issued_ms;
+  CHECK(decode_command(encode(backwards)).error().reason == "expires: must be after issued");
+  Command long_lived = c;
+  long_lived.expires_ms = c.issued_ms + kMaxCommandLifetimeMs + 1;
+  CHECK(decode_command(encode(long_lived)).error().reason == "expires: more than 24 h after issued");
+  std::string bad_kind = text;
+  bad_kind.replace(bad_kind.find("resync"), 6, "reboot");
+  CHECK(decode_command(bad_kind).error().reason == "kind: unknown value \"reboot\"");
+
+  CommandResult r{"t1", c.id, CommandOutcome::refused, "expired", t("2026-11-27T00:06:00.000Z")};
+  auto rd = decode_command_result(encode(r));
+  REQUIRE_MESSAGE(rd, rd.error().reason);
+  CHECK(*rd == r);
+  CHECK(decode_command_result(encode(CommandResult{"t1", "", CommandOutcome::refused, "unsigned", 0}))->id.empty());
 }
 
 TEST_CASE("malformed payloads are rejected with a reason naming the field") {

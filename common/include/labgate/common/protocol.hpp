@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "labgate/common/card_uid.hpp"
 #include "labgate/common/result.hpp"
 
 namespace lg::crypto {
@@ -197,10 +199,17 @@ struct Policy {
   bool operator==(const Policy&) const = default;
 };
 
+/// How a bundle names cards ("card_digest" in its body; docs/PROTOCOL.md "Cards and users in
+/// the bundle").
+enum class CardForm {
+  uid,              ///< legacy (no "card_digest"): the canonical card uid itself
+  hmac_sha256_128,  ///< "hmac-sha256-128": card_digest() under the terminal's card key
+};
+
 /// A card allowed on this terminal's resource.
 struct Grant {
-  std::string card;
-  std::string user;
+  std::string card;  ///< the card's digest (CardForm::hmac_sha256_128) or, in a legacy bundle, its uid
+  std::string user;  ///< the holder's pseudonym for this terminal (user_pseudonym); a directory id in a legacy bundle
   std::string category;  ///< "internal" | "external"
   bool admin = false;
   int64_t valid_from_ms = 0;
@@ -210,7 +219,7 @@ struct Grant {
 
 struct BookingSlot {
   std::string id;
-  std::string user;
+  std::string user;  ///< the booker's pseudonym, as in the grants
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   bool operator==(const BookingSlot&) const = default;
@@ -220,8 +229,8 @@ struct BookingSlot {
 /// than as unknown: the lost and revoked cards and the suspended or departed holders of cards
 /// that would otherwise be granted here.
 struct Denial {
-  std::string card;
-  std::string user;
+  std::string card;  ///< as Grant::card
+  std::string user;  ///< as Grant::user
   Reason reason = Reason::card_revoked;
   bool operator==(const Denial&) const = default;
 };
@@ -242,7 +251,77 @@ struct SyncBundle {
   std::vector<BookingSlot> bookings;
   ResourceStatus status = ResourceStatus::normal;  ///< "status" on the wire; absent = normal
   std::vector<Denial> denials;                     ///< "denials" on the wire; absent = none
+  /// What grants' and denials' `card` hold ("card_digest" on the wire; absent = uid, a bundle
+  /// from a server before digests). The server always builds hmac_sha256_128.
+  CardForm card_form = CardForm::hmac_sha256_128;
   bool operator==(const SyncBundle&) const = default;
+};
+
+// ---------------------------------------------------------------- card digests, pseudonyms
+
+/// Hex characters of a card digest: 128 bits.
+inline constexpr std::size_t kCardDigestHex = 32;
+/// The wire name of the current card form.
+inline constexpr std::string_view kCardDigestName = "hmac-sha256-128";
+
+/// A card as a bundle names it: the first 16 bytes of HMAC-SHA-256 under the terminal's card key
+/// (LinkKeys::card) of the card's canonical uid, lower-case hex (32 characters). Terminal and
+/// server compute the same value; another terminal's key gives another value.
+std::string card_digest(std::string_view card_key, const CardUid& card);
+/// True iff s has the form of a card digest (32 lower-case hex characters).
+bool valid_card_digest(std::string_view s);
+
+/// The key a terminal's user pseudonyms are made with. Only the server can derive it: HKDF over
+/// the ECDH secret of the server key with its own public key (site and terminal in the info), so
+/// neither a broker reader nor a stolen terminal can test a guessed user id against a pseudonym.
+Result<std::string> pseudonym_key(const crypto::PrivateKey& server_key, std::string_view site,
+                                  std::string_view terminal);
+/// A user's pseudonym in one terminal's bundle: "p-" and the first 16 bytes of
+/// HMAC-SHA-256(pseudonym_key, user id) in lower-case hex (34 characters, a valid id). Stable
+/// while the server key is, different on every terminal.
+std::string user_pseudonym(std::string_view pseudonym_key, std::string_view user);
+/// True iff s has the form of a pseudonym ("p-" and 32 lower-case hex characters). A directory id
+/// may have that form too: only the server's table of the pseudonyms it issued decides.
+bool looks_like_pseudonym(std::string_view s);
+
+// ---------------------------------------------------------------- remote commands
+
+/// What a command asks of a terminal.
+enum class CommandKind { unlock, lock, resync, video };
+/// How a terminal answered a command.
+enum class CommandOutcome {
+  done,         ///< executed
+  refused,      ///< not executed: reason says why (unsigned, bad_signature, expired, ...)
+  unsupported,  ///< authentic, but this terminal does not execute this kind (yet)
+  failed,       ///< executed and failed: reason says why
+};
+
+/// Longest lifetime (expires - issued) of a command: a terminal remembers the ids it executed
+/// until they expire, so this bounds what it keeps.
+inline constexpr int64_t kMaxCommandLifetimeMs = 24LL * 3600 * 1000;
+/// Most entries in a command's args.
+inline constexpr std::size_t kMaxCommandArgs = 16;
+
+/// server -> terminal on cmd (not retained, QoS 1), always sealed es256 by the server key.
+struct Command {
+  std::string id;  ///< unique (uuid); a terminal executes an id at most once
+  CommandKind kind = CommandKind::resync;
+  std::string terminal;
+  int64_t issued_ms = 0;
+  int64_t expires_ms = 0;  ///< refused (expired) from then on
+  std::map<std::string, std::string> args;  ///< kind-specific, short strings
+  bool operator==(const Command&) const = default;
+};
+
+/// terminal -> server on cmdres: what became of a command (sealed like evt).
+struct CommandResult {
+  std::string terminal;
+  std::string id;  ///< the command's id; "" when it could not be read (e.g. unsigned garbage)
+  CommandOutcome outcome = CommandOutcome::refused;
+  std::string reason;  ///< refused: unsigned | bad_signature | malformed | expired | not_for_me | replayed;
+                       ///< unsupported/failed: a short text; done: ""
+  int64_t ts_ms = 0;
+  bool operator==(const CommandResult&) const = default;
 };
 
 // ---------------------------------------------------------------- encode / decode
@@ -253,13 +332,20 @@ std::string encode(const EventBatch& m);
 std::string encode(const Ack& m);
 std::string encode(const State& m);
 std::string encode(const SyncBundle& m);
+std::string encode(const Command& m);
+std::string encode(const CommandResult& m);
 /// One record as JSON text (also the outbox's stored form).
 std::string encode(const Record& r);
 
 Result<EventBatch> decode_event_batch(std::string_view body);
 Result<Ack> decode_ack(std::string_view body);
 Result<State> decode_state(std::string_view body);
+/// Refuses an unknown "card_digest" ("card_digest: unknown \"x\" (this terminal reads
+/// hmac-sha256-128)") and, in hmac-sha256-128 bundles, cards that are not digests.
 Result<SyncBundle> decode_sync(std::string_view body);
+/// Also refuses expires <= issued and a lifetime above kMaxCommandLifetimeMs.
+Result<Command> decode_command(std::string_view body);
+Result<CommandResult> decode_command_result(std::string_view body);
 Result<Record> decode_record(std::string_view json);
 
 // ---------------------------------------------------------------- authenticated envelope
@@ -286,8 +372,9 @@ struct Envelope {
 /// message exchange: HKDF-SHA256 over the ECDH secret of the terminal's key and the server's key
 /// (static-static), with the site and terminal id in the info, so a key is bound to one link.
 struct LinkKeys {
-  std::string up;    ///< terminal -> server (evt, state)
+  std::string up;    ///< terminal -> server (evt, state, cmdres)
   std::string down;  ///< server -> terminal (ack)
+  std::string card;  ///< the card digest key (card_digest): info "card"
 };
 
 /// Derives a terminal's link keys from one side's private key and the other side's public key.
@@ -317,5 +404,12 @@ std::optional<Reason> reason_from(std::string_view s);
 const char* to_string(ResourceStatus s);
 std::optional<ResourceStatus> resource_status_from(std::string_view s);
 std::optional<EndReason> end_reason_from(std::string_view s);
+/// "uid" | "hmac-sha256-128".
+const char* to_string(CardForm f);
+/// "unlock" | "lock" | "resync" | "video".
+const char* to_string(CommandKind k);
+std::optional<CommandKind> command_kind_from(std::string_view s);
+/// "done" | "refused" | "unsupported" | "failed".
+const char* to_string(CommandOutcome o);
 
 }  // namespace lg::proto
