@@ -1,5 +1,7 @@
 #include "agent.hpp"
 
+#include <utility>
+
 #include "labgate/common/card_uid.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/time.hpp"
@@ -22,6 +24,17 @@ UplinkSettings uplink_settings(const AgentSettings& a) {
   u.auth = a.auth;
   return u;
 }
+
+std::optional<proto::LinkKeys> derive_link(const crypto::PrivateKey& key, const std::optional<crypto::PublicKey>& server,
+                                           const AgentSettings& a) {
+  if (!server) return std::nullopt;
+  auto link = proto::link_keys(key, *server, a.site, a.id);
+  if (!link) {
+    log::error(kLog, "no link keys (no card digests, no commands): " + link.error().message());
+    return std::nullopt;
+  }
+  return std::move(link).value();
+}
 }  // namespace
 
 Agent::Agent(AgentSettings settings, Store store, crypto::PrivateKey key,
@@ -34,7 +47,8 @@ Agent::Agent(AgentSettings settings, Store store, crypto::PrivateKey key,
       clock_(clock),
       scheduler_(scheduler),
       ctx_{cfg_.resource, store_, coils_, meter_, clock_, scheduler_, [this] { request_flush(); }},
-      acl_(cfg_.id, cfg_.resource, server_key, store_),
+      link_(derive_link(key, server_key, cfg_)),
+      acl_(cfg_.id, cfg_.resource, server_key, link_ ? link_->card : std::string(), store_),
       uplink_(uplink_settings(cfg_), std::move(key), std::move(server_key), clock_) {
   if (const board::Output* out = cfg_.board.output(cfg_.output))
     outputs_.push_back(std::make_unique<OutputSession>(*out, cfg_.fail_mode, ctx_));
@@ -49,6 +63,8 @@ std::string Agent::state_topic() const { return uplink_.state_topic(); }
 std::string Agent::evt_topic() const { return uplink_.evt_topic(); }
 std::string Agent::sync_topic() const { return proto::topic(cfg_.site, cfg_.id, proto::Channel::sync); }
 std::string Agent::ack_topic() const { return proto::topic(cfg_.site, cfg_.id, proto::Channel::ack); }
+std::string Agent::cmd_topic() const { return proto::topic(cfg_.site, cfg_.id, proto::Channel::cmd); }
+std::string Agent::cmdres_topic() const { return proto::topic(cfg_.site, cfg_.id, proto::Channel::cmdres); }
 
 const std::optional<OpenSession>& Agent::session() const {
   static const std::optional<OpenSession> kNone;
@@ -75,7 +91,10 @@ void Agent::request_state() {
 }
 
 void Agent::set_publisher(Publisher* p) {
-  uplink_worker_->post([this, p] { uplink_.set_publisher(p); });
+  uplink_worker_->post([this, p] {
+    uplink_.set_publisher(p);
+    cmd_pub_ = p;
+  });
 }
 
 // ---------------------------------------------------------------- start-up
@@ -178,12 +197,77 @@ void Agent::on_message(const mqtt::Message& m) {
       auto b = acl_.verify(payload);  // on the uplink worker: only the key and ids
       if (!b) return;
       loop_->post([this, b = std::move(*b), losses_at_arrival] {
-        if (acl_.apply(b, losses_at_arrival == losses_, clock_.now_ms())) request_state();
+        const bool reapply = std::exchange(reapply_next_, false);
+        if (acl_.apply(b, losses_at_arrival == losses_, clock_.now_ms(), reapply)) request_state();
       });
+    });
+  } else if (m.topic == cmd_topic()) {
+    uplink_worker_->post([this, payload = m.payload] {
+      // On the uplink worker: the ECDSA verify must not sit in front of a swipe.
+      auto checked = check_command(payload, acl_.server_key(), cfg_.id, clock_.now_ms());
+      if (auto* refused = std::get_if<RefusedCommand>(&checked)) return refuse_command(*refused);
+      loop_->post([this, c = std::get<proto::Command>(std::move(checked))] { run_command(c); });
     });
   } else {
     log::debug(kLog, "ignoring message on " + m.topic);
   }
+}
+
+// ---------------------------------------------------------------- remote commands
+
+void Agent::refuse_command(const RefusedCommand& r) {
+  ++commands_refused_;
+  log::warn(kLog, "refused command" + (r.id.empty() ? std::string() : " " + r.id) + ": " + to_string(r.reason) + " (" +
+                      r.detail + ")");
+  answer_command(proto::CommandResult{cfg_.id, r.id, proto::CommandOutcome::refused, to_string(r.reason), 0});
+}
+
+void Agent::run_command(const proto::Command& c) {
+  const int64_t now = clock_.now_ms();
+  // Durable before acting: an id is executed at most once, also across restarts.
+  auto fresh = store_.remember_command(c.id, c.expires_ms, now);
+  if (!fresh) {
+    log::error(kLog, "command " + c.id + " not executed, cannot remember it: " + fresh.error().message());
+    answer_command(proto::CommandResult{cfg_.id, c.id, proto::CommandOutcome::failed, "storage", 0});
+    return;
+  }
+  if (!*fresh) return refuse_command(RefusedCommand{CommandRefusal::replayed, c.id, "executed before"});
+  proto::CommandResult res{cfg_.id, c.id, proto::CommandOutcome::done, "", 0};
+  switch (c.kind) {
+    case proto::CommandKind::resync:
+      // The server publishes the bundle again right after the command: the next one that
+      // arrives is verified and written again even if its version is the applied one.
+      reapply_next_ = true;
+      res.reason = "the next bundle is applied again (applied now: v" + std::to_string(acl_.acl().version) + ")";
+      break;
+    case proto::CommandKind::unlock:
+    case proto::CommandKind::lock:
+    case proto::CommandKind::video:
+      // Served by the terminal-field-devices work; until then an authentic command says so.
+      res.outcome = proto::CommandOutcome::unsupported;
+      res.reason = std::string(proto::to_string(c.kind)) + " is not served by this terminal yet";
+      break;
+  }
+  log::info(kLog, "command " + c.id + " " + proto::to_string(c.kind) + ": " + proto::to_string(res.outcome) +
+                      (res.reason.empty() ? "" : " (" + res.reason + ")"));
+  answer_command(std::move(res));
+}
+
+void Agent::answer_command(proto::CommandResult res) {
+  uplink_worker_->post([this, res = std::move(res)]() mutable {
+    res.ts_ms = clock_.now_ms();
+    if (!link_) {
+      log::warn(kLog, "cmdres for " + res.id + " not sent: no link key");
+      return;
+    }
+    if (!cmd_pub_ || !cmd_pub_->connected()) {
+      log::debug(kLog, "cmdres for " + res.id + " not sent: offline");
+      return;
+    }
+    const std::string wire = proto::seal_mac(proto::encode(res), cfg_.id, link_->up);
+    if (auto st = cmd_pub_->publish(cmdres_topic(), wire, 1, false); !st)
+      log::warn(kLog, "cmdres not published: " + st.error().message());
+  });
 }
 
 }  // namespace lg::terminal

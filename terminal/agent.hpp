@@ -10,6 +10,7 @@
 // the loop only posts to it. Verified bundles come back to the loop to be applied.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "access/decision.hpp"
 #include "access/output_session.hpp"
 #include "acl/bundle_cache.hpp"
+#include "acl/commands.hpp"
 #include "drivers/io.hpp"
 #include "ports.hpp"
 #include "store.hpp"
@@ -71,8 +73,11 @@ class Agent {
 
   /// Told of broker connect (true) / loss (false). On connect: birth state and a full resend.
   void on_connection(bool connected);
-  /// Handles a message on the sync or ack topic (anything else is logged and dropped): hands it
-  /// to the uplink worker, which verifies it.
+  /// Handles a message on the sync, ack or cmd topic (anything else is logged and dropped): hands
+  /// it to the uplink worker, which verifies it. A command (docs/PROTOCOL.md "Remote commands") is
+  /// checked there (acl/commands.hpp), its id remembered in the store until it expires (a replay,
+  /// also after a restart, is refused), then executed on the access loop; every command gets a
+  /// cmdres, every refusal a WARN line and a count (commands_refused()).
   void on_message(const mqtt::Message& m);
 
   /// Every second: ends sessions past their limits, publishes new records, resends unacked.
@@ -92,6 +97,8 @@ class Agent {
   std::string evt_topic() const;
   std::string sync_topic() const;
   std::string ack_topic() const;
+  std::string cmd_topic() const;
+  std::string cmdres_topic() const;
 
   // Introspection (tests, logs, labgate-sim); access loop.
   uint64_t boot() const { return boot_; }
@@ -106,6 +113,8 @@ class Agent {
   Store& store() { return store_; }
   /// Counts of rejected messages (forged/invalid acks and bundles).
   uint64_t rejected() const { return acl_.rejected() + uplink_.rejected(); }
+  /// Commands refused (unsigned, bad signature, malformed, expired, not for this terminal, replayed).
+  uint64_t commands_refused() const { return commands_refused_.load(); }
 
  private:
   OutputSession& swipe_output() { return *outputs_.front(); }
@@ -115,6 +124,12 @@ class Agent {
   void request_flush();
   void request_state();
   StateFacts facts() const { return StateFacts{acl_.acl().version}; }
+  /// A command that passed check_command, on the access loop: the replay check, then execution.
+  void run_command(const proto::Command& c);
+  /// A refused command: logged, counted, answered (any thread).
+  void refuse_command(const RefusedCommand& r);
+  /// Publishes a cmdres (on the uplink worker), MACed under the link's up key like evt.
+  void answer_command(proto::CommandResult res);
 
   AgentSettings cfg_;
   Store store_;
@@ -128,8 +143,16 @@ class Agent {
 
   AccessContext ctx_;
   std::vector<std::unique_ptr<OutputSession>> outputs_;  ///< front(): the swipe output
+  /// This terminal's link keys (card: the digest key of its bundle; up: its cmdres MAC), derived
+  /// before the key moves into the uplink; empty without a server key.
+  std::optional<proto::LinkKeys> link_;
   BundleCache acl_;
   Uplink uplink_;
+  /// Where cmdres goes (the uplink worker's publisher; used on that worker only).
+  Publisher* cmd_pub_ = nullptr;
+  /// A resync asked that the next bundle be written again even if its version is applied.
+  bool reapply_next_ = false;
+  std::atomic<uint64_t> commands_refused_{0};
 
   uint64_t boot_ = 0;
   bool online_ = false;

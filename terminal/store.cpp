@@ -93,11 +93,23 @@ CREATE TABLE acl_denials (
 );
 )sql";
 
-const std::array<db::Migration, 4> kMigrations = {{
+// Card digests (docs/PROTOCOL.md "Cards and users in the bundle"): the cached bundle says how it
+// names cards ('uid' for a cache written before: the agent turns it into digests at start-up), and
+// the ids of the remote commands executed, kept until they expire (a replay is refused).
+constexpr std::string_view kSchema5 = R"sql(
+ALTER TABLE acl_policy ADD COLUMN card_form TEXT NOT NULL DEFAULT 'uid';
+CREATE TABLE commands_done (
+  id         TEXT PRIMARY KEY,
+  expires_ms INTEGER NOT NULL
+);
+)sql";
+
+const std::array<db::Migration, 5> kMigrations = {{
     {1, "terminal store", kSchema1},
     {2, "precise starting meter reading", kSchema2},
     {3, "session clock facts", kSchema3},
     {4, "resource status and denials", kSchema4},
+    {5, "card digests and executed commands", kSchema5},
 }};
 
 std::optional<int64_t> opt_col(const db::Statement& st, int col) {
@@ -223,17 +235,18 @@ Result<int64_t> Store::ack(uint64_t seq) {
   return static_cast<int64_t>(db_.changes());
 }
 
-Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms) {
+Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms, bool same_version) {
   db::Transaction tx(db_);
   LG_TRY(tx.status());
   std::optional<int64_t> applied;
   LG_TRY_ASSIGN(applied, db_.query_int("SELECT version FROM acl_policy WHERE id = 1"));
-  if (applied && static_cast<uint64_t>(*applied) >= b.version) return false;
+  if (applied && static_cast<uint64_t>(*applied) > b.version) return false;
+  if (applied && static_cast<uint64_t>(*applied) == b.version && !same_version) return false;
 
   LG_TRY(db_.exec("DELETE FROM acl_grants; DELETE FROM acl_bookings; DELETE FROM acl_denials; DELETE FROM acl_policy;"));
   auto pol = db_.prepare(
       "INSERT INTO acl_policy(id, version, resource, issued_ms, require_booking, early_start_s, "
-      "grace_after_end_s, offline_grace_s, max_session_s, status) VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "grace_after_end_s, offline_grace_s, max_session_s, status, card_form) VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!pol) return pol.error();
   pol->bind(1, static_cast<int64_t>(b.version))
       .bind(2, std::string_view(b.resource))
@@ -243,30 +256,10 @@ Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms) {
       .bind(6, b.policy.grace_after_end_s)
       .bind(7, b.policy.offline_grace_s)
       .bind(8, b.policy.max_session_s)
-      .bind(9, std::string_view(proto::to_string(b.status)));
+      .bind(9, std::string_view(proto::to_string(b.status)))
+      .bind(10, std::string_view(proto::to_string(b.card_form)));
   LG_TRY(pol->run());
-  auto dn = db_.prepare("INSERT OR REPLACE INTO acl_denials(card, user, reason) VALUES(?, ?, ?)");
-  if (!dn) return dn.error();
-  for (const auto& d : b.denials) {
-    dn->bind(1, std::string_view(d.card))
-        .bind(2, std::string_view(d.user))
-        .bind(3, std::string_view(proto::to_string(d.reason)));
-    LG_TRY(dn->run());
-  }
-
-  auto g = db_.prepare(
-      "INSERT INTO acl_grants(card, user, category, admin, valid_from_ms, valid_until_ms) "
-      "VALUES(?, ?, ?, ?, ?, ?)");
-  if (!g) return g.error();
-  for (const auto& gr : b.grants) {
-    g->bind(1, std::string_view(gr.card))
-        .bind(2, std::string_view(gr.user))
-        .bind(3, std::string_view(gr.category))
-        .bind(4, static_cast<int64_t>(gr.admin ? 1 : 0))
-        .bind(5, gr.valid_from_ms)
-        .bind(6, gr.valid_until_ms);
-    LG_TRY(g->run());
-  }
+  LG_TRY(insert_cards(b.grants, b.denials));
   auto bk = db_.prepare("INSERT INTO acl_bookings(id, user, start_ms, end_ms) VALUES(?, ?, ?, ?)");
   if (!bk) return bk.error();
   for (const auto& s : b.bookings) {
@@ -278,11 +271,65 @@ Result<bool> Store::apply_bundle(const proto::SyncBundle& b, int64_t now_ms) {
   return true;
 }
 
+Status Store::insert_cards(const std::vector<proto::Grant>& grants, const std::vector<proto::Denial>& denials) {
+  auto dn = db_.prepare("INSERT OR REPLACE INTO acl_denials(card, user, reason) VALUES(?, ?, ?)");
+  if (!dn) return dn.error();
+  for (const auto& d : denials) {
+    dn->bind(1, std::string_view(d.card))
+        .bind(2, std::string_view(d.user))
+        .bind(3, std::string_view(proto::to_string(d.reason)));
+    LG_TRY(dn->run());
+  }
+  auto g = db_.prepare(
+      "INSERT INTO acl_grants(card, user, category, admin, valid_from_ms, valid_until_ms) "
+      "VALUES(?, ?, ?, ?, ?, ?)");
+  if (!g) return g.error();
+  for (const auto& gr : grants) {
+    g->bind(1, std::string_view(gr.card))
+        .bind(2, std::string_view(gr.user))
+        .bind(3, std::string_view(gr.category))
+        .bind(4, static_cast<int64_t>(gr.admin ? 1 : 0))
+        .bind(5, gr.valid_from_ms)
+        .bind(6, gr.valid_until_ms);
+    LG_TRY(g->run());
+  }
+  return {};
+}
+
+Status Store::replace_acl_cards(const std::vector<proto::Grant>& grants, const std::vector<proto::Denial>& denials,
+                                proto::CardForm form) {
+  db::Transaction tx(db_);
+  LG_TRY(tx.status());
+  LG_TRY(db_.exec("DELETE FROM acl_grants; DELETE FROM acl_denials;"));
+  LG_TRY(insert_cards(grants, denials));
+  auto pol = db_.prepare("UPDATE acl_policy SET card_form = ? WHERE id = 1");
+  if (!pol) return pol.error();
+  pol->bind(1, std::string_view(proto::to_string(form)));
+  LG_TRY(pol->run());
+  return tx.commit();
+}
+
+Result<bool> Store::remember_command(const std::string& id, int64_t expires_ms, int64_t now_ms) {
+  db::Transaction tx(db_);
+  LG_TRY(tx.status());
+  auto prune = db_.prepare("DELETE FROM commands_done WHERE expires_ms <= ?");
+  if (!prune) return prune.error();
+  prune->bind(1, now_ms);
+  LG_TRY(prune->run());
+  auto ins = db_.prepare("INSERT OR IGNORE INTO commands_done(id, expires_ms) VALUES(?, ?)");
+  if (!ins) return ins.error();
+  ins->bind(1, std::string_view(id)).bind(2, expires_ms);
+  LG_TRY(ins->run());
+  const bool fresh = db_.changes() == 1;
+  LG_TRY(tx.commit());
+  return fresh;
+}
+
 Result<AclSnapshot> Store::load_acl() {
   AclSnapshot s;
   auto pol = db_.prepare(
       "SELECT version, resource, require_booking, early_start_s, grace_after_end_s, offline_grace_s, "
-      "max_session_s, status FROM acl_policy WHERE id = 1");
+      "max_session_s, status, card_form FROM acl_policy WHERE id = 1");
   if (!pol) return pol.error();
   auto row = pol->step();
   if (!row) return row.error();
@@ -295,6 +342,8 @@ Result<AclSnapshot> Store::load_acl() {
   s.policy.offline_grace_s = pol->column_int64(5);
   s.policy.max_session_s = pol->column_int64(6);
   s.status = proto::resource_status_from(pol->column_text(7)).value_or(proto::ResourceStatus::normal);
+  s.card_form = pol->column_text(8) == proto::to_string(proto::CardForm::hmac_sha256_128) ? proto::CardForm::hmac_sha256_128
+                                                                                          : proto::CardForm::uid;
   auto dn = db_.prepare("SELECT card, user, reason FROM acl_denials ORDER BY card");
   if (!dn) return dn.error();
   for (;;) {

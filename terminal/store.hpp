@@ -79,9 +79,15 @@ class Store {
   Result<int64_t> ack(uint64_t seq);
 
   /// Replaces the cached grants, bookings and policy with the bundle's in one transaction if
-  /// bundle.version > applied version, and records now_ms as the last sync. Returns false
-  /// (changing nothing) when the version is not newer.
-  Result<bool> apply_bundle(const proto::SyncBundle& b, int64_t now_ms);
+  /// bundle.version > applied version (or equal, when same_version: a resync command), and
+  /// records now_ms as the last sync. Returns false (changing nothing) when the version is not
+  /// newer. The bundle's cards are stored as it names them (digests: BundleCache converts a
+  /// legacy bundle first).
+  Result<bool> apply_bundle(const proto::SyncBundle& b, int64_t now_ms, bool same_version = false);
+  /// Replaces the cached grants' and denials' cards (and the card form) and nothing else: the
+  /// one-time conversion of a cache written before card digests.
+  Status replace_acl_cards(const std::vector<proto::Grant>& grants, const std::vector<proto::Denial>& denials,
+                           proto::CardForm form);
   /// The cached ACL (version 0 when never synced).
   Result<AclSnapshot> load_acl();
   /// Wall ms of the last successful sync, if any.
@@ -96,6 +102,11 @@ class Store {
   /// Updates the checkpoint of an open session (wall time, whether it was synced, elapsed).
   Status checkpoint(const std::string& id, int64_t wall_ms, bool synced, int64_t elapsed_ms);
 
+  /// Remembers a remote command's id until expires_ms (forgetting those expired at now_ms) and
+  /// returns true, or returns false if the id is remembered already (a replay). Durable before
+  /// the command is executed.
+  Result<bool> remember_command(const std::string& id, int64_t expires_ms, int64_t now_ms);
+
   /// Integer meta value.
   Result<std::optional<int64_t>> meta_int(const std::string& key);
   /// Sets an integer meta value.
@@ -109,6 +120,7 @@ class Store {
  private:
   explicit Store(db::Database db) : db_(std::move(db)) {}
   Status upsert_session_row(const OpenSession& s);
+  Status insert_cards(const std::vector<proto::Grant>& grants, const std::vector<proto::Denial>& denials);
   db::Database db_;
 };
 

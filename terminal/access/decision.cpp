@@ -65,7 +65,8 @@ DecisionResult decide(const DecisionInput& in) {
     return denied(Reason::no_acl);
   }
 
-  const proto::Grant* g = acl.find_grant(in.card);
+  const std::string card = acl.card_ref(in.card);  // its keyed digest: the bundle names no uid
+  const proto::Grant* g = acl.find_grant_ref(card);
   if (g) {
     r.user = g->user;
     r.admin = g->admin;
@@ -83,7 +84,7 @@ DecisionResult decide(const DecisionInput& in) {
 
   if (!g) {
     // A lost or revoked card, or a suspended holder's, is refused with its own reason.
-    if (const proto::Denial* d = acl.find_denial(in.card)) {
+    if (const proto::Denial* d = acl.find_denial_ref(card)) {
       r.user = d->user;
       return denied(d->reason);
     }

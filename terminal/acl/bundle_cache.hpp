@@ -22,22 +22,28 @@ namespace lg::terminal {
 
 class BundleCache {
  public:
-  /// `store` is the access loop's connection.
-  BundleCache(std::string terminal, std::string resource, std::optional<crypto::PublicKey> server_key, Store& store);
+  /// `store` is the access loop's connection; card_key is this terminal's LinkKeys::card ("" when
+  /// it has no server key: then no bundle verifies either).
+  BundleCache(std::string terminal, std::string resource, std::optional<crypto::PublicKey> server_key,
+              std::string card_key, Store& store);
 
-  /// Start-up: loads the applied bundle and the last sync time.
+  /// Start-up: loads the applied bundle and the last sync time. A cache written before card
+  /// digests (card_form uid) is turned into digests in place first, so no uid stays on disk.
   Status load();
 
   /// Opens a message from the sync topic and checks it: server-signed, for this terminal and
-  /// resource. nullopt for an empty (deleted) retained message or a rejected one (logged and
-  /// counted). Safe on any thread.
+  /// resource, cards in a form it reads (hmac-sha256-128, or the legacy uid form, which it turns
+  /// into digests here: docs/PROTOCOL.md). nullopt for an empty (deleted) retained message or a
+  /// rejected one (logged with the reason and counted; the applied bundle stays). Safe on any
+  /// thread.
   std::optional<proto::SyncBundle> verify(const std::string& payload);
 
   /// Applies a verified bundle (access loop). `live` = no connection loss was seen since it
   /// arrived: only then does it make the cache current. A newer version replaces grants,
   /// bookings and policy in one transaction; the same version refreshes the sync time; an older
-  /// one is ignored. Returns true when the applied version changed.
-  bool apply(const proto::SyncBundle& b, bool live, int64_t now_ms);
+  /// one is ignored. reapply (a resync command): the same version is written again too. Returns
+  /// true when the applied version changed or was written again.
+  bool apply(const proto::SyncBundle& b, bool live, int64_t now_ms, bool reapply = false);
 
   /// The broker connection came up (true) or was lost (false); was_online = it was up before.
   void on_connection(bool up, bool was_online, int64_t now_ms);
@@ -46,6 +52,8 @@ class BundleCache {
   void still_current(bool online, int64_t now_ms);
 
   const AclSnapshot& acl() const { return acl_; }
+  /// The server's public key (bundles and commands are checked with it); empty if not configured.
+  const std::optional<crypto::PublicKey>& server_key() const { return server_key_; }
   std::optional<int64_t> last_sync_ms() const { return last_sync_ms_; }
   bool current() const { return current_; }
   /// Rejected bundles (any thread).
@@ -59,6 +67,7 @@ class BundleCache {
   const std::string terminal_;
   const std::string resource_;
   const std::optional<crypto::PublicKey> server_key_;
+  const std::string card_key_;
   Store& store_;
   AclSnapshot acl_;
   std::optional<int64_t> last_sync_ms_;

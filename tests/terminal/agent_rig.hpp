@@ -106,8 +106,11 @@ struct Rig {
     return *keys;
   }
 
+  /// A bundle as the server builds it before making it private (cards by uid, card_form uid);
+  /// sync() sends it in wire form (digests under this terminal's card key).
   proto::SyncBundle bundle(uint64_t version, bool require_booking = false) {
     proto::SyncBundle b;
+    b.card_form = proto::CardForm::uid;
     b.terminal = "t1";
     b.version = version;
     b.issued_ms = clock.wall;
@@ -123,7 +126,16 @@ struct Rig {
     return b;
   }
 
+  /// The bundle as the server publishes it: every card its digest under the terminal's card key.
+  proto::SyncBundle wire_form(const proto::SyncBundle& b) const { return to_digest_form(b, link().card); }
+
+  /// Publishes b to the agent in wire form (signed by the server).
   void sync(const proto::SyncBundle& b) {
+    agent->on_message({agent->sync_topic(), seal_server(proto::encode(wire_form(b))), true});
+  }
+  /// Publishes b as a server from before card digests does (cards by uid, no "card_digest").
+  void sync_legacy(proto::SyncBundle b) {
+    b.card_form = proto::CardForm::uid;
     agent->on_message({agent->sync_topic(), seal_server(proto::encode(b)), true});
   }
 

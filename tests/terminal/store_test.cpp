@@ -23,6 +23,9 @@ Store open_store(const lg::test::TempDir& d) {
   return std::move(*s);
 }
 
+const std::string kCardKey(32, 'c');
+std::string dg(const char* uid) { return lg::proto::card_digest(kCardKey, *lg::CardUid::parse(uid)); }
+
 lg::proto::SyncBundle bundle(uint64_t version) {
   lg::proto::SyncBundle b;
   b.terminal = "t1";
@@ -31,8 +34,8 @@ lg::proto::SyncBundle bundle(uint64_t version) {
   b.resource = "inst-xrd";
   b.policy.require_booking = version % 2 == 0;
   b.policy.offline_grace_s = 3600 * static_cast<int64_t>(version);
-  b.grants.push_back({"04A1B2C3", "u01", "internal", false, 0, std::nullopt});
-  b.grants.push_back({"0AD0", "admin", "internal", true, 5, 1'900'000'000'000});
+  b.grants.push_back({dg("04A1B2C3"), "u01", "internal", false, 0, std::nullopt});
+  b.grants.push_back({dg("0AD0"), "admin", "internal", true, 5, 1'900'000'000'000});
   b.bookings.push_back({"b" + std::to_string(version), "u01", 1'800'000'000'000, 1'800'003'600'000});
   return b;
 }
@@ -169,7 +172,7 @@ TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
     CHECK(**s.last_sync_ms() == 111);
     auto b2 = bundle(2);
     b2.status = lg::proto::ResourceStatus::disabled;
-    b2.denials.push_back({"0CC1", "u09", lg::proto::Reason::card_revoked});
+    b2.denials.push_back({dg("0CC1"), "u09", lg::proto::Reason::card_revoked});
     REQUIRE(*s.apply_bundle(b2, 333));
     auto b3 = bundle(3);
     b3.grants.push_back(b3.grants[0]);  // duplicate card: the whole bundle is refused
@@ -179,6 +182,8 @@ TEST_CASE("bundle apply: newer versions only / replaces everything / atomic") {
   auto acl = s.load_acl();
   REQUIRE(acl);
   CHECK(acl->version == 2);
+  CHECK(acl->card_form == lg::proto::CardForm::hmac_sha256_128);
+  acl->card_key = kCardKey;  // derived at start-up, never stored
   CHECK(acl->status == lg::proto::ResourceStatus::disabled);
   REQUIRE(acl->denials.size() == 1);
   CHECK(acl->find_denial(*lg::CardUid::parse("0cc1"))->reason == lg::proto::Reason::card_revoked);
@@ -203,4 +208,46 @@ TEST_CASE("boot counter increments on each start and persists") {
   Store s = open_store(d);
   CHECK(*s.next_boot() == 2);
   CHECK(*s.next_boot() == 3);
+}
+
+TEST_CASE("the cached bundle holds card digests only; a cache from before digests is converted in place") {
+  lg::test::TempDir d("digests");
+  {
+    Store s = open_store(d);
+    REQUIRE(*s.apply_bundle(bundle(1), 111));
+    // Simulate a cache written before migration 5 filled card_form: uids and 'uid'.
+    REQUIRE(s.database().exec("UPDATE acl_policy SET card_form = 'uid'; UPDATE acl_grants SET card = 'A' || "
+                              "substr(valid_from_ms, 1, 1) WHERE admin = 1"));
+    auto acl = s.load_acl();
+    REQUIRE(acl);
+    CHECK(acl->card_form == lg::proto::CardForm::uid);
+    lg::proto::SyncBundle legacy;
+    legacy.grants = acl->grants;
+    legacy.card_form = acl->card_form;
+    auto b = lg::terminal::to_digest_form(legacy, kCardKey);
+    REQUIRE(s.replace_acl_cards(b.grants, b.denials, b.card_form));
+  }
+  Store s = open_store(d);
+  auto acl = s.load_acl();
+  REQUIRE(acl);
+  CHECK(acl->card_form == lg::proto::CardForm::hmac_sha256_128);
+  CHECK(acl->version == 1);
+  CHECK(**s.last_sync_ms() == 111);  // a conversion is no sync
+  acl->card_key = kCardKey;
+  CHECK(acl->find_grant(*lg::CardUid::parse("A5")) != nullptr);
+  for (const auto& g : acl->grants) CHECK(lg::proto::valid_card_digest(g.card));
+}
+
+TEST_CASE("executed command ids are remembered until they expire, across a reopen") {
+  lg::test::TempDir d("commands");
+  {
+    Store s = open_store(d);
+    CHECK(*s.remember_command("c1", 2000, 1000));
+    CHECK_FALSE(*s.remember_command("c1", 2000, 1500));  // a replay
+    CHECK(*s.remember_command("c2", 5000, 1500));
+  }
+  Store s = open_store(d);
+  CHECK_FALSE(*s.remember_command("c2", 5000, 1600));  // still remembered after a restart
+  CHECK(*s.remember_command("c1", 9000, 2000));         // expired at 2000: forgotten (a command that old is refused as expired)
+  CHECK_FALSE(*s.remember_command("c1", 9000, 2001));
 }

@@ -151,23 +151,48 @@ TEST_CASE("expired admin card is denied") {
   CHECK(r.reason == Reason::not_valid_now);
 }
 
-TEST_CASE("cards in a received bundle are matched case-insensitively (decoding normalises them)") {
+TEST_CASE("a swiped card is looked up by its digest; the reader's letter case does not matter") {
   lg::proto::SyncBundle b;
   b.terminal = "t1";
   b.version = 3;
   b.resource = "inst-xrd";
-  b.grants.push_back({"04a1b2c3", "u01", "internal", false, 0, std::nullopt});
+  b.grants.push_back({card("04A1B2C3"), "p-0123456789abcdef0123456789abcdef", "internal", false, 0, std::nullopt});
   auto decoded = lg::proto::decode_sync(lg::proto::encode(b));
   REQUIRE(decoded);
-  auto a = AclSnapshot::from_bundle(*decoded);
+  auto a = AclSnapshot::from_bundle(*decoded, kCardKey);
   CHECK(decide(online(a, "04A1B2C3", T0)).reason == Reason::qualified);
+  CHECK(decide(online(a, "04a1b2c3", T0)).reason == Reason::qualified);  // CardUid normalises the swipe
+  CHECK(decide(online(a, "04a1b2c3", T0)).user == "p-0123456789abcdef0123456789abcdef");
+  // Under another terminal's key the same card is another digest: unknown here.
+  auto other = AclSnapshot::from_bundle(*decoded, std::string(32, 'x'));
+  CHECK(decide(online(other, "04A1B2C3", T0)).reason == Reason::unknown_card);
+}
+
+TEST_CASE("a legacy bundle (cards by uid) decides the same once turned into digests") {
+  lg::proto::SyncBundle b;
+  b.card_form = lg::proto::CardForm::uid;
+  b.terminal = "t1";
+  b.version = 3;
+  b.resource = "inst-xrd";
+  b.grants.push_back({"04a1b2c3", "u01", "internal", false, 0, std::nullopt});
+  b.denials.push_back({"0CC1", "u03", Reason::card_revoked});
+  auto decoded = lg::proto::decode_sync(lg::proto::encode(b));
+  REQUIRE(decoded);
+  CHECK(decoded->grants[0].card == "04A1B2C3");  // legacy: canonical uids
+  const auto converted = to_digest_form(*decoded, kCardKey);
+  CHECK(converted.card_form == lg::proto::CardForm::hmac_sha256_128);
+  CHECK(converted.grants[0].card == card("04A1B2C3"));
+  CHECK(converted.denials[0].card == card("0CC1"));
+  auto a = AclSnapshot::from_bundle(converted, kCardKey);
+  CHECK(decide(online(a, "04A1B2C3", T0)).reason == Reason::qualified);
+  CHECK(decide(online(a, "0CC1", T0)).reason == Reason::card_revoked);
 }
 
 
 TEST_CASE("a lost or revoked card and a suspended holder's card are denied with their own reason, online and offline") {
   auto a = sample_acl();
-  a.denials.push_back({"0CC1", "u03", Reason::card_revoked});
-  a.denials.push_back({"0CC2", "u04", Reason::user_suspended});
+  a.denials.push_back({card("0CC1"), "u03", Reason::card_revoked});
+  a.denials.push_back({card("0CC2"), "u04", Reason::user_suspended});
   for (const Link link : {Link::online, Link::offline}) {
     auto in = online(a, "0CC1", T0);
     in.link = link;
