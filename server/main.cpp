@@ -26,6 +26,8 @@
 #include "server/config/server_config.hpp"
 #include "server/core/app.hpp"
 #include "server/core/backend.hpp"
+#include "server/terminals/provisioning.hpp"
+#include "labgate/common/pki.hpp"
 #include "server/usage/pipeline.hpp"
 #include "server/transport/http/http_server.hpp"
 
@@ -159,6 +161,19 @@ int main(int argc, char** argv) {
   MqttPublisher publisher(mqtt);
   lg::server::App app((*backend)->stores(), *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); },
                       LABGATE_VERSION);
+  bool broker_files = false;
+  cli.add_flag("--write-broker-files", broker_files,
+               "write the broker's files ([broker] dir: mosquitto.conf, acl, crl.pem, certificates) and exit");
+  auto* self_signed_opt = cli.add_option(
+      "--make-self-signed", self_signed_dir,
+      "write a demo HTTPS certificate to DIR (ca.pem to trust, cert.pem and key.pem for http.tls_cert and "
+      "http.tls_key) and exit")
+      ->type_name("DIR");
+  cli.add_option("--tls-host", tls_hosts,
+                 "with --make-self-signed: a host name or IPv4 address the certificate is for (repeatable; "
+                 "default localhost, 127.0.0.1 and this host's name)")
+      ->type_name("NAME")
+      ->needs(self_signed_opt);
 
   lg::server::http::HttpOptions ho;
   ho.address = cfg->http_listen;
@@ -218,8 +233,15 @@ int main(int argc, char** argv) {
 
   const std::string site = cfg->site;
   // evt batches: verified on a pool, committed in groups, acks coalesced (usage/pipeline.hpp).
+  // The site terminal CA and the server's own identity at the broker (server/terminals/provisioning).
+  auto provisioning = lg::server::terminals::open_provisioning(*cfg, pub, lg::time::now_utc_ms());
+  if (!provisioning) return fatal(provisioning.error().message());
+  if (cfg->mqtt_allow_plain)
+    lg::log::warn(kLog, "mqtt.allow_plain: the broker is reached over plain TCP without client identities (development only)");
+
   lg::server::usage::Pipeline::Hooks hooks;
   hooks.now = [] { return lg::time::now_utc_ms(); };
+  mo.tls = provisioning->tls;
   hooks.publish = [&](const lg::server::usage::Outgoing& a) {
     auto s = publisher.publish(a.topic, a.payload, a.qos, a.retained);
     if (!s) lg::log::warn(kLog, "ack on " + a.topic + " not sent (the terminal publishes the batch again after its resend_s): " + s.error().message());
@@ -235,6 +257,13 @@ int main(int argc, char** argv) {
                                            committers},
       std::move(hooks));
   mqtt.on_message([&](lg::mqtt::Message m) {
+  if (auto s = app.enable_provisioning(*provisioning); !s) return fatal(s.error().message());
+  if (broker_files) {
+    if (cfg->broker_dir.empty()) return fatal("--write-broker-files: the config has no [broker] dir");
+    std::cout << "broker files in " << cfg->broker_dir.string() << ": start the broker with mosquitto -c "
+              << (cfg->broker_dir / "mosquitto.conf").string() << "\n";
+    return 0;
+  }
     auto parts = lg::proto::parse_topic(m.topic);
     if (parts && parts->site == site && parts->channel == lg::proto::Channel::sync) {
       net::post(sync_io, [&app, t = parts->terminal, p = std::move(m.payload)] { app.on_sync_topic(t, p); });

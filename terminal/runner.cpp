@@ -189,6 +189,8 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
   // MQTT: birth on connect, Last Will = the offline state with the same boot counter.
   mqtt::Options mo;
   mo.uri = cfg.mqtt_uri;
+  if (cfg.mqtt_uri.rfind("ssl://", 0) == 0 || cfg.mqtt_uri.rfind("mqtts://", 0) == 0)
+    mo.tls = mqtt::Tls{cfg.mqtt_ca_file.string(), cfg.mqtt_cert_file.string(), cfg.mqtt_key_file.string()};
   mo.client_id = cfg.mqtt_client_id;
   mo.keepalive_s = cfg.mqtt_keepalive_s;
   mo.will = mqtt::Will{agent.state_topic(), agent.state_payload(false), 1, true};

@@ -58,7 +58,45 @@ std::string ModbusEndpoint::describe() const {
 
 namespace {
 
-Result<TerminalConfig> parse_document(const config::Document& doc) {
+/// Fills what the enrolment knows (<data_dir>/enrolled.toml) into c; explicit keys must agree.
+Status apply_enrolment(TerminalConfig& c, const config::Section& t, bool mqtt_uri_set) {
+  const std::filesystem::path file = c.data_dir / kEnrolledFile;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return {};
+  auto doc = config::Document::load_file(file);
+  if (!doc) return doc.error();
+  const config::Section root = doc->root();
+  LG_TRY(root.reject_unknown({"enrolled"}));
+  config::Section e;
+  LG_TRY_ASSIGN(e, root.section("enrolled"));
+  LG_TRY(e.reject_unknown({"id", "site", "resource", "epoch", "broker_uri", "server_url", "enrolled_at"}));
+  std::string id, site, resource, broker, server;
+  LG_TRY_ASSIGN(id, e.string("id"));
+  LG_TRY_ASSIGN(site, e.string("site"));
+  LG_TRY_ASSIGN(resource, e.string("resource"));
+  LG_TRY_ASSIGN(broker, e.string("broker_uri"));
+  LG_TRY_ASSIGN(server, e.string_or("server_url", ""));
+  int64_t epoch = 1;
+  LG_TRY_ASSIGN(epoch, e.integer_or("epoch", 1, 1, int64_t{1} << 40));
+  const auto take = [&](std::string& field, const std::string& enrolled, const char* key) -> Status {
+    if (field.empty()) field = enrolled;
+    else if (field != enrolled)
+      return key_error(t, key, "'" + field + "' but the device is enrolled as '" + enrolled + "' (" + file.string() +
+                                   "): remove the key or enrol again");
+    return {};
+  };
+  LG_TRY(take(c.id, id, "id"));
+  LG_TRY(take(c.site, site, "site"));
+  LG_TRY(take(c.resource, resource, "resource"));
+  if (c.server_public_key.empty()) c.server_public_key = c.data_dir / "server.pub";
+  if (!mqtt_uri_set) c.mqtt_uri = broker;
+  c.epoch = static_cast<uint64_t>(epoch);
+  c.server_url = server;
+  c.enrolled = true;
+  return {};
+}
+
+Result<TerminalConfig> parse_document(const config::Document& doc, bool for_enrolment) {
   TerminalConfig c;
   const config::Section root = doc.root();
   LG_TRY(root.reject_unknown({"terminal", "mqtt", "relay", "meter", "card", "outputs"}));
@@ -67,20 +105,21 @@ Result<TerminalConfig> parse_document(const config::Document& doc) {
   LG_TRY_ASSIGN(t, root.section("terminal"));
   LG_TRY(t.reject_unknown({"id", "site", "data_dir", "board", "resource", "output",
                            "server_public_key", "heartbeat_s", "resend_s", "auth", "log_level"}));
-  LG_TRY_ASSIGN(c.id, t.string("id"));
-  if (!proto::valid_id(c.id)) return key_error(t, "id", "must be 1..64 of [A-Za-z0-9_.:-]");
-  LG_TRY_ASSIGN(c.site, t.string("site"));
-  if (!proto::valid_id(c.site)) return key_error(t, "site", "must be 1..64 of [A-Za-z0-9_.:-]");
+  LG_TRY_ASSIGN(c.id, t.string_or("id", ""));
+  if (!c.id.empty() && !proto::valid_id(c.id)) return key_error(t, "id", "must be 1..64 of [A-Za-z0-9_.:-]");
+  LG_TRY_ASSIGN(c.site, t.string_or("site", ""));
+  if (!c.site.empty() && !proto::valid_id(c.site)) return key_error(t, "site", "must be 1..64 of [A-Za-z0-9_.:-]");
   std::string s;
   LG_TRY_ASSIGN(s, t.string("data_dir"));
   c.data_dir = t.resolve_path(s);
   LG_TRY_ASSIGN(s, t.string("board"));
   c.board = t.resolve_path(s);
-  LG_TRY_ASSIGN(c.resource, t.string("resource"));
-  if (!proto::valid_id(c.resource)) return key_error(t, "resource", "must be 1..64 of [A-Za-z0-9_.:-]");
+  LG_TRY_ASSIGN(c.resource, t.string_or("resource", ""));
+  if (!c.resource.empty() && !proto::valid_id(c.resource))
+    return key_error(t, "resource", "must be 1..64 of [A-Za-z0-9_.:-]");
   LG_TRY_ASSIGN(c.output, t.string_or("output", "power"));
-  LG_TRY_ASSIGN(s, t.string("server_public_key"));
-  c.server_public_key = t.resolve_path(s);
+  LG_TRY_ASSIGN(s, t.string_or("server_public_key", ""));
+  if (!s.empty()) c.server_public_key = t.resolve_path(s);
   int64_t v = 0;
   LG_TRY_ASSIGN(v, t.integer_or("heartbeat_s", c.heartbeat_s, 1, 86400));
   c.heartbeat_s = static_cast<int>(v);
@@ -92,12 +131,40 @@ Result<TerminalConfig> parse_document(const config::Document& doc) {
 
   std::optional<config::Section> sec;
   LG_TRY_ASSIGN(sec, root.optional_section("mqtt"));
+  bool uri_set = false;
   if (sec) {
-    LG_TRY(sec->reject_unknown({"uri", "client_id", "keepalive_s"}));
+    LG_TRY(sec->reject_unknown({"uri", "client_id", "keepalive_s", "allow_plain", "ca_file", "cert_file", "key_file"}));
+    uri_set = sec->has("uri");
     LG_TRY_ASSIGN(c.mqtt_uri, sec->string_or("uri", c.mqtt_uri));
     LG_TRY_ASSIGN(c.mqtt_client_id, sec->string_or("client_id", ""));
     LG_TRY_ASSIGN(v, sec->integer_or("keepalive_s", c.mqtt_keepalive_s, 2, 3600));
     c.mqtt_keepalive_s = static_cast<int>(v);
+    LG_TRY_ASSIGN(c.mqtt_allow_plain, sec->boolean_or("allow_plain", false));
+    for (auto [key, field] : {std::pair<const char*, std::filesystem::path*>{"ca_file", &c.mqtt_ca_file},
+                              {"cert_file", &c.mqtt_cert_file},
+                              {"key_file", &c.mqtt_key_file}}) {
+      LG_TRY_ASSIGN(s, sec->string_or(key, ""));
+      if (!s.empty()) *field = sec->resolve_path(s);
+    }
+  }
+  if (c.mqtt_ca_file.empty()) c.mqtt_ca_file = c.data_dir / "ca.crt";
+  if (c.mqtt_cert_file.empty()) c.mqtt_cert_file = c.data_dir / "terminal.crt";
+  if (c.mqtt_key_file.empty()) c.mqtt_key_file = c.data_dir / "terminal.key";
+  if (!for_enrolment) {
+    LG_TRY(apply_enrolment(c, t, uri_set));
+    const char* hint = "; set it, or enrol the device: labgate-terminal --config FILE enrol --server URL --token TOKEN";
+    if (c.id.empty()) return key_error(t, "id", std::string("missing") + hint);
+    if (c.site.empty()) return key_error(t, "site", std::string("missing") + hint);
+    if (c.resource.empty()) return key_error(t, "resource", std::string("missing") + hint);
+    if (c.server_public_key.empty()) return key_error(t, "server_public_key", std::string("missing") + hint);
+    const bool tls = c.mqtt_uri.rfind("ssl://", 0) == 0 || c.mqtt_uri.rfind("mqtts://", 0) == 0;
+    if (!tls && !c.mqtt_allow_plain)
+      return Error::invalid("mqtt.uri: '" + c.mqtt_uri +
+                            "' must be ssl://host:port (mutual TLS); plain tcp:// only with mqtt.allow_plain = true, "
+                            "for development");
+    if (tls && !std::filesystem::exists(c.mqtt_cert_file))
+      return Error::invalid("mqtt.cert_file: no certificate at " + c.mqtt_cert_file.string() +
+                            std::string(": the device is not enrolled") + hint);
   }
   if (c.mqtt_client_id.empty()) c.mqtt_client_id = c.id;
 
@@ -156,7 +223,13 @@ Result<TerminalConfig> parse_document(const config::Document& doc) {
 Result<TerminalConfig> parse_config(std::string_view text, const std::filesystem::path& source_name) {
   auto doc = config::Document::parse(text, source_name);
   if (!doc) return doc.error();
-  return parse_document(*doc);
+  return parse_document(*doc, false);
+}
+
+Result<TerminalConfig> load_config_for_enrolment(const std::filesystem::path& path) {
+  auto doc = config::Document::load_file(path);
+  if (!doc) return doc.error();
+  return parse_document(*doc, true);
 }
 
 Result<TerminalConfig> load_config(const std::filesystem::path& path) {

@@ -56,8 +56,18 @@ struct TerminalConfig {
   proto::Auth auth = proto::Auth::mac;
   std::string log_level = "info";
 
-  std::string mqtt_uri = "tcp://127.0.0.1:1883";
-  std::string mqtt_client_id;  ///< default: the terminal id
+  std::string mqtt_uri = "ssl://127.0.0.1:8883";
+  std::string mqtt_client_id;  ///< default: the terminal id (a TLS broker uses the certificate's CN)
+  bool mqtt_allow_plain = false;  ///< [mqtt] allow_plain: development only: a tcp:// broker
+  /// [mqtt] ca_file, cert_file, key_file (default: ca.crt, terminal.crt, terminal.key in data_dir,
+  /// where enrolment puts them).
+  std::filesystem::path mqtt_ca_file, mqtt_cert_file, mqtt_key_file;
+
+  /// From the enrolment (<data_dir>/enrolled.toml): which device holds the id (1, 2, ... on each
+  /// re-enrolment), and the server to renew the certificate with.
+  uint64_t epoch = 1;
+  std::string server_url;
+  bool enrolled = false;
   int mqtt_keepalive_s = 10;
 
   ModbusEndpoint relay;
@@ -74,7 +84,16 @@ struct TerminalConfig {
 /// Loads and validates the config file. Errors name the file and the offending key.
 Result<TerminalConfig> load_config(const std::filesystem::path& path);
 /// Parses config text (source_name is used in messages and as the base of relative paths).
+/// What the enrolment wrote in <data_dir>/enrolled.toml fills id, site, resource, the server key
+/// and the broker; a key set in both to different values is an error naming it.
 Result<TerminalConfig> parse_config(std::string_view text, const std::filesystem::path& source_name);
+
+/// How a config is read for `labgate-terminal enrol`: only what enrolling needs (data_dir, log
+/// level) must be there; the identity comes from the enrolment.
+Result<TerminalConfig> load_config_for_enrolment(const std::filesystem::path& path);
+
+/// The file the enrolment writes in data_dir.
+inline constexpr const char* kEnrolledFile = "enrolled.toml";
 
 /// The effective fail mode of an output: the config override, else the board's setting.
 board::FailMode effective_fail_mode(const TerminalConfig& cfg, const board::Output& out);

@@ -3,6 +3,8 @@
 // extendedKeyUsage: those few DER structures are written here with its asn1write functions.
 #include "labgate/common/pki.hpp"
 
+#include "labgate/common/protocol.hpp"
+
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -501,6 +503,22 @@ Result<std::string> make_crl(const crypto::PrivateKey& ca_key, std::string_view 
   std::string pem = pem_of(all.written(), "-----BEGIN X509 CRL-----\n", "-----END X509 CRL-----\n");
   if (pem.empty()) return Error::invalid("cannot encode revocation list");
   return pem;
+}
+
+std::string make_enrol_token(std::string_view id, std::string_view secret) {
+  return std::string(kEnrolTokenPrefix) + std::string(id) + "." + std::string(secret);
+}
+
+std::optional<std::string> enrol_token_terminal(std::string_view text) {
+  constexpr std::size_t kSecret = 43;
+  const std::size_t pre = kEnrolTokenPrefix.size();
+  if (text.size() < pre + 2 + kSecret || text.substr(0, pre) != kEnrolTokenPrefix) return std::nullopt;
+  if (text[text.size() - kSecret - 1] != '.') return std::nullopt;
+  for (const char c : text.substr(text.size() - kSecret))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return std::nullopt;
+  const std::string_view id = text.substr(pre, text.size() - kSecret - 1 - pre);
+  if (!proto::valid_id(id)) return std::nullopt;
+  return std::string(id);
 }
 
 }  // namespace lg::pki

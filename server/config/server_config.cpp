@@ -107,7 +107,7 @@ Result<ServerConfig> load_config(const config::Document& doc) {
 
   LG_CFG(mqtt, root.section("mqtt"));
   if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group", "max_buffered", "allow_plain", "ca_file",
-                                     "cert_file", "key_file"});
+                                     "cert_file", "key_file", "identity"});
       !s)
     return s.error();
   LG_CFG(uri, mqtt->string_or("uri", c.mqtt_uri));
@@ -175,6 +175,10 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   if (*ingest) {
     if (auto s = (*ingest)->reject_unknown({"verify_threads", "max_group", "committers"}); !s) return s.error();
     LG_CFG(verify, (*ingest)->integer_or("verify_threads", 2, 1, 64));
+  LG_CFG(identity, mqtt->string_or("identity", c.mqtt_identity));
+  if (!proto::valid_id(*identity) || (*identity != "server" && identity->rfind("server.", 0) != 0))
+    return Error::invalid(mqtt->path("identity") + ": \"server\" or \"server.<node>\" (1..64 of [A-Za-z0-9_.:-])");
+  c.mqtt_identity = *identity;
     c.ingest_verify_threads = static_cast<int>(*verify);
     LG_CFG(max_group, (*ingest)->integer_or("max_group", 256, 1, 10'000));
     c.ingest_max_group = static_cast<int>(*max_group);
@@ -270,7 +274,13 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   LG_CFG(broker, root.optional_section("broker"));
   if (*broker) {
     const config::Section& b = **broker;
-    if (auto s = b.reject_unknown({"dir", "listen", "port", "hosts", "pid_file", "public_uri"}); !s) return s.error();
+    if (auto s = b.reject_unknown({"dir", "listen", "port", "hosts", "pid_file", "public_uri", "server_identities"}); !s)
+      return s.error();
+    LG_CFG(ids, b.strings_or("server_identities"));
+    for (const auto& id : *ids)
+      if (!proto::valid_id(id) || (id != "server" && id.rfind("server.", 0) != 0))
+        return Error::invalid(b.path("server_identities") + ": '" + id.substr(0, 64) + "' is not \"server\" or \"server.<node>\"");
+    c.broker_server_identities = *ids;
     LG_CFG(dir, b.string_or("dir", ""));
     if (!dir->empty()) c.broker_dir = b.resolve_path(*dir);
     LG_CFG(blisten, b.string_or("listen", c.broker_listen));
@@ -309,3 +319,4 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
 #undef LG_CFG
 
 }  // namespace lg::server
+  if (c.broker_server_identities.empty()) c.broker_server_identities = {c.mqtt_identity};

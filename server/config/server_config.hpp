@@ -79,6 +79,12 @@ struct ServerConfig {
   /// [pki] the site terminal CA the server keeps.
   std::filesystem::path pki_dir;        ///< [pki] dir: ca.key (mode 0600), ca.crt, the server's identity (default <data_dir>/pki)
   int pki_cert_days = 397;              ///< [pki] cert_days: validity of a terminal's certificate
+  /// [mqtt] identity: the CN of the server's own certificate, its user name and client id at the
+  /// broker: "server", or "server.<node>" for each node of a shared group.
+  std::string mqtt_identity = "server";
+  /// [broker] server_identities: the server identities the broker's ACL lets publish ack, sync and
+  /// cmd (default: mqtt.identity).
+  std::vector<std::string> broker_server_identities;
   int pki_enrol_token_hours = 24;       ///< [pki] enrol_token_hours: how long an enrolment token may be used
   /// [broker] the Mosquitto the server configures: "" = not managed here (files made elsewhere).
   std::filesystem::path broker_dir;     ///< [broker] dir: mosquitto.conf, acl, crl.pem, ca.pem, broker.crt/key

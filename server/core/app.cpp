@@ -2,6 +2,7 @@
 
 #include "labgate/common/log.hpp"
 #include "labgate/common/protocol.hpp"
+#include "server/terminals/http.hpp"
 #include "server/transport/http/api.hpp"
 
 namespace lg::server {
@@ -27,6 +28,15 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
 }
 
 App::~App() = default;
+
+Status App::enable_provisioning(const terminals::Provisioning& p) {
+  if (enrolment_) return Error::invalid("provisioning is enabled already");
+  enrolment_ = std::make_unique<terminals::Enrolment>(stores_.uow, stores_.terminals, stores_.audit, *p.ca, p.settings);
+  api_->extend([this](http::Router& r, const http::ApiContext& ctx) { terminals::add_enrolment_routes(r, ctx, *enrolment_); });
+  auto told = enrolment_->refresh_broker(now_());
+  if (!told) return Error::invalid("broker files: " + told.error().message());
+  return {};
+}
 
 identity::AuthSettings auth_settings(const AuthConfig& a) {
   identity::AuthSettings s;

@@ -18,6 +18,7 @@
 #include "server/core/stores.hpp"
 #include "server/sync/publisher.hpp"
 #include "server/sync/service.hpp"
+#include "server/terminals/provisioning.hpp"
 #include "server/transport/http/request.hpp"
 #include "server/usage/ingest.hpp"
 #include "server/usage/service.hpp"
@@ -72,6 +73,13 @@ class App {
   /// The HTTP API (its router table: for docs and tests).
   const http::Api& api() const { return *api_; }
 
+  /// Turns provisioning on (call once, before serving): the enrolment, renewal and revocation
+  /// routes over the site CA p.ca (which must outlive the App), and writes the broker's files
+  /// (its CRL and ACL) now.
+  Status enable_provisioning(const terminals::Provisioning& p);
+  /// Provisioning, when enabled.
+  terminals::Enrolment* enrolment() { return enrolment_.get(); }
+
  private:
   Stores stores_;
   Publisher& publisher_;
@@ -82,6 +90,7 @@ class App {
   metrics::ServerMetrics metrics_;  // before ingest_ and api_, which keep references into it
   usage::Service usage_;
   usage::Ingest ingest_;
+  std::unique_ptr<terminals::Enrolment> enrolment_;
   booking::Service booking_;
   SyncService sync_;
   std::unique_ptr<http::Api> api_;

@@ -436,12 +436,8 @@ Result<ExternalIdentity> parse_service_response(std::string_view xml) {
 
 Result<ExternalIdentity> cas_validate(const CasConfig& c, std::string_view service, std::string_view ticket) {
   if (ticket.empty()) return domain_error(Errc::unauthorized, "INVALID_REQUEST: no ticket");
-  if (c.base_url.rfind("https://", 0) == 0) {
-    return Error::invalid("https CAS servers need the TLS client (not built yet): [auth.cas] url '" + c.base_url +
-                          "'; use an http:// URL on a trusted network or a local TLS proxy");
-  }
-  if (c.base_url.rfind("http://", 0) != 0) {
-    return Error::invalid("[auth.cas] url '" + c.base_url + "' is not an http:// URL");
+  if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0) {
+    return Error::invalid("[auth.cas] url '" + c.base_url + "' is not an http:// or https:// URL");
   }
   const std::string url = cas_validate_url(c.base_url, service, ticket, c.v3);
   std::pair<int, std::string> answer;

@@ -39,13 +39,12 @@ std::string cas_validate_url(std::string_view cas_base, std::string_view service
 /// instructions; DOCTYPE (and so any entity definition) is refused.
 Result<ExternalIdentity> parse_service_response(std::string_view xml);
 
-/// Validates ticket for service at the CAS server c: GETs cas_validate_url over HTTP (http_get,
-/// server/identity/http_fetch.hpp) and parses the answer. Errors: an empty ticket is
-/// Errc::unauthorized without asking; the server unreachable, silent beyond timeout_ms, or
-/// answering other than HTTP 200 is Errc::unavailable; a base_url that is https:// is refused
-/// (untyped, HTTP 500) with "https CAS servers need the TLS client (not built yet)": the client
-/// speaks plain HTTP only, so use an http:// base_url on a trusted network or a local TLS proxy;
-/// otherwise as parse_service_response.
+/// Validates ticket for service at the CAS server c: GETs cas_validate_url over HTTP or HTTPS
+/// (http_get, server/identity/http_fetch.hpp; an https server's certificate must chain to the
+/// system's CAs and name its host) and parses the answer. Errors: an empty ticket is
+/// Errc::unauthorized without asking; the server unreachable, silent beyond timeout_ms, failing
+/// TLS verification, or answering other than HTTP 200 is Errc::unavailable; otherwise as
+/// parse_service_response.
 Result<ExternalIdentity> cas_validate(const CasConfig& c, std::string_view service, std::string_view ticket);
 
 }  // namespace lg::server::identity

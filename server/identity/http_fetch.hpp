@@ -1,5 +1,5 @@
-// A small synchronous HTTP/1.1 GET for talking to campus sign-on servers (CAS ticket validation).
-// No Boost here: the client (Boost.Beast) is in http_fetch.cpp, compiled into labgate_server_http.
+// A small synchronous HTTP/1.1 GET for talking to campus sign-on servers (CAS ticket validation),
+// over the shared client in common/http_client (http:// and https://).
 #pragma once
 
 #include <string>
@@ -10,13 +10,12 @@
 
 namespace lg::server::identity {
 
-/// GETs an http://host[:port]/path?query URL (one request, Connection: close, no redirects
+/// GETs an http(s)://host[:port]/path?query URL (one request, Connection: close, no redirects
 /// followed) and returns the status code and the body (at most 1 MiB). timeout_ms bounds the whole
 /// exchange: name resolution, connect, write and read.
 /// Errors: Errc::unavailable (server/core/errors.hpp) when the server cannot be resolved, reached,
-/// or does not answer in time, or its answer is not HTTP; an untyped error for a URL that is not
-/// http:// — https:// is refused with "https:// needs the TLS client (not built yet)": this
-/// client speaks plain HTTP only (no Mbed TLS client yet).
+/// or does not answer in time, fails TLS verification, or its answer is not HTTP; an untyped error
+/// for a URL that is not http:// or https://.
 Result<std::pair<int, std::string>> http_get(std::string_view url, int timeout_ms);
 
 }  // namespace lg::server::identity

@@ -5,6 +5,8 @@
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/identity/rules.hpp"
+#include "server/terminals/enrolment.hpp"
+#include "server/terminals/rules.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::terminals {
@@ -91,6 +93,95 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                                                 {"retired", ctx.time_or_null(t.retired_ms)}};
                                   });
               }});
+}
+
+namespace {
+json credentials_json(const ApiContext& ctx, const Enrolment& e, const Credentials& c, int64_t now) {
+  const auto& s = e.settings();
+  json out{{"terminal", c.terminal.id},
+           {"site", s.site},
+           {"resource", c.terminal.resource},
+           {"epoch", c.terminal.epoch},
+           {"replaced", c.replaced},
+           {"serial", std::to_string(c.certificate.serial)},
+           {"not_after", ctx.time(c.certificate.not_after_ms)},
+           {"ca_certificate", c.ca_certificate},
+           {"server_public_key", s.server_public_key},
+           {"broker_uri", s.broker_uri}};
+  if (!c.certificate.pem.empty()) out["certificate"] = c.certificate.pem;
+  (void)now;
+  return out;
+}
+}  // namespace
+
+void add_enrolment_routes(Router& router, const ApiContext& ctx, Enrolment& enrolment) {
+  router.add({"POST", "/api/terminals/enrolments",
+              Access::body(identity::Right::instrument_write, identity::Kind::instrument, "resource"),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"id", "resource", "ttl_s"});
+                const std::string id = f.id("id");
+                const std::string resource = f.id("resource");
+                const int64_t ttl = f.opt_integer("ttl_s", 60, 30 * 86400).value_or(0);
+                if (!f.ok()) return f.response();
+                const int64_t now = ctx.now();
+                auto t = enrolment.issue_token(id, resource, ttl, audit::request_context(req), now);
+                if (!t) return failure(t.error());
+                return reply(201, json{{"token", t->token},
+                                       {"terminal", t->terminal},
+                                       {"resource", t->resource},
+                                       {"expires", ctx.time(t->expires_ms)},
+                                       {"use", "labgate-terminal --config terminal.toml enrol --server URL --token " + t->token}});
+              },
+              "Issue a one-time enrolment token for a terminal (shown once; only its hash is kept)"});
+  router.add({"POST", "/api/enrol", Access::open(),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"token", "csr"});
+                const std::string token = f.text("token", true, 128);
+                const std::string csr = f.multiline("csr", 8192);
+                if (!f.ok()) return f.response();
+                const int64_t now = ctx.now();
+                auto c = enrolment.enrol(token, csr, audit::request_context(req), now);
+                if (!c) return failure(c.error());
+                ctx.changed(c->terminal.resource);
+                return reply(201, credentials_json(ctx, enrolment, *c, now));
+              },
+              "Enrol a device with its token and certificate request: its certificate, the CA, the server key"});
+  router.add({"POST", "/api/enrol/renew", Access::open(),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"csr"});
+                const std::string csr = f.multiline("csr", 8192);
+                if (!f.ok()) return f.response();
+                const int64_t now = ctx.now();
+                auto c = enrolment.renew(csr, audit::request_context(req), now);
+                if (!c) return failure(c.error());
+                return reply(200, credentials_json(ctx, enrolment, *c, now));
+              },
+              "Renew a terminal's certificate: a request signed by its enrolled key"});
+  router.add({"POST", "/api/terminals/{id}/revoke",
+              Access::path(identity::Right::instrument_write, identity::Kind::terminal),
+              [&](const Request& req, const PathParams& pp) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"reason"});
+                const std::string reason = f.text("reason", true, 200);
+                if (!f.ok()) return f.response();
+                const int64_t now = ctx.now();
+                auto t = enrolment.revoke(pp.at("id"), reason, audit::request_context(req), now);
+                if (!t) return failure(t.error());
+                ctx.changed(t->resource);
+                return reply(200, json{{"id", t->id}, {"resource", t->resource}, {"revoked", ctx.time(now)}, {"reason", reason}});
+              },
+              "Revoke a terminal: its certificates on the CRL, every topic denied at the broker, its messages refused"});
 }
 
 }  // namespace lg::server::terminals

@@ -17,4 +17,10 @@ namespace lg::server::terminals {
 void add_routes(http::Router& router, const http::ApiContext& ctx, UnitOfWork& uow, Store& store,
                 audit::Store& audit);
 
+class Enrolment;
+
+/// Adds provisioning: enrolment tokens, enrolment and renewal by certificate request, revocation,
+/// a terminal's certificates. enrolment must outlive the router.
+void add_enrolment_routes(http::Router& router, const http::ApiContext& ctx, Enrolment& enrolment);
+
 }  // namespace lg::server::terminals

@@ -37,6 +37,42 @@ struct Terminal {
   /// Retired (DELETE): kept with its records; its bundle says the instrument is disabled, so it
   /// opens for admins only from its next sync (and, offline, when its grace ends).
   std::optional<int64_t> retired_ms{};
+  /// Which device holds the id: 1 at the first enrolment, one more at each re-enrolment (a
+  /// replaced device). Its sequence numbers start again and are told apart by the epoch.
+  uint64_t epoch = 1;
+  /// Revoked (labgatectl terminal revoke): its certificates are on the CRL, the broker denies it
+  /// every topic and the server refuses its messages, until a new device enrols under the id.
+  std::optional<int64_t> revoked_ms{};
+  std::string revoke_reason;
+};
+
+/// A one-time enrolment token as stored: only the SHA-256 of the secret.
+struct EnrolToken {
+  std::string hash;      ///< sha256 hex of the token text
+  std::string terminal;  ///< the id the device will get (its certificate's CN)
+  std::string resource;  ///< the instrument or door it serves
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  std::optional<int64_t> used_ms{};
+  std::string created_by;  ///< who issued it (the audit actor)
+};
+
+/// A certificate the site CA issued to a terminal.
+struct CertRecord {
+  uint64_t serial = 0;
+  std::string terminal;
+  uint64_t epoch = 0;
+  int64_t issued_ms = 0;
+  int64_t not_after_ms = 0;
+  std::optional<int64_t> revoked_ms{};
+  std::string reason;  ///< why revoked: "revoked: <who said why>", "superseded" (the device was replaced)
+};
+
+/// What an enrolment did.
+struct Enrolled {
+  Terminal terminal;                   ///< as stored after it (epoch, resource, key)
+  bool replaced = false;               ///< the id was enrolled before: a new device, a new epoch
+  std::vector<uint64_t> superseded{};  ///< the earlier device's certificates, now revoked
 };
 
 /// Terminal state as reported on the state topic.

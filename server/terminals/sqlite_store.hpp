@@ -22,6 +22,14 @@ class SqliteStore final : public Store {
   Result<Terminal> retire(const std::string& id, int64_t now_ms) override;
   Result<StateOutcome> apply_state(const StateUpdate& s) override;
   Status set_acked(const std::string& id, uint64_t acked_seq, int64_t seen_ms) override;
+  Status add_enrol_token(const EnrolToken& t) override;
+  Result<std::optional<EnrolToken>> enrol_token(const std::string& hash) override;
+  Result<Enrolled> enrol(const std::string& token_hash, const std::string& public_key, CertRecord cert,
+                         int64_t now_ms) override;
+  Status add_certificate(const CertRecord& c) override;
+  Result<std::vector<CertRecord>> certificates(const std::string& terminal) override;
+  Result<std::vector<CertRecord>> revoked_certificates() override;
+  Result<Terminal> revoke(const std::string& id, const std::string& reason, int64_t now_ms) override;
 
  private:
   SqliteDb& db_;

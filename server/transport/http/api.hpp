@@ -52,6 +52,8 @@ class Api {
 
   /// The route table (for docs and tests).
   const Router& router() const { return router_; }
+  /// Adds routes of an area the App wires after the Api is built (provisioning); before serving.
+  void extend(const std::function<void(Router&, const ApiContext&)>& add) { add(router_, *ctx_); }
 
  private:
   Response health(const Request& req);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,5 +85,16 @@ struct Revoked {
 Result<std::string> make_crl(const crypto::PrivateKey& ca_key, std::string_view ca_cert_pem,
                              const std::vector<Revoked>& revoked, uint64_t number, int64_t this_update_ms,
                              int64_t next_update_ms);
+
+/// Enrolment tokens are "lge_" + the terminal id + "." + 43 base64url characters (32 random
+/// bytes): the device learns from its token which id to put in its certificate request.
+inline constexpr std::string_view kEnrolTokenPrefix = "lge_";
+
+/// The token for terminal id with this secret (43 base64url characters).
+std::string make_enrol_token(std::string_view id, std::string_view secret);
+
+/// The terminal id a well-shaped enrolment token names; nullopt when text is not shaped like one
+/// (prefix, a valid id, ".", 43 base64url characters). Checked before any lookup.
+std::optional<std::string> enrol_token_terminal(std::string_view text);
 
 }  // namespace lg::pki
