@@ -87,6 +87,11 @@ std::optional<Ingest::Authentic> Ingest::authenticate(const std::string& topic, 
     return std::nullopt;
   }
   const Terminal& term = **t;
+  if (term.revoked_ms) {  // revoked: its messages are refused and counted, whatever they say
+    reason = "revoked_terminal";
+    detail = "terminal '" + term.id + "' is revoked (" + term.revoke_reason.substr(0, proto::kMaxField) + ")";
+    return std::nullopt;
+  }
   // Parsed keys per thread (the verify pool runs several): a key object is never shared between
   // threads, so its lazily built tables need no lock. PEM -> key.
   thread_local std::map<std::string, crypto::PublicKey> keys;
