@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+
+#include "support/temp_dir.hpp"
 #include "terminal_config.hpp"
 
 using namespace lg::terminal;
@@ -21,6 +24,7 @@ log_level = "info"
 
 [mqtt]
 uri = "tcp://127.0.0.1:1883"
+allow_plain = true
 
 [relay]
 transport = "tcp"
@@ -117,4 +121,54 @@ TEST_CASE("missing required key is named") {
   auto c = parse_config(replace(kSample, "resource = \"inst-xrd\"\n", ""), "t.toml");
   REQUIRE_FALSE(c.has_value());
   CHECK(c.error().message().find("terminal.resource") != std::string::npos);
+}
+
+TEST_CASE("the broker is reached over mutual TLS with the enrolled identity; plain TCP only by name") {
+  lg::test::TempDir dir("tcfg");
+  const std::string data = (dir.path() / "data").string();
+  const std::string base = "[terminal]\ndata_dir = \"" + data +
+                           "\"\nboard = \"board.toml\"\n[relay]\nhost = \"127.0.0.1\"\nport = 1502\n"
+                           "[card]\nsource = \"socket\"\npath = \"card.sock\"\n";
+  // Not enrolled: the error says how to enrol.
+  auto bare = parse_config(base, dir.path() / "terminal.toml");
+  REQUIRE_FALSE(bare);
+  CHECK(bare.error().reason.find("terminal.id: missing") != std::string::npos);
+  CHECK(bare.error().reason.find("labgate-terminal --config FILE enrol") != std::string::npos);
+  // What enrolling needs is there.
+  std::ofstream(dir.path() / "terminal.toml") << base;
+  auto for_enrol = load_config_for_enrolment(dir.path() / "terminal.toml");
+  REQUIRE_MESSAGE(for_enrol, (for_enrol ? "" : for_enrol.error().reason));
+  CHECK(for_enrol->data_dir == std::filesystem::path(data));
+
+  std::filesystem::create_directories(data);
+  std::ofstream(std::filesystem::path(data) / kEnrolledFile)
+      << "[enrolled]\nid = \"t-9\"\nsite = \"demo\"\nresource = \"inst-xrd\"\nepoch = 3\n"
+         "broker_uri = \"ssl://mqtt.example:8883\"\nserver_url = \"https://labgate.example\"\n";
+  // Enrolled but the certificate is gone: refused, naming the file.
+  auto no_cert = parse_config(base, dir.path() / "terminal.toml");
+  REQUIRE_FALSE(no_cert);
+  CHECK(no_cert.error().reason.find("mqtt.cert_file") != std::string::npos);
+  std::ofstream(std::filesystem::path(data) / "terminal.crt") << "x";
+  auto c = parse_config(base, dir.path() / "terminal.toml");
+  REQUIRE_MESSAGE(c, (c ? "" : c.error().reason));
+  CHECK(c->id == "t-9");
+  CHECK(c->site == "demo");
+  CHECK(c->resource == "inst-xrd");
+  CHECK(c->epoch == 3);
+  CHECK(c->enrolled);
+  CHECK(c->mqtt_uri == "ssl://mqtt.example:8883");
+  CHECK(c->server_url == "https://labgate.example");
+  CHECK(c->server_public_key == std::filesystem::path(data) / "server.pub");
+  CHECK(c->mqtt_ca_file == std::filesystem::path(data) / "ca.crt");
+  CHECK(c->mqtt_key_file == std::filesystem::path(data) / "terminal.key");
+  // A config that names another id than the enrolment is refused, naming both.
+  auto clash = parse_config(replace(base, "[terminal]\n", "[terminal]\nid = \"t-1\"\n"), dir.path() / "terminal.toml");
+  REQUIRE_FALSE(clash);
+  CHECK(clash.error().reason.find("terminal.id") != std::string::npos);
+  CHECK(clash.error().reason.find("t-9") != std::string::npos);
+  // Plain TCP only with allow_plain.
+  auto plain = parse_config(base + "[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\n", dir.path() / "terminal.toml");
+  REQUIRE_FALSE(plain);
+  CHECK(plain.error().reason.find("mqtt.allow_plain") != std::string::npos);
+  CHECK(parse_config(base + "[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\nallow_plain = true\n", dir.path() / "terminal.toml"));
 }
