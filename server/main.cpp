@@ -5,6 +5,10 @@
 // connection (WAL: a long read never blocks ingest).
 #include <utility>  // must precede boost/asio.hpp with GCC 12 + C++20 + Boost 1.74
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -16,18 +20,19 @@
 #include <iostream>
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/files.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/mqtt.hpp"
+#include "server/terminals/provisioning.hpp"
+#include "labgate/common/pki.hpp"
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 #include "server/config/server_config.hpp"
 #include "server/core/app.hpp"
 #include "server/core/backend.hpp"
-#include "server/terminals/provisioning.hpp"
-#include "labgate/common/pki.hpp"
 #include "server/usage/pipeline.hpp"
 #include "server/transport/http/http_server.hpp"
 
@@ -79,22 +84,106 @@ int fatal(const std::string& what) {
   return 1;
 }
 
+/// --make-self-signed DIR: a throwaway CA (its key is not kept) and a server certificate it
+/// signs for hosts, through lg::pki (Mbed TLS). Writes DIR/ca.pem (what clients trust: curl
+/// --cacert, Python's cafile, a browser's import), DIR/cert.pem (the server's certificate, then the
+/// CA's) and DIR/key.pem (mode 0600). For a demo or a lab test; a campus uses its own CA's.
+int make_self_signed(const fs::path& dir, std::vector<std::string> hosts) {
+  constexpr int64_t kDays = 397;
+  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+  if (hosts.empty()) {
+    hosts = {"localhost", "127.0.0.1"};
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0' && std::string(name) != "localhost") {
+      hosts.emplace_back(name);
+    }
+  }
+  auto die = [](const std::string& what) {
+    std::fprintf(stderr, "labgate-server: --make-self-signed: %s\n", lg::log::escape(what).c_str());
+    return 1;
+  };
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return die("cannot create " + dir.string() + ": " + ec.message());
+  auto ca_key = lg::crypto::PrivateKey::generate();
+  auto key = lg::crypto::PrivateKey::generate();
+  if (!ca_key || !key) return die("cannot generate a key");
+  const int64_t now = lg::time::now_utc_ms();
+  lg::pki::CertSpec ca;
+  ca.cn = "labgate demo CA";
+  ca.org = "labgate";
+  ca.serial = lg::pki::random_serial();
+  ca.not_before_ms = now - kDayMs;  // a little slack for clocks that lag
+  ca.not_after_ms = now + kDays * kDayMs;
+  ca.usage = lg::pki::Usage::ca;
+  auto ca_pem = lg::pki::self_signed(*ca_key, ca);
+  if (!ca_pem) return die("CA certificate: " + ca_pem.error().message());
+  lg::pki::CertSpec srv = ca;
+  srv.cn = hosts.front();
+  srv.serial = lg::pki::random_serial();
+  srv.usage = lg::pki::Usage::server;
+  for (const auto& h : hosts) {
+    unsigned char buf[4];
+    (::inet_pton(AF_INET, h.c_str(), buf) == 1 ? srv.ips : srv.dns).push_back(h);
+  }
+  auto cert_pem = lg::pki::issue(*ca_key, *ca_pem, key->public_key(), srv);
+  if (!cert_pem) return die("server certificate: " + cert_pem.error().message());
+  if (auto s = write_file_atomic(dir / "ca.pem", *ca_pem); !s) return die(s.error().message());
+  if (auto s = write_file_atomic(dir / "cert.pem", *cert_pem + *ca_pem); !s) return die(s.error().message());
+  // The key is private from its first byte: created 0600, then renamed into place.
+  const fs::path tmp = dir / "key.pem.tmp";
+  {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return die("cannot write " + tmp.string());
+    const std::string pem = key->to_pem();
+    const bool ok = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return die("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, dir / "key.pem", ec);
+  if (ec) return die("cannot rename " + tmp.string() + ": " + ec.message());
+  std::string names;
+  for (const auto& h : hosts) names += (names.empty() ? "" : ", ") + h;
+  std::printf("wrote %s/ca.pem, cert.pem, key.pem for %s (valid %lld days)\n"
+              "[http]\ntls_cert = \"%s\"\ntls_key = \"%s\"\n",
+              dir.c_str(), names.c_str(), static_cast<long long>(kDays), fs::absolute(dir / "cert.pem").c_str(),
+              fs::absolute(dir / "key.pem").c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"labgate-server: central server (HTTP API, MQTT ingest, billing)"};
   std::string config_path;
   bool print_key = false;
-  cli.add_option("--config", config_path, "server config (TOML)")->required();
+  std::string self_signed_dir;
+  std::vector<std::string> tls_hosts;
+  auto* config_opt = cli.add_option("--config", config_path, "server config (TOML)");
   cli.add_flag("--print-public-key", print_key, "print the server's public key PEM (creating it if needed) and exit");
+  bool broker_files = false;
+  cli.add_flag("--write-broker-files", broker_files,
+               "write the broker's files ([broker] dir: mosquitto.conf, acl, crl.pem, certificates) and exit");
+  auto* self_signed_opt = cli.add_option(
+      "--make-self-signed", self_signed_dir,
+      "write a demo HTTPS certificate to DIR (ca.pem to trust, cert.pem and key.pem for http.tls_cert and "
+      "http.tls_key) and exit")
+      ->type_name("DIR");
+  cli.add_option("--tls-host", tls_hosts,
+                 "with --make-self-signed: a host name or IPv4 address the certificate is for (repeatable; "
+                 "default localhost, 127.0.0.1 and this host's name)")
+      ->type_name("NAME")
+      ->needs(self_signed_opt);
   try {
     cli.parse(argc, argv);
+    if (self_signed_opt->count() == 0 && config_opt->count() == 0) throw CLI::RequiredError("--config");
   } catch (const CLI::CallForHelp& e) {
     return cli.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "labgate-server: %s\n", e.what());
     return 2;
   }
+  if (self_signed_opt->count() > 0) return make_self_signed(self_signed_dir, tls_hosts);
 
   auto cfg = lg::server::load_config_file(config_path);
   if (!cfg) {
@@ -144,8 +233,15 @@ int main(int argc, char** argv) {
                             ": every report is held open on purpose (a test setting)");
   }
 
+  // The site terminal CA and the server's own identity at the broker (server/terminals/provisioning).
+  auto provisioning = lg::server::terminals::open_provisioning(*cfg, pub, lg::time::now_utc_ms());
+  if (!provisioning) return fatal(provisioning.error().message());
+  if (cfg->mqtt_allow_plain)
+    lg::log::warn(kLog, "mqtt.allow_plain: the broker is reached over plain TCP without client identities (development only)");
+
   lg::mqtt::Options mo;
   mo.uri = cfg->mqtt_uri;
+  mo.tls = provisioning->tls;
   mo.client_id = cfg->mqtt_client_id;
   mo.max_buffered = cfg->mqtt_max_buffered;
   auto client = lg::mqtt::Client::create(mo);
@@ -161,19 +257,13 @@ int main(int argc, char** argv) {
   MqttPublisher publisher(mqtt);
   lg::server::App app((*backend)->stores(), *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); },
                       LABGATE_VERSION);
-  bool broker_files = false;
-  cli.add_flag("--write-broker-files", broker_files,
-               "write the broker's files ([broker] dir: mosquitto.conf, acl, crl.pem, certificates) and exit");
-  auto* self_signed_opt = cli.add_option(
-      "--make-self-signed", self_signed_dir,
-      "write a demo HTTPS certificate to DIR (ca.pem to trust, cert.pem and key.pem for http.tls_cert and "
-      "http.tls_key) and exit")
-      ->type_name("DIR");
-  cli.add_option("--tls-host", tls_hosts,
-                 "with --make-self-signed: a host name or IPv4 address the certificate is for (repeatable; "
-                 "default localhost, 127.0.0.1 and this host's name)")
-      ->type_name("NAME")
-      ->needs(self_signed_opt);
+  if (auto s = app.enable_provisioning(*provisioning); !s) return fatal(s.error().message());
+  if (broker_files) {
+    if (cfg->broker_dir.empty()) return fatal("--write-broker-files: the config has no [broker] dir");
+    std::cout << "broker files in " << cfg->broker_dir.string() << ": start the broker with mosquitto -c "
+              << (cfg->broker_dir / "mosquitto.conf").string() << "\n";
+    return 0;
+  }
 
   lg::server::http::HttpOptions ho;
   ho.address = cfg->http_listen;
@@ -182,6 +272,14 @@ int main(int argc, char** argv) {
   ho.max_connections = cfg->max_connections;
   ho.idle_timeout = std::chrono::seconds(cfg->idle_timeout_s);
   ho.threads = static_cast<std::size_t>(cfg->http_threads);
+  ho.header_limit = cfg->header_limit;
+  ho.header_timeout = std::chrono::seconds(cfg->header_timeout_s);
+  ho.request_timeout = std::chrono::seconds(cfg->request_timeout_s);
+  ho.max_connections_per_address = cfg->max_connections_per_address;
+  ho.rate_per_s = cfg->rate_per_s;
+  ho.rate_burst = cfg->rate_burst;
+  ho.tls.cert_file = cfg->tls_cert;
+  ho.tls.key_file = cfg->tls_key;
   // The database connections hold descriptors too (SQLite: the file, its WAL and shared memory;
   // PostgreSQL: one socket each): keep them out of the automatic connection cap.
   const std::size_t db_descriptors = connections * (store.kind == "sqlite" ? 3 : 1);
@@ -190,7 +288,7 @@ int main(int argc, char** argv) {
       http_io, ho, [&app](const lg::server::http::Request& r) { return app.handle_http(r); });
   if (!http) {
     // A well-formed address this host does not have is a config error like a malformed one.
-    if (http.error().code == std::errc::address_not_available) {
+    if (http.error().code == std::errc::address_not_available || http.error().reason.rfind("http.tls_", 0) == 0) {
       std::fprintf(stderr, "labgate-server: bad config: %s\n", lg::log::escape(http.error().reason).c_str());
       return 2;
     }
@@ -206,6 +304,26 @@ int main(int argc, char** argv) {
                                                             std::to_string(db_descriptors) + " of them for the database") +
                             "), idle ones closed after " + std::to_string(cfg->idle_timeout_s) + " s, " +
                             std::to_string(cfg->http_threads) + " worker threads");
+    lg::log::info(kLog, "http: " + std::string((*http)->tls() ? "HTTPS only (TLS 1.2+, " + cfg->tls_cert.string() + ")" : "plain HTTP") +
+                            "; headers within " + std::to_string(cfg->header_timeout_s) + " s of a request's first byte, " +
+                            (cfg->max_connections_per_address > 0
+                                 ? "at most " + std::to_string(cfg->max_connections_per_address) + " connections"
+                                 : std::string("no cap on connections")) +
+                            " per address, " +
+                            (cfg->rate_per_s > 0 ? std::to_string(static_cast<long long>(cfg->rate_per_s)) +
+                                                       " requests/s per address after a burst of " +
+                                                       std::to_string(static_cast<long long>(cfg->rate_burst))
+                                                 : std::string("no request rate limit")));
+    if (!(*http)->tls() && !lg::server::is_loopback_address(cfg->http_listen)) {
+      lg::log::warn(kLog, "http: serving plain HTTP on " + cfg->http_listen +
+                              " (http.allow_plain): passwords and session tokens cross the network unencrypted "
+                              "unless a TLS proxy is in front");
+    }
+    std::error_code kec;
+    const auto perms = (*http)->tls() ? fs::status(cfg->tls_key, kec).permissions() : fs::perms::none;
+    if (!kec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+      lg::log::warn(kLog, "http.tls_key: " + cfg->tls_key.string() + " is readable by others than its owner (chmod 600)");
+    }
   }
   const uint16_t port = (*http)->port();
   if (auto s = write_file_atomic(cfg->data_dir / "http.port", std::to_string(port) + "\n"); !s) {
@@ -233,15 +351,8 @@ int main(int argc, char** argv) {
 
   const std::string site = cfg->site;
   // evt batches: verified on a pool, committed in groups, acks coalesced (usage/pipeline.hpp).
-  // The site terminal CA and the server's own identity at the broker (server/terminals/provisioning).
-  auto provisioning = lg::server::terminals::open_provisioning(*cfg, pub, lg::time::now_utc_ms());
-  if (!provisioning) return fatal(provisioning.error().message());
-  if (cfg->mqtt_allow_plain)
-    lg::log::warn(kLog, "mqtt.allow_plain: the broker is reached over plain TCP without client identities (development only)");
-
   lg::server::usage::Pipeline::Hooks hooks;
   hooks.now = [] { return lg::time::now_utc_ms(); };
-  mo.tls = provisioning->tls;
   hooks.publish = [&](const lg::server::usage::Outgoing& a) {
     auto s = publisher.publish(a.topic, a.payload, a.qos, a.retained);
     if (!s) lg::log::warn(kLog, "ack on " + a.topic + " not sent (the terminal publishes the batch again after its resend_s): " + s.error().message());
@@ -257,13 +368,6 @@ int main(int argc, char** argv) {
                                            committers},
       std::move(hooks));
   mqtt.on_message([&](lg::mqtt::Message m) {
-  if (auto s = app.enable_provisioning(*provisioning); !s) return fatal(s.error().message());
-  if (broker_files) {
-    if (cfg->broker_dir.empty()) return fatal("--write-broker-files: the config has no [broker] dir");
-    std::cout << "broker files in " << cfg->broker_dir.string() << ": start the broker with mosquitto -c "
-              << (cfg->broker_dir / "mosquitto.conf").string() << "\n";
-    return 0;
-  }
     auto parts = lg::proto::parse_topic(m.topic);
     if (parts && parts->site == site && parts->channel == lg::proto::Channel::sync) {
       net::post(sync_io, [&app, t = parts->terminal, p = std::move(m.payload)] { app.on_sync_topic(t, p); });
@@ -324,8 +428,8 @@ int main(int argc, char** argv) {
     lg::log::info(kLog, std::string("signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping");
   });
 
-  lg::log::info(kLog, "labgate-server " + std::string(LABGATE_VERSION) + " site " + cfg->site + " listening on http://" +
-                          cfg->http_listen + ":" + std::to_string(port) + ", mqtt " + cfg->mqtt_uri + ", data " +
+  lg::log::info(kLog, "labgate-server " + std::string(LABGATE_VERSION) + " site " + cfg->site + " listening on " +
+                          ((*http)->tls() ? "https://" : "http://") + cfg->http_listen + ":" + std::to_string(port) + ", mqtt " + cfg->mqtt_uri + ", data " +
                           cfg->data_dir.string());
   auto keep_http = net::make_work_guard(http_io);
   auto keep_ingest = net::make_work_guard(ingest_io);

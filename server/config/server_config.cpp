@@ -22,6 +22,16 @@ bool is_ip_address(const std::string& text) {
 
 }  // namespace
 
+bool is_loopback_address(const std::string& text) {
+  unsigned char b[sizeof(in6_addr)];
+  if (::inet_pton(AF_INET, text.c_str(), b) == 1) return b[0] == 127;
+  if (::inet_pton(AF_INET6, text.c_str(), b) != 1) return false;
+  static constexpr unsigned char kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(b, b + 16, kLoop6)) return true;
+  return std::equal(b, b + 12, kMapped) && b[12] == 127;
+}
+
 std::string admin_token_weakness(const std::string& token) {
   constexpr std::size_t kMinLength = 16;
   constexpr std::size_t kMinDistinct = 6;
@@ -80,7 +90,9 @@ Result<ServerConfig> load_config(const config::Document& doc) {
 
   LG_CFG(http, root.section("http"));
   if (auto s = http->reject_unknown(
-          {"listen", "port", "admin_token", "body_limit", "max_connections", "idle_timeout_s", "threads"});
+          {"listen", "port", "admin_token", "body_limit", "max_connections", "idle_timeout_s", "threads", "tls_cert",
+           "tls_key", "allow_plain", "header_limit", "header_timeout_s", "request_timeout_s",
+           "max_connections_per_address", "rate_per_s", "rate_burst"});
       !s)
     return s.error();
   LG_CFG(listen, http->string_or("listen", "127.0.0.1"));
@@ -104,6 +116,42 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   c.idle_timeout_s = static_cast<int>(*idle);
   LG_CFG(threads, http->integer_or("threads", 4, 1, 256));
   c.http_threads = static_cast<int>(*threads);
+  LG_CFG(tls_cert, http->string_or("tls_cert", ""));
+  LG_CFG(tls_key, http->string_or("tls_key", ""));
+  if (tls_cert->empty() != tls_key->empty()) {
+    const char* missing = tls_cert->empty() ? "tls_cert" : "tls_key";
+    return Error::invalid(http->path(missing) + ": missing: http.tls_cert and http.tls_key go together (PEM files)");
+  }
+  if (!tls_cert->empty()) {
+    c.tls_cert = http->resolve_path(*tls_cert);
+    c.tls_key = http->resolve_path(*tls_key);
+  }
+  LG_CFG(allow_plain, http->boolean_or("allow_plain", false));
+  c.http_allow_plain = *allow_plain;
+  // A campus server must not end up on plain HTTP by accident: without a certificate it serves
+  // only this host, unless plain HTTP is asked for by name (behind a TLS proxy).
+  if (c.tls_cert.empty() && !c.http_allow_plain && !is_loopback_address(c.http_listen)) {
+    return Error::invalid(http->path("listen") + ": " + c.http_listen +
+                          " is not a loopback address, so the API needs HTTPS there: set http.tls_cert and "
+                          "http.tls_key (`labgate-server --make-self-signed DIR` makes a pair for a demo), or "
+                          "http.allow_plain = true behind a TLS proxy");
+  }
+  LG_CFG(header_limit, http->integer_or("header_limit", 16 * 1024, 1024, 1024 * 1024));
+  c.header_limit = static_cast<std::size_t>(*header_limit);
+  LG_CFG(header_timeout, http->integer_or("header_timeout_s", 10, 1, 3600));
+  c.header_timeout_s = static_cast<int>(*header_timeout);
+  LG_CFG(request_timeout, http->integer_or("request_timeout_s", 30, 1, 3600));
+  c.request_timeout_s = static_cast<int>(*request_timeout);
+  if (c.request_timeout_s < c.header_timeout_s) {
+    return Error::invalid(http->path("request_timeout_s") + ": must be at least http.header_timeout_s (" +
+                          std::to_string(c.header_timeout_s) + ")");
+  }
+  LG_CFG(per_address, http->integer_or("max_connections_per_address", 256, 0, 1000000));
+  c.max_connections_per_address = static_cast<std::size_t>(*per_address);
+  LG_CFG(rate, http->number_or("rate_per_s", 100, 0, 1e6));
+  c.rate_per_s = *rate;
+  LG_CFG(burst, http->number_or("rate_burst", 1000, 1, 1e6));
+  c.rate_burst = *burst;
 
   LG_CFG(mqtt, root.section("mqtt"));
   if (auto s = mqtt->reject_unknown({"uri", "client_id", "shared_group", "max_buffered", "allow_plain", "ca_file",
@@ -127,6 +175,10 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   if (!ca_file->empty()) c.mqtt_ca_file = mqtt->resolve_path(*ca_file);
   if (!cert_file->empty()) c.mqtt_cert_file = mqtt->resolve_path(*cert_file);
   if (!key_file->empty()) c.mqtt_key_file = mqtt->resolve_path(*key_file);
+  LG_CFG(identity, mqtt->string_or("identity", c.mqtt_identity));
+  if (!proto::valid_id(*identity) || (*identity != "server" && identity->rfind("server.", 0) != 0))
+    return Error::invalid(mqtt->path("identity") + ": \"server\" or \"server.<node>\" (1..64 of [A-Za-z0-9_.:-])");
+  c.mqtt_identity = *identity;
   LG_CFG(group, mqtt->string_or("shared_group", ""));
   if (!group->empty() && !proto::valid_id(*group)) {
     return Error::invalid(mqtt->path("shared_group") + ": must be 1..64 of [A-Za-z0-9_.:-]");
@@ -175,10 +227,6 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   if (*ingest) {
     if (auto s = (*ingest)->reject_unknown({"verify_threads", "max_group", "committers"}); !s) return s.error();
     LG_CFG(verify, (*ingest)->integer_or("verify_threads", 2, 1, 64));
-  LG_CFG(identity, mqtt->string_or("identity", c.mqtt_identity));
-  if (!proto::valid_id(*identity) || (*identity != "server" && identity->rfind("server.", 0) != 0))
-    return Error::invalid(mqtt->path("identity") + ": \"server\" or \"server.<node>\" (1..64 of [A-Za-z0-9_.:-])");
-  c.mqtt_identity = *identity;
     c.ingest_verify_threads = static_cast<int>(*verify);
     LG_CFG(max_group, (*ingest)->integer_or("max_group", 256, 1, 10'000));
     c.ingest_max_group = static_cast<int>(*max_group);
@@ -300,6 +348,7 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     c.broker_public_uri = *pub;
   }
   if (c.broker_public_uri.empty()) c.broker_public_uri = c.mqtt_uri;
+  if (c.broker_server_identities.empty()) c.broker_server_identities = {c.mqtt_identity};
   // For tests only: makes a report slow on purpose, to show it delays nothing else.
   LG_CFG(testing, root.optional_section("testing"));
   if (*testing) {
@@ -319,4 +368,3 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
 #undef LG_CFG
 
 }  // namespace lg::server
-  if (c.broker_server_identities.empty()) c.broker_server_identities = {c.mqtt_identity};

@@ -49,6 +49,17 @@ struct ServerConfig {
   std::size_t body_limit = 8 * 1024 * 1024;
   std::size_t max_connections = 0;  ///< HTTP connections open at once; 0 = from the descriptor limit
   int idle_timeout_s = 30;          ///< an HTTP connection waiting for a request is closed after this
+  /// [http] tls_cert, tls_key: the listener's certificate (chain) and key, PEM; both or neither.
+  /// Set: HTTPS only. Unset: plain HTTP, allowed only on a loopback address or with allow_plain.
+  std::filesystem::path tls_cert, tls_key;
+  /// [http] allow_plain: plain HTTP on a non-loopback address (behind a TLS proxy, or a lab test).
+  bool http_allow_plain = false;
+  std::size_t header_limit = 16 * 1024;  ///< [http] header_limit: request line + header bytes (431 above)
+  int header_timeout_s = 10;   ///< [http] header_timeout_s: first byte (or TLS handshake) to a whole header
+  int request_timeout_s = 30;  ///< [http] request_timeout_s: first byte to a whole request (body included)
+  std::size_t max_connections_per_address = 256;  ///< [http] max_connections_per_address (0 = no cap)
+  double rate_per_s = 100;   ///< [http] rate_per_s: requests a second per address after the burst (0 = off)
+  double rate_burst = 1000;  ///< [http] rate_burst: requests one address may make at once
   int http_threads = 4;             ///< workers that run HTTP handlers (the sockets stay on one thread)
   int max_ingest_lag_s = 30;        ///< /api/health says 503 when ingest falls this far behind
   int sync_delay_ms = 200;          ///< write paths' bundle changes are coalesced this long, then published
@@ -68,6 +79,12 @@ struct ServerConfig {
   /// [mqtt] ca_file, cert_file, key_file: the broker's CA and the server's client identity (CN
   /// "server"); "" = the site CA and the identity the server issues itself in pki.dir.
   std::filesystem::path mqtt_ca_file, mqtt_cert_file, mqtt_key_file;
+  /// [mqtt] identity: the CN of the server's own certificate, its user name and client id at the
+  /// broker: "server", or "server.<node>" for each node of a shared group.
+  std::string mqtt_identity = "server";
+  /// [broker] server_identities: the server identities the broker's ACL lets publish ack, sync and
+  /// cmd (default: mqtt.identity).
+  std::vector<std::string> broker_server_identities;
   std::string mqtt_client_id;  ///< default "labgate-server-<site>", with host and pid when shared_group is set
   /// Publishes (acks, bundles) the MQTT client holds beyond its in-flight window; when full, the
   /// publisher waits for room instead of dropping (server/main.cpp MqttPublisher).
@@ -79,12 +96,6 @@ struct ServerConfig {
   /// [pki] the site terminal CA the server keeps.
   std::filesystem::path pki_dir;        ///< [pki] dir: ca.key (mode 0600), ca.crt, the server's identity (default <data_dir>/pki)
   int pki_cert_days = 397;              ///< [pki] cert_days: validity of a terminal's certificate
-  /// [mqtt] identity: the CN of the server's own certificate, its user name and client id at the
-  /// broker: "server", or "server.<node>" for each node of a shared group.
-  std::string mqtt_identity = "server";
-  /// [broker] server_identities: the server identities the broker's ACL lets publish ack, sync and
-  /// cmd (default: mqtt.identity).
-  std::vector<std::string> broker_server_identities;
   int pki_enrol_token_hours = 24;       ///< [pki] enrol_token_hours: how long an enrolment token may be used
   /// [broker] the Mosquitto the server configures: "" = not managed here (files made elsewhere).
   std::filesystem::path broker_dir;     ///< [broker] dir: mosquitto.conf, acl, crl.pem, ca.pem, broker.crt/key
@@ -98,6 +109,9 @@ struct ServerConfig {
 /// Why `token` is too weak to guard the API ("" when it is fine): at least 16 characters, all
 /// printable ASCII without spaces, at least 6 distinct ones.
 std::string admin_token_weakness(const std::string& token);
+
+/// True when text is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x).
+bool is_loopback_address(const std::string& text);
 
 /// Validates a parsed document; errors name the offending key ("http.port: ...").
 Result<ServerConfig> load_config(const config::Document& doc);

@@ -158,11 +158,18 @@ Response Routes::start_session(const Request& req, const std::string& user, cons
   if (auto s = s_.identity.add_token(t.token); !s) return failure(s.error());
   (void)s_.identity.clear_throttle("account:" + user);
   log::debug(kLog, "'" + user + "' signed in (" + method + ")");
-  return reply(201, json{{"token", t.secret},
-                         {"token_id", t.token.id},
-                         {"expires", ctx_.time(t.token.expires_ms)},
-                         {"user", user},
-                         {"pending", **status == "pending"}});
+  // For browsers the session also goes into an HttpOnly cookie, with the CSRF token beside it
+  // (docs/SERVER.md, "HTTPS and web hardening"); API clients keep using the token.
+  Response r = reply(201, json{{"token", t.secret},
+                               {"token_id", t.token.id},
+                               {"expires", ctx_.time(t.token.expires_ms)},
+                               {"user", user},
+                               {"pending", **status == "pending"},
+                               {"csrf_token", csrf_token(t.secret)}});
+  for (auto& c : session_cookies(t.secret, settings_.session_ttl_ms / 1000, req.tls)) {
+    r.headers.emplace_back("Set-Cookie", std::move(c));
+  }
+  return r;
 }
 
 Response Routes::login(const Request& req) {
@@ -433,7 +440,9 @@ void Routes::add(Router& router) {
                 if (who.token_id.empty()) return error(422, "the bootstrap token cannot be signed out");
                 auto t = s_.identity.revoke_token(who.user, who.token_id, ctx_.now());
                 if (!t) return failure(t.error());
-                return reply(200, json{{"revoked", t->id}});
+                Response out = reply(200, json{{"revoked", t->id}});
+                for (auto& c : clearing_cookies(r.tls)) out.headers.emplace_back("Set-Cookie", std::move(c));
+                return out;
               },
               "End the caller's session (or revoke the personal token used)"});
   router.add({"GET", "/api/me", Access::signed_in(), [this, self](const Request& r, const PathParams&) { return me(r); },

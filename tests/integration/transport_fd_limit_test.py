@@ -134,7 +134,8 @@ def test_bad_listen_and_weak_token_exit_2(campus):
         ("listen_name", 'listen = "127.0.0.1"', 'listen = "localhost"', "http.listen"),
         ("listen_garbage", 'listen = "127.0.0.1"', 'listen = "127.0.0.1:80"', "http.listen"),
         # well-formed, but not an address of this host (TEST-NET-1): bind fails EADDRNOTAVAIL
-        ("listen_foreign", 'listen = "127.0.0.1"', 'listen = "192.0.2.1"', "http.listen"),
+        # (allow_plain: without it a non-loopback address is refused earlier, for want of TLS)
+        ("listen_foreign", 'listen = "127.0.0.1"', 'listen = "192.0.2.1"\nallow_plain = true', "http.listen"),
         ("token_short", 'admin_token = "test-admin-token"', 'admin_token = "t"', "http.admin_token"),
         ("token_weak", 'admin_token = "test-admin-token"', 'admin_token = "aaaaaaaaaaaaaaaaaaaa"',
          "http.admin_token"),

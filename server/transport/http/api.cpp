@@ -81,18 +81,40 @@ Response Api::handle(const Request& in) {
     with_id.request_id = crypto::uuid7();
     reqp = &with_id;
   }
-  // Who is calling: resolved once, before the router checks the route's access.
+  // Who is calling: resolved once, before the router checks the route's access. A browser signs
+  // in with the session cookie instead of the Authorization header (which wins when both come);
+  // the sign-in routes ignore the cookie, they authenticate by their body.
   Request who = *reqp;
+  std::string cookie_session;
+  if (who.authorization.empty() && who.path != "/api/login" && who.path != "/api/login/cas") {
+    if (auto c = cookie_value(who.cookie, kSessionCookie); c && !c->empty()) {
+      cookie_session = std::move(*c);
+      who.authorization = "Bearer " + cookie_session;
+    }
+  }
   auto cred = identity::resolve(stores_.identity, who.authorization, settings_.admin_token, ctx_->now());
   if (cred.unavailable) {
     Response r = error(503, cred.problem);
     r.headers.emplace_back("X-Request-Id", who.request_id);
     return r;
   }
+  if (!cookie_session.empty() && !cred.problem.empty()) {
+    cred.problem = "the " + std::string(kSessionCookie) + " cookie was refused (" + cred.problem + "): sign in again";
+  }
   who.principal = std::move(cred.principal);
   who.credential_problem = std::move(cred.problem);
   const Request& req = who;
-  Response r = router_.dispatch(req);
+  // Double-submit CSRF check: a write signed in by the cookie (which a browser also sends with a
+  // request another site makes it send) must repeat the CSRF token, which only this site's own
+  // pages can read. Checked before the route runs, so a refused write changes nothing.
+  const bool csrf_refused = !cookie_session.empty() && req.principal && !safe_method(req.method) &&
+                            !crypto::equal_constant_time(req.csrf_token, csrf_token(cookie_session));
+  Response r = csrf_refused ? error(403, "forbidden: CSRF check failed: a " + req.method +
+                                             " signed in by the " + std::string(kSessionCookie) +
+                                             " cookie needs the header " + std::string(kCsrfHeader) +
+                                             " with the value of the " + std::string(kCsrfCookie) +
+                                             " cookie (the csrf_token the sign-in answered)")
+                            : router_.dispatch(req);
   r.headers.emplace_back("X-Request-Id", req.request_id);
   metrics_->http_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics_->http_requests.with({std::to_string(r.status)}).inc();

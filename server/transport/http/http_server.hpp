@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +55,47 @@ class LogThrottle {
   std::size_t suppressed_ = 0;
 };
 
+/// A per-address token bucket: each address may make `burst` requests at once and `per_s` a
+/// second after that. Socket-free (the listener calls it on its io thread; not thread-safe).
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  /// per_s <= 0 turns the limit off (every take() passes). burst is at least 1.
+  RateLimiter(double per_s, double burst);
+  /// Takes one token of `address` at `now`: nullopt when the request may go on, else how long
+  /// until the next token (the Retry-After). Addresses unseen for long are forgotten when more
+  /// than kMaxTracked are known.
+  std::optional<Clock::duration> take(const std::string& address, Clock::time_point now);
+  /// Addresses tracked now (for tests).
+  std::size_t tracked() const { return buckets_.size(); }
+  /// Above this many addresses, the full buckets are dropped on the next take().
+  static constexpr std::size_t kMaxTracked = 10000;
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point at;
+  };
+  double per_s_;
+  double burst_;
+  std::map<std::string, Bucket, std::less<>> buckets_;
+};
+
+/// The key requests and connections of one client are counted under: the peer's address as
+/// text, an IPv4-mapped IPv6 address as its IPv4 form.
+std::string client_key(const std::string& address_text);
+
+/// True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 (what counts as loopback for the
+/// plain-HTTP rule).
+bool is_loopback(const std::string& address_text);
+
+/// The listener's TLS: a PEM certificate chain and its key. Both empty: plain HTTP.
+struct TlsOptions {
+  std::filesystem::path cert_file;  ///< http.tls_cert: the server's certificate, then its chain
+  std::filesystem::path key_file;   ///< http.tls_key: its private key (PEM)
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 /// What the listener needs to know besides its handler.
 struct HttpOptions {
   std::string address = "127.0.0.1";  ///< IPv4 or IPv6 address to bind
@@ -66,6 +109,23 @@ struct HttpOptions {
   /// A connection waiting for a request (fresh or between keep-alive requests) is closed after
   /// this long.
   std::chrono::seconds idle_timeout{30};
+  /// From the first byte of a request (over TLS: of the handshake) until its header is complete;
+  /// a connection that takes longer (a slow-header "slowloris" client) is closed.
+  std::chrono::seconds header_timeout{10};
+  /// From the first byte of a request until its body is complete.
+  std::chrono::seconds request_timeout{30};
+  /// Request line and header fields together above this get 431 and the connection is closed.
+  std::size_t header_limit = 16 * 1024;
+  /// Connections open at once from one address (0 = no such cap): a newcomer above it closes that
+  /// address's connection idle longest, or is refused (429) when none of its connections is idle.
+  std::size_t max_connections_per_address = 256;
+  /// Requests a second one address may make after its burst (0 = no limit); above it 429 with
+  /// Retry-After, and the connection is closed.
+  double rate_per_s = 100;
+  /// Requests one address may make at once.
+  double rate_burst = 1000;
+  /// TLS on the listener (only TLS then); empty = plain HTTP.
+  TlsOptions tls;
   /// Worker threads that run the handler (the socket work stays on io's thread).
   std::size_t threads = 4;
 };
@@ -75,7 +135,11 @@ class HttpServer {
   using Handler = std::function<Response(const Request&)>;
 
   /// Binds options.address:port and starts accepting on io; the handler runs on one of
-  /// options.threads workers, so it must be thread-safe.
+  /// options.threads workers, so it must be thread-safe. With options.tls the listener speaks
+  /// TLS 1.2 or 1.3 only (ECDHE with AES-GCM or ChaCha20-Poly1305 on 1.2), every answer carries
+  /// Strict-Transport-Security, and a plain-HTTP request on it gets one plain 400 saying so and
+  /// is closed; an unreadable certificate or key, or a key that does not match, is an error
+  /// naming http.tls_cert or http.tls_key.
   /// At most connection_cap(options.max_connections, nofile_soft_limit()) connections are open:
   /// when a new one arrives at the cap, the one that has waited longest for a request is closed
   /// to make room; when none is waiting, the newcomer gets 503 and is closed. Accept failures for
@@ -96,6 +160,8 @@ class HttpServer {
   std::size_t open_connections() const;
   /// Of those, the ones waiting for a request (for tests and diagnostics; any thread).
   std::size_t idle_connections() const;
+  /// True when the listener speaks TLS.
+  bool tls() const;
   /// Stops accepting new connections.
   void stop();
 

@@ -2,6 +2,7 @@
 // no Boost types, so the router and its tests compile without Beast.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,9 @@ struct Request {
   std::string path;    ///< decoded path without query: "/api/sessions"
   std::map<std::string, std::string> query;  ///< decoded query parameters (last one wins)
   std::string authorization;                 ///< Authorization header value, "" if absent
+  std::string cookie;                        ///< Cookie header value(s), joined by "; ", "" if absent
+  std::string csrf_token;                    ///< X-CSRF-Token header value, "" if absent
+  bool tls = false;                          ///< arrived over TLS (cookies are then Secure)
   std::string body;
   std::string remote;      ///< the peer's address ("" when not over a socket: tests, local calls)
   std::string request_id;  ///< a fresh uuid7 per request (Api::handle fills it when empty)
@@ -41,6 +45,31 @@ struct Response {
   /// Extra response headers (e.g. Link: <...>; rel="next" on a paged list).
   std::vector<std::pair<std::string, std::string>> headers;
 };
+
+/// The session cookie: the session token, HttpOnly (docs/SERVER.md, "HTTPS and web hardening").
+inline constexpr std::string_view kSessionCookie = "lg_session";
+/// The CSRF cookie: csrf_token() of the session token, readable by the page's script.
+inline constexpr std::string_view kCsrfCookie = "lg_csrf";
+/// The header a cookie-signed-in write repeats the CSRF cookie in.
+inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
+
+/// The value of cookie `name` in a Cookie header ("a=1; b=2"), nullopt when absent.
+std::optional<std::string> cookie_value(std::string_view cookie_header, std::string_view name);
+
+/// The CSRF token that goes with a session token: hex HMAC-SHA256 keyed by the session token. Any
+/// node computes it from the cookie alone; only who can read the session token (the browser,
+/// never a script: HttpOnly) or the lg_csrf cookie (same-origin script only) knows it.
+std::string csrf_token(std::string_view session_token);
+
+/// True for methods that change nothing (GET, HEAD, OPTIONS): no CSRF check.
+bool safe_method(std::string_view method);
+
+/// The Set-Cookie values of a sign-in: the session cookie (HttpOnly) and the CSRF cookie, both
+/// SameSite=Strict, Path=/, Max-Age max_age_s, Secure when secure.
+std::vector<std::string> session_cookies(std::string_view session_token, int64_t max_age_s, bool secure);
+
+/// The Set-Cookie values that delete both cookies (sign-out).
+std::vector<std::string> clearing_cookies(bool secure);
 
 /// Percent-decodes (and '+' -> ' ' when form is true); nullopt on a malformed escape.
 std::optional<std::string> url_decode(std::string_view s, bool form);

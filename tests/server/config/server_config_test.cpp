@@ -161,7 +161,8 @@ TEST_CASE("http.listen must be an IPv4 or IPv6 address") {
   }
   for (const char* good : {"127.0.0.1", "0.0.0.0", "::1", "::", "192.0.2.1"}) {
     CAPTURE(good);
-    auto c = parse(with_http("listen", std::string("listen = \"") + good + "\""));
+    // allow_plain: a non-loopback address otherwise needs a certificate (the next case)
+    auto c = parse(with_http("listen", std::string("listen = \"") + good + "\"\nallow_plain = true"));
     REQUIRE(c);
     CHECK(c->http_listen == good);
   }
@@ -220,4 +221,65 @@ public_uri = "ssl://mqtt.campus.example:18883"
   CHECK(managed->broker_public_uri == "ssl://mqtt.campus.example:18883");
   CHECK(refusal(kGood + "[broker]\nhosts = [\"bad host\"]\n").find("broker.hosts") != std::string::npos);
   CHECK(refusal(kGood + "[pki]\ncert_days = 1\n").find("pki.cert_days") != std::string::npos);
+}
+
+TEST_CASE("plain HTTP serves only a loopback address unless allow_plain; TLS files go together") {
+  // No certificate on a campus address: refused, naming the listen key and the way out.
+  for (const char* address : {"0.0.0.0", "::", "192.0.2.1", "::ffff:10.1.2.3"}) {
+    CAPTURE(address);
+    auto why = refusal(with_http("listen", std::string("listen = \"") + address + "\""));
+    CHECK(why.find("http.listen") != std::string::npos);
+    CHECK(why.find("http.tls_cert") != std::string::npos);
+    CHECK(why.find("allow_plain") != std::string::npos);
+  }
+  for (const char* address : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"}) {
+    CAPTURE(address);
+    CHECK(is_loopback_address(address));
+    CHECK(parse(with_http("listen", std::string("listen = \"") + address + "\"")));
+  }
+  auto plain = parse(with_http("listen", "listen = \"0.0.0.0\"\nallow_plain = true"));
+  REQUIRE(plain);
+  CHECK(plain->http_allow_plain);
+  CHECK(plain->tls_cert.empty());
+
+  // With both files, any address; the paths are relative to the config file.
+  auto tls = parse(with_http("listen", "listen = \"0.0.0.0\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"tls/key.pem\""));
+  REQUIRE(tls);
+  CHECK(tls->tls_cert == std::filesystem::path("/etc/labgate/tls/cert.pem"));
+  CHECK(tls->tls_key == std::filesystem::path("/etc/labgate/tls/key.pem"));
+  // One without the other: refused naming the missing one.
+  auto no_key = refusal(with_http("listen", "listen = \"127.0.0.1\"\ntls_cert = \"c.pem\""));
+  CHECK(no_key.rfind("http.tls_key", 0) == 0);
+  auto no_cert = refusal(with_http("listen", "listen = \"127.0.0.1\"\ntls_key = \"k.pem\""));
+  CHECK(no_cert.rfind("http.tls_cert", 0) == 0);
+}
+
+TEST_CASE("the HTTP limits are read, bounded, and default to what docs/INTERFACES.md says") {
+  auto d = parse(kGood);
+  REQUIRE(d);
+  CHECK(d->header_limit == 16384);
+  CHECK(d->header_timeout_s == 10);
+  CHECK(d->request_timeout_s == 30);
+  CHECK(d->max_connections_per_address == 256);
+  CHECK(d->rate_per_s == 100);
+  CHECK(d->rate_burst == 1000);
+  auto c = parse(with_http("body_limit", "body_limit = 4096\nheader_limit = 8192\nheader_timeout_s = 5\n"
+                                         "request_timeout_s = 60\nmax_connections_per_address = 0\n"
+                                         "rate_per_s = 0.5\nrate_burst = 20"));
+  REQUIRE(c);
+  CHECK(c->header_limit == 8192);
+  CHECK(c->header_timeout_s == 5);
+  CHECK(c->request_timeout_s == 60);
+  CHECK(c->max_connections_per_address == 0);
+  CHECK(c->rate_per_s == 0.5);
+  CHECK(c->rate_burst == 20);
+  for (auto [line, key] : {std::pair{"header_limit = 100", "http.header_limit"},
+                           std::pair{"header_timeout_s = 0", "http.header_timeout_s"},
+                           std::pair{"header_timeout_s = 20\nrequest_timeout_s = 10", "http.request_timeout_s"},
+                           std::pair{"rate_per_s = -1", "http.rate_per_s"},
+                           std::pair{"rate_burst = 0", "http.rate_burst"},
+                           std::pair{"max_connections_per_address = -1", "http.max_connections_per_address"}}) {
+    CAPTURE(line);
+    CHECK(refusal(with_http("body_limit", std::string("body_limit = 4096\n") + line)).find(key) != std::string::npos);
+  }
 }

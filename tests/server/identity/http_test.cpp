@@ -241,3 +241,101 @@ TEST_CASE("a move out of the caller's scope needs the right at both ends") {
   for (const auto& u : json::parse(users.body))
     if (u["id"] == "carol") CHECK(u["unit"] == "chem-dept");
 }
+
+namespace {
+
+/// A request as a browser sends it: the cookies it holds, maybe the CSRF header, maybe over TLS.
+http::Response browser(Site& s, const std::string& method, const std::string& target, const json& body,
+                       const std::string& cookie, const std::string& csrf = "", bool tls = true,
+                       const std::string& bearer = "") {
+  auto req = http::make_request(method, target, bearer.empty() ? "" : "Bearer " + bearer,
+                                body.is_null() ? "" : body.dump());
+  req.remote = "10.0.0.9";
+  req.cookie = cookie;
+  req.csrf_token = csrf;
+  req.tls = tls;
+  return s.app.handle_http(req);
+}
+
+std::vector<std::string> set_cookies(const http::Response& r) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : r.headers) {
+    if (k == "Set-Cookie") out.push_back(v);
+  }
+  return out;
+}
+
+std::size_t personal_tokens(Site& s, const std::string& bearer) {
+  auto r = s.call("GET", "/api/me/tokens", nullptr, bearer);
+  REQUIRE(r.status == 200);
+  return json::parse(r.body).size();
+}
+
+}  // namespace
+
+TEST_CASE("a sign-in sets the session and CSRF cookies; a cookie write needs the CSRF header; sign-out clears them") {
+  Site s;
+  auto login = browser(s, "POST", "/api/login", {{"user", "alice"}, {"password", "alice password"}}, "");
+  REQUIRE(login.status == 201);
+  const json j = json::parse(login.body);
+  const std::string token = j["token"], csrf = j["csrf_token"];
+  CHECK(csrf == http::csrf_token(token));
+  CHECK(csrf != token);
+  const auto cookies = set_cookies(login);
+  REQUIRE(cookies.size() == 2);
+  // session_hours = 2: Max-Age 7200; over TLS both are Secure; only the session cookie is HttpOnly.
+  CHECK(cookies[0] == "lg_session=" + token + "; Path=/; Max-Age=7200; SameSite=Strict; HttpOnly; Secure");
+  CHECK(cookies[1] == "lg_csrf=" + csrf + "; Path=/; Max-Age=7200; SameSite=Strict; Secure");
+  const std::string jar = "lg_session=" + token + "; lg_csrf=" + csrf;
+
+  // The cookie signs in for reads.
+  auto me = browser(s, "GET", "/api/me", nullptr, jar);
+  REQUIRE(me.status == 200);
+  CHECK(json::parse(me.body)["user"] == "alice");
+
+  // A write by cookie without the header, or with a wrong one: 403, and nothing made.
+  auto none = browser(s, "POST", "/api/me/tokens", {{"name", "ci"}, {"days", 1}}, jar);
+  CHECK(none.status == 403);
+  CHECK(error_of(none).find("CSRF") != std::string::npos);
+  CHECK(error_of(none).find("X-CSRF-Token") != std::string::npos);
+  auto wrong = browser(s, "POST", "/api/me/tokens", {{"name", "ci"}, {"days", 1}}, jar, http::csrf_token("other"));
+  CHECK(wrong.status == 403);
+  CHECK(personal_tokens(s, token) == 0);
+  // With the header it goes through.
+  CHECK(browser(s, "POST", "/api/me/tokens", {{"name", "ci"}, {"days", 1}}, jar, csrf).status == 201);
+  CHECK(personal_tokens(s, token) == 1);
+  // A bearer-signed request needs no CSRF header, with or without cookies beside it.
+  CHECK(browser(s, "POST", "/api/me/tokens", {{"name", "ci2"}, {"days", 1}}, jar, "", true, token).status == 201);
+  CHECK(personal_tokens(s, token) == 2);
+
+  // Sign-out by cookie (with the header) clears both cookies; the cookie no longer signs in.
+  auto out = browser(s, "POST", "/api/logout", nullptr, jar, csrf);
+  REQUIRE(out.status == 200);
+  const auto cleared = set_cookies(out);
+  REQUIRE(cleared.size() == 2);
+  CHECK(cleared[0] == "lg_session=; Path=/; Max-Age=0; SameSite=Strict; HttpOnly; Secure");
+  CHECK(cleared[1] == "lg_csrf=; Path=/; Max-Age=0; SameSite=Strict; Secure");
+  auto after = browser(s, "GET", "/api/me", nullptr, jar);
+  CHECK(after.status == 401);
+  CHECK(error_of(after).find("lg_session cookie") != std::string::npos);
+  CHECK(error_of(after).find("token revoked") != std::string::npos);
+
+  // A stale cookie does not stand in the way of signing in again; without TLS no Secure.
+  auto again = browser(s, "POST", "/api/login", {{"user", "alice"}, {"password", "alice password"}}, jar, "", false);
+  REQUIRE(again.status == 201);
+  const auto plain = set_cookies(again);
+  REQUIRE(plain.size() == 2);
+  CHECK(plain[0].find("; Secure") == std::string::npos);
+  CHECK(plain[0].find("; HttpOnly") != std::string::npos);
+}
+
+TEST_CASE("a refused cookie is an anonymous caller: open routes answer, others say why") {
+  Site s;
+  auto health = browser(s, "GET", "/api/health", nullptr, "lg_session=lgs_nonsense");
+  CHECK(health.status / 100 != 4);
+  auto me = browser(s, "GET", "/api/me", nullptr, "lg_session=lgs_nonsense");
+  CHECK(me.status == 401);
+  CHECK(error_of(me).find("sign in again") != std::string::npos);
+  // A cookie-less write is not a CSRF case (nothing a browser sends on its own signs it in).
+  CHECK(browser(s, "POST", "/api/units", {{"id", "x"}, {"name", "X"}}, "").status == 401);
+}
