@@ -99,8 +99,8 @@ class TlsServer(Server):
     """A harness.Server with extra [http] keys. With cafile it serves HTTPS (the config must name
     tls_cert and tls_key) and request() verifies it against cafile; requests come from `source`."""
 
-    def __init__(self, workdir, mqtt_uri, http_toml="", cafile=None, source="127.0.0.1"):
-        super().__init__(workdir, mqtt_uri)
+    def __init__(self, workdir, mqtt_uri, http_toml="", cafile=None, source="127.0.0.1", **server_kw):
+        super().__init__(workdir, mqtt_uri, **server_kw)
         patch_http(self, http_toml)
         self.cafile = cafile
         self.source = source
@@ -120,6 +120,14 @@ class TlsServer(Server):
     def call(self, method, path, body=None, headers=None, token=None, source=None):
         """(status, headers, body) of one request, anonymous unless token is given."""
         return call("127.0.0.1", self.port, method, path, body, headers, token, source or self.source, self.context)
+
+
+def on_campus_broker(campus):
+    """The Server keywords that let another server use the campus's broker: on a broker over
+    mutual TLS, the campus's site CA (its pki dir), which issues the server's identity."""
+    if getattr(campus, "tls", False) and getattr(campus, "pki_dir", None) is not None:
+        return {"pki_dir": campus.pki_dir}
+    return {}
 
 
 def raw_exchange(port, data, timeout=10):

@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import BIN, run, wait_until  # noqa: E402
-from tls_support import TlsServer, call, client_context, header, make_certificates, raw_exchange  # noqa: E402
+from tls_support import (TlsServer, call, client_context, header, make_certificates, on_campus_broker,  # noqa: E402
+                         raw_exchange)
 
 SESSION_S = 12 * 3600  # [auth] session_hours default
 
@@ -32,7 +33,8 @@ def tls_server(campus, name, http_toml="", hosts=("127.0.0.1", "localhost")):
     ca, cert, key = make_certificates(campus.dir / f"{name}-tls", hosts)
     campus.server.stop()
     toml = f'tls_cert = "{cert}"\ntls_key = "{key}"\n{http_toml}'
-    server = campus.add(TlsServer(campus.dir / name, campus.broker.uri, toml, cafile=ca)).start()
+    server = campus.add(TlsServer(campus.dir / name, campus.broker.uri, toml, cafile=ca,
+                                  **on_campus_broker(campus))).start()
     assert "listening on https://127.0.0.1:" in server.log_text(), server.log_text()[-2000:]
     return server, ca
 
@@ -157,7 +159,7 @@ def test_rate_limit_429_per_address(campus):
 
 def refused_config(campus, name, http_toml, listen=None):
     """Runs the real binary on the campus's config with lines added to [http]; (exit, stderr)."""
-    probe = TlsServer(campus.dir / name, campus.broker.uri, http_toml)
+    probe = TlsServer(campus.dir / name, campus.broker.uri, http_toml, **on_campus_broker(campus))
     if listen:
         probe.conf.write_text(probe.conf.read_text().replace('listen = "127.0.0.1"', f'listen = "{listen}"'))
     out = subprocess.run([str(BIN / "labgate-server"), "--config", str(probe.conf)], capture_output=True,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import run, wait_until  # noqa: E402
-from tls_support import TlsServer, client_context, make_certificates  # noqa: E402
+from tls_support import TlsServer, client_context, make_certificates, on_campus_broker  # noqa: E402
 
 HEADER_TIMEOUT_S = 2
 PER_ADDRESS = 20
@@ -148,7 +148,8 @@ HTTP_TOML = f"header_timeout_s = {HEADER_TIMEOUT_S}\nmax_connections_per_address
 
 def test_slow_headers_plain_http(campus):
     campus.server.stop()
-    server = campus.add(TlsServer(campus.dir / "plain", campus.broker.uri, HTTP_TOML)).start()
+    server = campus.add(TlsServer(campus.dir / "plain", campus.broker.uri, HTTP_TOML,
+                                  **on_campus_broker(campus))).start()
     held, refused, asked = attack(server)
     print(f"plain: {held} slow connections held until the header timeout, {refused} refused with 429, "
           f"{asked} health requests answered meanwhile")
@@ -158,7 +159,8 @@ def test_slow_headers_https(campus):
     ca, cert, key = make_certificates(campus.dir / "tls")
     campus.server.stop()
     toml = f'tls_cert = "{cert}"\ntls_key = "{key}"\n' + HTTP_TOML
-    server = campus.add(TlsServer(campus.dir / "https", campus.broker.uri, toml, cafile=ca)).start()
+    server = campus.add(TlsServer(campus.dir / "https", campus.broker.uri, toml, cafile=ca,
+                                  **on_campus_broker(campus))).start()
     held, refused, asked = attack(server, client_context(ca))
     print(f"https: {held} slow connections held until the header timeout, {refused} refused at the handshake, "
           f"{asked} health requests answered meanwhile")
