@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "labgate/common/files.hpp"
 #include "labgate/common/log.hpp"
@@ -39,9 +40,11 @@ Result<std::unique_ptr<SiteCa>> SiteCa::open(const fs::path& dir, const std::str
   std::error_code ec;
   if (fs::exists(key_path, ec)) {
     struct stat st{};
-    if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
-      return Error::invalid(key_path.string() + ": the CA key may be read by others (mode " +
-                            std::to_string(st.st_mode & 0777) + "); chmod 600 it");
+    if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));  // octal, as chmod takes it
+      return Error::invalid(key_path.string() + ": the CA key may be read by others (mode " + mode + "); chmod 600 it");
+    }
     auto pem = files::read_text(key_path, 16 * 1024);
     if (!pem) return pem.error();
     auto key = crypto::PrivateKey::from_pem(*pem);
