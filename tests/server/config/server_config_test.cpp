@@ -223,7 +223,7 @@ public_uri = "ssl://mqtt.campus.example:18883"
   CHECK(refusal(kGood + "[pki]\ncert_days = 1\n").find("pki.cert_days") != std::string::npos);
 }
 
-TEST_CASE("plain HTTP serves only a loopback address unless allow_plain; TLS files go together") {
+TEST_CASE("plain HTTP serves only a loopback address unless allow_plain - TLS files go together") {
   // No certificate on a campus address: refused, naming the listen key and the way out.
   for (const char* address : {"0.0.0.0", "::", "192.0.2.1", "::ffff:10.1.2.3"}) {
     CAPTURE(address);

@@ -273,7 +273,7 @@ std::size_t personal_tokens(Site& s, const std::string& bearer) {
 
 }  // namespace
 
-TEST_CASE("a sign-in sets the session and CSRF cookies; a cookie write needs the CSRF header; sign-out clears them") {
+TEST_CASE("a sign-in sets the session and CSRF cookies - a cookie write needs the CSRF header - sign-out clears them") {
   Site s;
   auto login = browser(s, "POST", "/api/login", {{"user", "alice"}, {"password", "alice password"}}, "");
   REQUIRE(login.status == 201);

@@ -374,7 +374,7 @@ TEST_CASE("the rate limiter forgets addresses whose buckets are full once it tra
   CHECK(r.take("busy", t0 + 10s));
 }
 
-TEST_CASE("client addresses: IPv4-mapped IPv6 counts as IPv4; loopback is 127/8 and ::1") {
+TEST_CASE("client addresses: IPv4-mapped IPv6 counts as IPv4 - loopback is 127/8 and ::1") {
   CHECK(client_key("::ffff:192.0.2.7") == "192.0.2.7");
   CHECK(client_key("2001:db8::1") == "2001:db8::1");
   CHECK(client_key("192.0.2.7") == "192.0.2.7");
@@ -446,7 +446,7 @@ TEST_CASE("connections per address are capped: idle ones of that address make ro
   CHECK(read_response(busy, p).rfind("HTTP/1.1 200", 0) == 0);
 }
 
-TEST_CASE("requests above an address's rate get 429 with Retry-After; other addresses are served") {
+TEST_CASE("requests above an address's rate get 429 with Retry-After - other addresses are served") {
   Running srv(1024, 0, 30, [](HttpOptions& o) {
     o.rate_per_s = 0.01;  // one token per 100 s: none comes back during the test
     o.rate_burst = 3;
@@ -468,7 +468,7 @@ TEST_CASE("requests above an address's rate get 429 with Retry-After; other addr
   CHECK(ask(srv, kGet, "127.0.0.2").rfind("HTTP/1.1 429", 0) == 0);
 }
 
-TEST_CASE("cookies and the CSRF header reach the handler; several Set-Cookie fields go out") {
+TEST_CASE("cookies and the CSRF header reach the handler - several Set-Cookie fields go out") {
   Running srv(1024);
   auto r = ask(srv,
                "GET /cookies HTTP/1.1\r\nHost: t\r\nCookie: lg_session=abc\r\nCookie: lg_csrf=def\r\n"
@@ -485,7 +485,7 @@ TEST_CASE("cookies and the CSRF header reach the handler; several Set-Cookie fie
   CHECK_FALSE(srv.server->tls());
 }
 
-TEST_CASE("with a certificate the listener speaks TLS only, with HSTS; plain HTTP is told so and closed") {
+TEST_CASE("with a certificate the listener speaks TLS only, with HSTS - plain HTTP is told so and closed") {
   lg::test::TempDir dir("https");
   make_certificates(dir);
   Running srv(1024, 0, 30, [&](HttpOptions& o) {
@@ -543,7 +543,7 @@ TEST_CASE("cookie values are found by name in a Cookie header") {
   CHECK_FALSE(cookie_value("lg_sessionx=1; other", "lg_session"));
 }
 
-TEST_CASE("the CSRF token is a keyed digest of the session token; only GET HEAD OPTIONS are safe") {
+TEST_CASE("the CSRF token is a keyed digest of the session token - only GET HEAD OPTIONS are safe") {
   CHECK(csrf_token("a") == csrf_token("a"));
   CHECK(csrf_token("a") != csrf_token("b"));
   CHECK(csrf_token("a").size() == 64);
