@@ -82,6 +82,7 @@ Result<EnrolOutcome> store_answer(const std::filesystem::path& dir, const json& 
       "site = " + toml_string(field(a, "site")) + "\n" +
       "resource = " + toml_string(out.resource) + "\n" +
       "epoch = " + std::to_string(out.epoch) + "\n" +
+      "seq_start = " + std::to_string(a.contains("seq_start") && a["seq_start"].is_number_unsigned() ? a["seq_start"].get<uint64_t>() : 1) + "\n" +
       "broker_uri = " + toml_string(field(a, "broker_uri")) + "\n" +
       "server_url = " + toml_string(server_url) + "\n" +
       "enrolled_at = " + toml_string(time::format_utc(time::now_utc_ms())) + "\n";

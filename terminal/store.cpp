@@ -227,6 +227,24 @@ Result<uint64_t> Store::last_seq() {
   return static_cast<uint64_t>(n->value_or(0));
 }
 
+Status Store::start_seq_at_least(uint64_t first) {
+  if (first <= 1) return {};
+  auto last = last_seq();
+  if (!last) return last.error();
+  if (*last + 1 >= first) return {};
+  // AUTOINCREMENT continues from sqlite_sequence: set it to first - 1 (the row exists once a record
+  // was ever written; else it is made).
+  auto up = db_.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'");
+  if (!up) return up.error();
+  up->bind(1, static_cast<int64_t>(first - 1));
+  LG_TRY(up->run());
+  if (db_.changes() > 0) return {};
+  auto in = db_.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)");
+  if (!in) return in.error();
+  in->bind(1, static_cast<int64_t>(first - 1));
+  return in->run();
+}
+
 Result<int64_t> Store::ack(uint64_t seq) {
   auto st = db_.prepare("DELETE FROM outbox WHERE seq <= ?");
   if (!st) return st.error();

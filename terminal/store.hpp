@@ -75,6 +75,9 @@ class Store {
   Result<uint64_t> depth();
   /// The highest seq ever assigned (0 if none).
   Result<uint64_t> last_seq();
+  /// Makes the next seq assigned at least `first` (a re-enrolled id continues above the earlier
+  /// device's records); never lowers it.
+  Status start_seq_at_least(uint64_t first);
   /// Deletes every record with seq <= seq (the server's signed ack). Returns how many.
   Result<int64_t> ack(uint64_t seq);
 

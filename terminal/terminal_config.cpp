@@ -69,7 +69,7 @@ Status apply_enrolment(TerminalConfig& c, const config::Section& t, bool mqtt_ur
   LG_TRY(root.reject_unknown({"enrolled"}));
   config::Section e;
   LG_TRY_ASSIGN(e, root.section("enrolled"));
-  LG_TRY(e.reject_unknown({"id", "site", "resource", "epoch", "broker_uri", "server_url", "enrolled_at"}));
+  LG_TRY(e.reject_unknown({"id", "site", "resource", "epoch", "seq_start", "broker_uri", "server_url", "enrolled_at"}));
   std::string id, site, resource, broker, server;
   LG_TRY_ASSIGN(id, e.string("id"));
   LG_TRY_ASSIGN(site, e.string("site"));
@@ -78,6 +78,9 @@ Status apply_enrolment(TerminalConfig& c, const config::Section& t, bool mqtt_ur
   LG_TRY_ASSIGN(server, e.string_or("server_url", ""));
   int64_t epoch = 1;
   LG_TRY_ASSIGN(epoch, e.integer_or("epoch", 1, 1, int64_t{1} << 40));
+  int64_t seq_start = 1;
+  LG_TRY_ASSIGN(seq_start, e.integer_or("seq_start", 1, 1, int64_t{1} << 62));
+  c.seq_start = static_cast<uint64_t>(seq_start);
   const auto take = [&](std::string& field, const std::string& enrolled, const char* key) -> Status {
     if (field.empty()) field = enrolled;
     else if (field != enrolled)

@@ -66,6 +66,8 @@ struct TerminalConfig {
   /// From the enrolment (<data_dir>/enrolled.toml): which device holds the id (1, 2, ... on each
   /// re-enrolment), and the server to renew the certificate with.
   uint64_t epoch = 1;
+  /// The first sequence number this device may use (above the earlier device's, on a re-enrolment).
+  uint64_t seq_start = 1;
   std::string server_url;
   bool enrolled = false;
   int mqtt_keepalive_s = 10;

@@ -1,6 +1,8 @@
 #include "server/terminals/broker.hpp"
 
 #include <pwd.h>
+
+#include <chrono>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -22,7 +24,7 @@ Result<bool> write_if_changed(const fs::path& p, const std::string& text, unsign
 }  // namespace
 
 Result<bool> write_broker_files(const SiteCa& ca, const BrokerPlace& place, const BrokerSettings& settings,
-                                const std::string& crl_pem, int64_t now_ms) {
+                                const std::string& crl_pem, const std::string& crl_key, int64_t now_ms) {
   if (place.dir.empty()) return false;
   std::error_code ec;
   fs::create_directories(place.dir, ec);
@@ -35,7 +37,20 @@ Result<bool> write_broker_files(const SiteCa& ca, const BrokerPlace& place, cons
   s.port = place.port;
   s.dir = fs::absolute(place.dir).lexically_normal().string();
   if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) s.user = pw->pw_name;
-  auto crl_changed = write_if_changed(place.dir / "crl.pem", crl_pem, 0644);
+  // The CRL is signed anew each time (its dates change): keep the file while it lists the same
+  // certificates and is less than 30 days old.
+  Result<bool> crl_changed = false;
+  {
+    const fs::path crl = place.dir / "crl.pem", key = place.dir / "crl.serials";
+    auto was = files::read_text(key, 1 << 20);
+    std::error_code age_ec;
+    const auto written = fs::last_write_time(crl, age_ec);
+    const bool fresh = !age_ec && fs::file_time_type::clock::now() - written < std::chrono::hours(24 * 30);
+    if (!(was && *was == crl_key && fresh)) {
+      crl_changed = write_if_changed(crl, crl_pem, 0644);
+      if (crl_changed) LG_TRY(files::write_atomic(key, crl_key, 0644));
+    }
+  }
   if (!crl_changed) return crl_changed.error();
   auto acl_changed = write_if_changed(place.dir / "acl", broker_acl(s), 0644);
   if (!acl_changed) return acl_changed.error();

@@ -26,7 +26,9 @@ struct BrokerPlace {
 /// mosquitto.conf into place.dir, each atomically, and when acl or crl.pem changed and the
 /// broker runs (its pid file names a live process) sends it SIGHUP. Returns whether the broker
 /// was told to reload.
+/// crl_key names what the CRL lists (its serials): an unchanged list keeps the file (and the
+/// broker is not told) unless it is older than 30 days, so that it never runs out.
 Result<bool> write_broker_files(const SiteCa& ca, const BrokerPlace& place, const BrokerSettings& settings,
-                                const std::string& crl_pem, int64_t now_ms);
+                                const std::string& crl_pem, const std::string& crl_key, int64_t now_ms);
 
 }  // namespace lg::server::terminals

@@ -85,6 +85,7 @@ Result<Credentials> Enrolment::enrol(const std::string& token, const std::string
     if (!e) return e.error();
     out.terminal = e->terminal;
     out.replaced = e->replaced;
+    out.seq_start = e->seq_start;
     json after = cert_json(e->terminal, *issued);
     after["key"] = csr->key.fingerprint();
     if (!e->superseded.empty()) {
@@ -175,7 +176,10 @@ Result<bool> Enrolment::refresh_broker(int64_t now_ms) {
   b.server_identities = s_.server_identities;
   for (const auto& t : *all)
     if (t.revoked_ms) b.revoked.push_back(t.id);
-  return write_broker_files(ca_, s_.broker, b, *crl, now_ms);
+  std::string crl_key;
+  for (const auto& c : *revoked)
+    if (c.not_after_ms > now_ms) crl_key += std::to_string(c.serial) + "\n";
+  return write_broker_files(ca_, s_.broker, b, *crl, crl_key, now_ms);
 }
 
 }  // namespace lg::server::terminals

@@ -42,6 +42,7 @@ struct Credentials {
   Issued certificate;
   std::string ca_certificate;
   bool replaced = false;  ///< a new device under an enrolled id (a new epoch)
+  uint64_t seq_start = 0;  ///< enrolment: the first sequence number the device uses
 };
 
 class Enrolment {

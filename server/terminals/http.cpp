@@ -109,6 +109,7 @@ json credentials_json(const ApiContext& ctx, const Enrolment& e, const Credentia
            {"server_public_key", s.server_public_key},
            {"broker_uri", s.broker_uri}};
   if (!c.certificate.pem.empty()) out["certificate"] = c.certificate.pem;
+  if (c.seq_start > 0) out["seq_start"] = c.seq_start;
   (void)now;
   return out;
 }

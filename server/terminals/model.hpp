@@ -72,6 +72,9 @@ struct CertRecord {
 struct Enrolled {
   Terminal terminal;                   ///< as stored after it (epoch, resource, key)
   bool replaced = false;               ///< the id was enrolled before: a new device, a new epoch
+  /// The first sequence number the new device uses: one above the highest the server holds for
+  /// the id, so that its records never collide with the earlier device's (server/terminals/rules.hpp).
+  uint64_t seq_start = 1;
   std::vector<uint64_t> superseded{};  ///< the earlier device's certificates, now revoked
 };
 

@@ -246,6 +246,13 @@ Result<Enrolled> PgStore::enrol(const std::string& token_hash, const std::string
     auto br = c.q("SELECT " + std::string(kCols) + " FROM terminals WHERE id = $1 FOR UPDATE", terminal);
     if (!br) return br.error();
     Enrolled out;
+    // The new device numbers its records from above everything stored for the id (records are the
+    // usage area's table; read here so that the floor and the enrolment are one transaction).
+    auto mr = c.q("SELECT COALESCE(MAX(seq), 0) FROM records WHERE terminal = $1", terminal);
+    if (!mr) return mr.error();
+    uint64_t floor = static_cast<uint64_t>(mr->i64(0, 0));
+    if (!br->empty()) floor = std::max(floor, from(*br, 0).acked_seq);
+    out.seq_start = floor + 1;
     if (br->empty()) {
       LG_TRY(done(c.q("INSERT INTO terminals(id, resource, public_key, enrolled_ms, epoch) VALUES ($1, $2, $3, $4, 1)",
                       terminal, resource, public_key, now_ms)));
@@ -261,9 +268,9 @@ Result<Enrolled> PgStore::enrol(const std::string& token_hash, const std::string
                       "WHERE terminal = $2 AND revoked_ms IS NULL",
                       now_ms, terminal)));
       LG_TRY(done(c.q("UPDATE terminals SET resource = $1, public_key = $2, epoch = epoch + 1, revoked_ms = NULL, "
-                      "revoke_reason = '', online = false, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = 0 "
-                      "WHERE id = $3",
-                      resource, public_key, terminal)));
+                      "revoke_reason = '', online = false, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = $3 "
+                      "WHERE id = $4",
+                      resource, public_key, static_cast<int64_t>(floor), terminal)));
     }
     auto ar = c.q("SELECT " + std::string(kCols) + " FROM terminals WHERE id = $1", terminal);
     if (!ar) return ar.error();

@@ -273,9 +273,23 @@ Result<Enrolled> SqliteStore::enrol(const std::string& token_hash, const std::st
     if (!use) return use.error();
     use->bind(1, now_ms).bind(2, token_hash);
     LG_TRY(use->run());
+    // The new device numbers its records from above everything stored for the id (records are the
+    // usage area's table; read here so that the floor and the enrolment are one transaction).
+    uint64_t floor = 0;
+    {
+      auto mq = d.prepare("SELECT COALESCE(MAX(seq), 0) FROM records WHERE terminal = ?");
+      if (!mq) return mq.error();
+      mq->bind(1, t.terminal);
+      auto row = mq->step();
+      if (!row) return row.error();
+      if (*row) floor = static_cast<uint64_t>(mq->column_int64(0));
+      mq->reset();
+    }
     auto before = get(t.terminal);
     if (!before) return before.error();
     Enrolled out;
+    if (*before) floor = std::max(floor, (*before)->acked_seq);
+    out.seq_start = floor + 1;
     if (!*before) {
       auto st = d.prepare("INSERT INTO terminals(id, resource, public_key, enrolled_ms, epoch) VALUES (?, ?, ?, ?, 1)");
       if (!st) return st.error();
@@ -295,9 +309,9 @@ Result<Enrolled> SqliteStore::enrol(const std::string& token_hash, const std::st
       // about itself no longer holds.
       auto st = d.prepare(
           "UPDATE terminals SET resource = ?, public_key = ?, epoch = epoch + 1, revoked_ms = NULL, revoke_reason = '', "
-          "online = 0, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = 0 WHERE id = ?");
+          "online = 0, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = ? WHERE id = ?");
       if (!st) return st.error();
-      st->bind(1, t.resource).bind(2, public_key).bind(3, t.terminal);
+      st->bind(1, t.resource).bind(2, public_key).bind(3, static_cast<int64_t>(floor)).bind(4, t.terminal);
       LG_TRY(st->run());
     }
     auto after = get(t.terminal);

@@ -15,7 +15,7 @@ from harness import SITE, TOKEN, run, wait_until
 
 
 def pub(campus, topic, payload, retain=False):
-    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-q", "1", "-t", topic]
+    argv = ["mosquitto_pub", *campus.mqtt_cli(), "-q", "1", "-t", topic]
     if retain:
         argv.append("-r")
     if payload == "":
@@ -27,7 +27,7 @@ def pub(campus, topic, payload, retain=False):
 
 def retained(campus, topic):
     """What the broker holds on a retained topic ('' when nothing)."""
-    out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-t", topic,
+    out = subprocess.run(["mosquitto_sub", *campus.mqtt_cli(), "-t", topic,
                           "-C", "1", "-W", "2", "--retained-only"], capture_output=True, text=True, timeout=10)
     return out.stdout.rstrip("\n")
 

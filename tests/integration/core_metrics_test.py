@@ -123,7 +123,7 @@ def metrics(server):
 
 
 def pub(campus, topic, payload):
-    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-q", "1", "-t", topic, "-m", payload]
+    argv = ["mosquitto_pub", *campus.mqtt_cli(), "-q", "1", "-t", topic, "-m", payload]
     subprocess.run(argv, check=True, timeout=10)
 
 

@@ -19,7 +19,7 @@ def ctl(campus, *args):
 
 
 def retained(campus, topic):
-    out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-t", topic,
+    out = subprocess.run(["mosquitto_sub", *campus.mqtt_cli(), "-t", topic,
                           "-C", "1", "-W", "2", "--retained-only"], capture_output=True, text=True, timeout=10)
     return out.stdout.rstrip("\n")
 
@@ -57,7 +57,7 @@ def test_lost_card_online_offline_and_no_replay(campus):
 
     # The old bundle (which granted the card) replayed on the sync topic changes nothing.
     logged = t.log_text().count("older than applied")
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-q", "1", "-r", "-t",
+    subprocess.run(["mosquitto_pub", *campus.mqtt_cli(), "-q", "1", "-r", "-t",
                     sync_topic, "-m", old_bundle], check=True, timeout=10)
     wait_until(lambda: t.log_text().count("older than applied") > logged, 20, what="the replayed bundle ignored")
     denied_as(t, "A1A1A1A1", "card_revoked")

@@ -35,6 +35,13 @@ MARKER_CARD = "0BADCAFE"
 STORE = os.environ.get("LABGATE_TEST_STORE", "sqlite")
 
 
+# The site CA behind each TLS broker this process started (port -> pki dir), and the server
+# identities used on it so far: a second server on a campus's broker gets the next free identity
+# ("server.b", ...), since each identity is one connection at the broker.
+TLS_PKI = {}
+TLS_IDENTITIES = {}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,11 +223,29 @@ class Proc:
 
 
 class Mosquitto(Proc):
-    def __init__(self, workdir, port=None):
-        self.port = port or free_port()
-        conf = Path(workdir) / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "log_dest stderr\nmessage_size_limit 1048576\n")
+    """The broker. With conf (the mosquitto.conf labgate-server writes into its [broker] dir, or
+    found at <workdir>/broker/mosquitto.conf) it is the real thing: mutual TLS, the site CA, the
+    CRL and the per-terminal ACL. Without one it is a plain development broker (anonymous TCP),
+    for the tests that drive many simulated terminals over few connections (tools/fleet,
+    labgate-bench-ingest) and the server's own development mode (mqtt.allow_plain)."""
+
+    def __init__(self, workdir, port=None, conf=None):
+        found = Path(workdir) / "broker" / "mosquitto.conf"
+        if conf is None and found.exists():
+            conf = found
+        self.tls = conf is not None
+        if self.tls:
+            conf = Path(conf)
+            listener = next(l for l in conf.read_text().splitlines() if l.startswith("listener "))
+            self.port = int(listener.split()[1])
+            if port is not None and port != self.port:
+                raise ValueError(f"{conf} listens on {self.port}, not {port}")
+            self.broker_dir = conf.parent
+        else:
+            self.port = port or free_port()
+            conf = Path(workdir) / "mosquitto.conf"
+            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                            "log_dest stderr\nmessage_size_limit 1048576\n")
         # Debian puts the broker in /usr/sbin, which a normal user's PATH lacks
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         super().__init__("mosquitto", [exe, "-c", str(conf)], workdir)
@@ -232,7 +257,39 @@ class Mosquitto(Proc):
 
     @property
     def uri(self):
-        return f"tcp://127.0.0.1:{self.port}"
+        return f"{'ssl' if self.tls else 'tcp'}://127.0.0.1:{self.port}"
+
+
+def mint_identity(pki_dir, cn, out_dir):
+    """A client certificate for cn from the site CA in pki_dir, made with openssl (as an attacker
+    holding another CA, or a tester, would make one): returns (cert, key) paths. Cached per cn."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cert, key = out_dir / f"{cn}.crt", out_dir / f"{cn}.key"
+    if cert.exists() and key.exists():
+        return cert, key
+    ext = out_dir / "client.ext"
+    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n")
+    csr = out_dir / f"{cn}.csr"
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=30)
+    run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
+    run("openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={cn}", "-out", str(csr))
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(Path(pki_dir) / "ca.crt"), "-CAkey",
+        str(Path(pki_dir) / "ca.key"), "-set_serial", str(int.from_bytes(os.urandom(8), "big") >> 1), "-days", "30",
+        "-extfile", str(ext), "-out", str(cert))
+    return cert, key
+
+
+def make_foreign_ca(out_dir):
+    """A CA of nobody's (openssl): (ca.crt, ca.key) for certificates the broker must refuse."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ca, key = out_dir / "ca.crt", out_dir / "ca.key"
+    if not ca.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", str(key), "-out", str(ca), "-days", "30", "-subj", "/CN=foreign CA"],
+                       check=True, capture_output=True, timeout=30)
+    return ca, key
 
 
 class ModbusSim(Proc):
@@ -264,11 +321,23 @@ class ModbusSim(Proc):
 
 
 class Server(Proc):
-    def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml="", store=None):
+    def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml="", store=None, pki_dir=None, broker_toml="",
+                 identity=None):
         """store: a PgStore to use (a test sharing one database between servers passes the same one);
-        default store_for(data dir): SQLite, or a schema of this data dir's own on PostgreSQL."""
+        default store_for(data dir): SQLite, or a schema of this data dir's own on PostgreSQL.
+        mqtt_uri ssl://: mutual TLS with the identity `identity` issued by the site CA in pki_dir
+        (default <data dir>/pki); broker_toml: a [broker] table when this server writes the broker's
+        files. tcp://: the development mode, said in the config (mqtt.allow_plain)."""
         self.dir = Path(workdir) / "server"
         self.dir.mkdir(parents=True, exist_ok=True)
+        if mqtt_uri.startswith("ssl://"):
+            port = int(mqtt_uri.rsplit(":", 1)[1])
+            pki_dir = pki_dir or TLS_PKI.get(port)
+            if identity is None:
+                used = TLS_IDENTITIES.setdefault(port, [])
+                identity = next(i for i in Campus.SERVER_IDENTITIES
+                                if i not in ("server.observer", "server.tester") and i not in used)
+                used.append(identity)
         self.store = store if store is not None else store_for(self.dir)
         store_toml = "\n" + self.store.toml() if self.store else ""
         self.conf = self.dir / "server.toml"
@@ -288,9 +357,15 @@ body_limit = 65536
 [mqtt]
 uri = "{mqtt_uri}"
 client_id = "labgate-server-{site}-{os.getpid()}"
-{store_toml}{extra_toml}""")
+{'allow_plain = true' if mqtt_uri.startswith('tcp://') else f'identity = "{identity}"'}
+{f'{chr(10)}[pki]{chr(10)}dir = "{pki_dir}"{chr(10)}' if pki_dir else ""}{broker_toml}{store_toml}{extra_toml}""")
         super().__init__("server", [str(BIN / "labgate-server"), "--config", str(self.conf)], self.dir)
         self.port = None
+
+    def write_broker_files(self):
+        """Runs labgate-server --write-broker-files: the broker's conf, ACL, CRL and certificates."""
+        out = subprocess.run(self.argv + ["--write-broker-files"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, f"--write-broker-files failed:\n{out.stderr[-3000:]}"
 
     def start(self):
         port_file = self.dir / "http.port"
@@ -398,6 +473,7 @@ log_level = "info"
 
 [mqtt]
 uri = "{mqtt_uri}"
+{'allow_plain = true' if mqtt_uri.startswith('tcp://') else ''}
 
 [relay]
 {link}
@@ -408,6 +484,13 @@ timeout_ms = 500
 {card_toml}
 {extra_toml}""")
         super().__init__(term_id, [str(BIN / "labgate-terminal"), "--config", str(self.conf)], self.dir)
+
+    def enrol(self, server_url, token):
+        """labgate-terminal enrol: the device's key stays in its data dir; returns the command's output."""
+        out = subprocess.run(self.argv + ["enrol", "--server", server_url, "--token", token], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, f"enrol failed ({out.returncode}): {out.stdout}{out.stderr}"
+        return out.stdout
 
     def public_key(self):
         out = subprocess.run(self.argv + ["--print-public-key"], capture_output=True, text=True, timeout=20)
@@ -445,9 +528,18 @@ timeout_ms = 500
 class Campus:
     """One broker, one server, helpers to seed a small directory and add terminals."""
 
-    def __init__(self, name="campus", root=None, site=SITE, store=None):
+    # The broker's ACL lets these identities do what the server does: the server's nodes, and
+    # "server.observer" and "server.tester", which tests use to watch (and tamper with) every topic
+    # (two, because one identity is one connection at the broker).
+    SERVER_IDENTITIES = ["server", "server.observer", "server.tester", "server.b", "server.c", "server.d", "server.e"]
+
+    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True):
         """root: keep everything in this folder (the demo); default: a temp dir removed on close.
-        store: the server's store (a PgStore); default store_for() its data dir."""
+        store: the server's store (a PgStore); default store_for() its data dir.
+        tls: the real set-up (default): the server keeps the site CA in <dir>/pki and writes the
+        broker's files into <dir>/broker; the broker requires client certificates; terminals enrol
+        with one-time tokens. tls=False: the development mode (plain TCP, anonymous broker), for
+        tests whose tools simulate many terminals over few connections."""
         if root is None:
             self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
             self.dir = Path(self.tmp.name)
@@ -458,9 +550,23 @@ class Campus:
         self.site = site
         self.procs = []
         self.started = time.time()
+        self.tls = tls
+        self.pki_dir = self.dir / "pki"
         try:
-            self.broker = self.add(Mosquitto(self.dir)).start()
-            self.server = self.add(Server(self.dir, self.broker.uri, site=site, store=store)).start()
+            if tls:
+                port = free_port()
+                ids = ", ".join(f'"{i}"' for i in self.SERVER_IDENTITIES)
+                broker_toml = (f'\n[broker]\ndir = "{self.dir / "broker"}"\nport = {port}\n'
+                               f'server_identities = [{ids}]\n')
+                TLS_PKI[port] = self.pki_dir
+                self.server = self.add(Server(self.dir, f"ssl://127.0.0.1:{port}", site=site, store=store,
+                                              pki_dir=self.pki_dir, broker_toml=broker_toml))
+                self.server.write_broker_files()
+                self.broker = self.add(Mosquitto(self.dir, conf=self.dir / "broker" / "mosquitto.conf")).start()
+                self.server.start()
+            else:
+                self.broker = self.add(Mosquitto(self.dir)).start()
+                self.server = self.add(Server(self.dir, self.broker.uri, site=site, store=store)).start()
         except BaseException:
             self.close()  # never leave a broker behind when the server cannot start
             raise
@@ -503,12 +609,28 @@ class Campus:
         kw.setdefault("site", self.site)
         t = self.add(Terminal(self.dir, term_id, resource, self.broker.uri, self.server.public_key_path,
                               relay, **kw))
-        self.server.post("/api/terminals", {"id": term_id, "resource": resource, "public_key": t.public_key()})
+        if self.tls:
+            t.enrol(self.server.url, self.enrol_token(term_id, resource))
+        else:
+            self.server.post("/api/terminals", {"id": term_id, "resource": resource, "public_key": t.public_key()})
         t.start()
         t.sim = sim
         wait_until(lambda: self.terminal_info(term_id).get("acl_version", 0) > 0, 30,
                    what=f"{term_id} to apply a sync bundle")
         return t
+
+    def enrol_token(self, term_id, resource):
+        """A one-time enrolment token for term_id (as labgatectl terminal enrol-token gives)."""
+        return self.server.post("/api/terminals/enrolments", {"id": term_id, "resource": resource})["token"]
+
+    def mqtt_cli(self, identity="server.observer"):
+        """mosquitto_sub/_pub arguments that reach this campus's broker as identity (a certificate
+        from the site CA, made with openssl); on a plain broker just the host and port."""
+        args = ["-h", "127.0.0.1", "-p", str(self.broker.port)]
+        if not self.broker.tls:
+            return args
+        cert, key = mint_identity(self.pki_dir, identity, self.dir / "clients")
+        return args + ["--cafile", str(self.pki_dir / "ca.crt"), "--cert", str(cert), "--key", str(key)]
 
     def wait_synced(self, term_id, above=0, timeout=30):
         """Waits until the terminal reports (state acl_version) the server's current bundle version,
@@ -616,8 +738,9 @@ def charge_fen(duration_ms, rate_fen_per_hour):
     return (duration_ms * rate_fen_per_hour + 1_800_000) // 3_600_000
 
 
-def run(tests):
-    """Minimal runner: each test gets a fresh Campus; prints the closing line ctest shows."""
+def run(tests, **campus_kw):
+    """Minimal runner: each test gets a fresh Campus (campus_kw: e.g. tls=False); prints the
+    closing line ctest shows."""
     import sys
     import traceback
     only = sys.argv[1:]
@@ -627,7 +750,7 @@ def run(tests):
             continue
         campus = None
         try:
-            campus = Campus(t.__name__)
+            campus = Campus(t.__name__, **campus_kw)
             t(campus)
             passed += 1
             print(f"PASS {t.__name__}", flush=True)

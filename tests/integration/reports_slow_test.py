@@ -48,7 +48,7 @@ def test_a_held_report_delays_neither_acks_nor_health(campus):
     t = campus.terminal()
 
     # the broker's view: when each evt batch of the terminal arrived, and when its ack did
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-v", "-F", "%U %t",
+    sub = subprocess.Popen(["mosquitto_sub", *campus.mqtt_cli(), "-v", "-F", "%U %t",
                             "-t", f"lg/v1/{SITE}/{t.id}/evt", "-t", f"lg/v1/{SITE}/{t.id}/ack"],
                            stdout=subprocess.PIPE, text=True, bufsize=1)
     lines = []

@@ -8,7 +8,7 @@ from harness import BIN, SITE, run, wait_until
 
 
 def pub(campus, topic, payload=None, file=None):
-    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-q", "1", "-t", topic]
+    argv = ["mosquitto_pub", *campus.mqtt_cli(), "-q", "1", "-t", topic]
     argv += ["-f", str(file)] if file else ["-m", payload]
     subprocess.run(argv, check=True, timeout=10)
 
