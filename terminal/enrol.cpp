@@ -98,6 +98,7 @@ Result<EnrolOutcome> enrol(const TerminalConfig& base, const EnrolOptions& o) {
     return Error::invalid("--server: an http:// or https:// URL of the labgate server");
   auto made = files::ensure_private_dir(base.data_dir);
   if (!made) return made.error();
+  if (*made) log::info(kLog, "restricted " + base.data_dir.string() + " to its owner (mode 0700)");
   // A device keeps its key across enrolments (the server tells a new device by its new key).
   auto key = crypto::PrivateKey::load_or_create(base.data_dir / "terminal.key");
   if (!key) return key.error();

@@ -365,6 +365,8 @@ client_id = "labgate-server-{site}-{os.getpid()}"
     def write_broker_files(self):
         """Runs labgate-server --write-broker-files: the broker's conf, ACL, CRL and certificates."""
         out = subprocess.run(self.argv + ["--write-broker-files"], capture_output=True, text=True, timeout=60)
+        with open(self.log_path, "a") as log:  # the server's log holds this first run too
+            log.write(out.stderr)
         assert out.returncode == 0, f"--write-broker-files failed:\n{out.stderr[-3000:]}"
 
     def start(self):
@@ -489,6 +491,8 @@ timeout_ms = 500
         """labgate-terminal enrol: the device's key stays in its data dir; returns the command's output."""
         out = subprocess.run(self.argv + ["enrol", "--server", server_url, "--token", token], capture_output=True,
                              text=True, timeout=60)
+        with open(self.log_path, "a") as log:  # the device's log holds its enrolment too
+            log.write(out.stderr)
         assert out.returncode == 0, f"enrol failed ({out.returncode}): {out.stdout}{out.stderr}"
         return out.stdout
 

@@ -131,4 +131,5 @@ def test_health_and_stats_answer_during_heavy_ingest(campus):
 
 
 if __name__ == "__main__":
-    run([test_health_and_stats_answer_during_heavy_ingest])
+    # labgate-bench-ingest speaks for its terminal over a plain connection: the development mode.
+    run([test_health_and_stats_answer_during_heavy_ingest], tls=False)

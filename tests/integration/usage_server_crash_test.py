@@ -50,4 +50,5 @@ def test_server_killed_three_times_during_a_stream(campus):
 
 
 if __name__ == "__main__":
-    run([test_server_killed_three_times_during_a_stream])
+    # labgate-bench-ingest speaks for its terminal over a plain connection: the development mode.
+    run([test_server_killed_three_times_during_a_stream], tls=False)
