@@ -579,6 +579,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         return do_accept();
       }
     }
+    // Answers go out whole (Beast writes header and body together), so Nagle's algorithm only
+    // delays them: over TLS a response waited ~40 ms behind the session tickets' delayed ACK.
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     if (settings.tls) {
       std::make_shared<Session<TlsStream>>(std::move(socket), std::move(key), connections, settings)->run();
     } else {
