@@ -162,6 +162,13 @@ Result<Terminal> Enrolment::revoke(const std::string& id, const std::string& rea
   return after;
 }
 
+Result<std::vector<CertRecord>> Enrolment::certificates(const std::string& id) {
+  auto t = store_.get(id);
+  if (!t) return t.error();
+  if (!*t) return domain_error(Errc::not_found, "terminal: no terminal '" + id + "'");
+  return store_.certificates(id);
+}
+
 Result<bool> Enrolment::refresh_broker(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(broker_mutex_);
   auto revoked = store_.revoked_certificates();

@@ -66,6 +66,8 @@ class Enrolment {
   /// Writes the broker's files (CRL and ACL from the store) and tells the broker; at start and
   /// after every change. Returns whether the broker was told to reload.
   Result<bool> refresh_broker(int64_t now_ms);
+  /// The certificates issued to terminal id, newest first; not_found for an unknown id.
+  Result<std::vector<CertRecord>> certificates(const std::string& id);
 
   const EnrolmentSettings& settings() const { return s_; }
 

@@ -167,6 +167,22 @@ void add_enrolment_routes(Router& router, const ApiContext& ctx, Enrolment& enro
                 return reply(200, credentials_json(ctx, enrolment, *c, now));
               },
               "Renew a terminal's certificate: a request signed by its enrolled key"});
+  router.add({"GET", "/api/terminals/{id}/certificates",
+              Access::path(identity::Right::instrument_write, identity::Kind::terminal),
+              [&](const Request&, const PathParams& pp) {
+                auto certs = enrolment.certificates(pp.at("id"));
+                if (!certs) return failure(certs.error());
+                json rows = json::array();
+                for (const auto& c : *certs)
+                  rows.push_back(json{{"serial", std::to_string(c.serial)},
+                                      {"epoch", c.epoch},
+                                      {"issued", ctx.time(c.issued_ms)},
+                                      {"not_after", ctx.time(c.not_after_ms)},
+                                      {"revoked", c.revoked_ms ? json(ctx.time(*c.revoked_ms)) : json(nullptr)},
+                                      {"reason", c.reason}});
+                return reply(200, rows);
+              },
+              "The certificates issued to a terminal, newest first (epoch, validity, revocation)"});
   router.add({"POST", "/api/terminals/{id}/revoke",
               Access::path(identity::Right::instrument_write, identity::Kind::terminal),
               [&](const Request& req, const PathParams& pp) {

@@ -419,6 +419,22 @@ int main(int argc, char** argv) {
   json_file->excludes(csv_files);
   csv_files->excludes(json_file);
 
+  // Provisioning: a one-time enrolment token for a device, revocation, a terminal's certificates.
+  auto* term = app.add_subcommand("terminal", "Provision terminals: enrolment tokens, revocation, certificates");
+  term->require_subcommand(1);
+  std::string term_id, term_resource, term_reason;
+  int64_t term_ttl = 0;
+  auto* term_token = term->add_subcommand(
+      "enrol-token", "A one-time token: on the device, labgate-terminal --config F enrol --server URL --token TOKEN");
+  term_token->add_option("--id", term_id, "The terminal id (its certificate's name)")->required();
+  term_token->add_option("--resource", term_resource, "The instrument or door it serves")->required();
+  term_token->add_option("--ttl", term_ttl, "Seconds the token may be used (default: the server's pki.enrol_token_hours)");
+  auto* term_revoke = term->add_subcommand("revoke", "Revoke a terminal: cut off at the broker and refused by the server");
+  term_revoke->add_option("ID", term_id, "Terminal id")->required();
+  term_revoke->add_option("--reason", term_reason, "Why (kept with the revocation)")->required();
+  auto* term_certs = term->add_subcommand("certificates", "The certificates issued to a terminal");
+  term_certs->add_option("ID", term_id, "Terminal id")->required();
+
   // Card lifecycle: report lost (refused at the terminals from the next bundle), revoke, replace.
   auto* card = app.add_subcommand("card", "A card's lifecycle: lost, revoke, replace");
   card->require_subcommand(1);
@@ -690,6 +706,32 @@ int main(int argc, char** argv) {
       return 2;
     }
     return run_import(g, import_file);
+  }
+  if (term->parsed()) {
+    if (term_token->parsed()) {
+      json body{{"id", term_id}, {"resource", term_resource}};
+      if (term_ttl > 0) body["ttl_s"] = term_ttl;
+      auto j = call(g, "POST", "/api/terminals/enrolments", body.dump(), "terminal enrol-token " + term_id);
+      if (!j) return 1;
+      if (g.format == Format::json) {
+        std::cout << j->dump(2) << "\n";
+      } else {
+        std::cout << "enrolment token for " << term_id << " (" << term_resource << "), usable once until "
+                  << cell(j->value("expires", json())) << ":\n  " << j->value("token", "")
+                  << "\non the device:\n  labgate-terminal --config terminal.toml enrol --server " << g.url
+                  << " --token " << j->value("token", "") << "\n";
+      }
+      return 0;
+    }
+    if (term_revoke->parsed())
+      return said(g, call(g, "POST", "/api/terminals/" + seg(term_id) + "/revoke", json{{"reason", term_reason}}.dump(),
+                          "terminal revoke " + term_id),
+                  "terminal " + term_id + " revoked: its certificates are on the CRL, the broker denies it every topic");
+    auto j = call(g, "GET", "/api/terminals/" + seg(term_id) + "/certificates", "", "terminal certificates " + term_id);
+    if (!j) return 1;
+    return show_times(g, j, [](const json& rows, const std::string& tz) {
+      return objects_table(rows, {"serial", "epoch", "issued", "not_after", "revoked", "reason"}, tz);
+    });
   }
   if (card->parsed()) {
     const std::string base = "/api/cards/" + encode_query(card_uid);
