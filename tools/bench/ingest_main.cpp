@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
     std::optional<proto::LinkKeys> link;
     if (s.auth == "mac") {
       if (s.skip_ingest) {
-        link = proto::LinkKeys{std::string(32, 'u'), std::string(32, 'd')};  // raw only: same size, nobody checks
+        link = proto::LinkKeys{std::string(32, 'u'), std::string(32, 'd'), std::string(32, 'c')};  // raw only: same size, nobody checks
       } else {
         auto derived = proto::link_keys(*key, server_pub, s.site, s.terminal);
         if (!derived) throw std::runtime_error("link keys: " + derived.error().message());
