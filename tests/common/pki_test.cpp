@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "labgate/common/pki.hpp"
@@ -154,4 +155,43 @@ TEST_CASE("a revocation list cuts off exactly the revoked certificates") {
   CHECK(std::system((sv + " -verify_hostname evil.example " + (p / "broker.pem").string() + " >/dev/null 2>&1").c_str()) != 0);
   // A client certificate is not a server certificate.
   CHECK(std::system((sv + " " + (p / "c2.pem").string() + " >/dev/null 2>&1").c_str()) != 0);
+}
+
+TEST_CASE("an enrolment token names its terminal and is checked for shape before any lookup") {
+  const std::string secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";  // 43 base64url characters
+  REQUIRE(secret.size() == 43);
+  const std::string token = pki::make_enrol_token("t-xrd-01", secret);
+  CHECK(token == "lge_t-xrd-01." + secret);
+  CHECK(pki::enrol_token_terminal(token) == std::optional<std::string>("t-xrd-01"));
+  // Ids may hold dots and colons: the secret is the part after the last dot.
+  CHECK(pki::enrol_token_terminal(pki::make_enrol_token("door.1:a", secret)) == std::optional<std::string>("door.1:a"));
+  CHECK(pki::enrol_token_terminal(pki::make_enrol_token("x", secret)) == std::optional<std::string>("x"));
+
+  SUBCASE("the wrong prefix") {
+    CHECK_FALSE(pki::enrol_token_terminal("lgx_t-xrd-01." + secret));
+    CHECK_FALSE(pki::enrol_token_terminal("t-xrd-01." + secret));
+    CHECK_FALSE(pki::enrol_token_terminal("LGE_t-xrd-01." + secret));
+  }
+  SUBCASE("a secret too short or too long") {
+    CHECK_FALSE(pki::enrol_token_terminal("lge_t-xrd-01." + secret.substr(1)));
+    CHECK_FALSE(pki::enrol_token_terminal("lge_t-xrd-01." + secret + "A"));
+    CHECK_FALSE(pki::enrol_token_terminal("lge_t-xrd-01."));
+    CHECK_FALSE(pki::enrol_token_terminal(""));
+  }
+  SUBCASE("no id, or one that is not a valid id") {
+    CHECK_FALSE(pki::enrol_token_terminal("lge_." + secret));
+    CHECK_FALSE(pki::enrol_token_terminal("lge_" + secret));
+    CHECK_FALSE(pki::enrol_token_terminal("lge_t 1." + secret));
+    CHECK_FALSE(pki::enrol_token_terminal("lge_t/1." + secret));
+    CHECK_FALSE(pki::enrol_token_terminal("lge_" + std::string(65, 'a') + "." + secret));
+    CHECK(pki::enrol_token_terminal("lge_" + std::string(64, 'a') + "." + secret));
+  }
+  SUBCASE("a secret outside the base64url alphabet") {
+    for (const char bad : {'+', '/', '=', '.', ' ', '\n', '\0', '\xc3'}) {
+      std::string s = secret;
+      s[20] = bad;
+      CAPTURE(static_cast<int>(static_cast<unsigned char>(bad)));
+      CHECK_FALSE(pki::enrol_token_terminal("lge_t1." + s));
+    }
+  }
 }

@@ -11,8 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labgate/common/pki.hpp"
 #include "server/core/app.hpp"
 #include "server/identity/auth.hpp"
+#include "server/terminals/provisioning.hpp"
 #include "server/transport/http/api.hpp"
 #include "tests/server/test_support.hpp"
 
@@ -106,6 +108,13 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/terminals", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}","public_key":"{pem}"})"}},
       {"DELETE /api/terminals/{id}", {"SAI", "S"}},
       {"GET /api/terminals", {"SAI", "SAI", "", "", "SAI", "\"t-c\"", "\"t-p\""}},
+      // Provisioning (App::enable_provisioning): tokens and revocation as adding and retiring a
+      // terminal; enrolment and renewal are open, the token or the enrolled key is the credential.
+      {"POST /api/terminals/enrolments", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}"})"}},
+      {"POST /api/terminals/{id}/revoke", {"SAI", "S", R"({"reason":"lost"})"}},
+      {"GET /api/terminals/{id}/certificates", {"SAI", "S"}},
+      {"POST /api/enrol", {"SAIFPUV", "SAIFPUV", R"({"token":"{enrol_token}","csr":"{csr_new}"})"}},
+      {"POST /api/enrol/renew", {"SAIFPUV", "SAIFPUV", R"({"csr":"{csr_renew}"})"}},
       {"GET /api/audit", {"SAIF", "SAIF", "", "entity=fee_standard", "SAIF", "\"inst-c\"", "\"inst-p\""}},
       {"GET /api/audit/verify", {"S", "S"}},
       {"GET /api/access-events", {"SAIFPU", "SAIFPU"}},
@@ -154,10 +163,22 @@ struct Site {
     c.auth.password_m_cost_kib = 64;
     return c;
   }();
+  /// The site CA in the temp dir, so that the provisioning routes exist (no broker files).
+  terminals::Provisioning provisioning = [this] {
+    terminals::Provisioning p;
+    auto ca = terminals::SiteCa::open(dir.path / "pki", "demo", now);
+    REQUIRE_MESSAGE(ca, (ca ? "" : ca.error().message()));
+    p.ca = std::move(*ca);
+    p.settings.site = "demo";
+    return p;
+  }();
   App app{store->stores(), server_key, cfg, pub, [this] { return now; }, "0.1.0"};
   std::map<char, std::string> token;       ///< persona -> bearer secret
   std::map<char, std::string> session_id;  ///< persona -> its session's id
-  std::string pem = new_key().public_pem();
+  crypto::PrivateKey terminal_key = new_key();  ///< t-c's and t-p's key (renewal requests)
+  std::string pem = terminal_key.public_pem();
+  std::string enrol_token;          ///< a fresh token for new-enrolled on inst-c
+  std::string csr_new, csr_renew;   ///< requests of a new device and of t-c's enrolled key
   std::string grant_in, grant_out;  ///< unit_admin grants in chem-dept and in phys (to revoke)
   std::string booking_in, booking_out;  ///< stu-c's booking on inst-c, stu-p's on inst-p
 
@@ -181,6 +202,7 @@ struct Site {
 
   Site() {
     app.health().broker(true);
+    REQUIRE(app.enable_provisioning(provisioning));
     boot("POST", "/api/units", {{"id", "chem"}, {"name", "化学院"}});
     boot("POST", "/api/units", {{"id", "chem-dept"}, {"name", "化学系"}, {"parent", "chem"}});
     boot("POST", "/api/units", {{"id", "phys"}, {"name", "物理系"}});
@@ -231,6 +253,11 @@ struct Site {
       INFO(r.body);
       REQUIRE(r.status == 201);
     }
+    auto issued = app.enrolment()->issue_token("new-enrolled", "inst-c", 0, audit::Context{"test", "local", ""}, now);
+    REQUIRE(issued);
+    enrol_token = issued->token;
+    csr_new = *pki::make_csr(new_key(), "new-enrolled");
+    csr_renew = *pki::make_csr(terminal_key, "t-c");
     grant("sys", "system_admin", "");
     grant("ua", "unit_admin", "chem");
     grant("ia", "instrument_admin", "inst-c");
@@ -255,7 +282,14 @@ std::string fill(std::string text, bool in, const Site& s, char role) {
   };
   for (const auto& [key, ids] : kIds) put(key, in ? ids.first : ids.second);
   put("scope", in ? "in" : "out");
-  put("pem", json(s.pem).dump().substr(1, json(s.pem).dump().size() - 2));
+  auto put_text = [&](const std::string& key, const std::string& value) {
+    const std::string quoted = json(value).dump();
+    put(key, quoted.substr(1, quoted.size() - 2));
+  };
+  put_text("pem", s.pem);
+  put_text("enrol_token", s.enrol_token);
+  put_text("csr_new", s.csr_new);
+  put_text("csr_renew", s.csr_renew);
   (void)role;
   return text;
 }
@@ -354,7 +388,7 @@ TEST_CASE("every route x every role x an object in and out of scope answers as t
   MESSAGE(calls << " calls over " << routes.size() << " routes");
 }
 
-TEST_CASE("out of scope, what a caller may not know of is 404; what they may know of is 403") {
+TEST_CASE("out of scope, what a caller may not know of is 404, what they may know of is 403") {
   if (on_postgres()) return;
   Site s;
   // A unit admin of chem: a 物理系 user does not exist for them; a 物理系 instrument is public.
@@ -369,4 +403,23 @@ TEST_CASE("out of scope, what a caller may not know of is 404; what they may kno
   auto users = s.call("GET", "/api/users?limit=100", "", s.token.at('S'));
   REQUIRE(users.status == 200);
   for (const auto& u : json::parse(users.body)) CHECK(u["name"] != "x");
+}
+
+TEST_CASE("with provisioning on, the OpenAPI document describes its routes and their access") {
+  if (on_postgres()) return;
+  Site s;
+  auto r = s.call("GET", "/api/openapi.json", "", "");
+  REQUIRE(r.status == 200);
+  const json doc = json::parse(r.body);
+  for (const auto& route : s.app.api().router().routes()) {
+    if (route.pattern.find("enrol") == std::string::npos && route.pattern.find("revoke") == std::string::npos) continue;
+    std::string method = route.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    INFO(route.method << " " << route.pattern);
+    REQUIRE(doc["paths"].contains(route.pattern));
+    REQUIRE(doc["paths"][route.pattern].contains(method));
+    CHECK(doc["paths"][route.pattern][method]["x-labgate-access"] == http::to_string(route.access));
+  }
+  for (const char* p : {"/api/enrol", "/api/enrol/renew", "/api/terminals/enrolments", "/api/terminals/{id}/revoke"})
+    CHECK_MESSAGE(doc["paths"].contains(p), p);
 }
