@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "labgate/common/card_uid.hpp"
 #include "labgate/common/crypto.hpp"
 #include "server/booking/rules.hpp"
 
@@ -10,6 +11,7 @@ namespace lg::server::sync {
 
 proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
   proto::SyncBundle b;
+  b.card_form = proto::CardForm::uid;  // the directory's view; make_private() turns it into the wire form
   b.terminal = in.terminal;
   b.version = version;
   b.issued_ms = now_ms;
@@ -85,6 +87,37 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
   std::sort(b.bookings.begin(), b.bookings.end(), [](const auto& x, const auto& y) {
     return x.start_ms != y.start_ms ? x.start_ms < y.start_ms : x.id < y.id;
   });
+  return b;
+}
+
+proto::SyncBundle make_private(proto::SyncBundle b, const SubjectKeys& keys, std::vector<Pseudonym>& issued) {
+  std::map<std::string, std::string> users;  // directory id -> pseudonym
+  auto pseudonym = [&](const std::string& user) -> std::string {
+    auto [it, added] = users.try_emplace(user);
+    if (added) it->second = proto::user_pseudonym(keys.pseudonym, user);
+    return it->second;
+  };
+  auto digest = [&](const std::string& uid) {
+    auto card = CardUid::parse(uid);
+    // Bundle cards are canonical uids (CardUid at every edge); a row that is not would match no
+    // swipe either way, so it gets a digest of its text.
+    return card ? proto::card_digest(keys.card, *card) : proto::card_digest(keys.card, CardUid{});
+  };
+  for (auto& g : b.grants) {
+    g.card = digest(g.card);
+    g.user = pseudonym(g.user);
+  }
+  for (auto& d : b.denials) {
+    d.card = digest(d.card);
+    d.user = pseudonym(d.user);
+  }
+  for (auto& s : b.bookings) s.user = pseudonym(s.user);
+  std::sort(b.grants.begin(), b.grants.end(), [](const auto& x, const auto& y) { return x.card < y.card; });
+  std::sort(b.denials.begin(), b.denials.end(), [](const auto& x, const auto& y) { return x.card < y.card; });
+  b.card_form = proto::CardForm::hmac_sha256_128;
+  issued.clear();
+  for (const auto& [user, p] : users) issued.push_back(Pseudonym{p, user});
+  std::sort(issued.begin(), issued.end(), [](const auto& x, const auto& y) { return x.pseudonym < y.pseudonym; });
   return b;
 }
 

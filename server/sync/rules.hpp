@@ -48,8 +48,30 @@ struct Inputs {
 /// user_suspended, lost and revoked cards of such users (ended within kRecentlyEndedMs) denials
 /// with card_revoked, unless the uid was issued again to someone granted here. The bundle
 /// carries the instrument's status (not normal: the terminal refuses all but admins).
-/// Grants and denials are sorted by card, bookings by start then id.
+/// Grants and denials are sorted by card, bookings by start then id. Cards are uids and users
+/// directory ids here (card_form uid): make_private() gives the form that is published.
 proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version);
+
+/// The two keys a terminal's bundle is made private with: card digests (LinkKeys::card, which the
+/// terminal derives too) and user pseudonyms (proto::pseudonym_key, the server's alone).
+struct SubjectKeys {
+  std::string card;
+  std::string pseudonym;
+};
+
+/// What the server must remember to attribute the terminal's records: every pseudonym a bundle
+/// names, with the directory user it stands for.
+struct Pseudonym {
+  std::string pseudonym;
+  std::string user;
+  bool operator==(const Pseudonym&) const = default;
+};
+
+/// Turns a built bundle (cards as uids, users as directory ids) into the form that goes on the
+/// wire: every card of grants and denials its keyed digest, every user of grants, denials and
+/// bookings its pseudonym, card_form hmac_sha256_128; grants and denials sorted by digest (so the
+/// order tells nothing about the uids). `issued` gets one entry per distinct user, sorted.
+proto::SyncBundle make_private(proto::SyncBundle b, const SubjectKeys& keys, std::vector<Pseudonym>& issued);
 
 /// Hash of the bundle's content, ignoring version and issued_ms: equal hashes mean the
 /// terminal would decide identically, so no new version is needed.

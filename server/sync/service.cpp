@@ -70,13 +70,21 @@ Result<uint64_t> SyncService::refresh(const std::string& terminal, int64_t now_m
       if (!inputs) return inputs.error();
       // A retired terminal is told its instrument is disabled: it opens for admins only.
       if ((*t)->retired_ms && inputs->instrument) inputs->instrument->status = proto::ResourceStatus::disabled;
-      proto::SyncBundle bundle = sync::build(*inputs, now_ms, stored->version + 1);
+      auto keys = subject_keys(**t);
+      if (!keys) return keys.error();
+      std::vector<sync::Pseudonym> issued;
+      proto::SyncBundle bundle = sync::make_private(sync::build(*inputs, now_ms, stored->version + 1), *keys, issued);
       const std::string hash = sync::content_hash(bundle);
       if (hash == stored->hash && !stored->payload.empty()) {
         return Built{stored->version, force_publish ? stored->payload : std::string(), false, 0, 0};
       }
       auto sealed = proto::seal(proto::encode(bundle), proto::kServerKid, key_);
       if (!sealed) return sealed.error();
+      // Before the bundle can reach the terminal: every pseudonym its records may name.
+      std::vector<std::pair<std::string, std::string>> pairs;
+      pairs.reserve(issued.size());
+      for (auto& p : issued) pairs.emplace_back(std::move(p.pseudonym), std::move(p.user));
+      LG_TRY(usage_.keep_pseudonyms(terminal, pairs));
       sync::StoredSync next{bundle.version, hash, *sealed};
       LG_TRY(store_.save(terminal, next));
       return Built{bundle.version, next.payload, true, bundle.grants.size(), bundle.bookings.size()};
@@ -92,6 +100,18 @@ Result<uint64_t> SyncService::refresh(const std::string& terminal, int64_t now_m
   });
   if (!s) return s.error();
   return version;
+}
+
+Result<sync::SubjectKeys> SyncService::subject_keys(const Terminal& t) {
+  const std::string id = t.id + '\n' + t.public_key;
+  if (auto it = keys_.find(id); it != keys_.end()) return it->second;
+  auto pub = crypto::PublicKey::from_pem(t.public_key);
+  if (!pub) return Error::invalid("enrolled key of " + t.id + " unusable: " + pub.error().message());
+  auto link = proto::link_keys(key_, *pub, site_, t.id);
+  if (!link) return link.error();
+  auto pseudonyms = proto::pseudonym_key(key_, site_, t.id);
+  if (!pseudonyms) return pseudonyms.error();
+  return keys_.emplace(id, sync::SubjectKeys{link->card, *pseudonyms}).first->second;
 }
 
 Status SyncService::refresh_resource(const std::string& resource, int64_t now_ms) {

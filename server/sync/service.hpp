@@ -1,5 +1,6 @@
-// Keeps every terminal's signed sync bundle current: rebuild from the store, bump the version
-// only when the content changed (monotonic, persisted), sign with the server key and publish
+// Keeps every terminal's signed sync bundle current: rebuild from the store, make it private
+// (cards as keyed digests, users as pseudonyms kept in usage's table for ingest: sync::make_private),
+// bump the version only when the content changed (monotonic, persisted), sign with the server key and publish
 // retained at QoS 1 on lg/v1/{site}/{terminal}/sync. Write paths do not call it: they mark the
 // DirtySet, and whoever runs the service (the sync thread) calls flush_dirty().
 // Not thread-safe: one thread (the sync strand) calls it.
@@ -60,6 +61,9 @@ class SyncService {
 
  private:
   Status publish(const std::string& terminal, const std::string& payload);
+  /// The card and pseudonym keys of a terminal's enrolled key (derived once, then cached).
+  Result<sync::SubjectKeys> subject_keys(const Terminal& t);
+  std::map<std::string, sync::SubjectKeys> keys_;  ///< terminal id + '\n' + public key PEM -> keys
 
   struct RepairWindow {
     int64_t start_ms = 0;

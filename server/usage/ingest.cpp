@@ -127,6 +127,41 @@ std::optional<Ingest::Authentic> Ingest::authenticate(const std::string& topic, 
   return Authentic{std::move(parts).value(), std::move(env).value(), term, std::move(down_key)};
 }
 
+Status Ingest::attribute_pseudonyms(proto::EventBatch& batch) {
+  auto user_of = [](proto::Record& r) -> std::string* {
+    if (auto* a = std::get_if<proto::Access>(&r.body)) return &a->user;
+    if (auto* st = std::get_if<proto::SessionStart>(&r.body)) return &st->user;
+    if (auto* e = std::get_if<proto::SessionEnd>(&r.body)) return &e->user;
+    return nullptr;
+  };
+  const std::string prefix = batch.terminal + '\n';
+  std::vector<std::string> missing;
+  {
+    std::lock_guard<std::mutex> lock(pseudonyms_mutex_);
+    for (auto& r : batch.records) {
+      const std::string* u = user_of(r);
+      if (u == nullptr || !proto::looks_like_pseudonym(*u)) continue;
+      if (!pseudonyms_.count(prefix + *u)) missing.push_back(*u);
+    }
+  }
+  if (!missing.empty()) {
+    std::sort(missing.begin(), missing.end());
+    missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+    auto found = usage_.pseudonym_users(batch.terminal, missing);
+    if (!found) return found.error();
+    std::lock_guard<std::mutex> lock(pseudonyms_mutex_);
+    for (auto& [p, user] : *found) pseudonyms_.emplace(prefix + p, std::move(user));  // never changes once issued
+  }
+  std::lock_guard<std::mutex> lock(pseudonyms_mutex_);
+  for (auto& r : batch.records) {
+    std::string* u = user_of(r);
+    if (u == nullptr || !proto::looks_like_pseudonym(*u)) continue;
+    // Not issued to this terminal: a directory id of that form (or a forged name), kept as sent.
+    if (auto it = pseudonyms_.find(prefix + *u); it != pseudonyms_.end()) *u = it->second;
+  }
+  return {};
+}
+
 Result<proto::LinkKeys> Ingest::link_keys(const Terminal& t, const crypto::PublicKey& pub) {
   const std::string id = t.id + '\n' + t.public_key;
   {
@@ -178,6 +213,13 @@ std::variant<Ingest::Screened, EventResult> Ingest::screen_event(const std::stri
   EventResult res;
   auto screened = screen(topic, payload, proto::Channel::evt, &proto::decode_event_batch, res);
   if (!screened) return res;
+  if (auto s = attribute_pseudonyms(screened->second); !s) {
+    log::error(kLog, "evt on " + topic + ": pseudonyms not resolved, no ack: " + s.error().message());
+    res.verdict = Verdict::failed;
+    res.reason = s.error().message();
+    if (failures_) failures_->inc();
+    return res;
+  }
   return Screened{topic, std::move(screened->second), std::move(screened->first.down_key)};
 }
 

@@ -1,5 +1,6 @@
 // MQTT ingest without sockets: validates evt and state payloads (size, topic, envelope, version,
-// enrolled key, kid/topic/body terminal agreement, body), commits batches through
+// enrolled key, kid/topic/body terminal agreement, body), puts directory ids back for the
+// pseudonyms the records name (the sync bundle's, docs/PROTOCOL.md), commits batches through
 // usage::Service and builds the signed ack. screen_event may run on several threads; the rest
 // on one (the ingest strand, or the commit thread of usage::Pipeline). Every rejection is logged (one warn line) and counted by reason.
 #pragma once
@@ -101,6 +102,10 @@ class Ingest {
   std::optional<std::pair<Authentic, Body>> screen(const std::string& topic, const std::string& payload,
                                                    proto::Channel channel,
                                                    Result<Body> (*decode)(std::string_view), Res& res);
+  /// Puts back, in every record's `user`, the directory id of each pseudonym the terminal's
+  /// bundles issued (usage::Store::pseudonym_users, then cached: a pair never changes), so that
+  /// everything past ingest sees directory ids as before. Fails only when the store does.
+  Status attribute_pseudonyms(proto::EventBatch& batch);
   /// Logs and counts a rejection.
   void reject(const std::string& topic, const std::string& reason, const std::string& detail);
 
@@ -114,6 +119,8 @@ class Ingest {
   metrics::Counter* failures_ = nullptr;           // labgate_ingest_failures_total
   std::mutex links_mutex_;
   std::unordered_map<std::string, proto::LinkKeys> links_;  // terminal id + '\n' + public key PEM -> keys
+  std::mutex pseudonyms_mutex_;
+  std::unordered_map<std::string, std::string> pseudonyms_;  // terminal id + '\n' + pseudonym -> user
 };
 
 /// Classifies an envelope that proto::open refused: "bad_version" when it is a JSON object whose

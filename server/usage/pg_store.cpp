@@ -86,7 +86,19 @@ CREATE TABLE server_alarms (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "records, access events, sessions, counters", kV1}}};
+// The pseudonyms the sync bundles named (docs/PROTOCOL.md "Cards and users in the bundle"): a
+// terminal's records name its holder by pseudonym, and ingest attributes them through this table.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE pseudonyms (
+  terminal TEXT NOT NULL,
+  pseudonym TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (terminal, pseudonym)
+);
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "records, access events, sessions, counters", kV1}, {2, "pseudonyms of the sync bundles", kV2}}};
 
 }  // namespace
 
@@ -358,6 +370,35 @@ Status PgStore::count_rejection(std::string_view reason, int64_t n) {
       "INSERT INTO rejections(reason, shard, count) VALUES ($1, $2, $3) "
       "ON CONFLICT (reason, shard) DO UPDATE SET count = rejections.count + excluded.count",
       reason, db_.shard(), n));
+}
+
+Status PgStore::keep_pseudonyms(const std::string& terminal,
+                                const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (pairs.empty()) return {};
+  pg::ArrayLiteral ps, users;
+  for (const auto& [p, user] : pairs) {
+    ps.add(p);
+    users.add(user);
+  }
+  return done(db_.conn().q(
+      "INSERT INTO pseudonyms(terminal, pseudonym, user_id) SELECT $1, k.p, k.u FROM unnest($2::text[], $3::text[]) "
+      "AS k(p, u) ON CONFLICT (terminal, pseudonym) DO NOTHING",
+      terminal, ps.str(), users.str()));
+}
+
+Result<std::map<std::string, std::string>> PgStore::pseudonym_users(const std::string& terminal,
+                                                                   const std::vector<std::string>& pseudonyms) {
+  std::map<std::string, std::string> out;
+  if (pseudonyms.empty()) return out;
+  pg::ArrayLiteral ps;
+  for (const auto& p : pseudonyms) ps.add(p);
+  auto r = db_.conn().q(
+      "SELECT s.pseudonym, s.user_id FROM unnest($2::text[]) AS k(p) JOIN pseudonyms s ON s.terminal = $1 AND "
+      "s.pseudonym = k.p",
+      terminal, ps.str());
+  if (!r) return r.error();
+  for (int i = 0; i < r->size(); ++i) out.emplace(r->text(i, 0), r->text(i, 1));
+  return out;
 }
 
 Result<Stats> PgStore::stats() {

@@ -20,6 +20,10 @@ class PgStore final : public Store {
   Status count(std::string_view counter, int64_t n) override;
   Status count_rejection(std::string_view reason, int64_t n) override;
   Result<Stats> stats() override;
+  Status keep_pseudonyms(const std::string& terminal,
+                         const std::vector<std::pair<std::string, std::string>>& pairs) override;
+  Result<std::map<std::string, std::string>> pseudonym_users(const std::string& terminal,
+                                                            const std::vector<std::string>& pseudonyms) override;
   Result<PageOf<AccessEvent>> access_events(const AccessFilter& f) override;
   Result<PageOf<UsageSession>> sessions(const SessionFilter& f) override;
 

@@ -79,7 +79,19 @@ CREATE TABLE server_alarms (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "records, access events, sessions, counters", kV1}}};
+// The pseudonyms the sync bundles named (docs/PROTOCOL.md "Cards and users in the bundle"): a
+// terminal's records name its holder by pseudonym, and ingest attributes them through this table.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE pseudonyms (
+  terminal TEXT NOT NULL,
+  pseudonym TEXT NOT NULL,
+  user TEXT NOT NULL,
+  PRIMARY KEY (terminal, pseudonym)
+);
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "records, access events, sessions, counters", kV1}, {2, "pseudonyms of the sync bundles", kV2}}};
 
 }  // namespace
 
@@ -285,6 +297,35 @@ Status SqliteStore::count(std::string_view counter, int64_t n) { return bump_cou
 
 Status SqliteStore::count_rejection(std::string_view reason, int64_t n) {
   return bump_rejection(db_.conn(), reason, n);
+}
+
+Status SqliteStore::keep_pseudonyms(const std::string& terminal,
+                                    const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (pairs.empty()) return {};
+  auto& d = db_.conn();
+  auto q = d.prepare("INSERT OR IGNORE INTO pseudonyms(terminal, pseudonym, user) VALUES (?, ?, ?)");
+  if (!q) return q.error();
+  for (const auto& [p, user] : pairs) {
+    q->bind(1, terminal).bind(2, p).bind(3, user);
+    LG_TRY(q->run());
+  }
+  return {};
+}
+
+Result<std::map<std::string, std::string>> SqliteStore::pseudonym_users(const std::string& terminal,
+                                                                       const std::vector<std::string>& pseudonyms) {
+  std::map<std::string, std::string> out;
+  auto& d = db_.conn();
+  auto q = d.prepare("SELECT user FROM pseudonyms WHERE terminal = ? AND pseudonym = ?");
+  if (!q) return q.error();
+  for (const auto& p : pseudonyms) {
+    q->bind(1, terminal).bind(2, p);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (*row) out.emplace(p, q->column_text(0));
+    q->reset();
+  }
+  return out;
 }
 
 Result<Stats> SqliteStore::stats() {

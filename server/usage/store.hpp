@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "labgate/common/result.hpp"
@@ -38,6 +40,15 @@ class Store {
   virtual Status count_rejection(std::string_view reason, int64_t n) = 0;
   /// The counters.
   virtual Result<Stats> stats() = 0;
+
+  /// Remembers the pseudonyms a terminal's bundle names (pseudonym, directory user id), before
+  /// the bundle is published; a pair already kept is left as it is. Rows are never deleted: a
+  /// record buffered offline names the pseudonym of the bundle it was decided with.
+  virtual Status keep_pseudonyms(const std::string& terminal,
+                                 const std::vector<std::pair<std::string, std::string>>& pairs) = 0;
+  /// The users of those of `pseudonyms` the terminal's bundles named (absent: never issued).
+  virtual Result<std::map<std::string, std::string>> pseudonym_users(const std::string& terminal,
+                                                                    const std::vector<std::string>& pseudonyms) = 0;
 
   /// Access events, newest first: key (ts_ms, terminal, seq), all descending.
   virtual Result<PageOf<AccessEvent>> access_events(const AccessFilter& f) = 0;

@@ -8,6 +8,7 @@
 
 #include "server/core/app.hpp"
 #include "server/transport/http/api.hpp"
+#include "tests/server/sync/reveal.hpp"
 #include "tests/server/test_support.hpp"
 
 using namespace lg;
@@ -79,7 +80,7 @@ struct Site {
     REQUIRE(!msgs.empty());
     auto b = proto::decode_sync(proto::open(msgs.back().payload)->body);
     REQUIRE(b);
-    return *b;
+    return reveal(*store, server_key, "demo", *b);
   }
   /// The audit entries of entity, as GET /api/audit lists them.
   json audit(const std::string& entity) {

@@ -1,11 +1,26 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "tests/server/test_support.hpp"
 #include "server/sync/service.hpp"
 
 using namespace lg;
 using namespace lg::server;
 using namespace lg::server::test;
+
+namespace {
+/// The digest of a card and the pseudonym of a user in terminal t's bundle, as the server makes them.
+struct Private {
+  std::string card_key, pseudonym_key;
+  Private(const crypto::PrivateKey& server, const crypto::PrivateKey& terminal, const std::string& t) {
+    card_key = proto::link_keys(server, terminal.public_key(), "demo", t)->card;
+    pseudonym_key = *proto::pseudonym_key(server, "demo", t);
+  }
+  std::string card(const char* uid) const { return proto::card_digest(card_key, *CardUid::parse(uid)); }
+  std::string user(const char* id) const { return proto::user_pseudonym(pseudonym_key, id); }
+};
+}  // namespace
 
 TEST_CASE("sync bundles are versioned on content change signed and published retained at QoS 1") {
   TempDir dir;
@@ -34,7 +49,9 @@ TEST_CASE("sync bundles are versioned on content change signed and published ret
   REQUIRE(bundle);
   CHECK(bundle->version == 1);
   REQUIRE(bundle->grants.size() == 1);  // only the admin: nobody is qualified yet
-  CHECK(bundle->grants[0].user == "root");
+  const Private priv(server_key, term_key, "t1");
+  CHECK(bundle->card_form == proto::CardForm::hmac_sha256_128);
+  CHECK(bundle->grants[0].user == priv.user("root"));
 
   // nothing changed: same version, nothing new published
   auto same = sync.refresh("t1", now + 1000, false);
@@ -52,8 +69,13 @@ TEST_CASE("sync bundles are versioned on content change signed and published ret
   REQUIRE(b2);
   CHECK(b2->version == 2);
   REQUIRE(b2->grants.size() == 2);
-  CHECK(b2->grants[0].card == "04AA");
-  CHECK(b2->grants[0].user == "alice");
+  // Sorted by digest: find alice's grant by her pseudonym.
+  const auto alice = std::find_if(b2->grants.begin(), b2->grants.end(),
+                                  [&](const proto::Grant& g) { return g.user == priv.user("alice"); });
+  REQUIRE(alice != b2->grants.end());
+  CHECK(alice->card == priv.card("04AA"));
+  CHECK(std::is_sorted(b2->grants.begin(), b2->grants.end(),
+                       [](const proto::Grant& x, const proto::Grant& y) { return x.card < y.card; }));
 
   // versions survive a restart (persisted), and a forced publish re-sends the stored bundle
   SyncService again = make_sync(*store, server_key, "demo", pub);
@@ -176,4 +198,43 @@ TEST_CASE("the dirty set coalesces marks and the sync service rebuilds only what
   CHECK(*n == 1);
   CHECK(pub.on("lg/v1/demo/t-door/sync").size() == 2);  // the same version sent again
   CHECK(sync.flush_dirty(dirty, now + 4).value() == 0);
+}
+
+TEST_CASE("a bundle carries no card uid, user id or name; its pseudonyms are kept for ingest, per terminal") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto server_key = new_key();
+  auto k1 = new_key();
+  auto k2 = new_key();
+  RecordingPublisher pub;
+  SyncService sync = make_sync(*store, server_key, "demo", pub);
+  const int64_t now = ms("2026-01-15T00:00:00Z");
+  REQUIRE(store->add_terminal(terminal("t1", "inst-xrd", k1.public_pem()), now));
+  REQUIRE(store->add_terminal(terminal("t2", "inst-xrd", k2.public_pem()), now));
+  REQUIRE(store->put_qualification(Qualification{"alice", "inst-xrd", 0, std::nullopt}, now));
+  REQUIRE(sync.refresh("t1", now, false));
+  REQUIRE(sync.refresh("t2", now, false));
+  auto body = [&](const char* t) {
+    return proto::open(pub.on(std::string("lg/v1/demo/") + t + "/sync").back().payload)->body;
+  };
+  const std::string b1 = body("t1");
+  const std::string b2 = body("t2");
+  for (const auto& b : {b1, b2}) {
+    for (const char* secret : {"04AA", "04aa", "alice", "root", "Alice"}) CHECK(b.find(secret) == std::string::npos);
+  }
+  const Private p1(server_key, k1, "t1");
+  const Private p2(server_key, k2, "t2");
+  CHECK(b1.find(p1.card("04AA")) != std::string::npos);
+  CHECK(b2.find(p2.card("04AA")) != std::string::npos);
+  CHECK(p1.card("04AA") != p2.card("04AA"));  // the same card, two terminals: two digests
+  CHECK(p1.user("alice") != p2.user("alice"));
+
+  // Every pseudonym a bundle names is kept, before publishing, for that terminal only.
+  auto kept = store->stores().usage.pseudonym_users("t1", {p1.user("alice"), p1.user("root"), p2.user("alice")});
+  REQUIRE(kept);
+  CHECK(*kept == std::map<std::string, std::string>{{p1.user("alice"), "alice"}, {p1.user("root"), "root"}});
+  // Kept again (a rebuild) changes nothing.
+  REQUIRE(store->stores().usage.keep_pseudonyms("t1", {{p1.user("alice"), "alice"}}));
+  CHECK(store->stores().usage.pseudonym_users("t1", {p1.user("alice")})->at(p1.user("alice")) == "alice");
 }

@@ -455,3 +455,30 @@ TEST_CASE("a session end whose duration does not fit its start and end is refuse
     CHECK(f.count("SELECT duration_ms FROM charges") == 3'510'000);
   }
 }
+
+TEST_CASE("records naming the bundle's pseudonyms are attributed to the directory users they stand for") {
+  Fixture f;
+  const std::string pk = *proto::pseudonym_key(f.server_key, "demo", kTerm);
+  const std::string alice = proto::user_pseudonym(pk, "alice");
+  const std::string never_issued = proto::user_pseudonym(pk, "bob");
+  REQUIRE(f.stores.usage.keep_pseudonyms(kTerm, {{alice, "alice"}}));
+  REQUIRE(f.stores.usage.keep_pseudonyms("t-other", {{never_issued, "bob"}}));  // another terminal's
+  auto r = f.send({access(1, "r1", "04aa", alice), session_start(2, "r2", "s1", "04AA", alice, kStart),
+                   session_end(3, "r3", "s1", "04AA", alice, kStart, k90min),
+                   access(4, "r4", "04bb", never_issued)});
+  REQUIRE(r.verdict == Verdict::accepted);
+  CHECK(f.ack_seq(r) == 4);
+  auto sessions = f.store->sessions({});
+  REQUIRE(sessions);
+  REQUIRE(sessions->size() == 1);
+  CHECK(sessions->front().user == "alice");
+  REQUIRE(sessions->front().charge.has_value());
+  CHECK(sessions->front().charge->amount_fen == 18000);  // charged to alice at her rate, as before
+  auto ev = f.store->access_events({});
+  REQUIRE(ev);
+  REQUIRE(ev->size() == 2);
+  for (const auto& e : *ev) {
+    if (e.card == "04AA") CHECK(e.user == "alice");
+    else CHECK(e.user == never_issued);  // not issued to this terminal: kept as sent
+  }
+}

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/server/sync/reveal.hpp"
 #include "tests/server/test_support.hpp"
 #include "server/core/app.hpp"
 #include "server/transport/http/api.hpp"
@@ -304,7 +305,7 @@ TEST_CASE("enrolment and authorization changes publish a new signed bundle to th
   REQUIRE(b);
   CHECK(b->version == 2);
   REQUIRE(b->grants.size() == 1);
-  CHECK(b->grants[0].card == "04AA");
+  CHECK(reveal(*f.store, f.server_key, "demo", *b).grants[0].card == "04AA");
   CHECK(b->policy.require_booking);
 
   f.post_ok("/api/bookings", {{"instrument", "inst-xrd"}, {"user", "alice"}, {"start", "2026-01-15T02:00:00Z"},
@@ -829,7 +830,7 @@ TEST_CASE("card lifecycle: lost, revoked, replaced and temporary cards reach the
     REQUIRE(!msgs.empty());
     auto b = proto::decode_sync(proto::open(msgs.back().payload)->body);
     REQUIRE(b);
-    return *b;
+    return reveal(*f.store, f.server_key, "demo", *b);
   };
   auto cards_of = [](const proto::SyncBundle& b) {
     std::vector<std::string> out;
@@ -911,7 +912,8 @@ TEST_CASE("user lifecycle: suspended and departed users' cards are refused; refu
   REQUIRE(b);
   CHECK(b->grants.empty());
   REQUIRE(b->denials.size() == 1);
-  CHECK(b->denials[0] == proto::Denial{"04BB", "bob", proto::Reason::user_suspended});
+  CHECK(reveal(*f.store, f.server_key, "demo", *b).denials[0] ==
+        proto::Denial{"04BB", "bob", proto::Reason::user_suspended});
   // A suspended user gets no new card; the same status again, or a way back from left, is 409.
   CHECK(f.call("POST", "/api/cards", R"({"uid":"04BD","user":"bob"})").status == 409);
   CHECK(f.call("PATCH", "/api/users/bob", R"({"status":"suspended"})").status == 409);
