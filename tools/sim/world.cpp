@@ -361,7 +361,8 @@ class World {
   void quiet();
   std::string not_drained();
   void final_checks();
-  int64_t expected_charge(const proto::SessionEnd& e, const std::string& resource) const;
+  /// terminal: the record's terminal (a record names its user by that terminal's pseudonym).
+  int64_t expected_charge(const proto::SessionEnd& e, const std::string& resource, const std::string& terminal) const;
 
   Options opts_;
   Rng rng_;        // workload
@@ -1258,8 +1259,17 @@ void World::quiet() {
     fail("liveness", "not drained 30 virtual minutes after the faults stopped: " + why);
 }
 
-int64_t World::expected_charge(const proto::SessionEnd& e, const std::string& resource) const {
+int64_t World::expected_charge(const proto::SessionEnd& e, const std::string& resource,
+                               const std::string& terminal) const {
   std::string user = e.user;
+  if (proto::looks_like_pseudonym(user)) {
+    // The bundle's pseudonym for this terminal (PROTOCOL.md "Cards and users in the bundle"):
+    // the oracle recomputes it for every user of the directory.
+    if (auto pk = proto::pseudonym_key(server_.key, kSite, terminal)) {
+      for (const auto& x : users_)
+        if (proto::user_pseudonym(*pk, x.id) == user) user = x.id;
+    }
+  }
   if (user.empty()) {
     auto it = card_owner_.find(e.card);
     if (it != card_owner_.end()) user = it->second;
@@ -1404,7 +1414,7 @@ void World::final_checks() {
                                       std::to_string(c == charges.end() ? 0 : c->second.first) + " charges");
     // (5) money: the charge is the billing rule applied to what the terminal measured
     const auto& e = std::get<proto::SessionEnd>(seen.rec->body);
-    const int64_t want = expected_charge(e, e.resource.empty() ? seen.term->resource : e.resource);
+    const int64_t want = expected_charge(e, e.resource.empty() ? seen.term->resource : e.resource, seen.term->id);
     if (c->second.second != want)
       return fail("money", "session " + sid(session) + " charged " + std::to_string(c->second.second) + " fen, the rule gives " +
                                std::to_string(want) + " for " + std::to_string(e.duration_ms) + " ms");
