@@ -106,10 +106,50 @@ def swipe(term, card, who, note=""):
 
 def retained_version(campus, topic):
     """Version of the bundle the broker holds on a retained sync topic (0 if none)."""
-    out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-t", topic, "-C", "1",
+    out = subprocess.run(["mosquitto_sub", *campus.mqtt_cli(), "-t", topic, "-C", "1",
                           "-W", "2", "--retained-only"], capture_output=True, text=True)
     text = out.stdout.strip()
     return json.loads(json.loads(text)["body"])["version"] if text else 0
+
+
+def provision(campus, terms):
+    """07:45: each device enrols with a one-time token; its key never leaves it."""
+    say("\n== 07:45  a technician provisions the three terminals (a one-time token each; keys made on the devices)")
+    for tid, t in terms.items():
+        res = t.conf.read_text().split('resource = "', 1)[1].split('"', 1)[0]
+        tok = json.loads(ctl(campus, "--format", "json", "terminal", "enrol-token", "--id", tid, "--resource", res))["token"]
+        said = t.enrol(campus.server.url, tok).splitlines()[0]
+        say(f"  labgatectl terminal enrol-token --id {tid} --resource {res}; on the device: labgate-terminal enrol ...")
+        say(f"    {said}")
+    say(f"  the broker ({campus.broker.uri}) admits only certificates of the site CA; each terminal only to its own topics")
+
+
+def stolen_door(campus, terms, root):
+    """08:35: a door controller is stolen; it is revoked and its replacement enrolled (a new epoch)."""
+    say("\n== 08:35  the EM door controller is stolen from the corridor")
+    door = terms["t-door-em"]
+    say("  " + ctl(campus, "terminal", "revoke", door.id, "--reason", "stolen from the corridor").strip())
+    args = ["-h", "127.0.0.1", "-p", str(campus.broker.port), "--cafile", str(campus.pki_dir / "ca.crt"),
+            "--cert", str(door.dir / "terminal.crt"), "--key", str(door.dir / "terminal.key")]
+    wait_until(lambda: subprocess.run(["mosquitto_sub", *args, "-t", f"lg/v1/{SITE}/{door.id}/sync", "-C", "1", "-W", "2"],
+                                      capture_output=True).returncode != 0, 30, what="the stolen certificate refused")
+    say("  its certificate is on the CRL: the broker refuses it at the TLS handshake; the ACL denies its name every topic")
+    door.kill9()
+    before = campus.terminal_info(door.id).get("sync_version", 0)
+    old_sim = door.sim
+    shutil.rmtree(door.dir)
+    new = campus.add(Terminal(root, door.id, "door-em", campus.broker.uri, campus.server.public_key_path,
+                              {"port": old_sim.port}, site=SITE, output="door", meter=False))
+    new.sim = old_sim
+    tok = json.loads(ctl(campus, "--format", "json", "terminal", "enrol-token", "--id", door.id, "--resource", "door-em"))["token"]
+    say("  the replacement: " + new.enrol(campus.server.url, tok).splitlines()[0])
+    new.start()
+    # Its bundle is new too: the card digests are keyed by the new device's key.
+    campus.wait_synced(door.id, above=before)
+    terms["t-door-em"] = new
+    swipe(new, "C0DE0003", "u03 Zhang Min", "the new controller opens the door")
+    say("  its records continue the id's sequence after the stolen one's: none collides, none is lost")
+    say("  " + ctl(campus, "terminal", "certificates", door.id).strip().replace("\n", "\n  "))
 
 
 def health(campus):
@@ -128,10 +168,20 @@ def hostile_moments(campus, x, root):
     say("\n== 08:30  hostile moments")
     topic = f"lg/v1/{SITE}/{x.id}/sync"
     current = campus.terminal_info(x.id)["sync_version"]
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-t", topic, "-r", "-n"],
-                   check=True)
+    # Strangers first: the broker takes only certificates of the site CA, and a terminal's only for its own topics.
+    anon = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "--cafile",
+                           str(campus.pki_dir / "ca.crt"), "-t", topic, "-r", "-n"], capture_output=True, text=True)
+    say(f"  a laptop on the campus network without a certificate tried to delete {x.id}'s bundle: refused at the TLS"
+        f" handshake (exit {anon.returncode})")
+    spare_cert, spare_key = harness.mint_identity(campus.pki_dir, "t-spare", root / "clients")
+    peek = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "--cafile",
+                           str(campus.pki_dir / "ca.crt"), "--cert", str(spare_cert), "--key", str(spare_key),
+                           "-t", "lg/v1/#", "-v", "-W", "2"], capture_output=True, text=True)
+    say(f"  a laptop with another terminal's certificate (t-spare) subscribed to lg/v1/#: it read "
+        f"{len(peek.stdout.splitlines())} message(s); a terminal reads only its own ack, sync and cmd")
+    subprocess.run(["mosquitto_pub", *campus.mqtt_cli("server.tester"), "-t", topic, "-r", "-n"], check=True)
     wait_until(lambda: retained_version(campus, topic) == current, 20, what="the server to repair the bundle")
-    say(f"  someone deleted {x.id}'s retained authorization bundle on the broker: the server noticed and put v{current} back;")
+    say(f"  a client with the server's rights deleted {x.id}'s retained authorization bundle: the server noticed and put v{current} back;")
     say(f"  {x.id} never dropped its last good bundle (an empty or older bundle is never applied)")
     import urllib.error
     import urllib.request
@@ -151,11 +201,12 @@ def hostile_moments(campus, x, root):
     body = json.dumps({"type": "evt", "terminal": x.id, "boot": 1, "records": []})
     forged_evt = json.dumps({"v": 1, "kid": x.id, "alg": "hs256", "body": body,
                              "sig": base64.b64encode(os.urandom(32)).decode()})
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(campus.broker.port), "-q", "1",
+    subprocess.run(["mosquitto_pub", *campus.mqtt_cli("server.tester"), "-q", "1",
                     "-t", f"lg/v1/{SITE}/{x.id}/evt", "-m", forged_evt], check=True)
     wait_until(lambda: campus.server.get("/api/stats")["rejected"].get("bad_signature", 0) > before, 20,
                what="the forged batch to be refused")
-    say(f"  a stranger published a batch in {x.id}'s name with a made-up MAC: refused and counted as bad_signature")
+    say(f"  a client that may write {x.id}'s topics published a batch in its name with a made-up MAC: refused and"
+        f" counted as bad_signature")
     say(f"  (records, state and acks carry a MAC under {x.id}'s own link keys; bundles an ECDSA signature)")
 
 
@@ -330,16 +381,13 @@ def main():
             t = Terminal(root, tid, res, campus.broker.uri, campus.server.public_key_path, relay, site=SITE,
                          output=out, meter=(out == "power"))
             t.sim = sim
-            key_file = root / f"{tid}.pub"
-            key_file.write_text(t.public_key())
             terms[tid] = campus.add(t)
-        data["terminals"] = [{"id": tid, "resource": t_res, "public_key_file": str(root / f"{tid}.pub")}
-                             for tid, t_res in [("t-xrd", "inst-xrd"), ("t-tem", "inst-tem"), ("t-door-em", "door-em")]]
         (root / "campus.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
         say("\n== importing the campus with labgatectl (2 units, 3 labs, 5 instruments + a door, 20 users)")
         say("  " + ctl(campus, "import", str(root / "campus.json")).rstrip().splitlines()[-1])
         registrar_csv(campus, root)
         people_and_roles(campus)
+        provision(campus, terms)
         for t in terms.values():
             t.start()
         for tid in terms:
@@ -383,6 +431,7 @@ def main():
         time.sleep(2)
         people_and_cards(campus, x)
         hostile_moments(campus, x, root)
+        stolen_door(campus, terms, root)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")
@@ -420,7 +469,8 @@ def main():
   OpenAPI      curl {campus.server.url}/api/openapi.json
   CLI          {BIN}/labgatectl --url {campus.server.url} --token {TOKEN} terminals | report | sessions | access | stats | audit verify | audit list
   swipe        {BIN}/labgate-swipe --socket {x.socket_path} C0DE0002
-  MQTT         mosquitto_sub -p {campus.broker.port} -t 'lg/v1/{SITE}/#' -v
+  MQTT         mosquitto_sub {' '.join(campus.mqtt_cli())} -t 'lg/v1/{SITE}/#' -v   (mutual TLS; an observer identity from the site CA)
+  PKI          {campus.pki_dir} (the site terminal CA, ca.key mode 0600), {root / 'broker'} (mosquitto.conf, acl, crl.pem: written by the server)
   databases    {server_db}, {x.dir / 'terminal.db'} (sqlite3)
   relay state  {sims['t-xrd'].state_file}
   health       curl {campus.server.url}/api/health   (503 with the reason when the broker, the database or ingest is not right)
