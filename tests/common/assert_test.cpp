@@ -51,7 +51,7 @@ int64_t next_seq(int64_t last, int64_t got) {
 
 }  // namespace
 
-TEST_CASE("LG_INVARIANT: holds -> nothing; fails -> one log line naming file, line and condition, then abort") {
+TEST_CASE("LG_INVARIANT: holds -> nothing, fails -> one log line naming file, line and condition, then abort") {
   CHECK(next_seq(41, 42) == 42);
   const Death d = in_child([] { (void)next_seq(41, 40); });
   CHECK(d.aborted);

@@ -48,7 +48,7 @@ EventBatch sample_batch() {
 }
 }  // namespace
 
-TEST_CASE("topics are built and parsed; foreign topics are refused") {
+TEST_CASE("topics are built and parsed, foreign topics are refused") {
   CHECK(topic("demo", "t-xrd-01", Channel::evt) == "lg/v1/demo/t-xrd-01/evt");
   CHECK(topic_filter("demo", Channel::state) == "lg/v1/demo/+/state");
   auto p = parse_topic("lg/v1/demo/t-xrd-01/ack");
@@ -142,7 +142,7 @@ TEST_CASE("ack, state and sync round trip") {
   CHECK(decode_sync(bad_reason).error().reason.find("denials[1].reason") != std::string::npos);
 }
 
-TEST_CASE("sync bundle versions: the legacy uid form still reads; an unknown card form or a uid in digest form is refused") {
+TEST_CASE("sync bundle versions: the legacy uid form still reads, an unknown card form or a uid in digest form is refused") {
   // A bundle from a server before card digests (the golden text of that version): no
   // "card_digest", cards are uids and are normalised as before.
   auto legacy = decode_sync(golden("sync_legacy.json"));
@@ -210,7 +210,7 @@ TEST_CASE("card digests and pseudonyms: known answers, both ends agree, other te
   CHECK(p.find("u001") == std::string::npos);
 }
 
-TEST_CASE("commands and command results round trip; bad lifetimes and kinds are refused") {
+TEST_CASE("commands and command results round trip, bad lifetimes and kinds are refused") {
   Command c;
   c.id = "0190a0b0-0000-7000-8000-000000000001";
   c.kind = CommandKind::resync;
@@ -325,7 +325,7 @@ TEST_CASE("link keys: both ends derive the same pair, bound to the site and the 
   CHECK(link_keys(*server, other->public_key(), "campus", "t1")->up != at_server->up);
 }
 
-TEST_CASE("hs256 envelopes: open and verify with the link key; tampering, another key and alg mix-ups fail") {
+TEST_CASE("hs256 envelopes: open and verify with the link key, tampering, another key and alg mix-ups fail") {
   const std::string key(32, 'k');
   const std::string wire = seal_mac(encode(Ack{"t1", 5}), kServerKid, key);
   auto env = open(wire);

@@ -125,7 +125,7 @@ TEST_CASE("two connections writing concurrently both succeed through busy waitin
   CHECK(**db->query_int("SELECT count(*) FROM items") == 100);
 }
 
-TEST_CASE("re-preparing the same SQL reuses a clean statement; statements may outlive the connection") {
+TEST_CASE("re-preparing the same SQL reuses a clean statement, statements may outlive the connection") {
   auto db = Database::open(temp_db("cache.db"));
   REQUIRE(migrate(*db, kSchema).ok());
   for (int i = 0; i < 3; ++i) {

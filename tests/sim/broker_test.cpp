@@ -92,7 +92,7 @@ TEST_CASE("virtual time runs events in time order, ties in scheduling order, and
   CHECK(differs);
 }
 
-TEST_CASE("a clean network delivers every message once, in order; a publisher must be connected") {
+TEST_CASE("a clean network delivers every message once, in order, a publisher must be connected") {
   EventQueue q;
   Broker b(q, 1);
   Seen ps, ss;
@@ -230,7 +230,7 @@ TEST_CASE("a partition drops the connection (will, loss reported, messages in fl
   CHECK(ps.log.back() == "up");
 }
 
-TEST_CASE("a connection lost before it was reported is never reported; a stopped client gets no callback") {
+TEST_CASE("a connection lost before it was reported is never reported, a stopped client gets no callback") {
   EventQueue q;
   Broker b(q, 9);
   Seen cs;

@@ -123,7 +123,7 @@ TEST_CASE("missing required key is named") {
   CHECK(c.error().message().find("terminal.resource") != std::string::npos);
 }
 
-TEST_CASE("the broker is reached over mutual TLS with the enrolled identity; plain TCP only by name") {
+TEST_CASE("the broker is reached over mutual TLS with the enrolled identity, plain TCP only by name") {
   lg::test::TempDir dir("tcfg");
   const std::string data = (dir.path() / "data").string();
   const std::string base = "[terminal]\ndata_dir = \"" + data +

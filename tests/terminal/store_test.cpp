@@ -210,7 +210,7 @@ TEST_CASE("boot counter increments on each start and persists") {
   CHECK(*s.next_boot() == 3);
 }
 
-TEST_CASE("the cached bundle holds card digests only; a cache from before digests is converted in place") {
+TEST_CASE("the cached bundle holds card digests only, a cache from before digests is converted in place") {
   lg::test::TempDir d("digests");
   {
     Store s = open_store(d);

@@ -49,7 +49,7 @@ struct AuditFixture {
 
 }  // namespace
 
-TEST_CASE("audit routes: audited writes append entries with request id and source; verify holds") {
+TEST_CASE("audit routes: audited writes append entries with request id and source, verify holds") {
   AuditFixture f;
   seed(*f.store);  // through the stores: not audited
   CHECK(f.get("/api/audit/verify") == json{{"ok", true}, {"entries", 0}});

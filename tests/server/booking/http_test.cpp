@@ -112,7 +112,7 @@ int64_t at(const json& t) { return *time::parse_utc(t.get<std::string>()); }
 
 }  // namespace
 
-TEST_CASE("a cancelled booking is kept, frees its slot and leaves the bundle; cancelling it again is 409") {
+TEST_CASE("a cancelled booking is kept, frees its slot and leaves the bundle, cancelling it again is 409") {
   Site s;
   const std::string alice = s.login("alice");
   const std::string id = s.book("alice", "2026-01-15T02:00:00Z", "2026-01-15T04:00:00Z", alice);
@@ -202,7 +202,7 @@ TEST_CASE("a move is admitted like a new booking: into an overlap it is 409 nami
             .status == 422);
 }
 
-TEST_CASE("a user cancels and moves their own booking, not another's; the instrument admin may") {
+TEST_CASE("a user cancels and moves their own booking, not another's, the instrument admin may") {
   Site s;
   const std::string alice = s.login("alice");
   const std::string carol = s.login("carol");
@@ -230,7 +230,7 @@ TEST_CASE("a user cancels and moves their own booking, not another's; the instru
   CHECK(cancels == 2);
 }
 
-TEST_CASE("a revoked qualification is kept, ending now; the terminal's next bundle no longer grants; again is 409") {
+TEST_CASE("a revoked qualification is kept, ending now, the terminal's next bundle no longer grants, again is 409") {
   Site s;
   s.ok("POST", "/api/cards", {{"uid", "04AA"}, {"user", "alice"}});
   const auto before = s.bundle();

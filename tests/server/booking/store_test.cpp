@@ -184,7 +184,7 @@ TEST_CASE("on PostgreSQL the schema itself refuses overlapping bookings, whateve
   CHECK(*store->scalar("SELECT count(*) FROM bookings") == 2);
 }
 
-TEST_CASE("cancel keeps the booking, frees its slot; a move into an overlap changes nothing") {
+TEST_CASE("cancel keeps the booking, frees its slot, a move into an overlap changes nothing") {
   TempDir dir;
   auto store = open_store(dir);
   seed(*store);

@@ -87,7 +87,7 @@ TEST_CASE("unknown keys and bad values are refused naming the key") {
   CHECK(c->admin_token.empty());
 }
 
-TEST_CASE("[auth] is read: sessions, password cost, LDAP and CAS; bad values name the key") {
+TEST_CASE("[auth] is read: sessions, password cost, LDAP and CAS, bad values name the key") {
   auto c = parse(kGood);
   REQUIRE(c);
   CHECK(c->auth.session_hours == 12);

@@ -122,7 +122,7 @@ TEST_CASE("wrong passwords are throttled per account, with Retry-After, and the 
   CHECK(s.call("POST", "/api/login", {{"user", "alice"}, {"password", "alice password"}}, "").status == 201);
 }
 
-TEST_CASE("a personal token holds only the rights it lists; setting a password ends the user's tokens") {
+TEST_CASE("a personal token holds only the rights it lists, setting a password ends the user's tokens") {
   Site s;
   auto grant = s.call("POST", "/api/roles", {{"user", "alice"}, {"role", "unit_admin"}, {"scope_id", "chem"}});
   REQUIRE(grant.status == 201);

@@ -39,7 +39,7 @@ TEST_CASE("a unit admin's rights reach their subtree and nothing beside it") {
   CHECK(refusal_status(admin, Right::instrument_write, Place{{"phys"}, "inst-p", {}, "", true}) == 403);
 }
 
-TEST_CASE("a user sees their own records; a PI their group's; an instrument admin their instrument") {
+TEST_CASE("a user sees their own records, a PI their group's, an instrument admin their instrument") {
   const Principal stu = with({grant(Role::user, "", "stu-c")}, "stu-c");
   CHECK(allows(stu, Right::usage_read, kChemUser));
   CHECK(allows(stu, Right::booking_write, kChemUser));
@@ -60,7 +60,7 @@ TEST_CASE("a user sees their own records; a PI their group's; an instrument admi
   CHECK_FALSE(holds(Principal{}, Right::self));
 }
 
-TEST_CASE("a pending user holds nothing; a personal token only the rights it lists") {
+TEST_CASE("a pending user holds nothing, a personal token only the rights it lists") {
   Principal pending = with({grant(Role::user, "")});
   pending.pending = true;
   CHECK_FALSE(allows(pending, Right::self, Place{{}, "", {}, "me", false}));

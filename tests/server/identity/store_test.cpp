@@ -88,7 +88,7 @@ TEST_CASE("identity store places every kind of object in the tree") {
   CHECK(*sub == std::vector<std::string>{"chem", "chem-dept"});
 }
 
-TEST_CASE("identity store grants: explicit ones, the user's own and a PI's are implied; revoked ones stop") {
+TEST_CASE("identity store grants: explicit ones, the user's own and a PI's are implied, revoked ones stop") {
   TempDir dir;
   auto store = open_store(dir);
   const int64_t now = ms("2026-03-02T01:00:00Z");

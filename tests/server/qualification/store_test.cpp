@@ -10,7 +10,7 @@ using namespace lg;
 using namespace lg::server;
 using namespace lg::server::test;
 
-TEST_CASE("revoke rule: an open or later-ending qualification ends now; an ended one is refused") {
+TEST_CASE("revoke rule: an open or later-ending qualification ends now, an ended one is refused") {
   using namespace lg::server::qualification;
   const Qualification open{"alice", "xrd", 100, std::nullopt};
   CHECK(revoke_refusal(open, 500).empty());

@@ -200,7 +200,7 @@ TEST_CASE("the dirty set coalesces marks and the sync service rebuilds only what
   CHECK(sync.flush_dirty(dirty, now + 4).value() == 0);
 }
 
-TEST_CASE("a bundle carries no card uid, user id or name; its pseudonyms are kept for ingest, per terminal") {
+TEST_CASE("a bundle carries no card uid, user id or name, its pseudonyms are kept for ingest, per terminal") {
   TempDir dir;
   auto store = open_store(dir);
   seed(*store);

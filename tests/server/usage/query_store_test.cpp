@@ -430,7 +430,7 @@ TEST_CASE("a session's user comes from its start in the same batch, the start's 
   CHECK(sessions->front().charge->category == "external_academic");
 }
 
-TEST_CASE("an end before its start in one batch stores the session closed by the end; the start changes nothing") {
+TEST_CASE("an end before its start in one batch stores the session closed by the end, the start changes nothing") {
   IngestStore f;
   auto out = commit_compared(f, {batch("t1", {session_end(1, "r1", "s1", "04AA", "alice", kT0, kHour),
                                               session_start(2, "r2", "s1", "04AA", "alice", kT0)})});

@@ -97,7 +97,7 @@ TEST_CASE("the contiguous ack stops at the first gap and never goes back") {
   CHECK(contiguous_ack(7, {3, 4}) == 7);
 }
 
-TEST_CASE("access_reason: an unknown card with a known holder is not_qualified; everything else as the terminal said") {
+TEST_CASE("access_reason: an unknown card with a known holder is not_qualified, everything else as the terminal said") {
   using lg::proto::Reason;
   const Attribution known{"alice", true};
   const Attribution nobody{"", false};

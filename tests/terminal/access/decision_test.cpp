@@ -151,7 +151,7 @@ TEST_CASE("expired admin card is denied") {
   CHECK(r.reason == Reason::not_valid_now);
 }
 
-TEST_CASE("a swiped card is looked up by its digest; the reader's letter case does not matter") {
+TEST_CASE("a swiped card is looked up by its digest, the reader's letter case does not matter") {
   lg::proto::SyncBundle b;
   b.terminal = "t1";
   b.version = 3;

@@ -100,7 +100,7 @@ TEST_CASE("a command is executed once: its replay is refused, also after a resta
   CHECK(answers(r).back().reason == "expired");
 }
 
-TEST_CASE("resync writes the next bundle again even if its version is applied; other kinds answer unsupported") {
+TEST_CASE("resync writes the next bundle again even if its version is applied, other kinds answer unsupported") {
   Rig r;
   r.boot();
   r.sync(r.bundle(3));
@@ -127,7 +127,7 @@ TEST_CASE("resync writes the next bundle again even if its version is applied; o
   CHECK(r.agent->commands_refused() == 0);
 }
 
-TEST_CASE("the cached bundle names cards by digest only; a legacy bundle is converted before it is stored") {
+TEST_CASE("the cached bundle names cards by digest only, a legacy bundle is converted before it is stored") {
   Rig r;
   r.boot();
   auto b = r.bundle(3);
