@@ -47,7 +47,8 @@ constexpr int64_t kEndMs =
         std::chrono::sys_days{std::chrono::year{10000} / std::chrono::January / 1}.time_since_epoch())
         .count();
 
-int64_t whole_seconds(int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
+/// ms rounded down to whole seconds (no overflow at either end of int64_t).
+int64_t whole_seconds(int64_t ms) { return ms >= 0 ? ms / 1000 : -((-(ms + 1)) / 1000) - 1; }
 
 /// "NAME:value" folded, value a cleaned and escaped TEXT.
 void text_property(std::string& out, std::string_view name, std::string_view raw) {
