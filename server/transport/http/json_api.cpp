@@ -21,7 +21,11 @@ json ApiContext::time_or_null(const std::optional<int64_t>& utc_ms) const {
   return utc_ms ? json(time(*utc_ms)) : json(nullptr);
 }
 
-Response reply(int status, const json& body) { return Response{status, body.dump()}; }
+// A reason may quote what the client sent (a path, a query value) and that need not be UTF-8:
+// such bytes become U+FFFD instead of the serializer throwing (found by fuzz.http).
+Response reply(int status, const json& body) {
+  return Response{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 
 Response error(int status, const std::string& reason) { return reply(status, json{{"error", reason}}); }
 
