@@ -405,6 +405,9 @@ int main(int argc, char** argv) {
   // The server owns every terminal's retained sync topic: it watches what the broker holds there
   // and publishes the current bundle again when someone deleted or rolled it back.
   mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::sync), 1);
+  // Answers to remote commands (App::on_mqtt_message on the ingest strand, CommandService): not
+  // shared, so every node keeps each terminal's last answer for GET .../commands/last.
+  mqtt.subscribe(lg::proto::topic_filter(cfg->site, lg::proto::Channel::cmdres), 1);
 
   net::post(sync_io, [&app] { app.start(); });
   mqtt.start();

@@ -2,6 +2,7 @@
 
 #include "labgate/common/log.hpp"
 #include "labgate/common/protocol.hpp"
+#include "server/sync/http.hpp"
 #include "server/terminals/http.hpp"
 #include "server/transport/http/api.hpp"
 
@@ -21,10 +22,14 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
              cfg.currency),
       ingest_(usage_, stores.usage, stores.terminals, key, cfg.site, &metrics_),
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
-      sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher) {
+      sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher),
+      commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
+  api_->extend([this](http::Router& r, const http::ApiContext& ctx) {
+    sync::add_command_routes(r, ctx, commands_, stores_.uow, stores_.audit);
+  });
 }
 
 App::~App() = default;
@@ -81,6 +86,10 @@ void App::on_mqtt_message(const std::string& topic, const std::string& payload) 
   auto parts = proto::parse_topic(topic);
   if (parts && parts->channel == proto::Channel::sync && parts->site == site_) {
     on_sync_topic(parts->terminal, payload);
+    return;
+  }
+  if (parts && parts->channel == proto::Channel::cmdres) {
+    (void)commands_.on_result(topic, payload, now_());  // logged and kept, or refused and counted there
     return;
   }
   if (parts && parts->channel == proto::Channel::state) {

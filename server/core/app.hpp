@@ -16,6 +16,7 @@
 #include "server/core/metrics.hpp"
 #include "server/identity/http.hpp"
 #include "server/core/stores.hpp"
+#include "server/sync/commands.hpp"
 #include "server/sync/publisher.hpp"
 #include "server/sync/service.hpp"
 #include "server/terminals/provisioning.hpp"
@@ -53,7 +54,8 @@ class App {
 
   // ---- ingest strand
   /// evt or state from a terminal (acks are published only after a successful commit). A
-  /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests).
+  /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests); one
+  /// on a cmdres topic to CommandService::on_result.
   void on_mqtt_message(const std::string& topic, const std::string& payload);
 
   // ---- any thread
@@ -69,6 +71,8 @@ class App {
   /// The metrics GET /metrics renders (lock-free updates from any thread).
   metrics::ServerMetrics& metrics() { return metrics_; }
   SyncService& sync() { return sync_; }
+  /// Remote commands: sent by the HTTP routes, answers taken by on_mqtt_message (cmdres).
+  CommandService& commands() { return commands_; }
   const std::string& site() const { return site_; }
   /// The HTTP API (its router table: for docs and tests).
   const http::Api& api() const { return *api_; }
@@ -93,6 +97,7 @@ class App {
   std::unique_ptr<terminals::Enrolment> enrolment_;
   booking::Service booking_;
   SyncService sync_;
+  CommandService commands_;
   std::unique_ptr<http::Api> api_;
 };
 

@@ -113,6 +113,9 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/terminals/enrolments", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}"})"}},
       {"POST /api/terminals/{id}/revoke", {"SAI", "S", R"({"reason":"lost"})"}},
       {"GET /api/terminals/{id}/certificates", {"SAI", "S"}},
+      // Remote commands (server/sync/http.cpp): as revoking the terminal. No answer yet: 404.
+      {"POST /api/terminals/{id}/commands", {"SAI", "S", R"({"kind":"resync"})"}},
+      {"GET /api/terminals/{id}/commands/last", {"SAI", "S", "", "", "", "", "", true}},
       {"POST /api/enrol", {"SAIFPUV", "SAIFPUV", R"({"token":"{enrol_token}","csr":"{csr_new}"})"}},
       {"POST /api/enrol/renew", {"SAIFPUV", "SAIFPUV", R"({"csr":"{csr_renew}"})"}},
       {"GET /api/audit", {"SAIF", "SAIF", "", "entity=fee_standard", "SAIF", "\"inst-c\"", "\"inst-p\""}},
