@@ -13,6 +13,7 @@
 #include "labgate/common/csv.hpp"
 #include "labgate/common/defaults.hpp"
 #include "labgate/common/log.hpp"
+#include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 
 #include "credentials.hpp"
@@ -420,7 +421,8 @@ int main(int argc, char** argv) {
   csv_files->excludes(json_file);
 
   // Provisioning: a one-time enrolment token for a device, revocation, a terminal's certificates.
-  auto* term = app.add_subcommand("terminal", "Provision terminals: enrolment tokens, revocation, certificates");
+  auto* term = app.add_subcommand("terminal",
+                                  "Provision terminals: enrolment tokens, revocation, certificates, remote commands");
   term->require_subcommand(1);
   std::string term_id, term_resource, term_reason;
   int64_t term_ttl = 0;
@@ -434,6 +436,23 @@ int main(int argc, char** argv) {
   term_revoke->add_option("--reason", term_reason, "Why (kept with the revocation)")->required();
   auto* term_certs = term->add_subcommand("certificates", "The certificates issued to a terminal");
   term_certs->add_option("ID", term_id, "Terminal id")->required();
+  // Remote commands (docs/PROTOCOL.md "Remote commands"): signed by the server, answered on cmdres.
+  std::string term_kind;
+  int64_t term_cmd_ttl = 0;
+  std::vector<std::string> term_kinds;
+  for (auto k : {lg::proto::CommandKind::unlock, lg::proto::CommandKind::lock, lg::proto::CommandKind::resync,
+                 lg::proto::CommandKind::video})
+    term_kinds.emplace_back(lg::proto::to_string(k));
+  auto* term_command = term->add_subcommand(
+      "command", "Send a signed remote command to a terminal (resync: it writes its bundle again; unlock, lock, "
+                 "video: answered unsupported until the terminal serves them)");
+  term_command->add_option("ID", term_id, "Terminal id")->required();
+  term_command->add_option("KIND", term_kind, "What to do")->required()->check(CLI::IsMember(term_kinds));
+  term_command->add_option("--ttl", term_cmd_ttl, "Seconds the command stays valid (default 300, at most 86400)")
+      ->check(CLI::Range(int64_t{1}, lg::proto::kMaxCommandLifetimeMs / 1000));
+  auto* term_command_result =
+      term->add_subcommand("command-result", "The last answer a terminal sent to a command (since the server started)");
+  term_command_result->add_option("ID", term_id, "Terminal id")->required();
 
   // Card lifecycle: report lost (refused at the terminals from the next bundle), revoke, replace.
   auto* card = app.add_subcommand("card", "A card's lifecycle: lost, revoke, replace");
@@ -721,6 +740,29 @@ int main(int argc, char** argv) {
                   << "\non the device:\n  labgate-terminal --config terminal.toml enrol --server " << g.url
                   << " --token " << j->value("token", "") << "\n";
       }
+      return 0;
+    }
+    if (term_command->parsed()) {
+      json body{{"kind", term_kind}};
+      if (term_cmd_ttl > 0) body["ttl_s"] = term_cmd_ttl;
+      auto j = call(g, "POST", "/api/terminals/" + seg(term_id) + "/commands", body.dump(),
+                    "terminal command " + term_id + " " + term_kind);
+      return said(g, j,
+                  j ? term_kind + " command " + cell(j->value("id", json())) + " sent to " + term_id + ", valid until " +
+                          cell(j->value("expires", json())) + "; its answer: labgatectl terminal command-result " +
+                          term_id
+                    : "");
+    }
+    if (term_command_result->parsed()) {
+      auto j = call(g, "GET", "/api/terminals/" + seg(term_id) + "/commands/last", "",
+                    "terminal command-result " + term_id);
+      if (!j) return 1;
+      if (g.format != Format::table) return show(g, j, key_value_table);
+      const std::string reason = j->value("reason", std::string());
+      std::cout << term_id << " answered " << cell(j->value("kind", json())) << " command "
+                << cell(j->value("id", json())) << ": " << cell(j->value("outcome", json()))
+                << (reason.empty() ? "" : " (" + lg::log::escape(reason) + ")") << " at "
+                << cell(j->value("ts", json())) << "\n";
       return 0;
     }
     if (term_revoke->parsed())
