@@ -32,6 +32,16 @@ struct Client::Impl {
   bool lost = false;  // set by the connection-lost callback; wakes the supervisor
   std::atomic<bool> up{false};
   std::thread supervisor;
+  /// The supervisor's id, set by the supervisor itself first thing: stop() called from a
+  /// handler (on the supervisor) sees its own id here and does not join itself.
+  std::atomic<std::thread::id> supervisor_id{};
+  /// Held by the one stop() that joins and disconnects; a concurrent stop() waits for it.
+  std::mutex stop_mutex;
+
+  bool is_stopping() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return stopping;
+  }
 
   ::mqtt::connect_options connect_options() const {
     ::mqtt::connect_options co;
@@ -40,6 +50,13 @@ struct Client::Impl {
     co.set_connect_timeout(opts.connect_timeout_s);
     co.set_max_inflight(opts.max_inflight);
     co.set_automatic_reconnect(false);  // the supervisor reconnects; also covers a failed first connect
+    // MQTT 3.1.1 only. With the default (3.1.1, then 3.1) Paho C queues a 3.1 CONNECT of its own
+    // when a connection is lost; the supervisor's connect() then comes while that one is queued,
+    // Paho C ignores it (MQTTASYNC_COMMAND_IGNORED, -18) after having already taken its token as
+    // the context of the client's connect callbacks, and Paho C++ frees that token: the next
+    // connect callback runs on freed memory (issue 9: the terminal aborted with std::system_error
+    // EINVAL from the freed token's mutex). Mosquitto speaks 3.1.1.
+    co.set_mqtt_version(MQTTVERSION_3_1_1);
     if (opts.tls) {
       ::mqtt::ssl_options ssl;
       ssl.set_trust_store(opts.tls->ca_file);
@@ -59,9 +76,21 @@ struct Client::Impl {
 
   bool try_connect() {
     try {
-      cli->connect(connect_options())->wait_for(std::chrono::seconds(opts.connect_timeout_s + 1));
+      // Paho C's connect writes the new token into the client's connect callbacks before it
+      // takes its client lock, while Paho may still be inside the callback that told us of the
+      // last loss or failure (it calls them under that lock and clears the callbacks after them):
+      // the new token would get the old connection's failure, or lose its callbacks. is_connected()
+      // takes that lock, so Paho has left the callback when it returns.
+      (void)cli->is_connected();
+      // One connect in the library at a time: wait for Paho's own verdict on this one (its
+      // connect timeout bounds the wait) before another can be made, for the same reason as the
+      // version above. Only stop() cuts the wait short; the client is destroyed after it.
+      auto token = cli->connect(connect_options());
+      while (!token->wait_for(std::chrono::milliseconds(100))) {  // throws when the connect failed
+        if (is_stopping()) return false;
+      }
       if (!cli->is_connected()) {
-        last_error = "no answer within " + std::to_string(opts.connect_timeout_s + 1) + " s";
+        last_error = "the connection closed as soon as it was made";
         return false;
       }
       std::vector<std::pair<std::string, int>> subs;
@@ -79,17 +108,18 @@ struct Client::Impl {
   }
 
   void run() {
+    supervisor_id = std::this_thread::get_id();
     int backoff = std::max(1, opts.min_retry_s);
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
       if (!up.load()) {
+        lost = false;  // before the attempt: a loss reported while it ends is not missed
         lock.unlock();
         const bool ok = try_connect();
         lock.lock();
         if (stopping) break;
         if (ok) {
           up = true;
-          lost = false;
           backoff = std::max(1, opts.min_retry_s);
           log::info("mqtt", opts.client_id + ": connected to " + opts.uri);
           lock.unlock();
@@ -122,7 +152,12 @@ struct Client::Impl {
 
 Client::Client() : impl_(std::make_unique<Impl>()) {}
 
-Client::~Client() { stop(); }
+Client::~Client() {
+  stop();
+  // Paho goes first: none of its threads may call into the handlers or the mutex below once
+  // they are being destroyed.
+  if (impl_) impl_->cli.reset();
+}
 
 Result<std::unique_ptr<Client>> Client::create(Options opts) {
   const bool ssl_uri = opts.uri.rfind("ssl://", 0) == 0 || opts.uri.rfind("mqtts://", 0) == 0;
@@ -177,6 +212,7 @@ void Client::subscribe(const std::string& filter, int qos) {
 }
 
 void Client::start() {
+  std::lock_guard<std::mutex> stop_lock(impl_->stop_mutex);  // not while a stop() joins
   if (impl_->supervisor.joinable()) return;
   impl_->supervisor = std::thread([this] { impl_->run(); });
 }
@@ -185,11 +221,18 @@ void Client::stop() {
   if (!impl_) return;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->stopping && !impl_->supervisor.joinable()) return;
     impl_->stopping = true;
     impl_->cv.notify_all();
   }
-  if (impl_->supervisor.joinable()) impl_->supervisor.join();
+  // From a handler: the supervisor ends its loop when the handler returns; a stop() on another
+  // thread (or the destructor) joins it and disconnects.
+  if (std::this_thread::get_id() == impl_->supervisor_id.load()) return;
+  // One caller joins and disconnects; the others wait here until it has, then find nothing to do.
+  std::lock_guard<std::mutex> stop_lock(impl_->stop_mutex);
+  if (impl_->supervisor.joinable()) {
+    impl_->supervisor.join();
+    impl_->supervisor_id = std::thread::id();
+  }
   try {
     if (impl_->cli && impl_->cli->is_connected()) impl_->cli->disconnect()->wait_for(std::chrono::seconds(2));
   } catch (const ::mqtt::exception&) {

@@ -49,8 +49,9 @@ struct Message {
   bool retained = false;
 };
 
-/// An auto-reconnecting client. Handlers run on Paho's threads: post work to your own
-/// executor. Subscriptions are remembered and re-made on every (re)connect.
+/// An auto-reconnecting client. Handlers run on Paho's threads or on the client's supervisor
+/// thread: post work to your own executor. Subscriptions are remembered and re-made on every
+/// (re)connect. Speaks MQTT 3.1.1 only.
 class Client {
  public:
   using MessageHandler = std::function<void(Message)>;
@@ -59,6 +60,7 @@ class Client {
 
   /// Creates the client (does not connect). Fails on a malformed URI.
   static Result<std::unique_ptr<Client>> create(Options opts);
+  /// Stops (as stop()) and releases Paho before the handlers. Never from one of its own handlers.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -68,13 +70,18 @@ class Client {
   /// Sets the handler told of connect (true) and connection loss (false) (set before start()).
   void on_connection(ConnectionHandler h);
   /// Called (on the supervisor thread) after each failed connect attempt, with the reason
-  /// (e.g. "MQTT error [-1]: TCP/TLS connect failure"). Set before start().
+  /// (e.g. "MQTT error [-1]: TCP/TLS connect failure"); the next attempt waits until it returns.
+  /// Set before start().
   void on_connect_failed(FailureHandler h);
   /// Adds a subscription, made now if connected and again after every reconnect.
   void subscribe(const std::string& filter, int qos);
   /// Starts connecting in the background; keeps retrying until stop().
   void start();
-  /// Disconnects (the broker will NOT publish the will) and stops reconnecting.
+  /// Disconnects (the broker will NOT publish the will) and stops reconnecting. Safe from any
+  /// thread and from several at once: one caller joins the supervisor and disconnects, the others
+  /// return once it has. From a handler on the supervisor thread (on_connection,
+  /// on_connect_failed) it only asks the supervisor to end (no attempt follows) and returns; a
+  /// later stop() on another thread, or the destructor, joins and disconnects.
   void stop();
   /// True while connected.
   bool connected() const;
