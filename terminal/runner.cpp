@@ -209,6 +209,18 @@ int run(const TerminalConfig& cfg, const board::Board& board, crypto::PrivateKey
     asio::post(io, [&agent, m = std::move(m)] { agent.on_message(m); });
   });
   (*client)->on_connection([&io, &agent](bool up) { asio::post(io, [&agent, up] { agent.on_connection(up); }); });
+  // A technician must see why the broker is not reached (a refused certificate: revoked or expired,
+  // enrol the device again): each new reason once at WARN, repeats at debug.
+  (*client)->on_connect_failed([uri = cfg.mqtt_uri, last = std::make_shared<std::string>()](const std::string& why) {
+    if (*last == why) {
+      log::debug(kLog, "MQTT: still cannot connect to " + uri + ": " + why);
+      return;
+    }
+    *last = why;
+    log::warn(kLog, "MQTT: cannot connect to " + uri + ": " + why +
+                        "; retrying (deciding offline meanwhile; a refused TLS handshake means the certificate "
+                        "was revoked or has expired: enrol the device again)");
+  });
   (*client)->subscribe(agent.sync_topic(), 1);
   (*client)->subscribe(agent.ack_topic(), 1);
   (*client)->subscribe(agent.cmd_topic(), 1);

@@ -133,9 +133,14 @@ def test_revoked_terminal_is_cut_off(campus):
     assert '"body"' in out, out  # the bundle is there; only the revoked terminal may not read it
     # The restarted terminal cannot reconnect: it says so and keeps deciding offline.
     refused = campus.broker.log_text().count("certificate verify failed")
+    warned = t.log_text().count("WARN terminal: MQTT: cannot connect")
     t.start()
     wait_until(lambda: campus.broker.log_text().count("certificate verify failed") > refused, 30,
                what="the broker to refuse the restarted revoked terminal's certificate")
+    wait_until(lambda: t.log_text().count("WARN terminal: MQTT: cannot connect") > warned, 30,
+               what="the revoked terminal to say at WARN why it cannot connect")
+    warning = [l for l in t.log_text().splitlines() if "WARN terminal: MQTT: cannot connect" in l][-1]
+    assert "enrol the device again" in warning, warning
     assert t.swipe("A1A1A1A1")["decision"] == "granted"  # offline, from its cached bundle
     assert campus.terminal_info("t-xrd-01")["online"] is False
 
