@@ -89,6 +89,10 @@ struct StateOutcome {
   bool applied = false;  ///< false when ignored as stale (offline Will from an older boot)
   bool changed = false;  ///< online, boot, firmware or board differ from what was stored
   uint64_t sync_version = 0;
+  /// No bundle has been built for the device that holds the id now (enrolled, or re-enrolled as a
+  /// new device, since the last one): the bundle's card digests are keyed by the device's key, so
+  /// whatever version the device reports, it needs one built for it.
+  bool bundle_stale = false;
 };
 
 }  // namespace lg::server

@@ -157,8 +157,9 @@ Result<StateOutcome> PgStore::apply_state(const StateUpdate& u) {
   const std::string key = lock_key(u.state.terminal);  // queues behind an evt group holding this terminal
   return transact_serialized<StateOutcome>(db_, std::span(&key, 1), [&]() -> Result<StateOutcome> {
     auto& c = db_.conn();
-    auto r = c.q("SELECT boot, sync_version, online, firmware, board FROM terminals WHERE id = $1 FOR UPDATE",
-                 u.state.terminal);
+    auto r =
+        c.q("SELECT boot, sync_version, online, firmware, board, sync_hash FROM terminals WHERE id = $1 FOR UPDATE",
+            u.state.terminal);
     if (!r) return r.error();
     if (r->empty()) return domain_error(Errc::not_found, "terminal " + u.state.terminal + " is not enrolled");
     const auto current_boot = static_cast<uint64_t>(r->i64(0, 0));
@@ -166,6 +167,7 @@ Result<StateOutcome> PgStore::apply_state(const StateUpdate& u) {
     out.sync_version = static_cast<uint64_t>(r->i64(0, 1));
     out.changed = r->boolean(0, 2) != u.state.online || current_boot != u.state.boot ||
                   r->text(0, 3) != u.state.firmware || r->text(0, 4) != u.state.board;
+    out.bundle_stale = r->text(0, 5).empty();
     // A Last Will from an older connection (lower boot counter) arrives late: ignore it.
     if (!u.state.online && u.state.boot < current_boot) {
       out.changed = false;
@@ -267,10 +269,12 @@ Result<Enrolled> PgStore::enrol(const std::string& token_hash, const std::string
       LG_TRY(done(c.q("UPDATE terminal_certificates SET revoked_ms = $1, reason = 'superseded' "
                       "WHERE terminal = $2 AND revoked_ms IS NULL",
                       now_ms, terminal)));
-      LG_TRY(done(c.q("UPDATE terminals SET resource = $1, public_key = $2, epoch = epoch + 1, revoked_ms = NULL, "
-                      "revoke_reason = '', online = false, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = $3 "
-                      "WHERE id = $4",
-                      resource, public_key, static_cast<int64_t>(floor), terminal)));
+      // The old device's bundle names cards by its key: the hash is cleared (sqlite_store.cpp).
+      LG_TRY(
+          done(c.q("UPDATE terminals SET resource = $1, public_key = $2, epoch = epoch + 1, revoked_ms = NULL, "
+                   "revoke_reason = '', online = false, boot = 0, acl_version = 0, outbox_depth = 0, "
+                   "acked_seq = $3, sync_hash = '' WHERE id = $4",
+                   resource, public_key, static_cast<int64_t>(floor), terminal)));
     }
     auto ar = c.q("SELECT " + std::string(kCols) + " FROM terminals WHERE id = $1", terminal);
     if (!ar) return ar.error();

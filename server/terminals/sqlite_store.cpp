@@ -165,7 +165,7 @@ Result<std::optional<Terminal>> SqliteStore::get(const std::string& id) {
 Result<StateOutcome> SqliteStore::apply_state(const StateUpdate& u) {
   return transact<StateOutcome>(db_, [&]() -> Result<StateOutcome> {
     auto& d = db_.conn();
-    auto q = d.prepare("SELECT boot, sync_version, online, firmware, board FROM terminals WHERE id = ?");
+    auto q = d.prepare("SELECT boot, sync_version, online, firmware, board, sync_hash FROM terminals WHERE id = ?");
     if (!q) return q.error();
     q->bind(1, u.state.terminal);
     auto row = q->step();
@@ -176,6 +176,7 @@ Result<StateOutcome> SqliteStore::apply_state(const StateUpdate& u) {
     out.sync_version = static_cast<uint64_t>(q->column_int64(1));
     out.changed = (q->column_int64(2) != 0) != u.state.online || current_boot != u.state.boot ||
                   q->column_text(3) != u.state.firmware || q->column_text(4) != u.state.board;
+    out.bundle_stale = q->column_text(5).empty();
     q->reset();
     // A Last Will from an older connection (lower boot counter) arrives late: ignore it.
     if (!u.state.online && u.state.boot < current_boot) {
@@ -306,10 +307,12 @@ Result<Enrolled> SqliteStore::enrol(const std::string& token_hash, const std::st
       rv->bind(1, now_ms).bind(2, t.terminal);
       LG_TRY(rv->run());
       // A new device: a new epoch, a new key, its own sequence numbers; what the old one reported
-      // about itself no longer holds.
+      // about itself no longer holds, nor does its bundle (card digests keyed by the old key): the
+      // hash is cleared so the next build is new and the device's first state asks for it.
       auto st = d.prepare(
-          "UPDATE terminals SET resource = ?, public_key = ?, epoch = epoch + 1, revoked_ms = NULL, revoke_reason = '', "
-          "online = 0, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = ? WHERE id = ?");
+          "UPDATE terminals SET resource = ?, public_key = ?, epoch = epoch + 1, revoked_ms = NULL, "
+          "revoke_reason = '', online = 0, boot = 0, acl_version = 0, outbox_depth = 0, acked_seq = ?, "
+          "sync_hash = '' WHERE id = ?");
       if (!st) return st.error();
       st->bind(1, t.resource).bind(2, public_key).bind(3, static_cast<int64_t>(floor)).bind(4, t.terminal);
       LG_TRY(st->run());

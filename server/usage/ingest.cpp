@@ -309,7 +309,9 @@ StateResult Ingest::on_state(const std::string& topic, const std::string& payloa
                            std::to_string(st->outbox_depth);
   if (out->changed) log::info(kLog, line);
   else log::debug(kLog, line);
-  res.needs_resync = st->online && st->acl_version < out->sync_version;
+  // Behind the current bundle, or holding one built for another device under the id (a replaced
+  // device applies the retained bundle of the one before it, whose cards it cannot look up).
+  res.needs_resync = st->online && (st->acl_version < out->sync_version || out->bundle_stale);
   return res;
 }
 

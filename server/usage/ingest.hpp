@@ -52,7 +52,9 @@ struct StateResult {
   std::string terminal;
   bool applied = false;       ///< false if ignored as a stale Last Will
   bool changed = false;       ///< online/boot/firmware/board changed (worth an INFO line)
-  bool needs_resync = false;  ///< the terminal reported an acl_version below its current bundle
+  /// The terminal reported an acl_version below its current bundle, or no bundle was built yet for
+  /// the device that holds the id (StateOutcome::bundle_stale: a new or replaced device).
+  bool needs_resync = false;
 };
 
 class Ingest {

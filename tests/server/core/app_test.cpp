@@ -80,3 +80,60 @@ TEST_CASE("App republishes the bundle to a terminal whose state shows an older a
   CHECK(f.app.flush_dirty() == 0);
   CHECK(f.pub.on("lg/v1/demo/t1/sync").size() == 2);
 }
+
+TEST_CASE("App builds a replaced device a bundle of its own when it reports the one of the device before it") {
+  // Issue 9 (found by labgate-sim, terminal_replace): the bundle names cards by digests keyed with
+  // the device's key; the new device applies the old device's bundle retained on the broker and
+  // reports its version. Without a bundle of its own it finds no card, the admin's included.
+  AppFixture f;
+  f.app.start();
+  auto first = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(first.size() == 1);
+  auto v1 = proto::decode_sync(proto::open(first[0].payload)->body);
+  REQUIRE(v1);
+  auto& terminals = f.store->stores().terminals;
+  EnrolToken tok;
+  tok.hash = "token-hash";
+  tok.terminal = "t1";
+  tok.resource = "inst-xrd";
+  tok.expires_ms = ms("2026-01-16T00:00:00Z");
+  REQUIRE(terminals.add_enrol_token(tok));
+  const crypto::PrivateKey device2 = new_key();
+  CertRecord cert;
+  cert.serial = 7;
+  cert.not_after_ms = ms("2027-01-16T00:00:00Z");
+  REQUIRE(terminals.enrol("token-hash", device2.public_pem(), cert, ms("2026-01-15T00:00:00Z")));
+
+  proto::State s;
+  s.terminal = "t1";
+  s.online = true;
+  s.boot = 1;
+  s.acl_version = v1->version;
+  s.resource = "inst-xrd";
+  auto link = proto::link_keys(device2, f.server_key.public_key(), "demo", "t1");
+  REQUIRE(link);
+  f.app.on_mqtt_message("lg/v1/demo/t1/state", proto::seal_mac(proto::encode(s), "t1", link->up));
+  CHECK(f.app.dirty().pending());
+  CHECK(f.app.flush_dirty() == 1);
+  auto syncs = f.pub.on("lg/v1/demo/t1/sync");
+  REQUIRE(syncs.size() == 2);
+  auto v2 = proto::decode_sync(proto::open(syncs[1].payload)->body);
+  REQUIRE(v2);
+  CHECK(v2->version == v1->version + 1);
+  // The admin's card (04CC, root) under each device's card key.
+  auto old_link = proto::link_keys(f.term_key, f.server_key.public_key(), "demo", "t1");
+  REQUIRE(old_link);
+  const auto admin = *CardUid::parse("04CC");
+  auto holds = [](const proto::SyncBundle& b, const std::string& digest) {
+    for (const auto& g : b.grants)
+      if (g.card == digest) return true;
+    return false;
+  };
+  CHECK(holds(*v1, proto::card_digest(old_link->card, admin)));
+  CHECK_FALSE(holds(*v1, proto::card_digest(link->card, admin)));
+  CHECK(holds(*v2, proto::card_digest(link->card, admin)));
+  // Current now: its next state asks for nothing.
+  s.acl_version = v2->version;
+  f.app.on_mqtt_message("lg/v1/demo/t1/state", proto::seal_mac(proto::encode(s), "t1", link->up));
+  CHECK_FALSE(f.app.dirty().pending());
+}

@@ -275,3 +275,62 @@ TEST_CASE("a retired terminal is not re-enrolled by a token issued before it was
   CHECK(terminals.revoked_certificates()->empty());
   CHECK((*terminals.get("t1"))->epoch == 1);
 }
+
+TEST_CASE("a re-enrolled device's states say its bundle is stale until one is built for it") {
+  // The stored bundle names cards by digests keyed with the device's key (docs/PROTOCOL.md): a
+  // new device under the id cannot use the one built for the device before it, whatever version
+  // it reports having applied (found by labgate-sim, terminal_replace: own-bundle).
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto& terminals = store->stores().terminals;
+  const int64_t now = ms("2026-01-15T00:00:00Z");
+  auto online = [&](uint64_t acl_version) {
+    StateUpdate u;
+    u.state.terminal = "t1";
+    u.state.online = true;
+    u.state.boot = 1;
+    u.state.resource = "inst-xrd";
+    u.state.acl_version = acl_version;
+    u.seen_ms = now;
+    return u;
+  };
+  REQUIRE(terminals.add_enrol_token(enrol_token("h1", "t1", "inst-xrd", now)));
+  REQUIRE(terminals.enrol("h1", new_key().public_pem(), cert(11, now), now + 1));
+  auto enrolled = terminals.apply_state(online(0));
+  REQUIRE(enrolled);
+  CHECK(enrolled->applied);
+  CHECK(enrolled->bundle_stale);  // none built yet
+
+  REQUIRE(store->save_sync("t1", sync::StoredSync{4, "hash-v4", "bundle v4"}));
+  auto current = terminals.apply_state(online(4));
+  REQUIRE(current);
+  CHECK(current->sync_version == 4);
+  CHECK_FALSE(current->bundle_stale);
+
+  // A new device: it finds v4 retained on the broker and applies it before its first state.
+  REQUIRE(terminals.add_enrol_token(enrol_token("h2", "t1", "inst-xrd", now + 10)));
+  REQUIRE(terminals.enrol("h2", new_key().public_pem(), cert(12, now + 10), now + 11));
+  auto kept = store->stores().sync.stored("t1");
+  REQUIRE(kept);
+  CHECK(kept->version == 4);            // versions only grow: the next bundle is v5
+  CHECK(kept->payload == "bundle v4");  // still what the broker retains (not a tampered one)
+  CHECK(kept->hash.empty());            // but not built for this device
+  auto replaced = terminals.apply_state(online(4));
+  REQUIRE(replaced);
+  CHECK(replaced->applied);
+  CHECK(replaced->sync_version == 4);
+  CHECK(replaced->bundle_stale);
+
+  REQUIRE(store->save_sync("t1", sync::StoredSync{5, "hash-v5", "bundle v5"}));
+  auto own = terminals.apply_state(online(5));
+  REQUIRE(own);
+  CHECK_FALSE(own->bundle_stale);
+  // Another terminal is not concerned.
+  REQUIRE(terminals.add_enrol_token(enrol_token("h3", "t2", "door-1", now)));
+  REQUIRE(terminals.enrol("h3", new_key().public_pem(), cert(13, now), now + 12));
+  REQUIRE(store->save_sync("t2", sync::StoredSync{1, "hash-t2", "bundle t2"}));
+  auto t1_again = terminals.apply_state(online(5));
+  REQUIRE(t1_again);
+  CHECK_FALSE(t1_again->bundle_stale);
+}

@@ -373,6 +373,51 @@ TEST_CASE("a state with an acl_version below the current bundle asks for a resyn
   CHECK_FALSE(current.needs_resync);
 }
 
+TEST_CASE("a replaced device reporting the bundle of the device before it asks for a resync") {
+  // Issue 9 (found by labgate-sim, terminal_replace): the new device applies the bundle retained on
+  // the broker, whose card digests are keyed for the old device, and reports its version as its
+  // own. Only a bundle built for it lets it look cards up.
+  Fixture f;
+  REQUIRE(f.store->save_sync(kTerm, sync::StoredSync{3, "h", "payload"}));
+  auto& terminals = f.stores.terminals;
+  EnrolToken tok;
+  tok.hash = "token-hash";
+  tok.terminal = kTerm;
+  tok.resource = "inst-xrd";
+  tok.created_ms = f.now;
+  tok.expires_ms = f.now + 3'600'000;
+  REQUIRE(terminals.add_enrol_token(tok));
+  const crypto::PrivateKey device2 = new_key();
+  CertRecord cert;
+  cert.serial = 7;
+  cert.issued_ms = f.now;
+  cert.not_after_ms = f.now + 86'400'000;
+  auto e = terminals.enrol("token-hash", device2.public_pem(), cert, f.now);
+  REQUIRE(e);
+  REQUIRE(e->replaced);
+
+  auto birth = f.ing.on_state(kState, sealed_state(state(true, 1, 3), device2), f.now);
+  REQUIRE(birth.verdict == Verdict::accepted);
+  CHECK(birth.applied);
+  CHECK(birth.needs_resync);
+  // The old device's key authenticates nothing for the id any more: its late Will is refused.
+  auto old_will = f.ing.on_state(kState, sealed_state(state(false, 9, 3), f.term_key), f.now);
+  CHECK(old_will.verdict == Verdict::rejected);
+  CHECK(old_will.reason == "bad_signature");
+  CHECK((*f.store->terminal(kTerm))->online);
+  // A bundle built for it (v4): current, nothing more to do.
+  REQUIRE(f.store->save_sync(kTerm, sync::StoredSync{4, "h4", "payload 4"}));
+  auto own = f.ing.on_state(kState, sealed_state(state(true, 1, 4), device2), f.now);
+  CHECK_FALSE(own.needs_resync);
+  // Offline states never ask for one.
+  tok.hash = "token-hash-3";
+  REQUIRE(terminals.add_enrol_token(tok));
+  const crypto::PrivateKey device3 = new_key();
+  cert.serial = 8;
+  REQUIRE(terminals.enrol("token-hash-3", device3.public_pem(), cert, f.now));
+  CHECK_FALSE(f.ing.on_state(kState, sealed_state(state(false, 1, 4), device3), f.now).needs_resync);
+}
+
 TEST_CASE("a record naming another resource than its terminal's is kept as evidence, not billed, and counted") {
   Fixture f;
   auto r = f.send({access(1, "r1", "04AA", "alice"), session_start(2, "r2", "s1", "04AA", "alice", kStart, "door-1"),
