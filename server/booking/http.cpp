@@ -1,5 +1,9 @@
 #include "server/booking/http.hpp"
 
+#include <map>
+
+#include "labgate/common/ical.hpp"
+#include "labgate/common/log.hpp"
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/booking/rules.hpp"
@@ -132,6 +136,50 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                   return booking_json(b, ctx);
                 });
               }});
+  // The same bookings as a calendar an app subscribes to (issue 13's "iCal link"): the rows the
+  // caller may see, as GET /api/bookings shows them, from feed_from(now) on (every booking still
+  // running, a month back) unless ?cursor= says where; ?limit= up to the most rows a page holds
+  // (also the default: a calendar app follows no Link). Times in UTC; the app shows its own zone.
+  router.add({"GET", "/api/bookings.ics", Access::any(identity::Right::usage_read),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto page = page_param(req, "bookings", ctx, bad);
+                if (!page) return bad;
+                if (query(req, "limit").empty()) page->limit = defaults::kMaxPageSize;
+                const int64_t now = ctx.now();
+                if (page->after.empty()) page->after = PageKey{feed_from(now), std::string()};
+                auto rows = store.list(*page);
+                if (!rows) {
+                  if (is(rows.error(), Errc::bad_position)) return error(422, "invalid query: " + rows.error().reason);
+                  return failure(rows.error());
+                }
+                ical::Calendar cal{"-//labgate//labgate " + ctx.version + "//EN", "labgate " + ctx.site + " bookings"};
+                std::map<std::string, EventPlace, std::less<>> places;  // instrument -> names, read once
+                for (const Booking& b : *rows) {
+                  using identity::Kind;
+                  if (!ctx.may(req, identity::Right::usage_read, {{Kind::instrument, b.instrument}, {Kind::user, b.user}}))
+                    continue;
+                  auto at = places.find(b.instrument);
+                  if (at == places.end()) {
+                    auto where = service.place(b.instrument);
+                    if (!where) return failure(where.error());
+                    at = places.emplace(b.instrument, std::move(*where)).first;
+                  }
+                  cal.events.push_back(calendar_event(b, at->second, ctx.site, now));
+                }
+                auto text = ical::write(cal);
+                if (!text) {
+                  log::error("http", "bookings feed: " + text.error().reason);
+                  return error(500, "internal error: the calendar cannot be written: " + text.error().reason);
+                }
+                Response r(200, std::move(*text));
+                r.headers.emplace_back("Content-Type", "text/calendar; charset=utf-8");
+                if (rows->more())
+                  r.headers.emplace_back("Link", next_link(req, page->limit, make_cursor(ctx.cursor_key, "bookings", rows->next)));
+                return r;
+              },
+              "The bookings the caller may see as an RFC 5545 calendar (text/calendar): from 31 days back, "
+              "?limit= (default and at most 10000) and ?cursor= as GET /api/bookings"});
 }
 
 }  // namespace lg::server::booking

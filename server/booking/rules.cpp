@@ -91,4 +91,27 @@ Booking moved(const Booking& b, int64_t start_ms, int64_t end_ms) {
   return out;
 }
 
+int64_t feed_from(int64_t now_ms) { return now_ms - kMaxBookingMs; }
+
+ical::Event calendar_event(const Booking& b, const EventPlace& where, std::string_view site, int64_t stamp_ms) {
+  ical::Event e;
+  e.uid = b.id + "@" + std::string(site);
+  e.stamp_ms = stamp_ms;
+  e.start_ms = b.start_ms;
+  e.end_ms = b.end_ms;
+  e.summary = where.instrument.empty() ? b.instrument : where.instrument;
+  e.location = where.lab;
+  e.description = "Booking " + b.id + "\nInstrument: " + b.instrument + "\nUser: " + b.user;
+  switch (b.status) {
+    case BookingStatus::active:
+      e.status = ical::EventStatus::confirmed;
+      break;
+    case BookingStatus::cancelled:
+      e.status = ical::EventStatus::cancelled;
+      e.description += "\nCancelled" + (b.cancel_reason.empty() ? std::string() : ": " + b.cancel_reason);
+      break;
+  }
+  return e;
+}
+
 }  // namespace lg::server::booking

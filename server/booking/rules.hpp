@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "labgate/common/ical.hpp"
 #include "server/booking/model.hpp"
 #include "server/qualification/model.hpp"
 
@@ -62,5 +64,24 @@ std::optional<std::string> can_move(const Booking& b, int64_t start_ms, int64_t 
 
 /// b with its interval changed to [start_ms, end_ms).
 Booking moved(const Booking& b, int64_t start_ms, int64_t end_ms);
+
+// ---- the bookings feed (GET /api/bookings.ics): bookings as calendar events
+
+/// Where a booking is, as people name it: its instrument's name and its lab's (Service::place
+/// loads them; the instrument's id and "" when the directory no longer knows them).
+struct EventPlace {
+  std::string instrument;
+  std::string lab;
+};
+
+/// The first start a feed read at now_ms holds: kMaxBookingMs back, so every booking still
+/// running is in it, and about a month of the past.
+int64_t feed_from(int64_t now_ms);
+
+/// Booking b as a calendar event: UID "<id>@<site>" (stable, so an app updates the event when the
+/// booking moves or is cancelled), SUMMARY the instrument's name, LOCATION the lab's, DESCRIPTION
+/// the instrument's and the user's ids (and the cancel reason), STATUS CONFIRMED while active and
+/// CANCELLED once cancelled, DTSTAMP stamp_ms (when the feed is written: it is METHOD:PUBLISH).
+ical::Event calendar_event(const Booking& b, const EventPlace& where, std::string_view site, int64_t stamp_ms);
 
 }  // namespace lg::server::booking

@@ -93,4 +93,16 @@ Result<BookingChange> Service::move(const std::string& id, int64_t start_ms, int
   });
 }
 
+Result<EventPlace> Service::place(const std::string& instrument) {
+  EventPlace where{instrument, ""};
+  auto inst = directory_.instrument(instrument);
+  if (!inst) return inst.error();
+  if (!*inst) return where;
+  if (!(*inst)->name.empty()) where.instrument = (*inst)->name;
+  auto lab = directory_.lab((*inst)->lab);
+  if (!lab) return lab.error();
+  if (*lab) where.lab = (*lab)->name;
+  return where;
+}
+
 }  // namespace lg::server::booking

@@ -34,6 +34,11 @@ class Service {
   /// booking it overlaps and nothing is written.
   Result<BookingChange> move(const std::string& id, int64_t start_ms, int64_t end_ms, int64_t now_ms);
 
+  /// Where a booking on this instrument is, as a calendar shows it (the bookings feed): the
+  /// instrument's name and its lab's; the instrument's id and no lab when the directory does not
+  /// know them (any more).
+  Result<EventPlace> place(const std::string& instrument);
+
  private:
   /// Loads the admission facts for candidate (in the caller's unit of work).
   Result<AdmissionFacts> facts_for(const Booking& candidate);

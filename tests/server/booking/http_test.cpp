@@ -1,13 +1,15 @@
 // The booking and qualification routes that change and retire what was created, through the API
 // with people signed in: cancel (the slot is free again, kept as history, not in the bundle),
 // move (admitted like a new booking, an overlap changes nothing), who may do either, the audit
-// entries they leave, and revoking a qualification.
+// entries they leave, and revoking a qualification; the bookings feed GET /api/bookings.ics
+// (RFC 5545, read back with tests/common/ical_reader.hpp).
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "server/core/app.hpp"
 #include "server/transport/http/api.hpp"
+#include "tests/common/ical_reader.hpp"
 #include "tests/server/sync/reveal.hpp"
 #include "tests/server/test_support.hpp"
 
@@ -110,7 +112,156 @@ std::string error_of(const http::Response& r) { return json::parse(r.body).value
 /// The instant a time on the wire names (shown in the site's zone).
 int64_t at(const json& t) { return *time::parse_utc(t.get<std::string>()); }
 
+/// A response header's value ("" when absent).
+std::string header(const http::Response& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name) return v;
+  return "";
+}
+
+/// The VEVENTs of a feed, each as property name -> value (TEXT values unescaped); the feed's
+/// framing (CRLF, 75 octets, UTF-8, escapes) is checked on the way.
+std::vector<std::map<std::string, std::string>> events_of(const http::Response& r) {
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(header(r, "Content-Type") == "text/calendar; charset=utf-8");
+  std::string why;
+  auto props = ical::test::read(r.body, why);
+  REQUIRE_MESSAGE(props, why);
+  REQUIRE(props->size() >= 2);
+  CHECK(props->front().value == "VCALENDAR");
+  CHECK(props->back().value == "VCALENDAR");
+  std::vector<std::map<std::string, std::string>> out;
+  bool in_event = false;
+  for (const auto& p : *props) {
+    if (p.name == "BEGIN" && p.value == "VEVENT") {
+      in_event = true;
+      out.emplace_back();
+    } else if (p.name == "END" && p.value == "VEVENT") {
+      in_event = false;
+    } else if (in_event) {
+      const bool text = p.name == "UID" || p.name == "SUMMARY" || p.name == "LOCATION" || p.name == "DESCRIPTION";
+      auto v = text ? ical::test::unescape_text(p.value) : std::optional<std::string>(p.value);
+      REQUIRE_MESSAGE(v, p.name << " is not an escaped TEXT: " << p.value);
+      out.back()[p.name] = *v;
+    }
+  }
+  return out;
+}
+
+/// The event with UID "<id>@demo" (FAIL when the feed does not hold it).
+std::map<std::string, std::string> event_of(const std::vector<std::map<std::string, std::string>>& events,
+                                            const std::string& id) {
+  for (const auto& e : events)
+    if (e.at("UID") == id + "@demo") return e;
+  FAIL("booking " << id << " is not in the feed");
+  return {};
+}
+
 }  // namespace
+
+TEST_CASE("GET /api/bookings.ics: each booking is an RFC 5545 event in UTC, a cancelled one CANCELLED, names escaped") {
+  Site s;
+  // A name that needs escaping and, in UTF-8, folding (more than 75 octets on its SUMMARY line).
+  const std::string name = "核磁共振波谱仪 NMR 400 MHz; Bruker, 化学院 101 室 (二楼走廊尽头左侧)";
+  s.ok("PATCH", "/api/instruments/inst-c", {{"name", name}});
+  const std::string a = s.book("alice", "2026-01-15T02:00:00Z", "2026-01-15T04:30:00Z");
+  const std::string c = s.book("carol", "2026-01-16T04:00:00Z", "2026-01-16T05:00:00Z");
+  s.now = ms("2026-01-15T01:00:00Z");
+  REQUIRE(s.call("DELETE", "/api/bookings/" + c, {{"reason", "sample not ready, sorry; later"}}).status == 200);
+  s.now = ms("2026-01-15T01:02:03.456Z");
+
+  auto r = s.call("GET", "/api/bookings.ics");
+  CHECK(r.body.find("SUMMARY:") != std::string::npos);
+  bool folded = false;
+  for (std::size_t at = 0; (at = r.body.find("\r\n ", at)) != std::string::npos; at += 3) folded = true;
+  CHECK(folded);
+  const auto events = events_of(r);
+  REQUIRE(events.size() == 2);
+  const auto ea = event_of(events, a);
+  CHECK(ea.at("SUMMARY") == name);
+  CHECK(ea.at("LOCATION") == "Lab C");
+  CHECK(ea.at("DTSTART") == "20260115T020000Z");
+  CHECK(ea.at("DTEND") == "20260115T043000Z");
+  CHECK(ea.at("DTSTAMP") == "20260115T010203Z");
+  CHECK(ea.at("STATUS") == "CONFIRMED");
+  CHECK(ea.at("DESCRIPTION") == "Booking " + a + "\nInstrument: inst-c\nUser: alice");
+  const auto ec = event_of(events, c);
+  CHECK(ec.at("STATUS") == "CANCELLED");
+  CHECK(ec.at("DTSTART") == "20260116T040000Z");
+  CHECK(ec.at("DESCRIPTION") == "Booking " + c + "\nInstrument: inst-c\nUser: carol\nCancelled: sample not ready, sorry; later");
+  // The same bookings, in the same order, as the JSON list shows them.
+  auto list = json::parse(s.call("GET", "/api/bookings").body);
+  REQUIRE(list.size() == 2);
+  CHECK(events[0].at("UID") == list[0]["id"].get<std::string>() + "@demo");
+  CHECK(events[1].at("UID") == list[1]["id"].get<std::string>() + "@demo");
+
+  // The calendar names itself and its writer.
+  CHECK(r.body.rfind("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//labgate//labgate 0.1.0//EN\r\n", 0) == 0);
+  CHECK(r.body.find("\r\nX-WR-CALNAME:labgate demo bookings\r\n") != std::string::npos);
+}
+
+TEST_CASE("GET /api/bookings.ics shows what GET /api/bookings shows: a user their own, the instrument admin all, a visitor 401") {
+  Site s;
+  const std::string alice = s.login("alice");
+  const std::string carol = s.login("carol");
+  const std::string ia = s.login("ia");
+  const std::string a = s.book("alice", "2026-01-16T02:00:00Z", "2026-01-16T03:00:00Z", alice);
+  const std::string c = s.book("carol", "2026-01-16T04:00:00Z", "2026-01-16T05:00:00Z", carol);
+
+  auto mine = events_of(s.call("GET", "/api/bookings.ics", nullptr, alice));
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].at("UID") == a + "@demo");
+  auto theirs = events_of(s.call("GET", "/api/bookings.ics", nullptr, carol));
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].at("UID") == c + "@demo");
+  CHECK(events_of(s.call("GET", "/api/bookings.ics", nullptr, ia)).size() == 2);
+  auto visitor = s.call("GET", "/api/bookings.ics", nullptr, "");
+  CHECK(visitor.status == 401);
+  CHECK(header(visitor, "Content-Type").empty());  // errors stay JSON
+}
+
+TEST_CASE("GET /api/bookings.ics holds bookings from 31 days back, pages by ?limit= and ?cursor= with a Link") {
+  Site s;
+  const std::string a = s.book("alice", "2026-01-15T02:00:00Z", "2026-01-15T03:00:00Z");
+  const std::string b = s.book("alice", "2026-01-25T02:00:00Z", "2026-01-25T03:00:00Z");
+  const std::string c = s.book("carol", "2026-02-10T02:00:00Z", "2026-02-10T03:00:00Z");
+  CHECK(events_of(s.call("GET", "/api/bookings.ics")).size() == 3);
+
+  // 31 days after a's start plus a minute: a has left the feed (it stays in the list), b has not.
+  s.now = ms("2026-02-15T02:01:00Z");
+  auto feed = events_of(s.call("GET", "/api/bookings.ics"));
+  REQUIRE(feed.size() == 2);
+  CHECK(feed[0].at("UID") == b + "@demo");
+  CHECK(feed[1].at("UID") == c + "@demo");
+  CHECK(json::parse(s.call("GET", "/api/bookings").body).size() == 3);
+
+  // One event a page: the Link leads to the next page of the feed, the last page has none.
+  auto first = s.call("GET", "/api/bookings.ics?limit=1");
+  auto one = events_of(first);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].at("UID") == b + "@demo");
+  const std::string link = header(first, "Link");
+  REQUIRE(link.rfind("</api/bookings.ics?limit=1&cursor=", 0) == 0);
+  auto second = s.call("GET", link.substr(1, link.find('>') - 1));
+  auto two = events_of(second);
+  REQUIRE(two.size() == 1);
+  CHECK(two[0].at("UID") == c + "@demo");
+  CHECK(header(second, "Link").empty());
+  // A cursor from the JSON list works here too (one list, one order): from its start, a again.
+  auto listed = s.call("GET", "/api/bookings?limit=1");
+  const std::string list_link = header(listed, "Link");
+  REQUIRE(!list_link.empty());
+  const std::string cursor = list_link.substr(list_link.find("cursor=") + 7, list_link.find('>') - list_link.find("cursor=") - 7);
+  auto after_a = events_of(s.call("GET", "/api/bookings.ics?cursor=" + cursor));
+  REQUIRE(after_a.size() == 2);
+  CHECK(after_a[0].at("UID") == b + "@demo");
+
+  CHECK(s.call("GET", "/api/bookings.ics?limit=0").status == 422);
+  CHECK(s.call("GET", "/api/bookings.ics?limit=10001").status == 422);
+  CHECK(s.call("GET", "/api/bookings.ics?cursor=forged").status == 422);
+  (void)a;
+}
 
 TEST_CASE("a cancelled booking is kept, frees its slot and leaves the bundle, cancelling it again is 409") {
   Site s;

@@ -105,6 +105,8 @@ const std::map<std::string, Expect>& expectations() {
       {"PATCH /api/bookings/{id}", {"SAIPU", "S", R"({"start":"2026-01-21T02:00:00Z","end":"2026-01-21T03:00:00Z"})"}},
       {"DELETE /api/bookings/{id}", {"SAIPU", "S"}},
       {"GET /api/bookings", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
+      // The same rows as an iCalendar feed: the instrument's name (here its id) is the SUMMARY.
+      {"GET /api/bookings.ics", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "SUMMARY:inst-c\r\n", "SUMMARY:inst-p\r\n"}},
       {"POST /api/terminals", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}","public_key":"{pem}"})"}},
       {"DELETE /api/terminals/{id}", {"SAI", "S"}},
       {"GET /api/terminals", {"SAI", "SAI", "", "", "SAI", "\"t-c\"", "\"t-p\""}},
