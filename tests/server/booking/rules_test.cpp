@@ -91,3 +91,29 @@ TEST_CASE("cancel and move rules: a cancelled booking is not cancelled again nor
   CHECK(booking_status_from("active") == BookingStatus::active);
   CHECK_FALSE(booking_status_from("deleted").has_value());
 }
+
+TEST_CASE("calendar_event: a booking as the feed's event, its status, names and the feed's first start") {
+  const Booking b{"b1", "xrd", "alice", 3'600'000, 7'200'000};
+  const auto e = calendar_event(b, EventPlace{"Powder XRD", "X-ray lab"}, "demo", 42'000);
+  CHECK(e.uid == "b1@demo");
+  CHECK(e.stamp_ms == 42'000);
+  CHECK(e.start_ms == 3'600'000);
+  CHECK(e.end_ms == 7'200'000);
+  CHECK(e.summary == "Powder XRD");
+  CHECK(e.location == "X-ray lab");
+  CHECK(e.description == "Booking b1\nInstrument: xrd\nUser: alice");
+  CHECK(e.status == lg::ical::EventStatus::confirmed);
+
+  // Cancelled: CANCELLED, with the reason when one was given.
+  const auto c = calendar_event(cancelled(b, 1000, "sample not ready"), EventPlace{"Powder XRD", ""}, "demo", 42'000);
+  CHECK(c.status == lg::ical::EventStatus::cancelled);
+  CHECK(c.description == "Booking b1\nInstrument: xrd\nUser: alice\nCancelled: sample not ready");
+  CHECK(c.location.empty());
+  CHECK(calendar_event(cancelled(b, 1000, ""), EventPlace{}, "demo", 0).description ==
+        "Booking b1\nInstrument: xrd\nUser: alice\nCancelled");
+  // An instrument the directory no longer names: its id.
+  CHECK(calendar_event(b, EventPlace{}, "demo", 0).summary == "xrd");
+
+  // The feed starts the longest booking back, so a booking still running at now is in it.
+  CHECK(feed_from(kMaxBookingMs + 5) == 5);
+}
