@@ -13,8 +13,9 @@ struct StatusName {
   EventStatus value;
   const char* name;
 };
-constexpr StatusName kStatusNames[] = {
-    {EventStatus::confirmed, "CONFIRMED"}, {EventStatus::tentative, "TENTATIVE"}, {EventStatus::cancelled, "CANCELLED"}};
+constexpr StatusName kStatusNames[] = {{EventStatus::confirmed, "CONFIRMED"},
+                                       {EventStatus::tentative, "TENTATIVE"},
+                                       {EventStatus::cancelled, "CANCELLED"}};
 
 constexpr const char* kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 
@@ -112,20 +113,11 @@ std::string escape_text(std::string_view cleaned) {
   out.reserve(cleaned.size() + cleaned.size() / 8);
   for (const char c : cleaned) {
     switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case ';':
-        out += "\\;";
-        break;
-      case ',':
-        out += "\\,";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
+      case '\\': out += "\\\\"; break;
+      case ';': out += "\\;"; break;
+      case ',': out += "\\,"; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
     }
   }
   return out;

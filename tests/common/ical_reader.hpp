@@ -93,15 +93,10 @@ inline std::optional<std::string> unescape_text(std::string_view v) {
     switch (v[i]) {
       case '\\':
       case ';':
-      case ',':
-        out += v[i];
-        break;
+      case ',': out += v[i]; break;
       case 'n':
-      case 'N':
-        out += '\n';
-        break;
-      default:
-        return std::nullopt;
+      case 'N': out += '\n'; break;
+      default: return std::nullopt;
     }
   }
   return out;

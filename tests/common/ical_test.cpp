@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <map>
 
+#include "ical_reader.hpp"
 #include "labgate/common/ical.hpp"
 #include "labgate/common/time.hpp"
-#include "ical_reader.hpp"
 
 using namespace lg;
 
@@ -126,7 +126,9 @@ TEST_CASE("ical: a calendar is CRLF lines in the RFC 5545 order, the event's pro
   // A calendar without a name has neither NAME nor X-WR-CALNAME.
   auto t3 = ical::write(ical::Calendar{"-//x//y//EN", "", {}});
   REQUIRE(t3);
-  CHECK(*t3 == "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nCALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n");
+  CHECK(*t3 ==
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//"
+        "EN\r\nCALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n");
 }
 
 TEST_CASE("ical: TEXT escapes backslash, semicolon, comma and line breaks, and keeps colon and quote") {
@@ -159,7 +161,7 @@ TEST_CASE("ical: line breaks are LF, CRLF or a lone CR, other control characters
 TEST_CASE("ical: invalid UTF-8 is replaced byte by byte with U+FFFD, valid text passes unchanged") {
   const std::string fffd = "\xEF\xBF\xBD";
   CHECK(ical::clean_text("张伟 Müller 😀") == "张伟 Müller 😀");
-  CHECK(ical::clean_text("a\xFF" "b") == "a" + fffd + "b");
+  CHECK(ical::clean_text(std::string("a\xFF") + "b") == "a" + fffd + "b");
   // 张伟 in GBK: D5 and C5 start no sequence that holds; CE B0 happens to be U+03B0.
   CHECK(ical::clean_text("\xD5\xC5\xCE\xB0") == fffd + fffd + "\xCE\xB0");
   CHECK(ical::clean_text("x\xE5\xBC") == "x" + fffd + fffd);                 // truncated 张

@@ -120,13 +120,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string uid = ical::clean_text(e.uid);
   const std::string who = "event '" + uid + "': ";
   std::string expect;
-  if (ical::clean_text(cal.prodid).empty()) expect = "calendar: PRODID is empty";
-  else if (uid.empty()) expect = "event: UID is empty";
-  else if (!time_ok(e.stamp_ms)) expect = who + "DTSTAMP: ";
-  else if (!time_ok(e.start_ms)) expect = who + "DTSTART: ";
-  else if (!time_ok(e.end_ms)) expect = who + "DTEND: ";
-  else if (floor_seconds(e.end_ms) <= floor_seconds(e.start_ms)) expect = who + "DTEND ";
-  else if (!e.url.empty() && !ical::uri_chars_only(e.url)) expect = who + "URL holds";
+  if (ical::clean_text(cal.prodid).empty())
+    expect = "calendar: PRODID is empty";
+  else if (uid.empty())
+    expect = "event: UID is empty";
+  else if (!time_ok(e.stamp_ms))
+    expect = who + "DTSTAMP: ";
+  else if (!time_ok(e.start_ms))
+    expect = who + "DTSTART: ";
+  else if (!time_ok(e.end_ms))
+    expect = who + "DTEND: ";
+  else if (floor_seconds(e.end_ms) <= floor_seconds(e.start_ms))
+    expect = who + "DTEND ";
+  else if (!e.url.empty() && !ical::uri_chars_only(e.url))
+    expect = who + "URL holds";
 
   auto text = ical::write(cal);
   if (!text) {

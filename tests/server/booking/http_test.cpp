@@ -189,7 +189,8 @@ TEST_CASE("GET /api/bookings.ics: each booking is an RFC 5545 event in UTC, a ca
   const auto ec = event_of(events, c);
   CHECK(ec.at("STATUS") == "CANCELLED");
   CHECK(ec.at("DTSTART") == "20260116T040000Z");
-  CHECK(ec.at("DESCRIPTION") == "Booking " + c + "\nInstrument: inst-c\nUser: carol\nCancelled: sample not ready, sorry; later");
+  CHECK(ec.at("DESCRIPTION") ==
+        "Booking " + c + "\nInstrument: inst-c\nUser: carol\nCancelled: sample not ready, sorry; later");
   // The same bookings, in the same order, as the JSON list shows them.
   auto list = json::parse(s.call("GET", "/api/bookings").body);
   REQUIRE(list.size() == 2);
@@ -201,7 +202,7 @@ TEST_CASE("GET /api/bookings.ics: each booking is an RFC 5545 event in UTC, a ca
   CHECK(r.body.find("\r\nX-WR-CALNAME:labgate demo bookings\r\n") != std::string::npos);
 }
 
-TEST_CASE("GET /api/bookings.ics shows what GET /api/bookings shows: a user their own, the instrument admin all, a visitor 401") {
+TEST_CASE("GET /api/bookings.ics shows what the list shows: a user theirs, the instrument admin all, visitor 401") {
   Site s;
   const std::string alice = s.login("alice");
   const std::string carol = s.login("carol");
@@ -252,7 +253,8 @@ TEST_CASE("GET /api/bookings.ics holds bookings from 31 days back, pages by ?lim
   auto listed = s.call("GET", "/api/bookings?limit=1");
   const std::string list_link = header(listed, "Link");
   REQUIRE(!list_link.empty());
-  const std::string cursor = list_link.substr(list_link.find("cursor=") + 7, list_link.find('>') - list_link.find("cursor=") - 7);
+  const std::size_t from = list_link.find("cursor=") + 7;
+  const std::string cursor = list_link.substr(from, list_link.find('>') - from);
   auto after_a = events_of(s.call("GET", "/api/bookings.ics?cursor=" + cursor));
   REQUIRE(after_a.size() == 2);
   CHECK(after_a[0].at("UID") == b + "@demo");

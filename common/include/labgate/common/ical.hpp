@@ -40,12 +40,12 @@ std::optional<EventStatus> event_status_from(std::string_view s);
 
 /// One VEVENT. Text fields may hold any bytes: they are cleaned and escaped (see above).
 struct Event {
-  std::string uid;         ///< globally unique ("<id>@<site>"); required
-  int64_t stamp_ms = 0;    ///< DTSTAMP, UTC ms
-  int64_t start_ms = 0;    ///< DTSTART, UTC ms
-  int64_t end_ms = 0;      ///< DTEND, UTC ms; must be after start_ms (to the second)
-  std::string summary{};   ///< SUMMARY (left out when empty)
-  std::string location{};  ///< LOCATION (left out when empty)
+  std::string uid;            ///< globally unique ("<id>@<site>"); required
+  int64_t stamp_ms = 0;       ///< DTSTAMP, UTC ms
+  int64_t start_ms = 0;       ///< DTSTART, UTC ms
+  int64_t end_ms = 0;         ///< DTEND, UTC ms; must be after start_ms (to the second)
+  std::string summary{};      ///< SUMMARY (left out when empty)
+  std::string location{};     ///< LOCATION (left out when empty)
   std::string description{};  ///< DESCRIPTION (left out when empty)
   EventStatus status = EventStatus::confirmed;
   std::string url{};  ///< URL (left out when empty); must be a URI (RFC 3986 characters only)
