@@ -111,6 +111,14 @@ std::string vclock(int64_t ms) {
 struct SeedResult {
   bool ok = true;
   std::string line;  // one-line summary
+  uint64_t replaced = 0;  // devices replaced in the run (terminal_replace)
+};
+
+/// What a range of seeds did: failures and devices replaced (in how many seeds).
+struct Tally {
+  uint64_t failed = 0;
+  uint64_t replaced = 0;
+  uint64_t seeds_replacing = 0;
 };
 
 SeedResult run_seed(const Cli& cli, uint64_t seed, bool single) {
@@ -176,15 +184,19 @@ SeedResult run_seed(const Cli& cli, uint64_t seed, bool single) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const auto& c = out.counters;
-  char stats[400];
+  res.replaced = c.replacements;
+  char stats[500];
   std::snprintf(stats, sizeof stats,
-                "%d steps, %s virtual, %llu swipes, %llu records, %llu sessions, %lld fen (relay on unbilled %lld s), crashes %llu terminal / %llu server, "
+                "%d steps, %s virtual, %llu swipes, %llu records, %llu sessions, %lld fen (relay on unbilled %lld s), "
+                "crashes %llu terminal / %llu server, "
+                "%llu replaced (%llu of their messages refused after, own bundle after <= %lld s), "
                 "%llu partitions, %llu outages, net %llu delivered %llu dropped %llu duplicated %llu delayed, %.2f s",
                 cli.steps, vclock(out.virtual_ms).c_str(), static_cast<unsigned long long>(c.swipes),
                 static_cast<unsigned long long>(c.records), static_cast<unsigned long long>(c.sessions_ended),
                 static_cast<long long>(c.charged_fen), static_cast<long long>(c.unbilled_relay_ms / 1000),
-                static_cast<unsigned long long>(c.terminal_crashes),
-                static_cast<unsigned long long>(c.server_crashes), static_cast<unsigned long long>(c.partitions),
+                static_cast<unsigned long long>(c.terminal_crashes), static_cast<unsigned long long>(c.server_crashes),
+                static_cast<unsigned long long>(c.replacements), static_cast<unsigned long long>(c.old_device_refused),
+                static_cast<long long>(c.own_bundle_wait_ms / 1000), static_cast<unsigned long long>(c.partitions),
                 static_cast<unsigned long long>(c.outages), static_cast<unsigned long long>(c.delivered),
                 static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(c.duplicated),
                 static_cast<unsigned long long>(c.delayed), secs);
@@ -224,20 +236,22 @@ SeedResult run_seed(const Cli& cli, uint64_t seed, bool single) {
   return res;
 }
 
-/// Runs seeds first..first+count-1 in this process; returns how many failed.
-uint64_t run_range(const Cli& cli, uint64_t first, uint64_t count, bool single) {
-  uint64_t failed = 0;
+/// Runs seeds first..first+count-1 in this process.
+Tally run_range(const Cli& cli, uint64_t first, uint64_t count, bool single) {
+  Tally t;
   for (uint64_t i = 0; i < count; ++i) {
     const SeedResult r = run_seed(cli, first + i, single);
-    if (!r.ok) ++failed;
+    if (!r.ok) ++t.failed;
+    t.replaced += r.replaced;
+    if (r.replaced > 0) ++t.seeds_replacing;
   }
-  return failed;
+  return t;
 }
 
 /// Splits the seeds into `jobs` contiguous slices, one child process each (forked before any
-/// thread exists; every seed is independent and its output is one line, flushed). Returns how
-/// many seeds failed; a child that died counts its whole slice as failed.
-uint64_t run_forked(const Cli& cli, int jobs) {
+/// thread exists; every seed is independent and its output is one line, flushed). A child that
+/// died counts its whole slice as failed.
+Tally run_forked(const Cli& cli, int jobs) {
   struct Child {
     pid_t pid;
     int fd;
@@ -245,7 +259,8 @@ uint64_t run_forked(const Cli& cli, int jobs) {
   };
   std::vector<Child> kids;
   const uint64_t per = (cli.seeds + static_cast<uint64_t>(jobs) - 1) / static_cast<uint64_t>(jobs);
-  uint64_t failed = 0;
+  Tally total;
+  uint64_t& failed = total.failed;
   std::fflush(stdout);
   std::fflush(stderr);
   for (uint64_t first = cli.seed; first < cli.seed + cli.seeds; first += per) {
@@ -266,7 +281,7 @@ uint64_t run_forked(const Cli& cli, int jobs) {
     }
     if (pid == 0) {
       ::close(fds[0]);
-      const uint64_t f = run_range(cli, first, count, false);
+      const Tally f = run_range(cli, first, count, false);
       std::fflush(stdout);
       const bool wrote = ::write(fds[1], &f, sizeof f) == static_cast<ssize_t>(sizeof f);
       ::_exit(wrote ? 0 : 1);
@@ -275,7 +290,7 @@ uint64_t run_forked(const Cli& cli, int jobs) {
     kids.push_back({pid, fds[0], first, count});
   }
   for (auto& k : kids) {
-    uint64_t f = 0;
+    Tally f;
     const bool got = ::read(k.fd, &f, sizeof f) == static_cast<ssize_t>(sizeof f);
     ::close(k.fd);
     int status = 0;
@@ -284,11 +299,13 @@ uint64_t run_forked(const Cli& cli, int jobs) {
       std::printf("seeds %llu..%llu: the process running them died (status %d); run them alone to see why\n",
                   static_cast<unsigned long long>(k.first), static_cast<unsigned long long>(k.first + k.count - 1),
                   status);
-      f = k.count;
+      f = Tally{k.count, 0, 0};
     }
-    failed += f;
+    failed += f.failed;
+    total.replaced += f.replaced;
+    total.seeds_replacing += f.seeds_replacing;
   }
-  return failed;
+  return total;
 }
 
 }  // namespace
@@ -307,16 +324,19 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", cli.log_level, "Level of the product's log, written to <dir>/product.log")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_option("--canary", cli.canary,
-                 "Self-test: plant a fault the invariants must catch (ack-ahead | server-forgets); the run must fail")
-      ->check(CLI::IsMember({"ack-ahead", "server-forgets"}));
-  app.add_option("--without", cli.without,
-                 "Fault kinds never to inject (comma-separated): terminal_crash, terminal_crash_at_io, terminal_restart, "
-                 "terminal_reboot, server_crash, server_crash_at_io, partition_terminal, partition_server, broker_outage, "
-                 "admin_change, clock_trouble, meter_outage, retained_tamper")
+                 "Self-test: plant a fault the invariants must catch (ack-ahead | server-forgets | "
+                 "stranger-after-swap); the run must fail")
+      ->check(CLI::IsMember({"ack-ahead", "server-forgets", "stranger-after-swap"}));
+  app.add_option(
+         "--without", cli.without,
+         "Fault kinds never to inject (comma-separated): terminal_crash, terminal_crash_at_io, terminal_restart, "
+         "terminal_reboot, server_crash, server_crash_at_io, partition_terminal, partition_server, broker_outage, "
+         "admin_change, clock_trouble, meter_outage, retained_tamper, terminal_replace")
       ->delimiter(',')
-      ->check(CLI::IsMember({"terminal_crash", "terminal_crash_at_io", "terminal_restart", "terminal_reboot", "server_crash",
-                             "server_crash_at_io", "partition_terminal", "partition_server", "broker_outage",
-                             "admin_change", "clock_trouble", "meter_outage", "retained_tamper"}));
+      ->check(CLI::IsMember({"terminal_crash", "terminal_crash_at_io", "terminal_restart", "terminal_reboot",
+                             "server_crash", "server_crash_at_io", "partition_terminal", "partition_server",
+                             "broker_outage", "admin_change", "clock_trouble", "meter_outage", "retained_tamper",
+                             "terminal_replace"}));
   app.add_option("--jobs,-j", cli.jobs,
                  "With --seeds: run the seeds in this many processes (contiguous slices; output lines interleave)")
       ->check(CLI::Range(1, 256));
@@ -333,14 +353,18 @@ int main(int argc, char** argv) {
   const bool single = cli.seeds == 1;
   const auto t0 = std::chrono::steady_clock::now();
   const int jobs = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(cli.jobs), cli.seeds));
-  const uint64_t failed = jobs > 1 && !cli.verbose ? run_forked(cli, jobs) : run_range(cli, cli.seed, cli.seeds, single);
+  const Tally tally = jobs > 1 && !cli.verbose ? run_forked(cli, jobs) : run_range(cli, cli.seed, cli.seeds, single);
+  const uint64_t failed = tally.failed;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!single) {
-    std::printf("%llu seeds (%llu..%llu), %llu failed, %.1f s (%.0f ms per seed, %d process%s)\n",
-                static_cast<unsigned long long>(cli.seeds), static_cast<unsigned long long>(cli.seed),
-                static_cast<unsigned long long>(cli.seed + cli.seeds - 1), static_cast<unsigned long long>(failed), secs,
-                1000.0 * secs / static_cast<double>(cli.seeds), jobs > 1 && !cli.verbose ? jobs : 1,
-                jobs > 1 && !cli.verbose ? "es" : "");
+    std::printf(
+        "%llu seeds (%llu..%llu), %llu failed, %llu replaced (devices, in %llu seeds), %.1f s (%.0f ms per seed, %d "
+        "process%s)\n",
+        static_cast<unsigned long long>(cli.seeds), static_cast<unsigned long long>(cli.seed),
+        static_cast<unsigned long long>(cli.seed + cli.seeds - 1), static_cast<unsigned long long>(failed),
+        static_cast<unsigned long long>(tally.replaced), static_cast<unsigned long long>(tally.seeds_replacing), secs,
+        1000.0 * secs / static_cast<double>(cli.seeds), jobs > 1 && !cli.verbose ? jobs : 1,
+        jobs > 1 && !cli.verbose ? "es" : "");
   }
   return failed == 0 ? 0 : 1;
 }

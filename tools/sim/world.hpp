@@ -20,8 +20,9 @@ struct Options {
   int steps = 300;                ///< workload decisions (about 2 virtual seconds apart)
   int terminals = 3;
   std::filesystem::path dir;      ///< an existing directory for this run's SQLite files
-  /// Self-test of the checker: "ack-ahead" (one ack goes out beyond what the server holds) or
-  /// "server-forgets" (the server loses one record it acked). The run must then fail.
+  /// Self-test of the checker: "ack-ahead" (one ack goes out beyond what the server holds),
+  /// "server-forgets" (the server loses one record it acked) or "stranger-after-swap" (after a
+  /// device was replaced, a third key sends a state for the id). The run must then fail.
   std::string canary;
   /// Fault kinds this run never injects (names as in the profile line, e.g. "clock_trouble").
   std::vector<std::string> without;
@@ -48,6 +49,9 @@ struct Counters {
   uint64_t lost_in_flight = 0;
   int64_t charged_fen = 0;
   int64_t unbilled_relay_ms = 0;  ///< relay-on time no session was billed for (crashes)
+  uint64_t replacements = 0;      ///< devices replaced and re-enrolled (terminal_replace)
+  uint64_t old_device_refused = 0;  ///< messages of replaced devices the server refused
+  int64_t own_bundle_wait_ms = 0;   ///< longest wait of a new device for a bundle built for its key
 };
 
 /// How a run ended.
