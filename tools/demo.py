@@ -152,6 +152,17 @@ def stolen_door(campus, terms, root):
     say("  " + ctl(campus, "terminal", "certificates", door.id).strip().replace("\n", "\n  "))
 
 
+def remote_resync(campus, x):
+    """08:40: a technician asks a terminal, from the office, to apply its authorization bundle again
+    (a signed remote command on its cmd topic; its answer comes back on cmdres)."""
+    say("\n== 08:40  a remote command: the XRD terminal re-applies its lists")
+    say("  " + ctl(campus, "terminal", "command", x.id, "resync").strip())
+    answer = wait_until(lambda: (lambda out: out if ": done" in out else None)(
+        ctl(campus, "terminal", "command-result", x.id, check=False)), 30, interval=0.5, what="the terminal's answer")
+    say("  " + answer.strip())
+    say("  (commands are signed by the server key, expire, are never replayed, and only the server may publish on cmd)")
+
+
 def health(campus):
     """GET /api/health: (status, body); 503 is an answer too."""
     import urllib.error
@@ -432,6 +443,7 @@ def main():
         people_and_cards(campus, x)
         hostile_moments(campus, x, root)
         stolen_door(campus, terms, root)
+        remote_resync(campus, x)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")

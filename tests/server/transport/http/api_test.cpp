@@ -1136,3 +1136,12 @@ TEST_CASE("DELETE retires with history: units, labs and groups take nothing new,
     if (c["uid"] == "04AA") found = c["status"] == "revoked";
   CHECK(found);
 }
+
+TEST_CASE("a path that is not UTF-8 gets a JSON error with the replacement character, not a crash") {
+  ApiFixture f;
+  // found by fuzz.http (regressions/http/path_not_utf8_in_404_reason): the 404 reason quotes the path
+  auto r = f.call("DELETE", "/\xff\xfe[pi/health");
+  CHECK(r.status == 404);
+  json b = json::parse(r.body);  // valid UTF-8 again
+  CHECK(b["error"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);
+}
