@@ -102,6 +102,12 @@ Result<Response> request(std::string_view method, std::string_view url, std::str
     }
     if (ec) return Error::invalid("cannot load the CA file '" + opts.ca_file + "': " + ec.message());
     tls_ctx->set_verify_mode(ssl::verify_peer);
+    if (!opts.cert_file.empty()) {
+      tls_ctx->use_certificate_chain_file(opts.cert_file, ec);
+      if (ec) return Error::invalid("cannot use the client certificate '" + opts.cert_file + "': " + ec.message());
+      tls_ctx->use_private_key_file(opts.key_file, ssl::context::pem, ec);
+      if (ec) return Error::invalid("cannot use the client key '" + opts.key_file + "': " + ec.message());
+    }
   }
   tcp::resolver resolver(ioc);
   beast::tcp_stream plain(ioc);

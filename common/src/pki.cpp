@@ -20,6 +20,27 @@
 #include <mbedtls/x509_csr.h>
 
 namespace lg::pki {
+
+namespace {
+struct UsageName {
+  Usage value;
+  const char* name;
+};
+constexpr UsageName kUsages[] = {{Usage::ca, "ca"}, {Usage::client, "client"}, {Usage::server, "server"}};
+}  // namespace
+
+const char* to_string(Usage u) {
+  for (const auto& n : kUsages)
+    if (n.value == u) return n.name;
+  return "?";
+}
+
+std::optional<Usage> usage_from(std::string_view text) {
+  for (const auto& n : kUsages)
+    if (text == n.name) return n.value;
+  return std::nullopt;
+}
+
 namespace {
 
 std::string mbed_error(int rc) {

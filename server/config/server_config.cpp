@@ -310,7 +310,10 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   LG_CFG(pki, root.optional_section("pki"));
   if (*pki) {
     const config::Section& k = **pki;
-    if (auto s = k.reject_unknown({"dir", "cert_days", "enrol_token_hours"}); !s) return s.error();
+    if (auto s = k.reject_unknown({"dir", "cert_days", "enrol_token_hours", "signer_url", "signer_ca_file",
+                                   "signer_cert_file", "signer_key_file"});
+        !s)
+      return s.error();
     LG_CFG(dir, k.string_or("dir", c.pki_dir.string()));
     if (dir->empty()) return Error::invalid(k.path("dir") + ": must not be empty");
     c.pki_dir = k.resolve_path(*dir);
@@ -318,6 +321,29 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     c.pki_cert_days = static_cast<int>(*days);
     LG_CFG(hours, k.integer_or("enrol_token_hours", c.pki_enrol_token_hours, 1, 24 * 30));
     c.pki_enrol_token_hours = static_cast<int>(*hours);
+    LG_CFG(signer, k.string_or("signer_url", ""));
+    LG_CFG(signer_ca, k.string_or("signer_ca_file", ""));
+    LG_CFG(signer_cert, k.string_or("signer_cert_file", ""));
+    LG_CFG(signer_key, k.string_or("signer_key_file", ""));
+    if (!signer->empty()) {
+      if (signer->rfind("https://", 0) != 0 || signer->size() <= 8 || signer->find_first_of(" \t\n") != std::string::npos)
+        return Error::invalid(k.path("signer_url") + ": https://host:port of the signer (labgate-ca); mutual TLS only");
+      const std::pair<const char*, const std::string*> files[] = {
+          {"signer_ca_file", &*signer_ca}, {"signer_cert_file", &*signer_cert}, {"signer_key_file", &*signer_key}};
+      for (const auto& [key, value] : files)
+        if (value->empty())
+          return Error::invalid(k.path(key) + ": required with " + k.path("signer_url") +
+                                " (labgate-ca init writes the files to copy)");
+      c.pki_signer_url = *signer;
+      c.pki_signer_ca_file = k.resolve_path(*signer_ca);
+      c.pki_signer_cert_file = k.resolve_path(*signer_cert);
+      c.pki_signer_key_file = k.resolve_path(*signer_key);
+    } else if (!signer_ca->empty() || !signer_cert->empty() || !signer_key->empty()) {
+      return Error::invalid(k.path(!signer_ca->empty() ? "signer_ca_file"
+                                   : !signer_cert->empty() ? "signer_cert_file"
+                                                           : "signer_key_file") +
+                            ": only with " + k.path("signer_url"));
+    }
   }
   LG_CFG(broker, root.optional_section("broker"));
   if (*broker) {

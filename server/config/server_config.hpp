@@ -97,6 +97,12 @@ struct ServerConfig {
   std::filesystem::path pki_dir;        ///< [pki] dir: ca.key (mode 0600), ca.crt, the server's identity (default <data_dir>/pki)
   int pki_cert_days = 397;              ///< [pki] cert_days: validity of a terminal's certificate
   int pki_enrol_token_hours = 24;       ///< [pki] enrol_token_hours: how long an enrolment token may be used
+  /// [pki] signer_url: https://host:port of the site CA's signer service (labgate-ca) on another
+  /// machine, which then holds the CA key; "" = the server keeps the CA in pki.dir (the default).
+  std::string pki_signer_url;
+  /// [pki] signer_ca_file, signer_cert_file, signer_key_file: the CA the signer's certificate is
+  /// checked against, and the server's client identity towards it (required with signer_url).
+  std::filesystem::path pki_signer_ca_file, pki_signer_cert_file, pki_signer_key_file;
   /// [broker] the Mosquitto the server configures: "" = not managed here (files made elsewhere).
   std::filesystem::path broker_dir;     ///< [broker] dir: mosquitto.conf, acl, crl.pem, ca.pem, broker.crt/key
   std::string broker_listen = "127.0.0.1";  ///< [broker] listen: address of the TLS listener

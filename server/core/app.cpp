@@ -2,6 +2,7 @@
 
 #include "labgate/common/log.hpp"
 #include "labgate/common/protocol.hpp"
+#include "server/core/errors.hpp"
 #include "server/sync/http.hpp"
 #include "server/terminals/http.hpp"
 #include "server/transport/http/api.hpp"
@@ -38,8 +39,12 @@ Status App::enable_provisioning(const terminals::Provisioning& p) {
   if (enrolment_) return Error::invalid("provisioning is enabled already");
   enrolment_ = std::make_unique<terminals::Enrolment>(stores_.uow, stores_.terminals, stores_.audit, *p.ca, p.settings);
   api_->extend([this](http::Router& r, const http::ApiContext& ctx) { terminals::add_enrolment_routes(r, ctx, *enrolment_); });
+  // A remote signer (pki.signer_url) is watched: /api/health says when it does not answer.
+  enrolment_->watch_signer([this](bool reachable, const std::string& why) { health_.signer(reachable, why); }, 30);
   auto told = enrolment_->refresh_broker(now_());
-  if (!told) return Error::invalid("broker files: " + told.error().message());
+  // A signer that does not answer now only delays the CRL (retried by tick()); anything else stops the start.
+  if (!told && is(told.error(), Errc::unavailable)) log::warn(kLog, "broker files: " + told.error().message());
+  else if (!told) return Error::invalid("broker files: " + told.error().message());
   return {};
 }
 
@@ -116,6 +121,7 @@ void App::on_mqtt_connected() {
 }
 
 void App::tick() {
+  if (enrolment_) enrolment_->retry_pending(now_());  // a CRL the signer could not sign before
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
 }

@@ -23,7 +23,7 @@ Result<bool> write_if_changed(const fs::path& p, const std::string& text, unsign
 }
 }  // namespace
 
-Result<bool> write_broker_files(const SiteCa& ca, const BrokerPlace& place, const BrokerSettings& settings,
+Result<bool> write_broker_files(const Signer& ca, const BrokerPlace& place, const BrokerSettings& settings,
                                 const std::string& crl_pem, const std::string& crl_key, int64_t now_ms) {
   if (place.dir.empty()) return false;
   std::error_code ec;
@@ -46,7 +46,7 @@ Result<bool> write_broker_files(const SiteCa& ca, const BrokerPlace& place, cons
     std::error_code age_ec;
     const auto written = fs::last_write_time(crl, age_ec);
     const bool fresh = !age_ec && fs::file_time_type::clock::now() - written < std::chrono::hours(24 * 30);
-    if (!(was && *was == crl_key && fresh)) {
+    if (!crl_pem.empty() && !(was && *was == crl_key && fresh)) {
       crl_changed = write_if_changed(crl, crl_pem, 0644);
       if (crl_changed) LG_TRY(files::write_atomic(key, crl_key, 0644));
     }

@@ -9,7 +9,7 @@
 
 #include "labgate/common/result.hpp"
 #include "server/terminals/rules.hpp"
-#include "server/terminals/site_ca.hpp"
+#include "server/terminals/signer.hpp"
 
 namespace lg::server::terminals {
 
@@ -27,8 +27,9 @@ struct BrokerPlace {
 /// broker runs (its pid file names a live process) sends it SIGHUP. Returns whether the broker
 /// was told to reload.
 /// crl_key names what the CRL lists (its serials): an unchanged list keeps the file (and the
-/// broker is not told) unless it is older than 30 days, so that it never runs out.
-Result<bool> write_broker_files(const SiteCa& ca, const BrokerPlace& place, const BrokerSettings& settings,
+/// broker is not told) unless it is older than 30 days, so that it never runs out. An empty
+/// crl_pem keeps crl.pem as it is (the signer could not sign a new one now).
+Result<bool> write_broker_files(const Signer& ca, const BrokerPlace& place, const BrokerSettings& settings,
                                 const std::string& crl_pem, const std::string& crl_key, int64_t now_ms);
 
 }  // namespace lg::server::terminals

@@ -27,6 +27,15 @@ json cert_json(const Terminal& t, const Issued& c) {
 }
 }  // namespace
 
+Enrolment::~Enrolment() {
+  if (watching_) ca_.unwatch();
+}
+
+void Enrolment::watch_signer(SignerWatch on_change, int period_s) {
+  watching_ = true;
+  ca_.watch(std::move(on_change), period_s);
+}
+
 Result<IssuedToken> Enrolment::issue_token(const std::string& id, const std::string& resource, int64_t ttl_s,
                                            const audit::Context& who, int64_t now_ms) {
   if (const std::string why = terminal_id_refusal(id); !why.empty()) return Error::invalid("id: " + why);
@@ -174,7 +183,8 @@ Result<bool> Enrolment::refresh_broker(int64_t now_ms) {
   auto revoked = store_.revoked_certificates();
   if (!revoked) return revoked.error();
   auto crl = ca_.crl(*revoked, now_ms);
-  if (!crl) return crl.error();
+  crl_pending_ = !crl;
+  if (!crl && s_.broker.dir.empty()) return crl.error();
   if (s_.broker.dir.empty()) return false;
   auto all = store_.all();
   if (!all) return all.error();
@@ -186,7 +196,24 @@ Result<bool> Enrolment::refresh_broker(int64_t now_ms) {
   std::string crl_key;
   for (const auto& c : *revoked)
     if (c.not_after_ms > now_ms) crl_key += std::to_string(c.serial) + "\n";
-  return write_broker_files(ca_, s_.broker, b, *crl, crl_key, now_ms);
+  auto written = write_broker_files(ca_, s_.broker, b, crl ? *crl : std::string(), crl_key, now_ms);
+  if (!crl) {
+    // The ACL went out; the CRL follows when the signer answers again (retry_pending).
+    return Error{crl.error().code,
+                 "no new CRL (" + crl.error().reason + "); " +
+                     (written ? std::string("the ACL is written, crl.pem stays as it was until the CA signs again")
+                              : "nor are the broker's files written: " + written.error().reason)};
+  }
+  return written;
+}
+
+void Enrolment::retry_pending(int64_t now_ms) {
+  if (!crl_pending_) return;
+  if (auto r = refresh_broker(now_ms); r) {
+    log::info(kLog, "the pending CRL is signed by " + ca_.describe() + " and written");
+  } else {
+    log::warn(kLog, "broker files: " + r.error().message());
+  }
 }
 
 }  // namespace lg::server::terminals

@@ -3,6 +3,7 @@
 // One unit of work per change, each audited.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -13,7 +14,7 @@
 #include "server/audit/store.hpp"
 #include "server/core/unit_of_work.hpp"
 #include "server/terminals/broker.hpp"
-#include "server/terminals/site_ca.hpp"
+#include "server/terminals/signer.hpp"
 #include "server/terminals/store.hpp"
 
 namespace lg::server::terminals {
@@ -47,14 +48,23 @@ struct Credentials {
 
 class Enrolment {
  public:
-  Enrolment(UnitOfWork& uow, Store& store, audit::Store& audit, const SiteCa& ca, EnrolmentSettings s)
+  Enrolment(UnitOfWork& uow, Store& store, audit::Store& audit, const Signer& ca, EnrolmentSettings s)
       : uow_(uow), store_(store), audit_(audit), ca_(ca), s_(std::move(s)) {}
+  /// Stops watching the signer (watch_signer) before anything it reports to goes away.
+  ~Enrolment();
+  Enrolment(const Enrolment&) = delete;
+  Enrolment& operator=(const Enrolment&) = delete;
+
+  /// Reports to on_change whether the CA's signer answers (a remote one: Signer::watch, probed
+  /// every period_s) until this Enrolment is destroyed.
+  void watch_signer(SignerWatch on_change, int period_s);
 
   /// Issues a one-time token for terminal id on resource, valid ttl_s (0 = the configured hours).
   Result<IssuedToken> issue_token(const std::string& id, const std::string& resource, int64_t ttl_s,
                                   const audit::Context& who, int64_t now_ms);
   /// Enrols the device that holds the key of csr_pem with a token: issues its certificate. A
-  /// known id becomes a new epoch (its earlier certificates revoked as superseded).
+  /// known id becomes a new epoch (its earlier certificates revoked as superseded). When the CA
+  /// (a remote signer) cannot issue, nothing is stored and the token stays unused.
   Result<Credentials> enrol(const std::string& token, const std::string& csr_pem, const audit::Context& who,
                             int64_t now_ms);
   /// Renews the certificate of an enrolled terminal whose request is signed by its enrolled key;
@@ -64,8 +74,12 @@ class Enrolment {
   /// server refuses its messages.
   Result<Terminal> revoke(const std::string& id, const std::string& reason, const audit::Context& who, int64_t now_ms);
   /// Writes the broker's files (CRL and ACL from the store) and tells the broker; at start and
-  /// after every change. Returns whether the broker was told to reload.
+  /// after every change. Returns whether the broker was told to reload. When the CA cannot sign
+  /// the CRL now (a remote signer down), the ACL is still written (it denies revoked terminals
+  /// every topic), the old crl.pem is kept, the CRL is marked pending and the error returned.
   Result<bool> refresh_broker(int64_t now_ms);
+  /// Signs the CRL that is pending (see refresh_broker), if one is; called periodically.
+  void retry_pending(int64_t now_ms);
   /// The certificates issued to terminal id, newest first; not_found for an unknown id.
   Result<std::vector<CertRecord>> certificates(const std::string& id);
 
@@ -75,9 +89,11 @@ class Enrolment {
   UnitOfWork& uow_;
   Store& store_;
   audit::Store& audit_;
-  const SiteCa& ca_;
+  const Signer& ca_;
   EnrolmentSettings s_;
   std::mutex broker_mutex_;  // one writer of the broker's files at a time
+  std::atomic<bool> crl_pending_{false};
+  bool watching_ = false;
 };
 
 }  // namespace lg::server::terminals

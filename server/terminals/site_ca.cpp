@@ -7,7 +7,6 @@
 
 #include "labgate/common/files.hpp"
 #include "labgate/common/log.hpp"
-#include "server/terminals/rules.hpp"
 
 namespace lg::server::terminals {
 
@@ -33,7 +32,12 @@ pki::CertSpec spec(const std::string& cn, const std::string& site, pki::Usage us
 }
 }  // namespace
 
-Result<std::unique_ptr<SiteCa>> SiteCa::open(const fs::path& dir, const std::string& site, int64_t now_ms) {
+Result<std::unique_ptr<SiteCa>> SiteCa::open(const fs::path& dir, const std::string& site, int64_t now_ms,
+                                             bool create) {
+  std::error_code exists_ec;
+  if (!create && !fs::exists(dir / "ca.key", exists_ec))
+    return Error::invalid((dir / "ca.key").string() + ": no CA key here (labgate-ca init --dir " + dir.string() +
+                          " --site " + site + " makes one)");
   auto made = files::ensure_private_dir(dir);
   if (!made) return made.error();
   const fs::path key_path = dir / "ca.key", cert_path = dir / "ca.crt";
@@ -83,43 +87,12 @@ Result<std::string> SiteCa::crl(const std::vector<CertRecord>& revoked, int64_t 
   list.reserve(revoked.size());
   for (const auto& c : revoked)
     if (c.revoked_ms && c.not_after_ms > now_ms) list.push_back({c.serial, *c.revoked_ms});  // expired ones need no entry
-  // The CRL number only grows: the time of making it, in seconds.
-  return pki::make_crl(key_, cert_, list, static_cast<uint64_t>(now_ms / 1000), now_ms - kSkewMs, now_ms + 365 * kDayMs);
-}
-
-Result<IdentityFiles> SiteCa::ensure_identity(const fs::path& dir, const std::string& name, const std::string& cn,
-                                              pki::Usage usage, int64_t now_ms,
-                                              const std::vector<std::string>& hosts) const {
-  IdentityFiles out{dir / (name + ".crt"), dir / (name + ".key"), false};
-  auto key = crypto::PrivateKey::load_or_create(out.key);
-  if (!key) return key.error();
-  std::error_code ec;
-  fs::permissions(out.key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace, ec);
-  if (auto pem = files::read_text(out.cert, 64 * 1024); pem) {
-    auto info = pki::read_certificate(*pem);
-    bool same_hosts = true;
-    if (info && usage == pki::Usage::server) {
-      // Reissue when the configured names changed: compare with what the certificate says via a fresh spec.
-      const fs::path marker = dir / (name + ".hosts");
-      auto was = files::read_text(marker, 4096);
-      std::string now_hosts;
-      for (const auto& h : hosts) now_hosts += h + "\n";
-      same_hosts = was && *was == now_hosts;
-    }
-    if (info && same_hosts && info->cn == cn && info->key.to_pem() == key->public_pem() &&
-        pki::verify(*pem, cert_) && !renewal_due(info->not_before_ms, info->not_after_ms, now_ms))
-      return out;
-  }
-  auto issued = issue(key->public_key(), cn, usage, 397, now_ms, hosts);
-  if (!issued) return issued.error();
-  LG_TRY(files::write_atomic(out.cert, issued->pem, 0644));
-  if (usage == pki::Usage::server) {
-    std::string now_hosts;
-    for (const auto& h : hosts) now_hosts += h + "\n";
-    LG_TRY(files::write_atomic(dir / (name + ".hosts"), now_hosts, 0644));
-  }
-  out.renewed = true;
-  return out;
+  // The CRL number only grows: the time of making it, in seconds, or one more than the last.
+  uint64_t last = last_crl_number_.load(), number = 0;
+  do {
+    number = std::max(static_cast<uint64_t>(now_ms / 1000), last + 1);
+  } while (!last_crl_number_.compare_exchange_weak(last, number));
+  return pki::make_crl(key_, cert_, list, number, now_ms - kSkewMs, now_ms + 365 * kDayMs);
 }
 
 }  // namespace lg::server::terminals

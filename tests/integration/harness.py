@@ -292,6 +292,61 @@ def make_foreign_ca(out_dir):
     return ca, key
 
 
+class CaSigner(Proc):
+    """labgate-ca: the site CA's key kept off the server (docs/SECURITY.md, "The CA key on a separate
+    machine"), in <workdir>/ca as if on a machine of its own. The first construction runs
+    `labgate-ca init` (the CA, the signer's TLS identity, the server's client identity in
+    ca/for-server); start() serves on a fixed port, so a stopped signer comes back where the
+    server's pki.signer_url points."""
+
+    def __init__(self, workdir, site=SITE, server_identities=("server",)):
+        self.dir = Path(workdir) / "ca"
+        self.config = self.dir / "labgate-ca.toml"
+        exe = str(BIN / "labgate-ca")
+        if not (self.dir / "ca.key").exists():
+            argv = [exe, "init", "--dir", str(self.dir), "--site", site, "--port", str(free_port()),
+                    "--host", "127.0.0.1", "--host", "localhost"]
+            for i in server_identities:
+                argv += ["--server-identity", i]
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, f"labgate-ca init failed ({out.returncode}): {out.stdout}{out.stderr}"
+            self.init_output = out.stdout
+        self.port = int(next(l for l in self.config.read_text().splitlines() if l.startswith("port = ")).split()[2])
+        super().__init__("labgate-ca", [exe, "serve", "--config", str(self.config)], workdir)
+
+    def start(self):
+        port_file = self.dir / "labgate-ca.port"
+        if port_file.exists():
+            port_file.unlink()
+        super().start()
+        got = wait_until(lambda: port_file.exists() or (None if self.alive() else "exited"), 20,
+                         what="labgate-ca's port file")
+        if got == "exited":
+            raise RuntimeError(f"labgate-ca exited ({self.p.returncode}):\n{self.log_text()[-3000:]}")
+        wait_port(self.port)
+        return self
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    def client_files(self):
+        """The server's identity towards the signer that init wrote: (ca.crt, cert, key)."""
+        d = self.dir / "for-server"
+        return d / "ca.crt", d / "signer-client.crt", d / "signer-client.key"
+
+    def pki_toml(self):
+        """The [pki] keys of a server whose CA key this signer keeps."""
+        ca, cert, key = self.client_files()
+        return (f'signer_url = "{self.url}"\nsigner_ca_file = "{ca}"\nsigner_cert_file = "{cert}"\n'
+                f'signer_key_file = "{key}"\n')
+
+    def issued(self):
+        """The lines of its issue log (issued.log), parsed."""
+        path = self.dir / "issued.log"
+        return [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+
+
 class ModbusSim(Proc):
     def __init__(self, workdir, name="modbus", coils=4, profile="0:1800000", rtu_link=None, extra=()):
         self.state_file = Path(workdir) / f"{name}.state.json"
@@ -322,12 +377,13 @@ class ModbusSim(Proc):
 
 class Server(Proc):
     def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml="", store=None, pki_dir=None, broker_toml="",
-                 identity=None):
+                 identity=None, pki_toml=""):
         """store: a PgStore to use (a test sharing one database between servers passes the same one);
         default store_for(data dir): SQLite, or a schema of this data dir's own on PostgreSQL.
         mqtt_uri ssl://: mutual TLS with the identity `identity` issued by the site CA in pki_dir
         (default <data dir>/pki); broker_toml: a [broker] table when this server writes the broker's
-        files. tcp://: the development mode, said in the config (mqtt.allow_plain)."""
+        files. tcp://: the development mode, said in the config (mqtt.allow_plain). pki_toml: more
+        keys of the [pki] table (a remote signer: CaSigner.pki_toml())."""
         self.dir = Path(workdir) / "server"
         self.dir.mkdir(parents=True, exist_ok=True)
         if mqtt_uri.startswith("ssl://"):
@@ -358,7 +414,7 @@ body_limit = 65536
 uri = "{mqtt_uri}"
 client_id = "labgate-server-{site}-{os.getpid()}"
 {'allow_plain = true' if mqtt_uri.startswith('tcp://') else f'identity = "{identity}"'}
-{f'{chr(10)}[pki]{chr(10)}dir = "{pki_dir}"{chr(10)}' if pki_dir else ""}{broker_toml}{store_toml}{extra_toml}""")
+{f'{chr(10)}[pki]{chr(10)}dir = "{pki_dir}"{chr(10)}{pki_toml}' if pki_dir else ""}{broker_toml}{store_toml}{extra_toml}""")
         super().__init__("server", [str(BIN / "labgate-server"), "--config", str(self.conf)], self.dir)
         self.port = None
 
@@ -537,13 +593,16 @@ class Campus:
     # (two, because one identity is one connection at the broker).
     SERVER_IDENTITIES = ["server", "server.observer", "server.tester", "server.b", "server.c", "server.d", "server.e"]
 
-    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True):
+    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True, remote_ca=False):
         """root: keep everything in this folder (the demo); default: a temp dir removed on close.
         store: the server's store (a PgStore); default store_for() its data dir.
         tls: the real set-up (default): the server keeps the site CA in <dir>/pki and writes the
         broker's files into <dir>/broker; the broker requires client certificates; terminals enrol
         with one-time tokens. tls=False: the development mode (plain TCP, anonymous broker), for
-        tests whose tools simulate many terminals over few connections."""
+        tests whose tools simulate many terminals over few connections.
+        remote_ca (with tls): the CA key is kept by labgate-ca in <dir>/ca (self.signer, started
+        first) and the server reaches it through [pki] signer_url; <dir>/pki holds no ca.key.
+        Tests mint identities as the CA's holder from self.ca_dir."""
         if root is None:
             self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
             self.dir = Path(self.tmp.name)
@@ -556,7 +615,12 @@ class Campus:
         self.started = time.time()
         self.tls = tls
         self.pki_dir = self.dir / "pki"
+        self.ca_dir = self.pki_dir  # where ca.key is
+        self.signer = None
         try:
+            if tls and remote_ca:
+                self.signer = self.add(CaSigner(self.dir, site, self.SERVER_IDENTITIES)).start()
+                self.ca_dir = self.signer.dir
             if tls:
                 port = free_port()
                 ids = ", ".join(f'"{i}"' for i in self.SERVER_IDENTITIES)
@@ -564,7 +628,8 @@ class Campus:
                                f'server_identities = [{ids}]\n')
                 TLS_PKI[port] = self.pki_dir
                 self.server = self.add(Server(self.dir, f"ssl://127.0.0.1:{port}", site=site, store=store,
-                                              pki_dir=self.pki_dir, broker_toml=broker_toml))
+                                              pki_dir=self.pki_dir, broker_toml=broker_toml,
+                                              pki_toml=self.signer.pki_toml() if self.signer else ""))
                 self.server.write_broker_files()
                 self.broker = self.add(Mosquitto(self.dir, conf=self.dir / "broker" / "mosquitto.conf")).start()
                 self.server.start()
@@ -633,7 +698,7 @@ class Campus:
         args = ["-h", "127.0.0.1", "-p", str(self.broker.port)]
         if not self.broker.tls:
             return args
-        cert, key = mint_identity(self.pki_dir, identity, self.dir / "clients")
+        cert, key = mint_identity(self.ca_dir, identity, self.dir / "clients")
         return args + ["--cafile", str(self.pki_dir / "ca.crt"), "--cert", str(cert), "--key", str(key)]
 
     def wait_synced(self, term_id, above=0, timeout=30):

@@ -153,6 +153,11 @@ Response Api::health(const Request&) {
             {"ingest", {{"queued", h.ingest_queued}, {"lag_ms", h.ingest_lag_ms}}},
             {"database", {{"ok", db_ok}, {"error", db_ok ? json(nullptr) : json(stats.error().message())}}},
             {"problems", problems}};
+  // A remote CA signer (pki.signer_url) that does not answer stops enrolment and renewal only:
+  // shown here, without turning the node unhealthy (it serves everything else).
+  if (h.signer_watched)
+    body["signer"] = {{"reachable", h.signer_reachable},
+                      {"error", h.signer_reachable ? json(nullptr) : json(h.signer_error)}};
   return reply(ok ? 200 : 503, body);
 }
 

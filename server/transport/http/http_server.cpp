@@ -15,6 +15,7 @@
 #include "server/transport/http/http_server.hpp"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -199,6 +200,21 @@ class SessionBase {
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
+/// The CN of the certificate the peer presented (verified by the handshake), "" when none.
+std::string peer_common_name(SSL* ssl) {
+  const X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return {};
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at < 0) return {};
+  unsigned char* utf8 = nullptr;
+  const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+  if (n < 0) return {};
+  std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return cn;
+}
+
 /// One connection, plain (Stream = beast::tcp_stream) or TLS (Stream = TlsStream).
 template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
@@ -290,6 +306,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ec) return fail(ec, "TLS handshake");
     buffer_.consume(used);
     handshaken_ = true;
+    if constexpr (kTls) peer_cn_ = peer_common_name(stream_.native_handle());
     do_read();
   }
 
@@ -356,6 +373,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     r.csrf_token = std::string(req[beast::string_view(kCsrfHeader.data(), kCsrfHeader.size())]);
     r.tls = kTls;
+    r.peer_cn = peer_cn_;
     beast::error_code peer_ec;
     const auto peer = tcp_layer().socket().remote_endpoint(peer_ec);
     if (!peer_ec) r.remote = peer.address().to_string();  // who made a change, for the audit log
@@ -449,6 +467,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool holds_slot_ = true;
   bool closed_ = false;
   bool handshaken_ = false;  // TLS only
+  std::string peer_cn_;      // mutual TLS only: the client certificate's CN
 };
 
 bool Connections::close_longest_idle() {
@@ -521,6 +540,14 @@ Result<std::shared_ptr<net::ssl::context>> make_tls_context(const TlsOptions& tl
   }
   if (SSL_CTX_check_private_key(native) != 1) {
     return Error::invalid("http.tls_key: " + tls.key_file.string() + " is not the key of " + tls.cert_file.string());
+  }
+  if (!tls.client_ca_file.empty()) {
+    // Mutual TLS: a client without a certificate from this CA fails the handshake.
+    ctx->load_verify_file(tls.client_ca_file.string(), ec);
+    if (ec) return Error::invalid("client CA file: cannot use " + tls.client_ca_file.string() + ": " + ec.message());
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca_file.c_str()); names != nullptr)
+      SSL_CTX_set_client_CA_list(native, names);  // tells clients which certificate to present
+    ctx->set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
   }
   return ctx;
 }

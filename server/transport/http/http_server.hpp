@@ -93,6 +93,10 @@ bool is_loopback(const std::string& address_text);
 struct TlsOptions {
   std::filesystem::path cert_file;  ///< http.tls_cert: the server's certificate, then its chain
   std::filesystem::path key_file;   ///< http.tls_key: its private key (PEM)
+  /// Mutual TLS: "" = no client certificate is asked for; else every client must present one
+  /// issued by a CA in this PEM file (the handshake fails otherwise), and each Request carries the
+  /// certificate's CN (peer_cn). Used by labgate-ca, the site CA's signer.
+  std::filesystem::path client_ca_file;
   bool enabled() const { return !cert_file.empty(); }
 };
 

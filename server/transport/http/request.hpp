@@ -24,6 +24,7 @@ struct Request {
   std::string cookie;                        ///< Cookie header value(s), joined by "; ", "" if absent
   std::string csrf_token;                    ///< X-CSRF-Token header value, "" if absent
   bool tls = false;                          ///< arrived over TLS (cookies are then Secure)
+  std::string peer_cn;  ///< over mutual TLS (TlsOptions::client_ca_file): the verified client certificate's CN
   std::string body;
   std::string remote;      ///< the peer's address ("" when not over a socket: tests, local calls)
   std::string request_id;  ///< a fresh uuid7 per request (Api::handle fills it when empty)

@@ -15,6 +15,8 @@ struct Options {
   /// https: the CA file (PEM) the server's certificate must chain to; "" = the system's CAs.
   /// The host name is always checked against the certificate.
   std::string ca_file;
+  /// https with a client certificate (mutual TLS): its PEM certificate and key files; "" = none.
+  std::string cert_file, key_file;
   std::string user_agent = "labgate";
   std::size_t max_body = 1024 * 1024;
 };

@@ -21,6 +21,11 @@ enum class Usage {
   server,  ///< a TLS server: the broker or the HTTPS listener (serverAuth, names in subjectAltName)
 };
 
+/// "ca", "client", "server" (as the site CA's signer service names them on the wire).
+const char* to_string(Usage u);
+/// The usage named by text; nullopt when text names none.
+std::optional<Usage> usage_from(std::string_view text);
+
 /// What to put in a certificate.
 struct CertSpec {
   std::string cn;            ///< subject common name: the terminal id, the server's identity, a host
