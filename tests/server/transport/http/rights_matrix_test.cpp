@@ -15,6 +15,7 @@
 #include "server/core/app.hpp"
 #include "server/identity/auth.hpp"
 #include "server/terminals/provisioning.hpp"
+#include "server/terminals/site_ca.hpp"
 #include "server/transport/http/api.hpp"
 #include "tests/server/test_support.hpp"
 
