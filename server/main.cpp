@@ -33,6 +33,7 @@
 #include "server/config/server_config.hpp"
 #include "server/core/app.hpp"
 #include "server/core/backend.hpp"
+#include "server/notify/smtp.hpp"
 #include "server/usage/pipeline.hpp"
 #include "server/transport/http/http_server.hpp"
 
@@ -214,7 +215,7 @@ int main(int argc, char** argv) {
   // Commit threads: SQLite has one writer, so one; PostgreSQL commits on three connections at once
   // (a herd of 1,000,000: 34,790 records/s with one, 49,966 with two, 54,467 with three; BENCHMARKS).
   const int committers = cfg->ingest_committers > 0 ? cfg->ingest_committers : (cfg->store_kind == "postgres" ? 3 : 1);
-  const auto connections = static_cast<std::size_t>(cfg->http_threads) + 3 +
+  const auto connections = static_cast<std::size_t>(cfg->http_threads) + 4 +  // + the notice sender
                            static_cast<std::size_t>(cfg->ingest_verify_threads + committers);
   lg::server::StoreSettings store;
   store.kind = cfg->store_kind;
@@ -254,6 +255,7 @@ int main(int argc, char** argv) {
   net::io_context http_io;    // sockets of the HTTP listener (handlers run on its worker pool)
   net::io_context ingest_io;  // the ingest strand: evt and state messages, one at a time, in order
   net::io_context sync_io;    // the sync strand: bundle rebuilds, publishes, retained-topic repairs
+  net::io_context notify_io;  // the notice sender: mails due notices ([smtp]), alone so a slow mail server delays nothing else
   MqttPublisher publisher(mqtt);
   lg::server::App app((*backend)->stores(), *key, *cfg, publisher, [] { return lg::time::now_utc_ms(); },
                       LABGATE_VERSION);
@@ -424,6 +426,36 @@ int main(int argc, char** argv) {
   };
   arm();
 
+  // Notices: a round every smtp.poll_ms on their own thread (each SMTP step bounded by smtp.timeout_s,
+  // a round by smtp.batch notices).
+  std::unique_ptr<lg::server::notify::SmtpMailer> mailer;
+  net::steady_timer notify_timer(notify_io);
+  std::function<void()> arm_notices = [&] {
+    notify_timer.expires_after(std::chrono::milliseconds(cfg->smtp.poll_ms));
+    notify_timer.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      app.send_notices();
+      arm_notices();
+    });
+  };
+  if (cfg->smtp.enabled) {
+    lg::server::notify::SmtpSettings ss;
+    ss.host = cfg->smtp.host;
+    ss.port = cfg->smtp.port;
+    ss.starttls = cfg->smtp.starttls;
+    ss.ca_file = cfg->smtp.ca_file.string();
+    ss.username = cfg->smtp.username;
+    ss.password = cfg->smtp.password;
+    ss.timeout_ms = int64_t{cfg->smtp.timeout_s} * 1000;
+    mailer = std::make_unique<lg::server::notify::SmtpMailer>(ss);
+    app.enable_notices(*mailer, lg::server::notice_settings(cfg->smtp));
+    lg::log::info(kLog, "notices: mailed through " + cfg->smtp.host + ":" + std::to_string(cfg->smtp.port) +
+                            (cfg->smtp.starttls ? " (STARTTLS)" : " (plain SMTP)") + " from " + cfg->smtp.from);
+    arm_notices();
+  } else {
+    lg::log::info(kLog, "notices: recorded, not mailed (smtp.enabled is off)");
+  }
+
   net::io_context main_io;
   net::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
@@ -437,10 +469,12 @@ int main(int argc, char** argv) {
   auto keep_http = net::make_work_guard(http_io);
   auto keep_ingest = net::make_work_guard(ingest_io);
   auto keep_sync = net::make_work_guard(sync_io);
+  auto keep_notify = net::make_work_guard(notify_io);
   std::thread http_thread([&] { http_io.run(); });
   std::thread ingest_thread([&] { ingest_io.run(); });
   pipeline.start();
   std::thread sync_thread([&] { sync_io.run(); });
+  std::thread notify_thread([&] { notify_io.run(); });
   main_io.run();  // until a signal
   // Stop taking work, let the strands finish what they hold, then stop.
   mqtt.stop();
@@ -449,6 +483,7 @@ int main(int argc, char** argv) {
     timer.cancel();
     dirty_timer.cancel();
   });
+  net::post(notify_io, [&] { notify_timer.cancel(); });  // a round under way finishes first
   pipeline.stop();  // finishes the group being committed; the rest is resent by the terminals
   lg::log::info(kLog, "ingest: " + std::to_string(pipeline.batches()) + " evt batches committed in " +
                           std::to_string(pipeline.groups()) + " groups");
@@ -456,6 +491,8 @@ int main(int argc, char** argv) {
   keep_sync.reset();
   ingest_thread.join();
   sync_thread.join();
+  keep_notify.reset();
+  notify_thread.join();
   keep_http.reset();
   http_io.stop();
   http_thread.join();

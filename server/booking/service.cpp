@@ -51,6 +51,7 @@ Result<BookingOutcome> Service::create(const Booking& b, int64_t now_ms) {
         return BookingOutcome{"", a.conflict};
     }
     LG_TRY(bookings_.insert(candidate, now_ms));
+    if (on_created_) LG_TRY(on_created_(candidate, now_ms));
     return BookingOutcome{candidate.id, ""};
   });
 }

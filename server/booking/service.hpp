@@ -39,6 +39,10 @@ class Service {
   /// know them (any more).
   Result<EventPlace> place(const std::string& instrument);
 
+  /// Called by create() inside its unit of work after the booking is stored (the app enqueues
+  /// the booking's notice there): a failure rolls the booking back.
+  void on_created(std::function<Status(const Booking&, int64_t now_ms)> f) { on_created_ = std::move(f); }
+
  private:
   /// Loads the admission facts for candidate (in the caller's unit of work).
   Result<AdmissionFacts> facts_for(const Booking& candidate);
@@ -49,6 +53,7 @@ class Service {
   Store& bookings_;
   directory::Store& directory_;
   qualification::Store& qualifications_;
+  std::function<Status(const Booking&, int64_t)> on_created_;
 };
 
 }  // namespace lg::server::booking

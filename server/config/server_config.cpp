@@ -60,7 +60,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "smtp"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -375,6 +375,82 @@ Result<ServerConfig> load_config(const config::Document& doc) {
   }
   if (c.broker_public_uri.empty()) c.broker_public_uri = c.mqtt_uri;
   if (c.broker_server_identities.empty()) c.broker_server_identities = {c.mqtt_identity};
+  LG_CFG(smtp, root.optional_section("smtp"));
+  if (*smtp) {
+    const config::Section& m = **smtp;
+    if (auto s = m.reject_unknown({"enabled", "host", "port", "from", "from_name", "starttls", "ca_file", "username",
+                                   "password", "timeout_s", "batch", "poll_ms", "max_attempts", "retry_base_s",
+                                   "retry_max_s"});
+        !s)
+      return s.error();
+    SmtpConfig& o = c.smtp;
+    LG_CFG(enabled, m.boolean_or("enabled", false));
+    o.enabled = *enabled;
+    LG_CFG(host, m.string_or("host", ""));
+    if (host->size() > 253 || host->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") !=
+                                 std::string::npos)
+      return Error::invalid(m.path("host") + ": '" + host->substr(0, 64) + "' is not a host name or address");
+    if (o.enabled && host->empty()) return Error::invalid(m.path("host") + ": required when smtp.enabled = true");
+    o.host = *host;
+    LG_CFG(smtp_port, m.integer_or("port", 25, 1, 65535));
+    o.port = static_cast<int>(*smtp_port);
+    LG_CFG(from, m.string_or("from", ""));
+    if (o.enabled && from->empty())
+      return Error::invalid(m.path("from") + ": required when smtp.enabled = true (e.g. \"labgate@lab.example.edu\")");
+    if (!from->empty()) {
+      const auto at = from->find('@');
+      const bool ok = at != std::string::npos && at > 0 && at + 1 < from->size() && from->find('@', at + 1) == std::string::npos &&
+                      from->size() <= 254 &&
+                      std::none_of(from->begin(), from->end(), [](char ch) {
+                        const auto u = static_cast<unsigned char>(ch);
+                        return u <= 0x20 || u == 0x7f || ch == '<' || ch == '>' || ch == ',' || ch == '"' || ch == '(' ||
+                               ch == ')' || ch == ';' || ch == '\\';
+                      });
+      if (!ok) return Error::invalid(m.path("from") + ": must be a bare address local@domain (the name goes in from_name)");
+    }
+    o.from = *from;
+    LG_CFG(from_name, m.string_or("from_name", o.from_name));
+    if (from_name->size() > 64 || std::any_of(from_name->begin(), from_name->end(), [](char ch) {
+          const auto u = static_cast<unsigned char>(ch);
+          return u < 0x20 || u == 0x7f;
+        }))
+      return Error::invalid(m.path("from_name") + ": at most 64 characters, no control characters");
+    o.from_name = *from_name;
+    LG_CFG(starttls, m.boolean_or("starttls", false));
+    o.starttls = *starttls;
+    LG_CFG(smtp_ca, m.string_or("ca_file", ""));
+    if (!smtp_ca->empty() && !o.starttls) return Error::invalid(m.path("ca_file") + ": only with starttls = true");
+    if (!smtp_ca->empty()) o.ca_file = m.resolve_path(*smtp_ca);
+    LG_CFG(user, m.string_or("username", ""));
+    LG_CFG(pass, m.string_or("password", ""));
+    if (user->empty() != pass->empty())
+      return Error::invalid(m.path(user->empty() ? "username" : "password") + ": username and password go together");
+    if (!user->empty() && !o.starttls && !is_loopback_address(o.host) && o.host != "localhost")
+      return Error::invalid(m.path("username") +
+                            ": needs starttls = true (the password would cross the network in clear) unless host is loopback");
+    o.username = *user;
+    o.password = *pass;
+    LG_CFG(timeout, m.integer_or("timeout_s", 30, 1, 600));
+    o.timeout_s = static_cast<int>(*timeout);
+    LG_CFG(batch, m.integer_or("batch", 20, 1, 1000));
+    o.batch = static_cast<int>(*batch);
+    LG_CFG(poll, m.integer_or("poll_ms", 5000, 100, 3'600'000));
+    o.poll_ms = static_cast<int>(*poll);
+    LG_CFG(attempts, m.integer_or("max_attempts", 8, 1, 100));
+    o.max_attempts = static_cast<int>(*attempts);
+    LG_CFG(base, m.integer_or("retry_base_s", 60, 1, 86'400));
+    o.retry_base_s = static_cast<int>(*base);
+    LG_CFG(max_delay, m.integer_or("retry_max_s", 21'600, 1, 7 * 86'400));
+    if (*max_delay < *base)
+      return Error::invalid(m.path("retry_max_s") + ": must be at least retry_base_s (" + std::to_string(*base) + ")");
+    o.retry_max_s = static_cast<int>(*max_delay);
+  }
+  LG_CFG(orders, root.optional_section("orders"));
+  if (*orders) {
+    if (auto s = (*orders)->reject_unknown({"attachment_limit"}); !s) return s.error();
+    LG_CFG(att_limit, (*orders)->integer_or("attachment_limit", kDefaultOrderAttachmentLimit, 1, 64LL * 1024 * 1024));
+    c.orders_attachment_limit = *att_limit;
+  }
   // For tests only: makes a report slow on purpose, to show it delays nothing else.
   LG_CFG(testing, root.optional_section("testing"));
   if (*testing) {

@@ -34,6 +34,26 @@ struct AuthConfig {
   std::vector<std::string> cas_services;  ///< service URL prefixes a ticket may be for
 };
 
+/// [smtp]: the mail server notices are sent through (server/notify). Off unless enabled; when off,
+/// notices are still recorded (pending) and go out once it is on.
+struct SmtpConfig {
+  bool enabled = false;     ///< enabled: run the sender
+  std::string host;         ///< host: the mail server (required when enabled)
+  int port = 25;            ///< port
+  std::string from;         ///< from: the sender address, local@domain (required when enabled)
+  std::string from_name = "labgate";  ///< from_name: the From: display name ("" = none)
+  bool starttls = false;    ///< starttls: STARTTLS before anything else, the certificate verified for host
+  std::filesystem::path ca_file;  ///< ca_file: CAs the server's certificate is checked against ("" = the system's)
+  std::string username;     ///< username, password: AUTH PLAIN (both or neither; needs starttls off loopback)
+  std::string password;
+  int timeout_s = 30;       ///< timeout_s: each step of the conversation (connect, each reply, each write)
+  int batch = 20;           ///< batch: notices sent per round at most
+  int poll_ms = 5000;       ///< poll_ms: how often the sender looks for due notices
+  int max_attempts = 8;     ///< max_attempts: then a notice is failed (kept with its last error)
+  int retry_base_s = 60;    ///< retry_base_s: the delay after the first failure, doubled after each further one
+  int retry_max_s = 21600;  ///< retry_max_s: the delay never grows beyond this
+};
+
 struct ServerConfig {
   std::string site;
   std::filesystem::path data_dir;
@@ -92,6 +112,7 @@ struct ServerConfig {
   std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
   AuthConfig auth;
+  SmtpConfig smtp;  ///< [smtp]: notices by mail
 
   /// [pki] the site terminal CA the server keeps.
   std::filesystem::path pki_dir;        ///< [pki] dir: ca.key (mode 0600), ca.crt, the server's identity (default <data_dir>/pki)

@@ -2,7 +2,10 @@
 
 #include "labgate/common/log.hpp"
 #include "labgate/common/protocol.hpp"
+#include "labgate/common/time.hpp"
 #include "server/core/errors.hpp"
+#include "server/notify/http.hpp"
+#include "server/notify/rules.hpp"
 #include "server/sync/http.hpp"
 #include "server/terminals/http.hpp"
 #include "server/transport/http/api.hpp"
@@ -24,12 +27,33 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       ingest_(usage_, stores.usage, stores.terminals, key, cfg.site, &metrics_),
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
       sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher),
-      commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage) {
+      commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage),
+      outbox_(stores.uow, stores.notify, stores.directory, cfg.site) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
   api_->extend([this](http::Router& r, const http::ApiContext& ctx) {
     sync::add_command_routes(r, ctx, commands_, stores_.uow, stores_.audit);
+    notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
+  });
+  // A booking made active is confirmed to its user by mail: the notice is enqueued in the
+  // booking's own unit of work, so it exists exactly when the booking does.
+  booking_.on_created([this, tz = cfg.time_zone](const Booking& b, int64_t at_ms) -> Status {
+    if (b.status != BookingStatus::active) return {};
+    auto where = booking_.place(b.instrument);
+    if (!where) return where.error();
+    auto when = [&](int64_t ms) {
+      auto t = time::format_local_offset(ms, tz);
+      return t ? *t : time::format_utc(ms);
+    };
+    notify::NoticeRequest n{b.user, notify::Kind::booking_confirmed,
+                            notify::Fields{{"instrument", where->instrument},
+                                           {"lab", where->lab.empty() ? std::string("-") : where->lab},
+                                           {"start", when(b.start_ms)}, {"end", when(b.end_ms)}, {"booking", b.id}},
+                            notify::booking_confirmed_key(b.id)};
+    auto r = outbox_.enqueue(n, at_ms);
+    if (!r) return r.error();
+    return {};
   });
 }
 
@@ -46,6 +70,33 @@ Status App::enable_provisioning(const terminals::Provisioning& p) {
   if (!told && is(told.error(), Errc::unavailable)) log::warn(kLog, "broker files: " + told.error().message());
   else if (!told) return Error::invalid("broker files: " + told.error().message());
   return {};
+}
+
+notify::WorkerSettings notice_settings(const SmtpConfig& s) {
+  notify::WorkerSettings w;
+  w.from = s.from;
+  w.from_name = s.from_name;
+  w.retry.max_attempts = s.max_attempts;
+  w.retry.base_ms = int64_t{s.retry_base_s} * 1000;
+  w.retry.max_delay_ms = int64_t{s.retry_max_s} * 1000;
+  w.batch = s.batch;
+  // Longer than a whole conversation (about a dozen steps, each within timeout_s) can take.
+  w.lease_ms = int64_t{s.timeout_s} * 1000 * 20;
+  return w;
+}
+
+void App::enable_notices(notify::Mailer& mailer, const notify::WorkerSettings& s) {
+  notices_ = std::make_unique<notify::Worker>(stores_.notify, mailer, s, now_);
+}
+
+int App::send_notices() {
+  if (!notices_) return 0;
+  auto r = notices_->run_once();
+  if (!r) {
+    log::error(kLog, "notices: " + r.error().message());
+    return 0;
+  }
+  return r->sent;
 }
 
 identity::AuthSettings auth_settings(const AuthConfig& a) {

@@ -15,6 +15,7 @@
 #include "server/core/health.hpp"
 #include "server/core/metrics.hpp"
 #include "server/identity/http.hpp"
+#include "server/notify/outbox.hpp"
 #include "server/core/stores.hpp"
 #include "server/sync/commands.hpp"
 #include "server/sync/publisher.hpp"
@@ -32,6 +33,8 @@ class Api;
 
 /// The identity routes' settings from [auth] in the server config.
 identity::AuthSettings auth_settings(const AuthConfig& a);
+/// The notice sender's settings from [smtp] in the server config.
+notify::WorkerSettings notice_settings(const SmtpConfig& s);
 
 class App {
  public:
@@ -84,6 +87,14 @@ class App {
   /// Provisioning, when enabled.
   terminals::Enrolment* enrolment() { return enrolment_.get(); }
 
+  /// The notification outbox: areas enqueue notices through it inside their units of work.
+  notify::Outbox& outbox() { return outbox_; }
+  /// Turns the notice sender on (call once, before serving); mailer must outlive the App.
+  void enable_notices(notify::Mailer& mailer, const notify::WorkerSettings& s);
+  /// One round of the notice sender (main.cpp runs it on a thread of its own, so a slow mail
+  /// server holds up no HTTP, MQTT or bundle work): how many notices were sent; 0 when off.
+  int send_notices();
+
  private:
   Stores stores_;
   Publisher& publisher_;
@@ -98,6 +109,8 @@ class App {
   booking::Service booking_;
   SyncService sync_;
   CommandService commands_;
+  notify::Outbox outbox_;
+  std::unique_ptr<notify::Worker> notices_;
   std::unique_ptr<http::Api> api_;
 };
 

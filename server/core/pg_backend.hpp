@@ -6,6 +6,7 @@
 
 #include "server/audit/pg_store.hpp"
 #include "server/identity/pg_store.hpp"
+#include "server/notify/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
 #include "server/booking/pg_store.hpp"
 #include "server/core/backend.hpp"
@@ -27,7 +28,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -44,7 +45,8 @@ class PgBackend final : public Backend {
         sync_(*db_),
         reports_(*db_, hold_ms),
         audit_(*db_),
-        identity_(*db_) {}
+        identity_(*db_),
+        notify_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -57,6 +59,7 @@ class PgBackend final : public Backend {
   reports::PgStore reports_;
   audit::PgStore audit_;
   identity::PgStore identity_;
+  notify::PgStore notify_;
 };
 
 }  // namespace lg::server

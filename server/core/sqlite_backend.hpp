@@ -6,6 +6,7 @@
 
 #include "server/audit/sqlite_store.hpp"
 #include "server/identity/sqlite_store.hpp"
+#include "server/notify/sqlite_store.hpp"
 #include "server/billing/sqlite_store.hpp"
 #include "server/booking/sqlite_store.hpp"
 #include "server/core/backend.hpp"
@@ -30,7 +31,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -47,7 +48,8 @@ class SqliteBackend final : public Backend {
         sync_(*db_),
         reports_(*db_, hold_ms),
         audit_(*db_),
-        identity_(*db_) {}
+        identity_(*db_),
+        notify_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -60,6 +62,7 @@ class SqliteBackend final : public Backend {
   reports::SqliteStore reports_;
   audit::SqliteStore audit_;
   identity::SqliteStore identity_;
+  notify::SqliteStore notify_;
 };
 
 }  // namespace lg::server

@@ -8,6 +8,7 @@
 #include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
 #include "server/identity/store.hpp"
+#include "server/notify/store.hpp"
 #include "server/qualification/store.hpp"
 #include "server/reports/store.hpp"
 #include "server/sync/store.hpp"
@@ -28,6 +29,7 @@ struct Stores {
   reports::Store& reports;
   audit::Store& audit;
   identity::Store& identity;
+  notify::Store& notify;
 };
 
 }  // namespace lg::server

@@ -137,6 +137,11 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/me/tokens", {"SAIFPU", "SAIFPU", R"({"name":"script","days":30})"}},
       {"POST /api/me/password", {"SAIFPU", "SAIFPU", R"({"old":"stu-c password","new":"a long secret 2"})"}},
       {"GET /api/me/registration", {"SAIFPU", "SAIFPU", "", "", "", "", "", true}},
+      // The notification outbox: the site reads and retries every notice (addresses and texts are
+      // personal data); each signed-in person reads their own. No notice has a unit's id: 404.
+      {"GET /api/notices", {"S", "S"}},
+      {"GET /api/me/notices", {"SAIFPU", "SAIFPU"}},
+      {"POST /api/notices/{id}/retry", {"S", "S", "", "", "", "", "", true}},
       // {own} is the caller's own session, {other} someone else's: nobody revokes another's.
       {"DELETE /api/me/sessions/{id}", {"SAIFPU", ""}},
       {"DELETE /api/me/tokens/{id}", {"SAIFPU", ""}},
