@@ -192,4 +192,41 @@ Result<std::string> format_local_offset(int64_t utc_ms, const std::string& tz) {
   return date::format("%F %T", date::local_seconds{(tp + info.offset).time_since_epoch()}) + sign_hh_mm;
 }
 
+Result<LocalTime> local_time(int64_t utc_ms, const std::string& tz) {
+  auto z = zone(tz);
+  if (!z) return z.error();
+  const sys_time<milliseconds> tp{milliseconds{utc_ms}};
+  const auto local = (*z)->to_local(tp);
+  const auto ld = date::floor<date::days>(local);
+  const date::year_month_day ymd{ld};
+  LocalTime out;
+  out.year = static_cast<int32_t>(static_cast<int>(ymd.year()));
+  out.month = static_cast<unsigned>(ymd.month());
+  out.day = static_cast<unsigned>(ymd.day());
+  out.weekday = date::weekday{ld}.iso_encoding();
+  out.ms_of_day = duration_cast<milliseconds>(local - ld).count();
+  out.day_start_ms = duration_cast<milliseconds>((*z)->to_sys(ld, date::choose::earliest).time_since_epoch()).count();
+  return out;
+}
+
+Result<int64_t> local_day_start(int64_t utc_ms, int32_t days, const std::string& tz) {
+  auto z = zone(tz);
+  if (!z) return z.error();
+  const sys_time<milliseconds> tp{milliseconds{utc_ms}};
+  const auto ld = date::floor<date::days>((*z)->to_local(tp)) + date::days{days};
+  try {
+    return duration_cast<milliseconds>((*z)->to_sys(ld, date::choose::earliest).time_since_epoch()).count();
+  } catch (const std::exception&) {
+    // midnight falls in a gap: the first instant after it
+    const auto info = (*z)->get_info(ld);
+    return duration_cast<milliseconds>(info.second.begin.time_since_epoch()).count();
+  }
+}
+
+Result<int64_t> local_week_start(int64_t utc_ms, const std::string& tz) {
+  auto lt = local_time(utc_ms, tz);
+  if (!lt) return lt.error();
+  return local_day_start(utc_ms, -static_cast<int32_t>(lt->weekday - 1), tz);
+}
+
 }  // namespace lg::time

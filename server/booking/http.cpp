@@ -1,9 +1,11 @@
 #include "server/booking/http.hpp"
 
+#include <functional>
 #include <map>
 
 #include "labgate/common/ical.hpp"
 #include "labgate/common/log.hpp"
+#include "labgate/common/time.hpp"
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
 #include "server/booking/rules.hpp"
@@ -17,12 +19,106 @@ using namespace http;
 namespace {
 json booking_json(const Booking& b, const ApiContext& ctx) {
   json j{{"id", b.id},          {"instrument", b.instrument}, {"user", b.user}, {"start", ctx.time(b.start_ms)},
-         {"end", ctx.time(b.end_ms)}, {"status", to_string(b.status)}};
-  if (b.status == BookingStatus::cancelled) {
-    j["cancelled"] = ctx.time_or_null(b.cancelled_ms);
-    j["cancel_reason"] = b.cancel_reason;
+         {"end", ctx.time(b.end_ms)}, {"status", to_string(b.status)}, {"account", b.account}, {"booked_by", b.booked_by}};
+  switch (b.status) {
+    case BookingStatus::active:
+      break;
+    case BookingStatus::pending:
+      j["hold_until"] = ctx.time_or_null(b.hold_until_ms);
+      break;
+    case BookingStatus::cancelled:
+      j["cancelled"] = ctx.time_or_null(b.cancelled_ms);
+      j["cancel_reason"] = b.cancel_reason;
+      j["late_cancel"] = b.late_cancel;
+      break;
+    case BookingStatus::refused:
+    case BookingStatus::expired:
+      j["decided"] = ctx.time_or_null(b.cancelled_ms);
+      j["reason"] = b.cancel_reason;
+      break;
   }
   return j;
+}
+
+/// {"mon": ["08:00-18:00"], ...}: the days with spans.
+json week_json(const WeekHours& w) {
+  json j = json::object();
+  for (int d = 0; d < 7; ++d) {
+    if (w.days[d].empty()) continue;
+    json spans = json::array();
+    for (const DaySpan& s : w.days[d]) spans.push_back(span_text(s));
+    j[kDayNames[d]] = spans;
+  }
+  return j;
+}
+
+/// Reads week_json's form; the reason names the field, or nullopt.
+std::optional<std::string> week_from(const json& j, const char* field, WeekHours& out) {
+  out = WeekHours{};
+  if (!j.is_object()) return std::string(field) + ": must be an object of days (mon .. sun) to lists of \"HH:MM-HH:MM\"";
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    int d = 0;
+    while (d < 7 && it.key() != kDayNames[d]) ++d;
+    if (d == 7) return std::string(field) + ": unknown day '" + it.key() + "' (mon .. sun)";
+    if (!it->is_array()) return std::string(field) + "." + it.key() + ": must be a list of \"HH:MM-HH:MM\"";
+    for (const json& s : *it) {
+      auto span = s.is_string() ? parse_span(s.get<std::string>()) : std::nullopt;
+      if (!span) return std::string(field) + "." + it.key() + ": " + s.dump() + " is not \"HH:MM-HH:MM\"";
+      out.days[d].push_back(*span);
+    }
+    if (auto why = validate_day(out.days[d])) return std::string(field) + "." + it.key() + ": " + *why;
+  }
+  return std::nullopt;
+}
+
+json policy_json(const BookingPolicy& p) {
+  return json{{"instrument", p.instrument},
+              {"opening", p.opening ? week_json(*p.opening) : json(nullptr)},
+              {"lead_min_s", p.lead_min_s},
+              {"lead_max_s", p.lead_max_s},
+              {"min_length_s", p.min_length_s},
+              {"max_length_s", p.max_length_s},
+              {"slot_s", p.slot_s},
+              {"user_week_bookings", p.user_week_bookings},
+              {"user_week_s", p.user_week_s},
+              {"group_week_bookings", p.group_week_bookings},
+              {"group_week_s", p.group_week_s},
+              {"external_share_pct", p.external_share_pct},
+              {"internal_priority", week_json(p.internal_priority)},
+              {"approval", to_string(p.approval)},
+              {"approval_hold_s", p.approval_hold_s},
+              {"cancel_free_s", p.cancel_free_s}};
+}
+
+json closure_json(const Closure& c, const ApiContext& ctx) {
+  return json{{"id", c.id},
+              {"instrument", c.instrument.empty() ? json(nullptr) : json(c.instrument)},
+              {"kind", to_string(c.kind)},
+              {"start", ctx.time(c.start_ms)},
+              {"end", ctx.time(c.end_ms)},
+              {"reason", c.reason}};
+}
+
+/// 422 naming the booking rule that refused: {"error": reason, "rule": name}.
+Response rule_refusal(const std::string& rule, const std::string& reason) {
+  return reply(422, json{{"error", reason}, {"rule", rule}});
+}
+
+/// Audits and answers a decision on a pending booking (approve or refuse).
+Response decide(const Request& req, const ApiContext& ctx, UnitOfWork& uow, audit::Store& audit, const char* action,
+                const std::string& id, const std::function<Result<BookingChange>(int64_t)>& run) {
+  const int64_t now = ctx.now();
+  std::optional<BookingChange> change;
+  auto s = audit::record(uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+    auto c = run(now);
+    if (!c) return c.error();
+    change = *c;
+    return audit::changed(audit::Change{action, "booking", id, booking_json(c->before, ctx).dump(),
+                                        booking_json(c->after, ctx).dump()});
+  });
+  if (!s) return failure(s.error());
+  ctx.changed(change->after.instrument);
+  return reply(200, booking_json(change->after, ctx));
 }
 }  // namespace
 
@@ -32,10 +128,12 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"instrument", "user", "start", "end"});
+                Fields f(*body, {"instrument", "user", "start", "end", "account"});
                 Booking b;
                 b.instrument = f.id("instrument");
                 b.user = f.id("user");
+                b.account = f.id("account", false);
+                b.booked_by = req.who().user;
                 b.start_ms = f.time("start", true).value_or(0);
                 b.end_ms = f.time("end", true).value_or(0);
                 if (f.ok()) {
@@ -49,8 +147,10 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                                          out.emplace(service.create(b, now));
                                          if (!*out) return (*out).error();
                                          if ((*out)->id.empty()) return audit::unchanged();  // an overlap: nothing written
+                                         if (!(*out)->rule.empty()) return audit::unchanged();  // refused by a rule
                                          Booking made = b;
                                          made.id = (*out)->id;
+                                         made.status = (*out)->status;
                                          return audit::changed(audit::Change{"create", "booking", made.id, "",
                                                               booking_json(made, ctx).dump()});
                                        });
@@ -59,8 +159,9 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 if (!o.conflict.empty()) {
                   return reply(409, json{{"error", "booking overlaps booking " + o.conflict}, {"conflict", o.conflict}});
                 }
+                if (!o.rule.empty()) return rule_refusal(o.rule, o.reason);
                 ctx.changed(b.instrument);
-                return reply(201, json{{"id", o.id}});
+                return reply(201, json{{"id", o.id}, {"status", to_string(o.status)}});
               }});
   // Cancelled, not deleted: kept with when and why; it overlaps nothing and opens nothing from the
   // instrument's next bundle.
@@ -111,7 +212,8 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                                        [&]() -> Result<std::optional<audit::Change>> {
                                          out.emplace(service.move(id, start, end, now));
                                          if (!*out) return (*out).error();
-                                         if (!(*out)->conflict.empty()) return audit::unchanged();  // nothing written
+                                         if (!(*out)->conflict.empty() || !(*out)->rule.empty())
+                                           return audit::unchanged();  // nothing written
                                          return audit::changed(audit::Change{"move", "booking", id,
                                                                              booking_json((*out)->before, ctx).dump(),
                                                                              booking_json((*out)->after, ctx).dump()});
@@ -121,10 +223,177 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 if (!c.conflict.empty()) {
                   return reply(409, json{{"error", "booking overlaps booking " + c.conflict}, {"conflict", c.conflict}});
                 }
+                if (!c.rule.empty()) return rule_refusal(c.rule, c.reason);
                 ctx.changed(c.after.instrument);
                 return reply(200, booking_json(c.after, ctx));
               },
               "Move an active booking to a new interval, admitted like a new one (qualification, no overlap)"});
+  router.add({"POST", "/api/bookings/{id}/approve",
+              Access::path(identity::Right::instrument_write, identity::Kind::booking),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                return decide(req, ctx, uow, audit, "approve", id, [&](int64_t now) { return service.approve(id, now); });
+              },
+              "Approve a pending booking (instrument admins): it becomes active and opens the instrument"});
+  router.add({"POST", "/api/bookings/{id}/refuse",
+              Access::path(identity::Right::instrument_write, identity::Kind::booking),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"reason"});
+                const std::string reason = f.text("reason");
+                if (!f.ok()) return f.response();
+                return decide(req, ctx, uow, audit, "refuse", id,
+                              [&](int64_t now) { return service.refuse(id, reason, now); });
+              },
+              "Refuse a pending booking with a reason (instrument admins): kept, it frees its slot"});
+  // The rules are public: a visitor planning a booking reads them on the instrument's page.
+  router.add({"GET", "/api/instruments/{id}/booking-policy",
+              Access::path(identity::Right::catalogue, identity::Kind::instrument),
+              [&](const Request&, const PathParams& pp) {
+                auto p = service.policy(pp.at("id"));
+                if (!p) return failure(p.error());
+                return reply(200, policy_json(*p));
+              },
+              "The instrument's booking rules (the defaults when it has none of its own)"});
+  router.add({"PUT", "/api/instruments/{id}/booking-policy",
+              Access::path(identity::Right::instrument_write, identity::Kind::instrument),
+              [&](const Request& req, const PathParams& pp) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"opening", "lead_min_s", "lead_max_s", "min_length_s", "max_length_s", "slot_s",
+                                 "user_week_bookings", "user_week_s", "group_week_bookings", "group_week_s",
+                                 "external_share_pct", "internal_priority", "approval", "approval_hold_s",
+                                 "cancel_free_s"});
+                BookingPolicy p = default_policy(pp.at("id"));
+                constexpr int64_t kBig = 10LL * 366 * 86400;
+                p.lead_min_s = f.opt_integer("lead_min_s", 0, kBig).value_or(p.lead_min_s);
+                p.lead_max_s = f.opt_integer("lead_max_s", 0, kBig).value_or(p.lead_max_s);
+                p.min_length_s = f.opt_integer("min_length_s", 0, kBig).value_or(p.min_length_s);
+                p.max_length_s = f.opt_integer("max_length_s", 0, kBig).value_or(p.max_length_s);
+                p.slot_s = f.opt_integer("slot_s", 0, kBig).value_or(p.slot_s);
+                p.user_week_bookings =
+                    static_cast<int32_t>(f.opt_integer("user_week_bookings", 0, 10000).value_or(p.user_week_bookings));
+                p.user_week_s = f.opt_integer("user_week_s", 0, kBig).value_or(p.user_week_s);
+                p.group_week_bookings =
+                    static_cast<int32_t>(f.opt_integer("group_week_bookings", 0, 10000).value_or(p.group_week_bookings));
+                p.group_week_s = f.opt_integer("group_week_s", 0, kBig).value_or(p.group_week_s);
+                p.external_share_pct =
+                    static_cast<int32_t>(f.opt_integer("external_share_pct", 0, 100).value_or(p.external_share_pct));
+                p.approval_hold_s = f.opt_integer("approval_hold_s", 0, kBig).value_or(p.approval_hold_s);
+                p.cancel_free_s = f.opt_integer("cancel_free_s", 0, kBig).value_or(p.cancel_free_s);
+                if (body->contains("approval") && !(*body)["approval"].is_null()) {
+                  const std::string a = f.one_of("approval", {"none", "all", "external"});
+                  if (auto v = approval_from(a)) p.approval = *v;
+                }
+                if (!f.ok()) return f.response();
+                if (body->contains("opening") && !(*body)["opening"].is_null()) {
+                  WeekHours w;
+                  if (auto why = week_from((*body)["opening"], "opening", w)) return error(422, "invalid field: " + *why);
+                  p.opening = w;
+                }
+                if (body->contains("internal_priority") && !(*body)["internal_priority"].is_null()) {
+                  if (auto why = week_from((*body)["internal_priority"], "internal_priority", p.internal_priority))
+                    return error(422, "invalid field: " + *why);
+                }
+                if (auto why = validate_policy(p)) return error(422, "invalid field: " + *why);
+                const int64_t now = ctx.now();
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto before = service.put_policy(p, now);
+                                         if (!before) return before.error();
+                                         return audit::changed(audit::Change{"update", "booking_policy", p.instrument,
+                                                                             policy_json(*before).dump(),
+                                                                             policy_json(p).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                return reply(200, policy_json(p));
+              },
+              "Replace the instrument's booking rules (fields left out take the defaults); they apply to bookings "
+              "made or moved from now on"});
+  router.add({"GET", "/api/closures", Access::any(identity::Right::catalogue), [&](const Request& req, const PathParams&) {
+                const std::string instrument = query(req, "instrument");
+                const int64_t now = ctx.now();
+                int64_t from = now, to = now + 366LL * 86400 * 1000;
+                for (auto [key, into] : {std::pair<const char*, int64_t*>{"from", &from}, {"to", &to}}) {
+                  const std::string v = query(req, key);
+                  if (v.empty()) continue;
+                  auto ms = time::parse_utc(v);
+                  if (!ms) return error(422, std::string("invalid query: ") + key + ": must be an RFC 3339 time");
+                  *into = *ms;
+                }
+                if (to <= from) return error(422, "invalid query: to: must be after from");
+                auto rows = store.closures(instrument, from, to);
+                if (!rows) return failure(rows.error());
+                json out = json::array();
+                for (const Closure& c : *rows) out.push_back(closure_json(c, ctx));
+                return reply(200, out);
+              },
+              "Holidays, blackouts and maintenance windows overlapping ?from= .. ?to= (default: the coming year), "
+              "?instrument= for one instrument's (with the site's holidays)"});
+  router.add({"POST", "/api/closures", Access::body(identity::Right::instrument_write, identity::Kind::instrument, "instrument"),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"instrument", "kind", "start", "end", "reason"});
+                Closure c;
+                c.instrument = f.id("instrument", false);
+                const std::string kind = f.one_of("kind", {"holiday", "blackout", "maintenance"});
+                c.start_ms = f.time("start", true).value_or(0);
+                c.end_ms = f.time("end", true).value_or(0);
+                c.reason = f.opt_text("reason", 500);
+                if (!f.ok()) return f.response();
+                c.kind = closure_kind_from(kind).value_or(ClosureKind::blackout);
+                if (auto why = validate_closure(c)) return error(422, "invalid field: " + *why);
+                const int64_t now = ctx.now();
+                std::vector<BookingChange> cancelled_now;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto r = service.add_closure(c, now);
+                                         if (!r) return r.error();
+                                         cancelled_now = std::move(*r);
+                                         json after = closure_json(c, ctx);
+                                         json ids = json::array();
+                                         for (const auto& ch : cancelled_now) ids.push_back(ch.after.id);
+                                         after["cancelled_bookings"] = ids;
+                                         return audit::changed(audit::Change{"create", "closure", c.id, "", after.dump()});
+                                       });
+                if (!s) return failure(s.error());
+                json out = closure_json(c, ctx);
+                json cancelled = json::array();
+                for (const auto& ch : cancelled_now) cancelled.push_back(booking_json(ch.after, ctx));
+                out["cancelled_bookings"] = cancelled;
+                if (!cancelled_now.empty()) ctx.changed(c.instrument);
+                return reply(201, out);
+              },
+              "Close a span to bookings: a site holiday (site instrument admins), an instrument's blackout, or its "
+              "maintenance, which cancels the bookings it covers (listed in the answer)"});
+  router.add({"DELETE", "/api/closures/{id}", Access::any(identity::Right::instrument_write),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                auto c = store.closure(id);
+                if (!c) return failure(c.error());
+                if (!*c) return error(404, "closure: no closure '" + id + "'");
+                using identity::Kind;
+                const bool allowed = (*c)->instrument.empty()
+                                         ? ctx.may(req, identity::Right::instrument_write, {})
+                                         : ctx.may(req, identity::Right::instrument_write, {{Kind::instrument, (*c)->instrument}});
+                if (!allowed) return error(403, "forbidden: the closure is not in your scope");
+                const int64_t now = ctx.now();
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         LG_TRY(store.remove_closure(id));
+                                         return audit::changed(audit::Change{"delete", "closure", id,
+                                                                             closure_json(**c, ctx).dump(), ""});
+                                       });
+                if (!s) return failure(s.error());
+                return reply(200, closure_json(**c, ctx));
+              },
+              "Reopen a closed span (cancelled bookings stay cancelled)"});
   router.add({"GET", "/api/bookings", Access::any(identity::Right::usage_read), [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto page = page_param(req, "bookings", ctx, bad);

@@ -10,14 +10,20 @@
 
 namespace lg::server {
 
-/// A booking is active until it is cancelled (DELETE /api/bookings/{id}): a cancelled one is kept,
-/// overlaps nothing and opens nothing.
-enum class BookingStatus { active, cancelled };
+/// A booking's life. One that needs approval (BookingPolicy::approval) starts pending: it holds
+/// its slot but opens nothing until approved (active), refused, or its hold runs out (expired).
+/// An active or pending booking may be cancelled (DELETE /api/bookings/{id}). Cancelled, refused
+/// and expired ones are kept, overlap nothing and open nothing.
+enum class BookingStatus { active, cancelled, pending, refused, expired };
 
-/// "active" | "cancelled" (defined in rules.cpp, next to the rules that change it).
+/// "active" | "cancelled" | "pending" | "refused" | "expired" (defined in rules.cpp, next to the
+/// rules that change it).
 const char* to_string(BookingStatus s);
-/// Parses "active" | "cancelled"; nullopt for anything else.
+/// Parses a status name; nullopt for anything else.
 std::optional<BookingStatus> booking_status_from(std::string_view s);
+
+/// True for the statuses that hold a slot (active, pending): only they overlap.
+bool holds_slot(BookingStatus s);
 
 struct Booking {
   std::string id;
@@ -26,14 +32,81 @@ struct Booking {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   BookingStatus status = BookingStatus::active;
-  std::optional<int64_t> cancelled_ms{};  ///< set when cancelled
-  std::string cancel_reason{};            ///< why, as the canceller said ("" if they did not)
+  std::optional<int64_t> cancelled_ms{};  ///< set when cancelled, refused or expired
+  std::string cancel_reason{};            ///< why, as the canceller or approver said ("" if they did not)
+  std::string account{};                  ///< the account it will be charged to ("" = the user's default)
+  std::string booked_by{};                ///< who made it ("" = the user, or not known: made before this was kept)
+  std::optional<int64_t> hold_until_ms{};  ///< pending only: it expires unless decided by then
+  bool late_cancel = false;               ///< cancelled after the policy's free-cancellation deadline
 };
 
-/// Result of a booking attempt: either a new id or the id of the booking it overlaps.
+/// [from_min, to_min) minutes of one local day (0 <= from < to <= 1440).
+struct DaySpan {
+  int32_t from_min = 0;
+  int32_t to_min = 1440;
+  bool operator==(const DaySpan&) const = default;
+};
+
+/// Spans per ISO weekday (index 0 = Monday .. 6 = Sunday) in the site time zone.
+struct WeekHours {
+  std::vector<DaySpan> days[7];
+  bool operator==(const WeekHours&) const = default;
+};
+
+/// Which bookings wait for an instrument admin's approval.
+enum class Approval { none, all, external };
+/// "none" | "all" | "external".
+const char* to_string(Approval a);
+std::optional<Approval> approval_from(std::string_view s);
+
+/// An instrument's booking rules (PUT /api/instruments/{id}/booking-policy); an instrument without
+/// one books under the defaults below. Durations in seconds; weeks are ISO weeks (Monday 00:00)
+/// in the site time zone; 0 for a quota means no limit.
+struct BookingPolicy {
+  std::string instrument;
+  std::optional<WeekHours> opening{};  ///< bookable hours; nullopt = at any hour
+  int64_t lead_min_s = 0;              ///< a booking starts at least this long after it is made
+  int64_t lead_max_s = 180LL * 86400;  ///< ... and at most this long after
+  int64_t min_length_s = 15 * 60;
+  int64_t max_length_s = 31LL * 86400;
+  int64_t slot_s = 0;                  ///< start and end on this grid from local midnight; 0 = none
+  int32_t user_week_bookings = 0;      ///< bookings one user may hold on the instrument per week
+  int64_t user_week_s = 0;             ///< hours (in seconds) one user may hold per week
+  int32_t group_week_bookings = 0;     ///< the same for all members of any one of the user's groups
+  int64_t group_week_s = 0;
+  int32_t external_share_pct = 0;      ///< share of the week's bookable time only external users may book
+  WeekHours internal_priority{};       ///< spans only internal users may book
+  Approval approval = Approval::none;
+  int64_t approval_hold_s = 48LL * 3600;  ///< a pending booking expires this long after it is made (or at its start)
+  int64_t cancel_free_s = 0;           ///< free cancellation until this long before the start; later ones count as late
+  bool operator==(const BookingPolicy&) const = default;
+};
+
+/// Why nobody may book a span: a site holiday, an instrument's blackout, or maintenance (which
+/// cancels the bookings it covers when it is set).
+enum class ClosureKind { holiday, blackout, maintenance };
+/// "holiday" | "blackout" | "maintenance".
+const char* to_string(ClosureKind k);
+std::optional<ClosureKind> closure_kind_from(std::string_view s);
+
+struct Closure {
+  std::string id;
+  std::string instrument;  ///< "" = every instrument (a site holiday)
+  ClosureKind kind = ClosureKind::blackout;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string reason;
+  bool operator==(const Closure&) const = default;
+};
+
+/// Result of a booking attempt: a new id, the id of the booking it overlaps, or the booking rule
+/// that refuses it (rule names the rule, reason explains it to a person).
 struct BookingOutcome {
   std::string id;        ///< set on success
   std::string conflict;  ///< set when the request overlaps an existing booking
+  std::string rule{};    ///< set when a booking rule refuses it ("lead_time", "opening_hours", ...)
+  std::string reason{};  ///< with rule: why, with the numbers
+  BookingStatus status = BookingStatus::active;  ///< with id: active, or pending approval
 };
 
 /// Result of cancelling or moving a booking: the booking before and after, or (a move only) the
@@ -42,6 +115,8 @@ struct BookingChange {
   Booking before;
   Booking after;
   std::string conflict;
+  std::string rule{};    ///< a move refused by a booking rule: its name (nothing changed)
+  std::string reason{};
 };
 
 }  // namespace lg::server

@@ -20,6 +20,15 @@ class PgStore final : public Store {
   Result<std::vector<Booking>> overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
   Result<std::optional<Booking>> get(const std::string& id) override;
   Status update(const Booking& b, int64_t now_ms) override;
+  Result<std::vector<WeekBooking>> week(const std::string& instrument, int64_t from_ms, int64_t to_ms,
+                                        const std::string& user) override;
+  Result<std::vector<Booking>> holds_due(int64_t now_ms, int32_t limit) override;
+  Result<std::optional<BookingPolicy>> policy(const std::string& instrument) override;
+  Status put_policy(const BookingPolicy& p, int64_t now_ms) override;
+  Status add_closure(const Closure& c, int64_t now_ms) override;
+  Result<std::vector<Closure>> closures(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
+  Result<std::optional<Closure>> closure(const std::string& id) override;
+  Status remove_closure(const std::string& id) override;
 
  private:
   PgDb& db_;
@@ -29,7 +38,9 @@ class PgStore final : public Store {
 /// Row reader other areas' PostgreSQL stores share (same table, same columns).
 namespace pgrows {
 /// Columns read by booking(), in its order.
-inline constexpr std::string_view kCols = "id, instrument, user_id, start_ms, end_ms, status, cancelled_ms, cancel_reason";
+inline constexpr std::string_view kCols =
+    "id, instrument, user_id, start_ms, end_ms, status, cancelled_ms, cancel_reason, account, booked_by, hold_until_ms, "
+    "late_cancel";
 Booking booking(const pg::Rows& r, int i);
 }  // namespace pgrows
 

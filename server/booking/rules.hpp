@@ -11,6 +11,7 @@
 
 #include "labgate/common/ical.hpp"
 #include "server/booking/model.hpp"
+#include "server/directory/model.hpp"
 #include "server/qualification/model.hpp"
 
 namespace lg::server::booking {
@@ -29,6 +30,95 @@ std::optional<std::string> validate(int64_t start_ms, int64_t end_ms);
 /// (cancelled bookings and the candidate itself, by id, are skipped).
 const Booking* find_conflict(const std::vector<Booking>& existing, const Booking& candidate);
 
+// ---- an instrument's booking policy (model.hpp BookingPolicy), in the site time zone
+
+/// The walk-up allowance: with no lead time set, a booking may start this long before it is made
+/// (booking the slot one is standing at), never earlier.
+inline constexpr int64_t kWalkUpMs = 15LL * 60 * 1000;
+
+/// "mon" .. "sun": the weekday names of the policy's JSON (index 0 = Monday).
+inline constexpr const char* kDayNames[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+/// "08:00-18:00" (an end of 1440 minutes is "24:00").
+std::string span_text(const DaySpan& s);
+/// Parses "HH:MM-HH:MM" (end after start; "24:00" allowed as the end); nullopt if malformed.
+std::optional<DaySpan> parse_span(std::string_view text);
+/// The week as one line, days with spans only: "mon 08:00-12:00 13:00-18:00; tue 08:00-18:00"
+/// ("" for no spans). How a store keeps it; parse_week_hours reads it back.
+std::string week_hours_text(const WeekHours& w);
+/// Parses week_hours_text's form; the reason names the bad part, or nullopt on success.
+std::optional<std::string> parse_week_hours(std::string_view text, WeekHours& out);
+/// Why the spans of one day are not valid (not ascending, overlapping, out of the day), or nullopt.
+std::optional<std::string> validate_day(const std::vector<DaySpan>& spans);
+
+/// Why a policy may not be stored, naming the field ("slot_s: ..."), or nullopt.
+std::optional<std::string> validate_policy(const BookingPolicy& p);
+
+/// The defaults an instrument without a policy books under.
+BookingPolicy default_policy(const std::string& instrument);
+
+/// The ISO week (local Monday 00:00 to the next) holding at_ms in tz: the quotas' window.
+struct Window {
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+};
+Result<Window> week_of(int64_t at_ms, const std::string& tz);
+
+/// A booking in the candidate's week with what the quota and sharing rules need of its user.
+struct WeekBooking {
+  Booking booking;
+  UserCategory category = UserCategory::internal_staff;  ///< its user's (external: not directory::is_internal)
+  bool shares_group = false;  ///< its user shares a research group with the candidate's user
+};
+
+/// A refusal by a booking rule: rule is the rule's name ("lead_time", "length", "slot_grid",
+/// "closed", "opening_hours", "priority_window", "user_quota", "group_quota", "external_share"),
+/// reason says why with the numbers and times in the site zone.
+struct Refusal {
+  std::string rule;
+  std::string reason;
+};
+
+/// What the policy rules look at, loaded in the booking's unit of work.
+struct PolicyFacts {
+  BookingPolicy policy;
+  std::string tz;                 ///< the site time zone
+  int64_t now_ms = 0;
+  bool external = false;          ///< the candidate's user
+  std::vector<Closure> closures;  ///< closures overlapping the candidate (site-wide and the instrument's)
+  std::vector<WeekBooking> week;  ///< slot-holding bookings on the instrument starting in the candidate's week
+};
+
+/// The first booking rule the candidate breaks, or nullopt: lead time, length, slot grid,
+/// closures, opening hours, internal priority windows (external users), the user's and the
+/// groups' weekly quotas, and the share of the week kept for external users (internal users).
+std::optional<Refusal> check_policy(const Booking& candidate, const PolicyFacts& f);
+
+/// True when a booking by a user of this kind waits for approval under p.
+bool needs_approval(const BookingPolicy& p, bool external);
+
+/// When a pending booking made at now_ms stops holding its slot: now + approval_hold_s, but not
+/// after the booking's start.
+int64_t hold_until(const BookingPolicy& p, const Booking& b, int64_t now_ms);
+
+/// True when cancelling b at now_ms is late: after start - cancel_free_s. Pending bookings are
+/// never late (they were not granted).
+bool late_cancel(const BookingPolicy& p, const Booking& b, int64_t now_ms);
+
+/// Why b may not be approved or refused (it is not pending), or nullopt.
+std::optional<std::string> can_decide(const Booking& b);
+/// b approved: active, its hold cleared.
+Booking approved(const Booking& b);
+/// b refused at now_ms with a reason: kept, it holds nothing.
+Booking refused(const Booking& b, int64_t now_ms, std::string reason);
+/// b expired at now_ms: its hold ran out before anyone decided.
+Booking expired(const Booking& b, int64_t now_ms);
+
+/// Why the closure may not be stored (interval, reason), or nullopt.
+std::optional<std::string> validate_closure(const Closure& c);
+
+// ---- admission
+
 /// What admission looks at, loaded in the booking's unit of work.
 struct AdmissionFacts {
   bool instrument_known = false;
@@ -36,29 +126,33 @@ struct AdmissionFacts {
   bool user_admin = false;
   std::optional<Qualification> qualification;  ///< the user's on the instrument, if any
   std::vector<Booking> overlapping;            ///< bookings on the instrument overlapping the candidate
+  PolicyFacts rules{};                         ///< the instrument's booking policy and what it needs
 };
 
-enum class Admit { ok, unknown_instrument, unknown_user, not_qualified, overlaps };
+enum class Admit { ok, unknown_instrument, unknown_user, not_qualified, outside_rules, overlaps };
 
-/// The verdict with the reason (for people) and, for an overlap, the booking it overlaps.
+/// The verdict with the reason (for people) and, for an overlap, the booking it overlaps; for a
+/// booking rule, its name.
 struct Admission {
   Admit verdict = Admit::ok;
   std::string reason;
   std::string conflict;
+  std::string rule{};
 };
 
 /// A booking is admitted when instrument and user exist, the user is an admin or holds a
-/// qualification on the instrument valid for the whole booking, and it overlaps no other
-/// booking on the instrument. The interval must already be validated.
+/// qualification on the instrument valid for the whole booking, it keeps the instrument's booking
+/// policy (check_policy) and it overlaps no other slot-holding booking on the instrument. The
+/// interval must already be validated.
 Admission admit(const Booking& candidate, const AdmissionFacts& f);
 
-/// Why b may not be cancelled ("booking: ... is cancelled already"), or nullopt.
+/// Why b may not be cancelled (it is cancelled, refused or expired already), or nullopt.
 std::optional<std::string> can_cancel(const Booking& b);
 
-/// b cancelled at now_ms, for reason (may be ""). Call after can_cancel.
-Booking cancelled(const Booking& b, int64_t now_ms, std::string reason);
+/// b cancelled at now_ms, for reason (may be ""); late as late_cancel() said. Call after can_cancel.
+Booking cancelled(const Booking& b, int64_t now_ms, std::string reason, bool late = false);
 
-/// Why b may not be moved to [start_ms, end_ms): it is cancelled, or the interval is invalid
+/// Why b may not be moved to [start_ms, end_ms): it holds no slot (cancelled, refused, expired), or the interval is invalid
 /// (validate()); nullopt if it may. The move is then admitted like a new booking (admit()).
 std::optional<std::string> can_move(const Booking& b, int64_t start_ms, int64_t end_ms);
 

@@ -2,6 +2,7 @@
 
 #include "labgate/common/crypto.hpp"
 #include "server/core/errors.hpp"
+#include "server/directory/rules.hpp"
 
 namespace lg::server::booking {
 
@@ -21,8 +22,27 @@ Result<AdmissionFacts> Service::facts_for(const Booking& b) {
     auto o = bookings_.overlapping(b.instrument, b.start_ms, b.end_ms);
     if (!o) return o.error();
     f.overlapping = std::move(*o);
+    auto p = policy_in_uow(b.instrument);
+    if (!p) return p.error();
+    f.rules.policy = std::move(*p);
+    f.rules.tz = tz_;
+    f.rules.external = !directory::is_internal((*user)->category);
+    auto c = bookings_.closures(b.instrument, b.start_ms, b.end_ms);
+    if (!c) return c.error();
+    f.rules.closures = std::move(*c);
+    auto week = week_of(b.start_ms, tz_);
+    if (!week) return week.error();
+    auto w = bookings_.week(b.instrument, week->from_ms, week->to_ms, b.user);
+    if (!w) return w.error();
+    f.rules.week = std::move(*w);
   }
   return f;
+}
+
+Result<BookingPolicy> Service::policy_in_uow(const std::string& instrument) {
+  auto p = bookings_.policy(instrument);
+  if (!p) return p.error();
+  return p->value_or(default_policy(instrument));
 }
 
 Result<Booking> Service::load(const std::string& id) {
@@ -36,6 +56,7 @@ Result<BookingOutcome> Service::create(const Booking& b, int64_t now_ms) {
   return transact<BookingOutcome>(uow_, [&]() -> Result<BookingOutcome> {
     auto f = facts_for(b);
     if (!f) return f.error();
+    f->rules.now_ms = now_ms;
     Booking candidate = b;
     if (candidate.id.empty()) candidate.id = crypto::uuid7();
     const Admission a = admit(candidate, *f);
@@ -47,12 +68,22 @@ Result<BookingOutcome> Service::create(const Booking& b, int64_t now_ms) {
         return domain_error(Errc::unknown_reference, a.reason);
       case Admit::not_qualified:
         return domain_error(Errc::not_allowed, a.reason);
+      case Admit::outside_rules:
+        return BookingOutcome{"", "", a.rule, a.reason};
       case Admit::overlaps:
         return BookingOutcome{"", a.conflict};
     }
+    candidate.status = BookingStatus::active;
+    candidate.hold_until_ms.reset();
+    if (needs_approval(f->rules.policy, f->rules.external)) {
+      candidate.status = BookingStatus::pending;
+      candidate.hold_until_ms = hold_until(f->rules.policy, candidate, now_ms);
+    }
     LG_TRY(bookings_.insert(candidate, now_ms));
     if (on_created_) LG_TRY(on_created_(candidate, now_ms));
-    return BookingOutcome{candidate.id, ""};
+    BookingOutcome out{candidate.id, ""};
+    out.status = candidate.status;
+    return out;
   });
 }
 
@@ -61,7 +92,9 @@ Result<BookingChange> Service::cancel(const std::string& id, const std::string& 
     auto before = load(id);
     if (!before) return before.error();
     if (auto why = can_cancel(*before)) return domain_error(Errc::conflict, *why);
-    const Booking after = cancelled(*before, now_ms, reason);
+    auto p = policy_in_uow(before->instrument);
+    if (!p) return p.error();
+    const Booking after = cancelled(*before, now_ms, reason, late_cancel(*p, *before, now_ms));
     LG_TRY(bookings_.update(after, now_ms));
     return BookingChange{*before, after, ""};
   });
@@ -72,11 +105,12 @@ Result<BookingChange> Service::move(const std::string& id, int64_t start_ms, int
     auto before = load(id);
     if (!before) return before.error();
     if (auto why = can_move(*before, start_ms, end_ms)) {
-      return domain_error(before->status == BookingStatus::cancelled ? Errc::conflict : Errc::not_allowed, *why);
+      return domain_error(holds_slot(before->status) ? Errc::not_allowed : Errc::conflict, *why);
     }
-    const Booking after = moved(*before, start_ms, end_ms);
+    Booking after = moved(*before, start_ms, end_ms);
     auto f = facts_for(after);
     if (!f) return f.error();
+    f->rules.now_ms = now_ms;
     const Admission a = admit(after, *f);
     switch (a.verdict) {
       case Admit::ok:
@@ -86,11 +120,99 @@ Result<BookingChange> Service::move(const std::string& id, int64_t start_ms, int
         return domain_error(Errc::unknown_reference, a.reason);
       case Admit::not_qualified:
         return domain_error(Errc::not_allowed, a.reason);
+      case Admit::outside_rules:
+        return BookingChange{*before, *before, "", a.rule, a.reason};
       case Admit::overlaps:
         return BookingChange{*before, *before, a.conflict};
     }
+    // under a policy that wants approval, a moved booking waits for it again
+    if (needs_approval(f->rules.policy, f->rules.external)) {
+      after.status = BookingStatus::pending;
+      after.hold_until_ms = hold_until(f->rules.policy, after, now_ms);
+    }
     LG_TRY(bookings_.update(after, now_ms));
     return BookingChange{*before, after, ""};
+  });
+}
+
+Result<BookingChange> Service::approve(const std::string& id, int64_t now_ms) {
+  return transact<BookingChange>(uow_, [&]() -> Result<BookingChange> {
+    auto before = load(id);
+    if (!before) return before.error();
+    if (auto why = can_decide(*before)) return domain_error(Errc::conflict, *why);
+    const Booking after = approved(*before);
+    LG_TRY(bookings_.update(after, now_ms));
+    return BookingChange{*before, after, ""};
+  });
+}
+
+Result<BookingChange> Service::refuse(const std::string& id, const std::string& reason, int64_t now_ms) {
+  return transact<BookingChange>(uow_, [&]() -> Result<BookingChange> {
+    auto before = load(id);
+    if (!before) return before.error();
+    if (auto why = can_decide(*before)) return domain_error(Errc::conflict, *why);
+    const Booking after = refused(*before, now_ms, reason);
+    LG_TRY(bookings_.update(after, now_ms));
+    return BookingChange{*before, after, ""};
+  });
+}
+
+Result<std::vector<BookingChange>> Service::expire_holds(int64_t now_ms, int32_t limit) {
+  auto due = transact<std::vector<Booking>>(uow_, [&]() { return bookings_.holds_due(now_ms, limit); });
+  if (!due) return due.error();
+  std::vector<BookingChange> out;
+  for (const Booking& b : *due) {
+    auto c = transact<std::optional<BookingChange>>(uow_, [&]() -> Result<std::optional<BookingChange>> {
+      auto before = load(b.id);
+      if (!before) return before.error();
+      // decided meanwhile (another node, or an admin a moment ago): nothing to do
+      if (before->status != BookingStatus::pending || !before->hold_until_ms || *before->hold_until_ms > now_ms)
+        return std::optional<BookingChange>();
+      const Booking after = expired(*before, now_ms);
+      LG_TRY(bookings_.update(after, now_ms));
+      return std::optional<BookingChange>(BookingChange{*before, after, ""});
+    });
+    if (!c) return c.error();
+    if (*c) out.push_back(std::move(**c));
+  }
+  return out;
+}
+
+Result<BookingPolicy> Service::policy(const std::string& instrument) {
+  return transact<BookingPolicy>(uow_, [&]() -> Result<BookingPolicy> {
+    auto inst = directory_.instrument(instrument);
+    if (!inst) return inst.error();
+    if (!*inst) return domain_error(Errc::not_found, "instrument: no instrument '" + instrument + "'");
+    return policy_in_uow(instrument);
+  });
+}
+
+Result<BookingPolicy> Service::put_policy(const BookingPolicy& p, int64_t now_ms) {
+  return transact<BookingPolicy>(uow_, [&]() -> Result<BookingPolicy> {
+    auto inst = directory_.instrument(p.instrument);
+    if (!inst) return inst.error();
+    if (!*inst) return domain_error(Errc::not_found, "instrument: no instrument '" + p.instrument + "'");
+    auto before = policy_in_uow(p.instrument);
+    if (!before) return before.error();
+    LG_TRY(bookings_.put_policy(p, now_ms));
+    return *before;
+  });
+}
+
+Result<std::vector<BookingChange>> Service::add_closure(Closure& c, int64_t now_ms) {
+  if (c.id.empty()) c.id = crypto::uuid7();
+  return transact<std::vector<BookingChange>>(uow_, [&]() -> Result<std::vector<BookingChange>> {
+    LG_TRY(bookings_.add_closure(c, now_ms));
+    std::vector<BookingChange> out;
+    if (c.kind != ClosureKind::maintenance) return out;
+    auto hit = bookings_.overlapping(c.instrument, c.start_ms, c.end_ms);
+    if (!hit) return hit.error();
+    for (const Booking& b : *hit) {
+      const Booking after = cancelled(b, now_ms, "maintenance" + (c.reason.empty() ? std::string() : ": " + c.reason));
+      LG_TRY(bookings_.update(after, now_ms));
+      out.push_back(BookingChange{b, after, ""});
+    }
+    return out;
   });
 }
 

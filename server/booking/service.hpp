@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "labgate/common/defaults.hpp"
 
 #include "server/booking/rules.hpp"
 #include "server/booking/store.hpp"
@@ -15,17 +18,42 @@ namespace lg::server::booking {
 
 class Service {
  public:
-  Service(UnitOfWork& uow, Store& bookings, directory::Store& directory, qualification::Store& qualifications)
-      : uow_(uow), bookings_(bookings), directory_(directory), qualifications_(qualifications) {}
+  /// tz: the site time zone, in which the booking policies' hours, grids and weeks are read.
+  Service(UnitOfWork& uow, Store& bookings, directory::Store& directory, qualification::Store& qualifications,
+          std::string tz = std::string(defaults::kTimeZone))
+      : uow_(uow), bookings_(bookings), directory_(directory), qualifications_(qualifications), tz_(std::move(tz)) {}
 
-  /// Creates the booking (interval already validated; id generated when empty). An overlap is
-  /// not an error: the outcome names the booking it overlaps. unknown_reference for an unknown
+  /// Creates the booking (interval already validated; id generated when empty; booked_by and
+  /// account as given). An overlap or a booking rule's refusal is not an error: the outcome names
+  /// the booking it overlaps or the rule. A booking the instrument's policy sends for approval is
+  /// stored pending, holding its slot until hold_until(). unknown_reference for an unknown
   /// instrument or user, not_allowed without a covering qualification (unless admin).
   Result<BookingOutcome> create(const Booking& b, int64_t now_ms);
 
-  /// Cancels the booking (kept, with when and why): not_found for an unknown id, conflict when
-  /// cancelled already. From then on it overlaps nothing and opens nothing.
+  /// Cancels an active or pending booking (kept, with when and why, and whether it was late under
+  /// the policy's cancel_free_s): not_found for an unknown id, conflict when it holds no slot. From
+  /// then on it overlaps nothing and opens nothing.
   Result<BookingChange> cancel(const std::string& id, const std::string& reason, int64_t now_ms);
+
+  /// Approves a pending booking (it becomes active): not_found, or conflict when not pending.
+  Result<BookingChange> approve(const std::string& id, int64_t now_ms);
+  /// Refuses a pending booking with a reason (kept; it frees its slot): not_found, or conflict
+  /// when not pending.
+  Result<BookingChange> refuse(const std::string& id, const std::string& reason, int64_t now_ms);
+  /// Expires the pending bookings whose hold ran out by now_ms (at most limit), each in its own
+  /// unit of work; returns them as changed.
+  Result<std::vector<BookingChange>> expire_holds(int64_t now_ms, int32_t limit = 100);
+
+  /// The instrument's booking policy, or default_policy() when it has none; not_found for an
+  /// unknown instrument.
+  Result<BookingPolicy> policy(const std::string& instrument);
+  /// Replaces the instrument's policy (validate_policy passed); returns the one before.
+  Result<BookingPolicy> put_policy(const BookingPolicy& p, int64_t now_ms);
+
+  /// Adds a closure (validate_closure passed; id generated when empty). Maintenance cancels the
+  /// instrument's active and pending bookings it overlaps in the same unit of work, reason
+  /// "maintenance: <its reason>"; they are returned.
+  Result<std::vector<BookingChange>> add_closure(Closure& c, int64_t now_ms);
 
   /// Moves an active booking to [start_ms, end_ms), admitted by the same rules as a new one
   /// (qualification over the new interval, validate(), no overlap with another active booking).
@@ -49,11 +77,15 @@ class Service {
   /// The booking with this id, or not_found.
   Result<Booking> load(const std::string& id);
 
+  /// The instrument's policy or the defaults (in the caller's unit of work).
+  Result<BookingPolicy> policy_in_uow(const std::string& instrument);
+
   UnitOfWork& uow_;
   Store& bookings_;
   directory::Store& directory_;
   qualification::Store& qualifications_;
   std::function<Status(const Booking&, int64_t)> on_created_;
+  std::string tz_;
 };
 
 }  // namespace lg::server::booking

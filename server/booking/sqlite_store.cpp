@@ -32,8 +32,115 @@ ALTER TABLE bookings ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE bookings ADD COLUMN updated_ms INTEGER;
 )sql";
 
-constexpr std::array<db::Migration, 2> kMigrations{
-    {{1, "bookings", kV1}, {2, "bookings are cancelled and moved, not deleted", kV2}}};
+// Booking policies and closures; bookings may wait for approval (pending, holding their slot until
+// hold_until_ms), be refused or expire, name the account to charge and who made them, and record a
+// late cancellation. SQLite cannot change a CHECK in place: the table is copied.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE bookings_v3 (
+  id TEXT PRIMARY KEY,
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  user TEXT NOT NULL REFERENCES users(id),
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled', 'pending', 'refused', 'expired')),
+  cancelled_ms INTEGER,
+  cancel_reason TEXT NOT NULL DEFAULT '',
+  updated_ms INTEGER,
+  account TEXT NOT NULL DEFAULT '',
+  booked_by TEXT NOT NULL DEFAULT '',
+  hold_until_ms INTEGER,
+  late_cancel INTEGER NOT NULL DEFAULT 0 CHECK (late_cancel IN (0, 1)),
+  CHECK (end_ms > start_ms),
+  CHECK ((status = 'pending') = (hold_until_ms IS NOT NULL))
+);
+INSERT INTO bookings_v3(id, instrument, user, start_ms, end_ms, created_ms, status, cancelled_ms, cancel_reason, updated_ms)
+  SELECT id, instrument, user, start_ms, end_ms, created_ms, status, cancelled_ms, cancel_reason, updated_ms FROM bookings;
+DROP TABLE bookings;
+ALTER TABLE bookings_v3 RENAME TO bookings;
+CREATE INDEX bookings_by_instrument ON bookings(instrument, end_ms);
+CREATE INDEX bookings_by_start ON bookings(start_ms, id);
+CREATE INDEX bookings_pending ON bookings(hold_until_ms) WHERE status = 'pending';
+CREATE TABLE booking_policies (
+  instrument TEXT PRIMARY KEY REFERENCES instruments(id),
+  opening TEXT,
+  lead_min_s INTEGER NOT NULL,
+  lead_max_s INTEGER NOT NULL,
+  min_length_s INTEGER NOT NULL,
+  max_length_s INTEGER NOT NULL,
+  slot_s INTEGER NOT NULL,
+  user_week_bookings INTEGER NOT NULL,
+  user_week_s INTEGER NOT NULL,
+  group_week_bookings INTEGER NOT NULL,
+  group_week_s INTEGER NOT NULL,
+  external_share_pct INTEGER NOT NULL CHECK (external_share_pct BETWEEN 0 AND 100),
+  internal_priority TEXT NOT NULL,
+  approval TEXT NOT NULL CHECK (approval IN ('none', 'all', 'external')),
+  approval_hold_s INTEGER NOT NULL,
+  cancel_free_s INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE booking_closures (
+  id TEXT PRIMARY KEY,
+  instrument TEXT REFERENCES instruments(id),
+  kind TEXT NOT NULL CHECK (kind IN ('holiday', 'blackout', 'maintenance')),
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  CHECK (end_ms > start_ms)
+);
+CREATE INDEX booking_closures_by_end ON booking_closures(end_ms);
+)sql";
+
+constexpr std::array<db::Migration, 3> kMigrations{
+    {{1, "bookings", kV1},
+     {2, "bookings are cancelled and moved, not deleted", kV2},
+     {3, "booking policies, closures, approval, accounts", kV3}}};
+
+constexpr std::string_view kPolicyCols =
+    "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
+    "group_week_bookings, group_week_s, external_share_pct, internal_priority, approval, approval_hold_s, cancel_free_s";
+
+Result<BookingPolicy> policy_row(db::Statement& r) {
+  BookingPolicy p;
+  p.instrument = r.column_text(0);
+  if (!r.column_is_null(1)) {
+    WeekHours w;
+    if (auto why = parse_week_hours(r.column_text(1), w))
+      return Error::invalid("booking policy of " + p.instrument + ": opening: " + *why);
+    p.opening = w;
+  }
+  p.lead_min_s = r.column_int64(2);
+  p.lead_max_s = r.column_int64(3);
+  p.min_length_s = r.column_int64(4);
+  p.max_length_s = r.column_int64(5);
+  p.slot_s = r.column_int64(6);
+  p.user_week_bookings = static_cast<int32_t>(r.column_int64(7));
+  p.user_week_s = r.column_int64(8);
+  p.group_week_bookings = static_cast<int32_t>(r.column_int64(9));
+  p.group_week_s = r.column_int64(10);
+  p.external_share_pct = static_cast<int32_t>(r.column_int64(11));
+  if (auto why = parse_week_hours(r.column_text(12), p.internal_priority))
+    return Error::invalid("booking policy of " + p.instrument + ": internal_priority: " + *why);
+  p.approval = approval_from(r.column_text(13)).value_or(Approval::none);
+  p.approval_hold_s = r.column_int64(14);
+  p.cancel_free_s = r.column_int64(15);
+  return p;
+}
+
+constexpr std::string_view kClosureCols = "id, instrument, kind, start_ms, end_ms, reason";
+
+Closure closure_row(db::Statement& r) {
+  Closure c;
+  c.id = r.column_text(0);
+  c.instrument = r.column_is_null(1) ? std::string() : r.column_text(1);
+  c.kind = closure_kind_from(r.column_text(2)).value_or(ClosureKind::blackout);
+  c.start_ms = r.column_int64(3);
+  c.end_ms = r.column_int64(4);
+  c.reason = r.column_text(5);
+  return c;
+}
 
 
 }  // namespace
@@ -46,15 +153,21 @@ Booking booking(db::Statement& r) {
   b.status = booking_status_from(r.column_text(5)).value_or(BookingStatus::active);
   b.cancelled_ms = opt_int(r, 6);
   b.cancel_reason = r.column_text(7);
+  b.account = r.column_text(8);
+  b.booked_by = r.column_text(9);
+  b.hold_until_ms = opt_int(r, 10);
+  b.late_cancel = r.column_int64(11) != 0;
   return b;
 }
 }  // namespace rows
 
 Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
   auto ins = db_.conn().prepare(
-      "INSERT INTO bookings(id, instrument, user, start_ms, end_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT INTO bookings(id, instrument, user, start_ms, end_ms, created_ms, status, account, booked_by, hold_until_ms) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
   ins->bind(1, b.id).bind(2, b.instrument).bind(3, b.user).bind(4, b.start_ms).bind(5, b.end_ms).bind(6, now_ms);
+  ins->bind(7, std::string(to_string(b.status))).bind(8, b.account).bind(9, b.booked_by).bind(10, b.hold_until_ms);
   if (auto s = ins->run(); !s) {
     if (db::is_constraint(s.error())) return domain_error(Errc::conflict, "id: booking " + b.id + " already exists");
     return s.error();
@@ -64,17 +177,17 @@ Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
 
 Result<PageOf<Booking>> SqliteStore::list(const Page& p) {
   static constexpr Keyset q{
-      "SELECT id, instrument, user, start_ms, end_ms, status, cancelled_ms, cancel_reason, start_ms, id FROM bookings "
-      "WHERE 1",
-      8,
+      "SELECT id, instrument, user, start_ms, end_ms, status, cancelled_ms, cancel_reason, account, booked_by, "
+      "hold_until_ms, late_cancel, start_ms, id FROM bookings WHERE 1",
+      12,
                             "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
   return read_all_page<Booking>(db_.conn(), q, p, rows::booking);
 }
 
 Result<std::vector<Booking>> SqliteStore::overlapping(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
   auto q = db_.conn().prepare("SELECT " + std::string(rows::kCols) +
-                              " FROM bookings WHERE instrument = ? AND end_ms > ? AND start_ms < ? AND status = 'active' "
-                              "ORDER BY start_ms, id");
+                              " FROM bookings WHERE instrument = ? AND end_ms > ? AND start_ms < ? "
+                              "AND status IN ('active', 'pending') ORDER BY start_ms, id");
   if (!q) return q.error();
   q->bind(1, instrument).bind(2, from_ms).bind(3, to_ms);
   std::vector<Booking> out;
@@ -96,8 +209,8 @@ Result<std::optional<Booking>> SqliteStore::get(const std::string& id) {
 
 Status SqliteStore::update(const Booking& b, int64_t now_ms) {
   auto st = db_.conn().prepare(
-      "UPDATE bookings SET start_ms = ?, end_ms = ?, status = ?, cancelled_ms = ?, cancel_reason = ?, updated_ms = ? "
-      "WHERE id = ?");
+      "UPDATE bookings SET start_ms = ?, end_ms = ?, status = ?, cancelled_ms = ?, cancel_reason = ?, updated_ms = ?, "
+      "hold_until_ms = ?, late_cancel = ? WHERE id = ?");
   if (!st) return st.error();
   st->bind(1, b.start_ms)
       .bind(2, b.end_ms)
@@ -105,9 +218,131 @@ Status SqliteStore::update(const Booking& b, int64_t now_ms) {
       .bind(4, b.cancelled_ms)
       .bind(5, b.cancel_reason)
       .bind(6, now_ms)
-      .bind(7, b.id);
+      .bind(7, b.hold_until_ms)
+      .bind(8, int64_t{b.late_cancel ? 1 : 0})
+      .bind(9, b.id);
   LG_TRY(st->run());
   if (db_.conn().changes() == 0) return domain_error(Errc::not_found, "booking: no booking '" + b.id + "'");
+  return {};
+}
+
+Result<std::vector<WeekBooking>> SqliteStore::week(const std::string& instrument, int64_t from_ms, int64_t to_ms,
+                                                   const std::string& user) {
+  auto q = db_.conn().prepare(
+      "SELECT b.id, b.instrument, b.user, b.start_ms, b.end_ms, b.status, b.cancelled_ms, b.cancel_reason, b.account, "
+      "b.booked_by, b.hold_until_ms, b.late_cancel, u.category, "
+      "EXISTS (SELECT 1 FROM group_members a JOIN group_members m ON a.group_id = m.group_id "
+      "WHERE a.user_id = b.user AND m.user_id = ?4) "
+      "FROM bookings b JOIN users u ON u.id = b.user "
+      "WHERE b.instrument = ?1 AND b.start_ms >= ?2 AND b.start_ms < ?3 AND b.status IN ('active', 'pending') "
+      "ORDER BY b.start_ms, b.id");
+  if (!q) return q.error();
+  q->bind(1, instrument).bind(2, from_ms).bind(3, to_ms).bind(4, user);
+  std::vector<WeekBooking> out;
+  auto s = each_row(*q, [&](db::Statement& r) {
+    WeekBooking w{rows::booking(r)};
+    w.category = category_from(r.column_text(12)).value_or(UserCategory::internal_staff);
+    w.shares_group = r.column_int64(13) != 0;
+    out.push_back(std::move(w));
+  });
+  if (!s) return s.error();
+  return out;
+}
+
+Result<std::vector<Booking>> SqliteStore::holds_due(int64_t now_ms, int32_t limit) {
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kCols) +
+                              " FROM bookings WHERE status = 'pending' AND hold_until_ms <= ? ORDER BY hold_until_ms, id "
+                              "LIMIT ?");
+  if (!q) return q.error();
+  q->bind(1, now_ms).bind(2, int64_t{limit});
+  std::vector<Booking> out;
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(rows::booking(r)); }); !s) return s.error();
+  return out;
+}
+
+Result<std::optional<BookingPolicy>> SqliteStore::policy(const std::string& instrument) {
+  auto q = db_.conn().prepare("SELECT " + std::string(kPolicyCols) + " FROM booking_policies WHERE instrument = ?");
+  if (!q) return q.error();
+  q->bind(1, instrument);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<BookingPolicy> out;
+  if (*row) {
+    auto p = policy_row(*q);
+    if (!p) return p.error();
+    out = std::move(*p);
+  }
+  q->reset();
+  return out;
+}
+
+Status SqliteStore::put_policy(const BookingPolicy& p, int64_t now_ms) {
+  auto st = db_.conn().prepare("INSERT OR REPLACE INTO booking_policies(" + std::string(kPolicyCols) +
+                               ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st) return st.error();
+  st->bind(1, p.instrument);
+  if (p.opening) st->bind(2, week_hours_text(*p.opening));
+  else st->bind_null(2);
+  st->bind(3, p.lead_min_s).bind(4, p.lead_max_s).bind(5, p.min_length_s).bind(6, p.max_length_s).bind(7, p.slot_s);
+  st->bind(8, int64_t{p.user_week_bookings}).bind(9, p.user_week_s).bind(10, int64_t{p.group_week_bookings});
+  st->bind(11, p.group_week_s).bind(12, int64_t{p.external_share_pct}).bind(13, week_hours_text(p.internal_priority));
+  st->bind(14, std::string(to_string(p.approval))).bind(15, p.approval_hold_s).bind(16, p.cancel_free_s).bind(17, now_ms);
+  if (auto s = st->run(); !s) {
+    if (db::is_constraint(s.error()))
+      return domain_error(Errc::unknown_reference, "instrument: unknown instrument '" + p.instrument + "'");
+    return s.error();
+  }
+  return {};
+}
+
+Status SqliteStore::add_closure(const Closure& c, int64_t now_ms) {
+  auto st = db_.conn().prepare("INSERT INTO booking_closures(" + std::string(kClosureCols) +
+                               ", created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!st) return st.error();
+  st->bind(1, c.id);
+  if (c.instrument.empty()) st->bind_null(2);
+  else st->bind(2, c.instrument);
+  st->bind(3, std::string(to_string(c.kind))).bind(4, c.start_ms).bind(5, c.end_ms).bind(6, c.reason).bind(7, now_ms);
+  if (auto s = st->run(); !s) {
+    if (db::is_constraint(s.error())) {
+      auto again = closure(c.id);
+      if (again && *again) return domain_error(Errc::conflict, "id: closure " + c.id + " already exists");
+      return domain_error(Errc::unknown_reference, "instrument: unknown instrument '" + c.instrument + "'");
+    }
+    return s.error();
+  }
+  return {};
+}
+
+Result<std::vector<Closure>> SqliteStore::closures(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
+  auto q = db_.conn().prepare("SELECT " + std::string(kClosureCols) +
+                              " FROM booking_closures WHERE end_ms > ?1 AND start_ms < ?2 "
+                              "AND (?3 = '' OR instrument IS NULL OR instrument = ?3) ORDER BY start_ms, id");
+  if (!q) return q.error();
+  q->bind(1, from_ms).bind(2, to_ms).bind(3, instrument);
+  std::vector<Closure> out;
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(closure_row(r)); }); !s) return s.error();
+  return out;
+}
+
+Result<std::optional<Closure>> SqliteStore::closure(const std::string& id) {
+  auto q = db_.conn().prepare("SELECT " + std::string(kClosureCols) + " FROM booking_closures WHERE id = ?");
+  if (!q) return q.error();
+  q->bind(1, id);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<Closure> out;
+  if (*row) out = closure_row(*q);
+  q->reset();
+  return out;
+}
+
+Status SqliteStore::remove_closure(const std::string& id) {
+  auto st = db_.conn().prepare("DELETE FROM booking_closures WHERE id = ?");
+  if (!st) return st.error();
+  st->bind(1, id);
+  LG_TRY(st->run());
+  if (db_.conn().changes() == 0) return domain_error(Errc::not_found, "closure: no closure '" + id + "'");
   return {};
 }
 

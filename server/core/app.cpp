@@ -25,7 +25,7 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       usage_(usage::BatchStores{stores.uow, stores.usage, stores.terminals, stores.directory, stores.billing},
              cfg.currency),
       ingest_(usage_, stores.usage, stores.terminals, key, cfg.site, &metrics_),
-      booking_(stores.uow, stores.booking, stores.directory, stores.qualification),
+      booking_(stores.uow, stores.booking, stores.directory, stores.qualification, cfg.time_zone),
       sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher),
       commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage),
       outbox_(stores.uow, stores.notify, stores.directory, cfg.site) {
@@ -176,10 +176,23 @@ void App::tick() {
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
 }
+  expire_booking_holds();
 
 int App::flush_dirty() {
   auto n = sync_.flush_dirty(dirty_, now_());
   if (!n) {
+void App::expire_booking_holds() {
+  auto gone = booking_.expire_holds(now_());
+  if (!gone) {
+    log::error(kLog, "pending bookings: " + gone.error().message());
+    return;
+  }
+  for (const auto& c : *gone) {
+    // a pending booking opened nothing, so no bundle changes
+    log::info(kLog, "booking " + c.after.id + " on " + c.after.instrument + " expired: not approved by its hold time");
+  }
+}
+
     log::error(kLog, "sync: " + n.error().message());
     return 0;
   }

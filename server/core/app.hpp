@@ -50,11 +50,14 @@ class App {
   void on_mqtt_connected();
   /// What the broker holds on a terminal's retained sync topic.
   void on_sync_topic(const std::string& terminal, const std::string& payload);
-  /// Periodic: rebuild bundles (the booking window moves with time), repair held-back topics.
+  /// Periodic: rebuild bundles (the booking window moves with time), repair held-back topics,
+  /// expire pending bookings nobody decided in time.
   void tick();
   /// Rebuilds the bundles the write paths marked dirty; returns how many terminals it refreshed.
   int flush_dirty();
 
+  /// Expires the pending bookings whose hold ran out (tick() calls it).
+  void expire_booking_holds();
   // ---- ingest strand
   /// evt or state from a terminal (acks are published only after a successful commit). A
   /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests); one

@@ -65,3 +65,32 @@ TEST_CASE("format_local_offset: the site's wall time to the second, with the off
   CHECK(*lg::time::format_local_offset(-1, "UTC") == "1969-12-31 23:59:59 +00:00");  // rounded down
   CHECK_FALSE(lg::time::format_local_offset(t, "Mars/Olympus"));
 }
+
+TEST_CASE("local_time, local_day_start and local_week_start read the site's calendar, DST included") {
+  // 2026-03-01T20:30Z is Monday 04:30 on 2026-03-02 in Shanghai (UTC+8)
+  auto t = lg::time::local_time(*lg::time::parse_utc("2026-03-01T20:30:00Z"), "Asia/Shanghai");
+  REQUIRE(t.has_value());
+  CHECK(t->year == 2026);
+  CHECK(t->month == 3);
+  CHECK(t->day == 2);
+  CHECK(t->weekday == 1);
+  CHECK(t->ms_of_day == (4 * 60 + 30) * 60'000);
+  CHECK(t->day_start_ms == *lg::time::parse_utc("2026-03-01T16:00:00Z"));
+  auto next = lg::time::local_day_start(*lg::time::parse_utc("2026-03-01T20:30:00Z"), 1, "Asia/Shanghai");
+  REQUIRE(next.has_value());
+  CHECK(*next == *lg::time::parse_utc("2026-03-02T16:00:00Z"));
+  // Sunday 2026-03-08 23:00 local: its week began Monday 2026-03-02 00:00 local
+  auto week = lg::time::local_week_start(*lg::time::parse_utc("2026-03-08T15:00:00Z"), "Asia/Shanghai");
+  REQUIRE(week.has_value());
+  CHECK(*week == *lg::time::parse_utc("2026-03-01T16:00:00Z"));
+  // Berlin springs forward on 2026-03-29: that day has 23 hours
+  auto d0 = lg::time::local_day_start(*lg::time::parse_utc("2026-03-29T12:00:00Z"), 0, "Europe/Berlin");
+  auto d1 = lg::time::local_day_start(*lg::time::parse_utc("2026-03-29T12:00:00Z"), 1, "Europe/Berlin");
+  REQUIRE(d0.has_value());
+  REQUIRE(d1.has_value());
+  CHECK(*d1 - *d0 == 23 * 3600'000LL);
+  auto after = lg::time::local_time(*lg::time::parse_utc("2026-03-29T12:00:00Z"), "Europe/Berlin");
+  REQUIRE(after.has_value());
+  CHECK(after->ms_of_day == 14 * 3600'000LL);  // 14:00 CEST
+  CHECK_FALSE(lg::time::local_time(0, "Mars/Olympus").has_value());
+}

@@ -4,8 +4,9 @@ intact; an entry edited in the database file behind the server's back (its appen
 dropped first) makes `labgatectl audit verify` exit 1 naming that entry."""
 import sqlite3
 import subprocess
+import time
 
-from harness import BIN, TOKEN, run
+from harness import BIN, TOKEN, iso_ms, run
 
 # The tamper step opens the server's SQLite file; on PostgreSQL the test is not registered.
 
@@ -30,9 +31,10 @@ def test_audit_chain_verifies_and_names_an_edited_entry(campus):
     status, body = s.request("POST", "/api/terminals", {"id": "t-audit", "resource": "inst-xrd",
                                                          "public_key": public_key_pem()})
     assert status == 201, body
+    tomorrow = (int(time.time()) // 3600 + 24) * 3600  # a booking must start ahead of now (its lead time)
     status, booking = s.request("POST", "/api/bookings", {"instrument": "inst-xrd", "user": "u-alice",
-                                                          "start": "2030-03-01T01:00:00Z",
-                                                          "end": "2030-03-01T03:00:00Z"})
+                                                          "start": iso_ms(tomorrow),
+                                                          "end": iso_ms(tomorrow + 7200)})
     assert status == 201, booking
 
     entries = s.get("/api/audit?limit=1000")

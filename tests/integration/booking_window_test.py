@@ -17,6 +17,9 @@ def test_booked_session_ends_by_itself_after_booking_end_plus_grace(campus):
     campus.seed(require_booking=True)
     inst = campus.server.patch("/api/instruments/inst-xrd", {"early_start_s": 0, "grace_after_end_s": GRACE_S})
     assert inst["require_booking"] is True and inst["grace_after_end_s"] == GRACE_S, inst
+    # bookings of a few seconds, so that the test sees one end: below the default 15-minute minimum
+    status, policy = campus.server.request("PUT", "/api/instruments/inst-xrd/booking-policy", {"min_length_s": 1})
+    assert status == 200 and policy["min_length_s"] == 1, (status, policy)
     t = campus.terminal()
     v0 = campus.wait_synced(t.id)
 

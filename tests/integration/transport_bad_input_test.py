@@ -3,8 +3,9 @@ and counted, and change nothing; bad HTTP requests get 4xx with a reason; bad co
 import base64
 import json
 import subprocess
+import time
 
-from harness import BIN, SITE, run, wait_until
+from harness import BIN, SITE, iso_ms, run, wait_until
 
 
 def pub(campus, topic, payload=None, file=None):
@@ -99,8 +100,9 @@ def test_bad_http_requests_get_4xx_with_reason(campus):
     check(422, "POST", "/api/cards", {"uid": "CAFE0001", "user": "u-nobody"})
     check(413, "POST", "/api/users", raw=json.dumps({"id": "u-big", "name": "x" * 100000,
                                                      "category": "internal"}).encode())
+    tomorrow = (int(time.time()) // 3600 + 24) * 3600
     check(422, "POST", "/api/bookings", {"instrument": "inst-xrd", "user": "u-alice",
-                                         "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T09:00:00Z"})
+                                         "start": iso_ms(tomorrow + 3600), "end": iso_ms(tomorrow)})
     users_before = s.get("/api/users")
     check(409, "POST", "/api/users", {"id": "u-alice", "name": "Alice again", "category": "internal"})
     assert s.get("/api/users") == users_before, "bad input changes nothing"
@@ -111,10 +113,11 @@ def test_concurrent_overlapping_bookings_admit_exactly_one(campus):
     campus.seed()
     s = campus.server
     results = []
+    day = (int(time.time()) // 86400 + 2) * 86400  # the day after tomorrow, 00:00 UTC
     def book(i):
         status, out = s.request("POST", "/api/bookings", {
             "instrument": "inst-xrd", "user": "u-alice" if i % 2 else "u-bob",
-            "start": f"2026-12-02T0{1 + i % 3}:00:00Z", "end": "2026-12-02T05:00:00Z"})
+            "start": iso_ms(day + (1 + i % 3) * 3600), "end": iso_ms(day + 5 * 3600)})
         results.append(status)
     threads = [threading.Thread(target=book, args=(i,)) for i in range(16)]
     for th in threads:

@@ -583,9 +583,10 @@ Status World::build_directory(server::Stores s) {
     }
     if (ins.require_booking) {
       // back-to-back bookings with gaps, each for a user qualified for the whole of it
-      int64_t at = kT0 - 30 * kMinute;
+      // (within the default booking policy: starting at most 15 minutes back, at least 15 long)
+      int64_t at = kT0 - 10 * kMinute;
       while (at < kT0 + horizon_ms_) {
-        const int64_t len = rng_.between(5, 30) * kMinute;
+        const int64_t len = rng_.between(15, 40) * kMinute;
         const std::string& who = users_[static_cast<std::size_t>(rng_.between(1, kUsers))].id;
         auto qit = quals_.find({who, t.resource});
         if (qit != quals_.end() && qit->second.from <= at && (!qit->second.until || *qit->second.until >= at + len)) {

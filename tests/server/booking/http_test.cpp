@@ -5,6 +5,8 @@
 // (RFC 5545, read back with tests/common/ical_reader.hpp).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "server/core/app.hpp"
@@ -429,4 +431,172 @@ TEST_CASE("a revoked qualification is kept, ending now, the terminal's next bund
     CHECK(at(e["after"]["valid_until"]) == ms("2026-01-20T00:00:00Z"));
   }
   CHECK(audited);
+}
+
+TEST_CASE("booking policy routes: anyone reads the rules, the instrument admin replaces them, bad fields named, audited") {
+  Site s;
+  auto visitor = s.call("GET", "/api/instruments/inst-c/booking-policy", nullptr, "");
+  INFO(visitor.body);
+  REQUIRE(visitor.status == 200);
+  const json defaults = json::parse(visitor.body);
+  CHECK(defaults["min_length_s"] == 900);
+  CHECK(defaults["opening"].is_null());
+  CHECK(defaults["approval"] == "none");
+  CHECK(s.call("GET", "/api/instruments/nope/booking-policy").status == 404);
+
+  const json rules = {{"opening", {{"mon", {"08:00-12:00", "13:00-18:00"}}, {"thu", {"08:00-18:00"}}}},
+                      {"slot_s", 1800}, {"min_length_s", 1800}, {"approval", "external"}, {"user_week_bookings", 2}};
+  CHECK(s.call("PUT", "/api/instruments/inst-c/booking-policy", rules, s.login("alice")).status == 403);
+  const std::string ia = s.login("ia");
+  auto put = s.call("PUT", "/api/instruments/inst-c/booking-policy", rules, ia);
+  INFO(put.body);
+  REQUIRE(put.status == 200);
+  auto got = json::parse(s.call("GET", "/api/instruments/inst-c/booking-policy", nullptr, "").body);
+  CHECK(got["opening"]["mon"] == json({"08:00-12:00", "13:00-18:00"}));
+  CHECK(got["opening"]["thu"] == json({"08:00-18:00"}));
+  CHECK_FALSE(got["opening"].contains("tue"));
+  CHECK(got["slot_s"] == 1800);
+  CHECK(got["approval"] == "external");
+  CHECK(got["user_week_bookings"] == 2);
+  CHECK(got["lead_max_s"] == defaults["lead_max_s"]);  // left out: the default
+
+  for (const auto& [body, field] : std::vector<std::pair<json, std::string>>{
+           {{{"opening", {{"mon", {"12:00-08:00"}}}}}, "opening.mon"},
+           {{{"opening", {{"someday", {"08:00-09:00"}}}}}, "opening"},
+           {{{"slot_s", 700}}, "slot_s"},
+           {{{"approval", "sometimes"}}, "approval"},
+           {{{"colour", "blue"}}, "colour"}}) {
+    auto r = s.call("PUT", "/api/instruments/inst-c/booking-policy", body, ia);
+    INFO(body.dump() << " -> " << r.body);
+    CHECK(r.status / 100 == 4);
+    CHECK(error_of(r).find(field) != std::string::npos);
+  }
+  // refused changes changed nothing
+  CHECK(json::parse(s.call("GET", "/api/instruments/inst-c/booking-policy", nullptr, "").body) == got);
+  auto entries = s.audit("booking_policy");
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0]["entity_id"] == "inst-c");
+}
+
+TEST_CASE("a booking a rule refuses is 422 naming the rule and explaining it in the site's time") {
+  Site s;
+  s.now = ms("2026-01-12T00:00:00Z");  // Monday 08:00 in Shanghai
+  s.ok("PUT", "/api/instruments/inst-c/booking-policy",
+       {{"opening", {{"mon", {"08:00-18:00"}}, {"tue", {"08:00-18:00"}}}}, {"slot_s", 3600}, {"min_length_s", 3600}});
+  auto r = s.call("POST", "/api/bookings",
+                  {{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2026-01-12T10:00:00Z"},  // 18:00 local
+                   {"end", "2026-01-12T11:00:00Z"}});
+  INFO(r.body);
+  CHECK(r.status == 422);
+  CHECK(json::parse(r.body)["rule"] == "opening_hours");
+  CHECK(error_of(r).find("2026-01-12 18:00:00 +08:00") != std::string::npos);
+  auto grid = s.call("POST", "/api/bookings",
+                     {{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2026-01-12T02:30:00Z"},
+                      {"end", "2026-01-12T03:30:00Z"}});
+  CHECK(grid.status == 422);
+  CHECK(json::parse(grid.body)["rule"] == "slot_grid");
+  auto past = s.call("POST", "/api/bookings",
+                     {{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2020-01-01T00:00:00Z"},
+                      {"end", "2020-01-01T00:00:01Z"}});
+  CHECK(past.status == 422);
+  CHECK(json::parse(past.body)["rule"] == "lead_time");
+  CHECK(json::parse(s.call("GET", "/api/bookings").body).empty());
+  CHECK(s.audit("booking").empty());
+  // on the grid and in hours: booked, with who booked it and the account
+  auto ok = s.call("POST", "/api/bookings",
+                   {{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2026-01-12T02:00:00Z"},
+                    {"end", "2026-01-12T04:00:00Z"}, {"account", "grant-42"}},
+                   s.login("alice"));
+  INFO(ok.body);
+  REQUIRE(ok.status == 201);
+  const json made = s.listed(json::parse(ok.body)["id"]);
+  CHECK(made["account"] == "grant-42");
+  CHECK(made["booked_by"] == "alice");
+}
+
+TEST_CASE("approval: a pending booking holds its slot but opens nothing until the instrument admin approves it") {
+  Site s;
+  s.ok("PUT", "/api/instruments/inst-c/booking-policy", {{"approval", "all"}});
+  const std::string alice = s.login("alice");
+  auto r = s.call("POST", "/api/bookings",
+                  {{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2026-01-15T02:00:00Z"},
+                   {"end", "2026-01-15T04:00:00Z"}},
+                  alice);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  CHECK(json::parse(r.body)["status"] == "pending");
+  const std::string id = json::parse(r.body)["id"];
+  const json pending = s.listed(id);
+  CHECK(pending["status"] == "pending");
+  CHECK(at(pending["hold_until"]) == ms("2026-01-15T02:00:00Z"));  // 48 h would pass the start
+  CHECK(s.bundle().bookings.empty());  // opens nothing yet
+  auto clash = s.call("POST", "/api/bookings",
+                      {{"instrument", "inst-c"}, {"user", "carol"}, {"start", "2026-01-15T03:00:00Z"},
+                       {"end", "2026-01-15T05:00:00Z"}});
+  CHECK(clash.status == 409);  // but holds its slot
+  CHECK(s.call("POST", "/api/bookings/" + id + "/approve", nullptr, alice).status == 403);
+  const std::string ia = s.login("ia");
+  auto ok = s.call("POST", "/api/bookings/" + id + "/approve", nullptr, ia);
+  INFO(ok.body);
+  REQUIRE(ok.status == 200);
+  CHECK(json::parse(ok.body)["status"] == "active");
+  REQUIRE(s.bundle().bookings.size() == 1);
+  CHECK(s.call("POST", "/api/bookings/" + id + "/approve", nullptr, ia).status == 409);
+  // a refusal needs a reason, frees the slot and is kept
+  auto second = s.call("POST", "/api/bookings",
+                       {{"instrument", "inst-c"}, {"user", "carol"}, {"start", "2026-01-15T05:00:00Z"},
+                        {"end", "2026-01-15T06:00:00Z"}});
+  const std::string id2 = json::parse(second.body)["id"];
+  CHECK(s.call("POST", "/api/bookings/" + id2 + "/refuse", json::object(), ia).status == 400);
+  auto no = s.call("POST", "/api/bookings/" + id2 + "/refuse", {{"reason", "operator away"}}, ia);
+  REQUIRE(no.status == 200);
+  CHECK(s.listed(id2)["status"] == "refused");
+  CHECK(s.listed(id2)["reason"] == "operator away");
+  auto actions = s.audit("booking");
+  std::vector<std::string> seen;
+  for (const auto& e : actions) seen.push_back(e["action"]);
+  CHECK(std::count(seen.begin(), seen.end(), "approve") == 1);
+  CHECK(std::count(seen.begin(), seen.end(), "refuse") == 1);
+}
+
+TEST_CASE("closures: maintenance cancels the bookings it covers and says which, a holiday needs the site, listed and removed") {
+  Site s;
+  const std::string id = s.book("alice", "2026-01-15T02:00:00Z", "2026-01-15T04:00:00Z");
+  REQUIRE(s.bundle().bookings.size() == 1);
+  const std::string ia = s.login("ia");
+  auto hol = s.call("POST", "/api/closures",
+                    {{"kind", "holiday"}, {"start", "2026-01-20T00:00:00+08:00"}, {"end", "2026-01-21T00:00:00+08:00"}},
+                    ia);
+  CHECK(hol.status == 403);  // the instrument admin's scope is the instrument, not the site
+  auto m = s.call("POST", "/api/closures",
+                  {{"instrument", "inst-c"}, {"kind", "maintenance"}, {"start", "2026-01-15T03:00:00Z"},
+                   {"end", "2026-01-15T06:00:00Z"}, {"reason", "probe change"}},
+                  ia);
+  INFO(m.body);
+  REQUIRE(m.status == 201);
+  const json made = json::parse(m.body);
+  REQUIRE(made["cancelled_bookings"].size() == 1);
+  CHECK(made["cancelled_bookings"][0]["id"] == id);
+  CHECK(made["cancelled_bookings"][0]["cancel_reason"] == "maintenance: probe change");
+  CHECK(s.listed(id)["status"] == "cancelled");
+  CHECK(s.bundle().bookings.empty());
+  auto bad = s.call("POST", "/api/closures",
+                    {{"kind", "blackout"}, {"start", "2026-01-15T03:00:00Z"}, {"end", "2026-01-15T06:00:00Z"}});
+  CHECK(bad.status == 422);
+  CHECK(error_of(bad).find("instrument") != std::string::npos);
+  s.ok("POST", "/api/closures",
+       {{"kind", "holiday"}, {"start", "2026-01-20T00:00:00+08:00"}, {"end", "2026-01-21T00:00:00+08:00"}});
+  auto list = s.call("GET", "/api/closures?instrument=inst-c&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z",
+                     nullptr, "");
+  REQUIRE(list.status == 200);
+  const json all = json::parse(list.body);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0]["kind"] == "maintenance");
+  CHECK(all[1]["kind"] == "holiday");
+  CHECK(all[1]["instrument"].is_null());
+  const std::string hol_id = all[1]["id"];
+  CHECK(s.call("DELETE", "/api/closures/" + hol_id, nullptr, ia).status == 403);
+  CHECK(s.call("DELETE", "/api/closures/" + std::string(all[0]["id"]), nullptr, ia).status == 200);
+  CHECK(s.call("DELETE", "/api/closures/" + hol_id).status == 200);
+  CHECK(json::parse(s.call("GET", "/api/closures?instrument=inst-c&from=2026-01-01T00:00:00Z", nullptr, "").body).empty());
 }

@@ -210,8 +210,8 @@ TEST_CASE("cancel keeps the booking, frees its slot, a move into an overlap chan
   REQUIRE(*stored);
   CHECK((*stored)->start_ms == t0);
   CHECK((*stored)->end_ms == t0 + 2 * h);
-  // over its own slot and up to bob's: fine
-  auto ok = svc.move(a->id, t0 - h, t0 + 3 * h, t0);
+  // over its own slot and up to bob's: fine (made an hour and a half earlier: not in the past)
+  auto ok = svc.move(a->id, t0 - h, t0 + 3 * h, t0 - 3 * h / 2);
   REQUIRE(ok);
   CHECK(ok->conflict.empty());
   CHECK(ok->before.start_ms == t0);
@@ -288,4 +288,278 @@ TEST_CASE("on PostgreSQL the exclusion constraint covers active bookings only") 
   CHECK(pg::is_exclusion_violation(clash.error()));
   CHECK_FALSE(store->exec("UPDATE bookings SET status = 'active' WHERE id = 'a'"));
   CHECK_FALSE(store->exec("UPDATE bookings SET status = 'gone' WHERE id = 'c'"));
+  // a pending booking holds its slot too, and always has a hold time
+  auto pending = [&](const std::string& id, int64_t start, int64_t end) {
+    return store->exec("INSERT INTO bookings(id, instrument, user_id, start_ms, end_ms, created_ms, status, hold_until_ms) "
+                       "VALUES ('" + id + "', 'inst-xrd', 'alice', " + std::to_string(start) + ", " +
+                       std::to_string(end) + ", 0, 'pending', " + std::to_string(start) + ")");
+  };
+  auto over = pending("e", t + 2 * h, t + 4 * h);
+  REQUIRE_FALSE(over);
+  CHECK(pg::is_exclusion_violation(over.error()));
+  CHECK(pending("f", t + 5 * h, t + 6 * h));
+  CHECK_FALSE(insert("g", t + 5 * h, t + 6 * h, "active"));
+  CHECK_FALSE(store->exec("UPDATE bookings SET hold_until_ms = NULL WHERE id = 'f'"));
+}
+
+namespace {
+constexpr int64_t kH = 3'600'000;
+/// Monday 2026-03-02 07:00 in Shanghai: the clock of the policy tests.
+int64_t monday_7() { return ms("2026-03-01T23:00:00Z"); }
+/// A booking on inst-xrd starting `from_h` hours after monday_7, lasting `len_h` hours.
+Booking at_hours(const std::string& user, int64_t from_h, int64_t len_h) {
+  return Booking{"", "inst-xrd", user, monday_7() + from_h * kH, monday_7() + (from_h + len_h) * kH};
+}
+}  // namespace
+
+TEST_CASE("booking policies: none until put, read back as stored, replaced whole, unknown instrument refused") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto& bookings = store->stores().booking;
+  auto none = bookings.policy("inst-xrd");
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  BookingPolicy p = booking::default_policy("inst-xrd");
+  p.opening = WeekHours{};
+  p.opening->days[0] = {DaySpan{480, 720}, DaySpan{780, 1080}};
+  p.opening->days[6] = {DaySpan{0, 1440}};
+  p.internal_priority.days[2] = {DaySpan{540, 600}};
+  p.lead_min_s = 3600;
+  p.slot_s = 1800;
+  p.min_length_s = 1800;
+  p.user_week_bookings = 3;
+  p.group_week_s = 20 * 3600;
+  p.external_share_pct = 25;
+  p.approval = Approval::external;
+  p.cancel_free_s = 86400;
+  REQUIRE(bookings.put_policy(p, 1));
+  auto back = bookings.policy("inst-xrd");
+  REQUIRE(back);
+  REQUIRE(back->has_value());
+  CHECK(**back == p);
+  BookingPolicy q = booking::default_policy("inst-xrd");  // replaced whole: no opening hours any more
+  REQUIRE(bookings.put_policy(q, 2));
+  back = bookings.policy("inst-xrd");
+  REQUIRE(back);
+  CHECK(**back == q);
+  auto bad = bookings.put_policy(booking::default_policy("nope"), 3);
+  REQUIRE_FALSE(bad);
+  CHECK(is(bad.error(), Errc::unknown_reference));
+}
+
+TEST_CASE("closures: an instrument sees the site's holidays and its own, not another's, removed, duplicates refused") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  auto& bookings = store->stores().booking;
+  const int64_t t = monday_7();
+  REQUIRE(bookings.add_closure(Closure{"hol", "", ClosureKind::holiday, t, t + 24 * kH, "spring"}, t));
+  REQUIRE(bookings.add_closure(Closure{"blk", "inst-xrd", ClosureKind::blackout, t + 48 * kH, t + 50 * kH, ""}, t));
+  REQUIRE(bookings.add_closure(Closure{"door", "door-1", ClosureKind::maintenance, t, t + kH, "lock"}, t));
+  auto dup = bookings.add_closure(Closure{"hol", "", ClosureKind::holiday, t, t + kH, ""}, t);
+  REQUIRE_FALSE(dup);
+  CHECK(is(dup.error(), Errc::conflict));
+  auto unknown = bookings.add_closure(Closure{"x", "nope", ClosureKind::blackout, t, t + kH, ""}, t);
+  REQUIRE_FALSE(unknown);
+  CHECK(is(unknown.error(), Errc::unknown_reference));
+
+  auto xrd = bookings.closures("inst-xrd", t, t + 100 * kH);
+  REQUIRE(xrd);
+  REQUIRE(xrd->size() == 2);
+  CHECK((*xrd)[0] == Closure{"hol", "", ClosureKind::holiday, t, t + 24 * kH, "spring"});
+  CHECK((*xrd)[1].id == "blk");
+  auto window = bookings.closures("inst-xrd", t + 24 * kH, t + 48 * kH);  // touches both, overlaps neither
+  REQUIRE(window);
+  CHECK(window->empty());
+  auto all = bookings.closures("", t, t + 100 * kH);
+  REQUIRE(all);
+  CHECK(all->size() == 3);
+  REQUIRE(bookings.remove_closure("blk"));
+  auto gone = bookings.remove_closure("blk");
+  REQUIRE_FALSE(gone);
+  CHECK(is(gone.error(), Errc::not_found));
+  auto one = bookings.closure("hol");
+  REQUIRE(one);
+  REQUIRE(one->has_value());
+  CHECK((*one)->reason == "spring");
+}
+
+TEST_CASE("the quotas' week: slot-holding bookings starting in it, each user's category and shared groups") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  REQUIRE(store->put_qualification(Qualification{"carol", "inst-xrd", 0, std::nullopt}, 0));
+  auto& dirs = store->stores().directory;
+  REQUIRE(dirs.add_group(Group{"g1", "Group 1", "alice", "u"}, 0));
+  REQUIRE(dirs.add_member("g1", "bob", 0));
+  const int64_t now = monday_7();
+  auto a = store->create_booking(at_hours("alice", 2, 1), now);
+  auto b = store->create_booking(at_hours("bob", 4, 1), now);
+  auto c = store->create_booking(at_hours("carol", 6, 1), now);
+  auto next_week = store->create_booking(at_hours("alice", 7 * 24 + 2, 1), now);
+  REQUIRE((a && b && c && next_week));
+  REQUIRE(!a->id.empty());
+  REQUIRE(!next_week->id.empty());
+  auto week = booking::week_of(now, "Asia/Shanghai");
+  REQUIRE(week);
+  auto rows = store->stores().booking.week("inst-xrd", week->from_ms, week->to_ms, "alice");
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  CHECK((*rows)[0].booking.user == "alice");
+  CHECK((*rows)[0].shares_group);  // alice is in her own group
+  CHECK((*rows)[1].booking.user == "bob");
+  CHECK((*rows)[1].category == UserCategory::external_academic);
+  CHECK((*rows)[1].shares_group);
+  CHECK((*rows)[2].booking.user == "carol");
+  CHECK_FALSE((*rows)[2].shares_group);
+}
+
+TEST_CASE("policy through the service: a rule refuses with its name and nothing is stored") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  auto s = store->stores();
+  booking::Service svc(s.uow, s.booking, s.directory, s.qualification, "Asia/Shanghai");
+  BookingPolicy p = booking::default_policy("inst-xrd");
+  p.slot_s = 3600;
+  p.min_length_s = 3600;
+  p.user_week_bookings = 1;
+  REQUIRE(svc.put_policy(p, 0));
+  auto off_grid = svc.create(Booking{"", "inst-xrd", "alice", monday_7() + kH / 2, monday_7() + 2 * kH}, monday_7());
+  REQUIRE(off_grid);
+  CHECK(off_grid->id.empty());
+  CHECK(off_grid->rule == "slot_grid");
+  auto ok = svc.create(at_hours("alice", 1, 1), monday_7());
+  REQUIRE(ok);
+  CHECK_FALSE(ok->id.empty());
+  CHECK(ok->status == BookingStatus::active);
+  auto second = svc.create(at_hours("alice", 3, 1), monday_7());
+  REQUIRE(second);
+  CHECK(second->rule == "user_quota");
+  // a move is held to the same rules
+  auto moved = svc.move(ok->id, monday_7() + kH + kH / 2, monday_7() + 3 * kH, monday_7());
+  REQUIRE(moved);
+  CHECK(moved->rule == "slot_grid");
+  CHECK(moved->after.start_ms == monday_7() + kH);  // unchanged
+  auto all = store->bookings({});
+  REQUIRE(all);
+  CHECK(all->size() == 1);
+}
+
+TEST_CASE("approval: a pending booking holds its slot, is approved or refused once, expires when nobody decides") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  auto s = store->stores();
+  booking::Service svc(s.uow, s.booking, s.directory, s.qualification, "Asia/Shanghai");
+  BookingPolicy p = booking::default_policy("inst-xrd");
+  p.approval = Approval::external;  // bob is external_academic, alice internal
+  REQUIRE(svc.put_policy(p, 0));
+  const int64_t now = monday_7();
+  auto mine = svc.create(at_hours("alice", 1, 1), now);
+  REQUIRE(mine);
+  CHECK(mine->status == BookingStatus::active);
+  auto bobs = svc.create(at_hours("bob", 50, 2), now);
+  REQUIRE(bobs);
+  REQUIRE_FALSE(bobs->id.empty());
+  CHECK(bobs->status == BookingStatus::pending);
+  auto held = s.booking.get(bobs->id);
+  REQUIRE(held);
+  CHECK((*held)->hold_until_ms == now + 48 * kH);
+  // it holds its slot
+  auto clash = svc.create(at_hours("alice", 51, 1), now);
+  REQUIRE(clash);
+  CHECK(clash->conflict == bobs->id);
+  // approve once
+  auto ok = svc.approve(bobs->id, now + kH);
+  REQUIRE(ok);
+  CHECK(ok->after.status == BookingStatus::active);
+  CHECK_FALSE(ok->after.hold_until_ms.has_value());
+  auto again = svc.approve(bobs->id, now + kH);
+  REQUIRE_FALSE(again);
+  CHECK(is(again.error(), Errc::conflict));
+  // another one refused frees its slot
+  auto second = svc.create(at_hours("bob", 80, 1), now);
+  REQUIRE(second);
+  auto no = svc.refuse(second->id, "operator away", now + kH);
+  REQUIRE(no);
+  CHECK(no->after.status == BookingStatus::refused);
+  CHECK(no->after.cancel_reason == "operator away");
+  auto freed = svc.create(at_hours("alice", 80, 1), now);
+  REQUIRE(freed);
+  CHECK_FALSE(freed->id.empty());
+  // a third expires when its hold runs out, not before
+  auto third = svc.create(at_hours("bob", 100, 1), now);
+  REQUIRE(third);
+  auto early = svc.expire_holds(now + 48 * kH - 1);
+  REQUIRE(early);
+  CHECK(early->empty());
+  auto due = svc.expire_holds(now + 48 * kH);
+  REQUIRE(due);
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().after.id == third->id);
+  CHECK(due->front().after.status == BookingStatus::expired);
+  auto twice = svc.expire_holds(now + 49 * kH);
+  REQUIRE(twice);
+  CHECK(twice->empty());
+}
+
+TEST_CASE("maintenance cancels the bookings it covers with its reason, a blackout cancels nothing, both refuse new ones") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  auto s = store->stores();
+  booking::Service svc(s.uow, s.booking, s.directory, s.qualification, "Asia/Shanghai");
+  const int64_t now = monday_7();
+  auto a = svc.create(at_hours("alice", 2, 2), now);
+  auto b = svc.create(at_hours("bob", 10, 2), now);
+  REQUIRE((a && b));
+  Closure blk{"", "inst-xrd", ClosureKind::blackout, now + 9 * kH, now + 13 * kH, "training day"};
+  auto none = svc.add_closure(blk, now);
+  REQUIRE(none);
+  CHECK(none->empty());
+  CHECK_FALSE(blk.id.empty());
+  Closure fix{"", "inst-xrd", ClosureKind::maintenance, now + 3 * kH, now + 5 * kH, "X-ray tube"};
+  auto hit = svc.add_closure(fix, now);
+  REQUIRE(hit);
+  REQUIRE(hit->size() == 1);
+  CHECK(hit->front().after.id == a->id);
+  CHECK(hit->front().after.status == BookingStatus::cancelled);
+  CHECK(hit->front().after.cancel_reason == "maintenance: X-ray tube");
+  auto kept = s.booking.get(b->id);
+  REQUIRE(kept);
+  CHECK((*kept)->status == BookingStatus::active);
+  auto refused = svc.create(at_hours("alice", 4, 1), now);
+  REQUIRE(refused);
+  CHECK(refused->rule == "closed");
+}
+
+TEST_CASE("a cancellation after the policy's free deadline is kept as late") {
+  TempDir dir;
+  auto store = open_store(dir);
+  seed(*store);
+  qualify(*store);
+  auto s = store->stores();
+  booking::Service svc(s.uow, s.booking, s.directory, s.qualification, "Asia/Shanghai");
+  BookingPolicy p = booking::default_policy("inst-xrd");
+  p.cancel_free_s = 24 * 3600;
+  REQUIRE(svc.put_policy(p, 0));
+  const int64_t now = monday_7();
+  auto early = svc.create(at_hours("alice", 48, 1), now);
+  auto late = svc.create(at_hours("alice", 10, 1), now);
+  REQUIRE((early && late));
+  auto e = svc.cancel(early->id, "plans changed", now);
+  REQUIRE(e);
+  CHECK_FALSE(e->after.late_cancel);
+  auto l = svc.cancel(late->id, "ill", now);
+  REQUIRE(l);
+  CHECK(l->after.late_cancel);
+  auto stored = s.booking.get(late->id);
+  REQUIRE(stored);
+  CHECK((*stored)->late_cancel);
 }

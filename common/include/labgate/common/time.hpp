@@ -53,4 +53,25 @@ Result<std::string> format_site(int64_t utc_ms, const std::string& tz);
 /// 2026-03-01T08:00:00Z in Asia/Shanghai. What labgatectl shows in its tables.
 Result<std::string> format_local_offset(int64_t utc_ms, const std::string& tz);
 
+/// A moment as a clock in a time zone shows it (the booking rules' calendar).
+struct LocalTime {
+  int32_t year = 1970;
+  uint32_t month = 1;      ///< 1..12
+  uint32_t day = 1;        ///< 1..31
+  uint32_t weekday = 4;    ///< ISO 8601: 1 = Monday .. 7 = Sunday
+  int64_t ms_of_day = 0;   ///< milliseconds since local midnight
+  int64_t day_start_ms = 0;  ///< UTC milliseconds of that local midnight
+};
+
+/// The local date, weekday and time of day of utc_ms in time zone tz.
+Result<LocalTime> local_time(int64_t utc_ms, const std::string& tz);
+
+/// UTC milliseconds of local midnight `days` days after (or before, when negative) the local
+/// day that holds utc_ms, in time zone tz. A midnight that does not exist (a DST gap) is the
+/// earliest instant after it.
+Result<int64_t> local_day_start(int64_t utc_ms, int32_t days, const std::string& tz);
+
+/// UTC milliseconds of local midnight of Monday of the ISO week that holds utc_ms in tz.
+Result<int64_t> local_week_start(int64_t utc_ms, const std::string& tz);
+
 }  // namespace lg::time

@@ -106,6 +106,18 @@ const std::map<std::string, Expect>& expectations() {
       {"PATCH /api/bookings/{id}", {"SAIPU", "S", R"({"start":"2026-01-21T02:00:00Z","end":"2026-01-21T03:00:00Z"})"}},
       {"DELETE /api/bookings/{id}", {"SAIPU", "S"}},
       {"GET /api/bookings", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
+      // Approving and refusing a pending booking is the instrument's admins' (the fixture's are
+      // active: 409, which is past the rights check).
+      {"POST /api/bookings/{id}/approve", {"SAI", "S"}},
+      {"POST /api/bookings/{id}/refuse", {"SAI", "S", R"({"reason":"no operator"})"}},
+      // The booking rules and closures are public; the instrument's admins set them.
+      {"GET /api/instruments/{id}/booking-policy", {"SAIFPUV", "SAIFPUV"}},
+      {"PUT /api/instruments/{id}/booking-policy", {"SAI", "S", R"({"slot_s":1800,"min_length_s":1800})"}},
+      {"GET /api/closures", {"SAIFPUV", "SAIFPUV"}},
+      {"POST /api/closures",
+       {"SAI", "S",
+        R"({"instrument":"{instrument}","kind":"maintenance","start":"2026-02-03T00:00:00Z","end":"2026-02-03T04:00:00Z"})"}},
+      {"DELETE /api/closures/{id}", {"SAI", "S"}},
       // The same rows as an iCalendar feed: the instrument's name (here its id) is the SUMMARY.
       {"GET /api/bookings.ics", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "SUMMARY:inst-c\r\n", "SUMMARY:inst-p\r\n"}},
       {"POST /api/terminals", {"SAI", "S", R"({"id":"new-term","resource":"{instrument}","public_key":"{pem}"})"}},
@@ -192,6 +204,7 @@ struct Site {
   std::string csr_new, csr_renew;   ///< requests of a new device and of t-c's enrolled key
   std::string grant_in, grant_out;  ///< unit_admin grants in chem-dept and in phys (to revoke)
   std::string booking_in, booking_out;  ///< stu-c's booking on inst-c, stu-p's on inst-p
+  std::string closure_in, closure_out;  ///< a blackout of inst-c, one of inst-p
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
                       const std::string& bearer) {
@@ -251,6 +264,18 @@ struct Site {
     };
     booking_in = book("inst-c", "stu-c");
     booking_out = book("inst-p", "stu-p");
+    auto blackout = [&](const std::string& inst) {
+      auto r = call("POST", "/api/closures",
+                    json{{"instrument", inst}, {"kind", "blackout"}, {"start", "2026-02-01T00:00:00Z"},
+                         {"end", "2026-02-02T00:00:00Z"}}
+                        .dump(),
+                    "bootstrap-token-0123");
+      INFO(r.body);
+      REQUIRE(r.status == 201);
+      return json::parse(r.body)["id"].get<std::string>();
+    };
+    closure_in = blackout("inst-c");
+    closure_out = blackout("inst-p");
     boot("POST", "/api/terminals", {{"id", "t-c"}, {"resource", "inst-c"}, {"public_key", pem}});
     boot("POST", "/api/terminals", {{"id", "t-p"}, {"resource", "inst-p"}, {"public_key", pem}});
     boot("PUT", "/api/users/stu-c/password", {{"password", "stu-c password"}});
@@ -318,6 +343,8 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
   } else if (r.pattern == "/api/groups/{id}/members/{user}") {
     path.replace(path.find("{id}"), 4, in ? "g-c" : "g-p");
     path.replace(path.find("{user}"), 6, in ? "stu-c" : "stu-p");
+  } else if (r.pattern == "/api/closures/{id}") {
+    path.replace(path.find("{id}"), 4, in ? s.closure_in : s.closure_out);
   } else if (r.access.kind == identity::Kind::booking) {
     path.replace(path.find("{id}"), 4, in ? s.booking_in : s.booking_out);
   } else {
