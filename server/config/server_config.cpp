@@ -445,12 +445,6 @@ Result<ServerConfig> load_config(const config::Document& doc) {
       return Error::invalid(m.path("retry_max_s") + ": must be at least retry_base_s (" + std::to_string(*base) + ")");
     o.retry_max_s = static_cast<int>(*max_delay);
   }
-  LG_CFG(orders, root.optional_section("orders"));
-  if (*orders) {
-    if (auto s = (*orders)->reject_unknown({"attachment_limit"}); !s) return s.error();
-    LG_CFG(att_limit, (*orders)->integer_or("attachment_limit", kDefaultOrderAttachmentLimit, 1, 64LL * 1024 * 1024));
-    c.orders_attachment_limit = *att_limit;
-  }
   // For tests only: makes a report slow on purpose, to show it delays nothing else.
   LG_CFG(testing, root.optional_section("testing"));
   if (*testing) {
