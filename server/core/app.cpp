@@ -173,14 +173,11 @@ void App::on_mqtt_connected() {
 
 void App::tick() {
   if (enrolment_) enrolment_->retry_pending(now_());  // a CRL the signer could not sign before
+  expire_booking_holds();
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
 }
-  expire_booking_holds();
 
-int App::flush_dirty() {
-  auto n = sync_.flush_dirty(dirty_, now_());
-  if (!n) {
 void App::expire_booking_holds() {
   auto gone = booking_.expire_holds(now_());
   if (!gone) {
@@ -193,6 +190,9 @@ void App::expire_booking_holds() {
   }
 }
 
+int App::flush_dirty() {
+  auto n = sync_.flush_dirty(dirty_, now_());
+  if (!n) {
     log::error(kLog, "sync: " + n.error().message());
     return 0;
   }
