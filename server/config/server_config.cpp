@@ -60,7 +60,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "smtp"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "orders", "smtp"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -444,6 +444,12 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     if (*max_delay < *base)
       return Error::invalid(m.path("retry_max_s") + ": must be at least retry_base_s (" + std::to_string(*base) + ")");
     o.retry_max_s = static_cast<int>(*max_delay);
+  }
+  LG_CFG(orders, root.optional_section("orders"));
+  if (*orders) {
+    if (auto s = (*orders)->reject_unknown({"attachment_limit"}); !s) return s.error();
+    LG_CFG(att_limit, (*orders)->integer_or("attachment_limit", kDefaultOrderAttachmentLimit, 1, 64LL * 1024 * 1024));
+    c.orders_attachment_limit = *att_limit;
   }
   // For tests only: makes a report slow on purpose, to show it delays nothing else.
   LG_CFG(testing, root.optional_section("testing"));

@@ -13,6 +13,9 @@
 
 namespace lg::server {
 
+/// [orders] attachment_limit by default: 10 MiB (http.body_limit bounds an upload too).
+inline constexpr int64_t kDefaultOrderAttachmentLimit = 10LL * 1024 * 1024;
+
 /// [auth]: sessions, personal tokens, password cost, and campus sign-on ([auth.ldap], [auth.cas]).
 struct AuthConfig {
   int64_t session_hours = 12;             ///< session_hours: a login session lasts this long
@@ -111,6 +114,7 @@ struct ServerConfig {
   int mqtt_max_buffered = 4096;
   std::string mqtt_shared_group;  ///< "": subscribe alone; else several nodes share evt/state via $share/<group>/
   int sync_refresh_s = 900;    ///< periodic rebuild of bundles (booking window moves)
+  int64_t orders_attachment_limit = kDefaultOrderAttachmentLimit;  ///< [orders] attachment_limit: bytes (413 above)
   AuthConfig auth;
   SmtpConfig smtp;  ///< [smtp]: notices by mail
 

@@ -4,6 +4,7 @@
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 #include "server/core/errors.hpp"
+#include "server/orders/http.hpp"
 #include "server/notify/http.hpp"
 #include "server/notify/rules.hpp"
 #include "server/sync/http.hpp"
@@ -28,12 +29,14 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification, cfg.time_zone),
       sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher),
       commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage),
-      outbox_(stores.uow, stores.notify, stores.directory, cfg.site) {
+      outbox_(stores.uow, stores.notify, stores.directory, cfg.site),
+      orders_(stores.uow, stores.orders, orders::Settings{cfg.data_dir, cfg.orders_attachment_limit}) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
   api_->extend([this](http::Router& r, const http::ApiContext& ctx) {
     sync::add_command_routes(r, ctx, commands_, stores_.uow, stores_.audit);
+    orders::add_routes(r, ctx, orders_, stores_.uow, stores_.audit);
     notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
   });
   // A booking made active is confirmed to its user by mail: the notice is enqueued in the

@@ -15,6 +15,7 @@
 #include "server/core/health.hpp"
 #include "server/core/metrics.hpp"
 #include "server/identity/http.hpp"
+#include "server/orders/service.hpp"
 #include "server/notify/outbox.hpp"
 #include "server/core/stores.hpp"
 #include "server/sync/commands.hpp"
@@ -80,6 +81,8 @@ class App {
   /// Remote commands: sent by the HTTP routes, answers taken by on_mqtt_message (cmdres).
   CommandService& commands() { return commands_; }
   const std::string& site() const { return site_; }
+  /// Sample orders (state changes, attachments).
+  orders::Service& orders() { return orders_; }
   /// The HTTP API (its router table: for docs and tests).
   const http::Api& api() const { return *api_; }
 
@@ -114,6 +117,7 @@ class App {
   CommandService commands_;
   notify::Outbox outbox_;
   std::unique_ptr<notify::Worker> notices_;
+  orders::Service orders_;  // sample orders (server/orders)
   std::unique_ptr<http::Api> api_;
 };
 

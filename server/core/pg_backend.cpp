@@ -6,7 +6,7 @@ namespace lg::server {
 
 Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t report_hold_ms) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 9> areas{{
+  const std::array<AreaSchema, 10> areas{{
       {"directory", directory::pg_migrations()},
       {"qualification", qualification::pg_migrations()},
       {"booking", booking::pg_migrations()},
@@ -15,6 +15,7 @@ Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t r
       {"billing", billing::pg_migrations()},
       {"audit", audit::pg_migrations()},
       {"identity", identity::pg_migrations()},
+      {"orders", orders::pg_migrations()},
       {"notify", notify::pg_migrations()},
   }};
   auto db = PgDb::open(o, areas);

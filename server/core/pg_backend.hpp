@@ -6,6 +6,7 @@
 
 #include "server/audit/pg_store.hpp"
 #include "server/identity/pg_store.hpp"
+#include "server/orders/pg_store.hpp"
 #include "server/notify/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
 #include "server/booking/pg_store.hpp"
@@ -28,7 +29,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -46,7 +47,8 @@ class PgBackend final : public Backend {
         reports_(*db_, hold_ms),
         audit_(*db_),
         identity_(*db_),
-        notify_(*db_) {}
+        notify_(*db_),
+        orders_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -60,6 +62,7 @@ class PgBackend final : public Backend {
   audit::PgStore audit_;
   identity::PgStore identity_;
   notify::PgStore notify_;
+  orders::PgStore orders_;
 };
 
 }  // namespace lg::server

@@ -7,7 +7,7 @@ namespace lg::server {
 Result<std::unique_ptr<SqliteBackend>> SqliteBackend::open(const std::string& path, int64_t report_hold_ms,
                                                            std::size_t connections) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 9> areas{{
+  const std::array<AreaSchema, 10> areas{{
       {"directory", directory::migrations()},
       {"qualification", qualification::migrations()},
       {"booking", booking::migrations()},
@@ -16,6 +16,7 @@ Result<std::unique_ptr<SqliteBackend>> SqliteBackend::open(const std::string& pa
       {"billing", billing::migrations()},
       {"audit", audit::migrations()},
       {"identity", identity::migrations()},
+      {"orders", orders::migrations()},
       {"notify", notify::migrations()},
   }};
   auto db = SqliteDb::open(path, areas, connections);

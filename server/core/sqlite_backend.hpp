@@ -6,6 +6,7 @@
 
 #include "server/audit/sqlite_store.hpp"
 #include "server/identity/sqlite_store.hpp"
+#include "server/orders/sqlite_store.hpp"
 #include "server/notify/sqlite_store.hpp"
 #include "server/billing/sqlite_store.hpp"
 #include "server/booking/sqlite_store.hpp"
@@ -31,7 +32,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -49,7 +50,8 @@ class SqliteBackend final : public Backend {
         reports_(*db_, hold_ms),
         audit_(*db_),
         identity_(*db_),
-        notify_(*db_) {}
+        notify_(*db_),
+        orders_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -63,6 +65,7 @@ class SqliteBackend final : public Backend {
   audit::SqliteStore audit_;
   identity::SqliteStore identity_;
   notify::SqliteStore notify_;
+  orders::SqliteStore orders_;
 };
 
 }  // namespace lg::server

@@ -8,6 +8,7 @@
 #include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
 #include "server/identity/store.hpp"
+#include "server/orders/store.hpp"
 #include "server/notify/store.hpp"
 #include "server/qualification/store.hpp"
 #include "server/reports/store.hpp"
@@ -30,6 +31,7 @@ struct Stores {
   audit::Store& audit;
   identity::Store& identity;
   notify::Store& notify;
+  orders::Store& orders;
 };
 
 }  // namespace lg::server

@@ -372,6 +372,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       r.cookie += std::string(it->value());
     }
     r.csrf_token = std::string(req[beast::string_view(kCsrfHeader.data(), kCsrfHeader.size())]);
+    r.content_type = std::string(req[bhttp::field::content_type]);
     r.tls = kTls;
     r.peer_cn = peer_cn_;
     beast::error_code peer_ec;

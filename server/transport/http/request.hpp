@@ -23,6 +23,7 @@ struct Request {
   std::string authorization;                 ///< Authorization header value, "" if absent
   std::string cookie;                        ///< Cookie header value(s), joined by "; ", "" if absent
   std::string csrf_token;                    ///< X-CSRF-Token header value, "" if absent
+  std::string content_type;                  ///< Content-Type header value, "" if absent (raw uploads)
   bool tls = false;                          ///< arrived over TLS (cookies are then Secure)
   std::string peer_cn;  ///< over mutual TLS (TlsOptions::client_ca_file): the verified client certificate's CN
   std::string body;

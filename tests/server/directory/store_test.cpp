@@ -23,7 +23,8 @@ TEST_CASE("each area's migrations are recorded by area and re-opening does not r
     auto store = open_store(dir);
     auto areas = store->scalar("SELECT count(*) FROM schema_migrations");
     REQUIRE(areas);
-    CHECK(*areas == 9);  // directory, qualification, booking, terminals, usage, billing, audit, identity, notify
+    CHECK(*areas == 10);  // directory, qualification, booking, terminals, usage, billing, audit, identity, notify,
+                          // orders
     // + lifecycles, groups, moves, retired, five categories and personal data
     CHECK(*store->scalar("SELECT version FROM schema_migrations WHERE area = 'directory'") == 6);
     seed(*store);
@@ -144,7 +145,7 @@ TEST_CASE("a database of the old single-list schema (version 1) is brought up an
   }
   auto store = open_store(dir);
   CHECK(*db::schema_version(store->database()) == static_cast<int64_t>(legacy::migrations().size()));
-  CHECK(**store->database().query_int("SELECT count(*) FROM schema_migrations") == 9);
+  CHECK(**store->database().query_int("SELECT count(*) FROM schema_migrations") == 10);
   auto all = store->instruments({});
   REQUIRE(all);
   REQUIRE(all->size() == 1);

@@ -167,6 +167,26 @@ const std::map<std::string, Expect>& expectations() {
       {"GET /api/registrations/{id}", {"SA", "S"}},
       {"POST /api/registrations/{id}/approve", {"SA", "S"}},
       {"POST /api/registrations/{id}/refuse", {"SA", "S", R"({"reason":"unknown organisation"})"}},
+      // Sample orders (server/orders/http.cpp): the in-scope order is stu-c's on inst-c, the
+      // out-of-scope one stu-p's on inst-p, both submitted, each with one attachment. Submitting,
+      // confirming and cancelling are the user's (Right::self over the order's user), the steps of
+      // the service the instrument admin's (Right::instrument_write over its instrument); a step
+      // from the wrong state answers 409 to those allowed. Reading: Right::usage_read.
+      {"POST /api/orders",
+       {"SAPU", "S",
+        R"({"instrument":"{instrument}","user":"{user}","samples":{"count":1,"form":"solid"},"tests":"XRD","delivery":"courier","account":"acct-1"})"}},
+      {"GET /api/orders", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
+      {"GET /api/orders/{id}", {"SAIFPU", "S"}},
+      {"POST /api/orders/{id}/accept", {"SAI", "S"}},
+      {"POST /api/orders/{id}/refuse", {"SAI", "S", R"({"reason":"not our service"})"}},
+      {"POST /api/orders/{id}/receive", {"SAI", "S"}},
+      {"POST /api/orders/{id}/session", {"SAI", "S", R"({"session":"no-such-session"})"}},
+      {"POST /api/orders/{id}/complete", {"SAI", "S"}},
+      {"POST /api/orders/{id}/confirm", {"SAPU", "S"}},
+      {"POST /api/orders/{id}/cancel", {"SAIPU", "S", R"({"reason":"instrument down"})"}},
+      // A raw body without a Content-Type: 415 for those who may add a file.
+      {"POST /api/orders/{id}/attachments", {"SAIPU", "S", "abc", "name=a.txt"}},
+      {"GET /api/orders/{id}/attachments/{attachment}", {"SAIFPU", "S"}},
   };
   return kTable;
 }
@@ -178,9 +198,10 @@ struct Site {
   crypto::PrivateKey server_key = new_key();
   RecordingPublisher pub;
   int64_t now = ms("2026-01-15T00:00:00Z");
-  ServerConfig cfg = [] {
+  ServerConfig cfg = [this] {
     ServerConfig c;
     c.site = "demo";
+    c.data_dir = dir.path / "data";  // order attachments
     c.admin_token = "bootstrap-token-0123";
     c.auth.password_t_cost = 1;
     c.auth.password_m_cost_kib = 64;
@@ -204,6 +225,8 @@ struct Site {
   std::string csr_new, csr_renew;   ///< requests of a new device and of t-c's enrolled key
   std::string grant_in, grant_out;  ///< unit_admin grants in chem-dept and in phys (to revoke)
   std::string booking_in, booking_out;  ///< stu-c's booking on inst-c, stu-p's on inst-p
+  std::string order_in, order_out;      ///< stu-c's sample order on inst-c, stu-p's on inst-p
+  std::string attachment_in, attachment_out;  ///< a file of each
   std::string closure_in, closure_out;  ///< a blackout of inst-c, one of inst-p
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
@@ -264,6 +287,26 @@ struct Site {
     };
     booking_in = book("inst-c", "stu-c");
     booking_out = book("inst-p", "stu-p");
+    auto order = [&](const std::string& inst, const std::string& user, std::string& file) {
+      auto r = call("POST", "/api/orders",
+                    json{{"instrument", inst}, {"user", user}, {"samples", {{"count", 1}, {"form", "liquid"}}},
+                         {"tests", "NMR"}, {"delivery", "in_person"}, {"account", "acct-" + user}}
+                        .dump(),
+                    "bootstrap-token-0123");
+      INFO(r.body);
+      REQUIRE(r.status == 201);
+      const std::string id = json::parse(r.body)["id"];
+      auto up = http::make_request("POST", "/api/orders/" + id + "/attachments?name=sheet.txt",
+                                   "Bearer bootstrap-token-0123", "sample sheet");
+      up.content_type = "text/plain";
+      auto a = app.handle_http(up);
+      INFO(a.body);
+      REQUIRE(a.status == 201);
+      file = json::parse(a.body)["id"].get<std::string>();
+      return id;
+    };
+    order_in = order("inst-c", "stu-c", attachment_in);
+    order_out = order("inst-p", "stu-p", attachment_out);
     auto blackout = [&](const std::string& inst) {
       auto r = call("POST", "/api/closures",
                     json{{"instrument", inst}, {"kind", "blackout"}, {"start", "2026-02-01T00:00:00Z"},
@@ -345,6 +388,10 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{user}"), 6, in ? "stu-c" : "stu-p");
   } else if (r.pattern == "/api/closures/{id}") {
     path.replace(path.find("{id}"), 4, in ? s.closure_in : s.closure_out);
+  } else if (r.pattern.rfind("/api/orders/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? s.order_in : s.order_out);
+    if (auto at = path.find("{attachment}"); at != std::string::npos)
+      path.replace(at, 12, in ? s.attachment_in : s.attachment_out);
   } else if (r.access.kind == identity::Kind::booking) {
     path.replace(path.find("{id}"), 4, in ? s.booking_in : s.booking_out);
   } else {
