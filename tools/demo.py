@@ -163,6 +163,45 @@ def remote_resync(campus, x):
     say("  (commands are signed by the server key, expire, are never replayed, and only the server may publish on cmd)")
 
 
+def booking_rules(campus):
+    """08:45: the NMR's admin sets its booking rules; a booking off the grid is refused with the rule
+    named, an enterprise visitor's booking waits for approval and is approved, and a maintenance
+    window cancels the booking it covers."""
+    say("\n== 08:45  booking rules on the NMR (opening hours, 30-minute grid, approval for external users)")
+    s = campus.server
+    policy = {"opening": {d: ["08:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+              "slot_s": 1800, "min_length_s": 1800, "max_length_s": 4 * 3600, "user_week_bookings": 3,
+              "approval": "external", "cancel_free_s": 24 * 3600}
+    status, out = s.request("PUT", "/api/instruments/inst-nmr/booking-policy", policy)
+    assert status == 200, out
+    say("  PUT /api/instruments/inst-nmr/booking-policy: open 08:00-20:00, 30-min slots, 30 min to 4 h, 3 a week each,")
+    say("  external users wait for approval, free cancellation until 24 h before")
+    tomorrow = (int(time.time() + 8 * 3600) // DAY + 1) * DAY - 8 * 3600  # local midnight (Asia/Shanghai)
+    at = lambda h: iso(tomorrow + int(h * 3600))  # noqa: E731
+    status, out = s.request("POST", "/api/bookings", {"instrument": "inst-nmr", "user": "u02",
+                                                     "start": at(9.25), "end": at(10)})
+    say(f"  u02 Wang Fang books 09:15-10:00 tomorrow -> {status} {out.get('rule')}: {out.get('error')}")
+    status, out = s.request("POST", "/api/bookings", {"instrument": "inst-nmr", "user": "u02",
+                                                     "start": at(9), "end": at(10.5), "account": "grant-nsfc-2231"})
+    assert status == 201, out
+    mine = out["id"]
+    say(f"  u02 books 09:00-10:30 on grant-nsfc-2231 -> {status} {out['status']}")
+    status, out = s.request("POST", "/api/bookings", {"instrument": "inst-nmr", "user": "u18",
+                                                     "start": at(14), "end": at(16)})
+    assert status == 201 and out["status"] == "pending", out
+    visitor = out["id"]
+    say(f"  u18 Lin Feng (BGI, enterprise) books 14:00-16:00 -> {status} {out['status']}: holds the slot, opens nothing yet")
+    status, out = s.request("POST", f"/api/bookings/{visitor}/approve")
+    say(f"  the NMR admin approves it -> {status} {out.get('status')}")
+    status, out = s.request("POST", "/api/closures", {"instrument": "inst-nmr", "kind": "maintenance",
+                                                     "start": at(10), "end": at(12), "reason": "probe tuning"})
+    assert status == 201, out
+    gone = [b["id"] for b in out["cancelled_bookings"]]
+    say(f"  maintenance 10:00-12:00 tomorrow (probe tuning) -> cancels {len(gone)} booking(s)"
+        f"{' (u02' + chr(39) + 's)' if mine in gone else ''}: 'maintenance: probe tuning'")
+    say("  the rules are public: curl " + s.url + "/api/instruments/inst-nmr/booking-policy ; closures: /api/closures")
+
+
 def health(campus):
     """GET /api/health: (status, body); 503 is an answer too."""
     import urllib.error
@@ -444,6 +483,7 @@ def main():
         hostile_moments(campus, x, root)
         stolen_door(campus, terms, root)
         remote_resync(campus, x)
+        booking_rules(campus)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")

@@ -142,6 +142,7 @@ Result<BookingChange> Service::approve(const std::string& id, int64_t now_ms) {
     if (auto why = can_decide(*before)) return domain_error(Errc::conflict, *why);
     const Booking after = approved(*before);
     LG_TRY(bookings_.update(after, now_ms));
+    if (on_decided_) LG_TRY(on_decided_(after, now_ms));
     return BookingChange{*before, after, ""};
   });
 }
@@ -153,6 +154,7 @@ Result<BookingChange> Service::refuse(const std::string& id, const std::string& 
     if (auto why = can_decide(*before)) return domain_error(Errc::conflict, *why);
     const Booking after = refused(*before, now_ms, reason);
     LG_TRY(bookings_.update(after, now_ms));
+    if (on_decided_) LG_TRY(on_decided_(after, now_ms));
     return BookingChange{*before, after, ""};
   });
 }
@@ -170,6 +172,7 @@ Result<std::vector<BookingChange>> Service::expire_holds(int64_t now_ms, int32_t
         return std::optional<BookingChange>();
       const Booking after = expired(*before, now_ms);
       LG_TRY(bookings_.update(after, now_ms));
+      if (on_decided_) LG_TRY(on_decided_(after, now_ms));
       return std::optional<BookingChange>(BookingChange{*before, after, ""});
     });
     if (!c) return c.error();
@@ -210,6 +213,7 @@ Result<std::vector<BookingChange>> Service::add_closure(Closure& c, int64_t now_
     for (const Booking& b : *hit) {
       const Booking after = cancelled(b, now_ms, "maintenance" + (c.reason.empty() ? std::string() : ": " + c.reason));
       LG_TRY(bookings_.update(after, now_ms));
+      if (on_decided_) LG_TRY(on_decided_(after, now_ms));
       out.push_back(BookingChange{b, after, ""});
     }
     return out;

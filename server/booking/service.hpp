@@ -70,6 +70,10 @@ class Service {
   /// Called by create() inside its unit of work after the booking is stored (the app enqueues
   /// the booking's notice there): a failure rolls the booking back.
   void on_created(std::function<Status(const Booking&, int64_t now_ms)> f) { on_created_ = std::move(f); }
+  /// Called inside the unit of work of a decision the booking's user should hear of, with the
+  /// booking after it: approved (active), refused, expired, or cancelled by maintenance. A
+  /// failure rolls the decision back.
+  void on_decided(std::function<Status(const Booking&, int64_t now_ms)> f) { on_decided_ = std::move(f); }
 
  private:
   /// Loads the admission facts for candidate (in the caller's unit of work).
@@ -85,6 +89,7 @@ class Service {
   directory::Store& directory_;
   qualification::Store& qualifications_;
   std::function<Status(const Booking&, int64_t)> on_created_;
+  std::function<Status(const Booking&, int64_t)> on_decided_;
   std::string tz_;
 };
 

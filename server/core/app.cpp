@@ -39,23 +39,53 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
     orders::add_routes(r, ctx, orders_, stores_.uow, stores_.audit);
     notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
   });
-  // A booking made active is confirmed to its user by mail: the notice is enqueued in the
-  // booking's own unit of work, so it exists exactly when the booking does.
-  booking_.on_created([this, tz = cfg.time_zone](const Booking& b, int64_t at_ms) -> Status {
-    if (b.status != BookingStatus::active) return {};
+  // A booking's user hears of it by mail: made (confirmed, or waiting for approval), approved,
+  // refused, expired, cancelled by maintenance. The notice is enqueued in the booking's own unit
+  // of work, so it exists exactly when the change does.
+  auto notice = [this, tz = cfg.time_zone](const Booking& b, notify::Kind kind, int64_t at_ms) -> Status {
     auto where = booking_.place(b.instrument);
     if (!where) return where.error();
     auto when = [&](int64_t ms) {
       auto t = time::format_local_offset(ms, tz);
       return t ? *t : time::format_utc(ms);
     };
-    notify::NoticeRequest n{b.user, notify::Kind::booking_confirmed,
-                            notify::Fields{{"instrument", where->instrument},
-                                           {"lab", where->lab.empty() ? std::string("-") : where->lab},
-                                           {"start", when(b.start_ms)}, {"end", when(b.end_ms)}, {"booking", b.id}},
-                            notify::booking_confirmed_key(b.id)};
-    auto r = outbox_.enqueue(n, at_ms);
+    notify::Fields fields{{"instrument", where->instrument},
+                          {"lab", where->lab.empty() ? std::string("-") : where->lab},
+                          {"start", when(b.start_ms)}, {"end", when(b.end_ms)}, {"booking", b.id},
+                          {"reason", b.cancel_reason.empty() ? std::string("-") : b.cancel_reason}};
+    // one notice per booking and change (a unit of work run again does not mail twice)
+    const std::string dedupe = kind == notify::Kind::booking_confirmed
+                                ? notify::booking_confirmed_key(b.id)
+                                : std::string(notify::to_string(kind)) + ":" + b.id + ":" + std::to_string(at_ms);
+    auto r = outbox_.enqueue(notify::NoticeRequest{b.user, kind, std::move(fields), dedupe}, at_ms);
     if (!r) return r.error();
+    return {};
+  };
+  booking_.on_created([notice](const Booking& b, int64_t at_ms) -> Status {
+    switch (b.status) {
+      case BookingStatus::active:
+        return notice(b, notify::Kind::booking_confirmed, at_ms);
+      case BookingStatus::pending:
+        return notice(b, notify::Kind::booking_pending, at_ms);
+      case BookingStatus::cancelled:
+      case BookingStatus::refused:
+      case BookingStatus::expired:
+        break;
+    }
+    return {};
+  });
+  booking_.on_decided([notice](const Booking& b, int64_t at_ms) -> Status {
+    switch (b.status) {
+      case BookingStatus::active:
+        return notice(b, notify::Kind::booking_approved, at_ms);
+      case BookingStatus::refused:
+      case BookingStatus::expired:
+        return notice(b, notify::Kind::booking_refused, at_ms);
+      case BookingStatus::cancelled:
+        return notice(b, notify::Kind::booking_cancelled_maintenance, at_ms);
+      case BookingStatus::pending:
+        break;
+    }
     return {};
   });
 }

@@ -106,6 +106,39 @@ def test_a_booking_made_after_the_terminal_started_grants(campus):
     assert sessions[0]["booking"] == booking and sessions[0]["end_reason"] == "swipe_out", sessions
 
 
+def test_a_pending_booking_opens_nothing_until_approved(campus):
+    """Under an approval policy a booking waits, holding its slot; the terminal's next bundle has
+    no booking for it, so the card is refused; once the instrument admin approves it, a new
+    bundle reaches the terminal and the same card opens."""
+    campus.seed(require_booking=True)
+    campus.server.patch("/api/instruments/inst-xrd", {"early_start_s": 0, "grace_after_end_s": GRACE_S})
+    status, policy = campus.server.request("PUT", "/api/instruments/inst-xrd/booking-policy", {"approval": "all"})
+    assert status == 200 and policy["approval"] == "all", (status, policy)
+    t = campus.terminal()
+    v0 = campus.wait_synced(t.id)
+    now = time.time()
+    status, out = campus.server.request("POST", "/api/bookings", {"instrument": "inst-xrd", "user": "u-bob",
+                                                                 "start": iso_ms(now), "end": iso_ms(now + 3600)})
+    assert status == 201 and out["status"] == "pending", (status, out)
+    booking = out["id"]
+    # someone else cannot take the slot meanwhile
+    status, clash = campus.server.request("POST", "/api/bookings", {"instrument": "inst-xrd", "user": "u-alice",
+                                                                   "start": iso_ms(now + 60), "end": iso_ms(now + 1800)})
+    assert status == 409 and clash["conflict"] == booking, (status, clash)
+    r = t.swipe("B2B2B2B2")
+    assert (r["decision"], r["reason"]) == ("denied", "no_booking"), r
+    v1 = campus.wait_synced(t.id, above=v0 - 1)  # whatever it holds now (a pending booking changes no grant)
+    status, out = campus.server.request("POST", f"/api/bookings/{booking}/approve")
+    assert status == 200 and out["status"] == "active", (status, out)
+    campus.wait_synced(t.id, above=v1)
+    r = t.swipe("B2B2B2B2")
+    assert (r["decision"], r["reason"], r["action"]) == ("granted", "booked", "start"), r
+    wait_until(lambda: t.sim.coil(0), 5, what="coil on")
+    r = t.swipe("B2B2B2B2")
+    assert r["action"] == "end", r
+
+
 if __name__ == "__main__":
     run([test_booked_session_ends_by_itself_after_booking_end_plus_grace,
-         test_a_booking_made_after_the_terminal_started_grants])
+         test_a_booking_made_after_the_terminal_started_grants,
+         test_a_pending_booking_opens_nothing_until_approved])

@@ -377,7 +377,7 @@ class ModbusSim(Proc):
 
 class Server(Proc):
     def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml="", store=None, pki_dir=None, broker_toml="",
-                 identity=None, pki_toml=""):
+                 identity=None, pki_toml="", http_toml=""):
         """store: a PgStore to use (a test sharing one database between servers passes the same one);
         default store_for(data dir): SQLite, or a schema of this data dir's own on PostgreSQL.
         mqtt_uri ssl://: mutual TLS with the identity `identity` issued by the site CA in pki_dir
@@ -409,7 +409,7 @@ listen = "127.0.0.1"
 port = 0
 admin_token = "{TOKEN}"
 body_limit = 65536
-
+{http_toml}
 [mqtt]
 uri = "{mqtt_uri}"
 client_id = "labgate-server-{site}-{os.getpid()}"
@@ -593,7 +593,7 @@ class Campus:
     # (two, because one identity is one connection at the broker).
     SERVER_IDENTITIES = ["server", "server.observer", "server.tester", "server.b", "server.c", "server.d", "server.e"]
 
-    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True, remote_ca=False):
+    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True, remote_ca=False, http_toml=""):
         """root: keep everything in this folder (the demo); default: a temp dir removed on close.
         store: the server's store (a PgStore); default store_for() its data dir.
         tls: the real set-up (default): the server keeps the site CA in <dir>/pki and writes the
@@ -629,13 +629,15 @@ class Campus:
                 TLS_PKI[port] = self.pki_dir
                 self.server = self.add(Server(self.dir, f"ssl://127.0.0.1:{port}", site=site, store=store,
                                               pki_dir=self.pki_dir, broker_toml=broker_toml,
-                                              pki_toml=self.signer.pki_toml() if self.signer else ""))
+                                              pki_toml=self.signer.pki_toml() if self.signer else "",
+                                              http_toml=http_toml))
                 self.server.write_broker_files()
                 self.broker = self.add(Mosquitto(self.dir, conf=self.dir / "broker" / "mosquitto.conf")).start()
                 self.server.start()
             else:
                 self.broker = self.add(Mosquitto(self.dir)).start()
-                self.server = self.add(Server(self.dir, self.broker.uri, site=site, store=store)).start()
+                self.server = self.add(Server(self.dir, self.broker.uri, site=site, store=store,
+                                              http_toml=http_toml)).start()
         except BaseException:
             self.close()  # never leave a broker behind when the server cannot start
             raise

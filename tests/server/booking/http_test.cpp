@@ -557,6 +557,14 @@ TEST_CASE("approval: a pending booking holds its slot but opens nothing until th
   for (const auto& e : actions) seen.push_back(e["action"]);
   CHECK(std::count(seen.begin(), seen.end(), "approve") == 1);
   CHECK(std::count(seen.begin(), seen.end(), "refuse") == 1);
+  // each person heard of it (no mail address here: kept as no_address, in order)
+  auto notices = json::parse(s.call("GET", "/api/notices?limit=100").body);
+  std::vector<std::string> alices, carols;
+  for (const auto& n : notices) (n["user"] == "alice" ? alices : carols).push_back(n["kind"]);
+  std::sort(alices.begin(), alices.end());
+  CHECK(alices == std::vector<std::string>{"booking_approved", "booking_pending"});
+  std::sort(carols.begin(), carols.end());
+  CHECK(carols == std::vector<std::string>{"booking_pending", "booking_refused"});
 }
 
 TEST_CASE("closures: maintenance cancels the bookings it covers and says which, a holiday needs the site, listed and removed") {
@@ -580,6 +588,10 @@ TEST_CASE("closures: maintenance cancels the bookings it covers and says which, 
   CHECK(made["cancelled_bookings"][0]["cancel_reason"] == "maintenance: probe change");
   CHECK(s.listed(id)["status"] == "cancelled");
   CHECK(s.bundle().bookings.empty());
+  bool told = false;
+  for (const auto& n : json::parse(s.call("GET", "/api/notices?limit=100").body))
+    told = told || (n["user"] == "alice" && n["kind"] == "booking_cancelled_maintenance");
+  CHECK(told);
   auto bad = s.call("POST", "/api/closures",
                     {{"kind", "blackout"}, {"start", "2026-01-15T03:00:00Z"}, {"end", "2026-01-15T06:00:00Z"}});
   CHECK(bad.status == 422);
