@@ -200,6 +200,52 @@ def booking_rules(campus):
     say(f"  maintenance 10:00-12:00 tomorrow (probe tuning) -> cancels {len(gone)} booking(s)"
         f"{' (u02' + chr(39) + 's)' if mine in gone else ''}: 'maintenance: probe tuning'")
     say("  the rules are public: curl " + s.url + "/api/instruments/inst-nmr/booking-policy ; closures: /api/closures")
+    told = [n for n in s.get("/api/notices?limit=100") if n["kind"].startswith("booking_")]
+    say(f"  {len(told)} notices in the outbox for the people concerned, e.g. "
+        + ", ".join(sorted({f"{n['kind']} to {n['user']}" for n in told if n["user"] in ("u02", "u18")}))
+        + " (mailed once [smtp] names a mail server; GET /api/notices)")
+
+
+def sample_order(campus):
+    """08:50: a sample order (网络送样) through all its states, with a refused upload."""
+    say("\n== 08:50  a sample order: u02 sends two powders to the XRD service")
+    s = campus.server
+    status, out = s.request("POST", "/api/orders", {
+        "instrument": "inst-xrd", "user": "u02",
+        "samples": {"count": 2, "names": ["TiO2-a", "TiO2-b"], "form": "powder", "hazards": "none known"},
+        "tests": "powder XRD, phase identification", "parameters": {"range": "10-80", "step": "0.02"},
+        "delivery": "internal_mail", "account": "grant-nsfc-2231",
+        "fee_lines": [{"code": "xrd-sample", "quantity": 2}, {"code": "xrd-report", "quantity": 1}]})
+    assert status == 201, out
+    oid = out["id"]
+    path = [out.get("state", "submitted")]
+
+    def upload(name, data, ctype, result=False):
+        q = f"name={name}" + ("&result=true" if result else "")
+        return s.request("POST", f"/api/orders/{oid}/attachments?{q}", raw=data, headers={"Content-Type": ctype})
+
+    status, _ = upload("sample-sheet.txt", "TiO2-a, TiO2-b: anatase/rutile mix, dry\n".encode(), "text/plain")
+    bad, why = upload("x.html", b"<script>alert(1)</script>", "text/html")
+    say(f"  sample sheet attached ({status}); an HTML file is refused ({bad}: {why.get('error', '')[:70]})")
+    for step in ("accept", "receive"):
+        status, out = s.request("POST", f"/api/orders/{oid}/{step}")
+        assert status == 200, out
+        path.append(out["state"])
+    sessions = [x for x in s.get("/api/sessions?instrument=inst-xrd&limit=20") if x["status"] == "closed"]
+    if sessions:
+        status, out = s.request("POST", f"/api/orders/{oid}/session", {"session": sessions[0]["id"]})
+        assert status == 200, out
+        path.append(out["state"])
+        status, out = upload("result.csv", b"sample,phase,2theta\nTiO2-a,anatase,25.3\nTiO2-b,rutile,27.4\n",
+                             "text/csv", result=True)
+        assert status == 201, out
+        order = s.get(f"/api/orders/{oid}")
+        path.append(order["state"])
+        for step in ("complete", "confirm"):
+            status, out = s.request("POST", f"/api/orders/{oid}/{step}")
+            assert status == 200, out
+            path.append(out["state"])
+    say("  " + " -> ".join(path) + f"  (the operator's XRD session linked; history and audit: GET /api/orders/{oid})")
 
 
 def health(campus):
@@ -484,6 +530,7 @@ def main():
         stolen_door(campus, terms, root)
         remote_resync(campus, x)
         booking_rules(campus)
+        sample_order(campus)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")
