@@ -74,6 +74,16 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
     }
     return {};
   });
+  // The owner of a sample order hears of each change of its state, in the change's unit of work.
+  orders_.on_changed([this](const orders::Change& c) -> Status {
+    const std::string state = orders::to_string(c.event.to);
+    auto r = outbox_.enqueue(
+        notify::NoticeRequest{c.after.user, notify::Kind::order_state, notify::Fields{{"order", c.after.id}, {"state", state}},
+                              "order_state:" + c.after.id + ":" + std::to_string(c.event.seq)},
+        c.event.at_ms);
+    if (!r) return r.error();
+    return {};
+  });
   booking_.on_decided([notice](const Booking& b, int64_t at_ms) -> Status {
     switch (b.status) {
       case BookingStatus::active:

@@ -37,6 +37,7 @@ Result<Order> Service::load(const std::string& id) {
 Status Service::state_changed(const Change& c) {
   log::debug(kLog, "order " + c.after.id + ": " + (c.event.from ? to_string(*c.event.from) : "-") + " -> " +
                        to_string(c.event.to) + " by " + c.event.actor);
+  if (on_changed_) return on_changed_(c);
   return {};
 }
 

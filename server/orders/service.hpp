@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,6 +89,9 @@ class Service {
     return store_.attachment(order, id);
   }
   const Settings& settings() const { return settings_; }
+  /// Called by state_changed for every change of an order's state, inside its unit of work (the
+  /// app enqueues the owner's order_state notice there): a failure rolls the change back.
+  void on_changed(std::function<Status(const Change&)> f) { on_changed_ = std::move(f); }
 
  private:
   /// The order with this id, or not_found.
@@ -100,7 +104,7 @@ class Service {
   /// included), inside the unit of work that makes it, after the order and its history line are
   /// written. A notification outbox adds its row here (through a store, in the same unit of work,
   /// so the notice is committed with the change or not at all); no sockets here: a unit of work
-  /// may run twice on PostgreSQL. Today it only logs.
+  /// may run twice on PostgreSQL. It logs and calls on_changed.
   Status state_changed(const Change& c);
   /// <data_dir>/attachments/<order>/<id>, after checking both are names the server makes.
   Result<std::filesystem::path> file_path(const std::string& order, const std::string& id) const;
@@ -108,6 +112,7 @@ class Service {
   UnitOfWork& uow_;
   Store& store_;
   Settings settings_;
+  std::function<Status(const Change&)> on_changed_;
 };
 
 }  // namespace lg::server::orders

@@ -246,6 +246,16 @@ TEST_CASE("orders http: an order goes through every state, each step by whom it 
   CHECK(header(dl, "Content-Type") == "text/csv");
   CHECK(header(dl, "Content-Disposition") == "attachment; filename=\"peaks.csv\"; filename*=UTF-8''peaks.csv");
   CHECK(s.call("GET", "/api/orders/" + id + "/attachments/" + result_id, nullptr, s.as("carol")).status == 404);
+  // The owner heard of each state, in order (one notice per change, in its unit of work).
+  auto notices = s.call("GET", "/api/notices?user=alice&limit=100");
+  REQUIRE(notices.status == 200);
+  std::vector<std::string> states;
+  for (const auto& n : json::parse(notices.body))
+    if (n["kind"] == "order_state") states.push_back(n["body"].get<std::string>());
+  CHECK(states.size() == 7);  // submitted .. confirmed
+  bool said_confirmed = false;
+  for (const auto& b : states) said_confirmed = said_confirmed || b.find("confirmed") != std::string::npos;
+  CHECK(said_confirmed);
 }
 
 TEST_CASE("orders http: refusal and cancellation per state") {
