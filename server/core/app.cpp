@@ -9,6 +9,7 @@
 #include "server/notify/rules.hpp"
 #include "server/sync/http.hpp"
 #include "server/terminals/http.hpp"
+#include "server/training/http.hpp"
 #include "server/transport/http/api.hpp"
 
 namespace lg::server {
@@ -30,13 +31,15 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher),
       commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage),
       outbox_(stores.uow, stores.notify, stores.directory, cfg.site),
-      orders_(stores.uow, stores.orders, orders::Settings{cfg.data_dir, cfg.orders_attachment_limit}) {
+      orders_(stores.uow, stores.orders, orders::Settings{cfg.data_dir, cfg.orders_attachment_limit}),
+      training_(stores.uow, stores.training, stores.qualification, &outbox_, cfg.time_zone) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
   api_->extend([this](http::Router& r, const http::ApiContext& ctx) {
     sync::add_command_routes(r, ctx, commands_, stores_.uow, stores_.audit);
     orders::add_routes(r, ctx, orders_, stores_.uow, stores_.audit);
+    training::add_routes(r, ctx, training_, stores_.uow, stores_.audit);
     notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
   });
   // A booking's user hears of it by mail: made (confirmed, or waiting for approval), approved,
@@ -217,6 +220,7 @@ void App::on_mqtt_connected() {
 void App::tick() {
   if (enrolment_) enrolment_->retry_pending(now_());  // a CRL the signer could not sign before
   expire_booking_holds();
+  send_training_reminders();
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
 }
@@ -231,6 +235,15 @@ void App::expire_booking_holds() {
     // a pending booking opened nothing, so no bundle changes
     log::info(kLog, "booking " + c.after.id + " on " + c.after.instrument + " expired: not approved by its hold time");
   }
+}
+
+void App::send_training_reminders() {
+  auto n = training_.send_reminders(now_());
+  if (!n) {
+    log::error(kLog, "training reminders: " + n.error().message());
+    return;
+  }
+  if (*n > 0) log::info(kLog, std::to_string(*n) + " training reminder(s) enqueued");
 }
 
 int App::flush_dirty() {

@@ -22,6 +22,7 @@
 #include "server/sync/publisher.hpp"
 #include "server/sync/service.hpp"
 #include "server/terminals/provisioning.hpp"
+#include "server/training/service.hpp"
 #include "server/transport/http/request.hpp"
 #include "server/usage/ingest.hpp"
 #include "server/usage/service.hpp"
@@ -59,6 +60,8 @@ class App {
 
   /// Expires the pending bookings whose hold ran out (tick() calls it).
   void expire_booking_holds();
+  /// Enqueues the training reminders due (a day before a session; once per enrolment); tick() calls it.
+  void send_training_reminders();
   // ---- ingest strand
   /// evt or state from a terminal (acks are published only after a successful commit). A
   /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests); one
@@ -83,6 +86,8 @@ class App {
   const std::string& site() const { return site_; }
   /// Sample orders (state changes, attachments).
   orders::Service& orders() { return orders_; }
+  /// Training courses, sessions, enrolments and results (server/training).
+  training::Service& training() { return training_; }
   /// The HTTP API (its router table: for docs and tests).
   const http::Api& api() const { return *api_; }
 
@@ -118,6 +123,7 @@ class App {
   notify::Outbox outbox_;
   std::unique_ptr<notify::Worker> notices_;
   orders::Service orders_;  // sample orders (server/orders)
+  training::Service training_;  // training to qualification (server/training)
   std::unique_ptr<http::Api> api_;
 };
 

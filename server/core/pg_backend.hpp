@@ -18,6 +18,7 @@
 #include "server/reports/pg_store.hpp"
 #include "server/sync/pg_store.hpp"
 #include "server/terminals/pg_store.hpp"
+#include "server/training/pg_store.hpp"
 #include "server/usage/pg_store.hpp"
 
 namespace lg::server {
@@ -29,7 +30,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -48,7 +49,8 @@ class PgBackend final : public Backend {
         audit_(*db_),
         identity_(*db_),
         notify_(*db_),
-        orders_(*db_) {}
+        orders_(*db_),
+        training_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -63,6 +65,7 @@ class PgBackend final : public Backend {
   identity::PgStore identity_;
   notify::PgStore notify_;
   orders::PgStore orders_;
+  training::PgStore training_;
 };
 
 }  // namespace lg::server

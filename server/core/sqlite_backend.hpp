@@ -18,6 +18,7 @@
 #include "server/reports/sqlite_store.hpp"
 #include "server/sync/sqlite_store.hpp"
 #include "server/terminals/sqlite_store.hpp"
+#include "server/training/sqlite_store.hpp"
 #include "server/usage/sqlite_store.hpp"
 
 namespace lg::server {
@@ -32,7 +33,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -51,7 +52,8 @@ class SqliteBackend final : public Backend {
         audit_(*db_),
         identity_(*db_),
         notify_(*db_),
-        orders_(*db_) {}
+        orders_(*db_),
+        training_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -66,6 +68,7 @@ class SqliteBackend final : public Backend {
   identity::SqliteStore identity_;
   notify::SqliteStore notify_;
   orders::SqliteStore orders_;
+  training::SqliteStore training_;
 };
 
 }  // namespace lg::server

@@ -14,6 +14,7 @@
 #include "server/reports/store.hpp"
 #include "server/sync/store.hpp"
 #include "server/terminals/store.hpp"
+#include "server/training/store.hpp"
 #include "server/usage/store.hpp"
 
 namespace lg::server {
@@ -32,6 +33,7 @@ struct Stores {
   identity::Store& identity;
   notify::Store& notify;
   orders::Store& orders;
+  training::Store& training;
 };
 
 }  // namespace lg::server

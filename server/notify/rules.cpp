@@ -13,7 +13,7 @@ struct Names {
   const char* name;
 };
 
-constexpr std::array<Names<Kind>, 11> kKinds{{
+constexpr std::array<Names<Kind>, 14> kKinds{{
     {Kind::booking_confirmed, "booking_confirmed"},
     {Kind::booking_pending, "booking_pending"},
     {Kind::booking_approved, "booking_approved"},
@@ -21,6 +21,9 @@ constexpr std::array<Names<Kind>, 11> kKinds{{
     {Kind::waitlist_promoted, "waitlist_promoted"},
     {Kind::booking_cancelled_maintenance, "booking_cancelled_maintenance"},
     {Kind::training_reminder, "training_reminder"},
+    {Kind::training_enrolled, "training_enrolled"},
+    {Kind::training_waitlist_promoted, "training_waitlist_promoted"},
+    {Kind::training_passed, "training_passed"},
     {Kind::qualification_lapsing, "qualification_lapsing"},
     {Kind::order_state, "order_state"},
     {Kind::blocked, "blocked"},

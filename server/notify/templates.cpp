@@ -19,7 +19,7 @@ struct Template {
   const char* body_en;
 };
 
-constexpr std::array<Template, 11> kTemplates{{
+constexpr std::array<Template, 14> kTemplates{{
     {Kind::booking_confirmed, "预约已确认：{instrument}", "Booking confirmed: {instrument}",
      "您预约的 {instrument}（{lab}）已确认。\n开始：{start}\n结束：{end}\n预约编号：{booking}",
      "Your booking of {instrument} ({lab}) is confirmed.\nStart: {start}\nEnd: {end}\nBooking: {booking}"},
@@ -44,6 +44,17 @@ constexpr std::array<Template, 11> kTemplates{{
     {Kind::training_reminder, "培训提醒：{training}", "Training reminder: {training}",
      "提醒您参加培训“{training}”。\n时间：{start}\n地点：{place}",
      "A reminder of your training \"{training}\".\nTime: {start}\nPlace: {place}"},
+    {Kind::training_enrolled, "培训报名：{training}", "Training enrolment: {training}",
+     "您已报名培训“{training}”。\n状态：{status}\n时间：{start}\n地点：{place}",
+     "You are enrolled in the training \"{training}\".\nStatus: {status}\nTime: {start}\nPlace: {place}"},
+    {Kind::training_waitlist_promoted, "候补转为正式报名：{training}", "A seat is yours: {training}",
+     "有人取消了报名，您候补的培训“{training}”现已为您保留座位。\n时间：{start}\n地点：{place}",
+     "Someone cancelled, so you now hold a seat in the training \"{training}\" you were waiting for.\n"
+     "Time: {start}\nPlace: {place}"},
+    {Kind::training_passed, "培训通过：{training}", "Training passed: {training}",
+     "您已通过培训“{training}”（{start}，{place}）。\n有效期至：{valid_until}\n获得的使用资格：{qualifications}",
+     "You passed the training \"{training}\" ({start}, {place}).\nValid until: {valid_until}\n"
+     "Qualifications: {qualifications}"},
     {Kind::qualification_lapsing, "使用资格即将到期：{instrument}", "Qualification lapsing: {instrument}",
      "您使用 {instrument} 的资格将于 {valid_until} 到期，到期后门禁将不再为您开启。请及时续期。",
      "Your qualification for {instrument} lapses on {valid_until}; after that the door no longer opens for you. "
