@@ -248,6 +248,41 @@ def sample_order(campus):
     say("  " + " -> ".join(path) + f"  (the operator's XRD session linked; history and audit: GET /api/orders/{oid})")
 
 
+def training_session(campus):
+    """08:35: a training session on the ICP-MS (one seat): a refusal without lab safety, enrolment,
+    the waitlist, a promotion with its notice, attendance, the exam and the qualification it gives."""
+    say("\n== 08:35  training: the ICP-MS course (one seat per session; lab safety first)")
+    s = campus.server
+    s.post("/api/courses", {"id": "safety-chem", "title": "实验室安全 Lab safety", "kind": "safety", "unit": "chem",
+                            "validity_months": 12, "assessment": "sign_off"})
+    s.post("/api/courses", {"id": "icp-basic", "title": "ICP-MS operation", "kind": "instrument",
+                            "instruments": ["inst-icp"], "prerequisites": ["safety-chem"], "level": "independent",
+                            "validity_months": 12, "assessment": "exam", "pass_mark": 60})
+    start = time.time() + 3 * 3600
+    s.post("/api/courses/safety-chem/sessions", {"id": "safety-1", "start": iso(start - 3600), "end": iso(start),
+                                                 "location": "Chemistry A-101", "capacity": 30})
+    s.post("/api/courses/icp-basic/sessions", {"id": "icp-1", "start": iso(start), "end": iso(start + 7200),
+                                               "location": "NMR and MS Lab", "trainer": "u08 Huang Li", "capacity": 1})
+    enrol = "/api/training-sessions/icp-1/enrolments"
+    status, out = s.request("POST", enrol, {"user": "u15"})
+    say(f"  u15 Hu Bin enrols before lab safety -> {status} {out.get('rule')}")
+    for u in ("u15", "u16"):
+        s.post("/api/training-sessions/safety-1/enrolments", {"user": u})
+        s.post("/api/training-sessions/safety-1/attendance", {"user": u, "attendance": "attended"})
+        s.post("/api/training-sessions/safety-1/result", {"user": u, "signed_off": True})
+    say("  u15 Hu Bin and u16 Guo Ping pass lab safety (signed off)")
+    a, b = s.post(enrol, {"user": "u15"}), s.post(enrol, {"user": "u16"})
+    say(f"  u15 -> {a['state']}; u16 -> {b['state']} (position {b['waitlist_position']})")
+    status, out = s.request("DELETE", "/api/training-sessions/icp-1/enrolments/u15")
+    kinds = [n["kind"] for n in s.get("/api/notices?user=u16&limit=100")]
+    say(f"  u15 cancels -> {status}, promoted {out['promoted']}; u16's notices: {', '.join(reversed(kinds))}")
+    s.post("/api/training-sessions/icp-1/attendance", {"user": "u16", "attendance": "attended"})
+    r = s.post("/api/training-sessions/icp-1/result", {"user": "u16", "score": 85})
+    q = [q for q in s.get("/api/qualifications?limit=1000") if q["user"] == "u16" and q["instrument"] == "inst-icp"][0]
+    say(f"  u16 attends and scores 85 (pass mark 60): passed={r['passed']} -> qualified on {q['instrument']} "
+        f"'{q['level']}' until {q['valid_until'][:10]} (source {q['source']}); GET /api/me/trainings")
+
+
 def health(campus):
     """GET /api/health: (status, body); 503 is an answer too."""
     import urllib.error
@@ -528,6 +563,7 @@ def main():
         people_and_cards(campus, x)
         hostile_moments(campus, x, root)
         stolen_door(campus, terms, root)
+        training_session(campus)
         remote_resync(campus, x)
         booking_rules(campus)
         sample_order(campus)

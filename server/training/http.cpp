@@ -390,6 +390,30 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 return reply(200, j);
               },
               "Cancel an enrolment (a seat or a waitlist place); the first waitlisted take the seats it frees"});
+  router.add({"POST", "/api/training-sessions/{id}/cancel", Access::any(Right::instrument_write),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                Session s;
+                Course c;
+                Response bad;
+                if (!managed_session(req, ctx, service, id, s, c, bad)) return bad;
+                const int64_t now = ctx.now();
+                std::optional<SessionCancelOutcome> out;
+                auto st = audit::record(uow, audit, audit::request_context(req), now,
+                                        [&]() -> Result<std::optional<audit::Change>> {
+                                          auto r = service.cancel_session(id, now);
+                                          if (!r) return r.error();
+                                          out = std::move(*r);
+                                          if (!out->after) return audit::unchanged();
+                                          return audit::changed(audit::Change{"cancel", "training_session", id,
+                                                                              session_json(*out->before, ctx).dump(),
+                                                                              session_json(*out->after, ctx).dump()});
+                                        });
+                if (!st) return failure(st.error());
+                if (!out->after) return refusal(out->refusal);
+                return reply(200, session_json(*out->after, ctx));
+              },
+              "Call a session off before it starts (the course's managers); its enrolments stay, marked by the session"});
   router.add({"GET", "/api/training-sessions/{id}/roster", Access::any(Right::instrument_write),
               [&](const Request& req, const PathParams& pp) {
                 Session s;

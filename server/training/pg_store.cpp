@@ -231,6 +231,13 @@ Result<std::optional<Session>> PgStore::lock_session(const std::string& id) {
       db_.conn().q("SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE id = $1 FOR UPDATE", id));
 }
 
+Status PgStore::set_cancelled(const std::string& id, bool cancelled) {
+  auto r = db_.conn().q("UPDATE training_sessions SET cancelled = $1 WHERE id = $2", cancelled, id);
+  if (!r) return r.error();
+  if (r->affected() == 0) return domain_error(Errc::not_found, "training session: no session '" + id + "'");
+  return {};
+}
+
 Result<std::vector<Session>> PgStore::sessions_of(const std::string& course) {
   return sessions(db_.conn().q(
       "SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE course = $1 ORDER BY start_ms, id", course));

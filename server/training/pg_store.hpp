@@ -22,6 +22,7 @@ class PgStore final : public Store {
   Status insert_session(const Session& s) override;
   Result<std::optional<Session>> session(const std::string& id) override;
   Result<std::optional<Session>> lock_session(const std::string& id) override;
+  Status set_cancelled(const std::string& id, bool cancelled) override;
   Result<std::vector<Session>> sessions_of(const std::string& course) override;
   Result<std::vector<Session>> sessions_starting(int64_t from_ms, int64_t to_ms) override;
   Result<std::optional<Enrolment>> enrolment(const std::string& session, const std::string& user) override;

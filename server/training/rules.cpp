@@ -165,6 +165,12 @@ EnrolVerdict enrol(const EnrolFacts& f) {
   return v;
 }
 
+Refusal session_cancel_refusal(const Session& s, int64_t now_ms) {
+  if (s.cancelled) return refuse("session.cancelled", "session " + s.id + " is cancelled already");
+  if (now_ms >= s.start_ms) return refuse("session.started", "session " + s.id + " has started already");
+  return {};
+}
+
 Refusal cancel_refusal(const std::optional<Enrolment>& e, const Session& s, int64_t now_ms) {
   if (!e || e->state == EnrolmentState::cancelled)
     return refuse("cancel.not_enrolled", "no enrolment in session " + s.id + " to cancel");

@@ -65,6 +65,10 @@ struct EnrolVerdict {
 };
 EnrolVerdict enrol(const EnrolFacts& f);
 
+/// session.cancelled (already), session.started (a session is called off only before it starts),
+/// or no refusal.
+Refusal session_cancel_refusal(const Session& s, int64_t now_ms);
+
 /// cancel.not_enrolled (no enrolment, or cancelled already), cancel.session_started (a seat is
 /// given back only before the session starts), or no refusal.
 Refusal cancel_refusal(const std::optional<Enrolment>& e, const Session& s, int64_t now_ms);

@@ -148,6 +148,22 @@ Result<CancelOutcome> Service::cancel(const std::string& session, const std::str
   });
 }
 
+Result<SessionCancelOutcome> Service::cancel_session(const std::string& session, int64_t now_ms) {
+  return transact<SessionCancelOutcome>(uow_, [&]() -> Result<SessionCancelOutcome> {
+    Session s;
+    Course c;
+    LG_TRY(load(session, s, c));
+    SessionCancelOutcome out;
+    out.refusal = session_cancel_refusal(s, now_ms);
+    if (!out.refusal.ok()) return out;
+    out.before = s;
+    LG_TRY(store_.set_cancelled(session, true));
+    s.cancelled = true;
+    out.after = s;
+    return out;
+  });
+}
+
 Result<AttendOutcome> Service::attend(const std::string& session, const std::string& user, Attendance a,
                                       int64_t now_ms) {
   return transact<AttendOutcome>(uow_, [&]() -> Result<AttendOutcome> {

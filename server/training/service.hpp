@@ -33,6 +33,13 @@ struct CancelOutcome {
   Refusal refusal;
 };
 
+/// A session called off, or the refusal.
+struct SessionCancelOutcome {
+  std::optional<Session> before;
+  std::optional<Session> after;
+  Refusal refusal;
+};
+
 /// Attendance recorded, or the refusal.
 struct AttendOutcome {
   std::optional<Enrolment> before;
@@ -77,6 +84,8 @@ class Service {
   /// seats freed (training_waitlist_promoted notice each), in the same unit of work.
   Result<CancelOutcome> cancel(const std::string& session, const std::string& user, const std::string& actor,
                                int64_t now_ms);
+  /// Calls session off before it starts (its enrolments stay, and say so through the session).
+  Result<SessionCancelOutcome> cancel_session(const std::string& session, int64_t now_ms);
   /// Records whether user attended session.
   Result<AttendOutcome> attend(const std::string& session, const std::string& user, Attendance a, int64_t now_ms);
   /// Records user's result. A pass stores the training record (valid for the course's

@@ -247,6 +247,15 @@ Result<std::optional<Session>> SqliteStore::session(const std::string& id) {
 // every writer is serialized and a plain read is the lock.
 Result<std::optional<Session>> SqliteStore::lock_session(const std::string& id) { return session(id); }
 
+Status SqliteStore::set_cancelled(const std::string& id, bool cancelled) {
+  auto st = db_.conn().prepare("UPDATE training_sessions SET cancelled = ? WHERE id = ?");
+  if (!st) return st.error();
+  st->bind(1, b64(cancelled)).bind(2, id);
+  LG_TRY(st->run());
+  if (db_.conn().changes() == 0) return domain_error(Errc::not_found, "training session: no session '" + id + "'");
+  return {};
+}
+
 Result<std::vector<Session>> SqliteStore::sessions_of(const std::string& course) {
   return read_sessions(db_.conn(),
                        "SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE course = ? ORDER BY start_ms, id",

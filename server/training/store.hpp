@@ -35,6 +35,8 @@ class Store {
   /// keeps a session's capacity under concurrent enrolments and cancellations. Inside a unit of
   /// work only.
   virtual Result<std::optional<Session>> lock_session(const std::string& id) = 0;
+  /// Marks a session cancelled (or not); not_found for an unknown id.
+  virtual Status set_cancelled(const std::string& id, bool cancelled) = 0;
   /// The sessions of a course by start (then id).
   virtual Result<std::vector<Session>> sessions_of(const std::string& course) = 0;
   /// The sessions not cancelled that start in (from_ms, to_ms], by start (the reminder pass).

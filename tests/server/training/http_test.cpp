@@ -183,6 +183,13 @@ TEST_CASE("training http: who may create courses and schedule their sessions") {
   s.expect("GET", "/api/training-sessions/nope/roster", "ia", 404);
   s.expect("POST", "/api/training-sessions/x1/attendance", "alice", 403, {{"user", "alice"}, {"attendance", "attended"}});
   s.expect("POST", "/api/training-sessions/x1/result", "alice", 403, {{"user", "alice"}, {"score", 100}});
+  // A session called off: by its managers, once, before it starts; nobody enrols in it any more.
+  s.expect("POST", "/api/courses/xrd/sessions", "ia", 201, Site::session("x2", "2026-01-21T02:00:00Z", 3));
+  s.expect("POST", "/api/training-sessions/x2/cancel", "alice", 403);
+  CHECK(s.expect("POST", "/api/training-sessions/x2/cancel", "ia", 200)["cancelled"] == true);
+  CHECK(s.expect("POST", "/api/training-sessions/x2/cancel", "ia", 422)["rule"] == "session.cancelled");
+  CHECK(s.expect("POST", "/api/training-sessions/x2/enrolments", "boot", 422, {{"user", "alice"}})["rule"] ==
+        "enrol.session_cancelled");
   // Every change is audited.
   auto audit = s.call("GET", "/api/audit?entity=training_course&limit=100");
   REQUIRE(audit.status == 200);

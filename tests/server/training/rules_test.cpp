@@ -173,6 +173,11 @@ TEST_CASE("training rules: freed seats go to the waitlist in order of arrival, p
   CHECK(cancel_refusal(enrolment("a", EnrolmentState::cancelled, 1), s, s.start_ms - 1).rule == "cancel.not_enrolled");
   CHECK(cancel_refusal(enrolment("b", EnrolmentState::enrolled, 2), s, s.start_ms).rule == "cancel.session_started");
   CHECK(cancel_refusal(enrolment("c", EnrolmentState::waitlisted, 4), s, s.start_ms - 1).ok());
+  CHECK(session_cancel_refusal(s, s.start_ms - 1).ok());
+  CHECK(session_cancel_refusal(s, s.start_ms).rule == "session.started");
+  Session off = s;
+  off.cancelled = true;
+  CHECK(session_cancel_refusal(off, s.start_ms - 1).rule == "session.cancelled");
 }
 
 TEST_CASE("training rules: the pass mark, the sign-off, and what a result needs") {

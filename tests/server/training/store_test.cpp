@@ -163,6 +163,12 @@ TEST_CASE("training store: sessions by course and by start, enrolments per (sess
   REQUIRE(soon);
   REQUIRE(soon->size() == 1);
   CHECK(soon->front().id == "s1");
+  REQUIRE(f.training.set_cancelled("s2", true));
+  CHECK((*f.training.session("s2"))->cancelled);
+  REQUIRE(f.training.set_cancelled("s2", false));
+  auto missing = f.training.set_cancelled("nope", true);
+  REQUIRE_FALSE(missing);
+  CHECK(is(missing.error(), Errc::not_found));
   auto locked = f.training.lock_session("s2");  // a unit of work of its own here
   REQUIRE(locked);
   REQUIRE(*locked);

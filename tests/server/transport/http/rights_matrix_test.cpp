@@ -8,6 +8,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -187,6 +188,27 @@ const std::map<std::string, Expect>& expectations() {
       // A raw body without a Content-Type: 415 for those who may add a file.
       {"POST /api/orders/{id}/attachments", {"SAIPU", "S", "abc", "name=a.txt"}},
       {"GET /api/orders/{id}/attachments/{attachment}", {"SAIFPU", "S"}},
+      // Training (server/training/http.cpp): the in-scope course is on inst-c, the out-of-scope one
+      // on inst-p, each with one session in which stu-c / stu-p is enrolled. Courses and their
+      // sessions are managed with Right::instrument_write over the course's instruments and read by
+      // every signed-in user; enrolment is the trainee's (Right::self over them) or a manager's; the
+      // roster, attendance and results are the managers'. A rule's refusal (already enrolled, not
+      // attended) answers 422 to those allowed.
+      {"POST /api/courses",
+       {"SAI", "S",
+        R"({"id":"new-course-{scope}","title":"T","kind":"instrument","instruments":["{instrument}"],"assessment":"exam"})"}},
+      {"GET /api/courses", {"SAIFPU", "SAIFPU"}},
+      {"GET /api/courses/{id}", {"SAIFPU", "SAIFPU"}},
+      {"POST /api/courses/{id}/sessions",
+       {"SAI", "S", R"({"id":"new-session-{scope}","start":"2026-03-02T02:00:00Z","end":"2026-03-02T04:00:00Z","capacity":2})"}},
+      {"GET /api/courses/{id}/sessions", {"SAIFPU", "SAIFPU"}},
+      {"POST /api/training-sessions/{id}/enrolments", {"SAIPU", "S", R"({"user":"{user}"})"}},
+      {"DELETE /api/training-sessions/{id}/enrolments/{user}", {"SAIPU", "S"}},
+      {"POST /api/training-sessions/{id}/cancel", {"SAI", "S"}},
+      {"GET /api/training-sessions/{id}/roster", {"SAI", "S"}},
+      {"POST /api/training-sessions/{id}/attendance", {"SAI", "S", R"({"user":"{user}","attendance":"attended"})"}},
+      {"POST /api/training-sessions/{id}/result", {"SAI", "S", R"({"user":"{user}","score":90})"}},
+      {"GET /api/me/trainings", {"SAIFPU", "SAIFPU"}},
   };
   return kTable;
 }
@@ -228,6 +250,7 @@ struct Site {
   std::string order_in, order_out;      ///< stu-c's sample order on inst-c, stu-p's on inst-p
   std::string attachment_in, attachment_out;  ///< a file of each
   std::string closure_in, closure_out;  ///< a blackout of inst-c, one of inst-p
+  // Training: course-c on inst-c with session ts-c (stu-c enrolled), course-p on inst-p with ts-p (stu-p).
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
                       const std::string& bearer) {
@@ -319,6 +342,14 @@ struct Site {
     };
     closure_in = blackout("inst-c");
     closure_out = blackout("inst-p");
+    for (auto [course, inst, sess, user] : {std::tuple{"course-c", "inst-c", "ts-c", "stu-c"},
+                                            std::tuple{"course-p", "inst-p", "ts-p", "stu-p"}}) {
+      boot("POST", "/api/courses",
+           {{"id", course}, {"title", course}, {"kind", "instrument"}, {"instruments", {inst}}, {"assessment", "exam"}});
+      boot("POST", "/api/courses/" + std::string(course) + "/sessions",
+           {{"id", sess}, {"start", "2026-03-01T02:00:00Z"}, {"end", "2026-03-01T04:00:00Z"}, {"capacity", 5}});
+      boot("POST", "/api/training-sessions/" + std::string(sess) + "/enrolments", {{"user", user}});
+    }
     boot("POST", "/api/terminals", {{"id", "t-c"}, {"resource", "inst-c"}, {"public_key", pem}});
     boot("POST", "/api/terminals", {{"id", "t-p"}, {"resource", "inst-p"}, {"public_key", pem}});
     boot("PUT", "/api/users/stu-c/password", {{"password", "stu-c password"}});
@@ -392,6 +423,11 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{id}"), 4, in ? s.order_in : s.order_out);
     if (auto at = path.find("{attachment}"); at != std::string::npos)
       path.replace(at, 12, in ? s.attachment_in : s.attachment_out);
+  } else if (r.pattern.rfind("/api/courses/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? "course-c" : "course-p");
+  } else if (r.pattern.rfind("/api/training-sessions/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? "ts-c" : "ts-p");
+    if (auto at = path.find("{user}"); at != std::string::npos) path.replace(at, 6, in ? "stu-c" : "stu-p");
   } else if (r.access.kind == identity::Kind::booking) {
     path.replace(path.find("{id}"), 4, in ? s.booking_in : s.booking_out);
   } else {
