@@ -23,6 +23,7 @@ enum class Kind {
   training_enrolled,
   training_waitlist_promoted,
   training_passed,
+  training_cancelled,
   qualification_lapsing,
   order_state,
   blocked,

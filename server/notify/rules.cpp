@@ -13,7 +13,7 @@ struct Names {
   const char* name;
 };
 
-constexpr std::array<Names<Kind>, 14> kKinds{{
+constexpr std::array<Names<Kind>, 15> kKinds{{
     {Kind::booking_confirmed, "booking_confirmed"},
     {Kind::booking_pending, "booking_pending"},
     {Kind::booking_approved, "booking_approved"},
@@ -24,6 +24,7 @@ constexpr std::array<Names<Kind>, 14> kKinds{{
     {Kind::training_enrolled, "training_enrolled"},
     {Kind::training_waitlist_promoted, "training_waitlist_promoted"},
     {Kind::training_passed, "training_passed"},
+    {Kind::training_cancelled, "training_cancelled"},
     {Kind::qualification_lapsing, "qualification_lapsing"},
     {Kind::order_state, "order_state"},
     {Kind::blocked, "blocked"},

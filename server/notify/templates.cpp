@@ -19,7 +19,7 @@ struct Template {
   const char* body_en;
 };
 
-constexpr std::array<Template, 14> kTemplates{{
+constexpr std::array<Template, 15> kTemplates{{
     {Kind::booking_confirmed, "预约已确认：{instrument}", "Booking confirmed: {instrument}",
      "您预约的 {instrument}（{lab}）已确认。\n开始：{start}\n结束：{end}\n预约编号：{booking}",
      "Your booking of {instrument} ({lab}) is confirmed.\nStart: {start}\nEnd: {end}\nBooking: {booking}"},
@@ -55,6 +55,9 @@ constexpr std::array<Template, 14> kTemplates{{
      "您已通过培训“{training}”（{start}，{place}）。\n有效期至：{valid_until}\n获得的使用资格：{qualifications}",
      "You passed the training \"{training}\" ({start}, {place}).\nValid until: {valid_until}\n"
      "Qualifications: {qualifications}"},
+    {Kind::training_cancelled, "培训取消：{training}", "Training cancelled: {training}",
+     "您报名的培训“{training}”（{start}，{place}）已取消，请留意新的场次。",
+     "The training \"{training}\" you enrolled in ({start}, {place}) is cancelled; watch for a new session."},
     {Kind::qualification_lapsing, "使用资格即将到期：{instrument}", "Qualification lapsing: {instrument}",
      "您使用 {instrument} 的资格将于 {valid_until} 到期，到期后门禁将不再为您开启。请及时续期。",
      "Your qualification for {instrument} lapses on {valid_until}; after that the door no longer opens for you. "

@@ -158,6 +158,12 @@ Result<SessionCancelOutcome> Service::cancel_session(const std::string& session,
     if (!out.refusal.ok()) return out;
     out.before = s;
     LG_TRY(store_.set_cancelled(session, true));
+    auto all = store_.enrolments(session);
+    if (!all) return all.error();
+    for (const auto& e : *all) {
+      if (e.state == EnrolmentState::cancelled) continue;  // whoever holds a seat or waits for one hears of it
+      LG_TRY(notice(e.user, notify::Kind::training_cancelled, c, s, {}, key("training_cancelled", e), now_ms));
+    }
     s.cancelled = true;
     out.after = s;
     return out;

@@ -84,7 +84,8 @@ class Service {
   /// seats freed (training_waitlist_promoted notice each), in the same unit of work.
   Result<CancelOutcome> cancel(const std::string& session, const std::string& user, const std::string& actor,
                                int64_t now_ms);
-  /// Calls session off before it starts (its enrolments stay, and say so through the session).
+  /// Calls session off before it starts (its enrolments stay, and say so through the session);
+  /// training_cancelled to each trainee holding a seat or waiting for one.
   Result<SessionCancelOutcome> cancel_session(const std::string& session, int64_t now_ms);
   /// Records whether user attended session.
   Result<AttendOutcome> attend(const std::string& session, const std::string& user, Attendance a, int64_t now_ms);

@@ -18,6 +18,7 @@ namespace {
 const Kind kAllKinds[] = {Kind::booking_confirmed, Kind::booking_pending, Kind::booking_approved, Kind::booking_refused,
                           Kind::waitlist_promoted, Kind::booking_cancelled_maintenance, Kind::training_reminder,
                           Kind::training_enrolled, Kind::training_waitlist_promoted, Kind::training_passed,
+                          Kind::training_cancelled,
                           Kind::qualification_lapsing, Kind::order_state, Kind::blocked, Kind::other};
 
 /// Decodes a header value made of RFC 2047 B-encoded UTF-8 words (or plain text).

@@ -328,6 +328,7 @@ TEST_CASE("training http: a reminder a day before the session, once per enrolmen
   s.app.send_training_reminders();  // two days ahead: not yet
   CHECK_FALSE(Site::has(s.notices("alice"), "training_reminder"));
   s.now = ms("2026-01-16T03:00:00Z");
+  s.tokens.clear();  // a day later: sign in again (sessions last 12 h)
   s.app.send_training_reminders();
   s.app.send_training_reminders();  // again: nothing more
   auto count = [&](const std::string& user) {
@@ -337,4 +338,10 @@ TEST_CASE("training http: a reminder a day before the session, once per enrolmen
   CHECK(count("alice") == 1);
   CHECK(count("bob") == 1);
   CHECK(count("carol") == 0);
+  // Called off: everyone enrolled or waiting hears of it, once.
+  s.expect("POST", "/api/training-sessions/soon/cancel", "ua", 200);
+  for (const char* u : {"alice", "bob", "carol"}) CHECK(Site::has(s.notices(u), "training_cancelled"));
+  auto me = s.expect("GET", "/api/me/trainings", "carol", 200);
+  REQUIRE(me["enrolments"].size() == 1);
+  CHECK(me["enrolments"][0]["session_cancelled"] == true);
 }
