@@ -4,7 +4,9 @@ record is refused naming the rule; two trainees pass safety, enrol in the XRD se
 second is waitlisted), the first cancels and the second is promoted and told so
 (training_waitlist_promoted in the outbox); attendance and a passing score give the trainee a
 qualification on the XRD with the course's level and source, and the XRD's terminal applies a
-new bundle."""
+new bundle. And 24 enrolments at once into a session of 3 seats: never more than 3 seated.
+"""
+import threading
 import time
 
 from harness import TOKEN, iso_ms, run
@@ -106,5 +108,54 @@ def test_training_to_qualification(campus):
     assert any(e["entity_id"] == "u-tom/inst-xrd" for e in s.get("/api/audit?entity=qualification&limit=1000"))
 
 
+def test_capacity_under_concurrency(campus):
+    """24 enrolments at once into a session of 3 seats, then 2 cancellations at once: the seats never
+    exceed the capacity, the waitlist keeps one place per person (1, 2, 3, ...) and the freed seats go
+    to the first two waiting."""
+    s = campus.server
+    s.post("/api/units", {"id": "chem", "name": "College of Chemistry"})
+    s.post("/api/labs", {"id": "lab-xrd", "name": "X-ray lab", "unit": "chem"})
+    s.post("/api/instruments", {"id": "inst-xrd", "name": "Powder XRD", "lab": "lab-xrd", "kind": "instrument"})
+    users = [f"u-{i:02d}" for i in range(24)]
+    for u in users:
+        s.post("/api/users", {"id": u, "name": u, "category": "internal", "unit": "chem"})
+    s.post("/api/courses", {"id": "xrd-open", "title": "XRD (no prerequisite)", "kind": "instrument",
+                            "instruments": ["inst-xrd"], "assessment": "exam"})
+    start = time.time() + 2 * 86400
+    s.post("/api/courses/xrd-open/sessions", {"id": "race", "start": iso_ms(start), "end": iso_ms(start + 3600),
+                                              "capacity": 3})
+
+    def at_once(calls):
+        gate = threading.Barrier(len(calls))
+        out = [None] * len(calls)
+
+        def one(i, method, path, body):
+            gate.wait()
+            out[i] = s.request(method, path, body)
+        threads = [threading.Thread(target=one, args=(i, *c)) for i, c in enumerate(calls)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
+
+    answers = at_once([("POST", "/api/training-sessions/race/enrolments", {"user": u}) for u in users])
+    assert all(status == 201 for status, _ in answers), [a for a in answers if a[0] != 201]
+    roster = s.get("/api/training-sessions/race/roster")
+    seated = [e["user"] for e in roster["enrolments"]]
+    assert len(seated) == 3 and roster["seats_free"] == 0, roster
+    positions = [e["waitlist_position"] for e in roster["waitlist"]]
+    assert positions == list(range(1, 22)), positions
+    first_two = [e["user"] for e in roster["waitlist"][:2]]
+
+    answers = at_once([("DELETE", f"/api/training-sessions/race/enrolments/{u}", None) for u in seated[:2]])
+    assert all(status == 200 for status, _ in answers), answers
+    promoted = sorted(u for _, out in answers for u in out["promoted"])
+    assert promoted == sorted(first_two), (promoted, first_two)
+    roster = s.get("/api/training-sessions/race/roster")
+    assert sorted(e["user"] for e in roster["enrolments"]) == sorted([seated[2]] + first_two), roster
+    assert [e["waitlist_position"] for e in roster["waitlist"]] == list(range(1, 20)), roster
+
+
 if __name__ == "__main__":
-    run([test_training_to_qualification])
+    run([test_training_to_qualification, test_capacity_under_concurrency])
