@@ -82,8 +82,7 @@ Response refusal(const Refusal& r) { return reply(422, json{{"error", r.reason},
 /// instrument admin's grant covers one instrument, not a unit).
 bool manages(const Request& req, const ApiContext& ctx, const Course& c) {
   switch (c.kind) {
-    case CourseKind::safety:
-      return ctx.may(req, Right::instrument_write, {{Kind::unit, c.unit}});
+    case CourseKind::safety: return ctx.may(req, Right::instrument_write, {{Kind::unit, c.unit}});
     case CourseKind::instrument:
       for (const auto& i : c.instruments)
         if (!ctx.may(req, Right::instrument_write, {{Kind::instrument, i}})) return false;
@@ -116,8 +115,8 @@ bool read_ids(const json& body, const char* key, std::vector<std::string>& out, 
 }
 
 bool read_course(const json& body, Course& c, Response& bad) {
-  Fields f(body, {"id", "title", "kind", "unit", "instruments", "prerequisites", "level", "validity_months", "assessment",
-                  "pass_mark"});
+  Fields f(body, {"id", "title", "kind", "unit", "instruments", "prerequisites", "level", "validity_months",
+                  "assessment", "pass_mark"});
   c.id = f.id("id");
   c.title = f.text("title");
   const std::string kind = f.one_of("kind", {"safety", "instrument"});
@@ -199,7 +198,8 @@ json counts(const std::vector<RosterLine>& lines, int64_t capacity) {
     enrolled += l.enrolment.state == EnrolmentState::enrolled ? 1 : 0;
     waitlisted += l.enrolment.state == EnrolmentState::waitlisted ? 1 : 0;
   }
-  return json{{"enrolled", enrolled}, {"waitlisted", waitlisted}, {"seats_free", std::max<int64_t>(0, capacity - enrolled)}};
+  return json{
+      {"enrolled", enrolled}, {"waitlisted", waitlisted}, {"seats_free", std::max<int64_t>(0, capacity - enrolled)}};
 }
 
 /// A manager's change to one trainee of a session (attendance, result): the session's course is
@@ -229,14 +229,14 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                   return error(403, "forbidden: course " + c.id + " is created with " + who_manages(c));
                 const int64_t now = ctx.now();
                 std::optional<Course> made;
-                auto s = audit::record(uow, audit, audit::request_context(req), now,
-                                       [&]() -> Result<std::optional<audit::Change>> {
-                                         auto r = service.create_course(c, now);
-                                         if (!r) return r.error();
-                                         made = *r;
-                                         return audit::changed(audit::Change{"create", "training_course", made->id, "",
-                                                                             course_json(*made, ctx).dump()});
-                                       });
+                auto s = audit::record(
+                    uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+                      auto r = service.create_course(c, now);
+                      if (!r) return r.error();
+                      made = *r;
+                      return audit::changed(
+                          audit::Change{"create", "training_course", made->id, "", course_json(*made, ctx).dump()});
+                    });
                 if (!s) return failure(s.error());
                 return reply(201, course_json(*made, ctx));
               },
@@ -259,43 +259,44 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 return reply(200, course_json(**c, ctx));
               },
               "One training course"});
-  router.add({"POST", "/api/courses/{id}/sessions", Access::any(Right::instrument_write),
-              [&](const Request& req, const PathParams& pp) {
-                auto c = service.course(pp.at("id"));
-                if (!c) return failure(c.error());
-                if (!*c) return error(404, "course: no course '" + pp.at("id") + "'");
-                if (!manages(req, ctx, **c))
-                  return error(403, "forbidden: sessions of course " + (*c)->id + " are scheduled with " + who_manages(**c));
-                Response bad;
-                auto body = parse_body(req, bad);
-                if (!body) return bad;
-                Fields f(*body, {"id", "start", "end", "location", "trainer", "capacity"});
-                Session s;
-                s.id = f.id("id");
-                s.course = (*c)->id;
-                s.start_ms = f.time("start", true).value_or(0);
-                s.end_ms = f.time("end", true).value_or(0);
-                s.location = f.opt_text("location");
-                s.trainer = f.opt_text("trainer");
-                s.capacity = f.integer("capacity", 1, kMaxCapacity);
-                if (!f.ok()) return f.response();
-                if (auto why = validate(s)) return error(422, "invalid field: " + *why);
-                const int64_t now = ctx.now();
-                std::optional<Session> made;
-                auto st = audit::record(uow, audit, audit::request_context(req), now,
-                                        [&]() -> Result<std::optional<audit::Change>> {
-                                          auto r = service.create_session(s, now);
-                                          if (!r) return r.error();
-                                          made = *r;
-                                          return audit::changed(audit::Change{"create", "training_session", made->id, "",
-                                                                              session_json(*made, ctx).dump()});
-                                        });
-                if (!st) return failure(st.error());
-                json j = session_json(*made, ctx);
-                j.update(counts({}, made->capacity));
-                return reply(201, j);
-              },
-              "Schedule a session of a course (start, end, location, trainer, capacity)"});
+  router.add(
+      {"POST", "/api/courses/{id}/sessions", Access::any(Right::instrument_write),
+       [&](const Request& req, const PathParams& pp) {
+         auto c = service.course(pp.at("id"));
+         if (!c) return failure(c.error());
+         if (!*c) return error(404, "course: no course '" + pp.at("id") + "'");
+         if (!manages(req, ctx, **c))
+           return error(403, "forbidden: sessions of course " + (*c)->id + " are scheduled with " + who_manages(**c));
+         Response bad;
+         auto body = parse_body(req, bad);
+         if (!body) return bad;
+         Fields f(*body, {"id", "start", "end", "location", "trainer", "capacity"});
+         Session s;
+         s.id = f.id("id");
+         s.course = (*c)->id;
+         s.start_ms = f.time("start", true).value_or(0);
+         s.end_ms = f.time("end", true).value_or(0);
+         s.location = f.opt_text("location");
+         s.trainer = f.opt_text("trainer");
+         s.capacity = f.integer("capacity", 1, kMaxCapacity);
+         if (!f.ok()) return f.response();
+         if (auto why = validate(s)) return error(422, "invalid field: " + *why);
+         const int64_t now = ctx.now();
+         std::optional<Session> made;
+         auto st =
+             audit::record(uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+               auto r = service.create_session(s, now);
+               if (!r) return r.error();
+               made = *r;
+               return audit::changed(
+                   audit::Change{"create", "training_session", made->id, "", session_json(*made, ctx).dump()});
+             });
+         if (!st) return failure(st.error());
+         json j = session_json(*made, ctx);
+         j.update(counts({}, made->capacity));
+         return reply(201, j);
+       },
+       "Schedule a session of a course (start, end, location, trainer, capacity)"});
   router.add({"GET", "/api/courses/{id}/sessions", Access::any(Right::self),
               [&](const Request&, const PathParams& pp) {
                 auto c = service.course(pp.at("id"));
@@ -363,25 +364,24 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 const int64_t now = ctx.now();
                 const audit::Context actx = audit::request_context(req);
                 std::optional<CancelOutcome> out;
-                auto st = audit::record(
-                    uow, audit, actx, now, [&]() -> Result<std::optional<audit::Change>> {
-                      auto r = service.cancel(id, *user, req.who().actor(), now);
-                      if (!r) return r.error();
-                      out = std::move(*r);
-                      if (!out->after) return audit::unchanged();
-                      for (const auto& p : out->promoted) {
-                        json before = enrolment_json(p, 1, ctx);
-                        before["state"] = "waitlisted";
-                        auto e = audit.append(actx,
-                                              audit::Change{"promote", "training_enrolment", id + "/" + p.user,
-                                                            before.dump(), enrolment_json(p, 0, ctx).dump()},
-                                              now);
-                        if (!e) return e.error();
-                      }
-                      return audit::changed(audit::Change{"cancel", "training_enrolment", id + "/" + *user,
-                                                          enrolment_json(*out->before, 0, ctx).dump(),
-                                                          enrolment_json(*out->after, 0, ctx).dump()});
-                    });
+                auto st = audit::record(uow, audit, actx, now, [&]() -> Result<std::optional<audit::Change>> {
+                  auto r = service.cancel(id, *user, req.who().actor(), now);
+                  if (!r) return r.error();
+                  out = std::move(*r);
+                  if (!out->after) return audit::unchanged();
+                  for (const auto& p : out->promoted) {
+                    json before = enrolment_json(p, 1, ctx);
+                    before["state"] = "waitlisted";
+                    auto e = audit.append(actx,
+                                          audit::Change{"promote", "training_enrolment", id + "/" + p.user,
+                                                        before.dump(), enrolment_json(p, 0, ctx).dump()},
+                                          now);
+                    if (!e) return e.error();
+                  }
+                  return audit::changed(audit::Change{"cancel", "training_enrolment", id + "/" + *user,
+                                                      enrolment_json(*out->before, 0, ctx).dump(),
+                                                      enrolment_json(*out->after, 0, ctx).dump()});
+                });
                 if (!st) return failure(st.error());
                 if (!out->after) return refusal(out->refusal);
                 json j = enrolment_json(*out->after, 0, ctx);
@@ -390,30 +390,31 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 return reply(200, j);
               },
               "Cancel an enrolment (a seat or a waitlist place); the first waitlisted take the seats it frees"});
-  router.add({"POST", "/api/training-sessions/{id}/cancel", Access::any(Right::instrument_write),
-              [&](const Request& req, const PathParams& pp) {
-                const std::string& id = pp.at("id");
-                Session s;
-                Course c;
-                Response bad;
-                if (!managed_session(req, ctx, service, id, s, c, bad)) return bad;
-                const int64_t now = ctx.now();
-                std::optional<SessionCancelOutcome> out;
-                auto st = audit::record(uow, audit, audit::request_context(req), now,
-                                        [&]() -> Result<std::optional<audit::Change>> {
-                                          auto r = service.cancel_session(id, now);
-                                          if (!r) return r.error();
-                                          out = std::move(*r);
-                                          if (!out->after) return audit::unchanged();
-                                          return audit::changed(audit::Change{"cancel", "training_session", id,
-                                                                              session_json(*out->before, ctx).dump(),
-                                                                              session_json(*out->after, ctx).dump()});
-                                        });
-                if (!st) return failure(st.error());
-                if (!out->after) return refusal(out->refusal);
-                return reply(200, session_json(*out->after, ctx));
-              },
-              "Call a session off before it starts (the course's managers); its enrolments stay, marked by the session"});
+  router.add(
+      {"POST", "/api/training-sessions/{id}/cancel", Access::any(Right::instrument_write),
+       [&](const Request& req, const PathParams& pp) {
+         const std::string& id = pp.at("id");
+         Session s;
+         Course c;
+         Response bad;
+         if (!managed_session(req, ctx, service, id, s, c, bad)) return bad;
+         const int64_t now = ctx.now();
+         std::optional<SessionCancelOutcome> out;
+         auto st =
+             audit::record(uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+               auto r = service.cancel_session(id, now);
+               if (!r) return r.error();
+               out = std::move(*r);
+               if (!out->after) return audit::unchanged();
+               return audit::changed(audit::Change{"cancel", "training_session", id,
+                                                   session_json(*out->before, ctx).dump(),
+                                                   session_json(*out->after, ctx).dump()});
+             });
+         if (!st) return failure(st.error());
+         if (!out->after) return refusal(out->refusal);
+         return reply(200, session_json(*out->after, ctx));
+       },
+       "Call a session off before it starts (the course's managers); its enrolments stay, marked by the session"});
   router.add({"GET", "/api/training-sessions/{id}/roster", Access::any(Right::instrument_write),
               [&](const Request& req, const PathParams& pp) {
                 Session s;
@@ -483,29 +484,28 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 const int64_t now = ctx.now();
                 const audit::Context actx = audit::request_context(req);
                 std::optional<ResultOutcome> out;
-                auto st = audit::record(
-                    uow, audit, actx, now, [&]() -> Result<std::optional<audit::Change>> {
-                      auto r = service.record_result(id, user, in, now);
-                      if (!r) return r.error();
-                      out = std::move(*r);
-                      if (!out->after) return audit::unchanged();
-                      // Each qualification the pass set, or kept (not lowered, not shortened), has its own entry.
-                      for (const auto& fx : out->qualifications) {
-                        const std::string key = user + "/" + fx.instrument;
-                        json after = qualification_json(fx.after, ctx);
-                        if (fx.kept) after["kept"] = fx.why;
-                        auto e = audit.append(
-                            actx,
-                            audit::Change{fx.kept ? "keep" : (fx.before ? "update" : "create"), "qualification", key,
-                                          fx.before ? qualification_json(*fx.before, ctx).dump() : "", after.dump()},
-                            now);
-                        if (!e) return e.error();
-                      }
-                      json after = enrolment_json(*out->after, 0, ctx);
-                      if (out->record) after["record"] = record_json(*out->record, ctx);
-                      return audit::changed(audit::Change{"result", "training_enrolment", id + "/" + user,
-                                                          enrolment_json(*out->before, 0, ctx).dump(), after.dump()});
-                    });
+                auto st = audit::record(uow, audit, actx, now, [&]() -> Result<std::optional<audit::Change>> {
+                  auto r = service.record_result(id, user, in, now);
+                  if (!r) return r.error();
+                  out = std::move(*r);
+                  if (!out->after) return audit::unchanged();
+                  // Each qualification the pass set, or kept (not lowered, not shortened), has its own entry.
+                  for (const auto& fx : out->qualifications) {
+                    const std::string key = user + "/" + fx.instrument;
+                    json after = qualification_json(fx.after, ctx);
+                    if (fx.kept) after["kept"] = fx.why;
+                    auto e = audit.append(
+                        actx,
+                        audit::Change{fx.kept ? "keep" : (fx.before ? "update" : "create"), "qualification", key,
+                                      fx.before ? qualification_json(*fx.before, ctx).dump() : "", after.dump()},
+                        now);
+                    if (!e) return e.error();
+                  }
+                  json after = enrolment_json(*out->after, 0, ctx);
+                  if (out->record) after["record"] = record_json(*out->record, ctx);
+                  return audit::changed(audit::Change{"result", "training_enrolment", id + "/" + user,
+                                                      enrolment_json(*out->before, 0, ctx).dump(), after.dump()});
+                });
                 if (!st) return failure(st.error());
                 if (!out->after) return refusal(out->refusal);
                 json j = enrolment_json(*out->after, 0, ctx);

@@ -100,7 +100,8 @@ Course course_row(const pg::Rows& r, int i) {
   return c;
 }
 
-constexpr std::string_view kSessionCols = "id, course, start_ms, end_ms, location, trainer, capacity, cancelled, created_ms";
+constexpr std::string_view kSessionCols =
+    "id, course, start_ms, end_ms, location, trainer, capacity, cancelled, created_ms";
 
 Session session_row(const pg::Rows& r, int i) {
   return Session{r.text(i, 0), r.text(i, 1), r.i64(i, 2),     r.i64(i, 3), r.text(i, 4),
@@ -160,9 +161,8 @@ Status PgStore::insert_course(const Course& c) {
   pg::Params p;
   p.add(c.id).add(c.title).add(to_string(c.kind)).add(c.unit).add(qualification::to_string(c.level));
   p.add(c.validity_months).add(to_string(c.assessment)).add(c.pass_mark).add(c.created_ms);
-  auto r = conn.exec("INSERT INTO training_courses(" + std::string(kCourseCols) +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     p);
+  auto r = conn.exec(
+      "INSERT INTO training_courses(" + std::string(kCourseCols) + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", p);
   if (!r && pg::is_unique_violation(r.error()))
     return domain_error(Errc::conflict, "id: course '" + c.id + "' already exists");
   LG_TRY(done(r));
@@ -214,16 +214,17 @@ Status PgStore::insert_session(const Session& s) {
   pg::Params p;
   p.add(s.id).add(s.course).add(s.start_ms).add(s.end_ms).add(s.location).add(s.trainer).add(s.capacity);
   p.add(s.cancelled).add(s.created_ms);
-  auto r = conn.exec("INSERT INTO training_sessions(" + std::string(kSessionCols) +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     p);
+  auto r = conn.exec(
+      "INSERT INTO training_sessions(" + std::string(kSessionCols) + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      p);
   if (!r && pg::is_unique_violation(r.error()))
     return domain_error(Errc::conflict, "id: session '" + s.id + "' already exists");
   return done(r);
 }
 
 Result<std::optional<Session>> PgStore::session(const std::string& id) {
-  return first_session(db_.conn().q("SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE id = $1", id));
+  return first_session(
+      db_.conn().q("SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE id = $1", id));
 }
 
 Result<std::optional<Session>> PgStore::lock_session(const std::string& id) {
@@ -240,7 +241,8 @@ Status PgStore::set_cancelled(const std::string& id, bool cancelled) {
 
 Result<std::vector<Session>> PgStore::sessions_of(const std::string& course) {
   return sessions(db_.conn().q(
-      "SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE course = $1 ORDER BY start_ms, id", course));
+      "SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE course = $1 ORDER BY start_ms, id",
+      course));
 }
 
 Result<std::vector<Session>> PgStore::sessions_starting(int64_t from_ms, int64_t to_ms) {
@@ -252,8 +254,8 @@ Result<std::vector<Session>> PgStore::sessions_starting(int64_t from_ms, int64_t
 
 Result<std::optional<Enrolment>> PgStore::enrolment(const std::string& session, const std::string& user) {
   auto all = enrolment_list(db_.conn().q(
-      "SELECT " + std::string(kEnrolmentCols) + " FROM training_enrolments WHERE session = $1 AND user_id = $2", session,
-      user));
+      "SELECT " + std::string(kEnrolmentCols) + " FROM training_enrolments WHERE session = $1 AND user_id = $2",
+      session, user));
   if (!all) return all.error();
   if (all->empty()) return std::optional<Enrolment>();
   return std::optional<Enrolment>(all->front());
@@ -278,8 +280,10 @@ Status PgStore::put_enrolment(const Enrolment& e) {
   pg::Params p;
   p.add(e.session).add(e.user).add(to_string(e.state)).add(e.seq).add(to_string(e.attendance)).add(e.score);
   p.add(e.signed_off);
-  if (e.passed) p.add(*e.passed);
-  else p.add(std::nullopt);
+  if (e.passed)
+    p.add(*e.passed);
+  else
+    p.add(std::nullopt);
   p.add(e.by).add(e.enrolled_ms).add(e.updated_ms);
   auto r = conn.exec(
       "INSERT INTO training_enrolments(" + std::string(kEnrolmentCols) +
@@ -313,7 +317,8 @@ Status PgStore::put_record(const Record& r) {
 
 Result<std::vector<Record>> PgStore::records_of(const std::string& user) {
   auto r = db_.conn().q(
-      "SELECT user_id, course, session, passed_ms, valid_until_ms FROM training_records WHERE user_id = $1 ORDER BY course",
+      "SELECT user_id, course, session, passed_ms, valid_until_ms FROM training_records WHERE user_id = $1 ORDER BY "
+      "course",
       user);
   if (!r) return r.error();
   std::vector<Record> out;

@@ -92,7 +92,8 @@ std::optional<std::string> validate(const Course& c) {
       break;
     case CourseKind::instrument:
       if (c.instruments.empty()) return "instruments: an instrument course names at least one instrument";
-      if (!c.unit.empty()) return "unit: only safety courses name a unit (an instrument course belongs to its instruments)";
+      if (!c.unit.empty())
+        return "unit: only safety courses name a unit (an instrument course belongs to its instruments)";
       break;
   }
   for (std::size_t i = 0; i < c.instruments.size(); ++i)
@@ -105,8 +106,7 @@ std::optional<std::string> validate(const Course& c) {
   }
   if (c.validity_months < 0 || c.validity_months > kMaxValidityMonths)
     return "validity_months: must be 0.." + std::to_string(kMaxValidityMonths) + " (0 = no end)";
-  if (c.assessment == Assessment::exam && (c.pass_mark < 0 || c.pass_mark > 100))
-    return "pass_mark: must be 0..100";
+  if (c.assessment == Assessment::exam && (c.pass_mark < 0 || c.pass_mark > 100)) return "pass_mark: must be 0..100";
   return std::nullopt;
 }
 
@@ -216,10 +216,8 @@ Refusal attendance_refusal(const std::optional<Enrolment>& e, const Session& s) 
 
 bool passes(const Course& c, const ResultInput& in) {
   switch (c.assessment) {
-    case Assessment::exam:
-      return in.score && *in.score >= c.pass_mark;
-    case Assessment::sign_off:
-      return in.signed_off;
+    case Assessment::exam: return in.score && *in.score >= c.pass_mark;
+    case Assessment::sign_off: return in.signed_off;
   }
   return false;
 }

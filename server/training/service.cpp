@@ -102,10 +102,9 @@ Result<EnrolOutcome> Service::enrol(const std::string& session, const std::strin
     all->push_back(e);
     out.enrolment = e;
     out.position = waitlist_position(*all, user);
-    const std::string status = out.position == 0
-                                   ? std::string("已报名 / enrolled")
-                                   : "候补第 " + std::to_string(out.position) + " 位 / waitlisted, position " +
-                                         std::to_string(out.position);
+    const std::string status = out.position == 0 ? std::string("已报名 / enrolled")
+                                                 : "候补第 " + std::to_string(out.position) +
+                                                       " 位 / waitlisted, position " + std::to_string(out.position);
     LG_TRY(notice(user, notify::Kind::training_enrolled, f.course, f.session, {{"status", status}},
                   key("training_enrolled", e), now_ms));
     log::debug(kLog, user + " " + to_string(e.state) + " in " + session + " by " + actor);
@@ -141,7 +140,8 @@ Result<CancelOutcome> Service::cancel(const std::string& session, const std::str
         LG_TRY(notice(e.user, notify::Kind::training_waitlist_promoted, c, s, {}, key("training_waitlist_promoted", e),
                       now_ms));
         out.promoted.push_back(e);
-        log::debug(kLog, e.user + " promoted from the waitlist of " + session + " (" + user + " cancelled, by " + actor + ")");
+        log::debug(
+            kLog, e.user + " promoted from the waitlist of " + session + " (" + user + " cancelled, by " + actor + ")");
       }
     }
     return out;
@@ -191,8 +191,8 @@ Result<AttendOutcome> Service::attend(const std::string& session, const std::str
   });
 }
 
-Result<ResultOutcome> Service::record_result(const std::string& session, const std::string& user,
-                                             const ResultInput& in, int64_t now_ms) {
+Result<ResultOutcome> Service::record_result(const std::string& session, const std::string& user, const ResultInput& in,
+                                             int64_t now_ms) {
   return transact<ResultOutcome>(uow_, [&]() -> Result<ResultOutcome> {
     Session s;
     Course c;
@@ -253,7 +253,8 @@ Result<int> Service::send_reminders(int64_t now_ms) {
       for (const auto& e : *all) {
         if (e.state != EnrolmentState::enrolled) continue;
         const std::string k = key("training_reminder", e);
-        auto fields = notify::Fields{{"training", (*c)->title}, {"start", when(s.start_ms)},
+        auto fields = notify::Fields{{"training", (*c)->title},
+                                     {"start", when(s.start_ms)},
                                      {"place", s.location.empty() ? std::string("-") : s.location}};
         auto r = outbox_->enqueue(notify::NoticeRequest{e.user, notify::Kind::training_reminder, std::move(fields), k},
                                   now_ms);

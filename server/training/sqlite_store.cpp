@@ -101,11 +101,12 @@ Course course_row(db::Statement& r) {
   return c;
 }
 
-constexpr std::string_view kSessionCols = "id, course, start_ms, end_ms, location, trainer, capacity, cancelled, created_ms";
+constexpr std::string_view kSessionCols =
+    "id, course, start_ms, end_ms, location, trainer, capacity, cancelled, created_ms";
 
 Session session_row(db::Statement& r) {
-  return Session{r.column_text(0),  r.column_text(1),  r.column_int64(2),      r.column_int64(3), r.column_text(4),
-                 r.column_text(5),  r.column_int64(6), r.column_int64(7) != 0, r.column_int64(8)};
+  return Session{r.column_text(0), r.column_text(1),  r.column_int64(2),      r.column_int64(3), r.column_text(4),
+                 r.column_text(5), r.column_int64(6), r.column_int64(7) != 0, r.column_int64(8)};
 }
 
 constexpr std::string_view kEnrolmentCols =
@@ -127,7 +128,8 @@ Enrolment enrolment_row(db::Statement& r) {
   return e;
 }
 
-Result<std::vector<Session>> read_sessions(db::Database& d, const std::string& sql, const std::function<void(db::Statement&)>& bind) {
+Result<std::vector<Session>> read_sessions(db::Database& d, const std::string& sql,
+                                           const std::function<void(db::Statement&)>& bind) {
   auto q = d.prepare(sql);
   if (!q) return q.error();
   bind(*q);
@@ -155,7 +157,8 @@ Status SqliteStore::insert_course(const Course& c) {
   if (!c.unit.empty()) LG_TRY(require_ref(d, "units", "unit", c.unit, "unit"));
   for (const auto& i : c.instruments) LG_TRY(require_ref(d, "instruments", "instruments", i, "instrument"));
   for (const auto& p : c.prerequisites) LG_TRY(require_ref(d, "training_courses", "prerequisites", p, "course"));
-  auto ins = d.prepare("INSERT INTO training_courses(" + std::string(kCourseCols) + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto ins =
+      d.prepare("INSERT INTO training_courses(" + std::string(kCourseCols) + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
   ins->bind(1, c.id)
       .bind(2, c.title)
@@ -221,7 +224,8 @@ Status SqliteStore::insert_session(const Session& s) {
   auto& d = db_.conn();
   LG_TRY(require_ref(d, "training_courses", "course", s.course, "course"));
   LG_TRY(require_absent(d, "training_sessions", s.id, "session"));
-  auto ins = d.prepare("INSERT INTO training_sessions(" + std::string(kSessionCols) + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto ins =
+      d.prepare("INSERT INTO training_sessions(" + std::string(kSessionCols) + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
   ins->bind(1, s.id)
       .bind(2, s.course)
@@ -257,9 +261,10 @@ Status SqliteStore::set_cancelled(const std::string& id, bool cancelled) {
 }
 
 Result<std::vector<Session>> SqliteStore::sessions_of(const std::string& course) {
-  return read_sessions(db_.conn(),
-                       "SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE course = ? ORDER BY start_ms, id",
-                       [&](db::Statement& st) { st.bind(1, course); });
+  return read_sessions(
+      db_.conn(),
+      "SELECT " + std::string(kSessionCols) + " FROM training_sessions WHERE course = ? ORDER BY start_ms, id",
+      [&](db::Statement& st) { st.bind(1, course); });
 }
 
 Result<std::vector<Session>> SqliteStore::sessions_starting(int64_t from_ms, int64_t to_ms) {
@@ -284,9 +289,9 @@ Result<std::optional<Enrolment>> SqliteStore::enrolment(const std::string& sessi
 }
 
 Result<std::vector<Enrolment>> SqliteStore::enrolments(const std::string& session) {
-  return read_enrolments(db_.conn(),
-                         "SELECT " + std::string(kEnrolmentCols) + " FROM training_enrolments WHERE session = ? ORDER BY seq",
-                         session);
+  return read_enrolments(
+      db_.conn(), "SELECT " + std::string(kEnrolmentCols) + " FROM training_enrolments WHERE session = ? ORDER BY seq",
+      session);
 }
 
 Result<std::vector<Enrolment>> SqliteStore::enrolments_of(const std::string& user) {
@@ -314,8 +319,10 @@ Status SqliteStore::put_enrolment(const Enrolment& e) {
       .bind(5, to_string(e.attendance))
       .bind(6, e.score)
       .bind(7, b64(e.signed_off));
-  if (e.passed) st->bind(8, b64(*e.passed));
-  else st->bind_null(8);
+  if (e.passed)
+    st->bind(8, b64(*e.passed));
+  else
+    st->bind_null(8);
   st->bind(9, e.by).bind(10, e.enrolled_ms).bind(11, e.updated_ms);
   if (auto s = st->run(); !s) {
     if (db::is_constraint(s.error()))

@@ -82,13 +82,19 @@ struct Site {
     ok("POST", "/api/roles", {{"user", "ua"}, {"role", "unit_admin"}, {"scope_id", "chem"}});
   }
   static json safety() {
-    return json{{"id", "safety"}, {"title", "实验室安全"}, {"kind", "safety"},         {"unit", "chem"},
-                {"validity_months", 12}, {"assessment", "sign_off"}};
+    return json{{"id", "safety"}, {"title", "实验室安全"}, {"kind", "safety"},
+                {"unit", "chem"}, {"validity_months", 12}, {"assessment", "sign_off"}};
   }
   static json xrd(const json& instruments = json::array({"inst-c"})) {
-    return json{{"id", "xrd"},         {"title", "XRD training"}, {"kind", "instrument"},
-                {"instruments", instruments}, {"prerequisites", {"safety"}}, {"level", "independent"},
-                {"validity_months", 24}, {"assessment", "exam"},    {"pass_mark", 60}};
+    return json{{"id", "xrd"},
+                {"title", "XRD training"},
+                {"kind", "instrument"},
+                {"instruments", instruments},
+                {"prerequisites", {"safety"}},
+                {"level", "independent"},
+                {"validity_months", 24},
+                {"assessment", "exam"},
+                {"pass_mark", 60}};
   }
   static json session(const std::string& id, const char* start, int64_t capacity) {
     const int64_t s = ms(start);
@@ -104,8 +110,10 @@ struct Site {
     const std::string sid = "safety-" + user;
     expect("POST", "/api/courses/safety/sessions", "ua", 201, session(sid, "2026-01-16T01:00:00Z", 5));
     expect("POST", "/api/training-sessions/" + sid + "/enrolments", user, 201);
-    expect("POST", "/api/training-sessions/" + sid + "/attendance", "ua", 200, {{"user", user}, {"attendance", "attended"}});
-    auto r = expect("POST", "/api/training-sessions/" + sid + "/result", "ua", 200, {{"user", user}, {"signed_off", true}});
+    expect("POST", "/api/training-sessions/" + sid + "/attendance", "ua", 200,
+           {{"user", user}, {"attendance", "attended"}});
+    auto r =
+        expect("POST", "/api/training-sessions/" + sid + "/result", "ua", 200, {{"user", user}, {"signed_off", true}});
     CHECK(r["passed"] == true);
     CHECK(r["qualifications"].empty());
   }
@@ -147,7 +155,8 @@ TEST_CASE("training http: who may create courses and schedule their sessions") {
   json bad = Site::xrd();
   bad["id"] = "xrd2";
   bad["level"] = "expert";
-  CHECK(s.expect("POST", "/api/courses", "boot", 422, bad)["error"].get<std::string>().find("level") != std::string::npos);
+  CHECK(s.expect("POST", "/api/courses", "boot", 422, bad)["error"].get<std::string>().find("level") !=
+        std::string::npos);
   bad = Site::xrd();
   bad["id"] = "xrd3";
   bad["instruments"] = json::array();
@@ -181,7 +190,8 @@ TEST_CASE("training http: who may create courses and schedule their sessions") {
   s.expect("GET", "/api/training-sessions/x1/roster", "alice", 403);
   s.expect("GET", "/api/training-sessions/x1/roster", "ua", 200);
   s.expect("GET", "/api/training-sessions/nope/roster", "ia", 404);
-  s.expect("POST", "/api/training-sessions/x1/attendance", "alice", 403, {{"user", "alice"}, {"attendance", "attended"}});
+  s.expect("POST", "/api/training-sessions/x1/attendance", "alice", 403,
+           {{"user", "alice"}, {"attendance", "attended"}});
   s.expect("POST", "/api/training-sessions/x1/result", "alice", 403, {{"user", "alice"}, {"score", 100}});
   // A session called off: by its managers, once, before it starts; nobody enrols in it any more.
   s.expect("POST", "/api/courses/xrd/sessions", "ia", 201, Site::session("x2", "2026-01-21T02:00:00Z", 3));
@@ -240,14 +250,15 @@ TEST_CASE("training http: enrol, the waitlist, promotion with its notice, attend
   CHECK(me["records"][0]["valid"] == true);
 
   // Attendance of a waitlisted user is refused; carol may not cancel alice's seat.
-  CHECK(s.expect("POST", "/api/training-sessions/x1/attendance", "ia", 422, {{"user", "bob"}, {"attendance", "attended"}})["rule"] ==
-        "attendance.not_enrolled");
+  CHECK(s.expect("POST", "/api/training-sessions/x1/attendance", "ia", 422,
+                 {{"user", "bob"}, {"attendance", "attended"}})["rule"] == "attendance.not_enrolled");
   s.expect("DELETE", "/api/training-sessions/x1/enrolments/alice", "carol", 403);
   // alice cancels: bob takes the seat, and hears of it.
   auto gone = s.expect("DELETE", "/api/training-sessions/x1/enrolments/alice", "alice", 200);
   CHECK(gone["state"] == "cancelled");
   CHECK(gone["promoted"] == json({"bob"}));
-  CHECK(s.expect("DELETE", "/api/training-sessions/x1/enrolments/alice", "alice", 422)["rule"] == "cancel.not_enrolled");
+  CHECK(s.expect("DELETE", "/api/training-sessions/x1/enrolments/alice", "alice", 422)["rule"] ==
+        "cancel.not_enrolled");
   CHECK(Site::has(s.notices("bob"), "training_waitlist_promoted"));
   roster = s.expect("GET", "/api/training-sessions/x1/roster", "ia", 200);
   REQUIRE(roster["enrolments"].size() == 1);
@@ -258,8 +269,8 @@ TEST_CASE("training http: enrol, the waitlist, promotion with its notice, attend
   CHECK(s.expect("POST", "/api/training-sessions/x1/result", "ia", 422, {{"user", "bob"}, {"score", 90}})["rule"] ==
         "result.not_attended");
   s.expect("POST", "/api/training-sessions/x1/attendance", "ia", 200, {{"user", "bob"}, {"attendance", "attended"}});
-  CHECK(s.expect("POST", "/api/training-sessions/x1/result", "ia", 422, {{"user", "bob"}, {"signed_off", true}})["rule"] ==
-        "result.assessment");
+  CHECK(s.expect("POST", "/api/training-sessions/x1/result", "ia", 422,
+                 {{"user", "bob"}, {"signed_off", true}})["rule"] == "result.assessment");
   (void)s.app.dirty().take();
   auto res = s.expect("POST", "/api/training-sessions/x1/result", "ia", 200, {{"user", "bob"}, {"score", 60}});
   CHECK(res["passed"] == true);
@@ -308,7 +319,8 @@ TEST_CASE("training http: a pass never lowers a higher qualification, a failed e
   auto audit = s.call("GET", "/api/audit?entity=qualification&limit=100");
   REQUIRE(audit.status == 200);
   bool kept = false;
-  for (const auto& e : json::parse(audit.body)) kept = kept || (e["entity_id"] == "alice/inst-c" && e["action"] == "keep");
+  for (const auto& e : json::parse(audit.body))
+    kept = kept || (e["entity_id"] == "alice/inst-c" && e["action"] == "keep");
   CHECK(kept);
   res = s.expect("POST", "/api/training-sessions/x1/result", "ia", 200, {{"user", "bob"}, {"score", 59}});
   CHECK(res["passed"] == false);
@@ -325,7 +337,7 @@ TEST_CASE("training http: a reminder a day before the session, once per enrolmen
   s.expect("POST", "/api/training-sessions/soon/enrolments", "alice", 201);
   s.expect("POST", "/api/training-sessions/soon/enrolments", "bob", 201);
   s.expect("POST", "/api/training-sessions/soon/enrolments", "carol", 201);  // waitlisted: no reminder
-  s.app.send_training_reminders();  // two days ahead: not yet
+  s.app.send_training_reminders();                                           // two days ahead: not yet
   CHECK_FALSE(Site::has(s.notices("alice"), "training_reminder"));
   s.now = ms("2026-01-16T03:00:00Z");
   s.tokens.clear();  // a day later: sign in again (sessions last 12 h)

@@ -109,9 +109,9 @@ TEST_CASE("training rules: a prerequisite needs a passed record that is still va
   CHECK(r.rule == "enrol.prerequisite");
   CHECK(r.reason.find("safety") != std::string::npos);
   CHECK(prerequisite_refusal(c, {passed("other", std::nullopt)}, now).rule == "enrol.prerequisite");
-  CHECK(prerequisite_refusal(c, {passed("safety", std::nullopt)}, now).ok());                  // no end
-  CHECK(prerequisite_refusal(c, {passed("safety", at("2026-03-02T00:00:00Z"))}, now).ok());    // ends later
-  auto expired = prerequisite_refusal(c, {passed("safety", now)}, now);                        // ends now: gone
+  CHECK(prerequisite_refusal(c, {passed("safety", std::nullopt)}, now).ok());                // no end
+  CHECK(prerequisite_refusal(c, {passed("safety", at("2026-03-02T00:00:00Z"))}, now).ok());  // ends later
+  auto expired = prerequisite_refusal(c, {passed("safety", now)}, now);                      // ends now: gone
   CHECK(expired.rule == "enrol.prerequisite");
   CHECK(expired.reason.find("expired") != std::string::npos);
   Course none = xrd();
@@ -156,7 +156,8 @@ TEST_CASE("training rules: enrolment takes a seat while there is one, then the w
 
 TEST_CASE("training rules: freed seats go to the waitlist in order of arrival, positions count from 1") {
   std::vector<Enrolment> all{enrolment("a", EnrolmentState::cancelled, 1), enrolment("b", EnrolmentState::enrolled, 2),
-                             enrolment("d", EnrolmentState::waitlisted, 5), enrolment("c", EnrolmentState::waitlisted, 4),
+                             enrolment("d", EnrolmentState::waitlisted, 5),
+                             enrolment("c", EnrolmentState::waitlisted, 4),
                              enrolment("e", EnrolmentState::waitlisted, 6)};
   CHECK(waitlist_position(all, "c") == 1);
   CHECK(waitlist_position(all, "d") == 2);
@@ -207,7 +208,8 @@ TEST_CASE("training rules: the pass mark, the sign-off, and what a result needs"
   CHECK(result(sign, s, e, {90, false}).refusal.rule == "result.assessment");
   CHECK(result(sign, s, e, {std::nullopt, true}).passed);
   CHECK(result(exam, s, std::nullopt, {75, false}).refusal.rule == "result.not_enrolled");
-  CHECK(result(exam, s, enrolment("w", EnrolmentState::waitlisted, 2), {75, false}).refusal.rule == "result.not_enrolled");
+  CHECK(result(exam, s, enrolment("w", EnrolmentState::waitlisted, 2), {75, false}).refusal.rule ==
+        "result.not_enrolled");
   e.passed = false;
   CHECK(result(exam, s, e, {90, false}).refusal.rule == "result.recorded");
   Session cancelled = s;
@@ -241,7 +243,8 @@ TEST_CASE("training rules: validity ends after its calendar months, 0 months has
   CHECK_FALSE(reminder_due(s, s.start_ms - 1));
 }
 
-TEST_CASE("training rules: a pass qualifies on each instrument at the course's level, never lowering or shortening one") {
+TEST_CASE(
+    "training rules: a pass qualifies on each instrument at the course's level, never lowering or shortening one") {
   const int64_t now = at("2026-03-01T00:00:00Z");
   Course c = xrd();
   c.instruments = {"nmr-400", "nmr-600", "nmr-800"};

@@ -136,7 +136,8 @@ TEST_CASE("training store: a course reads back with its lists, unknown reference
   CHECK(next->front().instruments.size() == 2);
 }
 
-TEST_CASE("training store: sessions by course and by start, enrolments per (session, user), records per (user, course)") {
+TEST_CASE(
+    "training store: sessions by course and by start, enrolments per (session, user), records per (user, course)") {
   Fixture f;
   REQUIRE(f.training.insert_course(safety_course()));
   REQUIRE(f.training.insert_course(xrd_course()));
@@ -236,7 +237,8 @@ TEST_CASE("training store: a cancellation promotes the first waitlisted, a pass 
   REQUIRE(svc.create_course(safety_course(), kNow));
   REQUIRE(svc.create_course(xrd_course(), kNow));
   REQUIRE(svc.create_session(a_session("s1", kNow + 100'000'000, 1), kNow));
-  for (const char* u : {"alice", "bob", "carol"}) REQUIRE(st.training.put_record(Record{u, "safety", "s0", kNow, std::nullopt}));
+  for (const char* u : {"alice", "bob", "carol"})
+    REQUIRE(st.training.put_record(Record{u, "safety", "s0", kNow, std::nullopt}));
   auto a = svc.enrol("s1", "alice", "user:alice", kNow);
   REQUIRE(a);
   CHECK(a->enrolment->state == EnrolmentState::enrolled);
@@ -268,7 +270,8 @@ TEST_CASE("training store: a cancellation promotes the first waitlisted, a pass 
   CHECK(early->refusal.rule == "result.not_attended");
   REQUIRE(svc.attend("s1", "bob", Attendance::attended, kNow + 5));
   // bob already holds after_hours on inst-xrd: kept; door-1 gets the course's level.
-  REQUIRE(st.qualification.put(Qualification{"bob", "inst-xrd", 0, std::nullopt, QualificationLevel::after_hours, ""}, kNow));
+  REQUIRE(st.qualification.put(Qualification{"bob", "inst-xrd", 0, std::nullopt, QualificationLevel::after_hours, ""},
+                               kNow));
   auto res = svc.record_result("s1", "bob", ResultInput{70, false}, kNow + 6);
   REQUIRE(res);
   REQUIRE(res->refusal.ok());
