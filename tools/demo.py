@@ -248,6 +248,34 @@ def sample_order(campus):
     say("  " + " -> ".join(path) + f"  (the operator's XRD session linked; history and audit: GET /api/orders/{oid})")
 
 
+def levels_and_credit(campus, x):
+    """08:55: qualification levels at the XRD door (an independent user outside the staffed hours is
+    denied by the terminal itself), and a no-show that costs credit."""
+    say("\n== 08:55  qualification levels and staffed hours at the XRD; a no-show costs credit")
+    s = campus.server
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    other_day = days[(time.gmtime(time.time() + 8 * 3600).tm_wday + 3) % 7]  # not today (Asia/Shanghai)
+    s.post("/api/qualifications", {"user": "u06", "instrument": "inst-xrd", "level": "independent"})
+    v = campus.terminal_info("t-xrd").get("sync_version", 0)
+    status, out = s.request("PUT", "/api/instruments/inst-xrd/booking-policy",
+                            {"staffed": {d: (["08:00-18:00"] if d == other_day else []) for d in days}})
+    assert status == 200, out
+    wait_until(lambda: campus.terminal_info("t-xrd").get("acl_version", 0) > v, 30, what="t-xrd new bundle")
+    say(f"  u06 Yang Lei is now qualified 'independent'; the XRD is staffed only on {other_day} 08:00-18:00 this week")
+    swipe(x, "C0DE0006", "u06 Yang Lei", "independent, outside the staffed hours: the terminal decides alone")
+    status, out = s.request("PUT", "/api/instruments/inst-xrd/booking-policy", {})
+    assert status == 200, out
+    say("  (the XRD's rules back to the defaults: staffed Monday to Friday 08:00-18:00, 'after_hours' users any time)")
+    start = time.time() - 61
+    b = s.post("/api/bookings", {"instrument": "inst-sem", "user": "u14", "start": iso(start), "end": iso(start + 3600)})
+    say(f"  u14 Zhu Hong booked the SEM from a minute ago ({b['id'][:8]}...) and does not come")
+    missed = wait_until(lambda: [e for e in s.get("/api/users/u14/credit")["events"] if e["kind"] == "no_show"], 60,
+                        what="the no-show")
+    c = s.get("/api/users/u14/credit")
+    say(f"  the server's scan records a no-show ({missed[0]['detail']}): u14's credit {c['start_score']} -> {c['score']}"
+        f" (below {c['block_below']} blocks booking); GET /api/users/u14/credit, /api/conduct-events")
+
+
 def training_session(campus):
     """08:35: a training session on the ICP-MS (one seat): a refusal without lab safety, enrolment,
     the waitlist, a promotion with its notice, attendance, the exam and the qualification it gives."""
@@ -480,7 +508,9 @@ def main():
         store = PgStore(pg_cluster("start", "--dir", str(pg_dir)).splitlines()[-1])
         say(f"  PostgreSQL {pg_dir / 'data'} (tools/pg_cluster; log {pg_dir / 'postgres.log'})")
     try:
-        campus = Campus("demo", root=root, site=SITE, store=store)
+        # the server's periodic work every 10 s and no-shows after a minute: the demo's compressed time
+        campus = Campus("demo", root=root, site=SITE, store=store, server_toml="sync_refresh_s = 10",
+                        extra_toml="\n[conduct]\nno_show_after_min = 1\nlate_after_min = 0\n")
     except BaseException:
         if store:
             pg_cluster("stop", "--dir", str(pg_dir), check=False)
@@ -567,6 +597,7 @@ def main():
         remote_resync(campus, x)
         booking_rules(campus)
         sample_order(campus)
+        levels_and_credit(campus, x)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")

@@ -30,7 +30,10 @@ constexpr Names<Reason> kReasons[] = {
     {Reason::not_valid_now, "not_valid_now"}, {Reason::no_booking, "no_booking"}, {Reason::in_use, "in_use"},
     {Reason::cache_expired, "cache_expired"}, {Reason::no_acl, "no_acl"}, {Reason::output_fault, "output_fault"},
     {Reason::card_revoked, "card_revoked"}, {Reason::user_suspended, "user_suspended"},
-    {Reason::instrument_unavailable, "instrument_unavailable"}, {Reason::not_qualified, "not_qualified"}};
+    {Reason::instrument_unavailable, "instrument_unavailable"}, {Reason::not_qualified, "not_qualified"},
+    {Reason::outside_hours, "outside_hours"}, {Reason::needs_staff, "needs_staff"}};
+constexpr Names<Level> kLevels[] = {
+    {Level::supervised, "supervised"}, {Level::independent, "independent"}, {Level::after_hours, "after_hours"}};
 constexpr Names<ResourceStatus> kResourceStatuses[] = {{ResourceStatus::normal, "normal"},
                                                        {ResourceStatus::maintenance, "maintenance"},
                                                        {ResourceStatus::disabled, "disabled"},
@@ -452,6 +455,8 @@ const char* to_string(Reason r) { return name_of(kReasons, r); }
 const char* to_string(Mode m) { return name_of(kModes, m); }
 const char* to_string(EndReason r) { return name_of(kEndReasons, r); }
 std::optional<Reason> reason_from(std::string_view s) { return value_of(kReasons, s); }
+const char* to_string(Level l) { return name_of(kLevels, l); }
+std::optional<Level> level_from(std::string_view s) { return value_of(kLevels, s); }
 std::optional<EndReason> end_reason_from(std::string_view s) { return value_of(kEndReasons, s); }
 const char* to_string(ResourceStatus s) { return name_of(kResourceStatuses, s); }
 const char* to_string(CardForm f) { return name_of(kCardForms, f); }
@@ -515,18 +520,35 @@ std::string encode(const SyncBundle& m) {
                  {"grace_after_end_s", m.policy.grace_after_end_s},
                  {"offline_grace_s", m.policy.offline_grace_s},
                  {"max_session_s", m.policy.max_session_s}};
+  // Absent when unset: a bundle without them reads as before (every hour staffed).
+  if (!m.policy.zone.empty()) j["policy"]["zone"] = m.policy.zone;
+  if (m.policy.staffed_hours) {
+    json hours = json::array();
+    for (const auto& h : *m.policy.staffed_hours)
+      hours.push_back({{"day", h.day}, {"from_min", h.from_min}, {"to_min", h.to_min}});
+    j["policy"]["staffed_hours"] = std::move(hours);
+  }
+  if (!m.policy.closed.empty()) {
+    json closed = json::array();
+    for (const auto& c : m.policy.closed)
+      closed.push_back({{"start", time::format_utc(c.start_ms)}, {"end", time::format_utc(c.end_ms)}});
+    j["policy"]["closed"] = std::move(closed);
+  }
   json grants = json::array();
   for (const auto& g : m.grants) {
     json e{{"card", g.card}, {"user", g.user}, {"category", g.category}, {"admin", g.admin},
            {"from", time::format_utc(g.valid_from_ms)}};
     e["until"] = g.valid_until_ms ? json(time::format_utc(*g.valid_until_ms)) : json(nullptr);
+    if (g.level != Level::after_hours) e["level"] = to_string(g.level);
     grants.push_back(std::move(e));
   }
   j["grants"] = std::move(grants);
   json bookings = json::array();
-  for (const auto& b : m.bookings)
-    bookings.push_back({{"id", b.id}, {"user", b.user}, {"start", time::format_utc(b.start_ms)},
-                        {"end", time::format_utc(b.end_ms)}});
+  for (const auto& b : m.bookings) {
+    json e{{"id", b.id}, {"user", b.user}, {"start", time::format_utc(b.start_ms)}, {"end", time::format_utc(b.end_ms)}};
+    if (b.staffed) e["staffed"] = true;
+    bookings.push_back(std::move(e));
+  }
   j["bookings"] = std::move(bookings);
   // Absent when normal and empty: a bundle without them reads as before.
   if (m.status != ResourceStatus::normal) j["status"] = to_string(m.status);
@@ -624,6 +646,64 @@ Result<State> decode_state(std::string_view body) {
   return m;
 }
 
+namespace {
+
+/// The policy's zone, staffed_hours and closed (docs/PROTOCOL.md, "Levels and staffed hours").
+/// A zone the terminal's time zone database does not hold is refused with the bundle: the
+/// terminal could not count the hours.
+void decode_hours(Reader& pr, const json& p, Policy& policy) {
+  if (!pr.ok()) return;
+  constexpr std::size_t kMaxSpans = 1000;
+  if (p.contains("zone")) {
+    policy.zone = pr.str("zone", true, 64);
+    if (pr.ok() && !time::local_time(0, policy.zone)) pr.fail("zone", "unknown time zone \"" + policy.zone + "\"");
+  }
+  if (pr.ok() && p.contains("staffed_hours")) {
+    if (policy.zone.empty()) {
+      pr.fail("staffed_hours", "needs a zone");
+      return;
+    }
+    const json* h = pr.array("staffed_hours", kMaxSpans);
+    if (h == nullptr) return;
+    policy.staffed_hours.emplace();
+    for (std::size_t i = 0; i < h->size() && pr.ok(); ++i) {
+      const std::string path = pr.sub("staffed_hours[" + std::to_string(i) + "]");
+      if (!(*h)[i].is_object()) {
+        pr.take_error(path + ": must be an object");
+        return;
+      }
+      Reader sr((*h)[i], path);
+      WeekSpan w;
+      w.day = static_cast<int32_t>(sr.i64("day"));
+      w.from_min = static_cast<int32_t>(sr.i64("from_min"));
+      w.to_min = static_cast<int32_t>(sr.i64("to_min"));
+      if (sr.ok() && (w.day < 1 || w.day > 7)) sr.fail("day", "must be 1 (Monday) .. 7 (Sunday)");
+      if (sr.ok() && (w.from_min < 0 || w.to_min > 1440 || w.from_min >= w.to_min))
+        sr.fail("to_min", "must have 0 <= from_min < to_min <= 1440");
+      if (!sr.ok()) pr.take_error(sr.err());
+      policy.staffed_hours->push_back(w);
+    }
+  }
+  if (pr.ok() && p.contains("closed")) {
+    const json* c = pr.array("closed", kMaxSpans);
+    if (c == nullptr) return;
+    for (std::size_t i = 0; i < c->size() && pr.ok(); ++i) {
+      const std::string path = pr.sub("closed[" + std::to_string(i) + "]");
+      if (!(*c)[i].is_object()) {
+        pr.take_error(path + ": must be an object");
+        return;
+      }
+      Reader sr((*c)[i], path);
+      Span span{sr.when("start"), sr.when("end")};
+      if (sr.ok() && span.end_ms <= span.start_ms) sr.fail("end", "must be after start");
+      if (!sr.ok()) pr.take_error(sr.err());
+      policy.closed.push_back(span);
+    }
+  }
+}
+
+}  // namespace
+
 Result<SyncBundle> decode_sync(std::string_view body) {
   auto j = parse_object(body);
   if (!j) return j.error();
@@ -654,6 +734,7 @@ Result<SyncBundle> decode_sync(std::string_view body) {
     if (pr.ok() && (m.policy.early_start_s < 0 || m.policy.grace_after_end_s < 0 || m.policy.offline_grace_s < 0 ||
                     m.policy.max_session_s < 0))
       pr.fail("*", "durations must be >= 0");
+    decode_hours(pr, *p, m.policy);
     if (!pr.ok()) r.take_error(pr.err());
   }
   constexpr std::size_t kMaxEntries = 200000;
@@ -672,6 +753,11 @@ Result<SyncBundle> decode_sync(std::string_view body) {
       e.admin = gr.boolean("admin");
       e.valid_from_ms = gr.when("from");
       e.valid_until_ms = gr.opt_time("until");
+      if (gr.ok() && (*g)[i].contains("level")) {
+        const std::string level = gr.str("level", true, 32);
+        if (auto l = level_from(level)) e.level = *l;
+        else if (gr.ok()) gr.fail("level", "must be supervised, independent or after_hours");
+      }
       if (!gr.ok()) r.take_error(gr.err());
       m.grants.push_back(std::move(e));
     }
@@ -690,6 +776,7 @@ Result<SyncBundle> decode_sync(std::string_view body) {
       s.start_ms = br.when("start");
       s.end_ms = br.when("end");
       if (br.ok() && s.end_ms <= s.start_ms) br.fail("end", "must be after start");
+      s.staffed = br.boolean("staffed", false);
       if (!br.ok()) r.take_error(br.err());
       m.bookings.push_back(std::move(s));
     }

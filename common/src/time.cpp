@@ -229,4 +229,26 @@ Result<int64_t> local_week_start(int64_t utc_ms, const std::string& tz) {
   return local_day_start(utc_ms, -static_cast<int32_t>(lt->weekday - 1), tz);
 }
 
+Result<int64_t> add_months(int64_t utc_ms, int32_t months, const std::string& tz) {
+  auto z = zone(tz);
+  if (!z) return z.error();
+  const sys_time<milliseconds> tp{milliseconds{utc_ms}};
+  const auto local = (*z)->to_local(tp);
+  const auto ld = date::floor<date::days>(local);
+  const auto time_of_day = local - ld;
+  const date::year_month_day ymd{ld};
+  const date::year_month ym = date::year_month{ymd.year(), ymd.month()} + date::months{months};
+  if (!ym.ok() || ym.year() < date::year{1} || ym.year() > date::year{9999}) return Error::invalid("add_months: out of range");
+  const date::year_month_day_last last{ym.year(), date::month_day_last{ym.month()}};
+  const date::day d = ymd.day() <= last.day() ? ymd.day() : last.day();
+  const date::local_days target{date::year_month_day{ym.year(), ym.month(), d}};
+  const auto lt = target + time_of_day;
+  try {
+    return duration_cast<milliseconds>((*z)->to_sys(lt, date::choose::earliest).time_since_epoch()).count();
+  } catch (const std::exception&) {
+    const auto info = (*z)->get_info(lt);
+    return duration_cast<milliseconds>(info.second.begin.time_since_epoch()).count();
+  }
+}
+
 }  // namespace lg::time

@@ -19,7 +19,8 @@ using namespace http;
 namespace {
 json booking_json(const Booking& b, const ApiContext& ctx) {
   json j{{"id", b.id},          {"instrument", b.instrument}, {"user", b.user}, {"start", ctx.time(b.start_ms)},
-         {"end", ctx.time(b.end_ms)}, {"status", to_string(b.status)}, {"account", b.account}, {"booked_by", b.booked_by}};
+         {"end", ctx.time(b.end_ms)}, {"status", to_string(b.status)}, {"account", b.account}, {"booked_by", b.booked_by},
+         {"staffed", b.staffed}};
   switch (b.status) {
     case BookingStatus::active:
       break;
@@ -87,7 +88,9 @@ json policy_json(const BookingPolicy& p) {
               {"internal_priority", week_json(p.internal_priority)},
               {"approval", to_string(p.approval)},
               {"approval_hold_s", p.approval_hold_s},
-              {"cancel_free_s", p.cancel_free_s}};
+              {"cancel_free_s", p.cancel_free_s},
+              {"staffed", week_json(staffed_hours(p))},
+              {"lapse_months", p.lapse_months}};
 }
 
 json closure_json(const Closure& c, const ApiContext& ctx) {
@@ -235,6 +238,23 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 return decide(req, ctx, uow, audit, "approve", id, [&](int64_t now) { return service.approve(id, now); });
               },
               "Approve a pending booking (instrument admins): it becomes active and opens the instrument"});
+  router.add({"PUT", "/api/bookings/{id}/staffed",
+              Access::path(identity::Right::instrument_write, identity::Kind::booking),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"staffed"});
+                const std::optional<bool> staffed_field = f.opt_flag("staffed");
+                if (!f.ok()) return f.response();
+                if (!staffed_field) return error(400, "missing field: staffed");
+                const bool staffed = *staffed_field;
+                return decide(req, ctx, uow, audit, staffed ? "staff" : "unstaff", id,
+                              [&](int64_t now) { return service.set_staffed(id, staffed, now); });
+              },
+              "Mark whether staff will be present (instrument admins): a user qualified supervised may use the "
+              "instrument only in a staffed booking; the terminal's next bundle carries the mark"});
   router.add({"POST", "/api/bookings/{id}/refuse",
               Access::path(identity::Right::instrument_write, identity::Kind::booking),
               [&](const Request& req, const PathParams& pp) {
@@ -267,7 +287,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 Fields f(*body, {"opening", "lead_min_s", "lead_max_s", "min_length_s", "max_length_s", "slot_s",
                                  "user_week_bookings", "user_week_s", "group_week_bookings", "group_week_s",
                                  "external_share_pct", "internal_priority", "approval", "approval_hold_s",
-                                 "cancel_free_s"});
+                                 "cancel_free_s", "staffed", "lapse_months"});
                 BookingPolicy p = default_policy(pp.at("id"));
                 constexpr int64_t kBig = 10LL * 366 * 86400;
                 p.lead_min_s = f.opt_integer("lead_min_s", 0, kBig).value_or(p.lead_min_s);
@@ -285,6 +305,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                     static_cast<int32_t>(f.opt_integer("external_share_pct", 0, 100).value_or(p.external_share_pct));
                 p.approval_hold_s = f.opt_integer("approval_hold_s", 0, kBig).value_or(p.approval_hold_s);
                 p.cancel_free_s = f.opt_integer("cancel_free_s", 0, kBig).value_or(p.cancel_free_s);
+                p.lapse_months = static_cast<int32_t>(f.opt_integer("lapse_months", 0, 120).value_or(p.lapse_months));
                 if (body->contains("approval") && !(*body)["approval"].is_null()) {
                   const std::string a = f.one_of("approval", {"none", "all", "external"});
                   if (auto v = approval_from(a)) p.approval = *v;
@@ -299,6 +320,11 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                   if (auto why = week_from((*body)["internal_priority"], "internal_priority", p.internal_priority))
                     return error(422, "invalid field: " + *why);
                 }
+                if (body->contains("staffed") && !(*body)["staffed"].is_null()) {
+                  WeekHours w;
+                  if (auto why = week_from((*body)["staffed"], "staffed", w)) return error(422, "invalid field: " + *why);
+                  p.staffed = w;
+                }
                 if (auto why = validate_policy(p)) return error(422, "invalid field: " + *why);
                 const int64_t now = ctx.now();
                 auto s = audit::record(uow, audit, audit::request_context(req), now,
@@ -310,6 +336,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                                                                              policy_json(p).dump()});
                                        });
                 if (!s) return failure(s.error());
+                ctx.changed(p.instrument);  // staffed hours and lapse go into the bundle
                 return reply(200, policy_json(p));
               },
               "Replace the instrument's booking rules (fields left out take the defaults); they apply to bookings "
@@ -367,7 +394,10 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 json cancelled = json::array();
                 for (const auto& ch : cancelled_now) cancelled.push_back(booking_json(ch.after, ctx));
                 out["cancelled_bookings"] = cancelled;
-                if (!cancelled_now.empty()) ctx.changed(c.instrument);
+                // The bundles list holidays and blackouts as not staffed (levels), and lose the
+                // bookings maintenance cancelled: every terminal for a site holiday.
+                if (c.instrument.empty()) ctx.changed_all();
+                else ctx.changed(c.instrument);
                 return reply(201, out);
               },
               "Close a span to bookings: a site holiday (site instrument admins), an instrument's blackout, or its "
@@ -391,6 +421,8 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                                                                              closure_json(**c, ctx).dump(), ""});
                                        });
                 if (!s) return failure(s.error());
+                if ((*c)->instrument.empty()) ctx.changed_all();
+                else ctx.changed((*c)->instrument);
                 return reply(200, closure_json(**c, ctx));
               },
               "Reopen a closed span (cancelled bookings stay cancelled)"});

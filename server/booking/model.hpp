@@ -38,6 +38,7 @@ struct Booking {
   std::string booked_by{};                ///< who made it ("" = the user, or not known: made before this was kept)
   std::optional<int64_t> hold_until_ms{};  ///< pending only: it expires unless decided by then
   bool late_cancel = false;               ///< cancelled after the policy's free-cancellation deadline
+  bool staffed = false;                   ///< an instrument admin marked that staff will be present (supervised use)
 };
 
 /// [from_min, to_min) minutes of one local day (0 <= from < to <= 1440).
@@ -79,6 +80,11 @@ struct BookingPolicy {
   Approval approval = Approval::none;
   int64_t approval_hold_s = 48LL * 3600;  ///< a pending booking expires this long after it is made (or at its start)
   int64_t cancel_free_s = 0;           ///< free cancellation until this long before the start; later ones count as late
+  /// When staff are on duty: users qualified below after_hours book and use the instrument only
+  /// then. nullopt = the site's default (default_staffed_hours(): Monday to Friday 08:00-18:00).
+  std::optional<WeekHours> staffed{};
+  /// A qualification on the instrument lapses after this many months without use; 0 = never.
+  int32_t lapse_months = 0;
   bool operator==(const BookingPolicy&) const = default;
 };
 

@@ -87,14 +87,23 @@ CREATE TABLE booking_closures (
 CREATE INDEX booking_closures_by_end ON booking_closures(end_ms);
 )sql";
 
-constexpr std::array<db::Migration, 3> kMigrations{
+// Staffed bookings, staffed hours and the lapse of unused qualifications, as in the SQLite store.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE bookings ADD COLUMN staffed BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE booking_policies ADD COLUMN staffed TEXT;
+ALTER TABLE booking_policies ADD COLUMN lapse_months INTEGER NOT NULL DEFAULT 0 CHECK (lapse_months BETWEEN 0 AND 120);
+)sql";
+
+constexpr std::array<db::Migration, 4> kMigrations{
     {{1, "bookings", kV1},
      {2, "bookings are cancelled and moved, not deleted", kV2},
-     {3, "booking policies, closures, approval, accounts", kV3}}};
+     {3, "booking policies, closures, approval, accounts", kV3},
+     {4, "staffed bookings and hours, qualification lapse", kV4}}};
 
 constexpr std::string_view kPolicyCols =
     "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
-    "group_week_bookings, group_week_s, external_share_pct, internal_priority, approval, approval_hold_s, cancel_free_s";
+    "group_week_bookings, group_week_s, external_share_pct, internal_priority, approval, approval_hold_s, cancel_free_s, "
+    "staffed, lapse_months";
 
 Result<BookingPolicy> policy_row(const pg::Rows& r, int i) {
   BookingPolicy p;
@@ -120,6 +129,13 @@ Result<BookingPolicy> policy_row(const pg::Rows& r, int i) {
   p.approval = approval_from(r.text(i, 13)).value_or(Approval::none);
   p.approval_hold_s = r.i64(i, 14);
   p.cancel_free_s = r.i64(i, 15);
+  if (!r.null(i, 16)) {
+    WeekHours w;
+    if (auto why = parse_week_hours(r.text(i, 16), w))
+      return Error::invalid("booking policy of " + p.instrument + ": staffed: " + *why);
+    p.staffed = w;
+  }
+  p.lapse_months = static_cast<int32_t>(r.i64(i, 17));
   return p;
 }
 
@@ -151,15 +167,16 @@ Booking pgrows::booking(const pg::Rows& r, int i) {
   b.booked_by = r.text(i, 9);
   b.hold_until_ms = r.opt_i64(i, 10);
   b.late_cancel = r.boolean(i, 11);
+  b.staffed = r.boolean(i, 12);
   return b;
 }
 
 Status PgStore::insert(const Booking& b, int64_t now_ms) {
   auto r = db_.conn().q(
       "INSERT INTO bookings(id, instrument, user_id, start_ms, end_ms, created_ms, status, account, booked_by, "
-      "hold_until_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      "hold_until_ms, staffed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       b.id, b.instrument, b.user, b.start_ms, b.end_ms, now_ms, std::string(to_string(b.status)), b.account, b.booked_by,
-      b.hold_until_ms);
+      b.hold_until_ms, b.staffed);
   if (!r && pg::is_unique_violation(r.error())) {
     return domain_error(Errc::conflict, "id: booking " + b.id + " already exists");
   }
@@ -176,8 +193,8 @@ Status PgStore::insert(const Booking& b, int64_t now_ms) {
 Result<PageOf<Booking>> PgStore::list(const Page& p) {
   static constexpr Keyset q{
       "SELECT id, instrument, user_id, start_ms, end_ms, status, cancelled_ms, cancel_reason, account, booked_by, "
-      "hold_until_ms, late_cancel, start_ms, id FROM bookings WHERE true",
-      12, "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
+      "hold_until_ms, late_cancel, staffed, start_ms, id FROM bookings WHERE true",
+      13, "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
   return read_all_page<Booking>(db_.conn(), q, p, booking_row);
 }
 
@@ -205,9 +222,9 @@ Result<std::optional<Booking>> PgStore::get(const std::string& id) {
 Status PgStore::update(const Booking& b, int64_t now_ms) {
   auto r = db_.conn().q(
       "UPDATE bookings SET start_ms = $1, end_ms = $2, status = $3, cancelled_ms = $4, cancel_reason = $5, "
-      "updated_ms = $6, hold_until_ms = $7, late_cancel = $8 WHERE id = $9",
+      "updated_ms = $6, hold_until_ms = $7, late_cancel = $8, staffed = $9 WHERE id = $10",
       b.start_ms, b.end_ms, std::string(to_string(b.status)), b.cancelled_ms, b.cancel_reason, now_ms, b.hold_until_ms,
-      b.late_cancel, b.id);
+      b.late_cancel, b.staffed, b.id);
   if (!r && pg::is_exclusion_violation(r.error())) {
     // As in insert(): booking::Service read no overlap in this unit of work, so a concurrent one
     // admitted an overlapping booking first. Run the unit of work again; the rule then explains.
@@ -223,7 +240,7 @@ Result<std::vector<WeekBooking>> PgStore::week(const std::string& instrument, in
                                                const std::string& user) {
   auto r = db_.conn().q(
       "SELECT b.id, b.instrument, b.user_id, b.start_ms, b.end_ms, b.status, b.cancelled_ms, b.cancel_reason, b.account, "
-      "b.booked_by, b.hold_until_ms, b.late_cancel, u.category, "
+      "b.booked_by, b.hold_until_ms, b.late_cancel, b.staffed, u.category, "
       "EXISTS (SELECT 1 FROM group_members a JOIN group_members m ON a.group_id = m.group_id "
       "WHERE a.user_id = b.user_id AND m.user_id = $4) "
       "FROM bookings b JOIN users u ON u.id = b.user_id "
@@ -234,8 +251,8 @@ Result<std::vector<WeekBooking>> PgStore::week(const std::string& instrument, in
   std::vector<WeekBooking> out;
   for (int i = 0; i < r->size(); ++i) {
     WeekBooking w{booking_row(*r, i)};
-    w.category = category_from(r->text(i, 12)).value_or(UserCategory::internal_staff);
-    w.shares_group = r->boolean(i, 13);
+    w.category = category_from(r->text(i, 13)).value_or(UserCategory::internal_staff);
+    w.shares_group = r->boolean(i, 14);
     out.push_back(std::move(w));
   }
   return out;
@@ -272,17 +289,22 @@ Status PgStore::put_policy(const BookingPolicy& p, int64_t now_ms) {
   params.add(p.lead_min_s).add(p.lead_max_s).add(p.min_length_s).add(p.max_length_s).add(p.slot_s);
   params.add(int64_t{p.user_week_bookings}).add(p.user_week_s).add(int64_t{p.group_week_bookings}).add(p.group_week_s);
   params.add(int64_t{p.external_share_pct}).add(week_hours_text(p.internal_priority)).add(to_string(p.approval));
-  params.add(p.approval_hold_s).add(p.cancel_free_s).add(now_ms);
+  params.add(p.approval_hold_s).add(p.cancel_free_s);
+  if (p.staffed) params.add(week_hours_text(*p.staffed));
+  else params.add(std::nullopt);
+  params.add(int64_t{p.lapse_months}).add(now_ms);
   auto r = db_.conn().exec(
       "INSERT INTO booking_policies(" + std::string(kPolicyCols) +
-          ", updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+          ", updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+          "$19) "
           "ON CONFLICT (instrument) DO UPDATE SET opening = EXCLUDED.opening, lead_min_s = EXCLUDED.lead_min_s, "
           "lead_max_s = EXCLUDED.lead_max_s, min_length_s = EXCLUDED.min_length_s, max_length_s = EXCLUDED.max_length_s, "
           "slot_s = EXCLUDED.slot_s, user_week_bookings = EXCLUDED.user_week_bookings, user_week_s = EXCLUDED.user_week_s, "
           "group_week_bookings = EXCLUDED.group_week_bookings, group_week_s = EXCLUDED.group_week_s, "
           "external_share_pct = EXCLUDED.external_share_pct, internal_priority = EXCLUDED.internal_priority, "
           "approval = EXCLUDED.approval, approval_hold_s = EXCLUDED.approval_hold_s, "
-          "cancel_free_s = EXCLUDED.cancel_free_s, updated_ms = EXCLUDED.updated_ms",
+          "cancel_free_s = EXCLUDED.cancel_free_s, staffed = EXCLUDED.staffed, lapse_months = EXCLUDED.lapse_months, "
+          "updated_ms = EXCLUDED.updated_ms",
       params);
   if (!r && pg::is_foreign_key_violation(r.error()))
     return domain_error(Errc::unknown_reference, "instrument: unknown instrument '" + p.instrument + "'");

@@ -40,7 +40,7 @@ namespace pgrows {
 /// Columns read by booking(), in its order.
 inline constexpr std::string_view kCols =
     "id, instrument, user_id, start_ms, end_ms, status, cancelled_ms, cancel_reason, account, booked_by, hold_until_ms, "
-    "late_cancel";
+    "late_cancel, staffed";
 Booking booking(const pg::Rows& r, int i);
 }  // namespace pgrows
 

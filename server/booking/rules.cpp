@@ -103,13 +103,38 @@ const Booking* find_conflict(const std::vector<Booking>& existing, const Booking
   return nullptr;
 }
 
+namespace {
+std::string at(int64_t ms, const std::string& tz);
+}  // namespace
+
 Admission admit(const Booking& b, const AdmissionFacts& f) {
   if (!f.instrument_known) return {Admit::unknown_instrument, "instrument: unknown instrument '" + b.instrument + "'", ""};
   if (!f.user_known) return {Admit::unknown_user, "user: unknown user '" + b.user + "'", ""};
+  if (f.blocked) return {Admit::outside_rules, "blocked: " + b.user + " may not book: " + *f.blocked, "", "blocked"};
   if (!f.user_admin) {
     const std::string who = "user " + b.user + " has no ";
     if (!f.qualification) return {Admit::not_qualified, who + "qualification on instrument " + b.instrument, ""};
-    const Qualification& q = *f.qualification;
+    const BookingPolicy& p = f.rules.policy;
+    auto lapse = qualification::lapses_at(*f.qualification, f.last_use_ms, p.lapse_months, f.rules.tz);
+    if (!lapse) return {Admit::not_qualified, "qualification: " + lapse.error().reason, ""};
+    const Qualification q = qualification::with_lapse(*f.qualification, *lapse);
+    if (*lapse && *lapse <= b.end_ms && (!f.qualification->valid_until_ms || *lapse < *f.qualification->valid_until_ms)) {
+      return {Admit::not_qualified,
+              "qualification: " + b.user + "'s on " + b.instrument + " lapses at " + at(**lapse, f.rules.tz) +
+                  ", unused for " + std::to_string(p.lapse_months) +
+                  " months (since its last use or grant); it must be renewed (training or an admin) to book "
+                  "after that",
+              ""};
+    }
+    if (q.level != QualificationLevel::after_hours &&
+        !within_staffed(staffed_hours(p), f.rules.closures, b.start_ms, b.end_ms, f.rules.tz)) {
+      return {Admit::outside_rules,
+              "outside_hours: " + b.user + " is qualified " + qualification::to_string(q.level) + " on " + b.instrument +
+                  ", which allows the staffed hours only (" + week_hours_text(staffed_hours(p)) +
+                  ", not on holidays); " + at(b.start_ms, f.rules.tz) + " to " + at(b.end_ms, f.rules.tz) +
+                  " is not within them: use after hours needs the after_hours level",
+              "", "outside_hours"};
+    }
     if (!qualification::covers(q, b.start_ms, b.end_ms)) {
       const std::string valid = "valid from " + time::format_utc(q.valid_from_ms) +
                                 (q.valid_until_ms ? " until " + time::format_utc(*q.valid_until_ms) : "");
@@ -124,6 +149,12 @@ Admission admit(const Booking& b, const AdmissionFacts& f) {
     return {Admit::overlaps, "booking overlaps booking " + c->id, c->id};
   }
   return {};
+}
+
+std::optional<std::string> can_staff(const Booking& b, bool staffed) {
+  if (!holds_slot(b.status)) return "booking: " + b.id + " is " + to_string(b.status) + "; only an active or pending booking is staffed";
+  if (b.staffed == staffed) return "booking: " + b.id + (staffed ? " is marked staffed already" : " is not marked staffed");
+  return std::nullopt;
 }
 
 std::optional<std::string> can_cancel(const Booking& b) {
@@ -289,6 +320,25 @@ BookingPolicy default_policy(const std::string& instrument) {
   return p;
 }
 
+WeekHours default_staffed_hours() {
+  WeekHours w;
+  for (int d = 0; d < 5; ++d) w.days[d].push_back(DaySpan{8 * 60, 18 * 60});
+  return w;
+}
+
+WeekHours staffed_hours(const BookingPolicy& p) { return p.staffed ? *p.staffed : default_staffed_hours(); }
+
+bool within_staffed(const WeekHours& w, const std::vector<Closure>& closures, int64_t from_ms, int64_t to_ms,
+                    const std::string& tz) {
+  for (const Closure& c : closures)
+    if (c.kind != ClosureKind::maintenance && overlaps(c.start_ms, c.end_ms, from_ms, to_ms)) return false;
+  auto spans = spans_over(w, from_ms, to_ms, tz);
+  if (!spans) return false;
+  for (const auto& [a, e] : *spans)
+    if (a <= from_ms && to_ms <= e) return true;
+  return false;
+}
+
 std::optional<std::string> validate_policy(const BookingPolicy& p) {
   constexpr int64_t kYear = 366LL * 86400;
   if (p.lead_min_s < 0 || p.lead_min_s > kYear) return std::string("lead_min_s: must be 0 to 366 days");
@@ -309,11 +359,14 @@ std::optional<std::string> validate_policy(const BookingPolicy& p) {
   if (p.approval_hold_s < 3600 || p.approval_hold_s > 30LL * 86400)
     return std::string("approval_hold_s: must be 1 h to 30 days");
   if (p.cancel_free_s < 0 || p.cancel_free_s > 30LL * 86400) return std::string("cancel_free_s: must be 0 to 30 days");
+  if (p.lapse_months < 0 || p.lapse_months > 120) return std::string("lapse_months: must be 0 (never) to 120");
   for (int d = 0; d < 7; ++d) {
     if (p.opening)
       if (auto why = validate_day(p.opening->days[d])) return "opening." + std::string(kDayNames[d]) + ": " + *why;
     if (auto why = validate_day(p.internal_priority.days[d]))
       return "internal_priority." + std::string(kDayNames[d]) + ": " + *why;
+    if (p.staffed)
+      if (auto why = validate_day(p.staffed->days[d])) return "staffed." + std::string(kDayNames[d]) + ": " + *why;
   }
   return std::nullopt;
 }

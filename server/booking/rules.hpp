@@ -57,6 +57,15 @@ std::optional<std::string> validate_policy(const BookingPolicy& p);
 /// The defaults an instrument without a policy books under.
 BookingPolicy default_policy(const std::string& instrument);
 
+/// The site's staffed hours where an instrument sets none: Monday to Friday, 08:00 to 18:00.
+WeekHours default_staffed_hours();
+/// p's staffed hours: its own, or default_staffed_hours().
+WeekHours staffed_hours(const BookingPolicy& p);
+/// True when [from_ms, to_ms) lies within the staffed hours w in tz and in no holiday or
+/// blackout of `closures` (a site holiday is not staffed). The zone failing counts as not.
+bool within_staffed(const WeekHours& w, const std::vector<Closure>& closures, int64_t from_ms, int64_t to_ms,
+                    const std::string& tz);
+
 /// The ISO week (local Monday 00:00 to the next) holding at_ms in tz: the quotas' window.
 struct Window {
   int64_t from_ms = 0;
@@ -125,6 +134,8 @@ struct AdmissionFacts {
   bool user_known = false;
   bool user_admin = false;
   std::optional<Qualification> qualification;  ///< the user's on the instrument, if any
+  std::optional<int64_t> last_use_ms;          ///< start of the user's latest session on the instrument
+  std::optional<std::string> blocked{};        ///< why the user is blocked from booking now (credit), if so
   std::vector<Booking> overlapping;            ///< bookings on the instrument overlapping the candidate
   PolicyFacts rules{};                         ///< the instrument's booking policy and what it needs
 };
@@ -141,10 +152,16 @@ struct Admission {
 };
 
 /// A booking is admitted when instrument and user exist, the user is an admin or holds a
-/// qualification on the instrument valid for the whole booking, it keeps the instrument's booking
+/// qualification on the instrument valid for the whole booking (not lapsed for want of use: the
+/// policy's lapse_months after last_use_ms), is not blocked from booking (rule "blocked": a low
+/// credit score after no-shows; admins too are refused for the users they book for), at a level that allows its hours (below after_hours:
+/// within the staffed hours, else refused as rule "outside_hours"), it keeps the instrument's booking
 /// policy (check_policy) and it overlaps no other slot-holding booking on the instrument. The
 /// interval must already be validated.
 Admission admit(const Booking& candidate, const AdmissionFacts& f);
+
+/// Why b's staffed mark may not be set to `staffed`: it holds no slot, or has that mark already.
+std::optional<std::string> can_staff(const Booking& b, bool staffed);
 
 /// Why b may not be cancelled (it is cancelled, refused or expired already), or nullopt.
 std::optional<std::string> can_cancel(const Booking& b);

@@ -19,6 +19,11 @@ Result<AdmissionFacts> Service::facts_for(const Booking& b) {
     auto q = qualifications_.get(b.user, b.instrument);
     if (!q) return q.error();
     f.qualification = *q;
+    if (f.qualification) {
+      auto used = qualifications_.last_use(b.user, b.instrument);
+      if (!used) return used.error();
+      f.last_use_ms = *used;
+    }
     auto o = bookings_.overlapping(b.instrument, b.start_ms, b.end_ms);
     if (!o) return o.error();
     f.overlapping = std::move(*o);
@@ -57,6 +62,11 @@ Result<BookingOutcome> Service::create(const Booking& b, int64_t now_ms) {
     auto f = facts_for(b);
     if (!f) return f.error();
     f->rules.now_ms = now_ms;
+    if (blocked_) {
+      auto why = blocked_(b.user, now_ms);
+      if (!why) return why.error();
+      f->blocked = std::move(*why);
+    }
     Booking candidate = b;
     if (candidate.id.empty()) candidate.id = crypto::uuid7();
     const Admission a = admit(candidate, *f);
@@ -111,6 +121,11 @@ Result<BookingChange> Service::move(const std::string& id, int64_t start_ms, int
     auto f = facts_for(after);
     if (!f) return f.error();
     f->rules.now_ms = now_ms;
+    if (blocked_) {
+      auto why = blocked_(after.user, now_ms);
+      if (!why) return why.error();
+      f->blocked = std::move(*why);
+    }
     const Admission a = admit(after, *f);
     switch (a.verdict) {
       case Admit::ok:
@@ -143,6 +158,18 @@ Result<BookingChange> Service::approve(const std::string& id, int64_t now_ms) {
     const Booking after = approved(*before);
     LG_TRY(bookings_.update(after, now_ms));
     if (on_decided_) LG_TRY(on_decided_(after, now_ms));
+    return BookingChange{*before, after, ""};
+  });
+}
+
+Result<BookingChange> Service::set_staffed(const std::string& id, bool staffed, int64_t now_ms) {
+  return transact<BookingChange>(uow_, [&]() -> Result<BookingChange> {
+    auto before = load(id);
+    if (!before) return before.error();
+    if (auto why = can_staff(*before, staffed)) return domain_error(Errc::conflict, *why);
+    Booking after = *before;
+    after.staffed = staffed;
+    LG_TRY(bookings_.update(after, now_ms));
     return BookingChange{*before, after, ""};
   });
 }

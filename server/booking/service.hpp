@@ -37,6 +37,10 @@ class Service {
 
   /// Approves a pending booking (it becomes active): not_found, or conflict when not pending.
   Result<BookingChange> approve(const std::string& id, int64_t now_ms);
+  /// Marks whether staff will be present during the booking (a supervised user may use the
+  /// instrument only in a staffed booking). conflict when it holds no slot (cancelled, refused,
+  /// expired) or is marked so already.
+  Result<BookingChange> set_staffed(const std::string& id, bool staffed, int64_t now_ms);
   /// Refuses a pending booking with a reason (kept; it frees its slot): not_found, or conflict
   /// when not pending.
   Result<BookingChange> refuse(const std::string& id, const std::string& reason, int64_t now_ms);
@@ -74,6 +78,11 @@ class Service {
   /// booking after it: approved (active), refused, expired, or cancelled by maintenance. A
   /// failure rolls the decision back.
   void on_decided(std::function<Status(const Booking&, int64_t now_ms)> f) { on_decided_ = std::move(f); }
+  /// Asked inside create() and move()'s unit of work: why the user may not book now (a block from
+  /// booking after no-shows: "..."), or nullopt. Unset: nobody is blocked.
+  void blocked_by(std::function<Result<std::optional<std::string>>(const std::string& user, int64_t now_ms)> f) {
+    blocked_ = std::move(f);
+  }
 
  private:
   /// Loads the admission facts for candidate (in the caller's unit of work).
@@ -90,6 +99,7 @@ class Service {
   qualification::Store& qualifications_;
   std::function<Status(const Booking&, int64_t)> on_created_;
   std::function<Status(const Booking&, int64_t)> on_decided_;
+  std::function<Result<std::optional<std::string>>(const std::string&, int64_t)> blocked_;
   std::string tz_;
 };
 

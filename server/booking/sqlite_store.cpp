@@ -93,14 +93,23 @@ CREATE TABLE booking_closures (
 CREATE INDEX booking_closures_by_end ON booking_closures(end_ms);
 )sql";
 
-constexpr std::array<db::Migration, 3> kMigrations{
+// Staffed bookings, staffed hours and the lapse of unused qualifications (issue 10, levels).
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE bookings ADD COLUMN staffed INTEGER NOT NULL DEFAULT 0 CHECK (staffed IN (0, 1));
+ALTER TABLE booking_policies ADD COLUMN staffed TEXT;
+ALTER TABLE booking_policies ADD COLUMN lapse_months INTEGER NOT NULL DEFAULT 0 CHECK (lapse_months BETWEEN 0 AND 120);
+)sql";
+
+constexpr std::array<db::Migration, 4> kMigrations{
     {{1, "bookings", kV1},
      {2, "bookings are cancelled and moved, not deleted", kV2},
-     {3, "booking policies, closures, approval, accounts", kV3}}};
+     {3, "booking policies, closures, approval, accounts", kV3},
+     {4, "staffed bookings and hours, qualification lapse", kV4}}};
 
 constexpr std::string_view kPolicyCols =
     "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
-    "group_week_bookings, group_week_s, external_share_pct, internal_priority, approval, approval_hold_s, cancel_free_s";
+    "group_week_bookings, group_week_s, external_share_pct, internal_priority, approval, approval_hold_s, cancel_free_s, "
+    "staffed, lapse_months";
 
 Result<BookingPolicy> policy_row(db::Statement& r) {
   BookingPolicy p;
@@ -126,6 +135,13 @@ Result<BookingPolicy> policy_row(db::Statement& r) {
   p.approval = approval_from(r.column_text(13)).value_or(Approval::none);
   p.approval_hold_s = r.column_int64(14);
   p.cancel_free_s = r.column_int64(15);
+  if (!r.column_is_null(16)) {
+    WeekHours w;
+    if (auto why = parse_week_hours(r.column_text(16), w))
+      return Error::invalid("booking policy of " + p.instrument + ": staffed: " + *why);
+    p.staffed = w;
+  }
+  p.lapse_months = static_cast<int32_t>(r.column_int64(17));
   return p;
 }
 
@@ -157,17 +173,19 @@ Booking booking(db::Statement& r) {
   b.booked_by = r.column_text(9);
   b.hold_until_ms = opt_int(r, 10);
   b.late_cancel = r.column_int64(11) != 0;
+  b.staffed = r.column_int64(12) != 0;
   return b;
 }
 }  // namespace rows
 
 Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
   auto ins = db_.conn().prepare(
-      "INSERT INTO bookings(id, instrument, user, start_ms, end_ms, created_ms, status, account, booked_by, hold_until_ms) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO bookings(id, instrument, user, start_ms, end_ms, created_ms, status, account, booked_by, hold_until_ms, "
+      "staffed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
   ins->bind(1, b.id).bind(2, b.instrument).bind(3, b.user).bind(4, b.start_ms).bind(5, b.end_ms).bind(6, now_ms);
   ins->bind(7, std::string(to_string(b.status))).bind(8, b.account).bind(9, b.booked_by).bind(10, b.hold_until_ms);
+  ins->bind(11, int64_t{b.staffed ? 1 : 0});
   if (auto s = ins->run(); !s) {
     if (db::is_constraint(s.error())) return domain_error(Errc::conflict, "id: booking " + b.id + " already exists");
     return s.error();
@@ -178,8 +196,8 @@ Status SqliteStore::insert(const Booking& b, int64_t now_ms) {
 Result<PageOf<Booking>> SqliteStore::list(const Page& p) {
   static constexpr Keyset q{
       "SELECT id, instrument, user, start_ms, end_ms, status, cancelled_ms, cancel_reason, account, booked_by, "
-      "hold_until_ms, late_cancel, start_ms, id FROM bookings WHERE 1",
-      12,
+      "hold_until_ms, late_cancel, staffed, start_ms, id FROM bookings WHERE 1",
+      13,
                             "(start_ms, id)", "is", false, "ORDER BY start_ms, id"};
   return read_all_page<Booking>(db_.conn(), q, p, rows::booking);
 }
@@ -210,7 +228,7 @@ Result<std::optional<Booking>> SqliteStore::get(const std::string& id) {
 Status SqliteStore::update(const Booking& b, int64_t now_ms) {
   auto st = db_.conn().prepare(
       "UPDATE bookings SET start_ms = ?, end_ms = ?, status = ?, cancelled_ms = ?, cancel_reason = ?, updated_ms = ?, "
-      "hold_until_ms = ?, late_cancel = ? WHERE id = ?");
+      "hold_until_ms = ?, late_cancel = ?, staffed = ? WHERE id = ?");
   if (!st) return st.error();
   st->bind(1, b.start_ms)
       .bind(2, b.end_ms)
@@ -220,7 +238,8 @@ Status SqliteStore::update(const Booking& b, int64_t now_ms) {
       .bind(6, now_ms)
       .bind(7, b.hold_until_ms)
       .bind(8, int64_t{b.late_cancel ? 1 : 0})
-      .bind(9, b.id);
+      .bind(9, int64_t{b.staffed ? 1 : 0})
+      .bind(10, b.id);
   LG_TRY(st->run());
   if (db_.conn().changes() == 0) return domain_error(Errc::not_found, "booking: no booking '" + b.id + "'");
   return {};
@@ -230,7 +249,7 @@ Result<std::vector<WeekBooking>> SqliteStore::week(const std::string& instrument
                                                    const std::string& user) {
   auto q = db_.conn().prepare(
       "SELECT b.id, b.instrument, b.user, b.start_ms, b.end_ms, b.status, b.cancelled_ms, b.cancel_reason, b.account, "
-      "b.booked_by, b.hold_until_ms, b.late_cancel, u.category, "
+      "b.booked_by, b.hold_until_ms, b.late_cancel, b.staffed, u.category, "
       "EXISTS (SELECT 1 FROM group_members a JOIN group_members m ON a.group_id = m.group_id "
       "WHERE a.user_id = b.user AND m.user_id = ?4) "
       "FROM bookings b JOIN users u ON u.id = b.user "
@@ -241,8 +260,8 @@ Result<std::vector<WeekBooking>> SqliteStore::week(const std::string& instrument
   std::vector<WeekBooking> out;
   auto s = each_row(*q, [&](db::Statement& r) {
     WeekBooking w{rows::booking(r)};
-    w.category = category_from(r.column_text(12)).value_or(UserCategory::internal_staff);
-    w.shares_group = r.column_int64(13) != 0;
+    w.category = category_from(r.column_text(13)).value_or(UserCategory::internal_staff);
+    w.shares_group = r.column_int64(14) != 0;
     out.push_back(std::move(w));
   });
   if (!s) return s.error();
@@ -278,7 +297,7 @@ Result<std::optional<BookingPolicy>> SqliteStore::policy(const std::string& inst
 
 Status SqliteStore::put_policy(const BookingPolicy& p, int64_t now_ms) {
   auto st = db_.conn().prepare("INSERT OR REPLACE INTO booking_policies(" + std::string(kPolicyCols) +
-                               ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                               ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->bind(1, p.instrument);
   if (p.opening) st->bind(2, week_hours_text(*p.opening));
@@ -286,7 +305,10 @@ Status SqliteStore::put_policy(const BookingPolicy& p, int64_t now_ms) {
   st->bind(3, p.lead_min_s).bind(4, p.lead_max_s).bind(5, p.min_length_s).bind(6, p.max_length_s).bind(7, p.slot_s);
   st->bind(8, int64_t{p.user_week_bookings}).bind(9, p.user_week_s).bind(10, int64_t{p.group_week_bookings});
   st->bind(11, p.group_week_s).bind(12, int64_t{p.external_share_pct}).bind(13, week_hours_text(p.internal_priority));
-  st->bind(14, std::string(to_string(p.approval))).bind(15, p.approval_hold_s).bind(16, p.cancel_free_s).bind(17, now_ms);
+  st->bind(14, std::string(to_string(p.approval))).bind(15, p.approval_hold_s).bind(16, p.cancel_free_s);
+  if (p.staffed) st->bind(17, week_hours_text(*p.staffed));
+  else st->bind_null(17);
+  st->bind(18, int64_t{p.lapse_months}).bind(19, now_ms);
   if (auto s = st->run(); !s) {
     if (db::is_constraint(s.error()))
       return domain_error(Errc::unknown_reference, "instrument: unknown instrument '" + p.instrument + "'");

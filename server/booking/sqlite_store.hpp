@@ -38,7 +38,7 @@ namespace rows {
 /// Columns read by booking(), in its order.
 inline constexpr std::string_view kCols =
     "id, instrument, user, start_ms, end_ms, status, cancelled_ms, cancel_reason, account, booked_by, hold_until_ms, "
-    "late_cancel";
+    "late_cancel, staffed";
 Booking booking(db::Statement& r);
 }  // namespace rows
 

@@ -1,5 +1,7 @@
 #include "server/config/server_config.hpp"
 
+#include "server/conduct/rules.hpp"
+
 #include <algorithm>
 
 #include <arpa/inet.h>
@@ -60,7 +62,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "orders", "smtp"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "orders", "smtp", "conduct"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -457,6 +459,38 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     if (auto s = (*testing)->reject_unknown({"report_hold_ms"}); !s) return s.error();
     LG_CFG(hold, (*testing)->integer_or("report_hold_ms", 0, 0, 600'000));
     c.report_hold_ms = *hold;
+  }
+  LG_CFG(conduct, root.optional_section("conduct"));
+  if (*conduct) {
+    const config::Section& d = **conduct;
+    if (auto s = d.reject_unknown({"enabled", "no_show_after_min", "late_after_min", "overtime_grace_min", "start_score",
+                                   "no_show_points", "late_arrival_points", "overtime_points", "late_cancel_points",
+                                   "recovery_days", "block_below", "block_days"});
+        !s)
+      return s.error();
+    conduct::Policy& p = c.conduct;
+    LG_CFG(on, d.boolean_or("enabled", p.enabled));
+    p.enabled = *on;
+    LG_CFG(no_show, d.integer_or("no_show_after_min", p.no_show_after_s / 60, 1, 1440));
+    p.no_show_after_s = *no_show * 60;
+    LG_CFG(late, d.integer_or("late_after_min", p.late_after_s / 60, 0, 1440));
+    p.late_after_s = *late * 60;
+    LG_CFG(overtime, d.integer_or("overtime_grace_min", p.overtime_grace_s / 60, 0, 1440));
+    p.overtime_grace_s = *overtime * 60;
+    for (auto [key, into] : {std::pair<const char*, int32_t*>{"start_score", &p.start_score},
+                             {"no_show_points", &p.no_show_points},
+                             {"late_arrival_points", &p.late_arrival_points},
+                             {"overtime_points", &p.overtime_points},
+                             {"late_cancel_points", &p.late_cancel_points},
+                             {"block_below", &p.block_below}}) {
+      LG_CFG(v, d.integer_or(key, *into, 0, 10000));
+      *into = static_cast<int32_t>(*v);
+    }
+    LG_CFG(recovery, d.integer_or("recovery_days", p.recovery_days, 1, 3650));
+    p.recovery_days = *recovery;
+    LG_CFG(block_days, d.integer_or("block_days", p.block_days, 1, 3650));
+    p.block_days = *block_days;
+    if (auto why = conduct::validate(p)) return Error::invalid(d.path(why->substr(0, why->find(':'))) + why->substr(why->find(':')));
   }
   return c;
 }

@@ -10,6 +10,7 @@
 #include "labgate/common/defaults.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/result.hpp"
+#include "server/conduct/model.hpp"
 
 namespace lg::server {
 
@@ -117,6 +118,7 @@ struct ServerConfig {
   int64_t orders_attachment_limit = kDefaultOrderAttachmentLimit;  ///< [orders] attachment_limit: bytes (413 above)
   AuthConfig auth;
   SmtpConfig smtp;  ///< [smtp]: notices by mail
+  conduct::Policy conduct;  ///< [conduct]: no-shows, credit and blocks (docs/INTERFACES.md, "Conduct and credit")
 
   /// [pki] the site terminal CA the server keeps.
   std::filesystem::path pki_dir;        ///< [pki] dir: ca.key (mode 0600), ca.crt, the server's identity (default <data_dir>/pki)

@@ -4,6 +4,7 @@
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 #include "server/core/errors.hpp"
+#include "server/conduct/http.hpp"
 #include "server/orders/http.hpp"
 #include "server/notify/http.hpp"
 #include "server/notify/rules.hpp"
@@ -28,11 +29,12 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
              cfg.currency),
       ingest_(usage_, stores.usage, stores.terminals, key, cfg.site, &metrics_),
       booking_(stores.uow, stores.booking, stores.directory, stores.qualification, cfg.time_zone),
-      sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher),
+      sync_(stores.uow, stores.sync, stores.terminals, stores.usage, key, cfg.site, publisher, cfg.time_zone),
       commands_(stores.terminals, key, cfg.site, publisher, &dirty_, &stores.usage),
       outbox_(stores.uow, stores.notify, stores.directory, cfg.site),
       orders_(stores.uow, stores.orders, orders::Settings{cfg.data_dir, cfg.orders_attachment_limit}),
-      training_(stores.uow, stores.training, stores.qualification, &outbox_, cfg.time_zone) {
+      training_(stores.uow, stores.training, stores.qualification, &outbox_, cfg.time_zone),
+      conduct_(stores.uow, stores.conduct, &outbox_, cfg.conduct, cfg.time_zone) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
@@ -40,6 +42,7 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
     sync::add_command_routes(r, ctx, commands_, stores_.uow, stores_.audit);
     orders::add_routes(r, ctx, orders_, stores_.uow, stores_.audit);
     training::add_routes(r, ctx, training_, stores_.uow, stores_.audit);
+    conduct::add_routes(r, ctx, conduct_, stores_.uow, stores_.audit);
     notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
   });
   // A booking's user hears of it by mail: made (confirmed, or waiting for approval), approved,
@@ -86,6 +89,14 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
         c.event.at_ms);
     if (!r) return r.error();
     return {};
+  });
+  // A user blocked for their conduct books nothing until the block ends (credit, server/conduct).
+  booking_.blocked_by([this, tz = cfg.time_zone](const std::string& user, int64_t now_ms) -> Result<std::optional<std::string>> {
+    auto b = conduct_.block_in_force(user, now_ms);
+    if (!b) return b.error();
+    if (!*b) return std::optional<std::string>{};
+    auto until = time::format_local_offset((*b)->until_ms, tz);
+    return std::optional<std::string>{(*b)->reason + " (blocked until " + (until ? *until : time::format_utc((*b)->until_ms)) + ")"};
   });
   booking_.on_decided([notice](const Booking& b, int64_t at_ms) -> Status {
     switch (b.status) {
@@ -221,6 +232,7 @@ void App::tick() {
   if (enrolment_) enrolment_->retry_pending(now_());  // a CRL the signer could not sign before
   expire_booking_holds();
   send_training_reminders();
+  scan_conduct();
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
 }
@@ -235,6 +247,22 @@ void App::expire_booking_holds() {
     // a pending booking opened nothing, so no bundle changes
     log::info(kLog, "booking " + c.after.id + " on " + c.after.instrument + " expired: not approved by its hold time");
   }
+}
+
+void App::scan_conduct() {
+  const int64_t now = now_();
+  auto r = conduct_.scan(now);
+  if (!r) {
+    log::error(kLog, "conduct: " + r.error().message());
+    return;
+  }
+  for (const auto& e : r->recorded)
+    log::debug(kLog, "conduct: " + std::string(conduct::to_string(e.kind)) + " of " + e.user + " on booking " + e.booking);
+  for (const auto& b : r->blocks) log::info(kLog, "conduct: " + b.user + " blocked from booking: " + b.reason);
+  auto ended = conduct_.notify_ended(now);
+  if (!ended) log::error(kLog, "conduct: " + ended.error().message());
+  else
+    for (const auto& b : *ended) log::info(kLog, "conduct: the block of " + b.user + " ended");
 }
 
 void App::send_training_reminders() {

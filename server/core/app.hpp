@@ -10,6 +10,7 @@
 
 #include "labgate/common/crypto.hpp"
 #include "server/booking/service.hpp"
+#include "server/conduct/service.hpp"
 #include "server/config/server_config.hpp"
 #include "server/core/dirty.hpp"
 #include "server/core/health.hpp"
@@ -62,6 +63,9 @@ class App {
   void expire_booking_holds();
   /// Enqueues the training reminders due (a day before a session; once per enrolment); tick() calls it.
   void send_training_reminders();
+  /// Records what bookings earned (no-shows, late arrivals, overtime, late cancellations), blocks
+  /// users whose credit fell too low and tells those whose block ended; tick() calls it.
+  void scan_conduct();
   // ---- ingest strand
   /// evt or state from a terminal (acks are published only after a successful commit). A
   /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests); one
@@ -88,6 +92,8 @@ class App {
   orders::Service& orders() { return orders_; }
   /// Training courses, sessions, enrolments and results (server/training).
   training::Service& training() { return training_; }
+  /// Conduct events and credit (server/conduct).
+  conduct::Service& conduct() { return conduct_; }
   /// The HTTP API (its router table: for docs and tests).
   const http::Api& api() const { return *api_; }
 
@@ -124,6 +130,7 @@ class App {
   std::unique_ptr<notify::Worker> notices_;
   orders::Service orders_;  // sample orders (server/orders)
   training::Service training_;  // training to qualification (server/training)
+  conduct::Service conduct_;    // no-shows and credit (server/conduct)
   std::unique_ptr<http::Api> api_;
 };
 

@@ -6,7 +6,7 @@ namespace lg::server {
 
 Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t report_hold_ms) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 11> areas{{
+  const std::array<AreaSchema, 12> areas{{
       {"directory", directory::pg_migrations()},
       {"qualification", qualification::pg_migrations()},
       {"booking", booking::pg_migrations()},
@@ -18,6 +18,7 @@ Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t r
       {"orders", orders::pg_migrations()},
       {"notify", notify::pg_migrations()},
       {"training", training::pg_migrations()},
+      {"conduct", conduct::pg_migrations()},
   }};
   auto db = PgDb::open(o, areas);
   if (!db) return db.error();

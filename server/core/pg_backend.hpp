@@ -6,6 +6,7 @@
 
 #include "server/audit/pg_store.hpp"
 #include "server/identity/pg_store.hpp"
+#include "server/conduct/pg_store.hpp"
 #include "server/orders/pg_store.hpp"
 #include "server/notify/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
@@ -30,7 +31,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -50,7 +51,8 @@ class PgBackend final : public Backend {
         identity_(*db_),
         notify_(*db_),
         orders_(*db_),
-        training_(*db_) {}
+        training_(*db_),
+        conduct_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -66,6 +68,7 @@ class PgBackend final : public Backend {
   notify::PgStore notify_;
   orders::PgStore orders_;
   training::PgStore training_;
+  conduct::PgStore conduct_;
 };
 
 }  // namespace lg::server

@@ -5,6 +5,7 @@
 #include "server/audit/store.hpp"
 #include "server/billing/store.hpp"
 #include "server/booking/store.hpp"
+#include "server/conduct/store.hpp"
 #include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
 #include "server/identity/store.hpp"
@@ -34,6 +35,7 @@ struct Stores {
   notify::Store& notify;
   orders::Store& orders;
   training::Store& training;
+  conduct::Store& conduct;
 };
 
 }  // namespace lg::server

@@ -27,6 +27,8 @@ enum class Kind {
   qualification_lapsing,
   order_state,
   blocked,
+  block_ended,   ///< the user's block from booking ended (its time ran out, or it was lifted)
+  user_blocked,  ///< to the site admins: a user was blocked from booking
   other,
 };
 

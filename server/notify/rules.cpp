@@ -13,7 +13,7 @@ struct Names {
   const char* name;
 };
 
-constexpr std::array<Names<Kind>, 15> kKinds{{
+constexpr std::array<Names<Kind>, 17> kKinds{{
     {Kind::booking_confirmed, "booking_confirmed"},
     {Kind::booking_pending, "booking_pending"},
     {Kind::booking_approved, "booking_approved"},
@@ -28,6 +28,8 @@ constexpr std::array<Names<Kind>, 15> kKinds{{
     {Kind::qualification_lapsing, "qualification_lapsing"},
     {Kind::order_state, "order_state"},
     {Kind::blocked, "blocked"},
+    {Kind::block_ended, "block_ended"},
+    {Kind::user_blocked, "user_blocked"},
     {Kind::other, "other"},
 }};
 

@@ -19,7 +19,7 @@ struct Template {
   const char* body_en;
 };
 
-constexpr std::array<Template, 15> kTemplates{{
+constexpr std::array<Template, 17> kTemplates{{
     {Kind::booking_confirmed, "预约已确认：{instrument}", "Booking confirmed: {instrument}",
      "您预约的 {instrument}（{lab}）已确认。\n开始：{start}\n结束：{end}\n预约编号：{booking}",
      "Your booking of {instrument} ({lab}) is confirmed.\nStart: {start}\nEnd: {end}\nBooking: {booking}"},
@@ -68,6 +68,12 @@ constexpr std::array<Template, 15> kTemplates{{
      "您的账户已被限制使用仪器。\n原因：{reason}\n如有疑问，请联系实验室管理员。",
      "Your account may no longer use the instruments.\nReason: {reason}\nPlease ask the lab's administrator if "
      "this is unexpected."},
+    {Kind::block_ended, "预约限制已解除", "You may book again",
+     "您的预约限制已于 {end} 解除，可以重新预约仪器。\n当前信用分：{score}",
+     "Your block from booking ended on {end}; you may book instruments again.\nYour credit score: {score}"},
+    {Kind::user_blocked, "用户 {user} 已被限制预约", "{user} is blocked from booking",
+     "用户 {user} 因信用分过低被限制预约，至 {until}。\n原因：{reason}",
+     "{user} may not book until {until}.\nReason: {reason}"},
     {Kind::other, "{subject_zh}", "{subject_en}", "{text_zh}", "{text_en}"},
 }};
 

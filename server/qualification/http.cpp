@@ -15,7 +15,9 @@ json qualification_json(const Qualification& q, const ApiContext& ctx) {
   return json{{"user", q.user},
               {"instrument", q.instrument},
               {"valid_from", ctx.time(q.valid_from_ms)},
-              {"valid_until", ctx.time_or_null(q.valid_until_ms)}};
+              {"valid_until", ctx.time_or_null(q.valid_until_ms)},
+              {"level", to_string(q.level)},
+              {"source", q.source}};
 }
 }  // namespace
 
@@ -24,12 +26,16 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"user", "instrument", "valid_from", "valid_until"});
+                Fields f(*body, {"user", "instrument", "valid_from", "valid_until", "level"});
                 Qualification q;
                 q.user = f.id("user");
                 q.instrument = f.id("instrument");
                 q.valid_from_ms = f.time("valid_from", false).value_or(0);
                 q.valid_until_ms = f.time("valid_until", false);
+                if (const std::string level = f.text("level", false); !level.empty()) {
+                  if (auto l = level_from(level)) q.level = *l;
+                  else f.invalid("level", "must be supervised, independent or after_hours");
+                }
                 if (f.ok()) {
                   if (const std::string why = validate(q); !why.empty()) {
                     const auto colon = why.find(':');

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "server/core/pg_util.hpp"
+#include "server/qualification/rules.hpp"
 
 namespace lg::server::qualification {
 
@@ -22,7 +23,14 @@ CREATE TABLE qualifications (
 CREATE INDEX qualifications_by_instrument ON qualifications(instrument);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "qualifications", kV1}}};
+// Levels (issue 10), as in the SQLite store.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE qualifications ADD COLUMN level TEXT NOT NULL DEFAULT 'after_hours'
+  CHECK (level IN ('supervised', 'independent', 'after_hours'));
+ALTER TABLE qualifications ADD COLUMN source TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "qualifications", kV1}, {2, "qualification levels", kV2}}};
 
 using pgrows::kCols;
 constexpr auto qualification_row = [](const pg::Rows& r, int i) { return pgrows::qualification(r, i); };
@@ -32,7 +40,8 @@ constexpr auto qualification_row = [](const pg::Rows& r, int i) { return pgrows:
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
 
 Qualification pgrows::qualification(const pg::Rows& r, int i) {
-  return Qualification{r.text(i, 0), r.text(i, 1), r.i64(i, 2), r.opt_i64(i, 3)};
+  return Qualification{r.text(i, 0), r.text(i, 1), r.i64(i, 2), r.opt_i64(i, 3),
+                       level_from(r.text(i, 4)).value_or(QualificationLevel::after_hours), r.text(i, 5)};
 }
 
 Status PgStore::put(const Qualification& q, int64_t now_ms) {
@@ -40,16 +49,17 @@ Status PgStore::put(const Qualification& q, int64_t now_ms) {
     auto& c = db_.conn();
     LG_TRY(require_ref(c, "users", "user", q.user, "user"));
     LG_TRY(require_ref(c, "instruments", "instrument", q.instrument, "instrument"));
-    return done(c.q("INSERT INTO qualifications(user_id, instrument, valid_from_ms, valid_until_ms, updated_ms) "
-                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, instrument) DO UPDATE SET "
+    return done(c.q("INSERT INTO qualifications(user_id, instrument, valid_from_ms, valid_until_ms, updated_ms, level, "
+                    "source) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, instrument) DO UPDATE SET "
                     "valid_from_ms = excluded.valid_from_ms, valid_until_ms = excluded.valid_until_ms, "
-                    "updated_ms = excluded.updated_ms",
-                    q.user, q.instrument, q.valid_from_ms, q.valid_until_ms, now_ms));
+                    "updated_ms = excluded.updated_ms, level = excluded.level, source = excluded.source",
+                    q.user, q.instrument, q.valid_from_ms, q.valid_until_ms, now_ms, std::string(to_string(q.level)),
+                    q.source));
   });
 }
 
 Result<PageOf<Qualification>> PgStore::list(const Page& p) {
-  static constexpr Keyset q{"SELECT user_id, instrument, valid_from_ms, valid_until_ms FROM qualifications WHERE true",
+  static constexpr Keyset q{"SELECT user_id, instrument, valid_from_ms, valid_until_ms, level, source FROM qualifications WHERE true",
                             0, "(user_id, instrument)", "ss", false, "ORDER BY user_id, instrument"};
   return read_all_page<Qualification>(db_.conn(), q, p, qualification_row);
 }
@@ -70,6 +80,13 @@ Result<std::vector<Qualification>> PgStore::on_instrument(const std::string& ins
   std::vector<Qualification> out;
   for (int i = 0; i < r->size(); ++i) out.push_back(qualification_row(*r, i));
   return out;
+}
+
+Result<std::optional<int64_t>> PgStore::last_use(const std::string& user, const std::string& instrument) {
+  auto r = db_.conn().q("SELECT MAX(start_ms) FROM usage_sessions WHERE resource = $1 AND user_id = $2", instrument, user);
+  if (!r) return r.error();
+  if (r->empty()) return std::optional<int64_t>{};
+  return r->opt_i64(0, 0);
 }
 
 }  // namespace lg::server::qualification

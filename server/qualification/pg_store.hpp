@@ -19,6 +19,7 @@ class PgStore final : public Store {
   Result<PageOf<Qualification>> list(const Page& p) override;
   Result<std::optional<Qualification>> get(const std::string& user, const std::string& instrument) override;
   Result<std::vector<Qualification>> on_instrument(const std::string& instrument) override;
+  Result<std::optional<int64_t>> last_use(const std::string& user, const std::string& instrument) override;
 
  private:
   PgDb& db_;
@@ -28,7 +29,7 @@ class PgStore final : public Store {
 /// Row reader other areas' PostgreSQL stores share (same table, same columns).
 namespace pgrows {
 /// Columns read by qualification(), in its order.
-inline constexpr std::string_view kCols = "user_id, instrument, valid_from_ms, valid_until_ms";
+inline constexpr std::string_view kCols = "user_id, instrument, valid_from_ms, valid_until_ms, level, source";
 Qualification qualification(const pg::Rows& r, int i);
 }  // namespace pgrows
 

@@ -1,6 +1,42 @@
 #include "server/qualification/rules.hpp"
 
+#include "labgate/common/time.hpp"
+
 namespace lg::server::qualification {
+
+const char* to_string(QualificationLevel l) {
+  switch (l) {
+    case QualificationLevel::supervised: return "supervised";
+    case QualificationLevel::independent: return "independent";
+    case QualificationLevel::after_hours: return "after_hours";
+  }
+  return "after_hours";
+}
+
+std::optional<QualificationLevel> level_from(std::string_view s) {
+  for (auto l : {QualificationLevel::supervised, QualificationLevel::independent, QualificationLevel::after_hours})
+    if (s == to_string(l)) return l;
+  return std::nullopt;
+}
+
+bool at_least(QualificationLevel have, QualificationLevel need) {
+  return static_cast<int>(have) >= static_cast<int>(need);
+}
+
+Result<std::optional<int64_t>> lapses_at(const Qualification& q, std::optional<int64_t> last_use_ms,
+                                         int32_t lapse_months, const std::string& tz) {
+  if (lapse_months <= 0) return std::optional<int64_t>{};
+  const int64_t from = last_use_ms && *last_use_ms > q.valid_from_ms ? *last_use_ms : q.valid_from_ms;
+  auto at = time::add_months(from, lapse_months, tz);
+  if (!at) return at.error();
+  return std::optional<int64_t>{*at};
+}
+
+Qualification with_lapse(const Qualification& q, std::optional<int64_t> lapse_ms) {
+  Qualification out = q;
+  if (lapse_ms && (!out.valid_until_ms || *lapse_ms < *out.valid_until_ms)) out.valid_until_ms = *lapse_ms;
+  return out;
+}
 
 bool covers(const Qualification& q, int64_t from_ms, int64_t to_ms) {
   return q.valid_from_ms <= from_ms && (!q.valid_until_ms || *q.valid_until_ms >= to_ms);

@@ -2,11 +2,32 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "labgate/common/result.hpp"
 #include "server/qualification/model.hpp"
 
 namespace lg::server::qualification {
+
+/// "supervised" | "independent" | "after_hours", as the API and the bundle spell them.
+const char* to_string(QualificationLevel l);
+/// Parses the spelling of to_string; nullopt for anything else.
+std::optional<QualificationLevel> level_from(std::string_view s);
+/// True when `have` allows what `need` allows (a level implies every weaker one).
+bool at_least(QualificationLevel have, QualificationLevel need);
+
+/// When q lapses for want of use (issue 10: "a qualification lapses after N months without use"):
+/// lapse_months calendar months in tz after its last use on the instrument (last_use_ms, the
+/// start of the holder's latest session there) or, never used or used before it was granted or
+/// renewed, after valid_from. nullopt when lapse_months is 0 (the instrument keeps no such rule).
+/// Renewal is a new valid_from (a training passed again, an admin's new grant).
+Result<std::optional<int64_t>> lapses_at(const Qualification& q, std::optional<int64_t> last_use_ms,
+                                         int32_t lapse_months, const std::string& tz);
+
+/// q as it holds with its lapse: valid_until the earlier of its own end and lapse_ms.
+Qualification with_lapse(const Qualification& q, std::optional<int64_t> lapse_ms);
 
 /// True when q is valid over the whole of [from_ms, to_ms]: it starts no later than from_ms
 /// and has no end or ends no earlier than to_ms.

@@ -18,6 +18,7 @@ class SqliteStore final : public Store {
   Result<PageOf<Qualification>> list(const Page& p) override;
   Result<std::optional<Qualification>> get(const std::string& user, const std::string& instrument) override;
   Result<std::vector<Qualification>> on_instrument(const std::string& instrument) override;
+  Result<std::optional<int64_t>> last_use(const std::string& user, const std::string& instrument) override;
 
  private:
   SqliteDb& db_;
@@ -26,7 +27,7 @@ class SqliteStore final : public Store {
 /// Row reader other areas' SQLite stores share (same table, same columns).
 namespace rows {
 /// Columns read by qualification(), in its order.
-inline constexpr std::string_view kCols = "user, instrument, valid_from_ms, valid_until_ms";
+inline constexpr std::string_view kCols = "user, instrument, valid_from_ms, valid_until_ms, level, source";
 Qualification qualification(db::Statement& r);
 }  // namespace rows
 

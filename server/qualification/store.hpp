@@ -22,6 +22,9 @@ class Store {
   virtual Result<PageOf<Qualification>> list(const Page& p) = 0;
   /// The user's qualification on the instrument, nullopt if none.
   virtual Result<std::optional<Qualification>> get(const std::string& user, const std::string& instrument) = 0;
+  /// When the user last used the instrument: the start of their latest session on it (the
+  /// terminals' usage sessions), nullopt if never.
+  virtual Result<std::optional<int64_t>> last_use(const std::string& user, const std::string& instrument) = 0;
   /// Every qualification on the instrument, by user.
   virtual Result<std::vector<Qualification>> on_instrument(const std::string& instrument) = 0;
 };

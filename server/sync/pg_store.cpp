@@ -51,6 +51,21 @@ Result<Inputs> PgStore::inputs(const Terminal& t, int64_t now_ms) {
                         t.resource, now_ms - kBookingsBeforeMs, now_ms + kBookingsAfterMs);
     if (!bookings) return bookings.error();
     for (int i = 0; i < bookings->size(); ++i) in.bookings.push_back(booking::pgrows::booking(*bookings, i));
+    // The instrument's staffed hours and lapse, the holidays and blackouts ahead, and when each
+    // qualified user last used it (issue 10, levels).
+    booking::PgStore booking_store(db_);
+    auto policy = booking_store.policy(t.resource);
+    if (!policy) return policy.error();
+    in.booking_policy = std::move(*policy);
+    auto closures = booking_store.closures(t.resource, now_ms - kBookingsBeforeMs, now_ms + kClosuresWindowMs);
+    if (!closures) return closures.error();
+    in.closures = std::move(*closures);
+    auto used = c.q(
+        "SELECT user_id, MAX(start_ms) FROM usage_sessions WHERE resource = $1 AND user_id IN "
+        "(SELECT user_id FROM qualifications WHERE instrument = $1) GROUP BY user_id",
+        t.resource);
+    if (!used) return used.error();
+    for (int i = 0; i < used->size(); ++i) in.last_use[used->text(i, 0)] = used->i64(i, 1);
     return in;
   }();
   if (own_tx) (void)c.script(result ? "COMMIT" : "ROLLBACK");

@@ -6,6 +6,7 @@
 #include "labgate/common/card_uid.hpp"
 #include "labgate/common/crypto.hpp"
 #include "server/booking/rules.hpp"
+#include "server/qualification/rules.hpp"
 
 namespace lg::server::sync {
 
@@ -28,15 +29,23 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
   std::map<std::string, const User*> users;
   for (const auto& u : in.users) users[u.id] = &u;
 
-  // user -> qualification on this resource, unless it expired long ago
-  std::map<std::string, const Qualification*> quals;
+  // user -> qualification on this resource as it holds with its lapse, unless it ended long ago
+  const BookingPolicy policy = in.booking_policy ? *in.booking_policy : booking::default_policy(in.resource);
+  std::map<std::string, Qualification> held;
   if (in.instrument) {
     for (const auto& q : in.qualifications) {
       if (q.instrument != in.resource) continue;
-      if (q.valid_until_ms && *q.valid_until_ms <= now_ms - kRecentlyExpiredMs) continue;
-      quals[q.user] = &q;
+      const auto used = in.last_use.find(q.user);
+      auto lapse = qualification::lapses_at(q, used == in.last_use.end() ? std::nullopt : std::optional{used->second},
+                                            policy.lapse_months, in.zone);
+      const Qualification eff = qualification::with_lapse(q, lapse ? *lapse : std::optional<int64_t>{now_ms});
+      if (eff.valid_until_ms && *eff.valid_until_ms <= now_ms - kRecentlyExpiredMs) continue;
+      held[q.user] = eff;
     }
   }
+  std::map<std::string, const Qualification*> quals;
+  for (const auto& [user, q] : held) quals[user] = &q;
+  bool restricted = false;  // some grant's level keeps to the staffed hours
 
   std::map<std::string, proto::Grant> grants;    // by card
   std::map<std::string, proto::Denial> denials;  // by card
@@ -65,6 +74,10 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
     } else {
       g.valid_from_ms = q->second->valid_from_ms;
       g.valid_until_ms = q->second->valid_until_ms;
+      g.level = static_cast<proto::Level>(q->second->level);
+      static_assert(static_cast<int>(proto::Level::supervised) == static_cast<int>(QualificationLevel::supervised) &&
+                    static_cast<int>(proto::Level::after_hours) == static_cast<int>(QualificationLevel::after_hours));
+      if (g.level != proto::Level::after_hours) restricted = true;
     }
     // A temporary card ends its grant at its own end date, whichever comes first.
     if (c.valid_until_ms && (!g.valid_until_ms || *c.valid_until_ms < *g.valid_until_ms))
@@ -76,13 +89,30 @@ proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version) {
     if (!grants.count(card)) b.denials.push_back(std::move(d));  // a uid issued again opens for its new holder
   }
 
+  if (restricted) {
+    b.policy.zone = in.zone;
+    const WeekHours staffed = booking::staffed_hours(policy);
+    b.policy.staffed_hours.emplace();
+    for (int d = 0; d < 7; ++d)
+      for (const DaySpan& s : staffed.days[d]) b.policy.staffed_hours->push_back(proto::WeekSpan{d + 1, s.from_min, s.to_min});
+    const int64_t until = now_ms + b.policy.offline_grace_s * 1000 + kClosuresAheadMs;
+    for (const Closure& c : in.closures) {
+      if (c.kind == ClosureKind::maintenance) continue;  // maintenance closes the instrument, not the staff's hours
+      if (!c.instrument.empty() && c.instrument != in.resource) continue;
+      if (!booking::overlaps(c.start_ms, c.end_ms, now_ms - kBookingsBeforeMs, until)) continue;
+      b.policy.closed.push_back(proto::Span{c.start_ms, c.end_ms});
+    }
+    std::sort(b.policy.closed.begin(), b.policy.closed.end(),
+              [](const auto& x, const auto& y) { return x.start_ms != y.start_ms ? x.start_ms < y.start_ms : x.end_ms < y.end_ms; });
+  }
+
   const int64_t from = now_ms - kBookingsBeforeMs;
   const int64_t to = now_ms + kBookingsAfterMs;
   for (const auto& bk : in.bookings) {
     if (bk.instrument != in.resource) continue;
     if (bk.status != BookingStatus::active) continue;  // a cancelled booking opens nothing
     if (!booking::overlaps(bk.start_ms, bk.end_ms, from, to)) continue;
-    b.bookings.push_back(proto::BookingSlot{bk.id, bk.user, bk.start_ms, bk.end_ms});
+    b.bookings.push_back(proto::BookingSlot{bk.id, bk.user, bk.start_ms, bk.end_ms, bk.staffed});
   }
   std::sort(b.bookings.begin(), b.bookings.end(), [](const auto& x, const auto& y) {
     return x.start_ms != y.start_ms ? x.start_ms < y.start_ms : x.id < y.id;

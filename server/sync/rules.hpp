@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +36,20 @@ struct Inputs {
   std::vector<Card> cards;
   std::vector<Qualification> qualifications;
   std::vector<Booking> bookings;
+  /// The site's IANA time zone (staffed hours and lapse months are counted in it).
+  std::string zone = "UTC";
+  /// The instrument's booking policy (its staffed hours and lapse_months); nullopt = defaults.
+  std::optional<BookingPolicy> booking_policy{};
+  /// Site holidays and the resource's closures overlapping the coming weeks.
+  std::vector<Closure> closures{};
+  /// user -> start of their latest session on the resource (a qualification lapses unused).
+  std::map<std::string, int64_t> last_use{};
 };
+
+/// How far ahead a bundle lists closures (beyond the terminal's offline grace).
+inline constexpr int64_t kClosuresAheadMs = 8LL * 24 * 3600 * 1000;
+/// How far ahead the stores load closures for build() to choose from.
+inline constexpr int64_t kClosuresWindowMs = 400LL * 24 * 3600 * 1000;
 
 /// The bundle: grants = active cards of users holding a qualification for the resource that is
 /// valid now, starts later, or expired less than kRecentlyExpiredMs ago (each with its window, so
@@ -50,6 +64,11 @@ struct Inputs {
 /// carries the instrument's status (not normal: the terminal refuses all but admins).
 /// Grants and denials are sorted by card, bookings by start then id. Cards are uids and users
 /// directory ids here (card_form uid): make_private() gives the form that is published.
+/// Levels (issue 10): each grant carries its qualification's level and ends at the earlier of its
+/// end and its lapse (qualification::lapses_at with the policy's lapse_months and last_use); when a
+/// grant's level is below after_hours, the policy carries the zone, the staffed hours
+/// (booking::staffed_hours) and the holidays and blackouts (not maintenance) from a day back to
+/// offline_grace + kClosuresAheadMs ahead as `closed`; bookings carry their staffed mark.
 proto::SyncBundle build(const Inputs& in, int64_t now_ms, uint64_t version);
 
 /// The two keys a terminal's bundle is made private with: card digests (LinkKeys::card, which the

@@ -13,9 +13,15 @@ constexpr std::string_view kLog = "sync";
 }
 
 SyncService::SyncService(UnitOfWork& uow, sync::Store& store, terminals::Store& terminals, usage::Store& usage,
-                         const crypto::PrivateKey& key, std::string site, Publisher& publisher)
+                         const crypto::PrivateKey& key, std::string site, Publisher& publisher, std::string zone)
     : uow_(uow),
-      store_(store), terminals_(terminals), usage_(usage), key_(key), site_(std::move(site)), publisher_(publisher) {}
+      store_(store),
+      terminals_(terminals),
+      usage_(usage),
+      key_(key),
+      site_(std::move(site)),
+      zone_(std::move(zone)),
+      publisher_(publisher) {}
 
 Result<int> SyncService::flush_dirty(DirtySet& dirty, int64_t now_ms) {
   const DirtySet::Batch b = dirty.take();
@@ -68,6 +74,7 @@ Result<uint64_t> SyncService::refresh(const std::string& terminal, int64_t now_m
       if (!stored) return stored.error();
       auto inputs = store_.inputs(**t, now_ms);
       if (!inputs) return inputs.error();
+      inputs->zone = zone_;
       // A retired terminal is told its instrument is disabled: it opens for admins only.
       if ((*t)->retired_ms && inputs->instrument) inputs->instrument->status = proto::ResourceStatus::disabled;
       auto keys = subject_keys(**t);

@@ -26,8 +26,9 @@ class SyncService {
   /// uow: bundles are built and saved in one unit of work, and one terminal's bundle is built,
   /// saved and published under uow.with_lock, so that several nodes sharing the database never
   /// publish an older bundle over a newer one nor lose a change between two rebuilds.
+  /// zone: the site's IANA time zone (staffed hours and lapse months are counted in it).
   SyncService(UnitOfWork& uow, sync::Store& store, terminals::Store& terminals, usage::Store& usage,
-              const crypto::PrivateKey& key, std::string site, Publisher& publisher);
+              const crypto::PrivateKey& key, std::string site, Publisher& publisher, std::string zone = "UTC");
 
   /// Rebuilds what the dirty set names (every terminal, or those of the marked resources).
   /// Returns the number of terminals refreshed.
@@ -78,6 +79,7 @@ class SyncService {
   usage::Store& usage_;
   const crypto::PrivateKey& key_;
   std::string site_;
+  std::string zone_;
   Publisher& publisher_;
 };
 

@@ -30,7 +30,7 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
     }
     {
       auto q = d.prepare(
-          "SELECT user, instrument, valid_from_ms, valid_until_ms FROM qualifications WHERE instrument = ? "
+          "SELECT " + std::string(qualification::rows::kCols) + " FROM qualifications WHERE instrument = ? "
           "ORDER BY user");
       if (!q) return q.error();
       q->bind(1, t.resource);
@@ -73,6 +73,24 @@ Result<Inputs> SqliteStore::inputs(const Terminal& t, int64_t now_ms) {
             in.bookings.push_back(booking::rows::booking(r));
           });
           !s)
+        return s.error();
+    }
+    {
+      // The instrument's staffed hours and lapse, the holidays and blackouts ahead, and when each
+      // qualified user last used it (issue 10, levels).
+      booking::SqliteStore bookings(db_);
+      auto policy = bookings.policy(t.resource);
+      if (!policy) return policy.error();
+      in.booking_policy = std::move(*policy);
+      auto closures = bookings.closures(t.resource, now_ms - kBookingsBeforeMs, now_ms + kClosuresWindowMs);
+      if (!closures) return closures.error();
+      in.closures = std::move(*closures);
+      auto q = d.prepare(
+          "SELECT user, MAX(start_ms) FROM usage_sessions WHERE resource = ?1 AND user IN "
+          "(SELECT user FROM qualifications WHERE instrument = ?1) GROUP BY user");
+      if (!q) return q.error();
+      q->bind(1, t.resource);
+      if (auto s = each_row(*q, [&](db::Statement& r) { in.last_use[r.column_text(0)] = r.column_int64(1); }); !s)
         return s.error();
     }
     return in;

@@ -97,8 +97,14 @@ CREATE TABLE pseudonyms (
 );
 )sql";
 
-constexpr std::array<db::Migration, 2> kMigrations{
-    {{1, "records, access events, sessions, counters", kV1}, {2, "pseudonyms of the sync bundles", kV2}}};
+// A user's last session on a resource: when a qualification lapses for want of use (issue 10).
+constexpr std::string_view kV3 = R"sql(
+CREATE INDEX usage_sessions_by_resource_user ON usage_sessions(resource, user_id, start_ms);
+)sql";
+
+constexpr std::array<db::Migration, 3> kMigrations{{{1, "records, access events, sessions, counters", kV1},
+                                                    {2, "pseudonyms of the sync bundles", kV2},
+                                                    {3, "sessions by resource and user", kV3}}};
 
 }  // namespace
 

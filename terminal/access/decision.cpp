@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "labgate/common/time.hpp"
+
 namespace lg::terminal {
 
 using proto::Decision;
@@ -29,6 +31,18 @@ const proto::BookingSlot* covering_booking(const AclSnapshot& acl, const std::st
     if (!best || b.start_ms < best->start_ms) best = &b;
   }
   return best;
+}
+
+bool staffed_at(const proto::Policy& policy, int64_t now_ms) {
+  if (!policy.staffed_hours) return true;
+  for (const auto& c : policy.closed)
+    if (c.start_ms <= now_ms && now_ms < c.end_ms) return false;
+  auto lt = time::local_time(now_ms, policy.zone);
+  if (!lt) return false;  // the decoder refused unknown zones; never guess staff into being
+  const auto minute = static_cast<int32_t>(lt->ms_of_day / 60000);
+  return std::any_of(policy.staffed_hours->begin(), policy.staffed_hours->end(), [&](const proto::WeekSpan& w) {
+    return w.day == static_cast<int32_t>(lt->weekday) && w.from_min <= minute && minute < w.to_min;
+  });
 }
 
 namespace {
@@ -95,7 +109,11 @@ DecisionResult decide(const DecisionInput& in) {
   // Under maintenance, disabled or to be scrapped: only admins (who service it) get in.
   if (acl.status != proto::ResourceStatus::normal) return denied(Reason::instrument_unavailable);
 
+  // Levels (docs/TERMINAL.md, "Levels"): below after_hours only while staff are on duty, and a
+  // supervised holder only in a booking an admin marked staffed.
+  if (g->level != proto::Level::after_hours && !staffed_at(acl.policy, in.now_ms)) return denied(Reason::outside_hours);
   const proto::BookingSlot* b = covering_booking(acl, g->user, in.now_ms);
+  if (g->level == proto::Level::supervised && !(b && b->staffed)) return denied(Reason::needs_staff);
   if (acl.policy.require_booking) {
     if (!b) return denied(Reason::no_booking);
     r.booking = b->id;

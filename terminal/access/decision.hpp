@@ -54,6 +54,11 @@ bool grant_valid_at(const proto::Grant& g, int64_t now_ms);
 /// nullptr if none.
 const proto::BookingSlot* covering_booking(const AclSnapshot& acl, const std::string& user, int64_t now_ms);
 
+/// True when staff are on duty at now_ms by the policy: no staffed_hours (a bundle from before
+/// levels) means always; a closed span (holiday, blackout) means not; else now's local weekday
+/// and minute in policy.zone fall in one of the spans. Pure but for the time zone database.
+bool staffed_at(const proto::Policy& policy, int64_t now_ms);
+
 /// Decides whether `in.card` may use the resource now. Pure.
 DecisionResult decide(const DecisionInput& in);
 

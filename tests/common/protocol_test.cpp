@@ -385,3 +385,57 @@ TEST_CASE("id validation") {
   CHECK_FALSE(valid_id("a+b"));
   CHECK_FALSE(valid_id("a#"));
 }
+
+TEST_CASE("sync bundle levels: level, staffed hours, closed spans and staffed bookings round trip, absent reads as before") {
+  SyncBundle sb;
+  sb.terminal = "t-nmr-01";
+  sb.version = 3;
+  sb.issued_ms = t("2026-11-27T00:00:00.000Z");
+  sb.resource = "inst-nmr";
+  sb.grants.push_back(Grant{std::string(32, 'a'), "p-" + std::string(32, '1'), "internal_student", false, 0, std::nullopt,
+                            Level::independent});
+  sb.grants.push_back(Grant{std::string(32, 'b'), "p-" + std::string(32, '2'), "internal_student", false, 0, std::nullopt,
+                            Level::supervised});
+  sb.grants.push_back(Grant{std::string(32, 'c'), "p-" + std::string(32, '3'), "internal_staff", false, 0, std::nullopt,
+                            Level::after_hours});
+  sb.policy.zone = "Asia/Shanghai";
+  sb.policy.staffed_hours = std::vector<WeekSpan>{{1, 480, 1080}, {6, 540, 720}};
+  sb.policy.closed.push_back(Span{t("2027-02-10T16:00:00.000Z"), t("2027-02-17T16:00:00.000Z")});
+  sb.bookings.push_back(BookingSlot{"b1", "p-" + std::string(32, '2'), t("2026-11-27T01:00:00.000Z"),
+                                    t("2026-11-27T03:00:00.000Z"), true});
+  const std::string text = encode(sb);
+  CHECK(text.find(R"("level":"independent")") != std::string::npos);
+  CHECK(text.find(R"("level":"supervised")") != std::string::npos);
+  CHECK(text.find(R"("level":"after_hours")") == std::string::npos);  // the default is left out
+  CHECK(text.find(R"("staffed_hours":[{"day":1,"from_min":480,"to_min":1080})") != std::string::npos);
+  CHECK(text.find(R"("zone":"Asia/Shanghai")") != std::string::npos);
+  CHECK(text.find(R"("staffed":true)") != std::string::npos);
+  auto d = decode_sync(text);
+  REQUIRE_MESSAGE(d, d.error().reason);
+  CHECK(*d == sb);
+
+  // The golden bundle has none of them: every grant after_hours, no staffed hours (every hour).
+  auto plain = decode_sync(golden("sync.json"));
+  REQUIRE(plain);
+  CHECK(plain->grants[1].level == Level::after_hours);
+  CHECK_FALSE(plain->policy.staffed_hours.has_value());
+  CHECK_FALSE(plain->bookings[0].staffed);
+
+  auto refused = [&](const std::string& from, const std::string& to) {
+    std::string bad = text;
+    bad.replace(bad.find(from), from.size(), to);
+    auto r = decode_sync(bad);
+    REQUIRE_FALSE(r);
+    return r.error().reason;
+  };
+  CHECK(refused(R"("level":"independent")", R"("level":"expert")") ==
+        "grants[0].level: must be supervised, independent or after_hours");
+  CHECK(refused("Asia/Shanghai", "Mars/Olympus").find("policy.zone: unknown time zone") == 0);
+  CHECK(refused(R"(,"zone":"Asia/Shanghai")", "").find("policy.staffed_hours: needs a zone") == 0);
+  CHECK(refused(R"("day":1,)", R"("day":8,)") == "policy.staffed_hours[0].day: must be 1 (Monday) .. 7 (Sunday)");
+  CHECK(refused(R"("to_min":1080)", R"("to_min":400)") ==
+        "policy.staffed_hours[0].to_min: must have 0 <= from_min < to_min <= 1440");
+  CHECK(refused(R"("start":"2027-02-10T16:00:00.000Z")", R"("start":"2027-02-18T16:00:00.000Z")") ==
+        "policy.closed[0].end: must be after start");
+  CHECK(refused(R"("staffed":true)", R"("staffed":"yes")") == "bookings[0].staffed: must be true or false");
+}

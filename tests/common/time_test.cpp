@@ -94,3 +94,19 @@ TEST_CASE("local_time, local_day_start and local_week_start read the site's cale
   CHECK(after->ms_of_day == 14 * 3600'000LL);  // 14:00 CEST
   CHECK_FALSE(lg::time::local_time(0, "Mars/Olympus").has_value());
 }
+
+TEST_CASE("add_months: calendar months in the site zone, the month's last day when it is shorter") {
+  auto at = [](const char* s) { return *parse_utc(s); };
+  // 2027-01-31 10:00 in Shanghai (02:00Z) + 1 month = 2027-02-28 10:00 there
+  CHECK(*add_months(at("2027-01-31T02:00:00Z"), 1, "Asia/Shanghai") == at("2027-02-28T02:00:00Z"));
+  CHECK(*add_months(at("2028-01-31T02:00:00Z"), 1, "Asia/Shanghai") == at("2028-02-29T02:00:00Z"));  // leap year
+  CHECK(*add_months(at("2027-01-15T02:00:00Z"), 6, "Asia/Shanghai") == at("2027-07-15T02:00:00Z"));
+  CHECK(*add_months(at("2027-01-15T02:00:00Z"), 12, "Asia/Shanghai") == at("2028-01-15T02:00:00Z"));
+  CHECK(*add_months(at("2027-03-31T02:00:00Z"), -1, "Asia/Shanghai") == at("2027-02-28T02:00:00Z"));
+  // The local day counts: 2027-01-31 20:00Z is already 1 February in Shanghai.
+  CHECK(*add_months(at("2027-01-31T20:00:00Z"), 1, "Asia/Shanghai") == at("2027-02-28T20:00:00Z"));
+  CHECK(*add_months(at("2027-01-31T20:00:00Z"), 1, "UTC") == at("2027-02-28T20:00:00Z"));
+  // Across a DST change the local time of day is kept (Berlin: +01:00 in January, +02:00 in May).
+  CHECK(*add_months(at("2027-01-10T09:00:00Z"), 4, "Europe/Berlin") == at("2027-05-10T08:00:00Z"));
+  CHECK_FALSE(add_months(0, 1, "Nowhere/Atlantis"));
+}

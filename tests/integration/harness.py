@@ -377,13 +377,14 @@ class ModbusSim(Proc):
 
 class Server(Proc):
     def __init__(self, workdir, mqtt_uri, site=SITE, extra_toml="", store=None, pki_dir=None, broker_toml="",
-                 identity=None, pki_toml="", http_toml=""):
+                 identity=None, pki_toml="", http_toml="", server_toml=""):
         """store: a PgStore to use (a test sharing one database between servers passes the same one);
         default store_for(data dir): SQLite, or a schema of this data dir's own on PostgreSQL.
         mqtt_uri ssl://: mutual TLS with the identity `identity` issued by the site CA in pki_dir
         (default <data dir>/pki); broker_toml: a [broker] table when this server writes the broker's
         files. tcp://: the development mode, said in the config (mqtt.allow_plain). pki_toml: more
-        keys of the [pki] table (a remote signer: CaSigner.pki_toml())."""
+        keys of the [pki] table (a remote signer: CaSigner.pki_toml()). server_toml: more keys of
+        [server] (e.g. sync_refresh_s, how often the server's periodic work runs)."""
         self.dir = Path(workdir) / "server"
         self.dir.mkdir(parents=True, exist_ok=True)
         if mqtt_uri.startswith("ssl://"):
@@ -403,7 +404,7 @@ data_dir = "{self.dir}"
 time_zone = "Asia/Shanghai"
 currency = "CNY"
 log_level = "info"
-
+{server_toml}
 [http]
 listen = "127.0.0.1"
 port = 0
@@ -593,7 +594,8 @@ class Campus:
     # (two, because one identity is one connection at the broker).
     SERVER_IDENTITIES = ["server", "server.observer", "server.tester", "server.b", "server.c", "server.d", "server.e"]
 
-    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True, remote_ca=False, http_toml=""):
+    def __init__(self, name="campus", root=None, site=SITE, store=None, tls=True, remote_ca=False, http_toml="",
+                 server_toml="", extra_toml=""):
         """root: keep everything in this folder (the demo); default: a temp dir removed on close.
         store: the server's store (a PgStore); default store_for() its data dir.
         tls: the real set-up (default): the server keeps the site CA in <dir>/pki and writes the
@@ -602,7 +604,8 @@ class Campus:
         tests whose tools simulate many terminals over few connections.
         remote_ca (with tls): the CA key is kept by labgate-ca in <dir>/ca (self.signer, started
         first) and the server reaches it through [pki] signer_url; <dir>/pki holds no ca.key.
-        Tests mint identities as the CA's holder from self.ca_dir."""
+        Tests mint identities as the CA's holder from self.ca_dir. http_toml, server_toml: more keys of
+        the server's [http] and [server]; extra_toml: more tables of its configuration."""
         if root is None:
             self.tmp = tempfile.TemporaryDirectory(prefix=f"labgate-{name}-")
             self.dir = Path(self.tmp.name)
@@ -630,14 +633,16 @@ class Campus:
                 self.server = self.add(Server(self.dir, f"ssl://127.0.0.1:{port}", site=site, store=store,
                                               pki_dir=self.pki_dir, broker_toml=broker_toml,
                                               pki_toml=self.signer.pki_toml() if self.signer else "",
-                                              http_toml=http_toml))
+                                              http_toml=http_toml, server_toml=server_toml,
+                                              extra_toml=extra_toml))
                 self.server.write_broker_files()
                 self.broker = self.add(Mosquitto(self.dir, conf=self.dir / "broker" / "mosquitto.conf")).start()
                 self.server.start()
             else:
                 self.broker = self.add(Mosquitto(self.dir)).start()
                 self.server = self.add(Server(self.dir, self.broker.uri, site=site, store=store,
-                                              http_toml=http_toml)).start()
+                                              http_toml=http_toml, server_toml=server_toml,
+                                              extra_toml=extra_toml)).start()
         except BaseException:
             self.close()  # never leave a broker behind when the server cannot start
             raise

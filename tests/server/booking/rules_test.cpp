@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "labgate/common/time.hpp"
 #include "server/booking/rules.hpp"
 
 using namespace lg::server;
@@ -116,4 +117,74 @@ TEST_CASE("calendar_event: a booking as the feed's event, its status, names and 
 
   // The feed starts the longest booking back, so a booking still running at now is in it.
   CHECK(feed_from(kMaxBookingMs + 5) == 5);
+}
+
+TEST_CASE("admission by level: below after_hours only within the staffed hours, not on a holiday") {
+  auto ms = [](const char* s) { return *lg::time::parse_utc(s); };
+  AdmissionFacts f;
+  f.instrument_known = true;
+  f.user_known = true;
+  f.rules.policy = default_policy("nmr");
+  f.rules.tz = "Asia/Shanghai";
+  f.rules.now_ms = ms("2027-01-10T00:00:00Z");
+  f.qualification = Qualification{"alice", "nmr", 0, std::nullopt, QualificationLevel::independent};
+  // Monday 2027-01-11, 10:00-12:00 in Shanghai: staffed (the default Monday to Friday 08:00-18:00)
+  const Booking day{"b", "nmr", "alice", ms("2027-01-11T02:00:00Z"), ms("2027-01-11T04:00:00Z")};
+  CHECK(admit(day, f).verdict == Admit::ok);
+  // 20:00-22:00: not staffed
+  const Booking night{"b", "nmr", "alice", ms("2027-01-11T12:00:00Z"), ms("2027-01-11T14:00:00Z")};
+  auto refused = admit(night, f);
+  CHECK(refused.verdict == Admit::outside_rules);
+  CHECK(refused.rule == "outside_hours");
+  CHECK(refused.reason.find("qualified independent") != std::string::npos);
+  CHECK(refused.reason.find("2027-01-11 20:00:00 +08:00") != std::string::npos);
+  // 17:00-19:00 runs past the end of the staffed hours: refused as well
+  CHECK(admit(Booking{"b", "nmr", "alice", ms("2027-01-11T09:00:00Z"), ms("2027-01-11T11:00:00Z")}, f).rule ==
+        "outside_hours");
+  // Saturday: not staffed
+  CHECK(admit(Booking{"b", "nmr", "alice", ms("2027-01-16T02:00:00Z"), ms("2027-01-16T04:00:00Z")}, f).rule ==
+        "outside_hours");
+  // the instrument's own staffed hours: Saturday mornings too
+  WeekHours staffed = default_staffed_hours();
+  staffed.days[5].push_back(DaySpan{9 * 60, 12 * 60});
+  f.rules.policy.staffed = staffed;
+  CHECK(admit(Booking{"b", "nmr", "alice", ms("2027-01-16T02:00:00Z"), ms("2027-01-16T04:00:00Z")}, f).verdict ==
+        Admit::ok);
+  // after_hours: the night is fine; supervised: the day only, like independent
+  f.qualification->level = QualificationLevel::after_hours;
+  CHECK(admit(night, f).verdict == Admit::ok);
+  f.qualification->level = QualificationLevel::supervised;
+  CHECK(admit(night, f).rule == "outside_hours");
+  CHECK(admit(day, f).verdict == Admit::ok);
+  // a site holiday over the day: not staffed (the closure rule refuses a booking there anyway,
+  // and within_staffed says why the terminal would refuse it)
+  const std::vector<Closure> holiday{{"h1", "", ClosureKind::holiday, ms("2027-01-10T16:00:00Z"), ms("2027-01-11T16:00:00Z"), "x"}};
+  CHECK_FALSE(within_staffed(default_staffed_hours(), holiday, day.start_ms, day.end_ms, "Asia/Shanghai"));
+  CHECK(within_staffed(default_staffed_hours(), {}, day.start_ms, day.end_ms, "Asia/Shanghai"));
+  const std::vector<Closure> maintenance{{"m1", "nmr", ClosureKind::maintenance, day.start_ms, day.end_ms, "x"}};
+  CHECK(within_staffed(default_staffed_hours(), maintenance, day.start_ms, day.end_ms, "Asia/Shanghai"));
+}
+
+TEST_CASE("admission: a qualification unused for the policy's lapse months cannot book past its lapse") {
+  auto ms = [](const char* s) { return *lg::time::parse_utc(s); };
+  AdmissionFacts f;
+  f.instrument_known = true;
+  f.user_known = true;
+  f.rules.policy = default_policy("nmr");
+  f.rules.policy.lapse_months = 3;
+  f.rules.tz = "UTC";
+  f.rules.now_ms = ms("2026-11-01T00:00:00Z");
+  f.qualification = Qualification{"alice", "nmr", ms("2026-09-01T00:00:00Z"), std::nullopt};
+  const Booking b{"b", "nmr", "alice", ms("2026-12-02T02:00:00Z"), ms("2026-12-02T04:00:00Z")};
+  auto lapsed = admit(b, f);
+  CHECK(lapsed.verdict == Admit::not_qualified);
+  CHECK(lapsed.reason.find("lapses at 2026-12-01") != std::string::npos);
+  CHECK(lapsed.reason.find("unused for 3 months") != std::string::npos);
+  // used on 2026-10-15: it holds until 2027-01-15
+  f.last_use_ms = ms("2026-10-15T08:00:00Z");
+  CHECK(admit(b, f).verdict == Admit::ok);
+  // no rule: never lapses
+  f.last_use_ms.reset();
+  f.rules.policy.lapse_months = 0;
+  CHECK(admit(b, f).verdict == Admit::ok);
 }

@@ -19,7 +19,8 @@ const Kind kAllKinds[] = {Kind::booking_confirmed, Kind::booking_pending, Kind::
                           Kind::waitlist_promoted, Kind::booking_cancelled_maintenance, Kind::training_reminder,
                           Kind::training_enrolled, Kind::training_waitlist_promoted, Kind::training_passed,
                           Kind::training_cancelled,
-                          Kind::qualification_lapsing, Kind::order_state, Kind::blocked, Kind::other};
+                          Kind::qualification_lapsing, Kind::order_state, Kind::blocked, Kind::block_ended,
+                          Kind::user_blocked, Kind::other};
 
 /// Decodes a header value made of RFC 2047 B-encoded UTF-8 words (or plain text).
 std::string decode_words(const std::string& v) {

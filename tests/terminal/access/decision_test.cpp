@@ -227,3 +227,73 @@ TEST_CASE("an instrument not in normal status refuses everyone but admins as ins
   auto normal = sample_acl();
   CHECK(decide(online(normal, "04A1B2C3", T0)).decision == Decision::granted);
 }
+
+namespace {
+
+/// The sample ACL with u01 at `level` and the staffed hours of a Chinese campus: Monday to
+/// Friday 08:00-18:00 in Asia/Shanghai (T0 is Friday 16:00 there).
+AclSnapshot levels_acl(lg::proto::Level level) {
+  auto a = sample_acl();
+  a.grants[0].level = level;
+  a.grants[0].valid_until_ms = std::nullopt;
+  a.policy.zone = "Asia/Shanghai";
+  a.policy.staffed_hours.emplace();
+  for (int32_t d = 1; d <= 5; ++d) a.policy.staffed_hours->push_back({d, 8 * 60, 18 * 60});
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("levels: an independent user is granted in the staffed hours and denied outside_hours at 23:00 and on Saturday") {
+  const auto a = levels_acl(lg::proto::Level::independent);
+  CHECK(staffed_at(a.policy, T0));
+  CHECK(decide(online(a, "04A1B2C3", T0)).reason == Reason::qualified);            // Friday 16:00
+  CHECK(decide(online(a, "04A1B2C3", T0 - 8 * H)).reason == Reason::qualified);    // Friday 08:00, the first minute
+  CHECK(decide(online(a, "04A1B2C3", T0 - 8 * H - 1)).reason == Reason::outside_hours);  // 07:59:59
+  CHECK(decide(online(a, "04A1B2C3", T0 + 2 * H - 1)).reason == Reason::qualified);  // 17:59:59
+  auto r = decide(online(a, "04A1B2C3", T0 + 7 * H));                                // Friday 23:00
+  CHECK(r.decision == Decision::denied);
+  CHECK(r.reason == Reason::outside_hours);
+  CHECK(r.user == "u01");
+  CHECK(decide(online(a, "04A1B2C3", T0 + 24 * H)).reason == Reason::outside_hours);  // Saturday 16:00
+  // offline within the grace age the same: the bundle carries the hours, the terminal counts them
+  DecisionInput off{&a, Link::offline, T0, FailMode::closed, T0 + 7 * H, uid("04A1B2C3")};
+  CHECK(decide(off).reason == Reason::outside_hours);
+}
+
+TEST_CASE("levels: after_hours is granted at any hour, an admin card too, and a bundle from before levels keeps every hour") {
+  const auto a = levels_acl(lg::proto::Level::after_hours);
+  CHECK(decide(online(a, "04A1B2C3", T0 + 7 * H)).reason == Reason::qualified);
+  CHECK(decide(online(a, "04A1B2C3", T0 + 24 * H)).reason == Reason::qualified);
+  CHECK(decide(online(a, "0AD0", T0 + 7 * H)).reason == Reason::admin);
+  auto legacy = levels_acl(lg::proto::Level::independent);
+  legacy.policy.staffed_hours.reset();
+  CHECK(decide(online(legacy, "04A1B2C3", T0 + 7 * H)).reason == Reason::qualified);
+}
+
+TEST_CASE("levels: a holiday in closed is not staffed, whatever the weekday") {
+  auto a = levels_acl(lg::proto::Level::independent);
+  a.policy.closed.push_back({T0 - 2 * H, T0 + H});
+  CHECK(decide(online(a, "04A1B2C3", T0 - 2 * H - 1)).reason == Reason::qualified);
+  CHECK(decide(online(a, "04A1B2C3", T0 - 2 * H)).reason == Reason::outside_hours);
+  CHECK(decide(online(a, "04A1B2C3", T0 + H - 1)).reason == Reason::outside_hours);
+  CHECK(decide(online(a, "04A1B2C3", T0 + H)).reason == Reason::qualified);
+}
+
+TEST_CASE("levels: a supervised user needs a staffed booking covering now, within the staffed hours") {
+  auto a = levels_acl(lg::proto::Level::supervised);
+  // b1 covers T0 + 1 h .. T0 + 3 h (Friday 17:00-19:00); not staffed yet
+  auto r = decide(online(a, "04A1B2C3", T0 + H));
+  CHECK(r.decision == Decision::denied);
+  CHECK(r.reason == Reason::needs_staff);
+  CHECK(decide(online(a, "04A1B2C3", T0 - 4 * H)).reason == Reason::needs_staff);  // no booking at all
+  a.bookings[0].staffed = true;
+  r = decide(online(a, "04A1B2C3", T0 + H));
+  CHECK(r.decision == Decision::granted);
+  CHECK(r.booking == "b1");
+  // ... but a staffed booking does not stretch the hours: 18:30 is outside them
+  CHECK(decide(online(a, "04A1B2C3", T0 + 2 * H + H / 2)).reason == Reason::outside_hours);
+  // with require_booking the staffed booking grants as booked
+  a.policy.require_booking = true;
+  CHECK(decide(online(a, "04A1B2C3", T0 + H)).reason == Reason::booked);
+}

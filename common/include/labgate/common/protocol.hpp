@@ -81,6 +81,8 @@ enum class Reason {
   user_suspended,   ///< denied: the card's holder is suspended or has left (the bundle's denials)
   instrument_unavailable,  ///< denied: the resource is under maintenance, disabled or to be scrapped
   not_qualified,    ///< denied: a known card whose holder holds no qualification here (server's view)
+  outside_hours,    ///< denied: the holder's level allows the staffed hours only, and now is not in them
+  needs_staff,      ///< denied: a supervised holder whose booking covering now is not marked staffed
 };
 /// Whether the terminal was connected when deciding.
 enum class Mode { online, offline };
@@ -190,12 +192,42 @@ struct State {
 };
 
 /// Booking rules the terminal applies at the door.
+/// What a grant lets its holder do, weakest first (the server's qualification levels): a level
+/// implies every weaker one. "level" on the wire; absent = after_hours (a bundle from before).
+enum class Level {
+  supervised,   ///< within the staffed hours, in a booking an admin marked staffed
+  independent,  ///< alone, within the staffed hours
+  after_hours,  ///< alone, at any hour
+};
+
+/// [from_min, to_min) minutes of one local ISO weekday (1 = Monday .. 7 = Sunday).
+struct WeekSpan {
+  int32_t day = 1;
+  int32_t from_min = 0;
+  int32_t to_min = 1440;
+  bool operator==(const WeekSpan&) const = default;
+};
+
+/// [start_ms, end_ms) in UTC.
+struct Span {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  bool operator==(const Span&) const = default;
+};
+
 struct Policy {
   bool require_booking = false;
   int64_t early_start_s = 900;       ///< may start this long before a booking
   int64_t grace_after_end_s = 300;   ///< power stays on this long after booking end
   int64_t offline_grace_s = 86400;   ///< cached grants honoured this long after last sync while offline
   int64_t max_session_s = 0;         ///< 0 = unlimited when no booking bounds the session
+  /// The site's IANA time zone the staffed hours are counted in ("zone"; "" when absent).
+  std::string zone{};
+  /// When staff are on duty ("staffed_hours", local time in `zone`). Holders below after_hours
+  /// may start only then. nullopt (absent: a bundle from before levels) = at every hour.
+  std::optional<std::vector<WeekSpan>> staffed_hours{};
+  /// Site holidays and the instrument's blackouts ("closed"): not staffed, whatever the weekday.
+  std::vector<Span> closed{};
   bool operator==(const Policy&) const = default;
 };
 
@@ -214,6 +246,7 @@ struct Grant {
   bool admin = false;
   int64_t valid_from_ms = 0;
   std::optional<int64_t> valid_until_ms;  ///< empty = no expiry
+  Level level = Level::after_hours;       ///< "level"; absent = after_hours
   bool operator==(const Grant&) const = default;
 };
 
@@ -222,6 +255,7 @@ struct BookingSlot {
   std::string user;  ///< the booker's pseudonym, as in the grants
   int64_t start_ms = 0;
   int64_t end_ms = 0;
+  bool staffed = false;  ///< "staffed": staff will be present (a supervised holder may use it); absent = false
   bool operator==(const BookingSlot&) const = default;
 };
 
@@ -400,6 +434,9 @@ const char* to_string(Reason r);
 const char* to_string(Mode m);
 const char* to_string(EndReason r);
 std::optional<Reason> reason_from(std::string_view s);
+/// "supervised" | "independent" | "after_hours".
+const char* to_string(Level l);
+std::optional<Level> level_from(std::string_view s);
 /// "normal" | "maintenance" | "disabled" | "pending_scrap".
 const char* to_string(ResourceStatus s);
 std::optional<ResourceStatus> resource_status_from(std::string_view s);

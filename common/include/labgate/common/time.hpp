@@ -74,4 +74,10 @@ Result<int64_t> local_day_start(int64_t utc_ms, int32_t days, const std::string&
 /// UTC milliseconds of local midnight of Monday of the ISO week that holds utc_ms in tz.
 Result<int64_t> local_week_start(int64_t utc_ms, const std::string& tz);
 
+/// The instant `months` calendar months after utc_ms (before, when negative) as a clock in tz
+/// shows it: the same local time of day on the same day of the month, or on the month's last
+/// day when it is shorter (31 January + 1 month = 28 or 29 February). A local time that does not
+/// exist (a DST gap) is the earliest instant after it.
+Result<int64_t> add_months(int64_t utc_ms, int32_t months, const std::string& tz);
+
 }  // namespace lg::time

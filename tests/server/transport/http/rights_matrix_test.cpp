@@ -209,6 +209,14 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/training-sessions/{id}/attendance", {"SAI", "S", R"({"user":"{user}","attendance":"attended"})"}},
       {"POST /api/training-sessions/{id}/result", {"SAI", "S", R"({"user":"{user}","score":90})"}},
       {"GET /api/me/trainings", {"SAIFPU", "SAIFPU"}},
+      // Conduct and credit (server/conduct/http.cpp): the in-scope event is stu-c's no-show on inst-c.
+      // The instrument's admins waive (a second waiver is 409, past the rights check); a user's
+      // credit is read like their other records; everyone signed in reads their own.
+      {"PUT /api/bookings/{id}/staffed", {"SAI", "S", R"({"staffed":true})"}},
+      {"GET /api/conduct-events", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"ce-inst-c\"", "\"ce-inst-p\""}},
+      {"POST /api/conduct-events/{id}/waive", {"SAI", "S", R"({"reason":"the door was jammed"})"}},
+      {"GET /api/users/{id}/credit", {"SAFPU", "S"}},
+      {"GET /api/me/credit", {"SAIFPU", "SAIFPU"}},
   };
   return kTable;
 }
@@ -250,6 +258,7 @@ struct Site {
   std::string order_in, order_out;      ///< stu-c's sample order on inst-c, stu-p's on inst-p
   std::string attachment_in, attachment_out;  ///< a file of each
   std::string closure_in, closure_out;  ///< a blackout of inst-c, one of inst-p
+  std::string conduct_in, conduct_out;  ///< a no-show of stu-c on inst-c, one of stu-p on inst-p
   // Training: course-c on inst-c with session ts-c (stu-c enrolled), course-p on inst-p with ts-p (stu-p).
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
@@ -350,6 +359,17 @@ struct Site {
            {{"id", sess}, {"start", "2026-03-01T02:00:00Z"}, {"end", "2026-03-01T04:00:00Z"}, {"capacity", 5}});
       boot("POST", "/api/training-sessions/" + std::string(sess) + "/enrolments", {{"user", user}});
     }
+    for (auto [into, inst, user] : {std::tuple{&conduct_in, "inst-c", "stu-c"}, std::tuple{&conduct_out, "inst-p", "stu-p"}}) {
+      conduct::Event e;
+      e.id = std::string("ce-") + inst;
+      e.user = user;
+      e.instrument = inst;
+      e.booking = std::string("b-") + inst;
+      e.at_ms = now;
+      e.points = 20;
+      REQUIRE(store->stores().conduct.insert(e));
+      *into = e.id;
+    }
     boot("POST", "/api/terminals", {{"id", "t-c"}, {"resource", "inst-c"}, {"public_key", pem}});
     boot("POST", "/api/terminals", {{"id", "t-p"}, {"resource", "inst-p"}, {"public_key", pem}});
     boot("PUT", "/api/users/stu-c/password", {{"password", "stu-c password"}});
@@ -423,6 +443,8 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{id}"), 4, in ? s.order_in : s.order_out);
     if (auto at = path.find("{attachment}"); at != std::string::npos)
       path.replace(at, 12, in ? s.attachment_in : s.attachment_out);
+  } else if (r.pattern.rfind("/api/conduct-events/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? s.conduct_in : s.conduct_out);
   } else if (r.pattern.rfind("/api/courses/{id}", 0) == 0) {
     path.replace(path.find("{id}"), 4, in ? "course-c" : "course-p");
   } else if (r.pattern.rfind("/api/training-sessions/{id}", 0) == 0) {
