@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 
+#include "labgate/common/crypto.hpp"
 #include "labgate/common/ical.hpp"
 #include "labgate/common/log.hpp"
 #include "labgate/common/time.hpp"
@@ -123,6 +124,25 @@ Response decide(const Request& req, const ApiContext& ctx, UnitOfWork& uow, audi
   ctx.changed(change->after.instrument);
   return reply(200, booking_json(change->after, ctx));
 }
+/// Most events a calendar feed holds (an app reads one document; it follows no Link).
+constexpr int32_t kFeedRows = 10000;
+
+/// Issues a new secret feed URL for a subject (the previous one stops working), audited without
+/// the secret: 201 {"url","token"}.
+Response issue_feed(const Request& req, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit,
+                    const std::string& kind, const std::string& subject) {
+  const std::string token = crypto::to_hex(crypto::random_bytes(24));
+  const int64_t now = ctx.now();
+  auto s = audit::record(uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+    LG_TRY(store.put_feed_token(FeedToken{crypto::sha256_hex(token), kind, subject, now}));
+    return audit::changed(audit::Change{"issue", "calendar_feed", kind + "/" + subject, "",
+                                        json{{"kind", kind}, {"subject", subject}}.dump()});
+  });
+  if (!s) return failure(s.error());
+  return reply(201, json{{"url", "/api/feeds/" + token + "/bookings.ics"}, {"token", token}, {"kind", kind},
+                         {"subject", subject}});
+}
+
 }  // namespace
 
 void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfWork& uow, Store& store,
@@ -441,6 +461,53 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
   // caller may see, as GET /api/bookings shows them, from feed_from(now) on (every booking still
   // running, a month back) unless ?cursor= says where; ?limit= up to the most rows a page holds
   // (also the default: a calendar app follows no Link). Times in UTC; the app shows its own zone.
+  // Calendar feeds behind a secret URL, for calendar apps that cannot sign in: a user's own
+  // bookings, or an instrument's (busy times, without who booked them).
+  router.add({"POST", "/api/me/calendar-feed", Access::signed_in(),
+              [&](const Request& req, const PathParams&) {
+                if (req.who().user.empty()) return error(404, "calendar feed: the bootstrap token is no user");
+                return issue_feed(req, ctx, uow, store, audit, "user", req.who().user);
+              },
+              "A new secret URL of the caller's bookings as a calendar (the previous one stops working)"});
+  router.add({"POST", "/api/instruments/{id}/calendar-feed",
+              Access::path(identity::Right::instrument_write, identity::Kind::instrument),
+              [&](const Request& req, const PathParams& pp) {
+                return issue_feed(req, ctx, uow, store, audit, "instrument", pp.at("id"));
+              },
+              "A new secret URL of the instrument's bookings (busy times, no names) as a calendar"});
+  router.add({"GET", "/api/feeds/{token}/bookings.ics", Access::open(),
+              [&](const Request&, const PathParams& pp) {
+                const std::string& token = pp.at("token");
+                auto feed = store.feed_token(crypto::sha256_hex(token));
+                if (!feed) return failure(feed.error());
+                if (!*feed) return error(404, "not found");  // an unknown or replaced token: nothing to tell
+                const int64_t now = ctx.now();
+                const bool by_user = (*feed)->kind == "user";
+                auto rows = by_user ? store.of_user((*feed)->subject, feed_from(now), kFeedRows)
+                                    : store.of_instrument((*feed)->subject, feed_from(now), kFeedRows);
+                if (!rows) return failure(rows.error());
+                ical::Calendar cal{"-//labgate//labgate " + ctx.version + "//EN",
+                                   "labgate " + ctx.site + " " + (by_user ? "" : "instrument ") + (*feed)->subject};
+                std::map<std::string, EventPlace, std::less<>> places;
+                for (const Booking& b : *rows) {
+                  auto at = places.find(b.instrument);
+                  if (at == places.end()) {
+                    auto where = service.place(b.instrument);
+                    if (!where) return failure(where.error());
+                    at = places.emplace(b.instrument, std::move(*where)).first;
+                  }
+                  ical::Event e = calendar_event(b, at->second, ctx.site, now);
+                  if (!by_user) e.description = "Booked (" + b.id + ")";  // busy time: nobody's name or id
+                  cal.events.push_back(std::move(e));
+                }
+                auto text = ical::write(cal);
+                if (!text) return error(500, "internal error: the calendar cannot be written: " + text.error().reason);
+                Response r(200, std::move(*text));
+                r.headers.emplace_back("Content-Type", "text/calendar; charset=utf-8");
+                r.headers.emplace_back("Cache-Control", "private, max-age=300");
+                return r;
+              },
+              "A calendar feed by its secret URL (no sign-in): the bookings from 31 days back, at most 10000"});
   router.add({"GET", "/api/bookings.ics", Access::any(identity::Right::usage_read),
               [&](const Request& req, const PathParams&) {
                 Response bad;

@@ -105,6 +105,15 @@ struct Closure {
   bool operator==(const Closure&) const = default;
 };
 
+/// A calendar feed's secret: whose bookings (a user's, or an instrument's) the URL holding the
+/// token shows. Only the token's SHA-256 is stored.
+struct FeedToken {
+  std::string hash;     ///< hex SHA-256 of the token
+  std::string kind;     ///< "user" | "instrument"
+  std::string subject;  ///< the user's or the instrument's id
+  int64_t created_ms = 0;
+};
+
 /// Result of a booking attempt: a new id, the id of the booking it overlaps, or the booking rule
 /// that refuses it (rule names the rule, reason explains it to a person).
 struct BookingOutcome {

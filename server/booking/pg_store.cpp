@@ -94,11 +94,24 @@ ALTER TABLE booking_policies ADD COLUMN staffed TEXT;
 ALTER TABLE booking_policies ADD COLUMN lapse_months INTEGER NOT NULL DEFAULT 0 CHECK (lapse_months BETWEEN 0 AND 120);
 )sql";
 
-constexpr std::array<db::Migration, 4> kMigrations{
+// Calendar feeds behind a secret URL, as in the SQLite store.
+constexpr std::string_view kV5 = R"sql(
+CREATE TABLE booking_feed_tokens (
+  hash TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'instrument')),
+  subject TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  UNIQUE (kind, subject)
+);
+CREATE INDEX bookings_by_user ON bookings(user_id, start_ms);
+)sql";
+
+constexpr std::array<db::Migration, 5> kMigrations{
     {{1, "bookings", kV1},
      {2, "bookings are cancelled and moved, not deleted", kV2},
      {3, "booking policies, closures, approval, accounts", kV3},
-     {4, "staffed bookings and hours, qualification lapse", kV4}}};
+     {4, "staffed bookings and hours, qualification lapse", kV4},
+     {5, "calendar feed tokens", kV5}}};
 
 constexpr std::string_view kPolicyCols =
     "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
@@ -348,6 +361,40 @@ Status PgStore::remove_closure(const std::string& id) {
   if (!r) return r.error();
   if (r->affected() == 0) return domain_error(Errc::not_found, "closure: no closure '" + id + "'");
   return {};
+}
+
+Result<std::vector<Booking>> PgStore::of_user(const std::string& user, int64_t from_ms, int32_t limit) {
+  auto r = db_.conn().q("SELECT " + std::string(pgrows::kCols) +
+                            " FROM bookings WHERE user_id = $1 AND start_ms >= $2 ORDER BY start_ms, id LIMIT $3",
+                        user, from_ms, int64_t{limit});
+  if (!r) return r.error();
+  std::vector<Booking> out;
+  for (int i = 0; i < r->size(); ++i) out.push_back(pgrows::booking(*r, i));
+  return out;
+}
+
+Result<std::vector<Booking>> PgStore::of_instrument(const std::string& instrument, int64_t from_ms, int32_t limit) {
+  auto r = db_.conn().q("SELECT " + std::string(pgrows::kCols) +
+                            " FROM bookings WHERE instrument = $1 AND start_ms >= $2 ORDER BY start_ms, id LIMIT $3",
+                        instrument, from_ms, int64_t{limit});
+  if (!r) return r.error();
+  std::vector<Booking> out;
+  for (int i = 0; i < r->size(); ++i) out.push_back(pgrows::booking(*r, i));
+  return out;
+}
+
+Status PgStore::put_feed_token(const FeedToken& t) {
+  auto& c = db_.conn();
+  LG_TRY(done(c.q("DELETE FROM booking_feed_tokens WHERE kind = $1 AND subject = $2", t.kind, t.subject)));
+  return done(c.q("INSERT INTO booking_feed_tokens(hash, kind, subject, created_ms) VALUES ($1, $2, $3, $4)", t.hash,
+                  t.kind, t.subject, t.created_ms));
+}
+
+Result<std::optional<FeedToken>> PgStore::feed_token(const std::string& hash) {
+  auto r = db_.conn().q("SELECT hash, kind, subject, created_ms FROM booking_feed_tokens WHERE hash = $1", hash);
+  if (!r) return r.error();
+  if (r->empty()) return std::optional<FeedToken>{};
+  return std::optional<FeedToken>{FeedToken{r->text(0, 0), r->text(0, 1), r->text(0, 2), r->i64(0, 3)}};
 }
 
 }  // namespace lg::server::booking

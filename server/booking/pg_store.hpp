@@ -29,6 +29,10 @@ class PgStore final : public Store {
   Result<std::vector<Closure>> closures(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
   Result<std::optional<Closure>> closure(const std::string& id) override;
   Status remove_closure(const std::string& id) override;
+  Result<std::vector<Booking>> of_user(const std::string& user, int64_t from_ms, int32_t limit) override;
+  Result<std::vector<Booking>> of_instrument(const std::string& instrument, int64_t from_ms, int32_t limit) override;
+  Status put_feed_token(const FeedToken& t) override;
+  Result<std::optional<FeedToken>> feed_token(const std::string& hash) override;
 
  private:
   PgDb& db_;

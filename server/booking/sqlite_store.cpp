@@ -100,11 +100,24 @@ ALTER TABLE booking_policies ADD COLUMN staffed TEXT;
 ALTER TABLE booking_policies ADD COLUMN lapse_months INTEGER NOT NULL DEFAULT 0 CHECK (lapse_months BETWEEN 0 AND 120);
 )sql";
 
-constexpr std::array<db::Migration, 4> kMigrations{
+// Calendar feeds behind a secret URL (issue 10, "Notices and calendars").
+constexpr std::string_view kV5 = R"sql(
+CREATE TABLE booking_feed_tokens (
+  hash TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'instrument')),
+  subject TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (kind, subject)
+);
+CREATE INDEX bookings_by_user ON bookings(user, start_ms);
+)sql";
+
+constexpr std::array<db::Migration, 5> kMigrations{
     {{1, "bookings", kV1},
      {2, "bookings are cancelled and moved, not deleted", kV2},
      {3, "booking policies, closures, approval, accounts", kV3},
-     {4, "staffed bookings and hours, qualification lapse", kV4}}};
+     {4, "staffed bookings and hours, qualification lapse", kV4},
+     {5, "calendar feed tokens", kV5}}};
 
 constexpr std::string_view kPolicyCols =
     "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
@@ -366,6 +379,51 @@ Status SqliteStore::remove_closure(const std::string& id) {
   LG_TRY(st->run());
   if (db_.conn().changes() == 0) return domain_error(Errc::not_found, "closure: no closure '" + id + "'");
   return {};
+}
+
+namespace {
+Result<std::vector<Booking>> bookings_where(db::Database& d, const char* column, const std::string& value, int64_t from_ms,
+                                           int32_t limit) {
+  auto q = d.prepare("SELECT " + std::string(rows::kCols) + " FROM bookings WHERE " + column +
+                     " = ? AND start_ms >= ? ORDER BY start_ms, id LIMIT ?");
+  if (!q) return q.error();
+  q->bind(1, value).bind(2, from_ms).bind(3, int64_t{limit});
+  std::vector<Booking> out;
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(rows::booking(r)); }); !s) return s.error();
+  return out;
+}
+}  // namespace
+
+Result<std::vector<Booking>> SqliteStore::of_user(const std::string& user, int64_t from_ms, int32_t limit) {
+  return bookings_where(db_.conn(), "user", user, from_ms, limit);
+}
+
+Result<std::vector<Booking>> SqliteStore::of_instrument(const std::string& instrument, int64_t from_ms, int32_t limit) {
+  return bookings_where(db_.conn(), "instrument", instrument, from_ms, limit);
+}
+
+Status SqliteStore::put_feed_token(const FeedToken& t) {
+  auto& d = db_.conn();
+  auto del = d.prepare("DELETE FROM booking_feed_tokens WHERE kind = ? AND subject = ?");
+  if (!del) return del.error();
+  del->bind(1, t.kind).bind(2, t.subject);
+  LG_TRY(del->run());
+  auto ins = d.prepare("INSERT INTO booking_feed_tokens(hash, kind, subject, created_ms) VALUES (?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  ins->bind(1, t.hash).bind(2, t.kind).bind(3, t.subject).bind(4, t.created_ms);
+  return ins->run();
+}
+
+Result<std::optional<FeedToken>> SqliteStore::feed_token(const std::string& hash) {
+  auto q = db_.conn().prepare("SELECT hash, kind, subject, created_ms FROM booking_feed_tokens WHERE hash = ?");
+  if (!q) return q.error();
+  q->bind(1, hash);
+  auto row = q->step();
+  if (!row) return row.error();
+  std::optional<FeedToken> out;
+  if (*row) out = FeedToken{q->column_text(0), q->column_text(1), q->column_text(2), q->column_int64(3)};
+  q->reset();
+  return out;
 }
 
 }  // namespace lg::server::booking

@@ -51,6 +51,16 @@ class Store {
   /// Stores a changed booking (interval, status, cancellation) as booking::Service decided it in
   /// the same unit of work; not_found if the id is unknown. Instrument and user do not change.
   virtual Status update(const Booking& b, int64_t now_ms) = 0;
+
+  /// Bookings of the user (every status) starting at or after from_ms, by start then id, at most limit.
+  virtual Result<std::vector<Booking>> of_user(const std::string& user, int64_t from_ms, int32_t limit) = 0;
+  /// Bookings on the instrument (every status) starting at or after from_ms, by start then id, at most limit.
+  virtual Result<std::vector<Booking>> of_instrument(const std::string& instrument, int64_t from_ms, int32_t limit) = 0;
+  /// Sets the calendar feed token of a subject ("user" or "instrument" and its id): its SHA-256,
+  /// replacing the subject's previous one (which stops working).
+  virtual Status put_feed_token(const FeedToken& t) = 0;
+  /// The feed a token hash opens; nullopt when none.
+  virtual Result<std::optional<FeedToken>> feed_token(const std::string& hash) = 0;
 };
 
 }  // namespace lg::server::booking

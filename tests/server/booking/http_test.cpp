@@ -6,6 +6,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
+
+#include <libical/ical.h>
 
 #include <nlohmann/json.hpp>
 
@@ -611,4 +615,85 @@ TEST_CASE("closures: maintenance cancels the bookings it covers and says which, 
   CHECK(s.call("DELETE", "/api/closures/" + std::string(all[0]["id"]), nullptr, ia).status == 200);
   CHECK(s.call("DELETE", "/api/closures/" + hol_id).status == 200);
   CHECK(json::parse(s.call("GET", "/api/closures?instrument=inst-c&from=2026-01-01T00:00:00Z", nullptr, "").body).empty());
+}
+
+namespace {
+
+/// The VEVENTs of an RFC 5545 text as libical (Debian's libical, not our reader) parses them:
+/// uid -> {summary, description, status}; fails the test when libical finds an error.
+std::map<std::string, std::array<std::string, 3>> libical_events(const std::string& text) {
+  icalcomponent* cal = icalparser_parse_string(text.c_str());
+  REQUIRE(cal != nullptr);
+  REQUIRE(icalcomponent_isa(cal) == ICAL_VCALENDAR_COMPONENT);
+  std::map<std::string, std::array<std::string, 3>> out;
+  for (icalcomponent* e = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); e != nullptr;
+       e = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+    // libical marks what it could not parse with X-LIC-ERROR properties
+    CHECK(icalcomponent_get_first_property(e, ICAL_XLICERROR_PROPERTY) == nullptr);
+    const char* uid = icalcomponent_get_uid(e);
+    REQUIRE(uid != nullptr);
+    const char* summary = icalcomponent_get_summary(e);
+    const char* description = icalcomponent_get_description(e);
+    const char* status = icalproperty_status_to_string(icalcomponent_get_status(e));
+    out[uid] = {summary ? summary : "", description ? description : "", status ? status : ""};
+    CHECK(icaltime_as_timet(icalcomponent_get_dtend(e)) > icaltime_as_timet(icalcomponent_get_dtstart(e)));
+  }
+  icalcomponent_free(cal);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("calendar feeds behind a secret URL: a user's bookings and an instrument's busy times, read by libical") {
+  Site s;
+  const std::string alice = s.login("alice");
+  const std::string mine = s.book("alice", "2026-01-20T02:00:00Z", "2026-01-20T03:00:00Z");
+  const std::string gone = s.book("alice", "2026-01-21T02:00:00Z", "2026-01-21T03:00:00Z");
+  const std::string carols = s.book("carol", "2026-01-22T02:00:00Z", "2026-01-22T03:00:00Z");
+  REQUIRE(s.call("DELETE", "/api/bookings/" + gone, nullptr, alice).status == 200);
+
+  // the bootstrap token is nobody: no feed of its own; a visitor cannot ask for one
+  CHECK(s.call("POST", "/api/me/calendar-feed").status == 404);
+  CHECK(s.call("POST", "/api/me/calendar-feed", nullptr, "").status == 401);
+  auto issued = s.call("POST", "/api/me/calendar-feed", nullptr, alice);
+  REQUIRE(issued.status == 201);
+  const std::string url = json::parse(issued.body)["url"];
+  CHECK(url.rfind("/api/feeds/", 0) == 0);
+
+  // the URL needs no sign-in; libical reads Alice's bookings, the cancelled one as CANCELLED
+  auto feed = s.call("GET", url, nullptr, "");
+  REQUIRE(feed.status == 200);
+  CHECK(std::find(feed.headers.begin(), feed.headers.end(),
+                  std::pair<std::string, std::string>{"Content-Type", "text/calendar; charset=utf-8"}) != feed.headers.end());
+  auto events = libical_events(feed.body);
+  REQUIRE(events.size() == 2);
+  CHECK(events.at(mine + "@demo")[0] == "NMR");
+  CHECK(events.at(mine + "@demo")[1].find("User: alice") != std::string::npos);
+  CHECK(events.at(mine + "@demo")[2] == "CONFIRMED");
+  CHECK(events.at(gone + "@demo")[2] == "CANCELLED");
+  CHECK_FALSE(events.count(carols + "@demo"));
+
+  // a new URL replaces the old one, which then answers 404 like any unknown token
+  auto again = s.call("POST", "/api/me/calendar-feed", nullptr, alice);
+  REQUIRE(again.status == 201);
+  CHECK(s.call("GET", url, nullptr, "").status == 404);
+  CHECK(s.call("GET", "/api/feeds/not-a-token/bookings.ics", nullptr, "").status == 404);
+  CHECK(s.call("GET", std::string(json::parse(again.body)["url"]), nullptr, "").status == 200);
+
+  // the instrument's feed: its admin issues it; every booking, nobody's name in it
+  CHECK(s.call("POST", "/api/instruments/inst-c/calendar-feed", nullptr, alice).status == 403);
+  auto inst = s.call("POST", "/api/instruments/inst-c/calendar-feed", nullptr, s.login("ia"));
+  REQUIRE(inst.status == 201);
+  auto busy = s.call("GET", std::string(json::parse(inst.body)["url"]), nullptr, "");
+  REQUIRE(busy.status == 200);
+  auto all = libical_events(busy.body);
+  CHECK(all.size() == 3);
+  for (const auto& [uid, e] : all) {
+    CHECK(e[1].find("alice") == std::string::npos);
+    CHECK(e[1].find("carol") == std::string::npos);
+  }
+  // issuing is audited, the secret is not
+  auto entries = s.audit("calendar_feed");
+  REQUIRE(entries.size() == 3);
+  for (const auto& a : entries) CHECK(a.dump().find(json::parse(again.body)["token"].get<std::string>()) == std::string::npos);
 }

@@ -217,6 +217,11 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/conduct-events/{id}/waive", {"SAI", "S", R"({"reason":"the door was jammed"})"}},
       {"GET /api/users/{id}/credit", {"SAFPU", "S"}},
       {"GET /api/me/credit", {"SAIFPU", "SAIFPU"}},
+      // Calendar feeds: everyone signed in gets a URL of their own bookings; an instrument's admins
+      // one of its bookings; the URL itself is the secret (no sign-in).
+      {"POST /api/me/calendar-feed", {"SAIFPU", "SAIFPU"}},
+      {"POST /api/instruments/{id}/calendar-feed", {"SAI", "S"}},
+      {"GET /api/feeds/{token}/bookings.ics", {"SAIFPUV", "SAIFPUV"}},
   };
   return kTable;
 }
@@ -259,6 +264,7 @@ struct Site {
   std::string attachment_in, attachment_out;  ///< a file of each
   std::string closure_in, closure_out;  ///< a blackout of inst-c, one of inst-p
   std::string conduct_in, conduct_out;  ///< a no-show of stu-c on inst-c, one of stu-p on inst-p
+  std::string feed_token;               ///< the secret of inst-c's calendar feed
   // Training: course-c on inst-c with session ts-c (stu-c enrolled), course-p on inst-p with ts-p (stu-p).
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
@@ -370,6 +376,11 @@ struct Site {
       REQUIRE(store->stores().conduct.insert(e));
       *into = e.id;
     }
+    {
+      auto r = call("POST", "/api/instruments/inst-c/calendar-feed", "", "bootstrap-token-0123");
+      REQUIRE(r.status == 201);
+      feed_token = json::parse(r.body)["token"];
+    }
     boot("POST", "/api/terminals", {{"id", "t-c"}, {"resource", "inst-c"}, {"public_key", pem}});
     boot("POST", "/api/terminals", {{"id", "t-p"}, {"resource", "inst-p"}, {"public_key", pem}});
     boot("PUT", "/api/users/stu-c/password", {{"password", "stu-c password"}});
@@ -443,6 +454,8 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{id}"), 4, in ? s.order_in : s.order_out);
     if (auto at = path.find("{attachment}"); at != std::string::npos)
       path.replace(at, 12, in ? s.attachment_in : s.attachment_out);
+  } else if (r.pattern == "/api/feeds/{token}/bookings.ics") {
+    path.replace(path.find("{token}"), 7, s.feed_token);
   } else if (r.pattern.rfind("/api/conduct-events/{id}", 0) == 0) {
     path.replace(path.find("{id}"), 4, in ? s.conduct_in : s.conduct_out);
   } else if (r.pattern.rfind("/api/courses/{id}", 0) == 0) {
