@@ -186,6 +186,70 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 ctx.changed(b.instrument);
                 return reply(201, json{{"id", o.id}, {"status", to_string(o.status)}});
               }});
+  // A recurring booking (RFC 5545 RRULE subset): every occurrence admitted like a single booking,
+  // all of them or none (the refused ones named), or skipping the refused ones when asked.
+  router.add({"POST", "/api/bookings/series",
+              Access::body2(identity::Right::booking_write, identity::Kind::instrument, "instrument", identity::Kind::user, "user"),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"instrument", "user", "start", "end", "account", "rrule", "skip_conflicts"});
+                Booking b;
+                b.instrument = f.id("instrument");
+                b.user = f.id("user");
+                b.account = f.id("account", false);
+                b.booked_by = req.who().user;
+                b.start_ms = f.time("start", true).value_or(0);
+                b.end_ms = f.time("end", true).value_or(0);
+                const std::string rrule = f.text("rrule");
+                const bool skip = f.flag("skip_conflicts", false);
+                if (!f.ok()) return f.response();
+                if (auto why = validate(b.start_ms, b.end_ms)) return error(422, "invalid field: " + *why);
+                auto rule = parse_rrule(rrule);
+                if (!rule) return error(422, "invalid field: " + rule.error().reason);
+                auto intervals = expand(*rule, b.start_ms, b.end_ms, ctx.time_zone);
+                if (!intervals) return error(422, "invalid field: " + intervals.error().reason);
+                const int64_t now = ctx.now();
+                std::optional<SeriesOutcome> out;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto r = service.create_series(b, *intervals, skip, now);
+                                         if (!r) return r.error();
+                                         out = *r;
+                                         if (out->created.empty()) return audit::unchanged();
+                                         json ids = json::array();
+                                         for (const auto& c : out->created) ids.push_back(c.id);
+                                         return audit::changed(audit::Change{
+                                             "create_series", "booking", out->created.front().id, "",
+                                             json{{"instrument", b.instrument}, {"user", b.user}, {"rrule", rrule},
+                                                  {"bookings", ids}}.dump()});
+                                       });
+                if (!s) return failure(s.error());
+                json refused = json::array();
+                for (const auto& x : out->refused) {
+                  json j{{"start", ctx.time(x.start_ms)}, {"end", ctx.time(x.end_ms)}, {"reason", x.reason}};
+                  if (!x.conflict.empty()) j["conflict"] = x.conflict;
+                  if (!x.rule.empty()) j["rule"] = x.rule;
+                  refused.push_back(std::move(j));
+                }
+                if (out->created.empty() && !out->refused.empty()) {
+                  return reply(409, json{{"error", std::to_string(out->refused.size()) + " of " +
+                                                       std::to_string(intervals->size()) +
+                                                       " occurrences cannot be booked: nothing was booked"},
+                                         {"refused", refused}});
+                }
+                json created = json::array();
+                for (std::size_t i = 0; i < out->created.size(); ++i)
+                  created.push_back(json{{"id", out->created[i].id},
+                                         {"start", ctx.time(out->created_at[i].first)},
+                                         {"end", ctx.time(out->created_at[i].second)},
+                                         {"status", to_string(out->created[i].status)}});
+                ctx.changed(b.instrument);
+                return reply(201, json{{"created", created}, {"refused", refused}});
+              },
+              "Book a series (rrule: FREQ=DAILY|WEEKLY, INTERVAL, COUNT or UNTIL, BYDAY; at most 100): all or "
+              "nothing (409 naming every refused occurrence), or skip_conflicts to book the rest"});
   // Cancelled, not deleted: kept with when and why; it overlaps nothing and opens nothing from the
   // instrument's next bundle.
   router.add({"DELETE", "/api/bookings/{id}", Access::path(identity::Right::booking_write, identity::Kind::booking),

@@ -124,6 +124,22 @@ struct BookingOutcome {
   BookingStatus status = BookingStatus::active;  ///< with id: active, or pending approval
 };
 
+/// One occurrence of a series that was not booked, and why: the booking it overlaps or the rule.
+struct SeriesRefusal {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string conflict{};  ///< the overlapped booking's id
+  std::string rule{};      ///< the booking rule's name ("not_qualified" when the qualification does not cover it)
+  std::string reason{};
+};
+
+/// Result of a recurring booking: what was booked and what was not.
+struct SeriesOutcome {
+  std::vector<BookingOutcome> created;  ///< with their ids and statuses, in order
+  std::vector<std::pair<int64_t, int64_t>> created_at;  ///< their intervals
+  std::vector<SeriesRefusal> refused;   ///< skipped (skip_conflicts) or, when nothing was booked, every refusal
+};
+
 /// Result of cancelling or moving a booking: the booking before and after, or (a move only) the
 /// id of the active booking the new interval overlaps, in which case nothing changed.
 struct BookingChange {

@@ -1,6 +1,7 @@
 #include "server/booking/rules.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "labgate/common/time.hpp"
 #include "server/directory/rules.hpp"
@@ -588,6 +589,117 @@ ical::Event calendar_event(const Booking& b, const EventPlace& where, std::strin
       break;
   }
   return e;
+}
+
+Result<Recurrence> parse_rrule(std::string_view text) {
+  Recurrence r;
+  bool freq = false;
+  auto bad = [](const std::string& why) { return Error::invalid("rrule: " + why); };
+  static constexpr std::array<std::string_view, 7> kDays{"MO", "TU", "WE", "TH", "FR", "SA", "SU"};
+  auto number = [](std::string_view v, int32_t lo, int32_t hi) -> std::optional<int32_t> {
+    if (v.empty() || v.size() > 4) return std::nullopt;
+    int32_t n = 0;
+    for (char c : v) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + (c - '0');
+    }
+    if (n < lo || n > hi) return std::nullopt;
+    return n;
+  };
+  while (!text.empty()) {
+    const auto semi = text.find(';');
+    const std::string_view part = text.substr(0, semi);
+    text = semi == std::string_view::npos ? std::string_view() : text.substr(semi + 1);
+    const auto eq = part.find('=');
+    if (eq == std::string_view::npos) return bad("'" + std::string(part) + "' is not NAME=VALUE");
+    const std::string_view name = part.substr(0, eq), value = part.substr(eq + 1);
+    if (name == "FREQ") {
+      if (value == "DAILY") r.freq = Recurrence::Freq::daily;
+      else if (value == "WEEKLY") r.freq = Recurrence::Freq::weekly;
+      else return bad("FREQ=" + std::string(value) + " is not DAILY or WEEKLY");
+      freq = true;
+    } else if (name == "INTERVAL") {
+      auto n = number(value, 1, 52);
+      if (!n) return bad("INTERVAL must be 1 to 52");
+      r.interval = *n;
+    } else if (name == "COUNT") {
+      auto n = number(value, 1, kMaxOccurrences);
+      if (!n) return bad("COUNT must be 1 to " + std::to_string(kMaxOccurrences));
+      r.count = *n;
+    } else if (name == "UNTIL") {
+      // YYYYMMDDTHHMMSSZ
+      if (value.size() != 16 || value[8] != 'T' || value[15] != 'Z')
+        return bad("UNTIL must be a UTC time YYYYMMDDTHHMMSSZ");
+      const std::string iso = std::string(value.substr(0, 4)) + "-" + std::string(value.substr(4, 2)) + "-" +
+                              std::string(value.substr(6, 2)) + "T" + std::string(value.substr(9, 2)) + ":" +
+                              std::string(value.substr(11, 2)) + ":" + std::string(value.substr(13, 2)) + "Z";
+      auto t = time::parse_utc(iso);
+      if (!t) return bad("UNTIL must be a UTC time YYYYMMDDTHHMMSSZ");
+      r.until_ms = *t;
+    } else if (name == "BYDAY") {
+      r.byday.clear();
+      std::string_view list = value;
+      while (!list.empty()) {
+        const auto comma = list.find(',');
+        const std::string_view d = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        const auto at = std::find(kDays.begin(), kDays.end(), d);
+        if (at == kDays.end()) return bad("BYDAY: '" + std::string(d) + "' is not MO, TU, WE, TH, FR, SA or SU");
+        r.byday.push_back(static_cast<int32_t>(at - kDays.begin()) + 1);
+      }
+      std::sort(r.byday.begin(), r.byday.end());
+      r.byday.erase(std::unique(r.byday.begin(), r.byday.end()), r.byday.end());
+      if (r.byday.empty()) return bad("BYDAY is empty");
+    } else {
+      return bad(std::string(name) + " is not supported (FREQ, INTERVAL, COUNT, UNTIL, BYDAY)");
+    }
+  }
+  if (!freq) return bad("FREQ is required");
+  if (r.count.has_value() == r.until_ms.has_value()) return bad("exactly one of COUNT and UNTIL");
+  if (!r.byday.empty() && r.freq != Recurrence::Freq::weekly) return bad("BYDAY only with FREQ=WEEKLY");
+  return r;
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> expand(const Recurrence& r, int64_t start_ms, int64_t end_ms,
+                                                        const std::string& tz) {
+  auto first = time::local_time(start_ms, tz);
+  if (!first) return first.error();
+  const int64_t length = end_ms - start_ms;
+  const int64_t time_of_day = first->ms_of_day;
+  std::vector<int32_t> days = r.byday;
+  if (days.empty()) days.push_back(static_cast<int32_t>(first->weekday));
+  std::vector<std::pair<int64_t, int64_t>> out;
+  auto add = [&](int32_t day_offset) -> Result<bool> {  // false: the series is complete
+    auto day = time::local_day_start(start_ms, day_offset, tz);
+    if (!day) return day.error();
+    const int64_t at = *day + time_of_day;
+    if (r.until_ms && at > *r.until_ms) return false;
+    if (r.count && static_cast<int32_t>(out.size()) >= *r.count) return false;
+    if (static_cast<int32_t>(out.size()) >= kMaxOccurrences)
+      return Error::invalid("rrule: more than " + std::to_string(kMaxOccurrences) + " occurrences");
+    out.emplace_back(at, at + length);
+    return true;
+  };
+  if (r.freq == Recurrence::Freq::daily) {
+    for (int32_t k = 0;; k += r.interval) {
+      auto more = add(k);
+      if (!more) return more.error();
+      if (!*more) break;
+    }
+    return out;
+  }
+  // weekly: the weeks (Monday-based, every interval-th from the start's) and in each the named days
+  // from the start's day on
+  const int32_t start_wd = static_cast<int32_t>(first->weekday);
+  for (int32_t week = 0;; week += r.interval) {
+    for (int32_t d : days) {
+      const int32_t offset = week * 7 + (d - start_wd);
+      if (offset < 0) continue;
+      auto more = add(offset);
+      if (!more) return more.error();
+      if (!*more) return out;
+    }
+  }
 }
 
 }  // namespace lg::server::booking

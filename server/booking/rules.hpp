@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "labgate/common/ical.hpp"
+#include "labgate/common/result.hpp"
 #include "server/booking/model.hpp"
 #include "server/directory/model.hpp"
 #include "server/qualification/model.hpp"
@@ -175,6 +176,33 @@ std::optional<std::string> can_move(const Booking& b, int64_t start_ms, int64_t 
 
 /// b with its interval changed to [start_ms, end_ms).
 Booking moved(const Booking& b, int64_t start_ms, int64_t end_ms);
+
+// ---- recurring bookings (RFC 5545 RRULE, a subset)
+
+/// A recurrence rule: FREQ=DAILY|WEEKLY, INTERVAL, COUNT or UNTIL, and with WEEKLY a BYDAY list.
+struct Recurrence {
+  enum class Freq { daily, weekly };
+  Freq freq = Freq::weekly;
+  int32_t interval = 1;
+  std::optional<int32_t> count;     ///< occurrences in all, the first included
+  std::optional<int64_t> until_ms;  ///< the last occurrence starts no later (UTC)
+  std::vector<int32_t> byday;       ///< ISO weekdays 1 (MO) .. 7 (SU), ascending; empty = the start's
+};
+
+/// Most occurrences a series may have.
+inline constexpr int32_t kMaxOccurrences = 100;
+
+/// Parses an RRULE value ("FREQ=WEEKLY;COUNT=8;BYDAY=MO,WE"); the error names the part. Refused:
+/// another FREQ, both or neither of COUNT and UNTIL, BYDAY with DAILY or with an ordinal ("1MO"),
+/// UNTIL not in the UTC form YYYYMMDDTHHMMSSZ, INTERVAL outside 1..52, COUNT outside 1..100, any
+/// other part.
+Result<Recurrence> parse_rrule(std::string_view text);
+
+/// The occurrences of [start_ms, end_ms) under r in tz: the same local time of day and length on
+/// each day the rule names, from the start's day on, in order; the first is the start itself when
+/// its weekday is in BYDAY. Error when there would be more than kMaxOccurrences.
+Result<std::vector<std::pair<int64_t, int64_t>>> expand(const Recurrence& r, int64_t start_ms, int64_t end_ms,
+                                                        const std::string& tz);
 
 // ---- the bookings feed (GET /api/bookings.ics): bookings as calendar events
 

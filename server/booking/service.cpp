@@ -57,44 +57,88 @@ Result<Booking> Service::load(const std::string& id) {
   return **got;
 }
 
+Result<BookingOutcome> Service::create_in_uow(const Booking& b, int64_t now_ms) {
+  auto f = facts_for(b);
+  if (!f) return f.error();
+  f->rules.now_ms = now_ms;
+  if (blocked_) {
+    auto why = blocked_(b.user, now_ms);
+    if (!why) return why.error();
+    f->blocked = std::move(*why);
+  }
+  Booking candidate = b;
+  if (candidate.id.empty()) candidate.id = crypto::uuid7();
+  const Admission a = admit(candidate, *f);
+  switch (a.verdict) {
+    case Admit::ok:
+      break;
+    case Admit::unknown_instrument:
+    case Admit::unknown_user:
+      return domain_error(Errc::unknown_reference, a.reason);
+    case Admit::not_qualified:
+      return domain_error(Errc::not_allowed, a.reason);
+    case Admit::outside_rules:
+      return BookingOutcome{"", "", a.rule, a.reason};
+    case Admit::overlaps:
+      return BookingOutcome{"", a.conflict};
+  }
+  candidate.status = BookingStatus::active;
+  candidate.hold_until_ms.reset();
+  if (needs_approval(f->rules.policy, f->rules.external)) {
+    candidate.status = BookingStatus::pending;
+    candidate.hold_until_ms = hold_until(f->rules.policy, candidate, now_ms);
+  }
+  LG_TRY(bookings_.insert(candidate, now_ms));
+  if (on_created_) LG_TRY(on_created_(candidate, now_ms));
+  BookingOutcome out{candidate.id, ""};
+  out.status = candidate.status;
+  return out;
+}
+
 Result<BookingOutcome> Service::create(const Booking& b, int64_t now_ms) {
-  return transact<BookingOutcome>(uow_, [&]() -> Result<BookingOutcome> {
-    auto f = facts_for(b);
-    if (!f) return f.error();
-    f->rules.now_ms = now_ms;
-    if (blocked_) {
-      auto why = blocked_(b.user, now_ms);
-      if (!why) return why.error();
-      f->blocked = std::move(*why);
+  return transact<BookingOutcome>(uow_, [&]() { return create_in_uow(b, now_ms); });
+}
+
+Result<SeriesOutcome> Service::create_series(const Booking& tmpl, const std::vector<std::pair<int64_t, int64_t>>& intervals,
+                                             bool skip_conflicts, int64_t now_ms) {
+  SeriesOutcome refused_all;  // all-or-nothing: filled when the unit of work is rolled back
+  auto r = transact<SeriesOutcome>(uow_, [&]() -> Result<SeriesOutcome> {
+    SeriesOutcome out;
+    refused_all = SeriesOutcome{};
+    for (const auto& [start, end] : intervals) {
+      Booking b = tmpl;
+      b.id.clear();
+      b.start_ms = start;
+      b.end_ms = end;
+      if (auto why = validate(start, end)) {
+        out.refused.push_back(SeriesRefusal{start, end, "", "length", *why});
+        continue;
+      }
+      auto one = create_in_uow(b, now_ms);
+      if (!one) {
+        if (is(one.error(), Errc::not_allowed)) {
+          out.refused.push_back(SeriesRefusal{start, end, "", "not_qualified", one.error().reason});
+          continue;
+        }
+        return one.error();
+      }
+      if (one->id.empty()) {
+        out.refused.push_back(SeriesRefusal{start, end, one->conflict, one->rule,
+                                            one->conflict.empty() ? one->reason : "overlaps booking " + one->conflict});
+        continue;
+      }
+      out.created.push_back(*one);
+      out.created_at.emplace_back(start, end);
     }
-    Booking candidate = b;
-    if (candidate.id.empty()) candidate.id = crypto::uuid7();
-    const Admission a = admit(candidate, *f);
-    switch (a.verdict) {
-      case Admit::ok:
-        break;
-      case Admit::unknown_instrument:
-      case Admit::unknown_user:
-        return domain_error(Errc::unknown_reference, a.reason);
-      case Admit::not_qualified:
-        return domain_error(Errc::not_allowed, a.reason);
-      case Admit::outside_rules:
-        return BookingOutcome{"", "", a.rule, a.reason};
-      case Admit::overlaps:
-        return BookingOutcome{"", a.conflict};
+    if (!skip_conflicts && !out.refused.empty()) {
+      refused_all.refused = out.refused;
+      return domain_error(Errc::conflict, "series: " + std::to_string(out.refused.size()) + " of " +
+                                              std::to_string(intervals.size()) + " occurrences cannot be booked");
     }
-    candidate.status = BookingStatus::active;
-    candidate.hold_until_ms.reset();
-    if (needs_approval(f->rules.policy, f->rules.external)) {
-      candidate.status = BookingStatus::pending;
-      candidate.hold_until_ms = hold_until(f->rules.policy, candidate, now_ms);
-    }
-    LG_TRY(bookings_.insert(candidate, now_ms));
-    if (on_created_) LG_TRY(on_created_(candidate, now_ms));
-    BookingOutcome out{candidate.id, ""};
-    out.status = candidate.status;
     return out;
   });
+  if (!r && is(r.error(), Errc::conflict) && !refused_all.refused.empty()) return refused_all;
+  return r;
 }
 
 Result<BookingChange> Service::cancel(const std::string& id, const std::string& reason, int64_t now_ms) {

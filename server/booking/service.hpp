@@ -34,6 +34,13 @@ class Service {
   /// the policy's cancel_free_s): not_found for an unknown id, conflict when it holds no slot. From
   /// then on it overlaps nothing and opens nothing.
   Result<BookingChange> cancel(const std::string& id, const std::string& reason, int64_t now_ms);
+  /// Books every occurrence (intervals) of a series for tmpl's instrument, user, account and booker,
+  /// in one unit of work, each admitted like create() (the series' earlier occurrences count
+  /// toward the quotas). skip_conflicts: the refused occurrences are left out and listed; else
+  /// one refusal books nothing and the outcome lists every refused occurrence (created empty).
+  /// unknown_reference for an unknown instrument or user.
+  Result<SeriesOutcome> create_series(const Booking& tmpl, const std::vector<std::pair<int64_t, int64_t>>& intervals,
+                                      bool skip_conflicts, int64_t now_ms);
 
   /// Approves a pending booking (it becomes active): not_found, or conflict when not pending.
   Result<BookingChange> approve(const std::string& id, int64_t now_ms);
@@ -85,6 +92,8 @@ class Service {
   }
 
  private:
+  /// create() inside the caller's unit of work.
+  Result<BookingOutcome> create_in_uow(const Booking& b, int64_t now_ms);
   /// Loads the admission facts for candidate (in the caller's unit of work).
   Result<AdmissionFacts> facts_for(const Booking& candidate);
   /// The booking with this id, or not_found.

@@ -697,3 +697,44 @@ TEST_CASE("calendar feeds behind a secret URL: a user's bookings and an instrume
   REQUIRE(entries.size() == 3);
   for (const auto& a : entries) CHECK(a.dump().find(json::parse(again.body)["token"].get<std::string>()) == std::string::npos);
 }
+
+TEST_CASE("recurring bookings: all or nothing naming the refused occurrences, or skipping them when asked") {
+  Site s;
+  // carol holds the third Tuesday
+  const std::string taken = s.book("carol", "2026-02-03T02:00:00Z", "2026-02-03T03:00:00Z");
+  const json series{{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2026-01-20T02:00:00Z"},
+                    {"end", "2026-01-20T03:00:00Z"}, {"rrule", "FREQ=WEEKLY;COUNT=4"}};
+  auto none = s.call("POST", "/api/bookings/series", series);
+  REQUIRE(none.status == 409);
+  auto j = json::parse(none.body);
+  CHECK(j["error"].get<std::string>().find("1 of 4") == 0);
+  REQUIRE(j["refused"].size() == 1);
+  CHECK(j["refused"][0]["conflict"] == taken);
+  CHECK(j["refused"][0]["start"] == "2026-02-03T10:00:00.000+08:00");
+  // nothing was booked
+  auto all = json::parse(s.call("GET", "/api/bookings?limit=100").body);
+  CHECK(std::count_if(all.begin(), all.end(), [](const json& b) { return b["user"] == "alice"; }) == 0);
+
+  json skip = series;
+  skip["skip_conflicts"] = true;
+  auto some = s.call("POST", "/api/bookings/series", skip);
+  REQUIRE(some.status == 201);
+  j = json::parse(some.body);
+  CHECK(j["created"].size() == 3);
+  CHECK(j["refused"].size() == 1);
+  CHECK(j["created"][2]["start"] == "2026-02-10T10:00:00.000+08:00");
+  for (const auto& c : j["created"]) CHECK(s.listed(c["id"])["status"] == "active");
+  // the same series again: every occurrence overlaps now
+  auto again = s.call("POST", "/api/bookings/series", skip);
+  CHECK(again.status == 409);
+  CHECK(json::parse(again.body)["refused"].size() == 4);
+  // a bad rule changes nothing
+  json bad = series;
+  bad["rrule"] = "FREQ=HOURLY;COUNT=2";
+  auto refused = s.call("POST", "/api/bookings/series", bad);
+  CHECK(refused.status == 422);
+  CHECK(refused.body.find("rrule") != std::string::npos);
+  // audited as one entry naming the bookings
+  auto entries = s.audit("booking");
+  CHECK(std::count_if(entries.begin(), entries.end(), [](const json& a) { return a["action"] == "create_series"; }) == 1);
+}

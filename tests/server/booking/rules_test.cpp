@@ -188,3 +188,63 @@ TEST_CASE("admission: a qualification unused for the policy's lapse months canno
   f.rules.policy.lapse_months = 0;
   CHECK(admit(b, f).verdict == Admit::ok);
 }
+
+TEST_CASE("rrule subset: parsed with every refusal named") {
+  auto r = parse_rrule("FREQ=WEEKLY;COUNT=8;BYDAY=WE,MO;INTERVAL=2");
+  REQUIRE(r);
+  CHECK(r->freq == Recurrence::Freq::weekly);
+  CHECK(r->count == 8);
+  CHECK(r->interval == 2);
+  CHECK(r->byday == std::vector<int32_t>{1, 3});
+  auto until = parse_rrule("FREQ=DAILY;UNTIL=20270131T160000Z");
+  REQUIRE(until);
+  CHECK(until->until_ms == *lg::time::parse_utc("2027-01-31T16:00:00Z"));
+  for (const auto& [text, why] : std::vector<std::pair<const char*, const char*>>{
+           {"COUNT=3", "FREQ is required"},
+           {"FREQ=MONTHLY;COUNT=3", "not DAILY or WEEKLY"},
+           {"FREQ=WEEKLY", "exactly one of COUNT and UNTIL"},
+           {"FREQ=WEEKLY;COUNT=3;UNTIL=20270131T160000Z", "exactly one of COUNT and UNTIL"},
+           {"FREQ=WEEKLY;COUNT=101", "COUNT must be 1 to 100"},
+           {"FREQ=WEEKLY;COUNT=0", "COUNT must be 1 to 100"},
+           {"FREQ=WEEKLY;COUNT=3;INTERVAL=0", "INTERVAL must be 1 to 52"},
+           {"FREQ=WEEKLY;COUNT=3;BYDAY=1MO", "BYDAY: '1MO'"},
+           {"FREQ=DAILY;COUNT=3;BYDAY=MO", "BYDAY only with FREQ=WEEKLY"},
+           {"FREQ=WEEKLY;UNTIL=2027-01-31", "UNTIL must be a UTC time"},
+           {"FREQ=WEEKLY;COUNT=3;BYMONTH=1", "BYMONTH is not supported"},
+           {"FREQ=WEEKLY;COUNT", "is not NAME=VALUE"}}) {
+    auto bad = parse_rrule(text);
+    INFO(text);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().reason.find(why) != std::string::npos);
+  }
+}
+
+TEST_CASE("rrule expansion: the same local time each week or day, COUNT and UNTIL, BYDAY from the start on") {
+  auto ms = [](const char* s) { return *lg::time::parse_utc(s); };
+  const int64_t h = 3'600'000;
+  // Wednesday 2027-01-13 10:00-12:00 in Shanghai (02:00Z)
+  const int64_t start = ms("2027-01-13T02:00:00Z");
+  auto weekly = expand(*parse_rrule("FREQ=WEEKLY;COUNT=3"), start, start + 2 * h, "Asia/Shanghai");
+  REQUIRE(weekly);
+  REQUIRE(weekly->size() == 3);
+  CHECK((*weekly)[0] == std::pair{start, start + 2 * h});
+  CHECK((*weekly)[2].first == ms("2027-01-27T02:00:00Z"));
+  // Mondays and Wednesdays from a Wednesday: the Monday before it is not in the series
+  auto mw = expand(*parse_rrule("FREQ=WEEKLY;COUNT=4;BYDAY=MO,WE"), start, start + h, "Asia/Shanghai");
+  REQUIRE(mw);
+  REQUIRE(mw->size() == 4);
+  CHECK((*mw)[0].first == start);
+  CHECK((*mw)[1].first == ms("2027-01-18T02:00:00Z"));
+  CHECK((*mw)[3].first == ms("2027-01-25T02:00:00Z"));
+  // every other day until (and including) the 19th
+  auto daily = expand(*parse_rrule("FREQ=DAILY;INTERVAL=2;UNTIL=20270119T020000Z"), start, start + h, "Asia/Shanghai");
+  REQUIRE(daily);
+  CHECK(daily->size() == 4);  // 13, 15, 17, 19
+  // local time kept across a DST change (Berlin: 10:00 local is 09:00Z in March, 08:00Z in April)
+  auto berlin = expand(*parse_rrule("FREQ=WEEKLY;COUNT=3"), ms("2027-03-22T09:00:00Z"), ms("2027-03-22T10:00:00Z"),
+                       "Europe/Berlin");
+  REQUIRE(berlin);
+  CHECK((*berlin)[2].first == ms("2027-04-05T08:00:00Z"));
+  // more than 100: refused
+  CHECK_FALSE(expand(*parse_rrule("FREQ=DAILY;UNTIL=20300101T000000Z"), start, start + h, "Asia/Shanghai"));
+}

@@ -103,6 +103,9 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/bookings",
        {"SAIPU", "S",
         R"({"instrument":"{instrument}","user":"{user}","start":"2026-01-20T02:00:00Z","end":"2026-01-20T03:00:00Z"})"}},
+      {"POST /api/bookings/series",
+       {"SAIPU", "S",
+        R"({"instrument":"{instrument}","user":"{user}","start":"2026-01-27T02:00:00Z","end":"2026-01-27T03:00:00Z","rrule":"FREQ=WEEKLY;COUNT=2"})"}},
       // The in-scope booking is stu-c's on inst-c, the out-of-scope one stu-p's on inst-p.
       {"PATCH /api/bookings/{id}", {"SAIPU", "S", R"({"start":"2026-01-21T02:00:00Z","end":"2026-01-21T03:00:00Z"})"}},
       {"DELETE /api/bookings/{id}", {"SAIPU", "S"}},
