@@ -1,6 +1,7 @@
 """No double booking under concurrency (issue 10): 64 clients at once against a real server, in 20
-rounds, each round racing to create, then to move, then to create bookings that wait for approval
-and have them approved, all on one instrument in one window of 30-minute slots. After every
+rounds, each round racing to create, then to move, then to book recurring series (3 days each, all
+or nothing or skipping conflicts, overlapping the series of the rounds before and after), then to
+create bookings that wait for approval and have them approved, all on one instrument in one window of 30-minute slots. After every
 phase the bookings that hold a slot (active and pending) are read back: no two overlap, and the
 server answered every request with 201/200 or a reasoned 409/422, never an error."""
 import random
@@ -53,7 +54,7 @@ def test_64_clients_never_double_book(campus):
     rng = random.Random(20261129)
     day0 = (int(time.time()) // 86400 + 1) * 86400  # tomorrow 00:00 UTC (08:00 in the site zone): on the grid
     statuses = {}
-    made = moved = approved = 0
+    made = moved = approved = series_made = 0
     for r in range(ROUNDS):
         base = day0 + r * 86400
         window = 12  # slots: six hours
@@ -92,6 +93,26 @@ def test_64_clients_never_double_book(campus):
         moved += sum(1 for st, _ in got if st == 200)
         assert_no_overlap(holding(s), f"round {r} move")
 
+        # recurring: daily series of 3 from a day of their own (each round's days overlap the next two)
+        sbase = day0 + (ROUNDS + 1 + r) * 86400
+        splan = [(sbase + (a := rng.randrange(window)) * SLOT, sbase + (a + rng.randint(1, 3)) * SLOT)
+                 for _ in range(CLIENTS)]
+
+        def series(i, splan=splan):
+            return s.request("POST", "/api/bookings/series", {
+                "instrument": "inst-xrd", "user": USERS[i % len(USERS)], "start": iso_ms(splan[i][0]),
+                "end": iso_ms(splan[i][1]), "rrule": "FREQ=DAILY;COUNT=3", "skip_conflicts": i % 2 == 1})
+
+        got = race(CLIENTS, series)
+        for i, (st, out) in enumerate(got):
+            statuses[st] = statuses.get(st, 0) + 1
+            assert st in (201, 409), (st, out)
+            if st == 201:
+                assert len(out["created"]) + len(out["refused"]) == 3, out
+                assert i % 2 == 1 or not out["refused"], out  # all or nothing books all three
+                series_made += len(out["created"])
+        assert_no_overlap(holding(s), f"round {r} recurring")
+
     # approval: bookings wait, holding their slots, and are approved concurrently
     s.request("PUT", "/api/instruments/inst-xrd/booking-policy", {"slot_s": SLOT, "min_length_s": SLOT, "approval": "all"})
     base = day0 + ROUNDS * 86400
@@ -106,8 +127,8 @@ def test_64_clients_never_double_book(campus):
     approved = len(got)
     final = holding(s)
     assert_no_overlap(final, "approved")
-    assert made > ROUNDS and moved > 0, (made, moved)
-    print(f"created {made}, moved {moved}, approved {approved}; statuses {statuses}; "
+    assert made > ROUNDS and moved > 0 and series_made > 0, (made, moved, series_made)
+    print(f"created {made}, moved {moved}, {series_made} booked in series, approved {approved}; statuses {statuses}; "
           f"{len(final)} bookings hold slots, none overlapping")
 
 
