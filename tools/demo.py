@@ -199,6 +199,19 @@ def booking_rules(campus):
     gone = [b["id"] for b in out["cancelled_bookings"]]
     say(f"  maintenance 10:00-12:00 tomorrow (probe tuning) -> cancels {len(gone)} booking(s)"
         f"{' (u02' + chr(39) + 's)' if mine in gone else ''}: 'maintenance: probe tuning'")
+    # a waiting list: u09 queues for u02's late-afternoon slot and gets it when u02 cancels
+    status, out = s.request("POST", "/api/bookings", {"instrument": "inst-nmr", "user": "u02",
+                                                     "start": at(16.5), "end": at(17.5)})
+    assert status == 201, out
+    slot = out["id"]
+    status, wait = s.request("POST", "/api/waitlist", {"instrument": "inst-nmr", "user": "u09",
+                                                      "start": at(16.5), "end": at(17.5)})
+    assert status == 201, wait
+    say(f"  u02 books 16:30-17:30; u09 Zhou Tao joins its waiting list -> {status}, position {wait['position']}")
+    status, _ = s.request("DELETE", f"/api/bookings/{slot}")
+    entry = next(e for e in s.get("/api/waitlist?instrument=inst-nmr") if e["id"] == wait["id"])
+    say(f"  u02 cancels -> {status}; u09's entry is {entry['status']}: booking {str(entry['booking'])[:8]}... is theirs,"
+        " with a waitlist_promoted notice")
     say("  the rules are public: curl " + s.url + "/api/instruments/inst-nmr/booking-policy ; closures: /api/closures")
     told = [n for n in s.get("/api/notices?limit=100") if n["kind"].startswith("booking_")]
     say(f"  {len(told)} notices in the outbox for the people concerned, e.g. "

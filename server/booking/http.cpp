@@ -94,6 +94,19 @@ json policy_json(const BookingPolicy& p) {
               {"lapse_months", p.lapse_months}};
 }
 
+json wait_json(const WaitEntry& e, const ApiContext& ctx) {
+  return json{{"id", e.id},
+              {"instrument", e.instrument},
+              {"user", e.user},
+              {"start", ctx.time(e.start_ms)},
+              {"end", ctx.time(e.end_ms)},
+              {"account", e.account},
+              {"created", ctx.time(e.created_ms)},
+              {"status", to_string(e.status)},
+              {"booking", e.booking.empty() ? json(nullptr) : json(e.booking)},
+              {"decided", ctx.time_or_null(e.decided_ms)}};
+}
+
 json closure_json(const Closure& c, const ApiContext& ctx) {
   return json{{"id", c.id},
               {"instrument", c.instrument.empty() ? json(nullptr) : json(c.instrument)},
@@ -250,6 +263,80 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
               },
               "Book a series (rrule: FREQ=DAILY|WEEKLY, INTERVAL, COUNT or UNTIL, BYDAY; at most 100): all or "
               "nothing (409 naming every refused occurrence), or skip_conflicts to book the rest"});
+  // Waiting lists: a taken interval's queue; a booking that frees it books the first in line who
+  // may have it (in the same unit of work), who is told by mail.
+  router.add({"POST", "/api/waitlist",
+              Access::body2(identity::Right::booking_write, identity::Kind::instrument, "instrument", identity::Kind::user, "user"),
+              [&](const Request& req, const PathParams&) {
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"instrument", "user", "start", "end", "account"});
+                WaitEntry e;
+                e.instrument = f.id("instrument");
+                e.user = f.id("user");
+                e.account = f.id("account", false);
+                e.booked_by = req.who().user;
+                e.start_ms = f.time("start", true).value_or(0);
+                e.end_ms = f.time("end", true).value_or(0);
+                if (!f.ok()) return f.response();
+                if (auto why = validate(e.start_ms, e.end_ms)) return error(422, "invalid field: " + *why);
+                const int64_t now = ctx.now();
+                std::optional<WaitOutcome> out;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto r = service.join_waitlist(e, now);
+                                         if (!r) return r.error();
+                                         out = *r;
+                                         if (!out->entry) return audit::unchanged();
+                                         return audit::changed(audit::Change{"join", "waitlist", out->entry->id, "",
+                                                                             wait_json(*out->entry, ctx).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                if (!out->entry) return error(422, out->refusal);
+                json j = wait_json(*out->entry, ctx);
+                j["position"] = out->position;
+                return reply(201, j);
+              },
+              "Wait for a taken interval (422 when it is free or the user may not book it)"});
+  router.add({"GET", "/api/waitlist", Access::any(identity::Right::usage_read),
+              [&](const Request& req, const PathParams&) {
+                auto rows = store.wait_entries(query(req, "instrument"), query(req, "user"), 1000);
+                if (!rows) return failure(rows.error());
+                json out = json::array();
+                for (const WaitEntry& e : *rows) {
+                  using identity::Kind;
+                  if (!ctx.may(req, identity::Right::usage_read, {{Kind::instrument, e.instrument}, {Kind::user, e.user}}))
+                    continue;
+                  out.push_back(wait_json(e, ctx));
+                }
+                return reply(200, out);
+              },
+              "Waiting-list entries (?instrument=, ?user=), newest first, at most 1000, those the caller may see"});
+  router.add({"DELETE", "/api/waitlist/{id}", Access::any(identity::Right::booking_write),
+              [&](const Request& req, const PathParams& pp) {
+                const std::string& id = pp.at("id");
+                auto e = store.wait_entry(id);
+                if (!e) return failure(e.error());
+                if (!*e) return error(404, "waitlist: no entry '" + id + "'");
+                using identity::Kind;
+                if (!ctx.may(req, identity::Right::booking_write, {{Kind::instrument, (*e)->instrument}, {Kind::user, (*e)->user}}))
+                  return error(403, "forbidden: the entry is not in your scope");
+                const int64_t now = ctx.now();
+                std::optional<WaitEntry> after;
+                auto s = audit::record(uow, audit, audit::request_context(req), now,
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         auto r = service.withdraw_wait(id, now);
+                                         if (!r) return r.error();
+                                         after = r->second;
+                                         return audit::changed(audit::Change{"withdraw", "waitlist", id,
+                                                                             wait_json(r->first, ctx).dump(),
+                                                                             wait_json(r->second, ctx).dump()});
+                                       });
+                if (!s) return failure(s.error());
+                return reply(200, wait_json(*after, ctx));
+              },
+              "Leave the waiting list (the user, or the instrument's admins)"});
   // Cancelled, not deleted: kept with when and why; it overlaps nothing and opens nothing from the
   // instrument's next bundle.
   router.add({"DELETE", "/api/bookings/{id}", Access::path(identity::Right::booking_write, identity::Kind::booking),

@@ -124,6 +124,24 @@ struct BookingOutcome {
   BookingStatus status = BookingStatus::active;  ///< with id: active, or pending approval
 };
 
+/// A place on the waiting list of a taken interval: when a booking over it frees its slot
+/// (cancelled, refused, expired, moved away), the first waiting entry that is then admitted is
+/// booked for its user (promoted).
+enum class WaitStatus { waiting, promoted, withdrawn, expired };
+struct WaitEntry {
+  std::string id;
+  std::string instrument;
+  std::string user;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string account{};
+  std::string booked_by{};
+  int64_t created_ms = 0;
+  WaitStatus status = WaitStatus::waiting;
+  std::string booking{};  ///< the booking it became (promoted)
+  std::optional<int64_t> decided_ms{};
+};
+
 /// One occurrence of a series that was not booked, and why: the booking it overlaps or the rule.
 struct SeriesRefusal {
   int64_t start_ms = 0;
@@ -148,6 +166,14 @@ struct BookingChange {
   std::string conflict;
   std::string rule{};    ///< a move refused by a booking rule: its name (nothing changed)
   std::string reason{};
+  std::vector<WaitEntry> promoted{};  ///< waiting-list entries booked in the slot this change freed
+};
+
+/// A waiting-list entry made, or why not.
+struct WaitOutcome {
+  std::optional<WaitEntry> entry;
+  int32_t position = 0;  ///< 1 = first in line for an overlapping interval
+  std::string refusal{};
 };
 
 }  // namespace lg::server

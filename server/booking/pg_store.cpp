@@ -106,12 +106,32 @@ CREATE TABLE booking_feed_tokens (
 CREATE INDEX bookings_by_user ON bookings(user_id, start_ms);
 )sql";
 
-constexpr std::array<db::Migration, 5> kMigrations{
+// Waiting lists, as in the SQLite store.
+constexpr std::string_view kV6 = R"sql(
+CREATE TABLE booking_waitlist (
+  id TEXT PRIMARY KEY,
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  start_ms BIGINT NOT NULL,
+  end_ms BIGINT NOT NULL,
+  account TEXT NOT NULL DEFAULT '',
+  booked_by TEXT NOT NULL DEFAULT '',
+  created_ms BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('waiting', 'promoted', 'withdrawn', 'expired')),
+  booking TEXT NOT NULL DEFAULT '',
+  decided_ms BIGINT,
+  CHECK (end_ms > start_ms)
+);
+CREATE INDEX booking_waitlist_waiting ON booking_waitlist(instrument, start_ms) WHERE status = 'waiting';
+)sql";
+
+constexpr std::array<db::Migration, 6> kMigrations{
     {{1, "bookings", kV1},
      {2, "bookings are cancelled and moved, not deleted", kV2},
      {3, "booking policies, closures, approval, accounts", kV3},
      {4, "staffed bookings and hours, qualification lapse", kV4},
-     {5, "calendar feed tokens", kV5}}};
+     {5, "calendar feed tokens", kV5},
+     {6, "waiting lists", kV6}}};
 
 constexpr std::string_view kPolicyCols =
     "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
@@ -395,6 +415,85 @@ Result<std::optional<FeedToken>> PgStore::feed_token(const std::string& hash) {
   if (!r) return r.error();
   if (r->empty()) return std::optional<FeedToken>{};
   return std::optional<FeedToken>{FeedToken{r->text(0, 0), r->text(0, 1), r->text(0, 2), r->i64(0, 3)}};
+}
+
+namespace {
+constexpr std::string_view kWaitCols =
+    "id, instrument, user_id, start_ms, end_ms, account, booked_by, created_ms, status, booking, decided_ms";
+
+std::vector<WaitEntry> wait_rows(const pg::Rows& r) {
+  std::vector<WaitEntry> out;
+  for (int i = 0; i < r.size(); ++i) {
+    WaitEntry e;
+    e.id = r.text(i, 0);
+    e.instrument = r.text(i, 1);
+    e.user = r.text(i, 2);
+    e.start_ms = r.i64(i, 3);
+    e.end_ms = r.i64(i, 4);
+    e.account = r.text(i, 5);
+    e.booked_by = r.text(i, 6);
+    e.created_ms = r.i64(i, 7);
+    e.status = wait_status_from(r.text(i, 8)).value_or(WaitStatus::waiting);
+    e.booking = r.text(i, 9);
+    e.decided_ms = r.opt_i64(i, 10);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+}  // namespace
+
+Status PgStore::add_wait(const WaitEntry& e) {
+  auto r = db_.conn().q("INSERT INTO booking_waitlist(" + std::string(kWaitCols) +
+                            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        e.id, e.instrument, e.user, e.start_ms, e.end_ms, e.account, e.booked_by, e.created_ms,
+                        std::string(to_string(e.status)), e.booking, e.decided_ms);
+  if (!r && (pg::is_foreign_key_violation(r.error()) || pg::is_unique_violation(r.error())))
+    return domain_error(Errc::unknown_reference, "waitlist: unknown instrument or user, or a repeated id");
+  return done(r);
+}
+
+Status PgStore::update_wait(const WaitEntry& e) {
+  auto r = db_.conn().q("UPDATE booking_waitlist SET status = $1, booking = $2, decided_ms = $3 WHERE id = $4",
+                        std::string(to_string(e.status)), e.booking, e.decided_ms, e.id);
+  if (!r) return r.error();
+  if (r->affected() == 0) return domain_error(Errc::not_found, "waitlist: no entry '" + e.id + "'");
+  return {};
+}
+
+Result<std::optional<WaitEntry>> PgStore::wait_entry(const std::string& id) {
+  auto r = db_.conn().q("SELECT " + std::string(kWaitCols) + " FROM booking_waitlist WHERE id = $1", id);
+  if (!r) return r.error();
+  auto rows = wait_rows(*r);
+  if (rows.empty()) return std::optional<WaitEntry>{};
+  return std::optional<WaitEntry>{rows.front()};
+}
+
+Result<std::vector<WaitEntry>> PgStore::waiting(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
+  auto r = db_.conn().q("SELECT " + std::string(kWaitCols) +
+                            " FROM booking_waitlist WHERE status = 'waiting' AND instrument = $1 AND end_ms > $2 "
+                            "AND start_ms < $3 ORDER BY created_ms, id",
+                        instrument, from_ms, to_ms);
+  if (!r) return r.error();
+  return wait_rows(*r);
+}
+
+Result<std::vector<WaitEntry>> PgStore::wait_entries(const std::string& instrument, const std::string& user,
+                                                     int32_t limit) {
+  auto r = db_.conn().q("SELECT " + std::string(kWaitCols) +
+                            " FROM booking_waitlist WHERE ($1 = '' OR instrument = $1) AND ($2 = '' OR user_id = $2) "
+                            "ORDER BY created_ms DESC, id LIMIT $3",
+                        instrument, user, int64_t{limit});
+  if (!r) return r.error();
+  return wait_rows(*r);
+}
+
+Result<std::vector<WaitEntry>> PgStore::waits_due(int64_t now_ms, int32_t limit) {
+  auto r = db_.conn().q("SELECT " + std::string(kWaitCols) +
+                            " FROM booking_waitlist WHERE status = 'waiting' AND start_ms <= $1 ORDER BY start_ms, id "
+                            "LIMIT $2",
+                        now_ms, int64_t{limit});
+  if (!r) return r.error();
+  return wait_rows(*r);
 }
 
 }  // namespace lg::server::booking

@@ -33,6 +33,13 @@ class PgStore final : public Store {
   Result<std::vector<Booking>> of_instrument(const std::string& instrument, int64_t from_ms, int32_t limit) override;
   Status put_feed_token(const FeedToken& t) override;
   Result<std::optional<FeedToken>> feed_token(const std::string& hash) override;
+  Status add_wait(const WaitEntry& e) override;
+  Status update_wait(const WaitEntry& e) override;
+  Result<std::optional<WaitEntry>> wait_entry(const std::string& id) override;
+  Result<std::vector<WaitEntry>> waiting(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
+  Result<std::vector<WaitEntry>> wait_entries(const std::string& instrument, const std::string& user,
+                                              int32_t limit) override;
+  Result<std::vector<WaitEntry>> waits_due(int64_t now_ms, int32_t limit) override;
 
  private:
   PgDb& db_;

@@ -702,4 +702,35 @@ Result<std::vector<std::pair<int64_t, int64_t>>> expand(const Recurrence& r, int
   }
 }
 
+const char* to_string(WaitStatus s) {
+  switch (s) {
+    case WaitStatus::waiting: return "waiting";
+    case WaitStatus::promoted: return "promoted";
+    case WaitStatus::withdrawn: return "withdrawn";
+    case WaitStatus::expired: return "expired";
+  }
+  return "waiting";
+}
+
+std::optional<WaitStatus> wait_status_from(std::string_view s) {
+  for (auto w : {WaitStatus::waiting, WaitStatus::promoted, WaitStatus::withdrawn, WaitStatus::expired})
+    if (s == to_string(w)) return w;
+  return std::nullopt;
+}
+
+Booking wanted(const WaitEntry& e) {
+  Booking b{"", e.instrument, e.user, e.start_ms, e.end_ms};
+  b.account = e.account;
+  b.booked_by = e.booked_by;
+  return b;
+}
+
+std::optional<std::string> join_refusal(const Admission& a) {
+  switch (a.verdict) {
+    case Admit::overlaps: return std::nullopt;
+    case Admit::ok: return std::string("waitlist: the interval is free: book it instead");
+    default: return "waitlist: " + a.reason;
+  }
+}
+
 }  // namespace lg::server::booking

@@ -177,6 +177,20 @@ std::optional<std::string> can_move(const Booking& b, int64_t start_ms, int64_t 
 /// b with its interval changed to [start_ms, end_ms).
 Booking moved(const Booking& b, int64_t start_ms, int64_t end_ms);
 
+// ---- waiting lists
+
+/// "waiting" | "promoted" | "withdrawn" | "expired".
+const char* to_string(WaitStatus s);
+std::optional<WaitStatus> wait_status_from(std::string_view s);
+
+/// The booking a waiting entry asks for (its instrument, user, interval, account, booker).
+Booking wanted(const WaitEntry& e);
+
+/// Why a user may not join the waiting list of an interval: the admission of the booking it asks
+/// for says anything but "overlaps" (the user may not book it anyway; or it is free: book it), or
+/// nullopt when it is taken and the user could otherwise book it.
+std::optional<std::string> join_refusal(const Admission& a);
+
 // ---- recurring bookings (RFC 5545 RRULE, a subset)
 
 /// A recurrence rule: FREQ=DAILY|WEEKLY, INTERVAL, COUNT or UNTIL, and with WEEKLY a BYDAY list.

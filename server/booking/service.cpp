@@ -150,7 +150,11 @@ Result<BookingChange> Service::cancel(const std::string& id, const std::string& 
     if (!p) return p.error();
     const Booking after = cancelled(*before, now_ms, reason, late_cancel(*p, *before, now_ms));
     LG_TRY(bookings_.update(after, now_ms));
-    return BookingChange{*before, after, ""};
+    BookingChange c{*before, after, ""};
+    auto promoted = promote(before->instrument, before->start_ms, before->end_ms, now_ms);
+    if (!promoted) return promoted.error();
+    c.promoted = std::move(*promoted);
+    return c;
   });
 }
 
@@ -190,7 +194,11 @@ Result<BookingChange> Service::move(const std::string& id, int64_t start_ms, int
       after.hold_until_ms = hold_until(f->rules.policy, after, now_ms);
     }
     LG_TRY(bookings_.update(after, now_ms));
-    return BookingChange{*before, after, ""};
+    BookingChange c{*before, after, ""};
+    auto promoted = promote(before->instrument, before->start_ms, before->end_ms, now_ms);  // the old interval is free
+    if (!promoted) return promoted.error();
+    c.promoted = std::move(*promoted);
+    return c;
   });
 }
 
@@ -226,7 +234,11 @@ Result<BookingChange> Service::refuse(const std::string& id, const std::string& 
     const Booking after = refused(*before, now_ms, reason);
     LG_TRY(bookings_.update(after, now_ms));
     if (on_decided_) LG_TRY(on_decided_(after, now_ms));
-    return BookingChange{*before, after, ""};
+    BookingChange c{*before, after, ""};
+    auto promoted = promote(before->instrument, before->start_ms, before->end_ms, now_ms);
+    if (!promoted) return promoted.error();
+    c.promoted = std::move(*promoted);
+    return c;
   });
 }
 
@@ -244,7 +256,11 @@ Result<std::vector<BookingChange>> Service::expire_holds(int64_t now_ms, int32_t
       const Booking after = expired(*before, now_ms);
       LG_TRY(bookings_.update(after, now_ms));
       if (on_decided_) LG_TRY(on_decided_(after, now_ms));
-      return std::optional<BookingChange>(BookingChange{*before, after, ""});
+      BookingChange change{*before, after, ""};
+      auto promoted = promote(before->instrument, before->start_ms, before->end_ms, now_ms);
+      if (!promoted) return promoted.error();
+      change.promoted = std::move(*promoted);
+      return std::optional<BookingChange>(std::move(change));
     });
     if (!c) return c.error();
     if (*c) out.push_back(std::move(**c));
@@ -301,6 +317,98 @@ Result<EventPlace> Service::place(const std::string& instrument) {
   if (!lab) return lab.error();
   if (*lab) where.lab = (*lab)->name;
   return where;
+}
+
+Result<std::vector<WaitEntry>> Service::promote(const std::string& instrument, int64_t from_ms, int64_t to_ms,
+                                                int64_t now_ms) {
+  auto queue = bookings_.waiting(instrument, from_ms, to_ms);
+  if (!queue) return queue.error();
+  std::vector<WaitEntry> out;
+  for (WaitEntry e : *queue) {
+    if (e.start_ms <= now_ms) continue;  // its time has come: expire_waits() takes it off
+    auto made = create_in_uow(wanted(e), now_ms);
+    if (!made) {
+      if (is(made.error(), Errc::not_allowed) || is(made.error(), Errc::unknown_reference)) continue;
+      return made.error();
+    }
+    if (made->id.empty()) continue;  // still taken (by another booking), or a rule refuses it now
+    e.status = WaitStatus::promoted;
+    e.booking = made->id;
+    e.decided_ms = now_ms;
+    LG_TRY(bookings_.update_wait(e));
+    if (on_promoted_) {
+      auto b = load(made->id);
+      if (!b) return b.error();
+      LG_TRY(on_promoted_(e, *b, now_ms));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<WaitOutcome> Service::join_waitlist(WaitEntry e, int64_t now_ms) {
+  return transact<WaitOutcome>(uow_, [&]() -> Result<WaitOutcome> {
+    WaitOutcome out;
+    if (auto why = validate(e.start_ms, e.end_ms)) return domain_error(Errc::not_allowed, *why);
+    const Booking b = wanted(e);
+    auto f = facts_for(b);
+    if (!f) return f.error();
+    f->rules.now_ms = now_ms;
+    if (blocked_) {
+      auto why = blocked_(b.user, now_ms);
+      if (!why) return why.error();
+      f->blocked = std::move(*why);
+    }
+    const Admission a = admit(b, *f);
+    if (a.verdict == Admit::unknown_instrument || a.verdict == Admit::unknown_user)
+      return domain_error(Errc::unknown_reference, a.reason);
+    if (auto why = join_refusal(a)) {
+      out.refusal = *why;
+      return out;
+    }
+    auto ahead = bookings_.waiting(e.instrument, e.start_ms, e.end_ms);
+    if (!ahead) return ahead.error();
+    for (const WaitEntry& w : *ahead)
+      if (w.user == e.user && w.start_ms == e.start_ms && w.end_ms == e.end_ms) {
+        out.refusal = "waitlist: " + e.user + " is waiting for this interval already (" + w.id + ")";
+        return out;
+      }
+    e.id = crypto::uuid7();
+    e.created_ms = now_ms;
+    e.status = WaitStatus::waiting;
+    LG_TRY(bookings_.add_wait(e));
+    out.entry = e;
+    out.position = static_cast<int32_t>(ahead->size()) + 1;
+    return out;
+  });
+}
+
+Result<std::pair<WaitEntry, WaitEntry>> Service::withdraw_wait(const std::string& id, int64_t now_ms) {
+  return transact<std::pair<WaitEntry, WaitEntry>>(uow_, [&]() -> Result<std::pair<WaitEntry, WaitEntry>> {
+    auto e = bookings_.wait_entry(id);
+    if (!e) return e.error();
+    if (!*e) return domain_error(Errc::not_found, "waitlist: no entry '" + id + "'");
+    if ((*e)->status != WaitStatus::waiting)
+      return domain_error(Errc::conflict, "waitlist: entry " + id + " is " + to_string((*e)->status) + " already");
+    WaitEntry after = **e;
+    after.status = WaitStatus::withdrawn;
+    after.decided_ms = now_ms;
+    LG_TRY(bookings_.update_wait(after));
+    return std::pair{**e, after};
+  });
+}
+
+Result<std::vector<WaitEntry>> Service::expire_waits(int64_t now_ms, int32_t limit) {
+  return transact<std::vector<WaitEntry>>(uow_, [&]() -> Result<std::vector<WaitEntry>> {
+    auto due = bookings_.waits_due(now_ms, limit);
+    if (!due) return due.error();
+    for (WaitEntry& e : *due) {
+      e.status = WaitStatus::expired;
+      e.decided_ms = now_ms;
+      LG_TRY(bookings_.update_wait(e));
+    }
+    return std::move(*due);
+  });
 }
 
 }  // namespace lg::server::booking

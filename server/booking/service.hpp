@@ -39,6 +39,18 @@ class Service {
   /// toward the quotas). skip_conflicts: the refused occurrences are left out and listed; else
   /// one refusal books nothing and the outcome lists every refused occurrence (created empty).
   /// unknown_reference for an unknown instrument or user.
+  /// Puts e (instrument, user, interval, account, booker) on the waiting list of a taken interval,
+  /// when the user could book it were it free (refusal says why not, or that it is free).
+  Result<WaitOutcome> join_waitlist(WaitEntry e, int64_t now_ms);
+  /// Takes a waiting entry off the list; not_found, or conflict when it is no longer waiting.
+  Result<std::pair<WaitEntry, WaitEntry>> withdraw_wait(const std::string& id, int64_t now_ms);
+  /// Marks the waiting entries whose start has passed expired; returns them.
+  Result<std::vector<WaitEntry>> expire_waits(int64_t now_ms, int32_t limit = 500);
+  /// Called inside the unit of work that promoted a waiting entry, with the booking it became.
+  void on_promoted(std::function<Status(const WaitEntry&, const Booking&, int64_t now_ms)> f) {
+    on_promoted_ = std::move(f);
+  }
+
   Result<SeriesOutcome> create_series(const Booking& tmpl, const std::vector<std::pair<int64_t, int64_t>>& intervals,
                                       bool skip_conflicts, int64_t now_ms);
 
@@ -92,6 +104,9 @@ class Service {
   }
 
  private:
+  /// Books, first come first, the waiting entries over [from_ms, to_ms) on the instrument that are
+  /// admitted now (in the caller's unit of work, after a change freed that interval).
+  Result<std::vector<WaitEntry>> promote(const std::string& instrument, int64_t from_ms, int64_t to_ms, int64_t now_ms);
   /// create() inside the caller's unit of work.
   Result<BookingOutcome> create_in_uow(const Booking& b, int64_t now_ms);
   /// Loads the admission facts for candidate (in the caller's unit of work).
@@ -109,6 +124,7 @@ class Service {
   std::function<Status(const Booking&, int64_t)> on_created_;
   std::function<Status(const Booking&, int64_t)> on_decided_;
   std::function<Result<std::optional<std::string>>(const std::string&, int64_t)> blocked_;
+  std::function<Status(const WaitEntry&, const Booking&, int64_t)> on_promoted_;
   std::string tz_;
 };
 

@@ -112,12 +112,32 @@ CREATE TABLE booking_feed_tokens (
 CREATE INDEX bookings_by_user ON bookings(user, start_ms);
 )sql";
 
-constexpr std::array<db::Migration, 5> kMigrations{
+// Waiting lists (issue 10): a taken interval's queue, promoted when a booking frees it.
+constexpr std::string_view kV6 = R"sql(
+CREATE TABLE booking_waitlist (
+  id TEXT PRIMARY KEY,
+  instrument TEXT NOT NULL REFERENCES instruments(id),
+  user TEXT NOT NULL REFERENCES users(id),
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  account TEXT NOT NULL DEFAULT '',
+  booked_by TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('waiting', 'promoted', 'withdrawn', 'expired')),
+  booking TEXT NOT NULL DEFAULT '',
+  decided_ms INTEGER,
+  CHECK (end_ms > start_ms)
+);
+CREATE INDEX booking_waitlist_waiting ON booking_waitlist(instrument, start_ms) WHERE status = 'waiting';
+)sql";
+
+constexpr std::array<db::Migration, 6> kMigrations{
     {{1, "bookings", kV1},
      {2, "bookings are cancelled and moved, not deleted", kV2},
      {3, "booking policies, closures, approval, accounts", kV3},
      {4, "staffed bookings and hours, qualification lapse", kV4},
-     {5, "calendar feed tokens", kV5}}};
+     {5, "calendar feed tokens", kV5},
+     {6, "waiting lists", kV6}}};
 
 constexpr std::string_view kPolicyCols =
     "instrument, opening, lead_min_s, lead_max_s, min_length_s, max_length_s, slot_s, user_week_bookings, user_week_s, "
@@ -424,6 +444,87 @@ Result<std::optional<FeedToken>> SqliteStore::feed_token(const std::string& hash
   if (*row) out = FeedToken{q->column_text(0), q->column_text(1), q->column_text(2), q->column_int64(3)};
   q->reset();
   return out;
+}
+
+namespace {
+constexpr std::string_view kWaitCols =
+    "id, instrument, user, start_ms, end_ms, account, booked_by, created_ms, status, booking, decided_ms";
+
+WaitEntry wait_row(db::Statement& r) {
+  WaitEntry e;
+  e.id = r.column_text(0);
+  e.instrument = r.column_text(1);
+  e.user = r.column_text(2);
+  e.start_ms = r.column_int64(3);
+  e.end_ms = r.column_int64(4);
+  e.account = r.column_text(5);
+  e.booked_by = r.column_text(6);
+  e.created_ms = r.column_int64(7);
+  e.status = wait_status_from(r.column_text(8)).value_or(WaitStatus::waiting);
+  e.booking = r.column_text(9);
+  e.decided_ms = opt_int(r, 10);
+  return e;
+}
+
+Result<std::vector<WaitEntry>> waits_where(db::Database& d, const std::string& where,
+                                           const std::function<void(db::Statement&)>& bind) {
+  auto q = d.prepare("SELECT " + std::string(kWaitCols) + " FROM booking_waitlist WHERE " + where);
+  if (!q) return q.error();
+  bind(*q);
+  std::vector<WaitEntry> out;
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(wait_row(r)); }); !s) return s.error();
+  return out;
+}
+}  // namespace
+
+Status SqliteStore::add_wait(const WaitEntry& e) {
+  auto st = db_.conn().prepare("INSERT INTO booking_waitlist(" + std::string(kWaitCols) +
+                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st) return st.error();
+  st->bind(1, e.id).bind(2, e.instrument).bind(3, e.user).bind(4, e.start_ms).bind(5, e.end_ms).bind(6, e.account);
+  st->bind(7, e.booked_by).bind(8, e.created_ms).bind(9, std::string(to_string(e.status))).bind(10, e.booking);
+  st->bind(11, e.decided_ms);
+  if (auto s = st->run(); !s) {
+    if (db::is_constraint(s.error()))
+      return domain_error(Errc::unknown_reference, "waitlist: unknown instrument or user, or a repeated id");
+    return s.error();
+  }
+  return {};
+}
+
+Status SqliteStore::update_wait(const WaitEntry& e) {
+  auto st = db_.conn().prepare("UPDATE booking_waitlist SET status = ?, booking = ?, decided_ms = ? WHERE id = ?");
+  if (!st) return st.error();
+  st->bind(1, std::string(to_string(e.status))).bind(2, e.booking).bind(3, e.decided_ms).bind(4, e.id);
+  LG_TRY(st->run());
+  if (db_.conn().changes() == 0) return domain_error(Errc::not_found, "waitlist: no entry '" + e.id + "'");
+  return {};
+}
+
+Result<std::optional<WaitEntry>> SqliteStore::wait_entry(const std::string& id) {
+  auto rows = waits_where(db_.conn(), "id = ?", [&](db::Statement& q) { q.bind(1, id); });
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<WaitEntry>{};
+  return std::optional<WaitEntry>{rows->front()};
+}
+
+Result<std::vector<WaitEntry>> SqliteStore::waiting(const std::string& instrument, int64_t from_ms, int64_t to_ms) {
+  return waits_where(db_.conn(),
+                     "status = 'waiting' AND instrument = ? AND end_ms > ? AND start_ms < ? ORDER BY created_ms, id",
+                     [&](db::Statement& q) { q.bind(1, instrument).bind(2, from_ms).bind(3, to_ms); });
+}
+
+Result<std::vector<WaitEntry>> SqliteStore::wait_entries(const std::string& instrument, const std::string& user,
+                                                         int32_t limit) {
+  return waits_where(db_.conn(), "(? = '' OR instrument = ?) AND (? = '' OR user = ?) ORDER BY created_ms DESC, id LIMIT ?",
+                     [&](db::Statement& q) {
+                       q.bind(1, instrument).bind(2, instrument).bind(3, user).bind(4, user).bind(5, int64_t{limit});
+                     });
+}
+
+Result<std::vector<WaitEntry>> SqliteStore::waits_due(int64_t now_ms, int32_t limit) {
+  return waits_where(db_.conn(), "status = 'waiting' AND start_ms <= ? ORDER BY start_ms, id LIMIT ?",
+                     [&](db::Statement& q) { q.bind(1, now_ms).bind(2, int64_t{limit}); });
 }
 
 }  // namespace lg::server::booking

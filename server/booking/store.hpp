@@ -61,6 +61,20 @@ class Store {
   virtual Status put_feed_token(const FeedToken& t) = 0;
   /// The feed a token hash opens; nullopt when none.
   virtual Result<std::optional<FeedToken>> feed_token(const std::string& hash) = 0;
+
+  /// Stores a new waiting-list entry.
+  virtual Status add_wait(const WaitEntry& e) = 0;
+  /// Stores a changed entry (status, booking, decided_ms); not_found for an unknown id.
+  virtual Status update_wait(const WaitEntry& e) = 0;
+  /// One entry; nullopt when unknown.
+  virtual Result<std::optional<WaitEntry>> wait_entry(const std::string& id) = 0;
+  /// Waiting entries on the instrument overlapping [from_ms, to_ms), first come first (created, id).
+  virtual Result<std::vector<WaitEntry>> waiting(const std::string& instrument, int64_t from_ms, int64_t to_ms) = 0;
+  /// Entries (any status) on the instrument ("" = any) or of the user ("" = any), newest first, at most limit.
+  virtual Result<std::vector<WaitEntry>> wait_entries(const std::string& instrument, const std::string& user,
+                                                      int32_t limit) = 0;
+  /// Waiting entries whose start has passed by now_ms, at most limit.
+  virtual Result<std::vector<WaitEntry>> waits_due(int64_t now_ms, int32_t limit) = 0;
 };
 
 }  // namespace lg::server::booking

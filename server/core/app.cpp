@@ -98,6 +98,10 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
     auto until = time::format_local_offset((*b)->until_ms, tz);
     return std::optional<std::string>{(*b)->reason + " (blocked until " + (until ? *until : time::format_utc((*b)->until_ms)) + ")"};
   });
+  // The first in line on a waiting list is booked when a slot frees up, and told so.
+  booking_.on_promoted([notice](const WaitEntry&, const Booking& b, int64_t at_ms) -> Status {
+    return notice(b, notify::Kind::waitlist_promoted, at_ms);
+  });
   booking_.on_decided([notice](const Booking& b, int64_t at_ms) -> Status {
     switch (b.status) {
       case BookingStatus::active:
@@ -238,6 +242,7 @@ void App::tick() {
 }
 
 void App::expire_booking_holds() {
+  if (auto w = booking_.expire_waits(now_()); !w) log::error(kLog, "waiting lists: " + w.error().message());
   auto gone = booking_.expire_holds(now_());
   if (!gone) {
     log::error(kLog, "pending bookings: " + gone.error().message());

@@ -125,10 +125,32 @@ def test_64_clients_never_double_book(campus):
     got = race(len(pending), lambda i: s.request("POST", f"/api/bookings/{pending[i]}/approve"))
     assert all(st == 200 for st, _ in got), got
     approved = len(got)
+    assert_no_overlap(holding(s), "approved")
+
+    # waiting lists: 64 clients queue for taken slots at once, then the holders cancel at once; each
+    # cancellation books the first in line who may have the slot, in its own unit of work
+    s.request("PUT", "/api/instruments/inst-xrd/booking-policy", {"slot_s": SLOT, "min_length_s": SLOT})
+    taken = [b for b in holding(s) if b["status"] == "active" and parse_iso_ms(b["start"]) >= (day0 + 86400) * 1000]
+    rng.shuffle(taken)
+    taken = taken[:CLIENTS // 2]
+    got = race(CLIENTS, lambda i: s.request("POST", "/api/waitlist", {
+        "instrument": "inst-xrd", "user": USERS[(i + i // len(taken)) % len(USERS)], "start": taken[i % len(taken)]["start"],
+        "end": taken[i % len(taken)]["end"]}))
+    for st, out in got:
+        statuses[st] = statuses.get(st, 0) + 1
+        assert st in (201, 422), (st, out)
+    assert any(st == 201 for st, _ in got), got
+    got = race(len(taken), lambda i: s.request("DELETE", f"/api/bookings/{taken[i]['id']}"))
+    assert all(st == 200 for st, _ in got), got
+    promoted = [e for e in s.get("/api/waitlist?instrument=inst-xrd") if e["status"] == "promoted"]
+    assert promoted, "nobody on a waiting list was booked"
     final = holding(s)
-    assert_no_overlap(final, "approved")
+    assert_no_overlap(final, "waitlist promotion")
+    ids = {b["id"] for b in final}
+    assert all(e["booking"] in ids for e in promoted), promoted
     assert made > ROUNDS and moved > 0 and series_made > 0, (made, moved, series_made)
-    print(f"created {made}, moved {moved}, {series_made} booked in series, approved {approved}; statuses {statuses}; "
+    print(f"created {made}, moved {moved}, {series_made} booked in series, approved {approved}, "
+          f"{len(promoted)} promoted from waiting lists; statuses {statuses}; "
           f"{len(final)} bookings hold slots, none overlapping")
 
 

@@ -738,3 +738,54 @@ TEST_CASE("recurring bookings: all or nothing naming the refused occurrences, or
   auto entries = s.audit("booking");
   CHECK(std::count_if(entries.begin(), entries.end(), [](const json& a) { return a["action"] == "create_series"; }) == 1);
 }
+
+TEST_CASE("waiting lists: join a taken slot, first in line booked when it frees up and told, leave the list") {
+  Site s;
+  const std::string carols = s.book("carol", "2026-01-20T02:00:00Z", "2026-01-20T04:00:00Z");
+  const json want{{"instrument", "inst-c"}, {"user", "alice"}, {"start", "2026-01-20T02:00:00Z"},
+                  {"end", "2026-01-20T03:00:00Z"}};
+  // a free interval: book it instead
+  json free = want;
+  free["start"] = "2026-01-21T02:00:00Z";
+  free["end"] = "2026-01-21T03:00:00Z";
+  auto r = s.call("POST", "/api/waitlist", free);
+  CHECK(r.status == 422);
+  CHECK(r.body.find("free") != std::string::npos);
+  r = s.call("POST", "/api/waitlist", want);
+  REQUIRE(r.status == 201);
+  auto first = json::parse(r.body);
+  CHECK(first["position"] == 1);
+  CHECK(first["status"] == "waiting");
+  CHECK(s.call("POST", "/api/waitlist", want).status == 422);  // once per interval
+  // ia waits too, for part of it, and then leaves; carol (qualified) second in line
+  s.ok("POST", "/api/qualifications", {{"user", "ia"}, {"instrument", "inst-c"}});
+  json ias = want;
+  ias["user"] = "ia";
+  r = s.call("POST", "/api/waitlist", ias);
+  REQUIRE(r.status == 201);
+  CHECK(json::parse(r.body)["position"] == 2);
+  const std::string ia_entry = json::parse(r.body)["id"];
+  CHECK(s.call("DELETE", "/api/waitlist/" + ia_entry, nullptr, s.login("alice")).status == 403);  // not hers
+  REQUIRE(s.call("DELETE", "/api/waitlist/" + ia_entry).status == 200);
+  CHECK(s.call("DELETE", "/api/waitlist/" + ia_entry).status == 409);
+
+  // carol cancels: alice is booked in the same unit of work and told
+  REQUIRE(s.call("DELETE", "/api/bookings/" + carols).status == 200);
+  auto entries = json::parse(s.call("GET", "/api/waitlist?instrument=inst-c").body);
+  json mine;
+  for (const auto& e : entries)
+    if (e["id"] == first["id"]) mine = e;
+  REQUIRE(mine.is_object());
+  CHECK(mine["status"] == "promoted");
+  const std::string booked = mine["booking"];
+  auto b = s.listed(booked);
+  CHECK(b["user"] == "alice");
+  CHECK(b["status"] == "active");
+  CHECK(b["start"] == "2026-01-20T10:00:00.000+08:00");
+  auto notices = json::parse(s.call("GET", "/api/notices?user=alice&limit=100").body);
+  CHECK(std::any_of(notices.begin(), notices.end(), [](const json& n) { return n["kind"] == "waitlist_promoted"; }));
+  // the bundle carries alice's booking
+  bool in_bundle = false;
+  for (const auto& slot : s.bundle().bookings) in_bundle = in_bundle || slot.id == booked;
+  CHECK(in_bundle);
+}

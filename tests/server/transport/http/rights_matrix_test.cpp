@@ -223,6 +223,12 @@ const std::map<std::string, Expect>& expectations() {
       // Calendar feeds: everyone signed in gets a URL of their own bookings; an instrument's admins
       // one of its bookings; the URL itself is the secret (no sign-in).
       {"POST /api/me/calendar-feed", {"SAIFPU", "SAIFPU"}},
+      // Waiting lists: joined like a booking is made (the slot is taken: 201, or 422 for a second
+      // entry, past the rights check); left by the user or the instrument's admins.
+      {"POST /api/waitlist",
+       {"SAIPU", "S", R"({"instrument":"{instrument}","user":"{user}","start":"2026-01-16T02:00:00Z","end":"2026-01-16T03:00:00Z"})"}},
+      {"GET /api/waitlist", {"SAIFPU", "SAIFPU", "", "", "SAIFPU", "\"inst-c\"", "\"inst-p\""}},
+      {"DELETE /api/waitlist/{id}", {"SAIPU", "S"}},
       {"POST /api/instruments/{id}/calendar-feed", {"SAI", "S"}},
       {"GET /api/feeds/{token}/bookings.ics", {"SAIFPUV", "SAIFPUV"}},
   };
@@ -268,6 +274,7 @@ struct Site {
   std::string closure_in, closure_out;  ///< a blackout of inst-c, one of inst-p
   std::string conduct_in, conduct_out;  ///< a no-show of stu-c on inst-c, one of stu-p on inst-p
   std::string feed_token;               ///< the secret of inst-c's calendar feed
+  std::string wait_in, wait_out;        ///< stu-c waiting on inst-c (for its own booking's slot), stu-p on inst-p
   // Training: course-c on inst-c with session ts-c (stu-c enrolled), course-p on inst-p with ts-p (stu-p).
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
@@ -379,6 +386,15 @@ struct Site {
       REQUIRE(store->stores().conduct.insert(e));
       *into = e.id;
     }
+    for (auto [into, inst, user] : {std::tuple{&wait_in, "inst-c", "stu-c"}, std::tuple{&wait_out, "inst-p", "stu-p"}}) {
+      auto r = call("POST", "/api/waitlist",
+                    json{{"instrument", inst}, {"user", user}, {"start", "2026-01-16T02:00:00Z"},
+                         {"end", "2026-01-16T02:30:00Z"}}.dump(),
+                    "bootstrap-token-0123");
+      INFO(r.body);
+      REQUIRE(r.status == 201);
+      *into = json::parse(r.body)["id"].get<std::string>();
+    }
     {
       auto r = call("POST", "/api/instruments/inst-c/calendar-feed", "", "bootstrap-token-0123");
       REQUIRE(r.status == 201);
@@ -457,6 +473,8 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{id}"), 4, in ? s.order_in : s.order_out);
     if (auto at = path.find("{attachment}"); at != std::string::npos)
       path.replace(at, 12, in ? s.attachment_in : s.attachment_out);
+  } else if (r.pattern == "/api/waitlist/{id}") {
+    path.replace(path.find("{id}"), 4, in ? s.wait_in : s.wait_out);
   } else if (r.pattern == "/api/feeds/{token}/bookings.ics") {
     path.replace(path.find("{token}"), 7, s.feed_token);
   } else if (r.pattern.rfind("/api/conduct-events/{id}", 0) == 0) {
