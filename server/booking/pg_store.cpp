@@ -496,4 +496,16 @@ Result<std::vector<WaitEntry>> PgStore::waits_due(int64_t now_ms, int32_t limit)
   return wait_rows(*r);
 }
 
+Result<std::vector<BookingPolicy>> PgStore::lapsing_policies() {
+  auto r = db_.conn().q("SELECT " + std::string(kPolicyCols) + " FROM booking_policies WHERE lapse_months > 0 ORDER BY instrument");
+  if (!r) return r.error();
+  std::vector<BookingPolicy> out;
+  for (int i = 0; i < r->size(); ++i) {
+    auto p = policy_row(*r, i);
+    if (!p) return p.error();
+    out.push_back(std::move(*p));
+  }
+  return out;
+}
+
 }  // namespace lg::server::booking

@@ -527,4 +527,20 @@ Result<std::vector<WaitEntry>> SqliteStore::waits_due(int64_t now_ms, int32_t li
                      [&](db::Statement& q) { q.bind(1, now_ms).bind(2, int64_t{limit}); });
 }
 
+Result<std::vector<BookingPolicy>> SqliteStore::lapsing_policies() {
+  auto q = db_.conn().prepare("SELECT " + std::string(kPolicyCols) + " FROM booking_policies WHERE lapse_months > 0 ORDER BY instrument");
+  if (!q) return q.error();
+  std::vector<BookingPolicy> out;
+  Status bad;
+  if (auto s = each_row(*q, [&](db::Statement& r) {
+        auto p = policy_row(r);
+        if (!p) bad = p.error();
+        else out.push_back(std::move(*p));
+      });
+      !s)
+    return s.error();
+  if (!bad) return bad.error();
+  return out;
+}
+
 }  // namespace lg::server::booking

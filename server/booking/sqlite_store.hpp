@@ -24,6 +24,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Booking>> holds_due(int64_t now_ms, int32_t limit) override;
   Result<std::optional<BookingPolicy>> policy(const std::string& instrument) override;
   Status put_policy(const BookingPolicy& p, int64_t now_ms) override;
+  Result<std::vector<BookingPolicy>> lapsing_policies() override;
   Status add_closure(const Closure& c, int64_t now_ms) override;
   Result<std::vector<Closure>> closures(const std::string& instrument, int64_t from_ms, int64_t to_ms) override;
   Result<std::optional<Closure>> closure(const std::string& id) override;

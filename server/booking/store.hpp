@@ -33,6 +33,8 @@ class Store {
 
   /// The instrument's booking policy; nullopt when it has none (it books under default_policy()).
   virtual Result<std::optional<BookingPolicy>> policy(const std::string& instrument) = 0;
+  /// The policies that let unused qualifications lapse (lapse_months > 0).
+  virtual Result<std::vector<BookingPolicy>> lapsing_policies() = 0;
   /// Stores the instrument's policy, replacing the one it had; unknown_reference for an unknown instrument.
   virtual Status put_policy(const BookingPolicy& p, int64_t now_ms) = 0;
 

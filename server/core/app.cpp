@@ -4,6 +4,9 @@
 #include "labgate/common/protocol.hpp"
 #include "labgate/common/time.hpp"
 #include "server/core/errors.hpp"
+#include "server/qualification/rules.hpp"
+
+#include <map>
 #include "server/conduct/http.hpp"
 #include "server/orders/http.hpp"
 #include "server/notify/http.hpp"
@@ -25,6 +28,7 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       publisher_(publisher),
       now_(std::move(now)),
       site_(cfg.site),
+      time_zone_(cfg.time_zone),
       usage_(usage::BatchStores{stores.uow, stores.usage, stores.terminals, stores.directory, stores.billing},
              cfg.currency),
       ingest_(usage_, stores.usage, stores.terminals, key, cfg.site, &metrics_),
@@ -237,6 +241,7 @@ void App::tick() {
   expire_booking_holds();
   send_training_reminders();
   scan_conduct();
+  warn_lapsing();
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
 }
@@ -252,6 +257,51 @@ void App::expire_booking_holds() {
     // a pending booking opened nothing, so no bundle changes
     log::info(kLog, "booking " + c.after.id + " on " + c.after.instrument + " expired: not approved by its hold time");
   }
+}
+
+void App::warn_lapsing() {
+  const int64_t now = now_();
+  std::map<std::pair<std::string, std::string>, int64_t> due;  // (user, instrument) -> end
+  auto ending = stores_.qualification.ending(now, now + qualification::kEndingNoticeMs);
+  if (!ending) {
+    log::error(kLog, "lapsing qualifications: " + ending.error().message());
+    return;
+  }
+  for (const auto& q : *ending)
+    if (auto end = qualification::ends_soon(q, std::nullopt, now)) due[{q.user, q.instrument}] = *end;
+  auto policies = stores_.booking.lapsing_policies();
+  if (!policies) {
+    log::error(kLog, "lapsing qualifications: " + policies.error().message());
+    return;
+  }
+  for (const auto& p : *policies) {
+    auto quals = stores_.qualification.on_instrument(p.instrument);
+    if (!quals) {
+      log::error(kLog, "lapsing qualifications: " + quals.error().message());
+      return;
+    }
+    for (const auto& q : *quals) {
+      auto used = stores_.qualification.last_use(q.user, q.instrument);
+      if (!used) return log::error(kLog, "lapsing qualifications: " + used.error().message());
+      auto lapse = qualification::lapses_at(q, *used, p.lapse_months, time_zone_);
+      if (!lapse) continue;
+      if (auto end = qualification::ends_soon(q, *lapse, now)) due[{q.user, q.instrument}] = *end;
+    }
+  }
+  int told = 0;
+  for (const auto& [who, end] : due) {
+    auto where = booking_.place(who.second);
+    auto at = time::format_local_offset(end, time_zone_);
+    auto r = outbox_.enqueue(
+        notify::NoticeRequest{who.first, notify::Kind::qualification_lapsing,
+                              notify::Fields{{"instrument", where ? where->instrument : who.second},
+                                             {"valid_until", at ? *at : time::format_utc(end)}},
+                              "qualification_lapsing:" + who.first + ":" + who.second + ":" + std::to_string(end)},
+        now);
+    if (!r) log::error(kLog, "lapsing qualifications: " + r.error().message());
+    else if (*r) ++told;
+  }
+  if (told > 0) log::info(kLog, std::to_string(told) + " holder(s) told their qualification ends within two weeks");
 }
 
 void App::scan_conduct() {

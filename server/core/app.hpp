@@ -66,6 +66,9 @@ class App {
   /// Records what bookings earned (no-shows, late arrivals, overtime, late cancellations), blocks
   /// users whose credit fell too low and tells those whose block ended; tick() calls it.
   void scan_conduct();
+  /// Tells holders whose qualification ends (expires, or lapses unused) within two weeks, once per
+  /// end (notice qualification_lapsing); tick() calls it.
+  void warn_lapsing();
   // ---- ingest strand
   /// evt or state from a terminal (acks are published only after a successful commit). A
   /// message on a sync topic is passed to on_sync_topic (single-threaded callers, tests); one
@@ -117,6 +120,7 @@ class App {
   Publisher& publisher_;
   std::function<int64_t()> now_;
   std::string site_;
+  std::string time_zone_;
   DirtySet dirty_;
   Health health_;
   metrics::ServerMetrics metrics_;  // before ingest_ and api_, which keep references into it

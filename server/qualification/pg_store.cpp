@@ -89,4 +89,14 @@ Result<std::optional<int64_t>> PgStore::last_use(const std::string& user, const 
   return r->opt_i64(0, 0);
 }
 
+Result<std::vector<Qualification>> PgStore::ending(int64_t from_ms, int64_t to_ms) {
+  auto r = db_.conn().q("SELECT " + std::string(kCols) +
+                            " FROM qualifications WHERE valid_until_ms >= $1 AND valid_until_ms < $2 ORDER BY valid_until_ms",
+                        from_ms, to_ms);
+  if (!r) return r.error();
+  std::vector<Qualification> out;
+  for (int i = 0; i < r->size(); ++i) out.push_back(qualification_row(*r, i));
+  return out;
+}
+
 }  // namespace lg::server::qualification

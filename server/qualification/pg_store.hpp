@@ -20,6 +20,7 @@ class PgStore final : public Store {
   Result<std::optional<Qualification>> get(const std::string& user, const std::string& instrument) override;
   Result<std::vector<Qualification>> on_instrument(const std::string& instrument) override;
   Result<std::optional<int64_t>> last_use(const std::string& user, const std::string& instrument) override;
+  Result<std::vector<Qualification>> ending(int64_t from_ms, int64_t to_ms) override;
 
  private:
   PgDb& db_;

@@ -38,6 +38,12 @@ Qualification with_lapse(const Qualification& q, std::optional<int64_t> lapse_ms
   return out;
 }
 
+std::optional<int64_t> ends_soon(const Qualification& q, std::optional<int64_t> lapse_ms, int64_t now_ms) {
+  const auto end = with_lapse(q, lapse_ms).valid_until_ms;
+  if (!end || *end < now_ms || *end >= now_ms + kEndingNoticeMs) return std::nullopt;
+  return end;
+}
+
 bool covers(const Qualification& q, int64_t from_ms, int64_t to_ms) {
   return q.valid_from_ms <= from_ms && (!q.valid_until_ms || *q.valid_until_ms >= to_ms);
 }

@@ -29,6 +29,13 @@ Result<std::optional<int64_t>> lapses_at(const Qualification& q, std::optional<i
 /// q as it holds with its lapse: valid_until the earlier of its own end and lapse_ms.
 Qualification with_lapse(const Qualification& q, std::optional<int64_t> lapse_ms);
 
+/// How long before a qualification ends (expiry or lapse) its holder is told.
+inline constexpr int64_t kEndingNoticeMs = 14LL * 24 * 3600 * 1000;
+
+/// When q ends for good (the earlier of valid_until and lapse_ms), if that is in
+/// [now_ms, now_ms + kEndingNoticeMs): the holder should be told; else nullopt.
+std::optional<int64_t> ends_soon(const Qualification& q, std::optional<int64_t> lapse_ms, int64_t now_ms);
+
 /// True when q is valid over the whole of [from_ms, to_ms]: it starts no later than from_ms
 /// and has no end or ends no earlier than to_ms.
 bool covers(const Qualification& q, int64_t from_ms, int64_t to_ms);

@@ -100,4 +100,14 @@ Result<std::optional<int64_t>> SqliteStore::last_use(const std::string& user, co
   return out;
 }
 
+Result<std::vector<Qualification>> SqliteStore::ending(int64_t from_ms, int64_t to_ms) {
+  auto q = db_.conn().prepare("SELECT " + std::string(rows::kCols) +
+                              " FROM qualifications WHERE valid_until_ms >= ? AND valid_until_ms < ? ORDER BY valid_until_ms");
+  if (!q) return q.error();
+  q->bind(1, from_ms).bind(2, to_ms);
+  std::vector<Qualification> out;
+  if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(rows::qualification(r)); }); !s) return s.error();
+  return out;
+}
+
 }  // namespace lg::server::qualification

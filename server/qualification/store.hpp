@@ -25,6 +25,8 @@ class Store {
   /// When the user last used the instrument: the start of their latest session on it (the
   /// terminals' usage sessions), nullopt if never.
   virtual Result<std::optional<int64_t>> last_use(const std::string& user, const std::string& instrument) = 0;
+  /// Qualifications whose valid_until is in [from_ms, to_ms), by valid_until.
+  virtual Result<std::vector<Qualification>> ending(int64_t from_ms, int64_t to_ms) = 0;
   /// Every qualification on the instrument, by user.
   virtual Result<std::vector<Qualification>> on_instrument(const std::string& instrument) = 0;
 };

@@ -789,3 +789,29 @@ TEST_CASE("waiting lists: join a taken slot, first in line booked when it frees 
   for (const auto& slot : s.bundle().bookings) in_bundle = in_bundle || slot.id == booked;
   CHECK(in_bundle);
 }
+
+TEST_CASE("a holder is told once, two weeks ahead, that a qualification expires or lapses unused") {
+  Site s;
+  // carol's expires in 7 days; alice's was granted 20 days ago, unused, and the NMR lets it lapse after a month
+  s.ok("POST", "/api/qualifications", {{"user", "carol"}, {"instrument", "inst-c"}, {"valid_until", "2026-01-22T00:00:00Z"}});
+  s.ok("POST", "/api/qualifications", {{"user", "alice"}, {"instrument", "inst-c"}, {"valid_from", "2025-12-26T00:00:00Z"}});
+  s.ok("PUT", "/api/instruments/inst-c/booking-policy", {{"lapse_months", 1}});
+  // ia's is long-lived and used: no notice
+  s.ok("POST", "/api/qualifications", {{"user", "ia"}, {"instrument", "inst-c"}});
+  s.app.warn_lapsing();
+  s.app.warn_lapsing();  // once per end
+  auto told = [&](const std::string& user) {
+    auto n = json::parse(s.call("GET", "/api/notices?user=" + user + "&limit=100").body);
+    std::vector<json> out;
+    for (const auto& x : n)
+      if (x["kind"] == "qualification_lapsing") out.push_back(x);
+    return out;
+  };
+  auto carol = told("carol");
+  REQUIRE(carol.size() == 1);
+  CHECK(carol[0]["subject"].get<std::string>().find("NMR") != std::string::npos);
+  auto alice = told("alice");
+  REQUIRE(alice.size() == 1);
+  CHECK(alice[0]["body"].get<std::string>().find("2026-01-26") != std::string::npos);  // 2025-12-26 + 1 month
+  CHECK(told("ia").empty());
+}
