@@ -131,9 +131,14 @@ Result<std::vector<Block>> Service::notify_ended(int64_t now_ms, int32_t limit) 
       auto events = store_.of_user(b.user);
       if (!events) return events.error();
       const int64_t end = b.lifted_ms ? *b.lifted_ms : b.until_ms;
-      LG_TRY(tell(b.user, notify::Kind::block_ended,
-                  notify::Fields{{"end", local(end)}, {"score", std::to_string(score(*events, now_ms, policy_))}},
-                  "block_ended:" + b.user + ":" + std::to_string(b.from_ms), now_ms));
+      const std::string s = std::to_string(score(*events, now_ms, policy_));
+      const std::string key = "block_ended:" + b.user + ":" + std::to_string(b.from_ms);
+      LG_TRY(tell(b.user, notify::Kind::block_ended, notify::Fields{{"end", local(end)}, {"score", s}}, key, now_ms));
+      auto admins = store_.site_admins();
+      if (!admins) return admins.error();
+      for (const auto& a : *admins)
+        LG_TRY(tell(a, notify::Kind::user_unblocked, notify::Fields{{"user", b.user}, {"end", local(end)}, {"score", s}},
+                    key + ":" + a, now_ms));
       b.end_notified = true;
       LG_TRY(store_.update_block(b));
       out.push_back(std::move(b));

@@ -29,6 +29,7 @@ enum class Kind {
   blocked,
   block_ended,   ///< the user's block from booking ended (its time ran out, or it was lifted)
   user_blocked,  ///< to the site admins: a user was blocked from booking
+  user_unblocked,  ///< to the site admins: a user's block ended
   other,
 };
 

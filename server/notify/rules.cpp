@@ -13,7 +13,7 @@ struct Names {
   const char* name;
 };
 
-constexpr std::array<Names<Kind>, 17> kKinds{{
+constexpr std::array<Names<Kind>, 18> kKinds{{
     {Kind::booking_confirmed, "booking_confirmed"},
     {Kind::booking_pending, "booking_pending"},
     {Kind::booking_approved, "booking_approved"},
@@ -30,6 +30,7 @@ constexpr std::array<Names<Kind>, 17> kKinds{{
     {Kind::blocked, "blocked"},
     {Kind::block_ended, "block_ended"},
     {Kind::user_blocked, "user_blocked"},
+    {Kind::user_unblocked, "user_unblocked"},
     {Kind::other, "other"},
 }};
 

@@ -19,7 +19,7 @@ struct Template {
   const char* body_en;
 };
 
-constexpr std::array<Template, 17> kTemplates{{
+constexpr std::array<Template, 18> kTemplates{{
     {Kind::booking_confirmed, "预约已确认：{instrument}", "Booking confirmed: {instrument}",
      "您预约的 {instrument}（{lab}）已确认。\n开始：{start}\n结束：{end}\n预约编号：{booking}",
      "Your booking of {instrument} ({lab}) is confirmed.\nStart: {start}\nEnd: {end}\nBooking: {booking}"},
@@ -74,6 +74,9 @@ constexpr std::array<Template, 17> kTemplates{{
     {Kind::user_blocked, "用户 {user} 已被限制预约", "{user} is blocked from booking",
      "用户 {user} 因信用分过低被限制预约，至 {until}。\n原因：{reason}",
      "{user} may not book until {until}.\nReason: {reason}"},
+    {Kind::user_unblocked, "用户 {user} 的预约限制已解除", "{user} may book again",
+     "用户 {user} 的预约限制已于 {end} 解除。当前信用分：{score}",
+     "The block of {user} ended on {end}; they may book again. Credit score: {score}"},
     {Kind::other, "{subject_zh}", "{subject_en}", "{text_zh}", "{text_en}"},
 }};
 

@@ -169,6 +169,10 @@ TEST_CASE("three no-shows block booking, the user and the site admins are told, 
   auto after = f.notices("alice");
   CHECK(after.size() == 2);
   CHECK(std::any_of(after.begin(), after.end(), [](const notify::Notice& n) { return n.kind == notify::Kind::block_ended; }));
+  auto admin_after = f.notices("root");
+  REQUIRE(admin_after.size() == 2);
+  CHECK(std::any_of(admin_after.begin(), admin_after.end(),
+                    [](const notify::Notice& n) { return n.kind == notify::Kind::user_unblocked; }));
   CHECK_FALSE(f.conduct.waive("no-such-event", "root", "x", f.t0));
 }
 

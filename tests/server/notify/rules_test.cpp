@@ -20,7 +20,7 @@ const Kind kAllKinds[] = {Kind::booking_confirmed, Kind::booking_pending, Kind::
                           Kind::training_enrolled, Kind::training_waitlist_promoted, Kind::training_passed,
                           Kind::training_cancelled,
                           Kind::qualification_lapsing, Kind::order_state, Kind::blocked, Kind::block_ended,
-                          Kind::user_blocked, Kind::other};
+                          Kind::user_blocked, Kind::user_unblocked, Kind::other};
 
 /// Decodes a header value made of RFC 2047 B-encoded UTF-8 words (or plain text).
 std::string decode_words(const std::string& v) {
