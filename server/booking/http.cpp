@@ -94,6 +94,18 @@ json policy_json(const BookingPolicy& p) {
               {"lapse_months", p.lapse_months}};
 }
 
+/// The booking a request body asks for (instrument, user, account, start, end; the caller books it).
+Booking requested(Fields& f, const Request& req) {
+  Booking b;
+  b.instrument = f.id("instrument");
+  b.user = f.id("user");
+  b.account = f.id("account", false);
+  b.booked_by = req.who().user;
+  b.start_ms = f.time("start", true).value_or(0);
+  b.end_ms = f.time("end", true).value_or(0);
+  return b;
+}
+
 json wait_json(const WaitEntry& e, const ApiContext& ctx) {
   return json{{"id", e.id},
               {"instrument", e.instrument},
@@ -165,13 +177,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
                 Fields f(*body, {"instrument", "user", "start", "end", "account"});
-                Booking b;
-                b.instrument = f.id("instrument");
-                b.user = f.id("user");
-                b.account = f.id("account", false);
-                b.booked_by = req.who().user;
-                b.start_ms = f.time("start", true).value_or(0);
-                b.end_ms = f.time("end", true).value_or(0);
+                Booking b = requested(f, req);
                 if (f.ok()) {
                   if (auto why = validate(b.start_ms, b.end_ms)) return error(422, "invalid field: " + *why);
                 }
@@ -208,13 +214,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, UnitOfW
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
                 Fields f(*body, {"instrument", "user", "start", "end", "account", "rrule", "skip_conflicts"});
-                Booking b;
-                b.instrument = f.id("instrument");
-                b.user = f.id("user");
-                b.account = f.id("account", false);
-                b.booked_by = req.who().user;
-                b.start_ms = f.time("start", true).value_or(0);
-                b.end_ms = f.time("end", true).value_or(0);
+                Booking b = requested(f, req);
                 const std::string rrule = f.text("rrule");
                 const bool skip = f.flag("skip_conflicts", false);
                 if (!f.ok()) return f.response();
