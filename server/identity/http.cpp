@@ -377,7 +377,7 @@ Response Routes::grant_create(const Request& req) {
   if (!f.ok()) return f.response();
   auto r = role_from(role);
   if (!r || *r == Role::user || *r == Role::pi) {
-    return error(422, "invalid field: role: must be system_admin, unit_admin, instrument_admin or finance "
+    return error(422, "invalid field: role: must be system_admin, unit_admin, instrument_admin, finance or fee_committee "
                       "(every active user holds user; a group's PI holds pi)");
   }
   g.role = *r;

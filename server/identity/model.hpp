@@ -11,7 +11,7 @@
 namespace lg::server::identity {
 
 /// The roles of the site. A visitor is a caller without a token: no role at all.
-enum class Role { system_admin, unit_admin, instrument_admin, finance, pi, user };
+enum class Role { system_admin, unit_admin, instrument_admin, finance, pi, user, fee_committee };
 
 /// Where a grant holds: the whole site, a unit's subtree, one instrument, one research group,
 /// or the user's own records.
@@ -32,8 +32,11 @@ enum class Right {
   audit_read,        ///< the audit log
   roles_write,       ///< grant and revoke roles
   site,              ///< site-wide work: import, audit verify
+  fee_review,        ///< the unit's review of a fee standard proposal (unit admin)
+  fee_approve,       ///< the fee review committee's approval that publishes a fee standard
+  account_write,     ///< who may charge an account: a PI approves the members of their group's grants
 };
-inline constexpr int kRightCount = 12;
+inline constexpr int kRightCount = 15;
 
 /// One role held by a user within one scope. Explicit grants are stored (role_grants); the
 /// user's own role and a PI's role over the groups they lead are implied by the directory.

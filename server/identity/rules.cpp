@@ -9,11 +9,13 @@ namespace lg::server::identity {
 
 namespace {
 
-constexpr std::array<const char*, 6> kRoles{"system_admin", "unit_admin", "instrument_admin", "finance", "pi", "user"};
+constexpr std::array<const char*, 7> kRoles{"system_admin", "unit_admin", "instrument_admin", "finance",
+                                            "pi",           "user",       "fee_committee"};
 constexpr std::array<const char*, 5> kScopes{"site", "unit", "instrument", "group", "self"};
 constexpr std::array<const char*, kRightCount> kRights{
     "catalogue",  "self",      "people_read", "people_write", "instrument_write", "booking_write",
-    "usage_read", "money_read", "money_write", "audit_read",  "roles_write",      "site"};
+    "usage_read", "money_read", "money_write", "audit_read",  "roles_write",      "site",
+    "fee_review", "fee_approve", "account_write"};
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
   return !x.empty() && std::find(v.begin(), v.end(), x) != v.end();
@@ -85,6 +87,7 @@ std::vector<Right> all_rights() {
 ScopeKind scope_of(Role r) {
   switch (r) {
     case Role::system_admin:
+    case Role::fee_committee:
       return ScopeKind::site;
     case Role::unit_admin:
     case Role::finance:
@@ -106,15 +109,17 @@ std::vector<Right> rights_of(Role r) {
       return all_rights();
     case Role::unit_admin:
       return {catalogue, self, people_read, people_write, instrument_write, booking_write, usage_read, money_read,
-              audit_read, roles_write};
+              audit_read, roles_write, fee_review};
     case Role::instrument_admin:
       return {catalogue, instrument_write, booking_write, usage_read, audit_read};
     case Role::finance:
-      return {catalogue, usage_read, money_read, money_write, audit_read};
+      return {catalogue, usage_read, money_read, money_write, audit_read, account_write};
     case Role::pi:
-      return {catalogue, self, people_read, booking_write, usage_read, money_read};
+      return {catalogue, self, people_read, booking_write, usage_read, money_read, account_write};
     case Role::user:
       return {catalogue, self, people_read, booking_write, usage_read, money_read};
+    case Role::fee_committee:
+      return {catalogue, money_read, fee_approve};
   }
   return {};
 }
@@ -160,6 +165,9 @@ Right read_right(Right x) {
     case Right::roles_write:
       return Right::people_read;
     case Right::money_write:
+    case Right::fee_review:
+    case Right::fee_approve:
+    case Right::account_write:
       return Right::money_read;
     case Right::instrument_write:
       return Right::catalogue;

@@ -125,7 +125,8 @@ TEST_CASE("token shape, right names and refusals") {
   t.revoked_ms = 50;
   CHECK(token_refusal(t, 60) == "revoked");
   for (Right x : all_rights()) CHECK(right_from(to_string(x)) == x);
-  for (Role x : {Role::system_admin, Role::unit_admin, Role::instrument_admin, Role::finance, Role::pi, Role::user})
+  for (Role x : {Role::system_admin, Role::unit_admin, Role::instrument_admin, Role::finance, Role::pi, Role::user,
+                 Role::fee_committee})
     CHECK(role_from(to_string(x)) == x);
 }
 
