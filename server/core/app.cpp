@@ -8,6 +8,7 @@
 
 #include <map>
 #include "server/conduct/http.hpp"
+#include "server/ledger/http.hpp"
 #include "server/orders/http.hpp"
 #include "server/notify/http.hpp"
 #include "server/notify/rules.hpp"
@@ -38,7 +39,8 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       outbox_(stores.uow, stores.notify, stores.directory, cfg.site),
       orders_(stores.uow, stores.orders, orders::Settings{cfg.data_dir, cfg.orders_attachment_limit}),
       training_(stores.uow, stores.training, stores.qualification, &outbox_, cfg.time_zone),
-      conduct_(stores.uow, stores.conduct, &outbox_, cfg.conduct, cfg.time_zone) {
+      conduct_(stores.uow, stores.conduct, &outbox_, cfg.conduct, cfg.time_zone),
+      ledger_(stores.uow, stores.ledger, cfg.currency) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
@@ -47,6 +49,7 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
     orders::add_routes(r, ctx, orders_, stores_.uow, stores_.audit);
     training::add_routes(r, ctx, training_, stores_.uow, stores_.audit);
     conduct::add_routes(r, ctx, conduct_, stores_.uow, stores_.audit);
+    ledger::add_routes(r, ctx, ledger_, stores_.ledger, stores_.directory, stores_.uow, stores_.audit);
     notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
   });
   // A booking's user hears of it by mail: made (confirmed, or waiting for approval), approved,
@@ -248,6 +251,11 @@ void App::tick() {
 
 void App::expire_booking_holds() {
   if (auto w = booking_.expire_waits(now_()); !w) log::error(kLog, "waiting lists: " + w.error().message());
+  if (auto h = ledger_.expire_holds(now_()); !h) {
+    log::error(kLog, "ledger holds: " + h.error().message());
+  } else if (*h > 0) {
+    log::info(kLog, "ledger: " + std::to_string(*h) + " hold(s) timed out and were released");
+  }
   auto gone = booking_.expire_holds(now_());
   if (!gone) {
     log::error(kLog, "pending bookings: " + gone.error().message());

@@ -11,6 +11,7 @@
 #include "labgate/common/crypto.hpp"
 #include "server/booking/service.hpp"
 #include "server/conduct/service.hpp"
+#include "server/ledger/service.hpp"
 #include "server/config/server_config.hpp"
 #include "server/core/dirty.hpp"
 #include "server/core/health.hpp"
@@ -135,6 +136,7 @@ class App {
   orders::Service orders_;  // sample orders (server/orders)
   training::Service training_;  // training to qualification (server/training)
   conduct::Service conduct_;    // no-shows and credit (server/conduct)
+  ledger::Service ledger_;      // accounts and the double-entry ledger (server/ledger)
   std::unique_ptr<http::Api> api_;
 };
 

@@ -6,7 +6,7 @@ namespace lg::server {
 
 Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t report_hold_ms) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 12> areas{{
+  const std::array<AreaSchema, 13> areas{{
       {"directory", directory::pg_migrations()},
       {"qualification", qualification::pg_migrations()},
       {"booking", booking::pg_migrations()},
@@ -19,6 +19,7 @@ Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t r
       {"notify", notify::pg_migrations()},
       {"training", training::pg_migrations()},
       {"conduct", conduct::pg_migrations()},
+      {"ledger", ledger::pg_migrations()},
   }};
   auto db = PgDb::open(o, areas);
   if (!db) return db.error();

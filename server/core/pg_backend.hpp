@@ -7,6 +7,7 @@
 #include "server/audit/pg_store.hpp"
 #include "server/identity/pg_store.hpp"
 #include "server/conduct/pg_store.hpp"
+#include "server/ledger/pg_store.hpp"
 #include "server/orders/pg_store.hpp"
 #include "server/notify/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
@@ -31,7 +32,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_, ledger_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -52,7 +53,8 @@ class PgBackend final : public Backend {
         notify_(*db_),
         orders_(*db_),
         training_(*db_),
-        conduct_(*db_) {}
+        conduct_(*db_),
+        ledger_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -69,6 +71,7 @@ class PgBackend final : public Backend {
   orders::PgStore orders_;
   training::PgStore training_;
   conduct::PgStore conduct_;
+  ledger::PgStore ledger_;
 };
 
 }  // namespace lg::server

@@ -7,7 +7,7 @@ namespace lg::server {
 Result<std::unique_ptr<SqliteBackend>> SqliteBackend::open(const std::string& path, int64_t report_hold_ms,
                                                            std::size_t connections) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 12> areas{{
+  const std::array<AreaSchema, 13> areas{{
       {"directory", directory::migrations()},
       {"qualification", qualification::migrations()},
       {"booking", booking::migrations()},
@@ -20,6 +20,7 @@ Result<std::unique_ptr<SqliteBackend>> SqliteBackend::open(const std::string& pa
       {"notify", notify::migrations()},
       {"training", training::migrations()},
       {"conduct", conduct::migrations()},
+      {"ledger", ledger::migrations()},
   }};
   auto db = SqliteDb::open(path, areas, connections);
   if (!db) return db.error();

@@ -7,6 +7,7 @@
 #include "server/audit/sqlite_store.hpp"
 #include "server/identity/sqlite_store.hpp"
 #include "server/conduct/sqlite_store.hpp"
+#include "server/ledger/sqlite_store.hpp"
 #include "server/orders/sqlite_store.hpp"
 #include "server/notify/sqlite_store.hpp"
 #include "server/billing/sqlite_store.hpp"
@@ -34,7 +35,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_, ledger_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -55,7 +56,8 @@ class SqliteBackend final : public Backend {
         notify_(*db_),
         orders_(*db_),
         training_(*db_),
-        conduct_(*db_) {}
+        conduct_(*db_),
+        ledger_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -72,6 +74,7 @@ class SqliteBackend final : public Backend {
   orders::SqliteStore orders_;
   training::SqliteStore training_;
   conduct::SqliteStore conduct_;
+  ledger::SqliteStore ledger_;
 };
 
 }  // namespace lg::server

@@ -9,6 +9,7 @@
 #include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
 #include "server/identity/store.hpp"
+#include "server/ledger/store.hpp"
 #include "server/orders/store.hpp"
 #include "server/notify/store.hpp"
 #include "server/qualification/store.hpp"
@@ -36,6 +37,7 @@ struct Stores {
   orders::Store& orders;
   training::Store& training;
   conduct::Store& conduct;
+  ledger::Store& ledger;
 };
 
 }  // namespace lg::server
