@@ -91,6 +91,7 @@ std::vector<std::pair<identity::Kind, std::string>> scope_objects(std::string_vi
   if (entity == "unit") return {{Kind::unit, id}};
   if (entity == "lab") return {{Kind::lab, id}};
   if (entity == "instrument" || entity == "fee_standard") return {{Kind::instrument, id}};
+  if (entity == "fee_version") return {{Kind::instrument, first}};  // "<instrument>/<version>"
   if (entity == "group") return {{Kind::group, id}};
   if (entity == "group_member") return {{Kind::group, first}, {Kind::user, second}};
   if (entity == "booking") return {{Kind::booking, id}};

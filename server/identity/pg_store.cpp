@@ -63,7 +63,15 @@ CREATE TABLE registrations (
 CREATE INDEX registrations_by_time ON registrations(applied_ms, user_id);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "accounts, tokens, throttle, role grants, registrations", kV1}}};
+// The fee review committee (issue 11) may be granted.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE role_grants DROP CONSTRAINT role_grants_role_check;
+ALTER TABLE role_grants ADD CONSTRAINT role_grants_role_check
+  CHECK (role IN ('system_admin', 'unit_admin', 'instrument_admin', 'finance', 'pi', 'user', 'fee_committee'));
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "accounts, tokens, throttle, role grants, registrations", kV1},
+                                                    {2, "the fee_committee role may be granted", kV2}}};
 
 constexpr std::string_view kTokenCols =
     "id, user_id, kind, secret_hash, name, rights, created_ms, expires_ms, revoked_ms, last_used_ms, source";

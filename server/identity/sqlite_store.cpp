@@ -62,7 +62,29 @@ CREATE TABLE registrations (
 CREATE INDEX registrations_by_time ON registrations(applied_ms, user);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "accounts, tokens, throttle, role grants, registrations", kV1}}};
+// The fee review committee (issue 11) may be granted: the role CHECK names it (SQLite cannot alter a
+// CHECK: the table is rebuilt with its rows and indexes).
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE role_grants_v2 (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL REFERENCES users(id),
+  role TEXT NOT NULL CHECK (role IN ('system_admin', 'unit_admin', 'instrument_admin', 'finance', 'pi', 'user',
+                                     'fee_committee')),
+  scope TEXT NOT NULL CHECK (scope IN ('site', 'unit', 'instrument', 'group', 'self')),
+  scope_id TEXT NOT NULL DEFAULT '',
+  granted_by TEXT NOT NULL,
+  granted_ms INTEGER NOT NULL,
+  revoked_ms INTEGER
+);
+INSERT INTO role_grants_v2 SELECT id, user, role, scope, scope_id, granted_by, granted_ms, revoked_ms FROM role_grants;
+DROP TABLE role_grants;
+ALTER TABLE role_grants_v2 RENAME TO role_grants;
+CREATE UNIQUE INDEX role_grants_one_live ON role_grants(user, role, scope, scope_id) WHERE revoked_ms IS NULL;
+CREATE INDEX role_grants_by_user ON role_grants(user);
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{{{1, "accounts, tokens, throttle, role grants, registrations", kV1},
+                                                    {2, "the fee_committee role may be granted", kV2}}};
 
 constexpr std::string_view kTokenCols =
     "id, user, kind, secret_hash, name, rights, created_ms, expires_ms, revoked_ms, last_used_ms, source";

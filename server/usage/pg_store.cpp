@@ -461,7 +461,7 @@ Result<PageOf<UsageSession>> PgStore::sessions(const SessionFilter& f) {
       "s.energy_wh, s.end_reason, s.flags, s.status, " + std::string(billing::pgrows::kChargeCols) +
       ", s.start_ms, s.id FROM usage_sessions s LEFT JOIN charges c ON c.session = s.id "
       "WHERE ($1 = '' OR s.resource = $1) AND ($2 = '' OR s.user_id = $2)";
-  const Keyset q{select, 24, "(s.start_ms, s.id)", "is", true, "ORDER BY s.start_ms DESC, s.id DESC", 3};
+  const Keyset q{select, 26, "(s.start_ms, s.id)", "is", true, "ORDER BY s.start_ms DESC, s.id DESC", 3};
   pg::Params filters;
   filters.add(f.instrument).add(f.user);
   return read_page<UsageSession>(db_.conn(), q, f.page, std::move(filters), [](const pg::Rows& r, int i) {

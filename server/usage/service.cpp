@@ -127,9 +127,9 @@ class Unit {
     if (!facts) return facts.error();
     facts_ = std::move(facts).value();
     if (!instruments.empty()) {
-      auto fees = s_.billing.fees(instruments);
-      if (!fees) return fees.error();
-      fees_ = std::move(fees).value();
+      auto versions = s_.billing.published(instruments);
+      if (!versions) return versions.error();
+      versions_ = std::move(versions).value();
     }
     for (auto& [id, t] : terminals_) {
       if (!t) continue;
@@ -249,15 +249,26 @@ class Unit {
     return u;
   }
 
-  /// An instrument's fee standard, as loaded (billing is asked again only for one the load missed).
-  Result<std::optional<FeeStandard>> fee(const std::string& instrument) {
-    auto it = fees_.find(instrument);
-    LG_ASSERT(it != fees_.end(), "the fees of every session end's instrument were loaded");
-    if (it != fees_.end()) return it->second;
-    auto more = s_.billing.fees(std::span(&instrument, 1));
+  /// An instrument's published fee standard versions, as loaded (billing is asked again only for
+  /// one the load missed).
+  Result<const std::vector<billing::FeeVersion>*> versions(const std::string& instrument) {
+    auto it = versions_.find(instrument);
+    LG_ASSERT(it != versions_.end(), "the fee versions of every session end's instrument were loaded");
+    if (it != versions_.end()) return &it->second;
+    auto more = s_.billing.published(std::span(&instrument, 1));
     if (!more) return more.error();
-    fees_.merge(*more);
-    return fees_[instrument];
+    versions_.merge(*more);
+    return &versions_[instrument];
+  }
+
+  /// The [from, to) of the session's booking on this instrument, if it has one and it is known.
+  Result<std::optional<std::pair<int64_t, int64_t>>> booked(const std::string& booking, const std::string& instrument) {
+    using Out = std::optional<std::pair<int64_t, int64_t>>;
+    if (booking.empty() || !s_.booking) return Out();
+    auto b = s_.booking->get(booking);
+    if (!b) return b.error();
+    if (!*b || (*b)->instrument != instrument) return Out();
+    return Out(std::pair{(*b)->start_ms, (*b)->end_ms});
   }
 
   Status on_access(const TerminalFacts& t, const proto::Record& r, const proto::Access& a) {
@@ -367,9 +378,18 @@ class Unit {
     auto u = user(who);
     if (!u) return u.error();
     in.user = *u;
-    auto f = fee(s.resource);
-    if (!f) return f.error();
-    in.fee = *f;
+    auto vs = versions(s.resource);
+    if (!vs) return vs.error();
+    in.versioned = true;
+    in.start_ms = s.start_ms;
+    in.zone = s_.zone;
+    // The version in force at the session's start prices it.
+    if (const auto* v = billing::in_force(**vs, s.start_ms)) in.version = *v;
+    if (in.version) {
+      auto b = booked(s.booking, s.resource);
+      if (!b) return b.error();
+      in.booked = *b;
+    }
     Charge c = billing::make_charge(in);
     if (!in.user && !who.empty()) c.user = who;  // keep the id the terminal reported, flagged unknown_user
     c.id = crypto::uuid7();
@@ -437,7 +457,7 @@ class Unit {
   const std::string& currency_;
   std::map<std::string, std::optional<TerminalFacts>> terminals_;  ///< nullopt: not enrolled
   Prefetched facts_;  ///< as loaded, then as the unit's records so far left them
-  std::map<std::string, std::optional<FeeStandard>> fees_;
+  std::map<std::string, std::vector<billing::FeeVersion>> versions_;
   std::unordered_map<std::string, std::size_t> new_sessions_;  ///< session -> its row in effects_.new_sessions
   std::unordered_set<std::string> charged_;                    ///< sessions charged by this unit
   UsageEffects effects_;

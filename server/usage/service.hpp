@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "labgate/common/protocol.hpp"
+#include "labgate/common/defaults.hpp"
 #include "server/billing/store.hpp"
+#include "server/booking/store.hpp"
 #include "server/core/unit_of_work.hpp"
 #include "server/directory/store.hpp"
 #include "server/terminals/store.hpp"
@@ -27,6 +29,11 @@ struct BatchStores {
   terminals::Store& terminals;
   directory::Store& directory;
   billing::Store& billing;
+  /// The bookings sessions name (a session is priced with its booking's interval); none: every
+  /// session is priced as used.
+  booking::Store* booking = nullptr;
+  /// The site zone: fee standards' night windows and weekends.
+  std::string zone{defaults::kTimeZone};
 };
 
 class Service {

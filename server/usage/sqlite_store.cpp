@@ -392,7 +392,7 @@ Result<PageOf<UsageSession>> SqliteStore::sessions(const SessionFilter& f) {
       "s.energy_wh, s.end_reason, s.flags, s.status, " + std::string(billing::rows::kChargeCols) + ", s.start_ms, s.id "
       "FROM usage_sessions s LEFT JOIN charges c ON c.session = s.id "
       "WHERE (?1 = '' OR s.resource = ?1) AND (?2 = '' OR s.user = ?2)";
-  const Keyset q{select, 24, "(s.start_ms, s.id)", "is", true, "ORDER BY s.start_ms DESC, s.id DESC", 3};
+  const Keyset q{select, 26, "(s.start_ms, s.id)", "is", true, "ORDER BY s.start_ms DESC, s.id DESC", 3};
   return read_page<UsageSession>(
       db_.conn(), q, f.page, [&](db::Statement& st) { st.bind(1, f.instrument).bind(2, f.user); },
       [](db::Statement& r) {

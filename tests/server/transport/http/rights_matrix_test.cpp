@@ -93,9 +93,31 @@ const std::map<std::string, Expect>& expectations() {
       {"POST /api/groups/{id}/members", {"SA", "S", R"({"user":"new-member-{scope}"})"}},
       {"DELETE /api/groups/{id}/members/{user}", {"SA", "S"}},
       {"POST /api/import", {"S", "S", R"({"dry_run":true,"files":[{"kind":"units","name":"u.csv","text":"id,name\nz,Z\n"}]})"}},
+      // The hourly import of an already-approved standard: a system admin's (Right::site).
       {"POST /api/fee-standards",
-       {"SF", "S", R"({"instrument":"{instrument}","internal_fen_per_hour":100,"external_fen_per_hour":200})"}},
+       {"S", "S", R"({"instrument":"{instrument}","internal_fen_per_hour":100,"external_fen_per_hour":200})"}},
       {"DELETE /api/fee-standards/{instrument}", {"SF", "S"}},
+      // Fee standard versions (server/billing/http.cpp): fee_in is a version of inst-c under the unit's
+      // review (submitted), fee_out one of inst-p. The instrument's admins draft, edit, submit and
+      // withdraw (instrument_write; on a version under review an allowed caller gets 409); the unit's
+      // review takes fee_review (unit admin), then money_write (finance), then fee_approve (the
+      // committee, docs/RIGHTS.md); a version under review is seen by those taking part, a published
+      // one by everyone.
+      {"POST /api/instruments/{id}/fee-versions",
+       {"SAI", "S",
+        R"({"lines":[{"code":"h","name":"H","kind":"hour","prices":{"internal":1,"other_campus":1,"external_academic":1,"enterprise":1}}]})"}},
+      {"GET /api/instruments/{id}/fee-versions", {"SAIFPU", "SAIFPU"}},
+      {"GET /api/instruments/{id}/fee-standard", {"SAIFPUV", "SAIFPUV"}},
+      {"GET /api/fee-versions/{id}", {"SAIF", "S"}},
+      {"PUT /api/fee-versions/{id}",
+       {"SAI", "S",
+        R"({"lines":[{"code":"h","name":"H","kind":"hour","prices":{"internal":2,"other_campus":2,"external_academic":2,"enterprise":2}}]})"}},
+      {"POST /api/fee-versions/{id}/submit", {"SAI", "S"}},
+      {"POST /api/fee-versions/{id}/withdraw", {"SAI", "S"}},
+      {"POST /api/fee-versions/{id}/approve", {"SA", "S"}},
+      {"POST /api/fee-versions/{id}/reject", {"SA", "S", R"({"reason":"labour counted twice"})"}},
+      {"POST /api/fee-versions/{id}/quote",
+       {"SAIF", "S", R"({"category":"internal_staff","start":"2026-01-16T02:00:00Z","end":"2026-01-16T03:00:00Z"})"}},
       {"GET /api/charges", {"SAIFPU", "SAIFPU", "", "from=2026-01&to=2026-01"}},
       {"POST /api/qualifications", {"SAI", "S", R"({"user":"{user}","instrument":"{instrument}"})"}},
       {"DELETE /api/qualifications/{user}/{instrument}", {"SAI", "S"}},
@@ -275,6 +297,7 @@ struct Site {
   std::string conduct_in, conduct_out;  ///< a no-show of stu-c on inst-c, one of stu-p on inst-p
   std::string feed_token;               ///< the secret of inst-c's calendar feed
   std::string wait_in, wait_out;        ///< stu-c waiting on inst-c (for its own booking's slot), stu-p on inst-p
+  std::string fee_in, fee_out;          ///< a fee standard version of inst-c, one of inst-p, both under the unit's review
   // Training: course-c on inst-c with session ts-c (stu-c enrolled), course-p on inst-p with ts-p (stu-p).
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
@@ -306,6 +329,14 @@ struct Site {
     for (auto [id, lab] : {std::pair{"inst-c", "lab-c"}, {"inst-p", "lab-p"}}) {
       boot("POST", "/api/instruments", {{"id", id}, {"name", id}, {"lab", lab}, {"kind", "instrument"}});
       boot("POST", "/api/fee-standards", {{"instrument", id}, {"internal_fen_per_hour", 100}, {"external_fen_per_hour", 200}});
+      auto r = call("POST", "/api/instruments/" + std::string(id) + "/fee-versions",
+                    R"({"lines":[{"code":"h","name":"H","kind":"hour","prices":{"internal":1,"other_campus":1,"external_academic":1,"enterprise":1}}]})",
+                    "bootstrap-token-0123");
+      INFO(r.body);
+      REQUIRE(r.status == 201);
+      std::string& version = std::string(id) == "inst-c" ? fee_in : fee_out;
+      version = json::parse(r.body)["id"].get<std::string>();
+      boot("POST", "/api/fee-versions/" + version + "/submit", json::object());
     }
     for (auto [id, unit] : {std::pair{"sys", "chem"}, {"ua", "chem"}, {"ia", "chem-dept"}, {"fin", "chem"}, {"pi-c", "chem-dept"},
                             {"stu-c", "chem-dept"}, {"pi-p", "phys"}, {"stu-p", "phys"}, {"pa", "phys"}}) {
@@ -462,6 +493,10 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     const std::string own = s.session_id.count(role) ? s.session_id.at(role) : "none";
     const std::string other = s.session_id.at(role == 'U' ? 'P' : 'U');
     path.replace(path.find("{id}"), 4, in ? own : other);
+  } else if (r.pattern.rfind("/api/fee-versions/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? s.fee_in : s.fee_out);
+  } else if (r.pattern == "/api/instruments/{id}/fee-versions" || r.pattern == "/api/instruments/{id}/fee-standard") {
+    path.replace(path.find("{id}"), 4, in ? "inst-c" : "inst-p");
   } else if (r.pattern == "/api/roles/{id}") {
     path.replace(path.find("{id}"), 4, in ? s.grant_in : s.grant_out);
   } else if (r.pattern == "/api/groups/{id}/members/{user}") {
