@@ -338,7 +338,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& 
                 r.actor = actor_of(req);
                 for (const std::string& id : {r.debit, r.credit}) {
                   auto a = located(ctx, req, store, id, Right::money_write, bad);
-                  if (!a) return bad.status == 404 ? error(422, "invalid field: no account '" + id + "' in your scope") : bad;
+                  if (!a) return bad;  // 404 for an account the caller may not see (or none), 403 read-only
                 }
                 return audited(ctx, uow, audit, req, "transfer", r.key,
                                [&]() { return service.transfer(r, ctx.now()); });

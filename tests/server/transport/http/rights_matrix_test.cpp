@@ -253,6 +253,28 @@ const std::map<std::string, Expect>& expectations() {
       {"DELETE /api/waitlist/{id}", {"SAIPU", "S"}},
       {"POST /api/instruments/{id}/calendar-feed", {"SAI", "S"}},
       {"GET /api/feeds/{token}/bookings.ics", {"SAIFPUV", "SAIFPUV"}},
+      // The ledger (server/ledger/http.cpp): acct-in is g-c's grant in chem-dept (stu-c a member),
+      // acct-out g-p's in phys; rev-in / rev-out their labs' revenue; a hold on each grant. Finance
+      // opens, changes and moves; the PI approves members; unit admins and PIs read.
+      {"POST /api/accounts",
+       {"SF", "S", R"({"id":"new-acct-{scope}","kind":"grant","name":"N","unit":"{unit}","group":"{group}","owner":"pi-c"})"}},
+      {"GET /api/accounts", {"SAIFPU", "SAIFPU", "", "", "SAFP", "\"acct-in\"", "\"acct-out\""}},
+      {"GET /api/accounts/{id}", {"SAFP", "S"}},
+      {"PATCH /api/accounts/{id}", {"SF", "S", R"({"name":"Renamed"})"}},
+      {"POST /api/accounts/{id}/members", {"SFP", "S", R"({"user":"{user}"})"}},
+      {"DELETE /api/accounts/{id}/members/{user}", {"SFP", "S"}},
+      {"POST /api/accounts/{id}/top-ups", {"SF", "S", R"({"receipt":"R-{scope}","amount_fen":100})"}},
+      {"POST /api/accounts/{id}/budget", {"SF", "S", R"({"ref":"B-{scope}","amount_fen":100})"}},
+      {"GET /api/accounts/{id}/transfers", {"SAFP", "S"}},
+      {"POST /api/transfers",
+       {"SF", "S", R"({"key":"k-{scope}","debit":"acct-{scope}","credit":"rev-{scope}","amount_fen":1,"kind":"correction","memo":"m"})"}},
+      {"POST /api/holds",
+       {"SF", "S", R"({"key":"h-{scope}","account":"acct-{scope}","revenue":"rev-{scope}","amount_fen":1,"until":"2026-01-16T00:00:00Z"})"}},
+      {"POST /api/holds/{id}/post", {"SF", "S", R"({"amount_fen":1,"charge":"c-1"})"}},
+      {"POST /api/holds/{id}/release", {"SF", "S"}},
+      {"GET /api/holds", {"SAIFPU", "SAIFPU", "", "", "SAFP", "\"acct-in\"", "\"acct-out\""}},
+      {"GET /api/me/accounts", {"SAIFPU", "SAIFPU"}},
+      {"GET /api/ledger/check", {"S", "S"}},
   };
   return kTable;
 }
@@ -298,6 +320,7 @@ struct Site {
   std::string feed_token;               ///< the secret of inst-c's calendar feed
   std::string wait_in, wait_out;        ///< stu-c waiting on inst-c (for its own booking's slot), stu-p on inst-p
   std::string fee_in, fee_out;          ///< a fee standard version of inst-c, one of inst-p, both under the unit's review
+  std::string hold_in, hold_out;        ///< a hold on acct-in, one on acct-out
   // Training: course-c on inst-c with session ts-c (stu-c enrolled), course-p on inst-p with ts-p (stu-p).
 
   http::Response call(const std::string& method, const std::string& target, const std::string& body,
@@ -444,6 +467,24 @@ struct Site {
       INFO(r.body);
       REQUIRE(r.status == 201);
     }
+    for (auto [scope, unit, group, pi, lab, user, into] :
+         {std::tuple{"in", "chem-dept", "g-c", "pi-c", "lab-c", "stu-c", &hold_in},
+          std::tuple{"out", "phys", "g-p", "pi-p", "lab-p", "stu-p", &hold_out}}) {
+      const std::string acct = std::string("acct-") + scope, rev = std::string("rev-") + scope;
+      boot("POST", "/api/accounts",
+           {{"id", acct}, {"kind", "grant"}, {"name", acct}, {"unit", unit}, {"group", group}, {"owner", pi}});
+      boot("POST", "/api/accounts", {{"id", rev}, {"kind", "lab_revenue"}, {"name", rev}, {"unit", unit}, {"lab", lab}});
+      boot("POST", "/api/accounts/" + acct + "/budget", {{"ref", std::string("B0-") + scope}, {"amount_fen", 100000}});
+      boot("POST", "/api/accounts/" + acct + "/members", {{"user", user}});
+      auto r = call("POST", "/api/holds",
+                    json{{"key", std::string("h0-") + scope}, {"account", acct}, {"revenue", rev}, {"amount_fen", 100},
+                         {"until", "2026-01-16T00:00:00Z"}}
+                        .dump(),
+                    "bootstrap-token-0123");
+      INFO(r.body);
+      REQUIRE(r.status == 201);
+      *into = json::parse(r.body)["transfers"][0]["id"].get<std::string>();
+    }
     auto issued = app.enrolment()->issue_token("new-enrolled", "inst-c", 0, audit::Context{"test", "local", ""}, now);
     REQUIRE(issued);
     enrol_token = issued->token;
@@ -508,6 +549,11 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
     path.replace(path.find("{id}"), 4, in ? s.order_in : s.order_out);
     if (auto at = path.find("{attachment}"); at != std::string::npos)
       path.replace(at, 12, in ? s.attachment_in : s.attachment_out);
+  } else if (r.pattern.rfind("/api/accounts/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? "acct-in" : "acct-out");
+    if (auto at = path.find("{user}"); at != std::string::npos) path.replace(at, 6, in ? "stu-c" : "stu-p");
+  } else if (r.pattern.rfind("/api/holds/{id}", 0) == 0) {
+    path.replace(path.find("{id}"), 4, in ? s.hold_in : s.hold_out);
   } else if (r.pattern == "/api/waitlist/{id}") {
     path.replace(path.find("{id}"), 4, in ? s.wait_in : s.wait_out);
   } else if (r.pattern == "/api/feeds/{token}/bookings.ics") {
