@@ -588,6 +588,16 @@ int main(int argc, char** argv) {
   users->add_option("--limit", people_limit, "Most rows")->check(rows_range())->capture_default_str();
   cards->add_option("--limit", people_limit, "Most rows")->check(rows_range())->capture_default_str();
 
+  // The ledger (docs/MONEY.md): check its invariants, list accounts with their balances.
+  auto* ledger = app.add_subcommand("ledger", "The ledger: check its invariants, list accounts");
+  ledger->require_subcommand(1);
+  auto* ledger_check = ledger->add_subcommand(
+      "check", "Check the ledger: balances equal their transfers, debits equal credits, no account below its "
+               "floor, no charge posted twice; exit 1 listing each violation");
+  auto* ledger_accounts = ledger->add_subcommand("accounts", "Accounts with their balances (those you may see)");
+  std::string la_kind;
+  ledger_accounts->add_option("--kind", la_kind, "Only this kind: grant, deposit, credit, arrears, lab_revenue, ...");
+
   // The audit log (docs/INTERFACES.md): verify the hash chain, list entries.
   auto* audit = app.add_subcommand("audit", "The audit log: verify its hash chain, list its entries");
   audit->require_subcommand(1);
@@ -692,6 +702,28 @@ int main(int argc, char** argv) {
     });
   }
   if (stats->parsed()) return show(g, call(g, "GET", "/api/stats"), key_value_table);
+  if (ledger_check->parsed()) {
+    auto j = call(g, "GET", "/api/ledger/check");
+    if (!j) return 1;
+    const bool ok = j->value("ok", false);
+    if (g.format == Format::json) {
+      std::cout << j->dump(2) << "\n";
+    } else {
+      std::cout << "ledger: " << cell(j->value("accounts", json())) << " accounts, " << cell(j->value("transfers", json()))
+                << " transfers, " << (ok ? "balanced" : "VIOLATIONS:") << "\n";
+      for (const auto& v : j->value("violations", json::array())) std::cout << "  " << lg::log::escape(v.get<std::string>()) << "\n";
+    }
+    return ok ? 0 : 1;
+  }
+  if (ledger_accounts->parsed()) {
+    std::string path = "/api/accounts";
+    add_query(path, "kind", la_kind);
+    return show(g, call(g, "GET", path), [](const json& j) {
+      return objects_table(j, {"id", "kind", "name", "currency", "balance", "available_fen", "held_fen", "overdraft_fen",
+                               "group", "unit"},
+                           "");
+    });
+  }
   if (audit_verify->parsed()) {
     auto j = call(g, "GET", "/api/audit/verify");
     if (!j) return 1;
