@@ -492,6 +492,54 @@ def people_and_roles(campus):
     say(f"  chem-admin approves ({status}, decided_by {out['decided_by']}): ext-zhou pending={me['pending']}")
 
 
+def fee_standard_approval(campus):
+    """Issue 11: the XRD's admin proposes a new fee standard with its cost basis; the unit, finance
+    and the fee review committee (收费审核委员会) approve it in turn; it is published from tomorrow,
+    while today's sessions keep the imported hourly standard (docs/MONEY.md)."""
+    say("\n== 07:55  a new XRD fee standard goes through approval (收费标准审批)")
+    srv = campus.server
+    srv.post("/api/users", {"id": "fee-committee", "name": "Zhou Jie (收费审核委员会)", "unit": "chem",
+                            "category": "internal_staff"})
+    status, out = srv.request("PUT", "/api/users/fee-committee/password", {"password": "fee-committee-pass"})
+    assert status == 200, out
+    srv.post("/api/roles", {"user": "fee-committee", "role": "fee_committee"})
+
+    def token(user, password):
+        status, out = srv.request("POST", "/api/login", {"user": user, "password": password}, token=None)
+        assert status == 201, out
+        return out["token"]
+    xrd = token("xrd-admin", "xrd-admin-pass")
+    prices = lambda i, o, e, x: {"internal": i, "other_campus": o, "external_academic": e, "enterprise": x}
+    draft = {"note": "new detector: depreciation over 6 years, 1800 machine hours a year",
+             "cost": {"energy_fen": 1_200_000, "consumables_fen": 600_000, "maintenance_fen": 3_000_000,
+                      "depreciation_fen": 30_000_000, "labour_fen": 9_000_000, "hours_per_year": 1800},
+             "lines": [{"code": "xrd-hour", "name": "XRD machine time", "kind": "hour", "prices": prices(15000, 20000, 30000, 45000),
+                        "unit_minutes": 15, "rounding": "up", "booked": "larger", "overtime_bp": 5000,
+                        "night_factor_bp": 15000},
+                       {"code": "xrd-sample", "name": "Powder sample", "kind": "sample", "prices": prices(8000, 10000, 15000, 20000)},
+                       {"code": "xrd-report", "name": "Report", "kind": "item", "unit": "report",
+                        "prices": prices(5000, 5000, 8000, 10000), "min_fee_fen": 0}]}
+    status, v = srv.request("POST", "/api/instruments/inst-xrd/fee-versions", draft, token=xrd)
+    assert status == 201, v
+    at = f"/api/fee-versions/{v['id']}"
+    status, out = srv.request("POST", at + "/submit", {"comment": "for the unit's review"}, token=xrd)
+    assert status == 200, out
+    # finance may not take the unit's turn
+    status, out = srv.request("POST", at + "/approve", None, token=token("finance-chem", "finance-chem-pass"))
+    say(f"  xrd-admin drafts version {v['number']} and submits it; finance tries the unit's review first -> {status} ({out['rule']})")
+    tomorrow = time.strftime("%Y-%m-%dT00:00:00+08:00", time.gmtime(time.time() + 8 * 3600 + 86400))
+    for user, password, body in [("chem-admin", "chem-admin-pass", None), ("finance-chem", "finance-chem-pass", None),
+                                 ("fee-committee", "fee-committee-pass", {"effective_from": tomorrow})]:
+        status, out = srv.request("POST", at + "/approve", body, token=token(user, password))
+        assert status == 200, out
+        say(f"  {user:<14} approves -> {out['state']}")
+    _, now_in_force = srv.request("GET", "/api/instruments/inst-xrd/fee-standard", token=None)
+    _, quote = srv.request("POST", at + "/quote", {"category": "enterprise", "lines": [
+        {"code": "xrd-sample", "quantity": 2}, {"code": "xrd-report", "quantity": 1}]}, token=xrd)
+    say(f"  in force today: version {now_in_force['number']} (imported); version {v['number']} from {tomorrow}; "
+        f"an enterprise order of 2 samples and a report would cost {quote['total_fen'] / 100:.2f} yuan")
+
+
 def pg_cluster(*args, check=True):
     """tools/pg_cluster with args; returns its stdout (the conninfo for start)."""
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "pg_cluster"), *args], capture_output=True, text=True)
@@ -561,6 +609,7 @@ def main():
         say("  " + ctl(campus, "import", str(root / "campus.json")).rstrip().splitlines()[-1])
         registrar_csv(campus, root)
         people_and_roles(campus)
+        fee_standard_approval(campus)
         provision(campus, terms)
         for t in terms.values():
             t.start()
