@@ -152,8 +152,9 @@ Result<FeeVersion> parse_version(const json& j, const std::string& currency) {
   LG_TRY(text(j, "", "note", v.note, false));
   if (v.note.size() > 4000) return Error::invalid("note: at most 4000 characters");
   if (auto c = j.find("cost"); c != j.end() && !c->is_null()) {
-    LG_TRY(only(*c, "cost",
-                {"energy_fen", "consumables_fen", "maintenance_fen", "depreciation_fen", "labour_fen", "hours_per_year"}));
+    LG_TRY(
+        only(*c, "cost",
+             {"energy_fen", "consumables_fen", "maintenance_fen", "depreciation_fen", "labour_fen", "hours_per_year"}));
     LG_TRY(integer(*c, "cost", "energy_fen", v.cost.energy_fen));
     LG_TRY(integer(*c, "cost", "consumables_fen", v.cost.consumables_fen));
     LG_TRY(integer(*c, "cost", "maintenance_fen", v.cost.maintenance_fen));

@@ -2,12 +2,12 @@
 
 #include "labgate/common/crypto.hpp"
 #include "labgate/common/money.hpp"
-#include "server/billing/codec.hpp"
-#include "server/billing/rules.hpp"
 #include "server/audit/http.hpp"
 #include "server/audit/record.hpp"
-#include "server/reports/http.hpp"
+#include "server/billing/codec.hpp"
+#include "server/billing/rules.hpp"
 #include "server/identity/rules.hpp"
+#include "server/reports/http.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::billing {
@@ -121,87 +121,86 @@ Response refusal(const Verdict& v) {
 /// its step, audited.
 Route step_route(const char* path, FeeAction action, Access access, const ApiContext& ctx, UnitOfWork& uow,
                  Store& store, audit::Store& audit, const char* summary) {
-  return Route{
-      "POST", path, std::move(access),
-      [&ctx, &uow, &store, &audit, action](const Request& req, const PathParams& pp) {
-        Response bad;
-        auto body = body_or_empty(req, bad);
-        if (!body) return bad;
-        const bool approve = action == FeeAction::approve;
-        Fields f(*body, approve ? std::initializer_list<std::string_view>{"comment", "effective_from"}
-                                : action == FeeAction::reject ? std::initializer_list<std::string_view>{"reason"}
-                                                              : std::initializer_list<std::string_view>{"comment"});
-        StepFacts facts;
-        facts.reason = action == FeeAction::reject ? f.opt_text("reason", 4000) : f.opt_text("comment", 4000);
-        if (approve) facts.effective_from_ms = f.time("effective_from", false);
-        if (!f.ok()) return f.response();
-        auto v = seen_version(ctx, store, req, pp.at("id"), bad);
-        if (!v) return bad;
-        const FeeActor who{ctx.may(req, Right::instrument_write, {{Kind::instrument, v->instrument}}),
-                           ctx.may(req, Right::fee_review, {{Kind::instrument, v->instrument}}),
-                           ctx.may(req, Right::money_write, {{Kind::instrument, v->instrument}}),
-                           ctx.may(req, Right::fee_approve, {{Kind::instrument, v->instrument}})};
-        const int64_t now = ctx.now();
-        facts.now_ms = now;
-        // The committee's approval takes effect now unless it names a later date.
-        if (approve && v->state == FeeState::committee && !facts.effective_from_ms) facts.effective_from_ms = now;
-        facts.lines = v->lines.size();
-        const Verdict verdict = decide(v->state, action, who, facts);
-        if (!verdict.ok()) return refusal(verdict);
-        const FeeState to = *verdict.to;
-        FeeStep step{v->id, 0, req.who().actor(), now, action, v->state, to, facts.reason};
-        const std::optional<int64_t> eff = to == FeeState::published ? facts.effective_from_ms : std::nullopt;
-        FeeVersion after = *v;
-        after.state = to;
-        if (eff) after.effective_from_ms = eff;
-        after.updated_ms = now;
-        auto s = audit::record(uow, audit, audit::request_context(req), now,
-                               [&]() -> Result<std::optional<audit::Change>> {
-                                 LG_TRY(store.move(v->id, v->state, to, eff, step));
-                                 return audit::changed(audit::Change{to_string(action), "fee_version",
-                                                                     v->instrument + "/" + v->id,
-                                                                     version_json(ctx, *v, {}).dump(),
-                                                                     version_json(ctx, after, {}).dump()});
-                               });
-        if (!s) return failure(s.error());
-        json out = version_json(ctx, after, {});
-        out["rule"] = verdict.rule;
-        return reply(200, out);
-      },
-      summary};
+  return Route{"POST", path, std::move(access),
+               [&ctx, &uow, &store, &audit, action](const Request& req, const PathParams& pp) {
+                 Response bad;
+                 auto body = body_or_empty(req, bad);
+                 if (!body) return bad;
+                 const bool approve = action == FeeAction::approve;
+                 Fields f(*body, approve ? std::initializer_list<std::string_view>{"comment", "effective_from"}
+                                 : action == FeeAction::reject ? std::initializer_list<std::string_view>{"reason"}
+                                                               : std::initializer_list<std::string_view>{"comment"});
+                 StepFacts facts;
+                 facts.reason = action == FeeAction::reject ? f.opt_text("reason", 4000) : f.opt_text("comment", 4000);
+                 if (approve) facts.effective_from_ms = f.time("effective_from", false);
+                 if (!f.ok()) return f.response();
+                 auto v = seen_version(ctx, store, req, pp.at("id"), bad);
+                 if (!v) return bad;
+                 const FeeActor who{ctx.may(req, Right::instrument_write, {{Kind::instrument, v->instrument}}),
+                                    ctx.may(req, Right::fee_review, {{Kind::instrument, v->instrument}}),
+                                    ctx.may(req, Right::money_write, {{Kind::instrument, v->instrument}}),
+                                    ctx.may(req, Right::fee_approve, {{Kind::instrument, v->instrument}})};
+                 const int64_t now = ctx.now();
+                 facts.now_ms = now;
+                 // The committee's approval takes effect now unless it names a later date.
+                 if (approve && v->state == FeeState::committee && !facts.effective_from_ms)
+                   facts.effective_from_ms = now;
+                 facts.lines = v->lines.size();
+                 const Verdict verdict = decide(v->state, action, who, facts);
+                 if (!verdict.ok()) return refusal(verdict);
+                 const FeeState to = *verdict.to;
+                 FeeStep step{v->id, 0, req.who().actor(), now, action, v->state, to, facts.reason};
+                 const std::optional<int64_t> eff = to == FeeState::published ? facts.effective_from_ms : std::nullopt;
+                 FeeVersion after = *v;
+                 after.state = to;
+                 if (eff) after.effective_from_ms = eff;
+                 after.updated_ms = now;
+                 auto s = audit::record(
+                     uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+                       LG_TRY(store.move(v->id, v->state, to, eff, step));
+                       return audit::changed(
+                           audit::Change{to_string(action), "fee_version", v->instrument + "/" + v->id,
+                                         version_json(ctx, *v, {}).dump(), version_json(ctx, after, {}).dump()});
+                     });
+                 if (!s) return failure(s.error());
+                 json out = version_json(ctx, after, {});
+                 out["rule"] = verdict.rule;
+                 return reply(200, out);
+               },
+               summary};
 }
 
 void add_version_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& store, audit::Store& audit) {
-  router.add({"POST", "/api/instruments/{id}/fee-versions", Access::path(Right::instrument_write, Kind::instrument, "id"),
-              [&](const Request& req, const PathParams& pp) {
-                Response bad;
-                auto body = parse_body(req, bad);
-                if (!body) return bad;
-                auto content = parse_version(*body, ctx.currency);
-                if (!content) return error(422, "invalid field: " + content.error().reason);
-                const int64_t now = ctx.now();
-                FeeVersion v = std::move(*content);
-                v.id = crypto::uuid7();
-                v.instrument = pp.at("id");
-                v.state = FeeState::draft;
-                v.created_by = req.who().actor();
-                v.created_ms = now;
-                v.updated_ms = now;
-                FeeStep step{v.id, 0, v.created_by, now, FeeAction::create, FeeState::draft, FeeState::draft, ""};
-                FeeVersion stored;
-                auto s = audit::record(uow, audit, audit::request_context(req), now,
-                                       [&]() -> Result<std::optional<audit::Change>> {
-                                         auto r = store.create_version(v, step);
-                                         if (!r) return r.error();
-                                         stored = std::move(*r);
-                                         return audit::changed(audit::Change{"create", "fee_version",
-                                                                             stored.instrument + "/" + stored.id, "",
-                                                                             version_json(ctx, stored, {}).dump()});
-                                       });
-                if (!s) return failure(s.error());
-                return reply(201, version_json(ctx, stored, {}));
-              },
-              "Draft a new fee standard version of an instrument (its admin: instrument_write)"});
+  router.add(
+      {"POST", "/api/instruments/{id}/fee-versions", Access::path(Right::instrument_write, Kind::instrument, "id"),
+       [&](const Request& req, const PathParams& pp) {
+         Response bad;
+         auto body = parse_body(req, bad);
+         if (!body) return bad;
+         auto content = parse_version(*body, ctx.currency);
+         if (!content) return error(422, "invalid field: " + content.error().reason);
+         const int64_t now = ctx.now();
+         FeeVersion v = std::move(*content);
+         v.id = crypto::uuid7();
+         v.instrument = pp.at("id");
+         v.state = FeeState::draft;
+         v.created_by = req.who().actor();
+         v.created_ms = now;
+         v.updated_ms = now;
+         FeeStep step{v.id, 0, v.created_by, now, FeeAction::create, FeeState::draft, FeeState::draft, ""};
+         FeeVersion stored;
+         auto s =
+             audit::record(uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+               auto r = store.create_version(v, step);
+               if (!r) return r.error();
+               stored = std::move(*r);
+               return audit::changed(audit::Change{"create", "fee_version", stored.instrument + "/" + stored.id, "",
+                                                   version_json(ctx, stored, {}).dump()});
+             });
+         if (!s) return failure(s.error());
+         return reply(201, version_json(ctx, stored, {}));
+       },
+       "Draft a new fee standard version of an instrument (its admin: instrument_write)"});
   router.add({"GET", "/api/instruments/{id}/fee-versions", Access::signed_in(),
               [&](const Request& req, const PathParams& pp) {
                 auto all = store.versions(pp.at("id"));
@@ -257,7 +256,8 @@ void add_version_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, 
                 const FeeActor who{ctx.may(req, Right::instrument_write, {{Kind::instrument, v->instrument}}), false,
                                    false, false};
                 const int64_t now = ctx.now();
-                const Verdict verdict = decide(v->state, FeeAction::edit, who, StepFacts{"", std::nullopt, now, v->lines.size()});
+                const Verdict verdict =
+                    decide(v->state, FeeAction::edit, who, StepFacts{"", std::nullopt, now, v->lines.size()});
                 if (!verdict.ok()) return refusal(verdict);
                 auto content = parse_version(*body, ctx.currency);
                 if (!content) return error(422, "invalid field: " + content.error().reason);
@@ -270,14 +270,13 @@ void add_version_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, 
                 after.created_ms = v->created_ms;
                 after.updated_ms = now;
                 FeeStep step{v->id, 0, req.who().actor(), now, FeeAction::edit, v->state, v->state, ""};
-                auto s = audit::record(uow, audit, audit::request_context(req), now,
-                                       [&]() -> Result<std::optional<audit::Change>> {
-                                         LG_TRY(store.update_draft(after, step));
-                                         return audit::changed(audit::Change{"edit", "fee_version",
-                                                                             v->instrument + "/" + v->id,
-                                                                             version_json(ctx, *v, {}).dump(),
-                                                                             version_json(ctx, after, {}).dump()});
-                                       });
+                auto s = audit::record(
+                    uow, audit, audit::request_context(req), now, [&]() -> Result<std::optional<audit::Change>> {
+                      LG_TRY(store.update_draft(after, step));
+                      return audit::changed(audit::Change{"edit", "fee_version", v->instrument + "/" + v->id,
+                                                          version_json(ctx, *v, {}).dump(),
+                                                          version_json(ctx, after, {}).dump()});
+                    });
                 if (!s) return failure(s.error());
                 return reply(200, version_json(ctx, after, {}));
               },
@@ -324,11 +323,13 @@ void add_routes(Router& router, const ApiContext& ctx, UnitOfWork& uow, Store& s
   // The import of an already-approved hourly standard (a system admin's: tools/ctl import plans,
   // the demo): stored as a published version with an "imported" step (Store::put_fee_standard).
   // New standards go through the approval workflow (add_version_routes).
-  router.add({"POST", "/api/fee-standards", Access::site(identity::Right::site), [&](const Request& req, const PathParams&) {
+  router.add({"POST", "/api/fee-standards", Access::site(identity::Right::site),
+              [&](const Request& req, const PathParams&) {
                 Response bad;
                 auto body = parse_body(req, bad);
                 if (!body) return bad;
-                Fields f(*body, {"instrument", "internal_fen_per_hour", "external_fen_per_hour", "currency", "effective_from"});
+                Fields f(*body, {"instrument", "internal_fen_per_hour", "external_fen_per_hour", "currency",
+                                 "effective_from"});
                 FeeStandard fee;
                 fee.instrument = f.id("instrument");
                 fee.internal_fen_per_hour = f.integer("internal_fen_per_hour", 0, kMaxRate);

@@ -37,7 +37,8 @@ struct Charge {
   std::vector<std::string> flags;  ///< "unknown_user", "no_fee_standard", "overflow"
   int64_t end_ms = 0;
   std::string fee_version;  ///< the fee standard version that priced it ("" = none)
-  std::string lines;        ///< its priced lines as JSON text ("" = none): [{code,quantity,unit,unit_price_fen,amount_fen,note}]
+  std::string
+      lines;  ///< its priced lines as JSON text ("" = none): [{code,quantity,unit,unit_price_fen,amount_fen,note}]
 };
 
 }  // namespace lg::server
@@ -103,7 +104,7 @@ struct FeeLine {
   int32_t unit_minutes = 60;  ///< the billing unit
   Rounding rounding = Rounding::up;
   BookedRule booked = BookedRule::used;
-  int64_t overtime_bp = 0;        ///< surcharge on the time past the booking's end (5000 = +50 %)
+  int64_t overtime_bp = 0;             ///< surcharge on the time past the booking's end (5000 = +50 %)
   int64_t night_factor_bp = kBpOne;    ///< price factor in the night window (15000 = x1.5; 10000 = none)
   int64_t weekend_factor_bp = kBpOne;  ///< price factor on weekend days
   std::optional<NightWindow> night{};  ///< this line's window; else the version's
@@ -130,9 +131,9 @@ struct FeeVersion {
   std::optional<int64_t> effective_from_ms{};  ///< set at committee approval (or import)
   std::optional<int64_t> retired_ms{};         ///< retired (DELETE /api/fee-standards): prices nothing from then on
   CostBasis cost;
-  NightWindow night;                 ///< the version's night window (lines may have their own)
-  uint32_t weekend_days = 0x60;      ///< bit (d-1) for ISO weekday d: 0x60 = Saturday and Sunday
-  std::string note;                  ///< the proposal's justification
+  NightWindow night;             ///< the version's night window (lines may have their own)
+  uint32_t weekend_days = 0x60;  ///< bit (d-1) for ISO weekday d: 0x60 = Saturday and Sunday
+  std::string note;              ///< the proposal's justification
   std::string created_by;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
@@ -153,9 +154,9 @@ struct FeeStep {
 
 /// One line of a price: what was counted, at what unit price, for how much.
 struct PricedLine {
-  std::string code;        ///< the fee line's code, or "<code>:overtime" / ":night" / ":weekend" / ":minimum"
-  int64_t quantity = 0;    ///< minutes for time, else the count
-  std::string unit;        ///< "min" for time, else the line's unit label
+  std::string code;            ///< the fee line's code, or "<code>:overtime" / ":night" / ":weekend" / ":minimum"
+  int64_t quantity = 0;        ///< minutes for time, else the count
+  std::string unit;            ///< "min" for time, else the line's unit label
   int64_t unit_price_fen = 0;  ///< fen per hour for time, else per unit
   int64_t amount_fen = 0;
   std::string note;

@@ -205,22 +205,24 @@ Status write_lines(pg::Conn& c, const FeeVersion& v) {
       nf = l.night->from_min;
       nt = l.night->to_min;
     }
-    LG_TRY(done(c.q("INSERT INTO fee_lines(version, pos, code, name, kind, unit, internal_fen, other_campus_fen, "
-                    "external_academic_fen, enterprise_fen, min_fee_fen, unit_minutes, rounding, booked, overtime_bp, "
-                    "night_factor_bp, weekend_factor_bp, night_from_min, night_to_min) "
-                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
-                    v.id, static_cast<int64_t>(i), l.code, l.name, to_string(l.kind), l.unit, l.prices.internal,
-                    l.prices.other_campus, l.prices.external_academic, l.prices.enterprise, l.min_fee_fen,
-                    static_cast<int64_t>(l.unit_minutes), to_string(l.rounding), to_string(l.booked), l.overtime_bp,
-                    l.night_factor_bp, l.weekend_factor_bp, nf, nt)));
+    LG_TRY(
+        done(c.q("INSERT INTO fee_lines(version, pos, code, name, kind, unit, internal_fen, other_campus_fen, "
+                 "external_academic_fen, enterprise_fen, min_fee_fen, unit_minutes, rounding, booked, overtime_bp, "
+                 "night_factor_bp, weekend_factor_bp, night_from_min, night_to_min) "
+                 "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+                 v.id, static_cast<int64_t>(i), l.code, l.name, to_string(l.kind), l.unit, l.prices.internal,
+                 l.prices.other_campus, l.prices.external_academic, l.prices.enterprise, l.min_fee_fen,
+                 static_cast<int64_t>(l.unit_minutes), to_string(l.rounding), to_string(l.booked), l.overtime_bp,
+                 l.night_factor_bp, l.weekend_factor_bp, nf, nt)));
   }
   return {};
 }
 
 Status add_step(pg::Conn& c, const FeeStep& s) {
-  return done(c.q("INSERT INTO fee_steps(version, seq, who, at_ms, action, from_state, to_state, comment) "
-                  "SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7 FROM fee_steps WHERE version = $1",
-                  s.version, s.who, s.at_ms, to_string(s.action), to_string(s.from), to_string(s.to), s.comment));
+  return done(
+      c.q("INSERT INTO fee_steps(version, seq, who, at_ms, action, from_state, to_state, comment) "
+          "SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7 FROM fee_steps WHERE version = $1",
+          s.version, s.who, s.at_ms, to_string(s.action), to_string(s.from), to_string(s.to), s.comment));
 }
 
 Result<FeeVersion> insert_version(pg::Conn& c, FeeVersion v, const FeeStep& step) {
@@ -229,15 +231,16 @@ Result<FeeVersion> insert_version(pg::Conn& c, FeeVersion v, const FeeStep& step
   auto n = c.q("SELECT COALESCE(MAX(number), 0) + 1 FROM fee_versions WHERE instrument = $1", v.instrument);
   if (!n) return n.error();
   v.number = static_cast<int32_t>(n->i64(0, 0));
-  LG_TRY(done(c.q("INSERT INTO fee_versions(id, instrument, number, state, currency, effective_from_ms, retired_ms, "
-                  "energy_fen, consumables_fen, maintenance_fen, depreciation_fen, labour_fen, hours_per_year, "
-                  "night_from_min, night_to_min, weekend_days, note, created_by, created_ms, updated_ms) "
-                  "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
-                  v.id, v.instrument, static_cast<int64_t>(v.number), to_string(v.state), v.currency,
-                  v.effective_from_ms, v.retired_ms, v.cost.energy_fen, v.cost.consumables_fen,
-                  v.cost.maintenance_fen, v.cost.depreciation_fen, v.cost.labour_fen, v.cost.hours_per_year,
-                  static_cast<int64_t>(v.night.from_min), static_cast<int64_t>(v.night.to_min),
-                  static_cast<int64_t>(v.weekend_days), v.note, v.created_by, v.created_ms, v.updated_ms)));
+  LG_TRY(
+      done(c.q("INSERT INTO fee_versions(id, instrument, number, state, currency, effective_from_ms, retired_ms, "
+               "energy_fen, consumables_fen, maintenance_fen, depreciation_fen, labour_fen, hours_per_year, "
+               "night_from_min, night_to_min, weekend_days, note, created_by, created_ms, updated_ms) "
+               "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
+               v.id, v.instrument, static_cast<int64_t>(v.number), to_string(v.state), v.currency, v.effective_from_ms,
+               v.retired_ms, v.cost.energy_fen, v.cost.consumables_fen, v.cost.maintenance_fen, v.cost.depreciation_fen,
+               v.cost.labour_fen, v.cost.hours_per_year, static_cast<int64_t>(v.night.from_min),
+               static_cast<int64_t>(v.night.to_min), static_cast<int64_t>(v.weekend_days), v.note, v.created_by,
+               v.created_ms, v.updated_ms)));
   LG_TRY(write_lines(c, v));
   FeeStep s = step;
   s.version = v.id;
@@ -345,9 +348,10 @@ Result<FeeStandard> PgStore::retire_fee_standard(const std::string& instrument, 
     if (out.retired_ms) return domain_error(Errc::conflict, "instrument: the fee standard of '" + instrument + "' is retired already");
     LG_TRY(done(db_.conn().q("UPDATE fee_standards SET retired_ms = $1, updated_ms = $1 WHERE instrument = $2", now_ms,
                              instrument)));
-    return done(db_.conn().q("UPDATE fee_versions SET retired_ms = $1, updated_ms = $1 WHERE instrument = $2 AND "
-                             "state = 'published' AND retired_ms IS NULL",
-                             now_ms, instrument));
+    return done(
+        db_.conn().q("UPDATE fee_versions SET retired_ms = $1, updated_ms = $1 WHERE instrument = $2 AND "
+                     "state = 'published' AND retired_ms IS NULL",
+                     now_ms, instrument));
   });
   if (!s) return s.error();
   return out;
@@ -372,7 +376,8 @@ Result<std::map<std::string, std::optional<FeeStandard>>> PgStore::fees(std::spa
 Result<std::vector<std::string>> PgStore::insert_charges(std::span<const Charge> charges, int64_t now_ms) {
   std::vector<std::string> stored;
   if (charges.empty()) return stored;
-  pg::ArrayLiteral id, session, instrument, user, category, rate, duration, amount, currency, flags, end, version, lines;
+  pg::ArrayLiteral id, session, instrument, user, category, rate, duration, amount, currency, flags, end, version,
+      lines;
   for (const auto& ch : charges) {
     id.add(ch.id);
     session.add(ch.session);
@@ -392,7 +397,8 @@ Result<std::vector<std::string>> PgStore::insert_charges(std::span<const Charge>
       "INSERT INTO charges(id, session, instrument, user_id, category, rate_fen_per_hour, duration_ms, amount_fen, "
       "currency, flags, end_ms, fee_version, lines, created_ms) "
       "SELECT c.*, $12::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-      "$6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $13::text[], $14::text[]) AS c "
+      "$6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $13::text[], $14::text[]) AS "
+      "c "
       "ON CONFLICT (session) DO NOTHING RETURNING id",
       id.str(), session.str(), instrument.str(), user.str(), category.str(), rate.str(), duration.str(), amount.str(),
       currency.str(), flags.str(), end.str(), now_ms, version.str(), lines.str());
@@ -463,13 +469,13 @@ Status PgStore::update_draft(const FeeVersion& v, const FeeStep& step) {
     if (st->empty()) return domain_error(Errc::not_found, "fee standard version '" + v.id + "' not found");
     if (st->text(0, 0) != "draft")
       return domain_error(Errc::conflict, "fee standard version '" + v.id + "' is " + st->text(0, 0) + ", not a draft");
-    LG_TRY(done(c.q("UPDATE fee_versions SET currency = $1, energy_fen = $2, consumables_fen = $3, maintenance_fen = $4, "
-                    "depreciation_fen = $5, labour_fen = $6, hours_per_year = $7, night_from_min = $8, "
-                    "night_to_min = $9, weekend_days = $10, note = $11, updated_ms = $12 WHERE id = $13",
-                    v.currency, v.cost.energy_fen, v.cost.consumables_fen, v.cost.maintenance_fen,
-                    v.cost.depreciation_fen, v.cost.labour_fen, v.cost.hours_per_year,
-                    static_cast<int64_t>(v.night.from_min), static_cast<int64_t>(v.night.to_min),
-                    static_cast<int64_t>(v.weekend_days), v.note, step.at_ms, v.id)));
+    LG_TRY(done(
+        c.q("UPDATE fee_versions SET currency = $1, energy_fen = $2, consumables_fen = $3, maintenance_fen = $4, "
+            "depreciation_fen = $5, labour_fen = $6, hours_per_year = $7, night_from_min = $8, "
+            "night_to_min = $9, weekend_days = $10, note = $11, updated_ms = $12 WHERE id = $13",
+            v.currency, v.cost.energy_fen, v.cost.consumables_fen, v.cost.maintenance_fen, v.cost.depreciation_fen,
+            v.cost.labour_fen, v.cost.hours_per_year, static_cast<int64_t>(v.night.from_min),
+            static_cast<int64_t>(v.night.to_min), static_cast<int64_t>(v.weekend_days), v.note, step.at_ms, v.id)));
     LG_TRY(write_lines(c, v));
     FeeStep s = step;
     s.version = v.id;
@@ -481,16 +487,17 @@ Status PgStore::move(const std::string& id, FeeState from, FeeState to, std::opt
                      const FeeStep& step) {
   return db_.run([&]() -> Status {
     auto& c = db_.conn();
-    auto r = c.q("UPDATE fee_versions SET state = $1, effective_from_ms = COALESCE($2, effective_from_ms), "
-                 "updated_ms = $3 WHERE id = $4 AND state = $5 RETURNING id",
-                 to_string(to), effective_from_ms, step.at_ms, id, to_string(from));
+    auto r =
+        c.q("UPDATE fee_versions SET state = $1, effective_from_ms = COALESCE($2, effective_from_ms), "
+            "updated_ms = $3 WHERE id = $4 AND state = $5 RETURNING id",
+            to_string(to), effective_from_ms, step.at_ms, id, to_string(from));
     if (!r) return r.error();
     if (r->empty()) {
       auto st = c.q("SELECT state FROM fee_versions WHERE id = $1", id);
       if (!st) return st.error();
       if (st->empty()) return domain_error(Errc::not_found, "fee standard version '" + id + "' not found");
-      return domain_error(Errc::conflict, "fee standard version '" + id + "' is " + st->text(0, 0) + ", no longer " +
-                                              to_string(from));
+      return domain_error(Errc::conflict,
+                          "fee standard version '" + id + "' is " + st->text(0, 0) + ", no longer " + to_string(from));
     }
     FeeStep s = step;
     s.version = id;

@@ -116,9 +116,9 @@ constexpr Names<FeeState> kStates[] = {{FeeState::draft, "draft"},
                                        {FeeState::committee, "committee"},
                                        {FeeState::published, "published"},
                                        {FeeState::withdrawn, "withdrawn"}};
-constexpr Names<FeeAction> kActions[] = {{FeeAction::create, "create"},   {FeeAction::edit, "edit"},
-                                         {FeeAction::submit, "submit"},   {FeeAction::approve, "approve"},
-                                         {FeeAction::reject, "reject"},   {FeeAction::withdraw, "withdraw"},
+constexpr Names<FeeAction> kActions[] = {{FeeAction::create, "create"},     {FeeAction::edit, "edit"},
+                                         {FeeAction::submit, "submit"},     {FeeAction::approve, "approve"},
+                                         {FeeAction::reject, "reject"},     {FeeAction::withdraw, "withdraw"},
                                          {FeeAction::imported, "imported"}, {FeeAction::retire, "retire"}};
 constexpr Names<LineKind> kKinds[] = {{LineKind::hour, "hour"}, {LineKind::sample, "sample"}, {LineKind::item, "item"}};
 constexpr Names<Rounding> kRoundings[] = {
@@ -165,7 +165,8 @@ std::string hhmm(int32_t min) {
 
 std::string factor_text(int64_t bp) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "x%lld.%04lld", static_cast<long long>(bp / kBpOne), static_cast<long long>(bp % kBpOne));
+  std::snprintf(buf, sizeof buf, "x%lld.%04lld", static_cast<long long>(bp / kBpOne),
+                static_cast<long long>(bp % kBpOne));
   std::string s = buf;
   while (s.back() == '0') s.pop_back();
   if (s.back() == '.') s.pop_back();
@@ -185,10 +186,8 @@ i128 billed_ms(int64_t billable_ms, const FeeLine& l) {
     case Rounding::nearest:
       if (rest * 2 >= unit) ++units;
       break;
-    case Rounding::down:
-      break;
-    case Rounding::exact:
-      return billable_ms;
+    case Rounding::down: break;
+    case Rounding::exact: return billable_ms;
   }
   return static_cast<i128>(units) * unit;
 }
@@ -286,13 +285,15 @@ std::string price_hour(const FeeLine& l, int64_t price, int64_t billable_ms, int
         if (!rate) return "overflow";
         out.push_back(PricedLine{l.code + ":overtime", minutes_shown(over), "min", *rate, *a,
                                  "past the booking's end, +" + std::to_string(l.overtime_bp / 100) + "." +
-                                     std::to_string(l.overtime_bp % 100 / 10) + std::to_string(l.overtime_bp % 10) + " %"});
+                                     std::to_string(l.overtime_bp % 100 / 10) + std::to_string(l.overtime_bp % 10) +
+                                     " %"});
         if (!add(line_total, *a)) return "overflow";
       }
     }
     if (l.night_factor_bp > kBpOne || l.weekend_factor_bp > kBpOne) {
       const NightWindow w = l.night.value_or(at.v->night);
-      auto tod = time_of_day(f.start_ms, f.end_ms, w, at.v->weekend_days, l.night_factor_bp, l.weekend_factor_bp, f.zone);
+      auto tod =
+          time_of_day(f.start_ms, f.end_ms, w, at.v->weekend_days, l.night_factor_bp, l.weekend_factor_bp, f.zone);
       if (!tod) return tod.error().reason == "too_long" ? "too_long" : "zone: " + tod.error().reason;
       auto extra = [&](const char* what, int64_t ms, int64_t factor, const std::string& note) -> std::string {
         ms = std::min(ms, used_ms);
@@ -306,10 +307,12 @@ std::string price_hour(const FeeLine& l, int64_t price, int64_t billable_ms, int
         return "";
       };
       if (auto e = extra("night", tod->night_ms, l.night_factor_bp,
-                         "night " + hhmm(w.from_min) + "-" + hhmm(w.to_min) + " " + f.zone + ", " + factor_text(l.night_factor_bp));
+                         "night " + hhmm(w.from_min) + "-" + hhmm(w.to_min) + " " + f.zone + ", " +
+                             factor_text(l.night_factor_bp));
           !e.empty())
         return e;
-      if (auto e = extra("weekend", tod->weekend_ms, l.weekend_factor_bp, "weekend, " + factor_text(l.weekend_factor_bp));
+      if (auto e =
+              extra("weekend", tod->weekend_ms, l.weekend_factor_bp, "weekend, " + factor_text(l.weekend_factor_bp));
           !e.empty())
         return e;
     }
@@ -334,8 +337,8 @@ Price failed(Price p, std::string error) {
 bool valid_code(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                    c == '-';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -378,14 +381,10 @@ std::optional<BookedRule> booked_rule_from(std::string_view s) { return value_of
 int64_t price_for(const Prices& p, UserCategory c) {
   switch (c) {
     case UserCategory::internal_student:
-    case UserCategory::internal_staff:
-      return p.internal;
-    case UserCategory::other_campus:
-      return p.other_campus;
-    case UserCategory::external_academic:
-      return p.external_academic;
-    case UserCategory::enterprise:
-      return p.enterprise;
+    case UserCategory::internal_staff: return p.internal;
+    case UserCategory::other_campus: return p.other_campus;
+    case UserCategory::external_academic: return p.external_academic;
+    case UserCategory::enterprise: return p.enterprise;
   }
   return p.enterprise;
 }
@@ -401,7 +400,8 @@ std::optional<std::string> validate(const FeeVersion& v) {
   for (const auto& [name, value] : costs) {
     if (value < 0 || value > kMaxPriceFen * 100) return "cost." + std::string(name) + ": must be 0..1000000000000";
   }
-  if (v.cost.hours_per_year < 0 || v.cost.hours_per_year > 8784) return std::string("cost.hours_per_year: must be 0..8784");
+  if (v.cost.hours_per_year < 0 || v.cost.hours_per_year > 8784)
+    return std::string("cost.hours_per_year: must be 0..8784");
   if (auto e = check_window("night", v.night)) return e;
   if (v.weekend_days > 0x7f) return std::string("weekend_days: bits 0..6 (Monday..Sunday) only");
   for (std::size_t i = 0; i < v.lines.size(); ++i) {
@@ -416,7 +416,8 @@ std::optional<std::string> validate(const FeeVersion& v) {
     for (auto [name, p] : {std::pair{"internal", l.prices.internal}, std::pair{"other_campus", l.prices.other_campus},
                            std::pair{"external_academic", l.prices.external_academic},
                            std::pair{"enterprise", l.prices.enterprise}, std::pair{"min_fee_fen", l.min_fee_fen}}) {
-      if (p < 0 || p > kMaxPriceFen) return at + (std::string(name) == "min_fee_fen" ? "" : "prices.") + name + ": must be 0..10000000000";
+      if (p < 0 || p > kMaxPriceFen)
+        return at + (std::string(name) == "min_fee_fen" ? "" : "prices.") + name + ": must be 0..10000000000";
     }
     if (l.unit_minutes < 1 || l.unit_minutes > 1440) return at + "unit_minutes: must be 1..1440";
     if (l.overtime_bp < 0 || l.overtime_bp > kMaxBp) return at + "overtime_bp: must be 0..100000";
@@ -467,7 +468,8 @@ Price price_order(const FeeVersion& v, UserCategory c, std::span<const OrderLine
       case LineKind::hour: {
         int64_t ms = 0;
         if (__builtin_mul_overflow(want.quantity, kMsPerMinute, &ms)) return failed(std::move(p), "overflow");
-        auto e = price_hour(*l, price, ms, ms, std::to_string(want.quantity) + " min", Placement{}, p.lines, p.total_fen);
+        auto e =
+            price_hour(*l, price, ms, ms, std::to_string(want.quantity) + " min", Placement{}, p.lines, p.total_fen);
         if (!e.empty()) return failed(std::move(p), e);
         break;
       }
@@ -475,8 +477,8 @@ Price price_order(const FeeVersion& v, UserCategory c, std::span<const OrderLine
       case LineKind::item: {
         int64_t amount = 0;
         if (__builtin_mul_overflow(want.quantity, price, &amount)) return failed(std::move(p), "overflow");
-        p.lines.push_back(PricedLine{l->code, want.quantity, l->unit, price, amount,
-                                     std::to_string(want.quantity) + " " + l->unit});
+        p.lines.push_back(
+            PricedLine{l->code, want.quantity, l->unit, price, amount, std::to_string(want.quantity) + " " + l->unit});
         int64_t line_total = amount;
         if (want.quantity > 0 && amount < l->min_fee_fen) {
           p.lines.push_back(PricedLine{l->code + ":minimum", 1, "use", l->min_fee_fen, l->min_fee_fen - amount,
@@ -531,10 +533,22 @@ Verdict decide(FeeState from, FeeAction a, const FeeActor& who, const StepFacts&
     case FeeAction::edit:
     case FeeAction::submit:
     case FeeAction::withdraw: {
-      if (!who.drafter) return refuse(Refusal::role, act + ".drafter_only", "only the instrument's admin (instrument_write) drafts, submits or withdraws");
-      if (from != FeeState::draft) return refuse(Refusal::state, act + ".draft_only", "only a draft may be " + (a == FeeAction::edit ? std::string("edited") : a == FeeAction::submit ? std::string("submitted") : std::string("withdrawn")) + "; this version is " + to_string(from));
-      if (a == FeeAction::submit && f.lines == 0) return refuse(Refusal::facts, "submit.lines", "a version needs at least one line");
-      return allow(a == FeeAction::edit ? FeeState::draft : a == FeeAction::submit ? FeeState::unit_review : FeeState::withdrawn, act + ".drafter");
+      if (!who.drafter)
+        return refuse(Refusal::role, act + ".drafter_only",
+                      "only the instrument's admin (instrument_write) drafts, submits or withdraws");
+      if (from != FeeState::draft)
+        return refuse(Refusal::state, act + ".draft_only",
+                      "only a draft may be " +
+                          (a == FeeAction::edit     ? std::string("edited")
+                           : a == FeeAction::submit ? std::string("submitted")
+                                                    : std::string("withdrawn")) +
+                          "; this version is " + to_string(from));
+      if (a == FeeAction::submit && f.lines == 0)
+        return refuse(Refusal::facts, "submit.lines", "a version needs at least one line");
+      return allow(a == FeeAction::edit     ? FeeState::draft
+                   : a == FeeAction::submit ? FeeState::unit_review
+                                            : FeeState::withdrawn,
+                   act + ".drafter");
     }
     case FeeAction::approve:
     case FeeAction::reject: {
@@ -560,26 +574,34 @@ Verdict decide(FeeState from, FeeAction a, const FeeActor& who, const StepFacts&
         case FeeState::draft:
         case FeeState::published:
         case FeeState::withdrawn:
-          return refuse(Refusal::state, act + ".in_review_only", std::string("only a version under review is ") + (a == FeeAction::approve ? "approved" : "rejected") + "; this version is " + to_string(from));
+          return refuse(Refusal::state, act + ".in_review_only",
+                        std::string("only a version under review is ") +
+                            (a == FeeAction::approve ? "approved" : "rejected") + "; this version is " +
+                            to_string(from));
       }
       if (!may) {
-        const char* right = from == FeeState::unit_review ? "fee_review" : from == FeeState::finance_review ? "money_write" : "fee_approve";
-        return refuse(Refusal::role, act + "." + whose + "_only", std::string("this review (") + to_string(from) + ") is taken with " + right + " over the instrument");
+        const char* right = from == FeeState::unit_review      ? "fee_review"
+                            : from == FeeState::finance_review ? "money_write"
+                                                               : "fee_approve";
+        return refuse(
+            Refusal::role, act + "." + whose + "_only",
+            std::string("this review (") + to_string(from) + ") is taken with " + right + " over the instrument");
       }
       if (a == FeeAction::reject) {
         if (f.reason.empty()) return refuse(Refusal::facts, "reject.reason", "a rejection gives its reason");
         return allow(FeeState::draft, "reject." + whose);
       }
       if (from == FeeState::committee) {
-        if (!f.effective_from_ms) return refuse(Refusal::facts, "approve.effective_from", "the committee's approval sets the effective date");
-        if (*f.effective_from_ms < f.now_ms) return refuse(Refusal::facts, "approve.effective_from", "the effective date may not lie in the past");
+        if (!f.effective_from_ms)
+          return refuse(Refusal::facts, "approve.effective_from", "the committee's approval sets the effective date");
+        if (*f.effective_from_ms < f.now_ms)
+          return refuse(Refusal::facts, "approve.effective_from", "the effective date may not lie in the past");
       }
       return allow(next, "approve." + whose);
     }
     case FeeAction::create:
     case FeeAction::imported:
-    case FeeAction::retire:
-      break;
+    case FeeAction::retire: break;
   }
   return refuse(Refusal::state, act + ".not_a_step", act + " is not a step of the workflow");
 }

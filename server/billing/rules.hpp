@@ -47,9 +47,9 @@ std::optional<std::string> validate(const FeeVersion& v);
 struct SessionFacts {
   UserCategory category = UserCategory::internal_staff;
   std::optional<std::pair<int64_t, int64_t>> booked{};  ///< the booking's [from, to) (UTC ms), if any
-  int64_t start_ms = 0;     ///< used [start, end): where the time lies (night, weekend, overtime)
+  int64_t start_ms = 0;  ///< used [start, end): where the time lies (night, weekend, overtime)
   int64_t end_ms = 0;
-  int64_t duration_ms = 0;  ///< how much time was used: the terminal's monotonic clock (authoritative)
+  int64_t duration_ms = 0;                ///< how much time was used: the terminal's monotonic clock (authoritative)
   std::string zone{defaults::kTimeZone};  ///< the site zone (night windows and weekends)
 };
 
@@ -104,10 +104,10 @@ std::string lines_text(std::span<const PricedLine> lines);
 
 /// Who is acting on a version, as far as the workflow cares (each: the right over its instrument).
 struct FeeActor {
-  bool drafter = false;     ///< Right::instrument_write: the instrument admin drafts, submits, withdraws
+  bool drafter = false;        ///< Right::instrument_write: the instrument admin drafts, submits, withdraws
   bool unit_reviewer = false;  ///< Right::fee_review: the unit's review
-  bool finance = false;     ///< Right::money_write: finance's review
-  bool committee = false;   ///< Right::fee_approve: the committee's approval
+  bool finance = false;        ///< Right::money_write: finance's review
+  bool committee = false;      ///< Right::fee_approve: the committee's approval
 };
 
 /// What a step looks at besides the state and the actor.
@@ -115,7 +115,7 @@ struct StepFacts {
   std::string reason;                          ///< the comment given ("" = none)
   std::optional<int64_t> effective_from_ms{};  ///< approve at committee: when it takes effect
   int64_t now_ms = 0;
-  std::size_t lines = 0;                       ///< the version's line count (submit needs one)
+  std::size_t lines = 0;  ///< the version's line count (submit needs one)
 };
 
 /// Why a step is refused: the caller's role (403), the version's state (409), or a fact (422).
@@ -150,8 +150,8 @@ struct ChargeInput {
   std::optional<FeeStandard> fee;  ///< the hourly standard (used only when `version` is empty)
   std::string default_currency{defaults::kCurrency};
   // With fee standard versions:
-  bool versioned = false;                 ///< price by `version` (empty: no version in force)
-  std::optional<FeeVersion> version{};    ///< the version in force at the session's start
+  bool versioned = false;               ///< price by `version` (empty: no version in force)
+  std::optional<FeeVersion> version{};  ///< the version in force at the session's start
   int64_t start_ms = 0;
   std::optional<std::pair<int64_t, int64_t>> booked{};  ///< the session's booking [from, to)
   std::string zone{defaults::kTimeZone};

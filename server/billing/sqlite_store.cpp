@@ -148,8 +148,8 @@ FeeVersion version_row(db::Statement& r) {
   v.currency = r.column_text(4);
   v.effective_from_ms = opt_int(r, 5);
   v.retired_ms = opt_int(r, 6);
-  v.cost = CostBasis{r.column_int64(7), r.column_int64(8), r.column_int64(9), r.column_int64(10), r.column_int64(11),
-                     r.column_int64(12)};
+  v.cost = CostBasis{r.column_int64(7),  r.column_int64(8),  r.column_int64(9),
+                     r.column_int64(10), r.column_int64(11), r.column_int64(12)};
   v.night = NightWindow{static_cast<int32_t>(r.column_int64(13)), static_cast<int32_t>(r.column_int64(14))};
   v.weekend_days = static_cast<uint32_t>(r.column_int64(15));
   v.note = r.column_text(16);
@@ -180,14 +180,16 @@ FeeLine line_row(db::Statement& r) {
 
 /// Versions by a WHERE on v (one bound text), then their lines, in two reads.
 Result<std::vector<FeeVersion>> read_versions(db::Database& d, const std::string& where, const std::string& arg) {
-  auto q = d.prepare("SELECT " + std::string(kVersionCols) + " FROM fee_versions v WHERE " + where + " ORDER BY v.number");
+  auto q =
+      d.prepare("SELECT " + std::string(kVersionCols) + " FROM fee_versions v WHERE " + where + " ORDER BY v.number");
   if (!q) return q.error();
   q->bind(1, arg);
   std::vector<FeeVersion> out;
   LG_TRY(each_row(*q, [&](db::Statement& r) { out.push_back(version_row(r)); }));
   if (out.empty()) return out;
-  auto lq = d.prepare("SELECT " + std::string(kLineCols) + " FROM fee_lines l JOIN fee_versions v ON v.id = l.version WHERE " +
-                      where + " ORDER BY l.version, l.pos");
+  auto lq = d.prepare("SELECT " + std::string(kLineCols) +
+                      " FROM fee_lines l JOIN fee_versions v ON v.id = l.version WHERE " + where +
+                      " ORDER BY l.version, l.pos");
   if (!lq) return lq.error();
   lq->bind(1, arg);
   std::map<std::string, std::vector<FeeLine>> lines;
@@ -511,7 +513,8 @@ Status SqliteStore::update_draft(const FeeVersion& v, const FeeStep& step) {
     if (!state) return state.error();
     if (!*state) return domain_error(Errc::not_found, "fee standard version '" + v.id + "' not found");
     if (**state != FeeState::draft)
-      return domain_error(Errc::conflict, "fee standard version '" + v.id + "' is " + to_string(**state) + ", not a draft");
+      return domain_error(Errc::conflict,
+                          "fee standard version '" + v.id + "' is " + to_string(**state) + ", not a draft");
     auto st = d.prepare(
         "UPDATE fee_versions SET currency = ?, energy_fen = ?, consumables_fen = ?, maintenance_fen = ?, "
         "depreciation_fen = ?, labour_fen = ?, hours_per_year = ?, night_from_min = ?, night_to_min = ?, "
@@ -543,8 +546,8 @@ Status SqliteStore::move(const std::string& id, FeeState from, FeeState to, std:
       auto state = state_of(d, id);
       if (!state) return state.error();
       if (!*state) return domain_error(Errc::not_found, "fee standard version '" + id + "' not found");
-      return domain_error(Errc::conflict, "fee standard version '" + id + "' is " + to_string(**state) + ", no longer " +
-                                              to_string(from));
+      return domain_error(Errc::conflict, "fee standard version '" + id + "' is " + to_string(**state) +
+                                              ", no longer " + to_string(from));
     }
     FeeStep s = step;
     s.version = id;
@@ -552,7 +555,8 @@ Status SqliteStore::move(const std::string& id, FeeState from, FeeState to, std:
   });
 }
 
-Result<std::map<std::string, std::vector<FeeVersion>>> SqliteStore::published(std::span<const std::string> instruments) {
+Result<std::map<std::string, std::vector<FeeVersion>>> SqliteStore::published(
+    std::span<const std::string> instruments) {
   std::map<std::string, std::vector<FeeVersion>> out;
   for (const auto& i : instruments) {
     auto [it, added] = out.try_emplace(i);

@@ -62,7 +62,8 @@ class Store {
   /// The published versions (lines included) of the given instruments, in one read: every asked
   /// instrument is a key (an empty list when it has none). Charging picks the one in force
   /// (rules in_force) at each session's start.
-  virtual Result<std::map<std::string, std::vector<FeeVersion>>> published(std::span<const std::string> instruments) = 0;
+  virtual Result<std::map<std::string, std::vector<FeeVersion>>> published(
+      std::span<const std::string> instruments) = 0;
 };
 
 }  // namespace lg::server::billing

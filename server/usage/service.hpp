@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "labgate/common/protocol.hpp"
 #include "labgate/common/defaults.hpp"
+#include "labgate/common/protocol.hpp"
 #include "server/billing/store.hpp"
 #include "server/booking/store.hpp"
 #include "server/core/unit_of_work.hpp"

@@ -132,22 +132,24 @@ TEST_CASE("the golden pricing table through POST /api/fee-versions/{id}/quote") 
 TEST_CASE("a fee standard version from draft to published, each step by its right, every step audited") {
   if (on_postgres()) return;  // as above
   FeeFixture f;
-  const json draft{{"note", "new detector: depreciation over 6 years"},
-                   {"cost",
-                    {{"energy_fen", 1200000},
-                     {"consumables_fen", 500000},
-                     {"maintenance_fen", 3000000},
-                     {"depreciation_fen", 30000000},
-                     {"labour_fen", 9000000},
-                     {"hours_per_year", 1800}}},
-                   {"lines",
-                    {{{"code", "h"},
-                      {"name", "Machine time"},
-                      {"kind", "hour"},
-                      {"prices", {{"internal", 15000}, {"other_campus", 20000}, {"external_academic", 30000}, {"enterprise", 45000}}},
-                      {"unit_minutes", 15},
-                      {"rounding", "up"},
-                      {"booked", "larger"}}}}};
+  const json draft{
+      {"note", "new detector: depreciation over 6 years"},
+      {"cost",
+       {{"energy_fen", 1200000},
+        {"consumables_fen", 500000},
+        {"maintenance_fen", 3000000},
+        {"depreciation_fen", 30000000},
+        {"labour_fen", 9000000},
+        {"hours_per_year", 1800}}},
+      {"lines",
+       {{{"code", "h"},
+         {"name", "Machine time"},
+         {"kind", "hour"},
+         {"prices",
+          {{"internal", 15000}, {"other_campus", 20000}, {"external_academic", 30000}, {"enterprise", 45000}}},
+         {"unit_minutes", 15},
+         {"rounding", "up"},
+         {"booked", "larger"}}}}};
   // Only the instrument's admins draft (the unit admin holds instrument_write too; finance does not).
   CHECK(f.call("fin", "POST", "/api/instruments/inst-xrd/fee-versions", draft.dump()).status == 403);
   CHECK(f.call("stranger", "POST", "/api/instruments/inst-xrd/fee-versions", draft.dump()).status == 403);
@@ -204,7 +206,8 @@ TEST_CASE("a fee standard version from draft to published, each step by its righ
   CHECK(history[0]["state"] == "superseded");
   CHECK(history[1]["state"] == "published");
   std::string actions;
-  for (const auto& s : history[1]["steps"]) actions += s["action"].get<std::string>() + ":" + s["who"].get<std::string>() + " ";
+  for (const auto& s : history[1]["steps"])
+    actions += s["action"].get<std::string>() + ":" + s["who"].get<std::string>() + " ";
   CHECK(actions ==
         "create:user:ia edit:user:ia submit:user:ia reject:user:ua submit:user:ia approve:user:ua approve:user:fin "
         "approve:user:com ");
@@ -213,8 +216,9 @@ TEST_CASE("a fee standard version from draft to published, each step by its righ
   json audit = f.ok("admin", "GET", "/api/audit?limit=100");
   CHECK(ids_of(audit, "fee_version") == "approve approve approve submit reject submit edit create ");
   // A quote under the published version; a withdrawn draft.
-  json q = f.ok("stranger", "POST", at + "/quote",
-                json{{"category", "internal_staff"}, {"start", "2026-02-10T02:00:00Z"}, {"end", "2026-02-10T02:47:00Z"}});
+  json q =
+      f.ok("stranger", "POST", at + "/quote",
+           json{{"category", "internal_staff"}, {"start", "2026-02-10T02:00:00Z"}, {"end", "2026-02-10T02:47:00Z"}});
   CHECK(q["total_fen"] == 14000);  // 47 min -> 60 min at 14000/h
   json w = f.ok("ia", "POST", "/api/instruments/inst-xrd/fee-versions", draft, 201);
   CHECK(f.ok("ia", "POST", "/api/fee-versions/" + w["id"].get<std::string>() + "/withdraw")["state"] == "withdrawn");

@@ -224,7 +224,9 @@ TEST_CASE("validate names the field a version breaks") {
   CHECK(bad([](FeeVersion&) {}).empty());
   CHECK(bad([](FeeVersion& v) { v.lines[1].code = "hour"; }) == "lines[1].code: 'hour' twice");
   CHECK(bad([](FeeVersion& v) { v.lines[0].prices.enterprise = -1; }).starts_with("lines[0].prices.enterprise"));
-  CHECK(bad([](FeeVersion& v) { v.lines[0].prices.internal = kMaxPriceFen + 1; }).starts_with("lines[0].prices.internal"));
+  CHECK(bad([](FeeVersion& v) {
+          v.lines[0].prices.internal = kMaxPriceFen + 1;
+        }).starts_with("lines[0].prices.internal"));
   CHECK(bad([](FeeVersion& v) { v.lines[0].unit_minutes = 0; }).starts_with("lines[0].unit_minutes"));
   CHECK(bad([](FeeVersion& v) { v.lines[1].night_factor_bp = 9999; }).starts_with("lines[1].night_factor_bp"));
   CHECK(bad([](FeeVersion& v) { v.lines[1].overtime_bp = -1; }).starts_with("lines[1].overtime_bp"));

@@ -185,7 +185,8 @@ TEST_CASE("fee standard versions: stored with lines and steps, moved only from t
   REQUIRE(steps);
   std::string seen;
   for (const auto& s : *steps) seen += std::to_string(s.seq) + ":" + to_string(s.action) + ":" + s.who + " ";
-  CHECK(seen == "1:create:user:ia 2:edit:user:ia 3:submit:user:ia 4:approve:user:ua 5:approve:user:fin 6:approve:user:com ");
+  CHECK(seen ==
+        "1:create:user:ia 2:edit:user:ia 3:submit:user:ia 4:approve:user:ua 5:approve:user:fin 6:approve:user:com ");
 
   // Charging reads the published versions of many instruments in one call.
   const std::string asked[] = {"inst-xrd", "door-1", "inst-xrd"};
@@ -234,8 +235,8 @@ TEST_CASE("a session is charged by the version in force at its start, with its b
   booking.start_ms = ms("2026-03-03T02:00:00Z");  // 10:00-11:00 local
   booking.end_ms = ms("2026-03-03T03:00:00Z");
   REQUIRE(s.booking.insert(booking, now));
-  usage::Service svc(usage::BatchStores{s.uow, s.usage, s.terminals, s.directory, s.billing, &s.booking, "Asia/Shanghai"},
-                     "CNY");
+  usage::Service svc(
+      usage::BatchStores{s.uow, s.usage, s.terminals, s.directory, s.billing, &s.booking, "Asia/Shanghai"}, "CNY");
   auto with_booking = [](proto::Record r, const std::string& b) {
     if (auto* st = std::get_if<proto::SessionStart>(&r.body)) st->booking = b;
     if (auto* e = std::get_if<proto::SessionEnd>(&r.body)) e->booking = b;
@@ -247,11 +248,12 @@ TEST_CASE("a session is charged by the version in force at its start, with its b
   // s2: the booking 10:00-11:00, used 10:05-11:25 (80 min): 90 min billed at 15000/h = 22500,
   // 25 min past the booking's end at +50 % = 3125.
   const int64_t s2 = ms("2026-03-03T02:05:00Z");
-  auto out = svc.commit_batch(batch("t1", {session_start(1, "r1", "s1", "04AA", "alice", s1),
-                                           session_end(2, "r2", "s1", "04AA", "alice", s1, 30 * 60'000),
-                                           with_booking(session_start(3, "r3", "s2", "04AA", "alice", s2), "b-1"),
-                                           with_booking(session_end(4, "r4", "s2", "04AA", "alice", s2, 80 * 60'000), "b-1")}),
-                              now);
+  auto out =
+      svc.commit_batch(batch("t1", {session_start(1, "r1", "s1", "04AA", "alice", s1),
+                                    session_end(2, "r2", "s1", "04AA", "alice", s1, 30 * 60'000),
+                                    with_booking(session_start(3, "r3", "s2", "04AA", "alice", s2), "b-1"),
+                                    with_booking(session_end(4, "r4", "s2", "04AA", "alice", s2, 80 * 60'000), "b-1")}),
+                       now);
   REQUIRE(out);
   CHECK(out->charges.size() == 2);
   auto charges = store->charges(ms("2026-03-01T00:00:00Z"), ms("2026-04-01T00:00:00Z"));
