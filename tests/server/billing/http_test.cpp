@@ -102,7 +102,6 @@ std::string ids_of(const json& audit, const std::string& entity) {
 }  // namespace
 
 TEST_CASE("the golden pricing table through POST /api/fee-versions/{id}/quote") {
-  if (on_postgres()) return;  // the routes and the rules, not a store contract: the store test covers PostgreSQL
   FeeFixture f;
   const json g = golden();
   std::map<std::string, std::string> id_of;
@@ -130,7 +129,6 @@ TEST_CASE("the golden pricing table through POST /api/fee-versions/{id}/quote") 
 }
 
 TEST_CASE("a fee standard version from draft to published, each step by its right, every step audited") {
-  if (on_postgres()) return;  // as above
   FeeFixture f;
   const json draft{
       {"note", "new detector: depreciation over 6 years"},
@@ -226,7 +224,6 @@ TEST_CASE("a fee standard version from draft to published, each step by its righ
 }
 
 TEST_CASE("the hourly import is a system admin's and publishes a version marked imported") {
-  if (on_postgres()) return;
   FeeFixture f;
   const json body{{"instrument", "inst-xrd"}, {"internal_fen_per_hour", 20000}, {"external_fen_per_hour", 40000}};
   CHECK(f.call("fin", "POST", "/api/fee-standards", body.dump()).status == 403);
