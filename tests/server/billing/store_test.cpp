@@ -4,7 +4,10 @@
 // force at its start (through usage::Service, with its booking).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "server/billing/rules.hpp"
 #include "tests/server/test_support.hpp"
@@ -270,4 +273,40 @@ TEST_CASE("a session is charged by the version in force at its start, with its b
   CHECK(c2.amount_fen == 22500 + 3125);
   CHECK(c2.lines.find("\"h:overtime\"") != std::string::npos);
   CHECK(c2.flags.empty());
+}
+
+TEST_CASE("fee standard versions: of reviewers approving one version at once, exactly one moves it") {
+  constexpr int kReviewers = 8;
+  TempDir dir;
+  auto store = open_store(dir, kReviewers + 1);
+  const int64_t now = ms("2026-03-02T01:00:00Z");
+  seed(*store, now);
+  auto& b = store->stores().billing;
+  REQUIRE(b.create_version(draft_of("fv-2", now), step(FeeAction::create, FeeState::draft, FeeState::draft, now)));
+  REQUIRE(b.move("fv-2", FeeState::draft, FeeState::unit_review, std::nullopt,
+                 step(FeeAction::submit, FeeState::draft, FeeState::unit_review, now + 1)));
+  std::atomic<int> moved{0}, conflicts{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReviewers; ++i) {
+    threads.emplace_back([&, i] {
+      auto s = b.move("fv-2", FeeState::unit_review, FeeState::finance_review, std::nullopt,
+                      step(FeeAction::approve, FeeState::unit_review, FeeState::finance_review, now + 2 + i,
+                           "user:r" + std::to_string(i)));
+      if (s) {
+        ++moved;
+      } else if (is(s.error(), Errc::conflict)) {
+        ++conflicts;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(moved == 1);
+  CHECK(conflicts == kReviewers - 1);
+  CHECK(other == 0);
+  auto steps = b.steps("fv-2");
+  REQUIRE(steps);
+  CHECK(steps->size() == 3);  // create, submit, one approval
+  CHECK((*b.version("fv-2"))->state == FeeState::finance_review);
 }
