@@ -1,6 +1,7 @@
 #include "server/config/server_config.hpp"
 
 #include "server/conduct/rules.hpp"
+#include "server/settlement/rules.hpp"
 
 #include <algorithm>
 
@@ -62,7 +63,7 @@ std::string admin_token_weakness(const std::string& token) {
 Result<ServerConfig> load_config(const config::Document& doc) {
   ServerConfig c;
   const auto root = doc.root();
-  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "orders", "smtp", "conduct"}); !s) return s.error();
+  if (auto s = root.reject_unknown({"server", "http", "mqtt", "store", "ingest", "health", "auth", "testing", "pki", "broker", "orders", "smtp", "conduct", "settlement"}); !s) return s.error();
 
   LG_CFG(server, root.section("server"));
   if (auto s = server->reject_unknown({"site", "data_dir", "time_zone", "currency", "log_level", "sync_refresh_s",
@@ -491,6 +492,22 @@ Result<ServerConfig> load_config(const config::Document& doc) {
     LG_CFG(block_days, d.integer_or("block_days", p.block_days, 1, 3650));
     p.block_days = *block_days;
     if (auto why = conduct::validate(p)) return Error::invalid(d.path(why->substr(0, why->find(':'))) + why->substr(why->find(':')));
+  }
+  LG_CFG(settle, root.optional_section("settlement"));
+  if (*settle) {
+    const config::Section& d = **settle;
+    if (auto s = d.reject_unknown({"review_hours", "settle_day", "unit_share_bp", "platform_share_bp"}); !s) return s.error();
+    settlement::Policy& p = c.settlement;
+    LG_CFG(review, d.integer_or("review_hours", p.review_hours, 0, 24 * 90));
+    p.review_hours = *review;
+    LG_CFG(day, d.integer_or("settle_day", p.settle_day, 0, 28));
+    p.settle_day = static_cast<int32_t>(*day);
+    LG_CFG(unit_bp, d.integer_or("unit_share_bp", p.allocation.unit_bp, 0, 10000));
+    p.allocation.unit_bp = *unit_bp;
+    LG_CFG(platform_bp, d.integer_or("platform_share_bp", p.allocation.platform_bp, 0, 10000));
+    p.allocation.platform_bp = *platform_bp;
+    if (auto why = settlement::rule_problem(p.allocation); !why.empty())
+      return Error::invalid(d.path("platform_share_bp") + ": " + why);
   }
   return c;
 }

@@ -11,6 +11,7 @@
 #include "labgate/common/log.hpp"
 #include "labgate/common/result.hpp"
 #include "server/conduct/model.hpp"
+#include "server/settlement/model.hpp"
 
 namespace lg::server {
 
@@ -118,6 +119,7 @@ struct ServerConfig {
   int64_t orders_attachment_limit = kDefaultOrderAttachmentLimit;  ///< [orders] attachment_limit: bytes (413 above)
   AuthConfig auth;
   SmtpConfig smtp;  ///< [smtp]: notices by mail
+  settlement::Policy settlement;  ///< [settlement]: review window, monthly settlement day, allocation shares (docs/MONEY.md)
   conduct::Policy conduct;  ///< [conduct]: no-shows, credit and blocks (docs/INTERFACES.md, "Conduct and credit")
 
   /// [pki] the site terminal CA the server keeps.

@@ -9,6 +9,7 @@
 #include <map>
 #include "server/conduct/http.hpp"
 #include "server/ledger/http.hpp"
+#include "server/settlement/http.hpp"
 #include "server/orders/http.hpp"
 #include "server/notify/http.hpp"
 #include "server/notify/rules.hpp"
@@ -41,7 +42,8 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
       orders_(stores.uow, stores.orders, orders::Settings{cfg.data_dir, cfg.orders_attachment_limit}),
       training_(stores.uow, stores.training, stores.qualification, &outbox_, cfg.time_zone),
       conduct_(stores.uow, stores.conduct, &outbox_, cfg.conduct, cfg.time_zone),
-      ledger_(stores.uow, stores.ledger, cfg.currency) {
+      ledger_(stores.uow, stores.ledger, cfg.currency),
+      settlement_(stores.uow, stores.settlement, ledger_, stores.ledger, cfg.settlement, cfg.time_zone) {
   http::ApiSettings s{cfg.site, std::move(version), cfg.admin_token, cfg.time_zone, cfg.currency,
                       int64_t{cfg.max_ingest_lag_s} * 1000, auth_settings(cfg.auth)};
   api_ = std::make_unique<http::Api>(stores_, booking_, dirty_, health_, std::move(s), now_, &metrics_);
@@ -51,6 +53,7 @@ App::App(Stores stores, const crypto::PrivateKey& key, const ServerConfig& cfg, 
     training::add_routes(r, ctx, training_, stores_.uow, stores_.audit);
     conduct::add_routes(r, ctx, conduct_, stores_.uow, stores_.audit);
     ledger::add_routes(r, ctx, ledger_, stores_.ledger, stores_.directory, stores_.uow, stores_.audit);
+    settlement::add_routes(r, ctx, settlement_, stores_.settlement, stores_.ledger, stores_.uow, stores_.audit);
     notify::add_routes(r, ctx, outbox_, stores_.uow, stores_.notify, stores_.audit);
   });
   // A booking's user hears of it by mail: made (confirmed, or waiting for approval), approved,
@@ -245,6 +248,7 @@ void App::tick() {
   expire_booking_holds();
   send_training_reminders();
   scan_conduct();
+  run_settlement();
   warn_lapsing();
   if (auto s = sync_.refresh_all(now_(), false); !s) log::error(kLog, "periodic sync: " + s.error().message());
   sync_.repair_held_back();
@@ -311,6 +315,30 @@ void App::warn_lapsing() {
     else if (*r) ++told;
   }
   if (told > 0) log::info(kLog, std::to_string(told) + " holder(s) told their qualification ends within two weeks");
+}
+
+void App::run_settlement() {
+  const int64_t now = now_();
+  if (auto n = settlement_.intake(now); !n) {
+    log::error(kLog, "settlement intake: " + n.error().message());
+  } else if (*n > 0) {
+    log::debug(kLog, "settlement: " + std::to_string(*n) + " charge(s) taken in for review");
+  }
+  if (auto n = settlement_.confirm_due(now); !n) log::error(kLog, "settlement confirm: " + n.error().message());
+  if (settlement_.policy().settle_day <= 0) return;
+  auto due = settlement_.due_month(now, settlement_.policy().settle_day);
+  if (!due) {
+    log::error(kLog, "settlement: " + due.error().message());
+    return;
+  }
+  if (!*due) return;
+  auto done = settlement_.settle(**due, "system", now);
+  if (!done) {
+    log::error(kLog, "settlement of " + **due + ": " + done.error().message());
+    return;
+  }
+  log::info(kLog, "settlement: month " + **due + " closed: " + std::to_string(done->close.charges) + " charges, " +
+                      std::to_string(done->close.statements) + " statements");
 }
 
 void App::scan_conduct() {

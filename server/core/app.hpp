@@ -12,6 +12,7 @@
 #include "server/booking/service.hpp"
 #include "server/conduct/service.hpp"
 #include "server/ledger/service.hpp"
+#include "server/settlement/service.hpp"
 #include "server/config/server_config.hpp"
 #include "server/core/dirty.hpp"
 #include "server/core/health.hpp"
@@ -67,6 +68,9 @@ class App {
   /// Records what bookings earned (no-shows, late arrivals, overtime, late cancellations), blocks
   /// users whose credit fell too low and tells those whose block ended; tick() calls it.
   void scan_conduct();
+  /// Takes new charges in, confirms those past their review window, settles last month on the
+  /// settle day (server/settlement).
+  void run_settlement();
   /// Tells holders whose qualification ends (expires, or lapses unused) within two weeks, once per
   /// end (notice qualification_lapsing); tick() calls it.
   void warn_lapsing();
@@ -98,6 +102,8 @@ class App {
   training::Service& training() { return training_; }
   /// Conduct events and credit (server/conduct).
   conduct::Service& conduct() { return conduct_; }
+  /// Settlement (server/settlement): intake, confirmation, months.
+  settlement::Service& settlement() { return settlement_; }
   /// The HTTP API (its router table: for docs and tests).
   const http::Api& api() const { return *api_; }
 
@@ -137,6 +143,7 @@ class App {
   training::Service training_;  // training to qualification (server/training)
   conduct::Service conduct_;    // no-shows and credit (server/conduct)
   ledger::Service ledger_;      // accounts and the double-entry ledger (server/ledger)
+  settlement::Service settlement_;  // charges to the ledger, months, statements (server/settlement)
   std::unique_ptr<http::Api> api_;
 };
 

@@ -6,7 +6,7 @@ namespace lg::server {
 
 Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t report_hold_ms) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 13> areas{{
+  const std::array<AreaSchema, 14> areas{{
       {"directory", directory::pg_migrations()},
       {"qualification", qualification::pg_migrations()},
       {"booking", booking::pg_migrations()},
@@ -20,6 +20,7 @@ Result<std::unique_ptr<PgBackend>> PgBackend::open(const PgOptions& o, int64_t r
       {"training", training::pg_migrations()},
       {"conduct", conduct::pg_migrations()},
       {"ledger", ledger::pg_migrations()},
+      {"settlement", settlement::pg_migrations()},
   }};
   auto db = PgDb::open(o, areas);
   if (!db) return db.error();

@@ -8,6 +8,7 @@
 #include "server/identity/pg_store.hpp"
 #include "server/conduct/pg_store.hpp"
 #include "server/ledger/pg_store.hpp"
+#include "server/settlement/pg_store.hpp"
 #include "server/orders/pg_store.hpp"
 #include "server/notify/pg_store.hpp"
 #include "server/billing/pg_store.hpp"
@@ -32,7 +33,7 @@ class PgBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_, ledger_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_, ledger_, settlement_};
   }
   std::string_view kind() const override { return "postgres"; }
   PgDb& db() { return *db_; }
@@ -54,7 +55,8 @@ class PgBackend final : public Backend {
         orders_(*db_),
         training_(*db_),
         conduct_(*db_),
-        ledger_(*db_) {}
+        ledger_(*db_),
+        settlement_(*db_) {}
 
   std::unique_ptr<PgDb> db_;
   directory::PgStore directory_;
@@ -72,6 +74,7 @@ class PgBackend final : public Backend {
   training::PgStore training_;
   conduct::PgStore conduct_;
   ledger::PgStore ledger_;
+  settlement::PgStore settlement_;
 };
 
 }  // namespace lg::server

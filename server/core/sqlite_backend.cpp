@@ -7,7 +7,7 @@ namespace lg::server {
 Result<std::unique_ptr<SqliteBackend>> SqliteBackend::open(const std::string& path, int64_t report_hold_ms,
                                                            std::size_t connections) {
   // In dependency order: a table's references exist before it (charges name sessions).
-  const std::array<AreaSchema, 13> areas{{
+  const std::array<AreaSchema, 14> areas{{
       {"directory", directory::migrations()},
       {"qualification", qualification::migrations()},
       {"booking", booking::migrations()},
@@ -21,6 +21,7 @@ Result<std::unique_ptr<SqliteBackend>> SqliteBackend::open(const std::string& pa
       {"training", training::migrations()},
       {"conduct", conduct::migrations()},
       {"ledger", ledger::migrations()},
+      {"settlement", settlement::migrations()},
   }};
   auto db = SqliteDb::open(path, areas, connections);
   if (!db) return db.error();

@@ -8,6 +8,7 @@
 #include "server/identity/sqlite_store.hpp"
 #include "server/conduct/sqlite_store.hpp"
 #include "server/ledger/sqlite_store.hpp"
+#include "server/settlement/sqlite_store.hpp"
 #include "server/orders/sqlite_store.hpp"
 #include "server/notify/sqlite_store.hpp"
 #include "server/billing/sqlite_store.hpp"
@@ -35,7 +36,7 @@ class SqliteBackend final : public Backend {
 
   /// The stores (valid as long as this object).
   Stores stores() override {
-    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_, ledger_};
+    return Stores{*db_, directory_, qualification_, booking_, billing_, terminals_, usage_, sync_, reports_, audit_, identity_, notify_, orders_, training_, conduct_, ledger_, settlement_};
   }
   std::string_view kind() const override { return "sqlite"; }
   SqliteDb& db() { return *db_; }
@@ -57,7 +58,8 @@ class SqliteBackend final : public Backend {
         orders_(*db_),
         training_(*db_),
         conduct_(*db_),
-        ledger_(*db_) {}
+        ledger_(*db_),
+        settlement_(*db_) {}
 
   std::unique_ptr<SqliteDb> db_;
   directory::SqliteStore directory_;
@@ -75,6 +77,7 @@ class SqliteBackend final : public Backend {
   training::SqliteStore training_;
   conduct::SqliteStore conduct_;
   ledger::SqliteStore ledger_;
+  settlement::SqliteStore settlement_;
 };
 
 }  // namespace lg::server

@@ -10,6 +10,7 @@
 #include "server/directory/store.hpp"
 #include "server/identity/store.hpp"
 #include "server/ledger/store.hpp"
+#include "server/settlement/store.hpp"
 #include "server/orders/store.hpp"
 #include "server/notify/store.hpp"
 #include "server/qualification/store.hpp"
@@ -38,6 +39,7 @@ struct Stores {
   training::Store& training;
   conduct::Store& conduct;
   ledger::Store& ledger;
+  settlement::Store& settlement;
 };
 
 }  // namespace lg::server

@@ -433,6 +433,26 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& 
                 return reply(200, out);
               },
               "The accounts the caller may charge, with what is available and whether each is blocked"});
+  router.add({"PUT", "/api/me/default-account", Access::signed_in(),
+              [&](const Request& req, const PathParams&) {
+                if (req.who().user.empty()) return error(404, "not found");
+                Response bad;
+                auto body = parse_body(req, bad);
+                if (!body) return bad;
+                Fields f(*body, {"account"});
+                const std::string account = f.id("account");
+                if (!f.ok()) return f.response();
+                auto s = audit::record(uow, audit, audit::request_context(req), ctx.now(),
+                                       [&]() -> Result<std::optional<audit::Change>> {
+                                         LG_TRY(service.set_default(req.who().user, account));
+                                         return audit::changed(audit::Change{"set_default", "account_member",
+                                                                             account + "/" + req.who().user, "",
+                                                                             json{{"default", true}}.dump()});
+                                       });
+                if (!s) return failure(s.error());
+                return reply(200, json{{"user", req.who().user}, {"default_account", account}});
+              },
+              "Choose the account your charges go to by default (one you are an approved member of)"});
   router.add({"GET", "/api/ledger/check", Access::site(Right::money_read),
               [&](const Request&, const PathParams&) {
                 auto c = service.check();

@@ -104,6 +104,7 @@ struct Member {
   std::string approved_by;
   int64_t approved_ms = 0;
   std::optional<int64_t> revoked_ms{};
+  bool is_default = false;  ///< the member's default account: their charges go here
 };
 
 const char* to_string(AccountKind k);

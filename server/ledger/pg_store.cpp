@@ -80,7 +80,13 @@ CREATE TABLE ledger_members (
 CREATE INDEX ledger_members_by_user ON ledger_members(user_id);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "ledger: accounts, transfers, members", kV1}}};
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE ledger_members ADD COLUMN is_default BOOLEAN NOT NULL DEFAULT false;
+CREATE UNIQUE INDEX ledger_members_one_default ON ledger_members(user_id) WHERE is_default;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "ledger: accounts, transfers, members", kV1}, {2, "ledger: a member's default account", kV2}}};
 
 constexpr std::string_view kAccountCols =
     "id, kind, name, currency, unit, grp, owner, organisation, lab, project_code, parent, floor_fen, overdraft_fen, "
@@ -130,12 +136,12 @@ Transfer transfer_row(const pg::Rows& r, int i) {
   return t;
 }
 
-constexpr std::string_view kMemberCols = "account, user_id, approved_by, approved_ms, revoked_ms";
+constexpr std::string_view kMemberCols = "account, user_id, approved_by, approved_ms, revoked_ms, is_default";
 
 std::vector<Member> members_of(const pg::Rows& r) {
   std::vector<Member> out;
   for (int i = 0; i < r.size(); ++i)
-    out.push_back(Member{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.i64(i, 3), r.opt_i64(i, 4)});
+    out.push_back(Member{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.i64(i, 3), r.opt_i64(i, 4), r.boolean(i, 5)});
   return out;
 }
 
@@ -271,7 +277,9 @@ Status PgStore::put_member(const Member& m) {
 
 Status PgStore::revoke_member(const std::string& account, const std::string& user, int64_t now_ms) {
   auto r = db_.conn().q(
-      "UPDATE ledger_members SET revoked_ms = $1 WHERE account = $2 AND user_id = $3 AND revoked_ms IS NULL", now_ms,
+      "UPDATE ledger_members SET revoked_ms = $1, is_default = false WHERE account = $2 AND user_id = $3 "
+      "AND revoked_ms IS NULL",
+      now_ms,
       account, user);
   if (!r) return r.error();
   if (r->affected() == 0) return domain_error(Errc::not_found, "member: " + user + " is not a member of account " + account);
@@ -291,6 +299,19 @@ Result<std::vector<Member>> PgStore::memberships(const std::string& user) {
                         user);
   if (!r) return r.error();
   return members_of(*r);
+}
+
+Status PgStore::set_default(const std::string& user, const std::string& account) {
+  return db_.run([&]() -> Status {
+    auto& c = db_.conn();
+    LG_TRY(done(c.q("UPDATE ledger_members SET is_default = false WHERE user_id = $1 AND is_default", user)));
+    auto r = c.q("UPDATE ledger_members SET is_default = true WHERE user_id = $1 AND account = $2 AND revoked_ms IS NULL",
+                 user, account);
+    if (!r) return r.error();
+    if (r->affected() == 0)
+      return domain_error(Errc::not_found, "account: " + user + " is not a member of account " + account);
+    return {};
+  });
 }
 
 Result<Facts> PgStore::facts() {

@@ -30,6 +30,7 @@ class PgStore final : public Store {
   Status revoke_member(const std::string& account, const std::string& user, int64_t now_ms) override;
   Result<std::vector<Member>> members(const std::string& account) override;
   Result<std::vector<Member>> memberships(const std::string& user) override;
+  Status set_default(const std::string& user, const std::string& account) override;
   Result<Facts> facts() override;
 
  private:

@@ -446,8 +446,12 @@ Status Service::approve_member(const std::string& account, const std::string& us
     auto a = must_account(account, "account");
     if (!a) return a.error();
     if (!is_payer(a->kind)) return domain_error(Errc::not_allowed, "account: only payer accounts have members");
-    return store_.put_member(Member{account, user, by, now_ms, std::nullopt});
+    return store_.put_member(Member{account, user, by, now_ms, std::nullopt, false});
   });
+}
+
+Status Service::set_default(const std::string& user, const std::string& account) {
+  return uow_.run([&]() -> Status { return store_.set_default(user, account); });
 }
 
 Status Service::revoke_member(const std::string& account, const std::string& user, int64_t now_ms) {

@@ -88,6 +88,8 @@ class Service {
 
   /// Approves a member to charge an account (by = who approved).
   Status approve_member(const std::string& account, const std::string& user, const std::string& by, int64_t now_ms);
+  /// Makes the account the user's default (they must be an active member).
+  Status set_default(const std::string& user, const std::string& account);
   /// Ends a membership.
   Status revoke_member(const std::string& account, const std::string& user, int64_t now_ms);
 

@@ -76,7 +76,13 @@ CREATE TABLE ledger_members (
 CREATE INDEX ledger_members_by_user ON ledger_members(user);
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "ledger: accounts, transfers, members", kV1}}};
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE ledger_members ADD COLUMN is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1));
+CREATE UNIQUE INDEX ledger_members_one_default ON ledger_members(user) WHERE is_default = 1;
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "ledger: accounts, transfers, members", kV1}, {2, "ledger: a member's default account", kV2}}};
 
 constexpr std::string_view kAccountCols =
     "id, kind, name, currency, unit, grp, owner, organisation, lab, project_code, parent, floor_fen, overdraft_fen, "
@@ -126,10 +132,11 @@ Transfer transfer_row(db::Statement& r) {
   return t;
 }
 
-constexpr std::string_view kMemberCols = "account, user, approved_by, approved_ms, revoked_ms";
+constexpr std::string_view kMemberCols = "account, user, approved_by, approved_ms, revoked_ms, is_default";
 
 Member member_row(db::Statement& r) {
-  return Member{r.column_text(0), r.column_text(1), r.column_text(2), r.column_int64(3), opt_int(r, 4)};
+  return Member{r.column_text(0), r.column_text(1), r.column_text(2), r.column_int64(3), opt_int(r, 4),
+                r.column_int64(5) != 0};
 }
 
 }  // namespace
@@ -280,7 +287,7 @@ Status SqliteStore::put_member(const Member& m) {
 
 Status SqliteStore::revoke_member(const std::string& account, const std::string& user, int64_t now_ms) {
   auto st = db_.conn().prepare(
-      "UPDATE ledger_members SET revoked_ms = ? WHERE account = ? AND user = ? AND revoked_ms IS NULL");
+      "UPDATE ledger_members SET revoked_ms = ?, is_default = 0 WHERE account = ? AND user = ? AND revoked_ms IS NULL");
   if (!st) return st.error();
   st->bind(1, now_ms).bind(2, account).bind(3, user);
   LG_TRY(st->run());
@@ -306,6 +313,24 @@ Result<std::vector<Member>> SqliteStore::memberships(const std::string& user) {
   std::vector<Member> out;
   if (auto s = each_row(*q, [&](db::Statement& r) { out.push_back(member_row(r)); }); !s) return s.error();
   return out;
+}
+
+Status SqliteStore::set_default(const std::string& user, const std::string& account) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    auto clear = d.prepare("UPDATE ledger_members SET is_default = 0 WHERE user = ? AND is_default = 1");
+    if (!clear) return clear.error();
+    clear->bind(1, user);
+    LG_TRY(clear->run());
+    auto set = d.prepare(
+        "UPDATE ledger_members SET is_default = 1 WHERE user = ? AND account = ? AND revoked_ms IS NULL");
+    if (!set) return set.error();
+    set->bind(1, user).bind(2, account);
+    LG_TRY(set->run());
+    if (d.changes() == 0)
+      return domain_error(Errc::not_found, "account: " + user + " is not a member of account " + account);
+    return {};
+  });
 }
 
 Result<Facts> SqliteStore::facts() {

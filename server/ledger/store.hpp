@@ -65,6 +65,9 @@ class Store {
   virtual Status revoke_member(const std::string& account, const std::string& user, int64_t now_ms) = 0;
   /// The account's members, revoked ones too, by user.
   virtual Result<std::vector<Member>> members(const std::string& account) = 0;
+  /// Makes `account` the user's default account (and no other one); not_found when the user is
+  /// not an active member of it.
+  virtual Status set_default(const std::string& user, const std::string& account) = 0;
   /// The accounts the user is an active member of, by account.
   virtual Result<std::vector<Member>> memberships(const std::string& user) = 0;
   /// Everything the invariant check needs, read in one snapshot.

@@ -144,7 +144,7 @@ TEST_CASE("a payer is blocked when closed, ended, in arrears or over its limit")
 
 TEST_CASE("only approved, unrevoked members charge a payer account") {
   Account g = acct("g", AccountKind::grant, 10000);
-  std::vector<Member> m{{"g", "alice", "pi", 1, std::nullopt}, {"g", "bob", "pi", 1, int64_t{5}}};
+  std::vector<Member> m{{"g", "alice", "pi", 1, std::nullopt, false}, {"g", "bob", "pi", 1, int64_t{5}, false}};
   CHECK(charge_refusal(g, std::nullopt, m, "alice", 10).empty());
   CHECK(charge_refusal(g, std::nullopt, m, "bob", 10).find("not an approved member") != std::string::npos);
   CHECK(charge_refusal(g, std::nullopt, m, "carol", 10).find("not an approved member") != std::string::npos);

@@ -275,6 +275,22 @@ const std::map<std::string, Expect>& expectations() {
       {"GET /api/holds", {"SAIFPU", "SAIFPU", "", "", "SAFP", "\"acct-in\"", "\"acct-out\""}},
       {"GET /api/me/accounts", {"SAIFPU", "SAIFPU"}},
       {"GET /api/ledger/check", {"S", "S"}},
+      {"PUT /api/me/default-account", {"SAIFPU", "SAIFPU", R"({"account":"acct-{scope}"})", "", "", "", "", true}},
+      // Settlement (server/settlement/http.cpp): the in-scope posting is stu-c's charge on inst-c,
+      // the out-of-scope one stu-p's on inst-p. The instrument's admins review; settling a month,
+      // reconciling and allocating are site-wide (a system admin); statements and vouchers list
+      // what the caller may see.
+      {"GET /api/postings", {"SAIFPU", "SAIFPU", "", "", "SAFPU", "\"inst-c\"", "\"inst-p\""}},
+      {"PUT /api/postings/{charge}/adjustment", {"SAI", "S", R"({"amount_fen":1,"reason":"tube failed"})"}},
+      {"PUT /api/postings/{charge}/account", {"SAI", "S", R"({"account":"acct-{scope}"})"}},
+      {"POST /api/postings/{charge}/confirm", {"SAI", "S"}},
+      {"POST /api/settlements", {"S", "S", R"({"month":"2025-12"})"}},
+      {"GET /api/settlements", {"SAIFPU", "SAIFPU"}},
+      {"GET /api/statements", {"SAIFPU", "SAIFPU"}},
+      {"GET /api/settlements/{month}/vouchers", {"SAIFPU", "SAIFPU"}},
+      {"POST /api/reconciliations", {"S", "S", "ref,statement,amount\nV1,acct-in:2025-12,1.00\n"}},
+      {"GET /api/reconciliations/{id}", {"S", "S", "", "", "", "", "", true}},
+      {"POST /api/allocations", {"S", "S", R"({"ref":"2025-12"})"}},
   };
   return kTable;
 }
@@ -484,7 +500,34 @@ struct Site {
       INFO(r.body);
       REQUIRE(r.status == 201);
       *into = json::parse(r.body)["transfers"][0]["id"].get<std::string>();
+      // A charge of the user on the instrument of this side, taken in for review.
+      const std::string inst = std::string(scope) == "in" ? "inst-c" : "inst-p";
+      UsageEffects e;
+      e.now_ms = now;
+      SessionRow row;
+      row.session.id = std::string("sess-") + scope;
+      row.session.terminal = std::string("t-") + (std::string(scope) == "in" ? "c" : "p");
+      row.session.resource = inst;
+      row.session.user = user;
+      row.session.start_ms = now - 3'600'000;
+      row.session.end_ms = now;
+      row.session.duration_ms = 3'600'000;
+      row.session.closed = true;
+      e.new_sessions.push_back(row);
+      REQUIRE(store->stores().usage.write(e));
+      Charge c;
+      c.id = std::string("charge-") + scope;
+      c.session = row.session.id;
+      c.instrument = inst;
+      c.user = user;
+      c.category = "internal_staff";
+      c.amount_fen = 100;
+      c.currency = "CNY";
+      c.end_ms = now;
+      const Charge cs[] = {c};
+      REQUIRE(store->stores().billing.insert_charges(cs, now));
     }
+    REQUIRE(app.settlement().intake(now));
     auto issued = app.enrolment()->issue_token("new-enrolled", "inst-c", 0, audit::Context{"test", "local", ""}, now);
     REQUIRE(issued);
     enrol_token = issued->token;
@@ -552,6 +595,10 @@ std::string target_of(const http::Route& r, const Expect& e, bool in, const Site
   } else if (r.pattern.rfind("/api/accounts/{id}", 0) == 0) {
     path.replace(path.find("{id}"), 4, in ? "acct-in" : "acct-out");
     if (auto at = path.find("{user}"); at != std::string::npos) path.replace(at, 6, in ? "stu-c" : "stu-p");
+  } else if (r.pattern == "/api/settlements/{month}/vouchers") {
+    path.replace(path.find("{month}"), 7, "2025-12");
+  } else if (r.pattern.rfind("/api/postings/{charge}", 0) == 0) {
+    path.replace(path.find("{charge}"), 8, in ? "charge-in" : "charge-out");
   } else if (r.pattern.rfind("/api/holds/{id}", 0) == 0) {
     path.replace(path.find("{id}"), 4, in ? s.hold_in : s.hold_out);
   } else if (r.pattern == "/api/waitlist/{id}") {
