@@ -540,6 +540,105 @@ def fee_standard_approval(campus):
         f"an enterprise order of 2 samples and a report would cost {quote['total_fen'] / 100:.2f} yuan")
 
 
+def money(campus, root):
+    """Issue 11: accounts and the double-entry ledger; the morning's charges reviewed (one adjusted
+    with a reason) and confirmed; an external deposit used down to a block and topped up again; last
+    month settled, exported as XLSX, reconciled with one mismatch; revenue allocated; the ledger
+    checked (docs/MONEY.md)."""
+    say("\n== 12:00  money: accounts, the charges' review, a prepaid deposit, last month settled")
+    srv = campus.server
+    srv.post("/api/accounts", {"id": "grant-nsfc-2231", "kind": "grant", "name": "NSFC 22175001 (李伟课题组)",
+                               "unit": "chem", "group": "g-li", "owner": "u01", "project_code": "22175001"})
+    srv.post("/api/accounts/grant-nsfc-2231/budget", {"ref": "NSFC-22175001-2026", "amount_fen": 2_000_000})
+    for u in ("u01", "u03", "u06"):
+        srv.post("/api/accounts/grant-nsfc-2231/members", {"user": u})
+    srv.post("/api/accounts", {"id": "dep-iccas", "kind": "deposit", "name": "中国科学院化学研究所 prepaid",
+                               "unit": "chem", "organisation": "中国科学院化学研究所"})
+    srv.post("/api/accounts/dep-iccas/members", {"user": "u19"})
+    srv.post("/api/accounts/dep-iccas/top-ups", {"receipt": "R-2026-1129-01", "amount_fen": 50_000})
+    say("  finance opens grant-nsfc-2231 (budget 20,000.00 yuan; u01, u03, u06 approved to charge it) and a "
+        "prepaid deposit of 500.00 for 中国科学院化学研究所 (u19)")
+    # the morning's sessions were taken in for review; those of people without an account then get one
+    wait_until(lambda: srv.get("/api/postings?state=review") or None, 30, what="the morning's charges in review")
+    review = srv.get("/api/postings?state=review")
+    for p in review:
+        if not p["account"] and p["user"] in ("u01", "u03", "u06"):
+            srv.request("PUT", f"/api/postings/{p['charge']}/account", {"account": "grant-nsfc-2231"})
+    first = review[-1]
+    status, adj = srv.request("PUT", f"/api/postings/{first['charge']}/adjustment",
+                              {"amount_fen": first["amount_fen"] // 2, "reason": "the X-ray tube tripped after half the run"})
+    assert status == 200, adj
+    say(f"  {len(review)} charges of the morning in their 72 h review; xrd-admin halves {first['user']}'s "
+        f"({first['charged_fen'] / 100:.2f} -> {adj['amount_fen'] / 100:.2f}, reason kept and audited)")
+    confirmed = 0
+    for p in srv.get("/api/postings?state=review"):
+        if p["account"]:
+            status, _ = srv.request("POST", f"/api/postings/{p['charge']}/confirm")
+            confirmed += status == 200
+    say(f"  {confirmed} confirmed: internal ones wait for November's settlement (GET /api/postings)")
+
+    # an external user's prepaid deposit used down to a block
+    if srv.request("GET", "/api/accounts/rev-lab-xrd")[0] == 404:  # made by the intake of the first XRD charge
+        srv.post("/api/accounts", {"id": "rev-lab-xrd", "kind": "lab_revenue", "name": "X-ray Diffraction Lab revenue",
+                                   "unit": "chem", "lab": "lab-xrd"})
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6 * 3600))
+    status, out = srv.request("POST", "/api/holds", {"key": "hold:u19-xrd-1", "account": "dep-iccas", "revenue": "rev-lab-xrd",
+                                                     "amount_fen": 80_000, "until": until})
+    say(f"  u19 books 4 h of XRD (800.00 at the external rate): the hold is refused -> {status} "
+        f"({out.get('error', '')[:60]})")
+    status, out = srv.request("POST", "/api/holds", {"key": "hold:u19-xrd-2", "account": "dep-iccas", "revenue": "rev-lab-xrd",
+                                                     "amount_fen": 45_000, "until": until})
+    assert status == 201, out
+    hold = out["transfers"][0]["id"]
+    status, out = srv.request("POST", f"/api/holds/{hold}/post", {"amount_fen": 52_000, "charge": "u19-xrd-2"})
+    assert status == 200, out
+    acct = srv.get("/api/accounts/dep-iccas")
+    say(f"  a 450.00 hold for 2.25 h; u19 used 520.00: the hold posts, 50.00 more from the deposit, "
+        f"{acct['owes_fen'] / 100:.2f} to arrears -> blocked: {acct['blocked']}")
+    status, out = srv.request("POST", "/api/holds", {"key": "hold:u19-xrd-3", "account": "dep-iccas", "revenue": "rev-lab-xrd",
+                                                     "amount_fen": 100, "until": until})
+    say(f"  the next booking's hold -> {status} ({out.get('error', '')[:70]})")
+    srv.post("/api/accounts/dep-iccas/top-ups", {"receipt": "R-2026-1129-02", "amount_fen": 10_000})
+    acct = srv.get("/api/accounts/dep-iccas")
+    say(f"  a 100.00 top-up pays the arrears off first: available {acct['available_fen'] / 100:.2f}, "
+        f"blocked: {acct['blocked']}")
+
+    if campus.server.store is not None:
+        say("  (last month's settlement is shown on SQLite: `tools/demo` without --store postgres)")
+    else:
+        db = campus.server.dir / "labgate.db"
+        fill = subprocess.run([str(BIN / "labgate-bench-settle"), "--db", str(db), "--charges", "3000", "--accounts", "6",
+                               "--labs", "3", "--fill-only"], capture_output=True, text=True, timeout=300)
+        assert fill.returncode == 0, fill.stderr
+        say("  October 2026: 3,000 confirmed charges of 6 grants at 3 labs (a synthetic month, loaded by "
+            "labgate-bench-settle --fill-only)")
+        status, out = srv.request("POST", "/api/settlements", {"month": "2026-10"})
+        assert status == 201, out
+        say(f"  POST /api/settlements 2026-10 -> {out['charges']} charges, {out['total']} yuan, "
+            f"{out['statements']} statements; the month is locked")
+        for what, path in (("statements", "/api/statements?month=2026-10&format=xlsx"),
+                           ("vouchers", "/api/settlements/2026-10/vouchers?format=xlsx")):
+            req = urllib.request.Request(srv.url + path, headers={"Authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                (root / f"{what}-2026-10.xlsx").write_bytes(r.read())
+        say(f"  exported: {root / 'statements-2026-10.xlsx'}, {root / 'vouchers-2026-10.xlsx'} (the finance hand-over)")
+        statements = srv.get("/api/statements?month=2026-10")
+        lines = ["ref,statement,amount"] + [f"V-{i:04d},{s['id']},{s['total']}" for i, s in enumerate(statements)]
+        lines[-1] = lines[-1].rsplit(",", 1)[0] + ",1.00"  # finance booked one of them wrong
+        status, rec = srv.request("POST", "/api/reconciliations", raw=("\n".join(lines) + "\n").encode(),
+                                  headers={"Content-Type": "text/csv"})
+        assert status == 201, rec
+        bad = [r for r in rec["rows"] if r["outcome"] != "matched"]
+        say(f"  平账: the finance system's {len(lines) - 1} transfers -> {rec['matched']} matched (marked paid), "
+            f"{rec['mismatches']} mismatch: {bad[0]['statement']} {bad[0]['outcome']} ({bad[0]['detail']})")
+        status, alloc = srv.request("POST", "/api/allocations", {"ref": "2026-10"})
+        assert status == 201, alloc
+        for u in alloc["units"]:
+            say(f"  拨款 unit {u['unit'] or '-'}: collected {u['collected_fen'] / 100:.2f} -> unit {u['to_unit_fen'] / 100:.2f}, "
+                f"platform {u['to_platform_fen'] / 100:.2f}, labs keep {u['kept_by_labs_fen'] / 100:.2f}")
+    say("  labgatectl ledger check: " + ctl(campus, "ledger", "check", check=False).strip().splitlines()[0])
+
+
 def pg_cluster(*args, check=True):
     """tools/pg_cluster with args; returns its stdout (the conninfo for start)."""
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "pg_cluster"), *args], capture_output=True, text=True)
@@ -571,7 +670,8 @@ def main():
     try:
         # the server's periodic work every 10 s and no-shows after a minute: the demo's compressed time
         campus = Campus("demo", root=root, site=SITE, store=store, server_toml="sync_refresh_s = 10",
-                        extra_toml="\n[conduct]\nno_show_after_min = 1\nlate_after_min = 0\n")
+                        extra_toml="\n[conduct]\nno_show_after_min = 1\nlate_after_min = 0\n"
+                                   "\n[settlement]\nsettle_day = 0\n")
     except BaseException:
         if store:
             pg_cluster("stop", "--dir", str(pg_dir), check=False)
@@ -660,6 +760,7 @@ def main():
         booking_rules(campus)
         sample_order(campus)
         levels_and_credit(campus, x)
+        money(campus, root)
         say("\n== what the server knows now")
         say(ctl(campus, "terminals").rstrip())
         say("")

@@ -334,6 +334,7 @@ void App::run_settlement() {
   if (!*due) return;
   auto done = settlement_.settle(**due, "system", now);
   if (!done) {
+    if (is(done.error(), Errc::conflict)) return;  // another node closed it first
     log::error(kLog, "settlement of " + **due + ": " + done.error().message());
     return;
   }

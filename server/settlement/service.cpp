@@ -46,7 +46,10 @@ Result<int32_t> Service::intake(int64_t now_ms, int32_t limit) {
       if (!p.revenue.empty())
         LG_TRY(ensure_account(p.revenue, ledger::AccountKind::lab_revenue, "Revenue of lab " + c.lab, c.unit, c.lab, now_ms));
       LG_INVARIANT(p.amount_fen == c.amount_fen && p.amount_fen >= 0, "a posting starts at its charge's amount");
-      LG_TRY(store_.add_posting(p));
+      if (auto added = store_.add_posting(p); !added) {
+        if (is(added.error(), Errc::conflict)) continue;  // another node took it in first
+        return added.error();
+      }
       ++n;
     }
     return n;

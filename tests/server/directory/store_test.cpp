@@ -23,8 +23,8 @@ TEST_CASE("each area's migrations are recorded by area and re-opening does not r
     auto store = open_store(dir);
     auto areas = store->scalar("SELECT count(*) FROM schema_migrations");
     REQUIRE(areas);
-    CHECK(*areas == 12);  // directory, qualification, booking, terminals, usage, billing, audit, identity, notify,
-                          // orders, training, conduct
+    CHECK(*areas == 14);  // directory, qualification, booking, terminals, usage, billing, audit, identity, notify,
+                          // orders, training, conduct, ledger, settlement
     // + lifecycles, groups, moves, retired, five categories and personal data
     CHECK(*store->scalar("SELECT version FROM schema_migrations WHERE area = 'directory'") == 6);
     seed(*store);
@@ -145,7 +145,7 @@ TEST_CASE("a database of the old single-list schema (version 1) is brought up an
   }
   auto store = open_store(dir);
   CHECK(*db::schema_version(store->database()) == static_cast<int64_t>(legacy::migrations().size()));
-  CHECK(**store->database().query_int("SELECT count(*) FROM schema_migrations") == 12);
+  CHECK(**store->database().query_int("SELECT count(*) FROM schema_migrations") == 14);
   auto all = store->instruments({});
   REQUIRE(all);
   REQUIRE(all->size() == 1);
