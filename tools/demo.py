@@ -601,7 +601,7 @@ def money(campus, root):
     srv.post("/api/accounts/dep-iccas/top-ups", {"receipt": "R-2026-1129-02", "amount_fen": 10_000})
     acct = srv.get("/api/accounts/dep-iccas")
     say(f"  a 100.00 top-up pays the arrears off first: available {acct['available_fen'] / 100:.2f}, "
-        f"blocked: {acct['blocked']}")
+        f"{'blocked: ' + acct['blocked'] if acct['blocked'] else 'no longer blocked'}")
 
     if campus.server.store is not None:
         say("  (last month's settlement is shown on SQLite: `tools/demo` without --store postgres)")

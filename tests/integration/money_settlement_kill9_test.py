@@ -10,8 +10,9 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 
-from harness import BIN, run, wait_until
+from harness import BIN, TOKEN, run
 
 CHARGES = int(os.environ.get("LABGATE_SETTLE_CHARGES", "100000"))
 TRIALS = int(os.environ.get("LABGATE_SETTLE_TRIALS", "20"))
@@ -65,6 +66,19 @@ def test_settlement_survives_kill9_at_random_points(campus):
     took = time.monotonic() - t0
     assert status == 201, body
     assert_settled(s, expected)
+    # the statements as finance downloads them: a real XLSX that openpyxl (Debian's) reads back
+    req = urllib.request.Request(f"{s.url}/api/statements?month={MONTH}&format=xlsx",
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+        xlsx = campus.dir / "statements.xlsx"
+        xlsx.write_bytes(r.read())
+    read = subprocess.run(["/usr/bin/python3", "-c",
+                           "import openpyxl, sys; rows = list(openpyxl.load_workbook(sys.argv[1]).active.values); "
+                           "print(len(rows) - 1, sum(r[6] for r in rows[1:]))", str(xlsx)],
+                          capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split() == [str(expected["accounts"]), str(expected["total_fen"])], read.stdout
 
     rng = random.Random(int(os.environ.get("LABGATE_SETTLE_SEED", "11")))
     outcomes = {"completed": 0, "nothing": 0}
