@@ -249,6 +249,23 @@ Status PgStore::record(const Transfer& t, const Balance& debit_after, const Bala
   });
 }
 
+Status PgStore::record_batch(const std::vector<Transfer>& transfers, const std::map<std::string, Balance>& sums) {
+  return db_.run([&]() -> Status {
+    for (const auto& t : transfers) {
+      pg::Params p;
+      p.add(t.id).add(t.key).add(t.debit).add(t.credit).add(t.amount_fen).add(t.currency).add(to_string(t.kind));
+      p.add(t.timeout_ms).add(t.ref).add(t.memo).add(t.actor).add(t.created_ms);
+      auto r = db_.conn().exec("INSERT INTO ledger_transfers(" + std::string(kTransferCols) +
+                                   ") VALUES ($1,$2,$3,$4,$5,$6,$7,NULL,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING",
+                               p);
+      if (!r) return r.error();
+      if (r->affected() == 0) return domain_error(Errc::conflict, "transfer: key " + t.key + " is taken");
+    }
+    for (const auto& [account, b] : sums) LG_TRY(set_balance(account, b));
+    return {};
+  });
+}
+
 Result<std::vector<Transfer>> PgStore::transfers_of(const std::string& account, int32_t limit) {
   return transfers_where("WHERE debit = $1 OR credit = $1 ORDER BY created_ms DESC, id DESC LIMIT $2",
                          pg::Params{}.add(account).add(int64_t{limit}));

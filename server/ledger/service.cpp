@@ -323,6 +323,90 @@ Result<Moved> Service::post_charge(const ChargePosting& c, int64_t now_ms) {
   });
 }
 
+Result<Moved> Service::post_charges(const std::vector<ChargePosting>& charges, int64_t now_ms) {
+  std::vector<std::string> keys;
+  for (const auto& c : charges) {
+    if (c.charge.empty()) return domain_error(Errc::not_allowed, "charge: required");
+    if (c.amount_fen < 0) return domain_error(Errc::not_allowed, "amount_fen: a charge is never negative");
+    for (const std::string& id : {c.payer, arrears_id(c.payer), c.revenue}) keys.push_back("ledger:" + id);
+  }
+  return transact_serialized<Moved>(uow_, keys, [&]() -> Result<Moved> {
+    Moved out;
+    std::map<std::string, Account> at;  // every account touched, as it stands in this batch
+    auto load = [&](const std::string& id, const char* field) -> Result<Account*> {
+      if (auto it = at.find(id); it != at.end()) return &it->second;
+      auto a = must_account(id, field);
+      if (!a) return a.error();
+      return &at.emplace(id, *a).first->second;
+    };
+    std::vector<Transfer> batch;
+    int64_t debits = 0, credits = 0;
+    auto add = [&](const std::string& key, Account& debit, Account& credit, int64_t amount, TransferKind kind,
+                   const ChargePosting& c) -> Status {
+      Transfer t;
+      t.id = crypto::uuid7();
+      t.key = key;
+      t.debit = debit.id;
+      t.credit = credit.id;
+      t.amount_fen = amount;
+      t.currency = debit.currency;
+      t.kind = kind;
+      t.ref = c.charge;
+      t.memo = c.memo;
+      t.actor = c.actor;
+      t.created_ms = now_ms;
+      if (debit.currency != credit.currency) return domain_error(Errc::not_allowed, "currency: " + debit.id + " and " + credit.id + " differ");
+      if (debit.closed_ms || credit.closed_ms) return domain_error(Errc::not_allowed, "closed: " + debit.id + " or " + credit.id);
+      auto after = effect(t, nullptr, debit.balance, credit.balance);
+      if (!after) return domain_error(Errc::not_allowed, "amount_fen: the transfer does not fit the accounts (overflow)");
+      debit.balance = after->first;
+      credit.balance = after->second;
+      debits += amount;
+      credits += amount;
+      batch.push_back(std::move(t));
+      return {};
+    };
+    for (const auto& c : charges) {
+      auto stored = store_.by_key("charge:" + c.charge);
+      if (!stored) return stored.error();
+      auto stored_owed = store_.by_key("arrears:" + c.charge);
+      if (!stored_owed) return stored_owed.error();
+      if (*stored || *stored_owed) {
+        out.replayed = true;
+        continue;
+      }
+      if (c.amount_fen == 0) continue;
+      auto payer = load(c.payer, "payer");
+      if (!payer) return payer.error();
+      if (!is_payer((*payer)->kind))
+        return domain_error(Errc::not_allowed, "payer: " + c.payer + " is a " + to_string((*payer)->kind) + " account");
+      auto revenue = load(c.revenue, "revenue");
+      if (!revenue) return revenue.error();
+      const ChargeSplit split = split_charge(**payer, c.amount_fen);
+      LG_INVARIANT(split.paid >= 0 && split.owed >= 0 && split.paid + split.owed == c.amount_fen,
+                   "a charge is split into what is paid and what is owed, nothing more");
+      if (split.paid > 0) LG_TRY(add("charge:" + c.charge, **payer, **revenue, split.paid, TransferKind::charge, c));
+      if (split.owed > 0) {
+        auto ar = arrears_of(**payer, now_ms);
+        if (!ar) return ar.error();
+        auto arrears = load(ar->id, "arrears");
+        if (!arrears) return arrears.error();
+        LG_TRY(add("arrears:" + c.charge, **arrears, **revenue, split.owed, TransferKind::arrears, c));
+      }
+    }
+    LG_INVARIANT(debits == credits, "a batch debits what it credits");
+    std::map<std::string, Balance> sums;
+    for (const auto& [id, a] : at) {
+      LG_INVARIANT(!is_payer(a.kind) || !a.floor_fen || available_of(a.balance) >= *a.floor_fen - a.overdraft_fen,
+                   "a batch leaves payers at or above their floor (what they lack went to arrears)");
+      sums[id] = a.balance;
+    }
+    LG_TRY(store_.record_batch(batch, sums));
+    out.transfers = std::move(batch);
+    return out;
+  });
+}
+
 Result<Moved> Service::hold(const TransferRequest& r, int64_t now_ms) {
   if (r.key.empty()) return domain_error(Errc::not_allowed, "key: required (it makes the hold idempotent)");
   if (!r.timeout_ms || *r.timeout_ms <= now_ms) return domain_error(Errc::not_allowed, "timeout: a hold expires, later than now");

@@ -74,6 +74,10 @@ class Service {
   /// A confirmed charge posted: the part the payer's funds cover (key "charge:<id>"), the rest
   /// from the payer's arrears account (key "arrears:<id>"). Posted at most once per charge id.
   Result<Moved> post_charge(const ChargePosting& c, int64_t now_ms);
+  /// Many charges posted as post_charge posts each, in one unit of work that reads each account
+  /// once and writes it once (the monthly settlement's path). A charge whose key is stored already
+  /// is left as it is (replayed). Returns the transfers stored.
+  Result<Moved> post_charges(const std::vector<ChargePosting>& charges, int64_t now_ms);
   /// Reserves funds (a pending transfer) until timeout_ms; refused when the payer lacks them.
   Result<Moved> hold(const TransferRequest& r, int64_t now_ms);
   /// Posts a hold: min(amount, held) posted against it (key "post:<hold>"), the rest released; an

@@ -255,6 +255,27 @@ Status SqliteStore::record(const Transfer& t, const Balance& debit_after, const 
   });
 }
 
+Status SqliteStore::record_batch(const std::vector<Transfer>& transfers, const std::map<std::string, Balance>& sums) {
+  return db_.run([&]() -> Status {
+    auto& d = db_.conn();
+    auto st = d.prepare("INSERT INTO ledger_transfers(" + std::string(kTransferCols) +
+                        ") VALUES (?,?,?,?,?,?,?,NULL,?,?,?,?,?)");
+    if (!st) return st.error();
+    for (const auto& t : transfers) {
+      st->bind(1, t.id).bind(2, t.key).bind(3, t.debit).bind(4, t.credit).bind(5, t.amount_fen).bind(6, t.currency);
+      st->bind(7, to_string(t.kind)).bind(8, t.timeout_ms).bind(9, t.ref).bind(10, t.memo).bind(11, t.actor);
+      st->bind(12, t.created_ms);
+      if (auto s = st->run(); !s) {
+        if (db::is_constraint(s.error())) return domain_error(Errc::conflict, "transfer: key " + t.key + " is taken");
+        return s;
+      }
+      st->reset();
+    }
+    for (const auto& [account, b] : sums) LG_TRY(set_balance(account, b));
+    return {};
+  });
+}
+
 Result<std::vector<Transfer>> SqliteStore::transfers_of(const std::string& account, int32_t limit) {
   return transfers_where(
       "WHERE id IN (SELECT id FROM ledger_transfers WHERE debit = ?1 UNION SELECT id FROM ledger_transfers "

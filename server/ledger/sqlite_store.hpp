@@ -22,6 +22,7 @@ class SqliteStore final : public Store {
   Result<std::optional<Transfer>> transfer(const std::string& id) override;
   Result<std::optional<Transfer>> resolution(const std::string& hold_id) override;
   Status record(const Transfer& t, const Balance& debit_after, const Balance& credit_after) override;
+  Status record_batch(const std::vector<Transfer>& transfers, const std::map<std::string, Balance>& sums) override;
   Result<std::vector<Transfer>> transfers_of(const std::string& account, int32_t limit) override;
   Result<std::vector<Transfer>> transfers_by_ref(const std::string& ref) override;
   Result<std::vector<Transfer>> open_holds(const std::string& account, std::optional<int64_t> due_ms,

@@ -51,6 +51,10 @@ class Store {
   /// Stores a new transfer with the balances it leaves on its debit and credit accounts.
   /// conflict when its key is taken or its hold resolved already (the constraints behind the rules).
   virtual Status record(const Transfer& t, const Balance& debit_after, const Balance& credit_after) = 0;
+  /// Stores new transfers (none resolving a hold) and then the final sums of every account they
+  /// touch, in one write: a batch that leaves each account written once. conflict when a key is
+  /// taken.
+  virtual Status record_batch(const std::vector<Transfer>& transfers, const std::map<std::string, Balance>& sums) = 0;
   /// The account's transfers (either side), newest first, at most limit.
   virtual Result<std::vector<Transfer>> transfers_of(const std::string& account, int32_t limit) = 0;
   /// Transfers with the given ref (a charge id, a receipt), oldest first.

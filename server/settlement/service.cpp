@@ -179,14 +179,14 @@ Result<Settled> Service::settle(const std::string& month, const std::string& by,
     int64_t posted = 0;
     std::map<std::string, std::string> account_of;
     for (const auto& s : out.plan.statements) account_of[s.id] = s.account;
-    for (const auto& part : out.plan.parts) {
-      auto moved = ledger_.post_charge(ledger::ChargePosting{"statement:" + part.statement + ":" + part.revenue,
-                                                             account_of[part.statement], part.revenue, part.total_fen,
-                                                             "settlement " + month, by},
-                                       now_ms);
-      if (!moved) return moved.error();
-      for (const auto& t : moved->transfers) posted += t.amount_fen;
-    }
+    std::vector<ledger::ChargePosting> batch;
+    batch.reserve(out.plan.parts.size());
+    for (const auto& part : out.plan.parts)
+      batch.push_back(ledger::ChargePosting{"statement:" + part.statement + ":" + part.revenue, account_of[part.statement],
+                                            part.revenue, part.total_fen, "settlement " + month, by});
+    auto moved = ledger_.post_charges(batch, now_ms);
+    if (!moved) return moved.error();
+    for (const auto& t : moved->transfers) posted += t.amount_fen;
     LG_INVARIANT(posted == out.plan.total_fen, "a month's settlement posts exactly its statements' totals");
     out.close = MonthClose{month, now_ms, by, out.plan.charges, out.plan.total_fen,
                            static_cast<int64_t>(out.plan.statements.size())};

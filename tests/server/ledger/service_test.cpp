@@ -278,3 +278,32 @@ TEST_CASE("concurrent charges to one prepaid account: every one posted once, the
   REQUIRE(c);
   CHECK(c->violations.empty());
 }
+
+TEST_CASE("a batch of charges posts as each would alone, writes each account once, and skips those posted") {
+  Fixture f;
+  f.open("grant-1", AccountKind::grant);
+  f.open("dep-acme", AccountKind::deposit);
+  REQUIRE(f.ledger.raise_budget("grant-1", "B1", 10000, "fin", T0));
+  REQUIRE(f.ledger.top_up("dep-acme", "R1", 500, "fin", "", T0));
+  REQUIRE(f.ledger.post_charge(ChargePosting{"ch-0", "grant-1", "rev-l", 1000, "", "s"}, T0));
+  std::vector<ChargePosting> batch{{"ch-0", "grant-1", "rev-l", 1000, "", "s"},   // posted before: left alone
+                                   {"ch-1", "grant-1", "rev-l", 6000, "", "s"},
+                                   {"ch-2", "grant-1", "rev-l", 4000, "", "s"},   // 3000 left: 1000 to arrears
+                                   {"ch-3", "dep-acme", "rev-l", 700, "", "s"},   // 500 paid, 200 owed
+                                   {"ch-4", "dep-acme", "rev-l", 0, "", "s"}};
+  auto r = f.ledger.post_charges(batch, T0 + 1);
+  REQUIRE(r);
+  CHECK(r->replayed);
+  CHECK(r->transfers.size() == 5);  // ch-1, ch-2 paid + owed, ch-3 paid + owed
+  CHECK(f.balance("grant-1") == 0);
+  CHECK(f.balance("grant-1.arrears") == -1000);
+  CHECK(f.balance("dep-acme") == 0);
+  CHECK(f.balance("dep-acme.arrears") == -200);
+  CHECK(f.balance("rev-l") == 11700);
+  // the same batch again moves nothing
+  auto again = f.ledger.post_charges(batch, T0 + 2);
+  REQUIRE(again);
+  CHECK(again->transfers.empty());
+  CHECK(f.balance("rev-l") == 11700);
+  f.holds();
+}

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <tuple>
 
 #include "server/ledger/service.hpp"
 #include "tests/server/test_support.hpp"
@@ -146,6 +147,29 @@ struct Sim {
       REQUIRE_MESSAGE(r, r.error().message());
       move("finance", g, amount);
       settle(g);
+    } else if (op < 30) {  // a batch of charges (the monthly settlement's path), one replayed maybe
+      std::vector<ChargePosting> batch;
+      std::vector<std::tuple<std::string, std::string, std::string, int64_t>> fresh;
+      const int64_t n = pick(1, 6);
+      for (int64_t k = 0; k < n; ++k) {
+        const std::string id = "bc" + std::to_string(++counter);
+        const std::string payer = one(payers);
+        const std::string rev = one(revenues);
+        const int64_t amount = pick(0, 40000);
+        batch.push_back(ChargePosting{id, payer, rev, amount, "", "s"});
+        fresh.emplace_back(id, payer, rev, amount);
+      }
+      if (!charges.empty() && pick(0, 2) == 0) {
+        auto it = charges.begin();
+        std::advance(it, pick(0, static_cast<int64_t>(charges.size()) - 1));
+        batch.push_back(ChargePosting{it->first, "dep-b", "rev-l2", it->second, "", "s"});  // stored: left as it is
+      }
+      auto r = ledger.post_charges(batch, now);
+      REQUIRE_MESSAGE(r, r.error().message());
+      for (const auto& [id, payer, rev, amount] : fresh) {
+        charges[id] = amount;
+        charge_split(payer, rev, amount);
+      }
     } else if (op < 45) {  // a charge: new or replayed
       if (pick(0, 4) == 0 && !charges.empty()) {
         auto it = charges.begin();
