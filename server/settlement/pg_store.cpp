@@ -82,7 +82,14 @@ CREATE TABLE reconciliation_rows (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "settlement: postings, months, statements, reconciliations", kV1}}};
+// Intake reads the charges created since its watermark (Service::intake): an index on billing's
+// table that only this reader needs.
+constexpr std::string_view kV2 = R"sql(
+CREATE INDEX charges_by_created ON charges(created_ms);
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "settlement: postings, months, statements, reconciliations", kV1}, {2, "settlement: new charges by created time", kV2}}};
 
 constexpr std::string_view kPostingCols =
     "charge, user_id, instrument, category, currency, charged_fen, amount_fen, account, revenue, state, end_ms, month, "
@@ -132,13 +139,14 @@ Statement statement_row(const pg::Rows& r, int i) {
 
 std::span<const db::Migration> pg_migrations() { return kMigrations; }
 
-Result<std::vector<ChargeFacts>> PgStore::untaken(int32_t limit) {
+Result<std::vector<ChargeFacts>> PgStore::untaken(int64_t created_from_ms, int32_t limit) {
   auto r = db_.conn().q(
       "SELECT c.id, c.user_id, c.instrument, COALESCE(i.lab, ''), COALESCE(l.unit, ''), c.category, c.currency, "
       "c.amount_fen, c.end_ms FROM charges c LEFT JOIN instruments i ON i.id = c.instrument "
       "LEFT JOIN labs l ON l.id = i.lab "
-      "WHERE NOT EXISTS (SELECT 1 FROM charge_postings p WHERE p.charge = c.id) ORDER BY c.end_ms, c.id LIMIT $1",
-      int64_t{limit});
+      "WHERE c.created_ms >= $1 AND NOT EXISTS (SELECT 1 FROM charge_postings p WHERE p.charge = c.id) "
+      "ORDER BY c.end_ms, c.id LIMIT $2",
+      created_from_ms, int64_t{limit});
   if (!r) return r.error();
   std::vector<ChargeFacts> out;
   for (int i = 0; i < r->size(); ++i)

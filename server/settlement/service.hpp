@@ -42,7 +42,9 @@ class Service {
   const Policy& policy() const { return policy_; }
 
   /// Takes in up to limit charges that have no posting: payer (rules::payer_for), the lab's revenue
-  /// account (opened on first use), review window. Returns how many.
+  /// account (opened on first use), review window. Returns how many. The first run reads every
+  /// charge; later runs only those created since an hour before the previous run ended empty
+  /// (charges are created at ingest, so the hour covers a transaction that committed late).
   Result<int32_t> intake(int64_t now_ms, int32_t limit = 1000);
   /// Confirms the postings whose review window is over (at most limit); returns how many.
   Result<int32_t> confirm_due(int64_t now_ms, int32_t limit = 1000);
@@ -80,6 +82,7 @@ class Service {
   ledger::Store& accounts_;
   Policy policy_;
   std::string tz_;
+  int64_t intake_from_ms_ = 0;  ///< the created-time watermark of intake (0: read every charge)
 };
 
 }  // namespace lg::server::settlement

@@ -84,7 +84,14 @@ CREATE TABLE reconciliation_rows (
 );
 )sql";
 
-constexpr std::array<db::Migration, 1> kMigrations{{{1, "settlement: postings, months, statements, reconciliations", kV1}}};
+// Intake reads the charges created since its watermark (Service::intake): an index on billing's
+// table that only this reader needs.
+constexpr std::string_view kV2 = R"sql(
+CREATE INDEX charges_by_created ON charges(created_ms);
+)sql";
+
+constexpr std::array<db::Migration, 2> kMigrations{
+    {{1, "settlement: postings, months, statements, reconciliations", kV1}, {2, "settlement: new charges by created time", kV2}}};
 
 constexpr std::string_view kPostingCols =
     "charge, user, instrument, category, currency, charged_fen, amount_fen, account, revenue, state, end_ms, month, "
@@ -134,14 +141,15 @@ Statement statement_row(db::Statement& r) {
 
 std::span<const db::Migration> migrations() { return kMigrations; }
 
-Result<std::vector<ChargeFacts>> SqliteStore::untaken(int32_t limit) {
+Result<std::vector<ChargeFacts>> SqliteStore::untaken(int64_t created_from_ms, int32_t limit) {
   auto q = db_.conn().prepare(
       "SELECT c.id, c.user, c.instrument, COALESCE(i.lab, ''), COALESCE(l.unit, ''), c.category, c.currency, "
       "c.amount_fen, c.end_ms FROM charges c LEFT JOIN instruments i ON i.id = c.instrument "
       "LEFT JOIN labs l ON l.id = i.lab "
-      "WHERE NOT EXISTS (SELECT 1 FROM charge_postings p WHERE p.charge = c.id) ORDER BY c.end_ms, c.id LIMIT ?");
+      "WHERE c.created_ms >= ? AND NOT EXISTS (SELECT 1 FROM charge_postings p WHERE p.charge = c.id) "
+      "ORDER BY c.end_ms, c.id LIMIT ?");
   if (!q) return q.error();
-  q->bind(1, int64_t{limit});
+  q->bind(1, created_from_ms).bind(2, int64_t{limit});
   std::vector<ChargeFacts> out;
   if (auto s = each_row(*q, [&](db::Statement& r) {
         out.push_back(ChargeFacts{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3),

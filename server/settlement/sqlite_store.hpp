@@ -14,7 +14,7 @@ std::span<const db::Migration> migrations();
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(SqliteDb& db) : db_(db) {}
-  Result<std::vector<ChargeFacts>> untaken(int32_t limit) override;
+  Result<std::vector<ChargeFacts>> untaken(int64_t created_from_ms, int32_t limit) override;
   Result<std::vector<Choice>> choices(const std::string& user, int64_t now_ms) override;
   Status add_posting(const Posting& p) override;
   Result<std::optional<Posting>> posting(const std::string& charge) override;

@@ -33,9 +33,9 @@ struct ReconciliationRow {
 class Store {
  public:
   virtual ~Store() = default;
-  /// Charges that have no posting yet, oldest end first, at most limit, with their instrument's
-  /// lab and unit.
-  virtual Result<std::vector<ChargeFacts>> untaken(int32_t limit) = 0;
+  /// Charges created at or after created_from_ms that have no posting yet, oldest end first, at
+  /// most limit, with their instrument's lab and unit.
+  virtual Result<std::vector<ChargeFacts>> untaken(int64_t created_from_ms, int32_t limit) = 0;
   /// The accounts the user may charge (active memberships of payer accounts), with the default
   /// flag; `now_ms` decides whether each is usable (not closed, not ended).
   virtual Result<std::vector<Choice>> choices(const std::string& user, int64_t now_ms) = 0;

@@ -54,8 +54,9 @@ struct Fixture {
     REQUIRE(ledger.top_up("dep-acme", "R1", 5000, "fin", "", oct - 100 * H));
     REQUIRE(ledger.approve_member("dep-acme", "bob", "fin", oct - 100 * H));
   }
-  /// A closed session of user on the XRD ending at end, charged amount.
-  std::string charge(const std::string& user, int64_t amount, int64_t end) {
+  /// A closed session of user on the XRD ending at end, charged amount, reaching the server at
+  /// ingested_ms (default: when it ended).
+  std::string charge(const std::string& user, int64_t amount, int64_t end, std::optional<int64_t> ingested_ms = {}) {
     const std::string n = std::to_string(++counter);
     UsageEffects e;
     e.now_ms = end;
@@ -80,7 +81,7 @@ struct Fixture {
     c.currency = "CNY";
     c.end_ms = end;
     const Charge cs[] = {c};
-    REQUIRE(s.billing.insert_charges(cs, end));
+    REQUIRE(s.billing.insert_charges(cs, ingested_ms.value_or(end)));
     return c.id;
   }
   settlement::Posting posting(const std::string& id) {
@@ -180,12 +181,12 @@ TEST_CASE("a month settles once into statements and ledger transfers, a late cha
   CHECK(is(again.error(), Errc::conflict));
   CHECK(f.balance("grant-1") == 80000);
   // a session of 31 October reaching the server after the close belongs to November
-  const std::string late = f.charge("alice", 700, ms("2026-10-31T10:00:00Z"));
+  const std::string late = f.charge("alice", 700, ms("2026-10-31T10:00:00Z"), nov2);
   REQUIRE(f.svc.intake(nov2));
   REQUIRE(f.svc.confirm(late, "inst-admin", nov2));
   CHECK(f.posting(late).month == "2026-11");
   // the month's boundary is the site's: 2026-10-31T16:30Z is already 1 November in Shanghai
-  const std::string boundary = f.charge("alice", 1, ms("2026-10-31T16:30:00Z"));
+  const std::string boundary = f.charge("alice", 1, ms("2026-10-31T16:30:00Z"), nov2);
   REQUIRE(f.svc.intake(nov2));
   REQUIRE(f.svc.confirm(boundary, "inst-admin", nov2));
   CHECK(f.posting(boundary).month == "2026-11");
