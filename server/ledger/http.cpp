@@ -69,14 +69,6 @@ json moved_json(const Moved& m, const ApiContext& ctx) {
   return json{{"replayed", m.replayed}, {"transfers", std::move(ts)}};
 }
 
-/// Whether the caller holds right r where the account sits (its unit's chain and its group).
-bool may_on(const ApiContext& ctx, const Request& req, identity::Right r, const Account& a) {
-  using identity::Kind;
-  if (!a.unit.empty() && !a.group.empty()) return ctx.may(req, r, {{Kind::unit, a.unit}, {Kind::group, a.group}});
-  if (!a.group.empty()) return ctx.may(req, r, {{Kind::group, a.group}});
-  if (!a.unit.empty()) return ctx.may(req, r, {{Kind::unit, a.unit}});
-  return identity::allows(req.who(), r, identity::Place{});  // a site account: site grants only
-}
 
 /// The account named by the path if the caller may use right r on it; else the reply to give
 /// (404 when the caller may not even read it, 403 when they may read but not do this).
@@ -117,6 +109,14 @@ Response audited(const ApiContext& ctx, UnitOfWork& uow, audit::Store& audit, co
 }
 
 }  // namespace
+
+bool may_on(const ApiContext& ctx, const Request& req, identity::Right r, const Account& a) {
+  using identity::Kind;
+  if (!a.unit.empty() && !a.group.empty()) return ctx.may(req, r, {{Kind::unit, a.unit}, {Kind::group, a.group}});
+  if (!a.group.empty()) return ctx.may(req, r, {{Kind::group, a.group}});
+  if (!a.unit.empty()) return ctx.may(req, r, {{Kind::unit, a.unit}});
+  return identity::allows(req.who(), r, identity::Place{});  // a site account: site grants only
+}
 
 void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& store, directory::Store& directory,
                 UnitOfWork& uow, audit::Store& audit) {

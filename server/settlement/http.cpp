@@ -6,6 +6,7 @@
 #include "server/audit/record.hpp"
 #include "server/core/sheet.hpp"
 #include "server/identity/rules.hpp"
+#include "server/ledger/http.hpp"
 #include "server/transport/http/json_api.hpp"
 
 namespace lg::server::settlement {
@@ -68,14 +69,6 @@ bool may_posting(const ApiContext& ctx, const Request& req, identity::Right r, c
   return ctx.may(req, r, {{Kind::instrument, p.instrument}, {Kind::user, p.user}});
 }
 
-/// Whether the caller holds right r where the account sits.
-bool may_account(const ApiContext& ctx, const Request& req, identity::Right r, const ledger::Account& a) {
-  using identity::Kind;
-  if (!a.unit.empty() && !a.group.empty()) return ctx.may(req, r, {{Kind::unit, a.unit}, {Kind::group, a.group}});
-  if (!a.group.empty()) return ctx.may(req, r, {{Kind::group, a.group}});
-  if (!a.unit.empty()) return ctx.may(req, r, {{Kind::unit, a.unit}});
-  return identity::allows(req.who(), r, identity::Place{});
-}
 
 /// A posting the caller may work on as an instrument admin (instrument_write on its instrument).
 std::optional<Posting> editable(const ApiContext& ctx, const Request& req, Store& store, const std::string& charge,
@@ -291,7 +284,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& 
                 for (const auto& s : *rows) {
                   auto a = accounts.account(s.account);
                   if (!a) return failure(a.error());
-                  if (!*a || !may_account(ctx, req, Right::money_read, **a)) continue;
+                  if (!*a || !ledger::may_on(ctx, req, Right::money_read, **a)) continue;
                   out.push_back(statement_json(s, ctx));
                   sh.rows.push_back({s.id, s.account, s.project_code, s.month, s.currency, s.charges, s.total_fen,
                                      money::format(s.total_fen), s.paid_ms ? ctx.time(*s.paid_ms) : std::string(),
@@ -318,7 +311,7 @@ void add_routes(Router& router, const ApiContext& ctx, Service& service, Store& 
                   if (!s) continue;
                   auto a = accounts.account(s->account);
                   if (!a) return failure(a.error());
-                  if (!*a || !may_account(ctx, req, Right::money_read, **a)) continue;
+                  if (!*a || !ledger::may_on(ctx, req, Right::money_read, **a)) continue;
                   const std::string summary = "instrument use " + month + " (" + std::to_string(p.charges) + " charges)";
                   out.push_back(json{{"account", s->account}, {"project_code", s->project_code},
                                      {"amount_fen", p.total_fen}, {"amount", money::format(p.total_fen)},

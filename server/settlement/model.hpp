@@ -111,6 +111,7 @@ struct FinanceRow {
 
 enum class MatchOutcome { matched, amount_mismatch, unknown_statement, already_paid, duplicate, not_closed };
 const char* to_string(MatchOutcome o);
+std::optional<MatchOutcome> match_outcome_from(std::string_view s);
 
 struct MatchResult {
   FinanceRow row;

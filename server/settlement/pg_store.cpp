@@ -346,9 +346,7 @@ Result<std::vector<MatchResult>> PgStore::reconciliation(const std::string& id) 
     MatchResult m;
     m.row = FinanceRow{r->i64(i, 0), r->text(i, 1), r->text(i, 2), r->i64(i, 3)};
     m.statement = m.row.statement;
-    const std::string o = r->text(i, 4);
-    for (int k = 0; k < 6; ++k)
-      if (o == to_string(static_cast<MatchOutcome>(k))) m.outcome = static_cast<MatchOutcome>(k);
+    m.outcome = match_outcome_from(r->text(i, 4)).value_or(MatchOutcome::unknown_statement);
     m.expected_fen = r->i64(i, 5);
     m.detail = r->text(i, 6);
     out.push_back(std::move(m));

@@ -22,6 +22,11 @@ std::optional<PostingState> posting_state_from(std::string_view s) {
   return std::nullopt;
 }
 const char* to_string(MatchOutcome o) { return kOutcomes[static_cast<std::size_t>(o)]; }
+std::optional<MatchOutcome> match_outcome_from(std::string_view s) {
+  for (std::size_t i = 0; i < kOutcomes.size(); ++i)
+    if (s == kOutcomes[i]) return static_cast<MatchOutcome>(i);
+  return std::nullopt;
+}
 
 std::string lab_revenue_id(const std::string& lab) { return "rev-" + lab; }
 std::string unit_revenue_id(const std::string& unit) { return "unit-" + unit; }

@@ -389,9 +389,7 @@ Result<std::vector<MatchResult>> SqliteStore::reconciliation(const std::string& 
         MatchResult m;
         m.row = FinanceRow{r.column_int64(0), r.column_text(1), r.column_text(2), r.column_int64(3)};
         m.statement = m.row.statement;
-        const std::string o = r.column_text(4);
-        for (int i = 0; i < 6; ++i)
-          if (o == to_string(static_cast<MatchOutcome>(i))) m.outcome = static_cast<MatchOutcome>(i);
+        m.outcome = match_outcome_from(r.column_text(4)).value_or(MatchOutcome::unknown_statement);
         m.expected_fen = r.column_int64(5);
         m.detail = r.column_text(6);
         out.push_back(std::move(m));
